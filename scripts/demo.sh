@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# A short tour of evident on a local directory: record sample security events,
+# verify the log, prove one entry offline, then damage a copy and watch
+# verification catch it.
+#
+#   scripts/demo.sh [EVIDENT_BINARY]     (default build/src/cli/evident)
+set -euo pipefail
+evident=$(realpath "${1:-build/src/cli/evident}")
+work=${EVIDENT_DEMO_DIR:-$(mktemp -d /tmp/evident-demo.XXXXXX)}
+log=$work/audit
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+say "Create a log (the verification key is shown once: an auditor keeps it off this host)"
+run "$evident" -d "$log" init --origin demo.example/audit --seal-interval 1s \
+    --verification-key-file "$work/verification.key"
+
+say "Record security events"
+run "$evident" -d "$log" append --type code_execution --severity notice \
+    --data '{"language":"python","code_sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","exit_code":0,"sandbox":"sbx-42"}'
+run "$evident" -d "$log" append --type container_creation --severity warning \
+    --data '{"id":"c0ffee","image":"python:3.12-slim","privileged":true,"risky":["privileged"]}'
+cat >"$work/events.jsonl" <<'JSONL'
+{"type":"security_assessment","severity":"error","data":{"tool":"bandit","findings":2,"high":1,"rule":"B602"}}
+{"type":"resource_violation","severity":"warning","data":{"resource":"memory","limit":536870912,"observed":612368384,"action":"killed"}}
+{"type":"security_event","severity":"critical","data":{"category":"auth","description":"sudo denied for uid 1001"}}
+{"type":"system_event","severity":"info","data":{"event":"configuration_change"}}
+JSONL
+printf '$ %s < events.jsonl\n' "$evident -d $log append --jsonl"
+"$evident" -d "$log" append --jsonl <"$work/events.jsonl"
+sleep 1.1
+run "$evident" -d "$log" seal
+run "$evident" -d "$log" log
+
+say "Verify: with the public key, then with the auditor's verification key"
+run "$evident" -d "$log" verify
+run "$evident" -d "$log" verify --verification-key-file "$work/verification.key"
+
+say "Prove entry 2 offline, without the log"
+run "$evident" -d "$log" prove 2 >"$work/entry2.tlog-proof"
+"$evident" -d "$log" entry 2 >"$work/entry2.json"
+cat "$work/entry2.tlog-proof"
+run "$evident" verify-proof --pubkey "$("$evident" -d "$log" pubkey)" \
+    "$work/entry2.tlog-proof" "$work/entry2.json"
+
+say "Damage a copy: change one byte of a recorded event"
+cp -a "$log" "$work/damaged"
+seg=$(ls "$work/damaged/segments/"*.seg | head -n 1)
+offset=$(grep -boa 'sbx-42' "$seg" | head -n 1 | cut -d: -f1)
+printf 'x' | dd of="$seg" bs=1 seek="$offset" conv=notrunc status=none
+echo "changed 'sbx-42' to 'xbx-42' at byte $offset of $(basename "$seg")"
+set +e
+run "$evident" -d "$work/damaged" verify --verification-key-file "$work/verification.key"
+status=$?
+set -e
+echo "exit status $status (1 = verification failed)"
+
+say "Damage another copy like a careful attacker: fix the record checksum too"
+echo "(the tag, keyed by a key erased long ago, and the signed root still catch it)"
+cp -a "$log" "$work/forged"
+seg=$(ls "$work/forged/segments/"*.seg | head -n 1)
+python3 - "$seg" <<'PY' 2>/dev/null || echo "(python3 not available: skipped)"
+import struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, 'rb').read())
+def crc32c(buf, crc=0):
+    crc ^= 0xffffffff
+    for b in buf:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1))
+    return crc ^ 0xffffffff
+off = 32
+while off < len(data):
+    n = struct.unpack_from('<I', data, off)[0]
+    entry = bytes(data[off + 12: off + 12 + n])
+    if b'sbx-42' in entry:
+        i = off + 12 + entry.index(b'sbx-42')
+        data[i:i + 6] = b'sbx-43'
+        crc = crc32c(bytes(data[off + 8: off + 12 + n + 32]), crc32c(bytes(data[off: off + 4])))
+        struct.pack_into('<I', data, off + 4, crc)
+        break
+    off += 44 + n
+open(path, 'wb').write(data)
+PY
+set +e
+run "$evident" -d "$work/forged" verify --verification-key-file "$work/verification.key"
+status=$?
+set -e
+echo "exit status $status (1 = verification failed)"
+
+say "Done. The demo log is in $log"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Interoperability: checkpoints, tlog-proof files and consistency proofs written
+# by evident must verify with an implementation that is not ours: tlogref, built
+# on Go's own golang.org/x/mod/sumdb/tlog and sumdb/note (../shared/tools/tlogref).
+#
+#   scripts/interop.sh EVIDENT_BINARY [TLOGREF_SOURCE_DIR]
+#
+# Prints "interop: N passed, M failed"; exits non-zero on any failure.
+set -euo pipefail
+evident=$(realpath "$1")
+src=${2:-$(dirname "$0")/../../shared/tools/tlogref}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+check() { # description, command...
+    local what=$1
+    shift
+    if "$@" >"$work/out" 2>&1; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "interop: FAILED: $what" >&2
+        sed 's/^/    /' "$work/out" >&2
+    fi
+}
+expect_fail() { # the reference must reject what is wrong
+    local what=$1
+    shift
+    if "$@" >"$work/out" 2>&1; then
+        failed=$((failed + 1))
+        echo "interop: FAILED (accepted): $what" >&2
+    else
+        passed=$((passed + 1))
+    fi
+}
+
+[ -d "$src" ] || { echo "interop: no tlogref sources at $src" >&2; exit 2; }
+bash "$src/build.sh" "$work/tlogref" >/dev/null
+ref=$work/tlogref
+
+log=$work/log
+"$evident" -d "$log" init --origin interop.example/log >/dev/null 2>&1
+vkey=$("$evident" -d "$log" pubkey)
+for i in $(seq 1 37); do
+    printf '{"type":"code_execution","data":{"n":%d,"cmd":"echo %d"}}\n' "$i" "$i"
+done | "$evident" -d "$log" append --jsonl --sync never >/dev/null
+"$evident" -d "$log" checkpoint --new >"$work/old.cp"
+old_size=$(sed -n 2p "$work/old.cp")
+for i in $(seq 1 100); do
+    printf '{"type":"security_event","severity":"warning","data":{"i":%d}}\n' "$i"
+done | "$evident" -d "$log" append --jsonl >/dev/null
+"$evident" -d "$log" checkpoint --new >"$work/new.cp"
+size=$(sed -n 2p "$work/new.cp")
+
+check "checkpoint signature" "$ref" verify --vkey "$vkey" --checkpoint "$work/new.cp"
+check "old checkpoint signature" "$ref" verify --vkey "$vkey" --checkpoint "$work/old.cp"
+
+# The whole tree: every entry's exact bytes, one file each, give the signed root.
+mkdir "$work/leaves"
+for ((i = 0; i < size; i++)); do "$evident" -d "$log" entry "$i" >"$work/leaves/$i"; done
+check "root of all $size entries" "$ref" verify --vkey "$vkey" --checkpoint "$work/new.cp" \
+    --leaves "$work/leaves"
+
+# Inclusion: the hashes of evident's tlog-proof file, one base64 hash per line.
+for i in 0 1 "$old_size" $((size / 2)) $((size - 1)); do
+    "$evident" -d "$log" prove "$i" >"$work/p$i.tlog-proof"
+    awk 'NR>2 && /^$/ {exit} NR>2 && !/^index / && !/^extra / {print}' \
+        "$work/p$i.tlog-proof" >"$work/p$i.hashes"
+    # The checkpoint inside the proof file is the one the proof is for.
+    awk 'f {print} /^$/ && !f {f=1}' "$work/p$i.tlog-proof" >"$work/p$i.cp"
+    check "inclusion proof of entry $i" "$ref" verify --vkey "$vkey" --checkpoint "$work/p$i.cp" \
+        --inclusion "$work/leaves/$i,$i,$work/p$i.hashes"
+done
+cp "$work/p1.hashes" "$work/bad.hashes"
+sed -i '1s/^./A/;1s/^A/B/' "$work/bad.hashes"
+expect_fail "a changed proof hash is rejected" "$ref" verify --vkey "$vkey" \
+    --checkpoint "$work/p1.cp" --inclusion "$work/leaves/1,1,$work/bad.hashes"
+
+# Consistency between the two checkpoints.
+"$evident" -d "$log" prove --consistency "$old_size" --size "$size" >"$work/cons.proof"
+check "consistency $old_size -> $size" "$ref" verify --vkey "$vkey" --checkpoint "$work/new.cp" \
+    --consistency "$work/old.cp,$work/cons.proof"
+
+echo "interop: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Entries: the JSON envelope of docs/FORMAT.md §5. This is the only file of the
+ * engine that talks to jansson.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "crypto.h"
+#include "entry.h"
+#include "error.h"
+
+/* `{"v":1,"seq":` + 20 digits + `,"ts":"` + ts + `",` */
+#define PREFIX_MAX (13 + 20 + 7 + EVI_TS_LEN + 2)
+static const char prefix_head[] = "{\"v\":1,\"seq\":";
+
+static const char *const severity_names[] = {
+    "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug",
+};
+
+const char *ev_severity_name(int severity)
+{
+    if (severity < 0 || severity > EV_SEV_DEBUG) {
+        return NULL;
+    }
+    return severity_names[severity];
+}
+
+int ev_severity_parse(const char *name, int *ret_severity)
+{
+    static const struct {
+        const char *alias;
+        int severity;
+    } aliases[] = {
+        {"emerg", EV_SEV_EMERGENCY}, {"crit", EV_SEV_CRITICAL},
+        {"err", EV_SEV_ERROR},       {"warn", EV_SEV_WARNING},
+    };
+
+    if (name == NULL) {
+        return evi_error(EV_EFORMAT, "severity missing");
+    }
+    for (int i = 0; i <= EV_SEV_DEBUG; i++) {
+        if (strcmp(name, severity_names[i]) == 0) {
+            *ret_severity = i;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        if (strcmp(name, aliases[i].alias) == 0) {
+            *ret_severity = aliases[i].severity;
+            return 0;
+        }
+    }
+    return evi_error(EV_EFORMAT, "unknown severity '%.40s' (expected emergency, alert, critical, "
+                     "error, warning, notice, info or debug)", name);
+}
+
+static bool type_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
+           c == '-';
+}
+
+static int check_type(const char *type, bool allow_reserved)
+{
+    size_t n;
+
+    if (type == NULL || type[0] == '\0') {
+        return evi_error(EV_EJSON, "event type missing");
+    }
+    n = strlen(type);
+    if (n > EVI_TYPE_MAX) {
+        return evi_error(EV_EJSON, "event type longer than %d characters", EVI_TYPE_MAX);
+    }
+    if (type[0] < 'a' || type[0] > 'z') {
+        return evi_error(EV_EJSON, "event type '%.64s' must start with a letter a-z", type);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!type_char(type[i])) {
+            return evi_error(EV_EJSON, "event type '%.64s': character %zu not in [a-z0-9_.:-]",
+                             type, i + 1);
+        }
+    }
+    if (!allow_reserved && (strcmp(type, "seal") == 0 || strcmp(type, "retention") == 0)) {
+        return evi_error(EV_EJSON, "event type '%s' is reserved for the log itself", type);
+    }
+    return 0;
+}
+
+/* Parses an object and writes it back compact with sorted keys (§5). */
+static int canonical_object(const char *what, const char *text, char **ret)
+{
+    json_error_t jerr;
+    json_t *value = NULL;
+    char *out = NULL;
+    size_t len = strlen(text);
+    int r;
+
+    if (len > EV_ENTRY_MAX_BYTES) {
+        return evi_error(EV_ETOOBIG, "%s: %zu bytes, over the entry limit of %u", what, len,
+                         EV_ENTRY_MAX_BYTES);
+    }
+    value = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (value == NULL) {
+        return evi_error(EV_EJSON, "%s: invalid JSON at line %d column %d: %s", what, jerr.line,
+                         jerr.column, jerr.text);
+    }
+    if (!json_is_object(value)) {
+        r = evi_error(EV_EJSON, "%s: must be a JSON object", what);
+        goto out;
+    }
+    out = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
+    if (out == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    *ret = out;
+    out = NULL;
+    r = 0;
+out:
+    json_decref(value);
+    free(out);
+    return r;
+}
+
+static pthread_once_t source_once = PTHREAD_ONCE_INIT;
+static char *default_source;
+
+static void make_default_source(void)
+{
+    char host[256] = "";
+    json_t *o = json_object();
+    struct passwd pw, *pwp = NULL;
+    char pwbuf[1024];
+    uid_t uid = getuid();
+
+    if (o == NULL) {
+        return;
+    }
+    if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') {
+        (void)json_object_set_new(o, "host", json_string(host));
+    }
+    if (program_invocation_short_name != NULL && program_invocation_short_name[0] != '\0') {
+        (void)json_object_set_new(o, "program", json_string(program_invocation_short_name));
+    }
+    (void)json_object_set_new(o, "pid", json_integer(getpid()));
+    (void)json_object_set_new(o, "uid", json_integer(uid));
+    if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp != NULL) {
+        (void)json_object_set_new(o, "user", json_string(pw.pw_name));
+    }
+    default_source = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+}
+
+const char *evi_default_source(void)
+{
+    (void)pthread_once(&source_once, make_default_source);
+    return default_source != NULL ? default_source : "{}";
+}
+
+int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
+                        struct evi_entry_body *ret_body)
+{
+    char *source = NULL, *data = NULL, *text = NULL;
+    const char *sev;
+    size_t cap;
+    int n, r;
+
+    r = check_type(event->type, allow_reserved);
+    if (r < 0) {
+        return r;
+    }
+    sev = ev_severity_name(event->severity);
+    if (sev == NULL) {
+        return evi_error(EV_EJSON, "severity %d out of range 0..7", event->severity);
+    }
+    if (event->source_json != NULL) {
+        r = canonical_object("source", event->source_json, &source);
+        if (r < 0) {
+            goto out;
+        }
+    }
+    if (event->data_json != NULL) {
+        r = canonical_object("data", event->data_json, &data);
+        if (r < 0) {
+            goto out;
+        }
+    }
+    {
+        const char *src = source != NULL ? source : evi_default_source();
+        const char *dat = data != NULL ? data : "{}";
+        cap = strlen(event->type) + strlen(sev) + strlen(src) + strlen(dat) + 64;
+        if (cap > EV_ENTRY_MAX_BYTES + 64) {
+            r = evi_error(EV_ETOOBIG, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
+            goto out;
+        }
+        text = malloc(cap);
+        if (text == NULL) {
+            r = -ENOMEM;
+            goto out;
+        }
+        n = snprintf(text, cap, "\"type\":\"%s\",\"severity\":\"%s\",\"source\":%s,\"data\":%s}",
+                     event->type, sev, src, dat);
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        r = -EOVERFLOW;
+        goto out;
+    }
+    if ((size_t)n + PREFIX_MAX > EV_ENTRY_MAX_BYTES) {
+        r = evi_error(EV_ETOOBIG, "entry would be %zu bytes, over the limit of %u",
+                      (size_t)n + PREFIX_MAX, EV_ENTRY_MAX_BYTES);
+        goto out;
+    }
+    ret_body->text = text;
+    ret_body->len = (size_t)n;
+    text = NULL;
+    r = 0;
+out:
+    free(source);
+    free(data);
+    free(text);
+    return r;
+}
+
+void evi_entry_body_free(struct evi_entry_body *body)
+{
+    if (body != NULL) {
+        free(body->text);
+        body->text = NULL;
+        body->len = 0;
+    }
+}
+
+long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body,
+                        char *out, size_t cap)
+{
+    char ts[EVI_TS_LEN + 1];
+    int n;
+
+    evi_ts_format(ts_ns, ts);
+    n = snprintf(out, cap, "%s%" PRIu64 ",\"ts\":\"%s\",", prefix_head, seq, ts);
+    if (n < 0 || (size_t)n + body->len > cap || (size_t)n + body->len > EV_ENTRY_MAX_BYTES) {
+        return EV_ETOOBIG;
+    }
+    memcpy(out + n, body->text, body->len);
+    return (long)((size_t)n + body->len);
+}
+
+int evi_entry_view(const uint8_t *entry, size_t len, struct evi_entry_view *ret_view)
+{
+    const char *p = (const char *)entry, *end = p + len;
+    const size_t head = sizeof(prefix_head) - 1;
+    uint64_t seq = 0;
+    size_t digits = 0;
+    struct evi_entry_view v;
+
+    if (len < head || memcmp(p, prefix_head, head) != 0) {
+        return evi_error(EV_EFORMAT, "entry does not begin with {\"v\":1,\"seq\":");
+    }
+    p += head;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (digits == 20 || seq > (UINT64_MAX - 9) / 10) {
+            return evi_error(EV_EFORMAT, "entry seq out of range");
+        }
+        if (digits == 1 && seq == 0) {
+            return evi_error(EV_EFORMAT, "entry seq has a leading zero");
+        }
+        seq = seq * 10 + (uint64_t)(*p - '0');
+        digits++;
+        p++;
+    }
+    if (digits == 0) {
+        return evi_error(EV_EFORMAT, "entry seq missing");
+    }
+    static const char ts_head[] = ",\"ts\":\"";
+    if ((size_t)(end - p) < sizeof(ts_head) - 1 + EVI_TS_LEN ||
+        memcmp(p, ts_head, sizeof(ts_head) - 1) != 0) {
+        return evi_error(EV_EFORMAT, "entry ts missing after seq");
+    }
+    p += sizeof(ts_head) - 1;
+    char ts[EVI_TS_LEN + 1];
+    memcpy(ts, p, EVI_TS_LEN);
+    ts[EVI_TS_LEN] = '\0';
+    if (evi_ts_parse_exact(ts, &v.ts_ns) < 0) {
+        return evi_error(EV_EFORMAT, "entry ts '%s' is not YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ", ts);
+    }
+    p += EVI_TS_LEN;
+    static const char type_head[] = "\",\"type\":\"";
+    if ((size_t)(end - p) < sizeof(type_head) - 1 || memcmp(p, type_head, sizeof(type_head) - 1)) {
+        return evi_error(EV_EFORMAT, "entry type missing after ts");
+    }
+    p += sizeof(type_head) - 1;
+    v.type = p;
+    while (p < end && type_char(*p)) {
+        p++;
+    }
+    v.type_len = (size_t)(p - v.type);
+    if (v.type_len == 0 || v.type_len > EVI_TYPE_MAX || p >= end || *p != '"') {
+        return evi_error(EV_EFORMAT, "entry type malformed");
+    }
+    if (end[-1] != '}') {
+        return evi_error(EV_EFORMAT, "entry does not end with }");
+    }
+    v.seq = seq;
+    *ret_view = v;
+    return 0;
+}
+
+bool evi_entry_is_type(const struct evi_entry_view *view, const char *type)
+{
+    size_t n = strlen(type);
+    return view->type_len == n && memcmp(view->type, type, n) == 0;
+}
+
+void evi_ts_format(int64_t ns, char out[EVI_TS_LEN + 1])
+{
+    struct tm tm;
+    time_t secs = (time_t)(ns / 1000000000);
+    long frac = (long)(ns % 1000000000);
+
+    if (frac < 0) {
+        frac += 1000000000;
+        secs -= 1;
+    }
+    char wide[96];
+    (void)gmtime_r(&secs, &tm);
+    /* Years past 9999 cannot be written in 30 characters: clamp rather than overflow. */
+    if (tm.tm_year + 1900 > 9999) {
+        tm.tm_year = 9999 - 1900;
+    }
+    (void)snprintf(wide, sizeof(wide), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec, frac);
+    memcpy(out, wide, EVI_TS_LEN);
+    out[EVI_TS_LEN] = '\0';
+}
+
+static int digits_at(const char *s, int n, int *ret)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    *ret = v;
+    return 0;
+}
+
+/* Date and time fields of "YYYY-MM-DDTHH:MM:SS", checked for range. */
+static int parse_datetime(const char *s, int64_t *ret_secs)
+{
+    int y, mo, d, h, mi, se;
+    struct tm tm = {0};
+    time_t t;
+
+    if (digits_at(s, 4, &y) || s[4] != '-' || digits_at(s + 5, 2, &mo) || s[7] != '-' ||
+        digits_at(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        digits_at(s + 11, 2, &h) || s[13] != ':' || digits_at(s + 14, 2, &mi) || s[16] != ':' ||
+        digits_at(s + 17, 2, &se)) {
+        return -1;
+    }
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+        return -1;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != d) {
+        return -1; /* timegm normalized an impossible date such as Feb 30 */
+    }
+    *ret_secs = (int64_t)t;
+    return 0;
+}
+
+int evi_ts_parse_exact(const char *text, int64_t *ret_ns)
+{
+    int64_t secs;
+    int frac;
+
+    if (strlen(text) != EVI_TS_LEN || parse_datetime(text, &secs) < 0 || text[10] != 'T' ||
+        text[19] != '.' || digits_at(text + 20, 9, &frac) < 0 || text[29] != 'Z') {
+        return -1;
+    }
+    *ret_ns = secs * 1000000000 + frac;
+    return 0;
+}
+
+int ev_time_parse(const char *text, int64_t *ret_ns)
+{
+    int64_t secs, ns = 0;
+    const char *p;
+    size_t len = text != NULL ? strlen(text) : 0;
+
+    if (len == 10) { /* a date alone: its midnight UTC */
+        char full[20];
+        memcpy(full, text, 10);
+        memcpy(full + 10, "T00:00:00", 9);
+        full[19] = '\0';
+        if (parse_datetime(full, &secs) < 0) {
+            goto bad;
+        }
+        *ret_ns = secs * 1000000000;
+        return 0;
+    }
+    if (len < 20 || parse_datetime(text, &secs) < 0) {
+        goto bad;
+    }
+    p = text + 19;
+    if (*p == '.') {
+        int64_t scale = 100000000;
+        p++;
+        if (*p < '0' || *p > '9') {
+            goto bad;
+        }
+        while (*p >= '0' && *p <= '9') {
+            ns += (*p - '0') * scale;
+            scale /= 10;
+            p++;
+        }
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        /* UTC */
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int oh, om;
+        if (digits_at(p + 1, 2, &oh) || digits_at(p + 4, 2, &om) || oh > 23 || om > 59) {
+            goto bad;
+        }
+        int64_t off = (int64_t)oh * 3600 + om * 60;
+        secs += (*p == '+') ? -off : off;
+    } else {
+        goto bad;
+    }
+    *ret_ns = secs * 1000000000 + ns;
+    return 0;
+bad:
+    return evi_error(EV_EFORMAT, "time '%.64s' is not RFC 3339 (e.g. 2026-11-27T09:00:00Z) "
+                     "or a date (2026-11-27)", text != NULL ? text : "");
+}
+
+int64_t evi_now_ns(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int evi_seal_body_make(const struct evi_seal *seal, struct evi_entry_body *ret_body)
+{
+    char chain[65], root[65];
+    const char *src = evi_default_source();
+    size_t cap = strlen(src) + 300;
+    char *text = malloc(cap);
+    int n;
+
+    if (text == NULL) {
+        return -ENOMEM;
+    }
+    evi_hex_encode(seal->chain_head, 32, chain);
+    evi_hex_encode(seal->root, 32, root);
+    n = snprintf(text, cap,
+                 "\"type\":\"seal\",\"severity\":\"info\",\"source\":%s,\"data\":{\"chain_head\":"
+                 "\"%s\",\"epoch\":%" PRIu32 ",\"root\":\"%s\",\"tree_size\":%" PRIu64 "}}",
+                 src, chain, seal->epoch, root, seal->tree_size);
+    if (n < 0 || (size_t)n >= cap) {
+        free(text);
+        return -EOVERFLOW;
+    }
+    ret_body->text = text;
+    ret_body->len = (size_t)n;
+    return 0;
+}
+
+static int hex_field(json_t *data, const char *key, uint8_t out[32])
+{
+    json_t *v = json_object_get(data, key);
+    const char *s = json_string_value(v);
+    if (s == NULL || strlen(s) != 64 || evi_hex_decode(s, 64, out, 32) < 0) {
+        return evi_error(EV_EFORMAT, "seal: '%s' is not 64 hex digits", key);
+    }
+    return 0;
+}
+
+int evi_seal_parse(const uint8_t *entry, size_t len, struct evi_seal *ret_seal)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)entry, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *data, *epoch, *size;
+    struct evi_seal s;
+    int r = EV_EFORMAT;
+
+    if (root == NULL) {
+        return evi_error(EV_EFORMAT, "seal: invalid JSON at column %d: %s", jerr.column,
+                         jerr.text);
+    }
+    data = json_object_get(root, "data");
+    if (!json_is_object(data) || json_object_size(data) != 4) {
+        r = evi_error(EV_EFORMAT, "seal: data must hold exactly chain_head, epoch, root, "
+                      "tree_size");
+        goto out;
+    }
+    epoch = json_object_get(data, "epoch");
+    size = json_object_get(data, "tree_size");
+    if (!json_is_integer(epoch) || json_integer_value(epoch) < 0 ||
+        json_integer_value(epoch) > UINT32_MAX || !json_is_integer(size) ||
+        json_integer_value(size) < 0) {
+        r = evi_error(EV_EFORMAT, "seal: epoch or tree_size not a valid integer");
+        goto out;
+    }
+    s.epoch = (uint32_t)json_integer_value(epoch);
+    s.tree_size = (uint64_t)json_integer_value(size);
+    r = hex_field(data, "root", s.root);
+    if (r == 0) {
+        r = hex_field(data, "chain_head", s.chain_head);
+    }
+    if (r == 0) {
+        *ret_seal = s;
+    }
+out:
+    json_decref(root);
+    return r;
+}

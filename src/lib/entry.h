@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Entries: the JSON envelope of docs/FORMAT.md §5 and the writer's clock.
+ * Building an entry from an ev_event, and reading the fixed prefix back.
+ */
+#ifndef EVI_ENTRY_H
+#define EVI_ENTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <evident/log.h>
+
+#define EVI_TS_LEN 30               /* "YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ" */
+#define EVI_TYPE_MAX 64
+
+/*
+ * The part of an entry that does not depend on its place in the log:
+ * `"type":...,"severity":...,"source":{...},"data":{...}}`. Made outside the
+ * writer lock; the sequencer puts the prefix in front.
+ */
+struct evi_entry_body {
+    char *text;
+    size_t len;
+};
+
+/* Validates and canonicalizes an event into a body. EV_EJSON/EV_ETOOBIG on bad input. */
+int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
+                        struct evi_entry_body *ret_body);
+void evi_entry_body_free(struct evi_entry_body *body);
+
+/* Default source object for this process (host, program, pid, uid, user). */
+const char *evi_default_source(void);
+
+/*
+ * Writes `{"v":1,"seq":N,"ts":"...",` followed by body into out (cap bytes);
+ * returns the entry length or EV_ETOOBIG if over cap or EV_ENTRY_MAX_BYTES.
+ */
+long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body,
+                        char *out, size_t cap);
+
+/* Fields from an entry's fixed prefix. type points into the entry. */
+struct evi_entry_view {
+    uint64_t seq;
+    int64_t ts_ns;
+    const char *type;
+    size_t type_len;
+};
+
+/* Parses the fixed prefix. EV_EFORMAT (with a message) if it is not one. */
+int evi_entry_view(const uint8_t *entry, size_t len, struct evi_entry_view *ret_view);
+
+bool evi_entry_is_type(const struct evi_entry_view *view, const char *type);
+
+/* RFC 3339 UTC with nine fraction digits; out must hold EVI_TS_LEN + 1. */
+void evi_ts_format(int64_t ns, char out[EVI_TS_LEN + 1]);
+/* Strict inverse of evi_ts_format. 0 or -1. */
+int evi_ts_parse_exact(const char *text, int64_t *ret_ns);
+
+/* CLOCK_REALTIME in ns. */
+int64_t evi_now_ns(void);
+
+/* Seal data (FORMAT.md §7). */
+struct evi_seal {
+    uint32_t epoch;
+    uint64_t tree_size;
+    uint8_t root[32];
+    uint8_t chain_head[32];
+};
+
+/* Body of a seal entry. */
+int evi_seal_body_make(const struct evi_seal *seal, struct evi_entry_body *ret_body);
+/* Parses a seal entry's data. EV_EFORMAT if it is not exactly a seal. */
+int evi_seal_parse(const uint8_t *entry, size_t len, struct evi_seal *ret_seal);
+
+#endif

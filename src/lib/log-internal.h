@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* struct ev_log, shared by log.c (writing, recovery) and read.c (reading). */
+#ifndef EVI_LOG_INTERNAL_H
+#define EVI_LOG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <evident/log.h>
+#include <evident/note.h>
+
+#include "fskey.h"
+#include "store.h"
+#include "tree.h"
+
+struct evi_buf {
+    uint8_t *data;
+    size_t len, cap;
+};
+
+/* Bytes sequenced but not yet handed to the kernel, with where they go. */
+struct evi_pending {
+    struct evi_buf records, hashes, index;
+    int segment_fd;
+    uint64_t records_off, hashes_off, index_off;
+};
+
+struct ev_log {
+    char *dir;
+    int dirfd;
+    bool writer;
+    struct evi_meta meta;
+    struct evi_segment *segments;
+    size_t segment_count;
+    int hashes_fd, index_fd;
+
+    pthread_mutex_t mu;              /* guards all that follows, and segments */
+    pthread_cond_t cv;
+    uint64_t size;                   /* entries sequenced (writer) or visible (reader) */
+
+    /* writer only */
+    struct ev_open_options options;
+    int lock_fd, keystate_fd;
+    struct ev_signer *signer;
+    struct evi_fskey key;            /* state for record `size`; key.chain = c(size - 1) */
+    struct evi_frontier frontier;    /* tree of `size` entries */
+    uint64_t segment_end;            /* end of the last sequenced record in the last segment */
+    struct evi_pending pending;
+    struct evi_buf spare[3];
+    uint64_t written;                /* entries handed to the kernel */
+    uint64_t durable;                /* entries known durable */
+    bool committing;
+    int failed;                      /* sticky: a write or sync failed; reopen to go on */
+    uint64_t checkpoint_size;
+    bool have_checkpoint;
+    int64_t checkpoint_ns, sync_ns;
+    char *entry_buf;                 /* EV_ENTRY_MAX_BYTES scratch for assembling entries */
+};
+
+/* Writer: makes entries up to `upto` readable through the files (no sync). */
+int evi_log_flush_for_read(struct ev_log *log, uint64_t upto);
+
+/* Segment that holds entry index (the last one whose first index <= index). */
+size_t evi_log_segment_of(const struct ev_log *log, uint64_t index);
+
+/* Hash reader over the hashes file, for tree.c. ctx is the struct ev_log. */
+int evi_log_read_hash(void *ctx, uint64_t stored_index, uint8_t ret[EV_HASH_BYTES]);
+
+/* Reads entry index's record offset from the index file. */
+int evi_log_entry_offset(struct ev_log *log, uint64_t index, uint64_t *ret_offset);
+
+#endif

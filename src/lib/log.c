@@ -1,0 +1,1260 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The writer: create, open (with recovery, FORMAT.md §10), sequence, group
+ * commit, seal (§7), checkpoint (§8), close.
+ *
+ * Sequencing happens under log->mu: an entry gets its seq and ts, its leaf
+ * hash goes into the frontier, the chain and tag are computed, the record key
+ * is stepped (erasing the old one) and the record is appended to the pending
+ * buffer. The expensive part of making an entry (JSON canonicalization) is
+ * done before taking the lock.
+ *
+ * Group commit: one appender at a time is the committer. It takes the pending
+ * buffers, drops the lock, writes them and fdatasyncs the segment, writes the
+ * derived files and the key state, then wakes every appender whose entries
+ * that sync covered. Appenders that arrived meanwhile fill fresh buffers and
+ * ride the next commit.
+ *
+ * A failed write or sync makes the handle fail every later call (log->failed):
+ * after a failed fdatasync the kernel's view of the file is unknown, so the
+ * only safe continuation is to reopen, which recovers from what is on disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "entry.h"
+#include "error.h"
+#include "log-internal.h"
+
+#define PENDING_FLUSH_BYTES (1u << 20)
+
+int ev_sync_parse(const char *name, enum ev_sync *ret_sync)
+{
+    if (name != NULL && strcmp(name, "always") == 0) {
+        *ret_sync = EV_SYNC_ALWAYS;
+    } else if (name != NULL && strcmp(name, "interval") == 0) {
+        *ret_sync = EV_SYNC_INTERVAL;
+    } else if (name != NULL && strcmp(name, "never") == 0) {
+        *ret_sync = EV_SYNC_NEVER;
+    } else {
+        return evi_error(EV_EFORMAT, "sync mode '%.32s' is not always, interval or never",
+                         name != NULL ? name : "");
+    }
+    return 0;
+}
+
+/* ---- buffers ------------------------------------------------------------ */
+
+static int buf_reserve(struct evi_buf *b, size_t more)
+{
+    if (b->len + more <= b->cap) {
+        return 0;
+    }
+    size_t cap = b->cap ? b->cap : 64 * 1024;
+    while (cap < b->len + more) {
+        cap *= 2;
+    }
+    uint8_t *d = realloc(b->data, cap);
+    if (d == NULL) {
+        return -ENOMEM;
+    }
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+static void buf_free(struct evi_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ---- key state ---------------------------------------------------------- */
+
+static int keystate_write(int fd, const struct evi_fskey *key, bool sync)
+{
+    uint8_t ks[EVI_KEYSTATE_BYTES];
+    int r;
+
+    evi_keystate_encode(key, ks);
+    r = evi_write_all(fd, ks, sizeof(ks), 0);
+    evi_wipe(ks, sizeof(ks));
+    if (r == 0 && sync) {
+        r = evi_io_fdatasync(fd);
+    }
+    return r;
+}
+
+static int keystate_read(int fd, struct evi_fskey *ret)
+{
+    uint8_t ks[EVI_KEYSTATE_BYTES];
+    int r = evi_read_exact(fd, ks, sizeof(ks), 0);
+
+    if (r == 0) {
+        r = evi_keystate_decode(ks, ret);
+    } else {
+        r = evi_error(EV_EFORMAT, "keystate: incomplete");
+    }
+    evi_wipe(ks, sizeof(ks));
+    return r;
+}
+
+/* ---- commit ------------------------------------------------------------- */
+
+static void pending_reset(struct ev_log *log, struct evi_buf taken[3])
+{
+    struct evi_pending *p = &log->pending;
+
+    taken[0] = p->records;
+    taken[1] = p->hashes;
+    taken[2] = p->index;
+    p->records_off += p->records.len;
+    p->hashes_off += p->hashes.len;
+    p->index_off += p->index.len;
+    p->records = log->spare[0];
+    p->hashes = log->spare[1];
+    p->index = log->spare[2];
+    memset(log->spare, 0, sizeof(log->spare));
+}
+
+/*
+ * Writes everything sequenced so far and, if sync, makes it durable and
+ * records the key state. Called with log->mu held and !log->committing;
+ * drops the lock while doing I/O.
+ */
+static int commit_locked(struct ev_log *log, bool sync)
+{
+    struct evi_buf taken[3];
+    uint64_t target = log->size;
+    int fd = log->pending.segment_fd;
+    uint64_t roff = log->pending.records_off, hoff = log->pending.hashes_off;
+    uint64_t ioff = log->pending.index_off;
+    struct evi_fskey key = log->key;
+    int r;
+
+    if (log->failed) {
+        evi_fskey_wipe(&key);
+        return log->failed;
+    }
+    log->committing = true;
+    pending_reset(log, taken);
+    pthread_mutex_unlock(&log->mu);
+
+    /* Records first, then their durability, then what is derived from them. */
+    r = evi_write_all(fd, taken[0].data, taken[0].len, (off_t)roff);
+    if (r == 0 && sync) {
+        r = evi_io_fdatasync(fd);
+    }
+    if (r == 0) {
+        r = evi_write_all(log->hashes_fd, taken[1].data, taken[1].len, (off_t)hoff);
+    }
+    if (r == 0) {
+        r = evi_write_all(log->index_fd, taken[2].data, taken[2].len, (off_t)ioff);
+    }
+    if (r == 0 && sync) {
+        /* Only now may the key state move: it never runs ahead of durable records. */
+        r = keystate_write(log->keystate_fd, &key, false);
+    }
+    evi_fskey_wipe(&key);
+
+    pthread_mutex_lock(&log->mu);
+    for (int i = 0; i < 3; i++) {
+        taken[i].len = 0;
+        if (log->spare[i].data == NULL) {
+            log->spare[i] = taken[i];
+        } else {
+            buf_free(&taken[i]);
+        }
+    }
+    if (r < 0) {
+        log->failed = evi_error(r, "write to the log failed (%s); reopen the log to recover",
+                                strerror(-r));
+        r = log->failed;
+    } else {
+        log->written = target;
+        if (sync) {
+            log->durable = target;
+            log->sync_ns = evi_now_ns();
+        }
+    }
+    log->committing = false;
+    pthread_cond_broadcast(&log->cv);
+    return r;
+}
+
+/* Waits until entries [0, upto) are durable (sync) or written, committing if needed. */
+static int wait_for_locked(struct ev_log *log, uint64_t upto, bool sync)
+{
+    for (;;) {
+        if ((sync ? log->durable : log->written) >= upto) {
+            return 0;
+        }
+        if (log->failed) {
+            return log->failed;
+        }
+        if (!log->committing) {
+            int r = commit_locked(log, sync);
+            if (r < 0) {
+                return r;
+            }
+            continue;
+        }
+        pthread_cond_wait(&log->cv, &log->mu);
+    }
+}
+
+int evi_log_flush_for_read(struct ev_log *log, uint64_t upto)
+{
+    int r = 0;
+    if (!log->writer) {
+        return 0;
+    }
+    pthread_mutex_lock(&log->mu);
+    if (upto > log->size) {
+        upto = log->size;
+    }
+    r = wait_for_locked(log, upto, false);
+    pthread_mutex_unlock(&log->mu);
+    return r;
+}
+
+/* ---- sequencing --------------------------------------------------------- */
+
+/* Starts a new segment once the current one is full (FORMAT.md §3). */
+static int rotate_if_full_locked(struct ev_log *log, size_t record_size)
+{
+    while (log->segment_end + record_size > log->options.segment_bytes &&
+           log->segment_end > EVI_SEGMENT_HEADER) {
+        if (log->failed) {
+            return log->failed;
+        }
+        if (log->committing) {
+            pthread_cond_wait(&log->cv, &log->mu);
+            continue;
+        }
+        if (log->written < log->size || log->durable < log->size) {
+            /* The old segment is never written again: make it whole and durable. */
+            int r = commit_locked(log, true);
+            if (r < 0) {
+                return r;
+            }
+            continue;
+        }
+        struct evi_segment seg;
+        struct evi_segment *grown = realloc(log->segments,
+                                            (log->segment_count + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
+        log->segments = grown;
+        int r = evi_segment_create(log->dirfd, log->size, &seg);
+        if (r < 0) {
+            return r;
+        }
+        log->segments[log->segment_count - 1].bytes = log->segment_end;
+        log->segments[log->segment_count++] = seg;
+        log->segment_end = EVI_SEGMENT_HEADER;
+        log->pending.segment_fd = seg.fd;
+        log->pending.records_off = EVI_SEGMENT_HEADER;
+    }
+    return 0;
+}
+
+/*
+ * Gives the next index to body and appends its record to the pending buffers.
+ * On failure nothing of the log's state has changed.
+ */
+static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body, bool is_seal)
+{
+    uint8_t leaf[EV_HASH_BYTES], tag[EV_HASH_BYTES], chain[EV_HASH_BYTES];
+    uint8_t stored[64][EV_HASH_BYTES];
+    int64_t ts = evi_now_ns();
+    long len;
+    int nstored, r;
+
+    if (log->failed) {
+        return log->failed;
+    }
+    if (ts < log->key.last_ts_ns) {
+        ts = log->key.last_ts_ns; /* ts never decreases along the log (§5) */
+    }
+    len = evi_entry_assemble(log->size, ts, body, log->entry_buf, EV_ENTRY_MAX_BYTES);
+    if (len < 0) {
+        return evi_error((int)len, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
+    }
+    size_t record_size = EVI_RECORD_OVERHEAD + (size_t)len;
+    r = rotate_if_full_locked(log, record_size);
+    if (r < 0) {
+        return r;
+    }
+    struct evi_pending *p = &log->pending;
+    if ((r = buf_reserve(&p->records, record_size)) < 0 ||
+        (r = buf_reserve(&p->hashes, 64 * EV_HASH_BYTES)) < 0 ||
+        (r = buf_reserve(&p->index, 8)) < 0) {
+        return r;
+    }
+
+    ev_leaf_hash(log->entry_buf, (size_t)len, leaf);
+    evi_sha256_parts(log->key.chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
+    evi_fskey_tag(&log->key, log->size, chain, tag);
+    p->records.len += evi_record_encode(log->key.epoch, log->entry_buf, (size_t)len, tag,
+                                        p->records.data + p->records.len);
+    nstored = evi_frontier_append(&log->frontier, leaf, stored);
+    memcpy(p->hashes.data + p->hashes.len, stored, (size_t)nstored * EV_HASH_BYTES);
+    p->hashes.len += (size_t)nstored * EV_HASH_BYTES;
+    for (int i = 0; i < 8; i++) {
+        p->index.data[p->index.len + (size_t)i] = (uint8_t)(log->segment_end >> (8 * i));
+    }
+    p->index.len += 8;
+
+    log->segment_end += record_size;
+    memcpy(log->key.chain, chain, EV_HASH_BYTES);
+    log->key.last_ts_ns = ts;
+    log->size++;
+    log->key.next = log->size;
+    if (is_seal) {
+        evi_fskey_next_epoch(&log->key);
+    } else {
+        evi_fskey_next_record(&log->key);
+    }
+    return 0;
+}
+
+static uint32_t clock_epoch(const struct ev_log *log)
+{
+    int64_t now = evi_now_ns();
+    if (now <= log->meta.start_ns) {
+        return 0;
+    }
+    uint64_t e = (uint64_t)(now - log->meta.start_ns) / log->meta.seal_interval_ns;
+    return e > UINT32_MAX ? UINT32_MAX : (uint32_t)e;
+}
+
+static int seal_one_locked(struct ev_log *log)
+{
+    struct evi_seal seal = {.epoch = log->key.epoch, .tree_size = log->size};
+    struct evi_entry_body body = {0};
+    int r;
+
+    evi_frontier_root(&log->frontier, seal.root);
+    memcpy(seal.chain_head, log->key.chain, EV_HASH_BYTES);
+    r = evi_seal_body_make(&seal, &body);
+    if (r == 0) {
+        r = sequence_locked(log, &body, true);
+    }
+    evi_entry_body_free(&body);
+    return r;
+}
+
+static int checkpoint_locked(struct ev_log *log);
+
+/* Seals every epoch whose time is over (§7); returns how many, or an error. */
+static int seal_due_locked(struct ev_log *log, bool force)
+{
+    uint32_t target = clock_epoch(log);
+    int count = 0, r;
+
+    if (force && target <= log->key.epoch) {
+        target = log->key.epoch + 1;
+    }
+    while (log->key.epoch < target) {
+        r = seal_one_locked(log);
+        if (r < 0) {
+            return r;
+        }
+        count++;
+    }
+    if (count > 0) {
+        r = checkpoint_locked(log);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return count;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+static int checkpoint_locked(struct ev_log *log)
+{
+    uint8_t root[EV_HASH_BYTES];
+    char *text = NULL, *note = NULL;
+    size_t text_len, note_len;
+    uint64_t size = log->size;
+    int r;
+
+    if (log->have_checkpoint && log->checkpoint_size == size) {
+        return 0;
+    }
+    /* Sign only what is durable (FORMAT.md §8). */
+    r = wait_for_locked(log, size, true);
+    if (r < 0) {
+        return r;
+    }
+    if (size < log->checkpoint_size) {
+        return evi_error(EV_ESTATE, "refusing to sign tree size %" PRIu64
+                         " smaller than signed size %" PRIu64, size, log->checkpoint_size);
+    }
+    r = evi_tree_root(size, evi_log_read_hash, log, root);
+    if (r < 0) {
+        goto out;
+    }
+    uint8_t mem_root[EV_HASH_BYTES];
+    evi_frontier_root(&log->frontier, mem_root);
+    if (log->size == size && memcmp(root, mem_root, EV_HASH_BYTES) != 0) {
+        r = evi_error(EV_ESTATE, "stored hashes disagree with the in-memory tree");
+        goto out;
+    }
+    r = ev_checkpoint_format(log->meta.origin, size, root, &text, &text_len);
+    if (r < 0) {
+        goto out;
+    }
+    r = ev_note_sign(text, text_len, log->signer, &note, &note_len);
+    if (r < 0) {
+        goto out;
+    }
+    r = evi_checkpoint_history_append(log->dirfd, note, note_len);
+    if (r == 0) {
+        r = evi_replace_file(log->dirfd, EVI_CHECKPOINT_FILE, note, note_len, 0644);
+    }
+    if (r < 0) {
+        r = evi_error(r, "cannot write checkpoint: %s", strerror(-r));
+        goto out;
+    }
+    log->checkpoint_size = size;
+    log->have_checkpoint = true;
+    log->checkpoint_ns = evi_now_ns();
+out:
+    free(text);
+    free(note);
+    return r;
+}
+
+/* ---- create ------------------------------------------------------------- */
+
+static int check_origin(const char *origin)
+{
+    if (origin == NULL || origin[0] == '\0') {
+        return evi_error(-EINVAL, "origin missing");
+    }
+    if (strlen(origin) > 255) {
+        return evi_error(-EINVAL, "origin longer than 255 bytes");
+    }
+    for (const unsigned char *p = (const unsigned char *)origin; *p; p++) {
+        if (*p <= ' ' || *p == '+' || *p == 0x7f) {
+            return evi_error(-EINVAL, "origin '%s' contains a space, '+' or control character",
+                             origin);
+        }
+    }
+    return 0;
+}
+
+int ev_log_create(const char *dir, const struct ev_create_options *options,
+                  uint8_t ret_verification_key[EV_VERIFICATION_KEY_BYTES])
+{
+    struct evi_meta meta = {.format = 1};
+    struct ev_signer *signer = NULL;
+    struct evi_fskey key;
+    struct evi_segment seg = {.fd = -1};
+    uint8_t v[EV_VERIFICATION_KEY_BYTES];
+    char *vkey = NULL;
+    int dirfd = -1, fd = -1, r;
+    struct stat st;
+
+    evi_error_clear();
+    memset(&key, 0, sizeof(key));
+    if (options == NULL) {
+        return evi_error(-EINVAL, "create options missing");
+    }
+    r = check_origin(options->origin);
+    if (r < 0) {
+        return r;
+    }
+    meta.seal_interval_ns = options->seal_interval_ns ? options->seal_interval_ns
+                                                       : EV_DEFAULT_SEAL_INTERVAL_NS;
+    if (meta.seal_interval_ns < EV_MIN_SEAL_INTERVAL_NS) {
+        return evi_error(-EINVAL, "seal interval under 1 second");
+    }
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        return evi_error(-errno, "cannot create '%s': %s", dir, strerror(errno));
+    }
+    dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        return evi_error(-errno, "cannot open '%s': %s", dir, strerror(errno));
+    }
+    if (fstatat(dirfd, EVI_META_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+        fstatat(dirfd, EVI_SEGMENTS_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+        fstatat(dirfd, EVI_SIGNING_KEY_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        r = evi_error(-EEXIST, "'%s' already holds an evident log", dir);
+        goto out;
+    }
+    memcpy(meta.origin, options->origin, strlen(options->origin) + 1);
+    meta.start_ns = evi_now_ns();
+
+    r = evi_random(v, sizeof(v));
+    if (r < 0) {
+        goto out;
+    }
+    r = ev_signer_generate(options->origin, &signer);
+    if (r < 0) {
+        goto out;
+    }
+    char keypath[4096];
+    (void)snprintf(keypath, sizeof(keypath), "%s/%s", dir, EVI_SIGNING_KEY_FILE);
+    r = ev_signer_save(signer, keypath);
+    if (r < 0) {
+        goto out;
+    }
+    r = ev_signer_vkey(signer, &vkey);
+    if (r < 0) {
+        goto out;
+    }
+    if (strlen(vkey) >= sizeof(meta.vkey)) {
+        r = -EOVERFLOW;
+        goto out;
+    }
+    memcpy(meta.vkey, vkey, strlen(vkey) + 1);
+
+    evi_fskey_init(&key, v);
+    fd = openat(dirfd, EVI_KEYSTATE_FILE, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                0600);
+    if (fd < 0) {
+        r = evi_error(-errno, "cannot create keystate: %s", strerror(errno));
+        goto out;
+    }
+    r = keystate_write(fd, &key, true);
+    if (r < 0) {
+        goto out;
+    }
+    if (mkdirat(dirfd, EVI_SEGMENTS_DIR, 0750) < 0) {
+        r = evi_error(-errno, "cannot create segments/: %s", strerror(errno));
+        goto out;
+    }
+    r = evi_segment_create(dirfd, 0, &seg);
+    if (r < 0) {
+        goto out;
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *name = i == 0 ? EVI_HASHES_FILE : EVI_INDEX_FILE;
+        int dfd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (dfd < 0) {
+            r = -errno;
+            goto out;
+        }
+        (void)close(dfd);
+    }
+    /* evident.meta last: its presence says the log is complete. */
+    r = evi_meta_write(dirfd, &meta);
+    if (r < 0) {
+        goto out;
+    }
+    /* The first open signs the checkpoint of the empty tree. */
+    struct ev_log *log = NULL;
+    r = ev_log_open(dir, NULL, &log);
+    if (r == 0) {
+        r = ev_log_close(log);
+    }
+    if (r == 0) {
+        memcpy(ret_verification_key, v, sizeof(v));
+    }
+out:
+    evi_wipe(v, sizeof(v));
+    evi_fskey_wipe(&key);
+    ev_signer_free(signer);
+    free(vkey);
+    if (seg.fd >= 0) {
+        (void)close(seg.fd);
+    }
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+    if (dirfd >= 0) {
+        (void)close(dirfd);
+    }
+    return r;
+}
+
+/* ---- open and recovery -------------------------------------------------- */
+
+static void log_free(struct ev_log *log)
+{
+    if (log == NULL) {
+        return;
+    }
+    evi_segments_close(log->segments, log->segment_count);
+    if (log->hashes_fd >= 0) {
+        (void)close(log->hashes_fd);
+    }
+    if (log->index_fd >= 0) {
+        (void)close(log->index_fd);
+    }
+    if (log->keystate_fd >= 0) {
+        (void)close(log->keystate_fd);
+    }
+    if (log->lock_fd >= 0) {
+        (void)close(log->lock_fd); /* releases the OFD lock */
+    }
+    if (log->dirfd >= 0) {
+        (void)close(log->dirfd);
+    }
+    ev_signer_free(log->signer);
+    evi_fskey_wipe(&log->key);
+    buf_free(&log->pending.records);
+    buf_free(&log->pending.hashes);
+    buf_free(&log->pending.index);
+    for (int i = 0; i < 3; i++) {
+        buf_free(&log->spare[i]);
+    }
+    free(log->entry_buf);
+    free(log->dir);
+    pthread_mutex_destroy(&log->mu);
+    pthread_cond_destroy(&log->cv);
+    free(log);
+}
+
+static int file_size(int fd, uint64_t *ret)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return -errno;
+    }
+    *ret = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Entries whose stored hashes and index entries are all present in the files. */
+static int derived_size(struct ev_log *log, uint64_t *ret)
+{
+    uint64_t hbytes, ibytes, n;
+    int r;
+
+    if ((r = file_size(log->hashes_fd, &hbytes)) < 0 || (r = file_size(log->index_fd, &ibytes)) < 0) {
+        return r;
+    }
+    n = ibytes / 8;
+    if (evi_stored_hash_count(n) * EV_HASH_BYTES > hbytes) {
+        uint64_t lo = 0, hi = n; /* largest m with count(m) hashes present */
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo + 1) / 2;
+            if (evi_stored_hash_count(mid) * EV_HASH_BYTES <= hbytes) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        n = lo;
+    }
+    *ret = n;
+    return 0;
+}
+
+static int open_common(struct ev_log *log, const char *dir, bool writable)
+{
+    int r;
+
+    log->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (log->dirfd < 0) {
+        return evi_error(-errno, "cannot open '%s': %s", dir, strerror(errno));
+    }
+    r = evi_meta_read(log->dirfd, &log->meta);
+    if (r < 0) {
+        return r;
+    }
+    if (writable) {
+        r = evi_lock_acquire(log->dirfd, log->options.lock_timeout_ms, &log->lock_fd);
+        if (r < 0) {
+            return r;
+        }
+    }
+    r = evi_segments_open(log->dirfd, writable, &log->segments, &log->segment_count);
+    if (r < 0) {
+        return r;
+    }
+    if (log->segment_count == 0) {
+        return evi_error(EV_ECORRUPT, "no segments in '%s/segments'", dir);
+    }
+    int flags = (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW;
+    log->hashes_fd = openat(log->dirfd, EVI_HASHES_FILE, flags, 0644);
+    log->index_fd = openat(log->dirfd, EVI_INDEX_FILE, flags, 0644);
+    if (log->hashes_fd < 0 || log->index_fd < 0) {
+        return evi_error(-errno, "cannot open derived files: %s", strerror(errno));
+    }
+    return 0;
+}
+
+size_t evi_log_segment_of(const struct ev_log *log, uint64_t index)
+{
+    size_t lo = 0, hi = log->segment_count;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->segments[mid].first_index <= index) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+struct recovery_scan {
+    uint64_t start;                  /* first entry rebuilt */
+    size_t seg;
+    uint64_t offset;
+};
+
+/* Where to start rebuilding: after the last entry the derived files describe. */
+static int recovery_start(struct ev_log *log, uint64_t limit, struct recovery_scan *ret)
+{
+    uint64_t n;
+    int r = derived_size(log, &n);
+
+    if (r < 0) {
+        return r;
+    }
+    if (n > limit) {
+        n = limit;
+    }
+    ret->start = 0;
+    ret->seg = 0;
+    ret->offset = EVI_SEGMENT_HEADER;
+    if (n == 0) {
+        return 0;
+    }
+    /* Check the last described record; on any doubt rebuild from the start. */
+    uint64_t off;
+    size_t seg = evi_log_segment_of(log, n - 1);
+    uint8_t *rec = malloc(EVI_RECORD_MAX);
+    struct evi_record record;
+    if (rec == NULL) {
+        return -ENOMEM;
+    }
+    if (evi_log_entry_offset(log, n - 1, &off) == 0 && off >= EVI_SEGMENT_HEADER &&
+        off < log->segments[seg].bytes) {
+        size_t avail = log->segments[seg].bytes - off;
+        if (avail > EVI_RECORD_MAX) {
+            avail = EVI_RECORD_MAX;
+        }
+        struct evi_entry_view view;
+        if (evi_read_exact(log->segments[seg].fd, rec, avail, (off_t)off) == 0 &&
+            evi_record_decode(rec, avail, &record, NULL) == EVI_RECORD_OK &&
+            evi_entry_view(record.entry, record.entry_len, &view) == 0 && view.seq == n - 1) {
+            ret->start = n;
+            ret->seg = seg;
+            ret->offset = off + record.size;
+        }
+    }
+    free(rec);
+    return 0;
+}
+
+static int cut_torn_tail(struct ev_log *log, size_t seg, uint64_t offset,
+                         struct ev_recovery *rec)
+{
+    uint64_t cut = log->segments[seg].bytes - offset;
+    int r;
+
+    for (size_t k = seg + 1; k < log->segment_count; k++) {
+        cut += log->segments[k].bytes;
+        (void)close(log->segments[k].fd);
+        r = evi_segment_remove(log->dirfd, log->segments[k].first_index);
+        if (r < 0) {
+            return evi_error(r, "cannot remove segment after a torn tail: %s", strerror(-r));
+        }
+    }
+    log->segment_count = seg + 1;
+    if (ftruncate(log->segments[seg].fd, (off_t)offset) < 0) {
+        return evi_error(-errno, "cannot cut torn tail: %s", strerror(errno));
+    }
+    r = evi_io_fsync(log->segments[seg].fd);
+    if (r < 0) {
+        return r;
+    }
+    log->segments[seg].bytes = offset;
+    rec->torn_bytes += cut;
+    return 0;
+}
+
+/* FORMAT.md §10. */
+static int recover(struct ev_log *log, struct ev_recovery *rec)
+{
+    struct recovery_scan at;
+    struct evi_scanner sc = {0};
+    struct evi_record record;
+    enum evi_record_status status;
+    uint64_t index;
+    int r;
+
+    r = recovery_start(log, log->key.next, &at);
+    if (r < 0) {
+        return r;
+    }
+    r = evi_frontier_load(&log->frontier, at.start, evi_log_read_hash, log);
+    if (r < 0) {
+        /* The hashes file cannot be trusted: rebuild everything. */
+        at.start = 0;
+        at.seg = 0;
+        at.offset = EVI_SEGMENT_HEADER;
+        evi_frontier_init(&log->frontier);
+    }
+    if (ftruncate(log->hashes_fd, (off_t)(evi_stored_hash_count(at.start) * EV_HASH_BYTES)) < 0 ||
+        ftruncate(log->index_fd, (off_t)(at.start * 8)) < 0) {
+        return evi_error(-errno, "cannot truncate derived files: %s", strerror(errno));
+    }
+    log->pending.hashes_off = evi_stored_hash_count(at.start) * EV_HASH_BYTES;
+    log->pending.index_off = at.start * 8;
+    log->size = at.start;
+
+    r = evi_scanner_init(&sc, log->segments, log->segment_count, at.seg, at.offset, at.start);
+    if (r < 0) {
+        return r;
+    }
+    index = at.start;
+    for (;;) {
+        size_t seg = sc.seg;
+        uint64_t offset = sc.offset;
+        r = evi_scanner_next(&sc, &record, &status);
+        if (r < 0) {
+            goto out;
+        }
+        if (r == EVI_SCAN_END) {
+            break;
+        }
+        if (r == EVI_SCAN_DAMAGED) {
+            if (index < log->key.next) {
+                r = evi_error(EV_ECORRUPT, "record %" PRIu64 " (segment %" PRIu64 ", byte %"
+                              PRIu64 ") is damaged (%s) but was acknowledged as durable; "
+                              "run 'evident verify'", index, log->segments[seg].first_index,
+                              offset, evi_record_status_name(status));
+                goto out;
+            }
+            r = cut_torn_tail(log, sc.seg, sc.offset, rec);
+            if (r < 0) {
+                goto out;
+            }
+            break;
+        }
+        if (sc.seg != seg) {
+            offset = EVI_SEGMENT_HEADER; /* the scanner moved on to the next segment */
+        }
+        struct evi_entry_view view;
+        if (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
+            if (index < log->key.next) {
+                r = evi_error(EV_ECORRUPT, "record %" PRIu64 " is not a valid entry (%s); run "
+                              "'evident verify'", index, ev_last_error());
+                goto out;
+            }
+            r = cut_torn_tail(log, sc.seg, offset, rec);
+            if (r < 0) {
+                goto out;
+            }
+            rec->torn_records++;
+            break;
+        }
+
+        uint8_t leaf[EV_HASH_BYTES], stored[64][EV_HASH_BYTES];
+        ev_leaf_hash(record.entry, record.entry_len, leaf);
+        if (index >= log->key.next) {
+            /* Durable but after the key state: derive the key state forward over it. */
+            uint8_t chain[EV_HASH_BYTES], tag[EV_HASH_BYTES];
+            evi_sha256_parts(log->key.chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
+            evi_fskey_tag(&log->key, index, chain, tag);
+            if (record.epoch != log->key.epoch || !evi_ct_equal(tag, record.tag, EV_HASH_BYTES)) {
+                r = evi_error(EV_ESTATE, "record %" PRIu64 " was not made with this log's key "
+                              "state; run 'evident verify'", index);
+                goto out;
+            }
+            memcpy(log->key.chain, chain, EV_HASH_BYTES);
+            log->key.last_ts_ns = view.ts_ns;
+            log->key.next = index + 1;
+            if (evi_entry_is_type(&view, "seal")) {
+                evi_fskey_next_epoch(&log->key);
+            } else {
+                evi_fskey_next_record(&log->key);
+            }
+        }
+        int nstored = evi_frontier_append(&log->frontier, leaf, stored);
+        uint8_t off8[8];
+        for (int i = 0; i < 8; i++) {
+            off8[i] = (uint8_t)(offset >> (8 * i));
+        }
+        if ((r = buf_reserve(&log->pending.hashes, 64 * EV_HASH_BYTES)) < 0 ||
+            (r = buf_reserve(&log->pending.index, 8)) < 0) {
+            goto out;
+        }
+        memcpy(log->pending.hashes.data + log->pending.hashes.len, stored,
+               (size_t)nstored * EV_HASH_BYTES);
+        log->pending.hashes.len += (size_t)nstored * EV_HASH_BYTES;
+        memcpy(log->pending.index.data + log->pending.index.len, off8, 8);
+        log->pending.index.len += 8;
+        rec->records_scanned++;
+        index++;
+        if (log->pending.hashes.len >= PENDING_FLUSH_BYTES) {
+            if ((r = evi_write_all(log->hashes_fd, log->pending.hashes.data,
+                                   log->pending.hashes.len, (off_t)log->pending.hashes_off)) < 0 ||
+                (r = evi_write_all(log->index_fd, log->pending.index.data,
+                                   log->pending.index.len, (off_t)log->pending.index_off)) < 0) {
+                goto out;
+            }
+            log->pending.hashes_off += log->pending.hashes.len;
+            log->pending.index_off += log->pending.index.len;
+            log->pending.hashes.len = 0;
+            log->pending.index.len = 0;
+        }
+    }
+    if (index < log->key.next) {
+        r = evi_error(EV_ESTATE, "the key state says %" PRIu64 " entries are durable but the "
+                      "records end at %" PRIu64 ": acknowledged entries are missing; run "
+                      "'evident verify'", log->key.next, index);
+        goto out;
+    }
+    if ((r = evi_write_all(log->hashes_fd, log->pending.hashes.data, log->pending.hashes.len,
+                           (off_t)log->pending.hashes_off)) < 0 ||
+        (r = evi_write_all(log->index_fd, log->pending.index.data, log->pending.index.len,
+                           (off_t)log->pending.index_off)) < 0) {
+        goto out;
+    }
+    log->pending.hashes_off += log->pending.hashes.len;
+    log->pending.index_off += log->pending.index.len;
+    log->pending.hashes.len = 0;
+    log->pending.index.len = 0;
+    rec->rebuilt_entries = index - at.start;
+    log->size = index;
+    log->written = log->durable = index;
+    log->segment_end = log->segments[log->segment_count - 1].bytes;
+    log->pending.segment_fd = log->segments[log->segment_count - 1].fd;
+    log->pending.records_off = log->segment_end;
+    r = keystate_write(log->keystate_fd, &log->key, true);
+out:
+    evi_scanner_free(&sc);
+    return r;
+}
+
+static int load_latest_checkpoint_size(struct ev_log *log)
+{
+    char *note = NULL;
+    size_t len;
+    int r = evi_read_file(log->dirfd, EVI_CHECKPOINT_FILE, EV_NOTE_MAX_BYTES, &note, &len);
+
+    if (r == -ENOENT) {
+        log->have_checkpoint = false;
+        log->checkpoint_size = 0;
+        return 0;
+    }
+    if (r < 0) {
+        return r;
+    }
+    struct ev_verifier *v = NULL;
+    struct ev_checkpoint cp;
+    r = ev_verifier_parse(log->meta.vkey, &v);
+    if (r == 0) {
+        r = ev_checkpoint_open(note, len, v, &cp);
+    }
+    if (r == 0) {
+        if (cp.tree_size > log->size) {
+            r = evi_error(EV_ETRUNCATED, "latest checkpoint is for %" PRIu64 " entries but the log "
+                          "has %" PRIu64, cp.tree_size, log->size);
+        } else {
+            log->checkpoint_size = cp.tree_size;
+            log->have_checkpoint = true;
+        }
+    } else {
+        r = evi_error(r, "latest checkpoint does not verify: %s", ev_last_error());
+    }
+    ev_verifier_free(v);
+    free(note);
+    return r;
+}
+
+static int open_writer(struct ev_log *log, const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    int r;
+
+    r = open_common(log, dir, true);
+    if (r < 0) {
+        return r;
+    }
+    (void)snprintf(path, sizeof(path), "%s/%s", dir, EVI_SIGNING_KEY_FILE);
+    r = ev_signer_load(path, &log->signer);
+    if (r < 0) {
+        return r;
+    }
+    log->keystate_fd = openat(log->dirfd, EVI_KEYSTATE_FILE, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (log->keystate_fd < 0) {
+        return evi_error(-errno, "cannot open keystate: %s", strerror(errno));
+    }
+    if (fstat(log->keystate_fd, &st) < 0) {
+        return -errno;
+    }
+    if ((st.st_mode & 077) != 0) {
+        return evi_error(EV_EKEYPERM, "'%s/%s' is accessible by group or others (mode %04o); "
+                         "it must be 0600", dir, EVI_KEYSTATE_FILE, st.st_mode & 07777);
+    }
+    r = keystate_read(log->keystate_fd, &log->key);
+    if (r < 0) {
+        return r;
+    }
+    log->entry_buf = malloc(EV_ENTRY_MAX_BYTES);
+    if (log->entry_buf == NULL) {
+        return -ENOMEM;
+    }
+    struct ev_recovery scratch = {0};
+    struct ev_recovery *rec = log->options.ret_recovery ? log->options.ret_recovery : &scratch;
+    memset(rec, 0, sizeof(*rec));
+    r = recover(log, rec);
+    if (r < 0) {
+        return r;
+    }
+    r = load_latest_checkpoint_size(log);
+    if (r < 0) {
+        return r;
+    }
+    log->sync_ns = log->checkpoint_ns = evi_now_ns();
+    pthread_mutex_lock(&log->mu);
+    if (!log->have_checkpoint) {
+        r = checkpoint_locked(log);
+    }
+    if (r == 0) {
+        r = seal_due_locked(log, false);
+        if (r > 0) {
+            rec->seals_written = (uint64_t)r;
+            r = 0;
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+    return r;
+}
+
+int ev_log_open(const char *dir, const struct ev_open_options *options, struct ev_log **ret_log)
+{
+    struct ev_log *log = calloc(1, sizeof(*log));
+    int r;
+
+    evi_error_clear();
+    if (log == NULL) {
+        return -ENOMEM;
+    }
+    log->dirfd = log->hashes_fd = log->index_fd = log->lock_fd = log->keystate_fd = -1;
+    pthread_mutex_init(&log->mu, NULL);
+    pthread_cond_init(&log->cv, NULL);
+    if (options != NULL) {
+        log->options = *options;
+    }
+    if (log->options.sync_interval_ns == 0) {
+        log->options.sync_interval_ns = 1000000000ull;
+    }
+    if (log->options.checkpoint_interval_ns == 0) {
+        log->options.checkpoint_interval_ns = EV_DEFAULT_CHECKPOINT_INTERVAL_NS;
+    }
+    if (log->options.segment_bytes == 0) {
+        log->options.segment_bytes = EV_DEFAULT_SEGMENT_BYTES;
+    }
+    if (log->options.segment_bytes < EVI_SEGMENT_HEADER + EVI_RECORD_MAX) {
+        log->options.segment_bytes = EVI_SEGMENT_HEADER + EVI_RECORD_MAX;
+    }
+    if (log->options.lock_timeout_ms == 0) {
+        log->options.lock_timeout_ms = EV_DEFAULT_LOCK_TIMEOUT_MS;
+    }
+    log->dir = strdup(dir);
+    if (log->dir == NULL) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    log->writer = !(log->options.flags & EV_OPEN_READONLY);
+    if (log->writer) {
+        r = open_writer(log, dir);
+    } else {
+        r = open_common(log, dir, false);
+        if (r == 0) {
+            r = derived_size(log, &log->size);
+        }
+    }
+    if (r < 0) {
+        goto fail;
+    }
+    *ret_log = log;
+    return 0;
+fail:
+    log_free(log);
+    return r;
+}
+
+/* ---- append ------------------------------------------------------------- */
+
+static bool want_checkpoint_locked(const struct ev_log *log)
+{
+    return log->size > log->checkpoint_size &&
+           evi_now_ns() - log->checkpoint_ns >= (int64_t)log->options.checkpoint_interval_ns;
+}
+
+/* After sequencing: what the sync mode asks before returning. */
+static int settle_locked(struct ev_log *log, uint64_t end)
+{
+    int r = 0;
+
+    switch (log->options.sync) {
+    case EV_SYNC_ALWAYS:
+        r = wait_for_locked(log, end, true);
+        break;
+    case EV_SYNC_INTERVAL:
+        if (evi_now_ns() - log->sync_ns >= (int64_t)log->options.sync_interval_ns) {
+            r = wait_for_locked(log, end, true);
+            break;
+        }
+        /* fall through */
+    case EV_SYNC_NEVER:
+        if (log->pending.records.len >= PENDING_FLUSH_BYTES && !log->committing) {
+            r = commit_locked(log, false);
+        }
+        break;
+    }
+    if (r == 0 && want_checkpoint_locked(log)) {
+        r = checkpoint_locked(log);
+    }
+    return r;
+}
+
+int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_t count,
+                        uint64_t *ret_first, size_t *ret_bad)
+{
+    struct evi_entry_body *bodies;
+    uint64_t first = 0;
+    size_t made = 0;
+    int r = 0;
+
+    evi_error_clear();
+    if (!log->writer) {
+        return evi_error(EV_EREADONLY, "log opened read-only");
+    }
+    if (count == 0) {
+        return evi_error(-EINVAL, "empty batch");
+    }
+    bodies = calloc(count, sizeof(*bodies));
+    if (bodies == NULL) {
+        return -ENOMEM;
+    }
+    for (made = 0; made < count; made++) {
+        r = evi_entry_body_make(&events[made], false, &bodies[made]);
+        if (r < 0) {
+            if (ret_bad != NULL) {
+                *ret_bad = made;
+            }
+            goto out;
+        }
+    }
+    pthread_mutex_lock(&log->mu);
+    r = seal_due_locked(log, false);
+    if (r >= 0) {
+        first = log->size;
+        r = 0;
+        for (size_t i = 0; i < count && r == 0; i++) {
+            r = sequence_locked(log, &bodies[i], false);
+        }
+        /* A batch interrupted by an I/O failure leaves log->failed set: none is acknowledged. */
+        if (r == 0) {
+            r = settle_locked(log, first + count);
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+    if (r == 0 && ret_first != NULL) {
+        *ret_first = first;
+    }
+out:
+    for (size_t i = 0; i < made && i < count; i++) {
+        evi_entry_body_free(&bodies[i]);
+    }
+    free(bodies);
+    return r;
+}
+
+int ev_log_append(struct ev_log *log, const struct ev_event *event, uint64_t *ret_index)
+{
+    return ev_log_append_batch(log, event, 1, ret_index, NULL);
+}
+
+int ev_log_seal(struct ev_log *log)
+{
+    int r;
+
+    evi_error_clear();
+    if (!log->writer) {
+        return evi_error(EV_EREADONLY, "log opened read-only");
+    }
+    pthread_mutex_lock(&log->mu);
+    r = seal_due_locked(log, true);
+    pthread_mutex_unlock(&log->mu);
+    return r < 0 ? r : 0;
+}
+
+int ev_log_sync(struct ev_log *log)
+{
+    int r;
+
+    if (!log->writer) {
+        return 0;
+    }
+    pthread_mutex_lock(&log->mu);
+    r = wait_for_locked(log, log->size, true);
+    pthread_mutex_unlock(&log->mu);
+    return r;
+}
+
+int ev_log_checkpoint(struct ev_log *log)
+{
+    int r;
+
+    evi_error_clear();
+    if (!log->writer) {
+        return evi_error(EV_EREADONLY, "log opened read-only");
+    }
+    pthread_mutex_lock(&log->mu);
+    r = seal_due_locked(log, false);
+    if (r >= 0) {
+        r = checkpoint_locked(log);
+    }
+    pthread_mutex_unlock(&log->mu);
+    return r;
+}
+
+int ev_log_close(struct ev_log *log)
+{
+    int r = 0, r2;
+
+    if (log == NULL) {
+        return 0;
+    }
+    if (log->writer && !log->failed) {
+        pthread_mutex_lock(&log->mu);
+        r = seal_due_locked(log, false);
+        if (r >= 0) {
+            r = checkpoint_locked(log);
+        }
+        if (r == 0) {
+            r = wait_for_locked(log, log->size, true);
+        }
+        pthread_mutex_unlock(&log->mu);
+        if (r == 0) {
+            r = evi_io_fdatasync(log->keystate_fd);
+        }
+        r2 = evi_io_fdatasync(log->hashes_fd);
+        if (r == 0 && r2 < 0) {
+            r = r2;
+        }
+        r2 = evi_io_fdatasync(log->index_fd);
+        if (r == 0 && r2 < 0) {
+            r = r2;
+        }
+    } else if (log->writer) {
+        r = log->failed;
+    }
+    log_free(log);
+    return r < 0 ? r : 0;
+}

@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The log directory's files: docs/FORMAT.md §1–§3, §8, §9. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "crypto.h"
+#include "entry.h"
+#include "error.h"
+#include "store.h"
+
+/* ---- fault injection ---------------------------------------------------- */
+
+static long fail_countdown;
+static int fail_errno;
+
+void evi_io_fail_after(long countdown, int err)
+{
+    __atomic_store_n(&fail_errno, err, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&fail_countdown, countdown, __ATOMIC_SEQ_CST);
+}
+
+static int injected_failure(void)
+{
+    long c = __atomic_load_n(&fail_countdown, __ATOMIC_SEQ_CST);
+    if (c <= 0) {
+        return 0;
+    }
+    if (c == 1) {
+        return -__atomic_load_n(&fail_errno, __ATOMIC_SEQ_CST);
+    }
+    __atomic_fetch_sub(&fail_countdown, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+ssize_t evi_io_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+    int r = injected_failure();
+    if (r < 0) {
+        errno = -r;
+        return -1;
+    }
+    return pwrite(fd, buf, len, off);
+}
+
+int evi_io_fdatasync(int fd)
+{
+    int r = injected_failure();
+    if (r < 0) {
+        return r;
+    }
+    return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+int evi_io_fsync(int fd)
+{
+    int r = injected_failure();
+    if (r < 0) {
+        return r;
+    }
+    return fsync(fd) < 0 ? -errno : 0;
+}
+
+int evi_write_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = evi_io_pwrite(fd, p, len, off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (n == 0) {
+            return -EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
+int evi_read_exact(int fd, void *buf, size_t len, off_t off)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (n == 0) {
+            return -EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += n;
+    }
+    return 0;
+}
+
+/* ---- small files -------------------------------------------------------- */
+
+int evi_read_file(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    char *data = NULL;
+    int r;
+
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+        r = evi_error(EV_ETOOBIG, "'%s': not a regular file of at most %zu bytes", name, max);
+        goto out;
+    }
+    data = malloc((size_t)st.st_size + 1);
+    if (data == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = evi_read_exact(fd, data, (size_t)st.st_size, 0);
+    if (r < 0) {
+        goto out;
+    }
+    data[st.st_size] = '\0';
+    *ret_data = data;
+    *ret_len = (size_t)st.st_size;
+    data = NULL;
+out:
+    free(data);
+    (void)close(fd);
+    return r;
+}
+
+int evi_replace_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+    char tmp[256];
+    int fd, r;
+
+    (void)snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+    (void)unlinkat(dirfd, tmp, 0);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) {
+        return -errno;
+    }
+    r = evi_write_all(fd, data, len, 0);
+    if (r == 0) {
+        r = evi_io_fsync(fd);
+    }
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0) {
+        r = -errno;
+    }
+    if (r == 0) {
+        r = evi_io_fsync(dirfd);
+    }
+    if (r < 0) {
+        (void)unlinkat(dirfd, tmp, 0);
+    }
+    return r;
+}
+
+/* ---- metadata (§2) ------------------------------------------------------ */
+
+int evi_meta_write(int dirfd, const struct evi_meta *meta)
+{
+    json_t *o = json_pack("{s:i, s:s, s:I, s:I, s:s}", "format", meta->format, "origin",
+                          meta->origin, "seal_interval_ns", (json_int_t)meta->seal_interval_ns,
+                          "start_ns", (json_int_t)meta->start_ns, "vkey", meta->vkey);
+    char *text;
+    int r;
+
+    if (o == NULL) {
+        return -ENOMEM;
+    }
+    text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (text == NULL) {
+        return -ENOMEM;
+    }
+    size_t len = strlen(text);
+    text[len] = '\0';
+    char *line = malloc(len + 2);
+    if (line == NULL) {
+        free(text);
+        return -ENOMEM;
+    }
+    memcpy(line, text, len);
+    line[len] = '\n';
+    r = evi_replace_file(dirfd, EVI_META_FILE, line, len + 1, 0644);
+    free(line);
+    free(text);
+    return r;
+}
+
+int evi_meta_read(int dirfd, struct evi_meta *ret_meta)
+{
+    char *text = NULL;
+    size_t len;
+    json_error_t jerr;
+    json_t *o = NULL;
+    struct evi_meta m = {0};
+    const char *origin = NULL, *vkey = NULL;
+    json_int_t format = 0, interval = 0, start = 0;
+    int r;
+
+    r = evi_read_file(dirfd, EVI_META_FILE, EVI_META_MAX, &text, &len);
+    if (r < 0) {
+        if (r == -ENOENT) {
+            return evi_error(r, "no evident log here (no %s)", EVI_META_FILE);
+        }
+        return evi_error(r, "cannot read %s: %s", EVI_META_FILE, ev_strerror(r));
+    }
+    o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (o == NULL ||
+        json_unpack_ex(o, &jerr, JSON_STRICT, "{s:I, s:s, s:I, s:I, s:s}", "format", &format,
+                       "origin", &origin, "seal_interval_ns", &interval, "start_ns", &start,
+                       "vkey", &vkey) < 0) {
+        r = evi_error(EV_EFORMAT, "%s: %s", EVI_META_FILE, jerr.text);
+        goto out;
+    }
+    if (format != 1) {
+        r = evi_error(EV_EFORMAT, "%s: format %lld is not supported (this is format 1)",
+                      EVI_META_FILE, (long long)format);
+        goto out;
+    }
+    if (strlen(origin) == 0 || strlen(origin) >= sizeof(m.origin) ||
+        strlen(vkey) >= sizeof(m.vkey) || interval < (json_int_t)EV_MIN_SEAL_INTERVAL_NS ||
+        start < 0) {
+        r = evi_error(EV_EFORMAT, "%s: a value is out of range", EVI_META_FILE);
+        goto out;
+    }
+    m.format = 1;
+    memcpy(m.origin, origin, strlen(origin) + 1);
+    memcpy(m.vkey, vkey, strlen(vkey) + 1);
+    m.seal_interval_ns = (uint64_t)interval;
+    m.start_ns = (int64_t)start;
+    *ret_meta = m;
+    r = 0;
+out:
+    json_decref(o);
+    free(text);
+    return r;
+}
+
+/* ---- segments (§3) ------------------------------------------------------ */
+
+static void segment_name(uint64_t first_index, char out[64])
+{
+    (void)snprintf(out, 64, EVI_SEGMENTS_DIR "/%020" PRIu64 ".seg", first_index);
+}
+
+static int parse_segment_name(const char *name, uint64_t *ret)
+{
+    uint64_t v = 0;
+    if (strlen(name) != 24 || strcmp(name + 20, ".seg") != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9') {
+            return -1;
+        }
+        if (v > (UINT64_MAX - 9) / 10) {
+            return -1;
+        }
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *ret = v;
+    return 0;
+}
+
+static int cmp_segment(const void *a, const void *b)
+{
+    const struct evi_segment *x = a, *y = b;
+    return x->first_index < y->first_index ? -1 : x->first_index > y->first_index;
+}
+
+void evi_segments_close(struct evi_segment *segments, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (segments[i].fd >= 0) {
+            (void)close(segments[i].fd);
+        }
+    }
+    free(segments);
+}
+
+int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segments,
+                      size_t *ret_count)
+{
+    int sfd = openat(dirfd, EVI_SEGMENTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = NULL;
+    struct dirent *de;
+    struct evi_segment *segs = NULL;
+    size_t n = 0, cap = 0;
+    int r = 0;
+
+    if (sfd < 0) {
+        return evi_error(-errno, "cannot open '%s/': %s", EVI_SEGMENTS_DIR, strerror(errno));
+    }
+    d = fdopendir(sfd);
+    if (d == NULL) {
+        r = -errno;
+        (void)close(sfd);
+        return r;
+    }
+    while ((de = readdir(d)) != NULL) {
+        uint64_t first;
+        if (parse_segment_name(de->d_name, &first) < 0) {
+            continue;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct evi_segment *ns = realloc(segs, ncap * sizeof(*ns));
+            if (ns == NULL) {
+                r = -ENOMEM;
+                goto out;
+            }
+            segs = ns;
+            cap = ncap;
+        }
+        segs[n].first_index = first;
+        segs[n].fd = -1;
+        n++;
+    }
+    if (n > 0) {
+        qsort(segs, n, sizeof(*segs), cmp_segment);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        uint8_t hdr[EVI_SEGMENT_HEADER];
+        struct evi_segment_header h;
+        struct stat st;
+
+        segment_name(segs[i].first_index, name);
+        segs[i].fd = openat(dirfd, name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+        if (segs[i].fd < 0) {
+            r = evi_error(-errno, "cannot open '%s': %s", name, strerror(errno));
+            goto out;
+        }
+        if (fstat(segs[i].fd, &st) < 0) {
+            r = -errno;
+            goto out;
+        }
+        r = evi_read_exact(segs[i].fd, hdr, sizeof(hdr), 0);
+        if (r < 0) {
+            r = evi_error(EV_EFORMAT, "'%s': segment header incomplete", name);
+            goto out;
+        }
+        r = evi_segment_header_decode(hdr, &h);
+        if (r < 0) {
+            r = evi_error(r, "'%s': %s", name, ev_last_error());
+            goto out;
+        }
+        if (h.first_index != segs[i].first_index) {
+            r = evi_error(EV_EFORMAT, "'%s': header says first index %" PRIu64, name,
+                          h.first_index);
+            goto out;
+        }
+        segs[i].created_ns = h.created_ns;
+        segs[i].bytes = (uint64_t)st.st_size;
+    }
+    *ret_segments = segs;
+    *ret_count = n;
+    segs = NULL;
+    n = 0;
+    r = 0;
+out:
+    if (segs != NULL) {
+        evi_segments_close(segs, n);
+    }
+    (void)closedir(d);
+    return r;
+}
+
+int evi_segment_create(int dirfd, uint64_t first_index, struct evi_segment *ret_segment)
+{
+    char name[64];
+    uint8_t hdr[EVI_SEGMENT_HEADER];
+    struct evi_segment_header h = {.first_index = first_index, .created_ns = evi_now_ns()};
+    int fd, r, sfd;
+
+    segment_name(first_index, name);
+    fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        return evi_error(-errno, "cannot create '%s': %s", name, strerror(errno));
+    }
+    evi_segment_header_encode(&h, hdr);
+    r = evi_write_all(fd, hdr, sizeof(hdr), 0);
+    if (r == 0) {
+        r = evi_io_fdatasync(fd);
+    }
+    if (r == 0) {
+        sfd = openat(dirfd, EVI_SEGMENTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sfd < 0) {
+            r = -errno;
+        } else {
+            r = evi_io_fsync(sfd);
+            (void)close(sfd);
+        }
+    }
+    if (r < 0) {
+        (void)close(fd);
+        (void)unlinkat(dirfd, name, 0);
+        return evi_error(r, "cannot write segment '%s': %s", name, strerror(-r));
+    }
+    ret_segment->first_index = first_index;
+    ret_segment->created_ns = h.created_ns;
+    ret_segment->bytes = EVI_SEGMENT_HEADER;
+    ret_segment->fd = fd;
+    return 0;
+}
+
+int evi_segment_remove(int dirfd, uint64_t first_index)
+{
+    char name[64];
+    segment_name(first_index, name);
+    return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+}
+
+/* ---- lock (§9) ---------------------------------------------------------- */
+
+int evi_lock_acquire(int dirfd, int timeout_ms, int *ret_fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int fd = openat(dirfd, EVI_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int waited = 0;
+    char pid[32];
+
+    if (fd < 0) {
+        return evi_error(-errno, "cannot open lock file: %s", strerror(errno));
+    }
+    for (;;) {
+        if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+            break;
+        }
+        if (errno != EAGAIN && errno != EACCES) {
+            int r = -errno;
+            (void)close(fd);
+            return evi_error(r, "cannot lock: %s", strerror(-r));
+        }
+        if (timeout_ms < 0 || waited >= timeout_ms) {
+            char holder[32] = "?";
+            ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+            holder[n > 0 ? n : 1] = '\0';
+            holder[strcspn(holder, "\n")] = '\0';
+            (void)close(fd);
+            return evi_error(EV_ELOCKED, "log is locked by another writer (pid %s)", holder);
+        }
+        struct timespec ts = {0, 10 * 1000000};
+        (void)nanosleep(&ts, NULL);
+        waited += 10;
+    }
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || evi_write_all(fd, pid, (size_t)n, 0) < 0) {
+        int r = -errno;
+        (void)close(fd);
+        return evi_error(r ? r : -EIO, "cannot write lock file");
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+/* ---- checkpoint history (§8) -------------------------------------------- */
+
+int evi_checkpoint_history_append(int dirfd, const char *note, size_t len)
+{
+    int fd = openat(dirfd, EVI_CHECKPOINTS_FILE,
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    uint8_t hdr[8];
+    struct stat st;
+    int r;
+
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto out;
+    }
+    uint32_t crc = evi_crc32c(0, note, len);
+    for (int i = 0; i < 4; i++) {
+        hdr[i] = (uint8_t)(len >> (8 * i));
+        hdr[4 + i] = (uint8_t)(crc >> (8 * i));
+    }
+    r = evi_write_all(fd, hdr, sizeof(hdr), st.st_size);
+    if (r == 0) {
+        r = evi_write_all(fd, note, len, st.st_size + 8);
+    }
+    if (r == 0) {
+        r = evi_io_fdatasync(fd);
+    }
+    if (r < 0) {
+        /* Leave no half frame behind: the history stays a list of whole notes. */
+        (void)ftruncate(fd, st.st_size);
+    }
+out:
+    (void)close(fd);
+    return r;
+}
+
+int evi_checkpoint_history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len),
+                                void *ctx)
+{
+    char *data = NULL;
+    size_t len, pos = 0;
+    int r = evi_read_file(dirfd, EVI_CHECKPOINTS_FILE, (size_t)1 << 30, &data, &len);
+
+    if (r == -ENOENT) {
+        return 0;
+    }
+    if (r < 0) {
+        return r;
+    }
+    while (pos < len) {
+        const uint8_t *h = (const uint8_t *)data + pos;
+        if (len - pos < 8) {
+            r = evi_error(EV_ECORRUPT, "checkpoints: incomplete frame at byte %zu", pos);
+            break;
+        }
+        uint32_t n = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
+                     (uint32_t)h[3] << 24;
+        uint32_t crc = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
+                       (uint32_t)h[7] << 24;
+        if (n > len - pos - 8 || evi_crc32c(0, h + 8, n) != crc) {
+            r = evi_error(EV_ECORRUPT, "checkpoints: damaged frame at byte %zu", pos);
+            break;
+        }
+        r = visit(ctx, data + pos + 8, n);
+        if (r != 0) {
+            break;
+        }
+        pos += 8 + (size_t)n;
+    }
+    free(data);
+    return r;
+}
+
+/* ---- scanner ------------------------------------------------------------ */
+
+#define SCAN_CHUNK (1u << 20)
+
+int evi_scanner_init(struct evi_scanner *s, const struct evi_segment *segments, size_t count,
+                     size_t seg, uint64_t offset, uint64_t index)
+{
+    memset(s, 0, sizeof(*s));
+    s->segments = segments;
+    s->segment_count = count;
+    s->seg = seg;
+    s->offset = offset;
+    s->index = index;
+    s->buf = malloc(SCAN_CHUNK + EVI_RECORD_MAX);
+    return s->buf != NULL ? 0 : -ENOMEM;
+}
+
+void evi_scanner_free(struct evi_scanner *s)
+{
+    free(s->buf);
+    s->buf = NULL;
+}
+
+/* Makes at least want bytes from s->offset available in the buffer, if the file has them. */
+static int scanner_fill(struct evi_scanner *s, size_t want)
+{
+    const struct evi_segment *g = &s->segments[s->seg];
+    if (s->buf_len > 0 && s->offset >= s->buf_file_off &&
+        (s->offset + want <= s->buf_file_off + s->buf_len ||
+         (s->buf_eof && s->offset <= s->buf_file_off + s->buf_len))) {
+        s->buf_pos = (size_t)(s->offset - s->buf_file_off);
+        return 0;
+    }
+    size_t cap = SCAN_CHUNK + EVI_RECORD_MAX;
+    size_t n = 0;
+    while (n < cap) {
+        ssize_t k = pread(g->fd, s->buf + n, cap - n, (off_t)(s->offset + n));
+        if (k < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (k == 0) {
+            break;
+        }
+        n += (size_t)k;
+    }
+    s->buf_file_off = s->offset;
+    s->buf_len = n;
+    s->buf_eof = n < cap;
+    s->buf_pos = 0;
+    return 0;
+}
+
+int evi_scanner_next(struct evi_scanner *s, struct evi_record *ret_record,
+                     enum evi_record_status *ret_status)
+{
+    for (;;) {
+        if (s->seg >= s->segment_count) {
+            return EVI_SCAN_END;
+        }
+        int r = scanner_fill(s, EVI_RECORD_MAX);
+        if (r < 0) {
+            return r;
+        }
+        size_t avail = s->buf_len - s->buf_pos;
+        if (avail == 0) {
+            /* Clean end of this segment: go on with the next one, if any. */
+            if (s->seg + 1 >= s->segment_count) {
+                return EVI_SCAN_END;
+            }
+            s->seg++;
+            s->offset = EVI_SEGMENT_HEADER;
+            s->buf_len = 0;
+            continue;
+        }
+        enum evi_record_status st = evi_record_decode(s->buf + s->buf_pos, avail, ret_record, NULL);
+        if (st != EVI_RECORD_OK) {
+            *ret_status = st;
+            return EVI_SCAN_DAMAGED;
+        }
+        s->offset += ret_record->size;
+        s->index++;
+        return EVI_SCAN_RECORD;
+    }
+}

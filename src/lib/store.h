@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The log directory's files (docs/FORMAT.md §1–§3, §8, §9): the metadata,
+ * segments, the writer lock, checkpoint files, and a sequential record
+ * scanner shared by recovery, readers and verification.
+ *
+ * All file I/O that writes goes through evi_io_* so that tests can inject
+ * failures (ENOSPC, EIO) at an exact call.
+ */
+#ifndef EVI_STORE_H
+#define EVI_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "record.h"
+
+#define EVI_META_FILE "evident.meta"
+#define EVI_SIGNING_KEY_FILE "signing.key"
+#define EVI_KEYSTATE_FILE "keystate"
+#define EVI_LOCK_FILE "lock"
+#define EVI_SEGMENTS_DIR "segments"
+#define EVI_HASHES_FILE "hashes"
+#define EVI_INDEX_FILE "index"
+#define EVI_CHECKPOINT_FILE "checkpoint"
+#define EVI_CHECKPOINTS_FILE "checkpoints"
+#define EVI_META_MAX 4096
+
+struct evi_meta {
+    int format;
+    char origin[256];
+    uint64_t seal_interval_ns;
+    int64_t start_ns;
+    char vkey[512];
+};
+
+int evi_meta_write(int dirfd, const struct evi_meta *meta);
+int evi_meta_read(int dirfd, struct evi_meta *ret_meta);
+
+struct evi_segment {
+    uint64_t first_index;
+    int64_t created_ns;
+    uint64_t bytes;                 /* file size when listed (or as written) */
+    int fd;
+};
+
+/* Lists and opens segments in index order, checking headers and continuity. */
+int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segments,
+                      size_t *ret_count);
+void evi_segments_close(struct evi_segment *segments, size_t count);
+/* Creates segment file for first_index (header written and synced, dir synced). */
+int evi_segment_create(int dirfd, uint64_t first_index, struct evi_segment *ret_segment);
+/* Removes the segment file of first_index. */
+int evi_segment_remove(int dirfd, uint64_t first_index);
+
+/* Writer lock (§9): waits up to timeout_ms; EV_ELOCKED names the holder's pid. */
+int evi_lock_acquire(int dirfd, int timeout_ms, int *ret_fd);
+
+/* Reads a whole small file (at most max bytes) relative to dirfd; caller frees. */
+int evi_read_file(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len);
+/* Atomically replaces name with data (temp file, fsync, rename, dir fsync). */
+int evi_replace_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+/* Appends one checkpoint frame to the history (§8) and syncs it. */
+int evi_checkpoint_history_append(int dirfd, const char *note, size_t len);
+/* Calls visit for each note in the history; stops at a damaged frame with EV_ECORRUPT. */
+int evi_checkpoint_history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len),
+                                void *ctx);
+
+/* I/O wrappers with fault injection for tests. */
+ssize_t evi_io_pwrite(int fd, const void *buf, size_t len, off_t off);
+int evi_io_fdatasync(int fd);
+int evi_io_fsync(int fd);
+/*
+ * Test hook: the countdown-th following call of evi_io_pwrite/fdatasync/fsync
+ * (1 = the next one) and every call after it fail with -err until reset by
+ * evi_io_fail_after(0, 0).
+ */
+void evi_io_fail_after(long countdown, int err);
+
+/* Writes all of buf at off (retrying short writes). 0 or -errno. */
+int evi_write_all(int fd, const void *buf, size_t len, off_t off);
+/* Reads exactly len bytes at off; -EIO if the file is shorter. */
+int evi_read_exact(int fd, void *buf, size_t len, off_t off);
+
+/* Sequential record reader across segments. */
+struct evi_scanner {
+    const struct evi_segment *segments;
+    size_t segment_count;
+    size_t seg;                     /* current segment */
+    uint64_t offset;                /* file offset of the next record in seg */
+    uint64_t index;                 /* index of the next record */
+    uint8_t *buf;
+    size_t buf_len, buf_pos;
+    uint64_t buf_file_off;          /* file offset of buf[0] */
+    bool buf_eof;                   /* buf ends where the file ended */
+};
+
+enum evi_scan_result {
+    EVI_SCAN_RECORD = 1,            /* *ret_record is valid until the next call */
+    EVI_SCAN_END = 0,               /* clean end of the last segment */
+    EVI_SCAN_DAMAGED = 2,           /* bytes at (seg, offset) are not an intact record */
+};
+
+int evi_scanner_init(struct evi_scanner *s, const struct evi_segment *segments, size_t count,
+                     size_t seg, uint64_t offset, uint64_t index);
+/*
+ * Reads the next record. Returns an evi_scan_result or -errno. For
+ * EVI_SCAN_DAMAGED, *ret_status says why; s->seg/s->offset stay at the damage.
+ */
+int evi_scanner_next(struct evi_scanner *s, struct evi_record *ret_record,
+                     enum evi_record_status *ret_status);
+void evi_scanner_free(struct evi_scanner *s);
+
+#endif

@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Verification of a log directory from its records alone (FORMAT.md §4–§8).
+ *
+ * One pass over the records, in order. For each record, checks run from the
+ * outside in, so that the report names the most basic damage: framing and
+ * checksum, entry envelope, sequence number, forward-secure tag (with V), epoch
+ * structure, seal contents. Along the way the tree is rebuilt in a frontier
+ * (O(log n) memory), and its root is compared with every checkpoint the
+ * verifier has to honour at the size that checkpoint names: the latest one in
+ * the directory, every one in its history, and every trusted one given.
+ *
+ * Nothing here writes: every file is opened O_RDONLY and no lock is taken.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <evident/log.h>
+#include <evident/note.h>
+#include <evident/verify.h>
+
+#include "crypto.h"
+#include "entry.h"
+#include "error.h"
+#include "fskey.h"
+#include "store.h"
+#include "tree.h"
+
+const char *ev_failure_name(enum ev_failure failure)
+{
+    switch (failure) {
+    case EV_FAIL_NONE: return "none";
+    case EV_FAIL_RECORD: return "record damaged";
+    case EV_FAIL_ENTRY: return "entry malformed";
+    case EV_FAIL_SEQUENCE: return "sequence gap";
+    case EV_FAIL_TAG: return "tag mismatch";
+    case EV_FAIL_CHAIN: return "chain mismatch";
+    case EV_FAIL_ROOT: return "tree root mismatch";
+    case EV_FAIL_SIGNATURE: return "bad signature";
+    case EV_FAIL_MISSING_SEAL: return "missing seal";
+    case EV_FAIL_EPOCH_BACKWARDS: return "epoch went backwards";
+    case EV_FAIL_AFTER_SEAL: return "entry after seal";
+    case EV_FAIL_SEAL: return "seal malformed";
+    case EV_FAIL_TRUNCATED: return "truncated";
+    case EV_FAIL_FORKED: return "forked";
+    case EV_FAIL_NO_CHECKPOINT: return "no checkpoint";
+    }
+    return "unknown";
+}
+
+/* A root the records must produce at a given size. */
+enum requirement_kind { REQ_LATEST, REQ_HISTORY, REQ_TRUSTED };
+
+struct requirement {
+    uint64_t size;
+    uint8_t root[EV_HASH_BYTES];
+    enum requirement_kind kind;
+    size_t ordinal;                  /* which history frame or trusted checkpoint */
+};
+
+struct verifier_state {
+    struct ev_verify_report *report;
+    const struct ev_verifier *key;
+    struct requirement *reqs;
+    size_t req_count, req_cap, req_next;
+
+    /* running state over the records */
+    struct evi_frontier frontier;
+    uint8_t chain[EV_HASH_BYTES];
+    bool have_epoch;
+    uint32_t epoch;
+    bool epoch_sealed;
+    uint64_t epoch_entries_after_seal;
+    int64_t open_since_ns;
+    uint32_t last_seal_epoch;
+    int64_t last_seal_ns;
+
+    /* with V */
+    const uint8_t *v;
+    uint8_t epoch_key[EV_HASH_BYTES];  /* A(epoch) */
+    uint8_t record_key[EV_HASH_BYTES]; /* R(epoch, j) */
+    uint32_t key_epoch;
+    uint64_t key_j;
+};
+
+static int fail(struct verifier_state *st, enum ev_failure kind, bool has_entry, uint64_t entry,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int fail(struct verifier_state *st, enum ev_failure kind, bool has_entry, uint64_t entry,
+                const char *fmt, ...)
+{
+    va_list ap;
+    struct ev_verify_report *rep = st->report;
+
+    rep->failure = kind;
+    rep->has_entry = has_entry;
+    rep->entry = entry;
+    va_start(ap, fmt);
+    (void)vsnprintf(rep->detail, sizeof(rep->detail), fmt, ap);
+    va_end(ap);
+    return evi_error(EV_EVERIFY, "verification failed: %s", rep->detail);
+}
+
+static int add_requirement(struct verifier_state *st, const struct ev_checkpoint *cp,
+                           enum requirement_kind kind, size_t ordinal)
+{
+    if (st->req_count == st->req_cap) {
+        size_t cap = st->req_cap ? st->req_cap * 2 : 16;
+        struct requirement *r = realloc(st->reqs, cap * sizeof(*r));
+        if (r == NULL) {
+            return -ENOMEM;
+        }
+        st->reqs = r;
+        st->req_cap = cap;
+    }
+    struct requirement *q = &st->reqs[st->req_count++];
+    q->size = cp->tree_size;
+    memcpy(q->root, cp->root, EV_HASH_BYTES);
+    q->kind = kind;
+    q->ordinal = ordinal;
+    return 0;
+}
+
+static int cmp_requirement(const void *a, const void *b)
+{
+    const struct requirement *x = a, *y = b;
+    if (x->size != y->size) {
+        return x->size < y->size ? -1 : 1;
+    }
+    return (int)x->kind - (int)y->kind;
+}
+
+static const char *requirement_name(const struct requirement *q, char buf[64])
+{
+    switch (q->kind) {
+    case REQ_LATEST:
+        return "the latest checkpoint";
+    case REQ_HISTORY:
+        (void)snprintf(buf, 64, "checkpoint %zu of the history", q->ordinal + 1);
+        return buf;
+    case REQ_TRUSTED:
+        (void)snprintf(buf, 64, "trusted checkpoint %zu", q->ordinal + 1);
+        return buf;
+    }
+    return "a checkpoint";
+}
+
+/* Compares the rebuilt tree with every requirement at the current size. */
+static int check_requirements(struct verifier_state *st)
+{
+    uint64_t size = st->frontier.size;
+    uint8_t root[EV_HASH_BYTES];
+    char name[64];
+
+    if (st->req_next >= st->req_count || st->reqs[st->req_next].size != size) {
+        return 0;
+    }
+    evi_frontier_root(&st->frontier, root);
+    while (st->req_next < st->req_count && st->reqs[st->req_next].size == size) {
+        const struct requirement *q = &st->reqs[st->req_next++];
+        if (memcmp(root, q->root, EV_HASH_BYTES) != 0) {
+            /* A key-signed root that the records do not produce: the log was
+             * changed under it (ours) or forked away from it (someone else's copy). */
+            return fail(st, q->kind == REQ_TRUSTED ? EV_FAIL_FORKED : EV_FAIL_ROOT,
+                        size > 0, size > 0 ? size - 1 : 0,
+                        "the first %" PRIu64 " entries do not have the root that %s signed",
+                        size, requirement_name(q, name));
+        }
+        st->report->trusted_checked += q->kind == REQ_TRUSTED;
+    }
+    return 0;
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+struct history_ctx {
+    struct verifier_state *st;
+    size_t ordinal;
+    int result;
+};
+
+static int history_visit(void *ctx, const char *note, size_t len)
+{
+    struct history_ctx *h = ctx;
+    struct ev_checkpoint cp;
+    int r = ev_checkpoint_open(note, len, h->st->key, &cp);
+
+    if (r < 0) {
+        h->result = fail(h->st, EV_FAIL_SIGNATURE, false, 0,
+                         "checkpoint %zu of the history does not verify: %s", h->ordinal + 1,
+                         ev_last_error());
+        return 1;
+    }
+    r = add_requirement(h->st, &cp, REQ_HISTORY, h->ordinal++);
+    if (r < 0) {
+        h->result = r;
+        return 1;
+    }
+    return 0;
+}
+
+static int load_requirements(struct verifier_state *st, int dirfd,
+                             const struct ev_verify_options *o)
+{
+    char *note = NULL;
+    size_t len;
+    struct ev_checkpoint cp;
+    int r;
+
+    r = evi_read_file(dirfd, EVI_CHECKPOINT_FILE, EV_NOTE_MAX_BYTES, &note, &len);
+    if (r == -ENOENT) {
+        st->report->checkpoint_size = 0;
+        r = 0; /* judged after the scan: an empty log may have none */
+    } else if (r < 0) {
+        return evi_error(r, "cannot read checkpoint: %s", ev_strerror(r));
+    } else {
+        r = ev_checkpoint_open(note, len, st->key, &cp);
+        free(note);
+        if (r < 0) {
+            return fail(st, EV_FAIL_SIGNATURE, false, 0,
+                        "the latest checkpoint does not verify with %s: %s",
+                        o->pubkey != NULL ? "the given public key" : "the log's public key",
+                        ev_last_error());
+        }
+        st->report->checkpoint_size = cp.tree_size;
+        r = add_requirement(st, &cp, REQ_LATEST, 0);
+        if (r < 0) {
+            return r;
+        }
+    }
+
+    struct history_ctx h = {.st = st};
+    r = evi_checkpoint_history_read(dirfd, history_visit, &h);
+    if (h.result != 0) {
+        return h.result;
+    }
+    if (r < 0) {
+        return fail(st, EV_FAIL_SIGNATURE, false, 0, "checkpoint history: %s", ev_last_error());
+    }
+
+    for (size_t i = 0; i < o->checkpoint_count; i++) {
+        r = ev_checkpoint_open(o->checkpoints[i], o->checkpoint_lens[i], st->key, &cp);
+        if (r < 0) {
+            return fail(st, EV_FAIL_SIGNATURE, false, 0,
+                        "trusted checkpoint %zu is not signed by this log's key: %s", i + 1,
+                        ev_last_error());
+        }
+        r = add_requirement(st, &cp, REQ_TRUSTED, i);
+        if (r < 0) {
+            return r;
+        }
+    }
+    if (st->req_count > 1) {
+        qsort(st->reqs, st->req_count, sizeof(*st->reqs), cmp_requirement);
+    }
+    return 0;
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+/*
+ * Moves the verifier's key to R(epoch, j). Records arrive with epochs that
+ * only step up by one (checked before) and j counting up within an epoch, so
+ * this costs one or two HMACs per record.
+ */
+static void tag_key_for(struct verifier_state *st, uint32_t epoch, uint64_t j)
+{
+    static const char label_epoch[] = "evident epoch v1";
+    static const char label_record[] = "evident record v1";
+    static const char label_next[] = "evident next v1";
+
+    if (epoch != st->key_epoch) {
+        while (st->key_epoch < epoch) {
+            evi_hmac_sha256(st->epoch_key, label_epoch, sizeof(label_epoch) - 1, st->epoch_key);
+            st->key_epoch++;
+        }
+        evi_hmac_sha256(st->epoch_key, label_record, sizeof(label_record) - 1, st->record_key);
+        st->key_j = 0;
+    }
+    while (st->key_j < j) {
+        evi_hmac_sha256(st->record_key, label_next, sizeof(label_next) - 1, st->record_key);
+        st->key_j++;
+    }
+}
+
+static int check_record(struct verifier_state *st, uint64_t i, const struct evi_record *rec)
+{
+    struct evi_entry_view view;
+    uint8_t leaf[EV_HASH_BYTES], chain[EV_HASH_BYTES], stored[64][EV_HASH_BYTES];
+    bool seal;
+
+    if (evi_entry_view(rec->entry, rec->entry_len, &view) < 0) {
+        return fail(st, EV_FAIL_ENTRY, true, i, "entry %" PRIu64 ": %s", i, ev_last_error());
+    }
+    if (view.seq != i) {
+        return fail(st, EV_FAIL_SEQUENCE, true, i,
+                    "record %" PRIu64 " holds entry seq %" PRIu64 "", i, view.seq);
+    }
+    seal = evi_entry_is_type(&view, "seal");
+    ev_leaf_hash(rec->entry, rec->entry_len, leaf);
+    evi_sha256_parts(st->chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
+
+    /* Epoch structure: each epoch follows the one before, closed by its seal. */
+    uint64_t j;
+    if (!st->have_epoch) {
+        if (rec->epoch != 0) {
+            return fail(st, EV_FAIL_MISSING_SEAL, true, i,
+                        "entry %" PRIu64 " is in epoch %" PRIu32 " but epochs 0..%" PRIu32
+                        " were never sealed", i, rec->epoch, rec->epoch - 1);
+        }
+        j = 0;
+    } else if (rec->epoch < st->epoch) {
+        return fail(st, EV_FAIL_EPOCH_BACKWARDS, true, i,
+                    "entry %" PRIu64 " is in epoch %" PRIu32 " after epoch %" PRIu32, i,
+                    rec->epoch, st->epoch);
+    } else if (rec->epoch == st->epoch) {
+        if (st->epoch_sealed) {
+            return fail(st, EV_FAIL_AFTER_SEAL, true, i,
+                        "entry %" PRIu64 " follows the seal of its epoch %" PRIu32, i, rec->epoch);
+        }
+        j = st->epoch_entries_after_seal;
+    } else {
+        if (!st->epoch_sealed) {
+            return fail(st, EV_FAIL_MISSING_SEAL, true, i,
+                        "epoch %" PRIu32 " ends at entry %" PRIu64 " without a seal", st->epoch,
+                        i);
+        }
+        if (rec->epoch != st->epoch + 1) {
+            return fail(st, EV_FAIL_MISSING_SEAL, true, i,
+                        "entry %" PRIu64 " is in epoch %" PRIu32 " but epochs %" PRIu32
+                        "..%" PRIu32 " have no seal", i, rec->epoch, st->epoch + 1,
+                        rec->epoch - 1);
+        }
+        j = 0;
+    }
+
+    if (st->v != NULL) {
+        uint8_t tag[EV_HASH_BYTES], msg[40];
+        tag_key_for(st, rec->epoch, j);
+        for (int b = 0; b < 8; b++) {
+            msg[b] = (uint8_t)(i >> (56 - 8 * b));
+        }
+        memcpy(msg + 8, chain, EV_HASH_BYTES);
+        evi_hmac_sha256(st->record_key, msg, sizeof(msg), tag);
+        if (!evi_ct_equal(tag, rec->tag, EV_HASH_BYTES)) {
+            return fail(st, EV_FAIL_TAG, true, i,
+                        "entry %" PRIu64 " (epoch %" PRIu32 ", record %" PRIu64
+                        " of the epoch): tag does not verify", i, rec->epoch, j);
+        }
+    }
+
+    if (seal) {
+        struct evi_seal s;
+        uint8_t root[EV_HASH_BYTES];
+        if (evi_seal_parse(rec->entry, rec->entry_len, &s) < 0) {
+            return fail(st, EV_FAIL_SEAL, true, i, "seal %" PRIu64 ": %s", i, ev_last_error());
+        }
+        if (s.epoch != rec->epoch || s.tree_size != i) {
+            return fail(st, EV_FAIL_SEAL, true, i,
+                        "seal %" PRIu64 " says epoch %" PRIu32 " size %" PRIu64
+                        ", its place is epoch %" PRIu32 " size %" PRIu64, i, s.epoch,
+                        s.tree_size, rec->epoch, i);
+        }
+        evi_frontier_root(&st->frontier, root);
+        if (memcmp(root, s.root, EV_HASH_BYTES) != 0) {
+            return fail(st, EV_FAIL_ROOT, true, i,
+                        "seal %" PRIu64 " names a root that the entries before it do not have",
+                        i);
+        }
+        if (memcmp(st->chain, s.chain_head, EV_HASH_BYTES) != 0) {
+            return fail(st, EV_FAIL_CHAIN, true, i,
+                        "seal %" PRIu64 " names a chain head that the entries before it do not "
+                        "have", i);
+        }
+    }
+
+    /* The record holds: advance. */
+    if (!st->have_epoch || rec->epoch != st->epoch) {
+        st->have_epoch = true;
+        st->epoch = rec->epoch;
+        st->epoch_sealed = false;
+        st->epoch_entries_after_seal = 0;
+        st->open_since_ns = 0;
+    }
+    if (seal) {
+        st->last_seal_epoch = rec->epoch;
+        st->last_seal_ns = view.ts_ns;
+        st->epoch_sealed = true;
+        st->report->epochs_sealed++;
+        st->epoch_entries_after_seal = 0;
+    } else {
+        if (st->epoch_entries_after_seal == 0) {
+            st->open_since_ns = view.ts_ns;
+        }
+        st->epoch_entries_after_seal++;
+    }
+    memcpy(st->chain, chain, EV_HASH_BYTES);
+    (void)evi_frontier_append(&st->frontier, leaf, stored);
+    st->report->entries = i + 1;
+    return check_requirements(st);
+}
+
+static int scan_records(struct verifier_state *st, int dirfd)
+{
+    struct evi_segment *segs = NULL;
+    size_t count = 0;
+    struct evi_scanner sc = {0};
+    struct evi_record rec;
+    enum evi_record_status status;
+    uint64_t i = 0;
+    int r;
+
+    r = evi_segments_open(dirfd, false, &segs, &count);
+    if (r < 0) {
+        /* Segment files that do not parse are damage, not an I/O problem. */
+        if (r == EV_EFORMAT) {
+            return fail(st, EV_FAIL_RECORD, false, 0, "%s", ev_last_error());
+        }
+        return r;
+    }
+    if (count == 0) {
+        r = fail(st, EV_FAIL_RECORD, false, 0, "no segment files");
+        goto out;
+    }
+    r = evi_scanner_init(&sc, segs, count, 0, EVI_SEGMENT_HEADER, 0);
+    if (r < 0) {
+        goto out;
+    }
+    r = check_requirements(st); /* size 0 */
+    while (r == 0) {
+        size_t seg = sc.seg;
+        r = evi_scanner_next(&sc, &rec, &status);
+        if (r < 0) {
+            break;
+        }
+        if (r == EVI_SCAN_END) {
+            r = 0;
+            break;
+        }
+        if (sc.seg != seg && segs[sc.seg].first_index != i) {
+            r = fail(st, EV_FAIL_SEQUENCE, true, i,
+                     "segment %zu starts at entry %" PRIu64 ", expected %" PRIu64, sc.seg,
+                     segs[sc.seg].first_index, i);
+            break;
+        }
+        if (r == EVI_SCAN_DAMAGED) {
+            uint64_t left = segs[sc.seg].bytes - sc.offset;
+            bool last = sc.seg + 1 == count;
+            uint64_t required = st->req_count ? st->reqs[st->req_count - 1].size : 0;
+            if (status == EVI_RECORD_SHORT && last && i >= required) {
+                /* A crash's torn tail: reported, and by itself no failure. */
+                st->report->torn_bytes = left;
+                r = 0;
+                break;
+            }
+            r = fail(st, EV_FAIL_RECORD, true, i,
+                     "record %" PRIu64 " (segment %" PRIu64 ", byte %" PRIu64 "): %s", i,
+                     segs[sc.seg].first_index, sc.offset, evi_record_status_name(status));
+            break;
+        }
+        if (i == 0 && sc.seg == 0 && segs[0].first_index != 0) {
+            r = fail(st, EV_FAIL_SEQUENCE, true, 0, "the first segment starts at entry %" PRIu64,
+                     segs[0].first_index);
+            break;
+        }
+        r = check_record(st, i, &rec);
+        i++;
+    }
+out:
+    evi_scanner_free(&sc);
+    evi_segments_close(segs, count);
+    return r;
+}
+
+int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
+                  struct ev_verify_report *ret_report)
+{
+    static const struct ev_verify_options no_options;
+    const struct ev_verify_options *o = options != NULL ? options : &no_options;
+    struct verifier_state st;
+    struct evi_meta meta;
+    struct ev_verifier *key = NULL;
+    int dirfd, r;
+
+    evi_error_clear();
+    memset(ret_report, 0, sizeof(*ret_report));
+    memset(&st, 0, sizeof(st));
+    st.report = ret_report;
+    st.v = o->verification_key;
+    ret_report->tags_checked = o->verification_key != NULL;
+    evi_frontier_init(&st.frontier);
+    if (st.v != NULL) {
+        memcpy(st.epoch_key, st.v, EV_HASH_BYTES);
+        static const char label_record[] = "evident record v1";
+        evi_hmac_sha256(st.epoch_key, label_record, sizeof(label_record) - 1, st.record_key);
+    }
+
+    dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        return evi_error(-errno, "cannot open '%s': %s", dir, strerror(errno));
+    }
+    r = evi_meta_read(dirfd, &meta);
+    if (r < 0) {
+        goto out;
+    }
+    r = ev_verifier_parse(o->pubkey != NULL ? o->pubkey : meta.vkey, &key);
+    if (r < 0) {
+        r = evi_error(r, "%s public key: %s", o->pubkey != NULL ? "given" : "the log's",
+                      ev_last_error());
+        goto out;
+    }
+    st.key = key;
+    r = load_requirements(&st, dirfd, o);
+    if (r < 0) {
+        goto out;
+    }
+    r = scan_records(&st, dirfd);
+    if (r < 0) {
+        goto out;
+    }
+    evi_frontier_root(&st.frontier, ret_report->root);
+
+    /* Whatever a checkpoint says must be there and is not. */
+    if (st.req_next < st.req_count) {
+        const struct requirement *q = &st.reqs[st.req_count - 1];
+        char name[64];
+        r = fail(&st, EV_FAIL_TRUNCATED, true, ret_report->entries,
+                 "%s is for %" PRIu64 " entries but the log has %" PRIu64,
+                 requirement_name(q, name), q->size, ret_report->entries);
+        goto out;
+    }
+    if (ret_report->entries > 0 && ret_report->checkpoint_size == 0 && st.req_count == 0) {
+        r = fail(&st, EV_FAIL_NO_CHECKPOINT, false, 0,
+                 "the log has %" PRIu64 " entries but no signed checkpoint",
+                 ret_report->entries);
+        goto out;
+    }
+    int64_t now = o->now_ns != 0 ? o->now_ns : evi_now_ns();
+    if (ret_report->epochs_sealed > 0) {
+        ret_report->any_sealed = true;
+        ret_report->last_sealed_epoch = st.last_seal_epoch;
+        ret_report->last_seal_ns = st.last_seal_ns;
+        ret_report->last_seal_age_ns = now - st.last_seal_ns;
+    }
+    if (st.have_epoch && !st.epoch_sealed) {
+        ret_report->open_epoch = true;
+        ret_report->open_epoch_number = st.epoch;
+        ret_report->open_epoch_entries = st.epoch_entries_after_seal;
+        ret_report->open_epoch_since_ns = st.open_since_ns;
+        ret_report->open_epoch_age_ns = now - st.open_since_ns;
+    }
+    r = 0;
+out:
+    evi_wipe(st.epoch_key, sizeof(st.epoch_key));
+    evi_wipe(st.record_key, sizeof(st.record_key));
+    free(st.reqs);
+    ev_verifier_free(key);
+    (void)close(dirfd);
+    return r;
+}
