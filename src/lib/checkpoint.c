@@ -162,8 +162,8 @@ static int decode_hash(const char *text, size_t len, uint8_t ret_hash[EV_HASH_BY
     return 0;
 }
 
-int ev_checkpoint_format(const char *origin, uint64_t tree_size,
-                         const uint8_t root[EV_HASH_BYTES], char **ret_text, size_t *ret_len)
+int ev_checkpoint_format(const char *origin, uint64_t tree_size, const uint8_t root[EV_HASH_BYTES],
+                         char **ret_text, size_t *ret_len)
 {
     char root_base64[HASH_BASE64_LEN + 1];
     /* origin, size and root lines */
@@ -184,8 +184,7 @@ int ev_checkpoint_format(const char *origin, uint64_t tree_size,
     }
     /* A newline or control character would change the meaning of the signed text. */
     if (text_bad_offset(origin, origin_len) < origin_len || memchr(origin, '\n', origin_len)) {
-        r = evi_error(EV_EFORMAT,
-                      "checkpoint origin is not UTF-8 without control characters");
+        r = evi_error(EV_EFORMAT, "checkpoint origin is not UTF-8 without control characters");
         goto out;
     }
     if (tree_size > INT64_MAX) {
@@ -235,8 +234,7 @@ int ev_checkpoint_parse(const char *text, size_t text_len, struct ev_checkpoint 
     }
     bad = text_bad_offset(text, text_len);
     if (bad < text_len) {
-        r = evi_error(EV_EFORMAT, "checkpoint byte %zu: not UTF-8 or a control character",
-                      bad);
+        r = evi_error(EV_EFORMAT, "checkpoint byte %zu: not UTF-8 or a control character", bad);
         goto out;
     }
     if (text_len == 0 || text[text_len - 1] != '\n') {
@@ -259,8 +257,7 @@ int ev_checkpoint_parse(const char *text, size_t text_len, struct ev_checkpoint 
             memcpy(checkpoint.origin, line, line_len);
             checkpoint.origin[line_len] = '\0';
         } else if (line_no == 2) {
-            enum decimal_result d = parse_decimal(line, line_len, INT64_MAX,
-                                                  &checkpoint.tree_size);
+            enum decimal_result d = parse_decimal(line, line_len, INT64_MAX, &checkpoint.tree_size);
 
             if (d == DECIMAL_RANGE) {
                 r = evi_error(EV_EFORMAT,
@@ -283,8 +280,7 @@ int ev_checkpoint_parse(const char *text, size_t text_len, struct ev_checkpoint 
             }
         } else {
             if (line_len == 0) {
-                r = evi_error(EV_EFORMAT, "checkpoint line %zu: empty extension line",
-                              line_no);
+                r = evi_error(EV_EFORMAT, "checkpoint line %zu: empty extension line", line_no);
                 goto out;
             }
             checkpoint.extension_count++;
@@ -324,8 +320,8 @@ int ev_checkpoint_open(const char *note, size_t note_len, const struct ev_verifi
     }
     name = ev_verifier_name(verifier);
     if (strcmp(checkpoint.origin, name) != 0) {
-        r = evi_error(EV_EORIGIN, "checkpoint origin '%s' is not the log '%s'",
-                      checkpoint.origin, name);
+        r = evi_error(EV_EORIGIN, "checkpoint origin '%s' is not the log '%s'", checkpoint.origin,
+                      name);
         goto out;
     }
     *ret_checkpoint = checkpoint;
@@ -345,10 +341,9 @@ void ev_tlog_proof_free(struct ev_tlog_proof *proof)
     free(proof);
 }
 
-int ev_tlog_proof_format(uint64_t index, const uint8_t (*hashes)[EV_HASH_BYTES],
-                         size_t hash_count, const uint8_t *extra, size_t extra_len,
-                         const char *checkpoint, size_t checkpoint_len, char **ret_text,
-                         size_t *ret_len)
+int ev_tlog_proof_format(uint64_t index, const uint8_t (*hashes)[EV_HASH_BYTES], size_t hash_count,
+                         const uint8_t *extra, size_t extra_len, const char *checkpoint,
+                         size_t checkpoint_len, char **ret_text, size_t *ret_len)
 {
     char index_line[INDEX_PREFIX_LEN + DECIMAL_MAX_DIGITS + 2];
     size_t extra_base64_len = 0;
@@ -359,8 +354,8 @@ int ev_tlog_proof_format(uint64_t index, const uint8_t (*hashes)[EV_HASH_BYTES],
     int n;
     int r;
 
-    if ((!hashes && hash_count > 0) || (!extra && extra_len > 0) || !checkpoint ||
-        !ret_text || !ret_len) {
+    if ((!hashes && hash_count > 0) || (!extra && extra_len > 0) || !checkpoint || !ret_text ||
+        !ret_len) {
         r = evi_error(-EINVAL, "ev_tlog_proof_format: NULL argument");
         goto out;
     }
@@ -375,8 +370,7 @@ int ev_tlog_proof_format(uint64_t index, const uint8_t (*hashes)[EV_HASH_BYTES],
     }
     /* Both bounded first, so that the sum below cannot overflow. */
     if (extra_len > EV_NOTE_MAX_BYTES || checkpoint_len > EV_NOTE_MAX_BYTES) {
-        r = evi_error(EV_ETOOBIG, "tlog-proof would be over the %u-byte limit",
-                      EV_NOTE_MAX_BYTES);
+        r = evi_error(EV_ETOOBIG, "tlog-proof would be over the %u-byte limit", EV_NOTE_MAX_BYTES);
         goto out;
     }
     n = snprintf(index_line, sizeof(index_line), INDEX_PREFIX "%" PRIu64 "\n", index);
@@ -388,12 +382,11 @@ int ev_tlog_proof_format(uint64_t index, const uint8_t (*hashes)[EV_HASH_BYTES],
     if (extra) {
         extra_base64_len = evi_base64_encoded_len(extra_len);
     }
-    total = TLOG_PROOF_HEADER_LEN + 1 +
-            (extra ? EXTRA_PREFIX_LEN + extra_base64_len + 1 : 0) + index_line_len +
-            hash_count * (HASH_BASE64_LEN + 1) + 1 + checkpoint_len;
+    total = TLOG_PROOF_HEADER_LEN + 1 + (extra ? EXTRA_PREFIX_LEN + extra_base64_len + 1 : 0) +
+            index_line_len + hash_count * (HASH_BASE64_LEN + 1) + 1 + checkpoint_len;
     if (total > EV_NOTE_MAX_BYTES) {
-        r = evi_error(EV_ETOOBIG, "tlog-proof would be %zu bytes, over the %u-byte limit",
-                      total, EV_NOTE_MAX_BYTES);
+        r = evi_error(EV_ETOOBIG, "tlog-proof would be %zu bytes, over the %u-byte limit", total,
+                      EV_NOTE_MAX_BYTES);
         goto out;
     }
     text = malloc(total + 1);
@@ -457,8 +450,8 @@ int ev_tlog_proof_parse(const char *text, size_t text_len, struct ev_tlog_proof 
         goto out;
     }
     /* c2sp.org/tlog-proof "Format": the header line, exactly. */
-    if (!next_line(text, text_len, &pos, &line, &line_len) ||
-        line_len != TLOG_PROOF_HEADER_LEN || memcmp(line, TLOG_PROOF_HEADER, line_len) != 0) {
+    if (!next_line(text, text_len, &pos, &line, &line_len) || line_len != TLOG_PROOF_HEADER_LEN ||
+        memcmp(line, TLOG_PROOF_HEADER, line_len) != 0) {
         r = evi_error(EV_EFORMAT, "tlog-proof line 1: not '" TLOG_PROOF_HEADER "'");
         goto out;
     }
@@ -479,10 +472,9 @@ int ev_tlog_proof_parse(const char *text, size_t text_len, struct ev_tlog_proof 
             r = evi_error(-ENOMEM, "cannot allocate tlog-proof extra data");
             goto out;
         }
-        extra_len = extra_base64_len == 0
-                        ? 0
-                        : evi_base64_decode(line + EXTRA_PREFIX_LEN, extra_base64_len,
-                                            proof->extra, cap);
+        extra_len = extra_base64_len == 0 ? 0
+                                          : evi_base64_decode(line + EXTRA_PREFIX_LEN,
+                                                              extra_base64_len, proof->extra, cap);
         if (extra_len < 0) {
             r = evi_error(EV_EFORMAT, "tlog-proof line %zu: extra data is not valid base64",
                           line_no);
@@ -499,12 +491,12 @@ int ev_tlog_proof_parse(const char *text, size_t text_len, struct ev_tlog_proof 
         r = evi_error(EV_EFORMAT, "tlog-proof line %zu: not an 'index' line", line_no);
         goto out;
     }
-    d = parse_decimal(line + INDEX_PREFIX_LEN, line_len - INDEX_PREFIX_LEN, UINT64_MAX,
-                      &index);
+    d = parse_decimal(line + INDEX_PREFIX_LEN, line_len - INDEX_PREFIX_LEN, UINT64_MAX, &index);
     if (d != DECIMAL_OK) {
         r = evi_error(EV_EFORMAT,
                       "tlog-proof line %zu: index is not a decimal number without sign or "
-                      "leading zeros that fits in 64 bits", line_no);
+                      "leading zeros that fits in 64 bits",
+                      line_no);
         goto out;
     }
     /* Proof hashes, one a line, up to the empty line that precedes the checkpoint. */
@@ -513,15 +505,16 @@ int ev_tlog_proof_parse(const char *text, size_t text_len, struct ev_tlog_proof 
         if (!next_line(text, text_len, &pos, &line, &line_len)) {
             r = evi_error(EV_EFORMAT,
                           "tlog-proof line %zu: no empty line between the proof and the "
-                          "checkpoint", line_no);
+                          "checkpoint",
+                          line_no);
             goto out;
         }
         if (line_len == 0) {
             break;
         }
         if (hash_count == EV_MAX_PROOF) {
-            r = evi_error(EV_EFORMAT, "tlog-proof line %zu: more than %d proof hashes",
-                          line_no, EV_MAX_PROOF);
+            r = evi_error(EV_EFORMAT, "tlog-proof line %zu: more than %d proof hashes", line_no,
+                          EV_MAX_PROOF);
             goto out;
         }
         if (decode_hash(line, line_len, hashes[hash_count]) < 0) {
@@ -534,8 +527,7 @@ int ev_tlog_proof_parse(const char *text, size_t text_len, struct ev_tlog_proof 
     }
     checkpoint_len = text_len - pos;
     if (checkpoint_len == 0) {
-        r = evi_error(EV_EFORMAT, "tlog-proof: no checkpoint after the empty line %zu",
-                      line_no);
+        r = evi_error(EV_EFORMAT, "tlog-proof: no checkpoint after the empty line %zu", line_no);
         goto out;
     }
     if (hash_count > 0) {
@@ -587,20 +579,20 @@ int ev_tlog_proof_verify(const char *text, size_t text_len, const void *entry, s
     }
     ev_leaf_hash(entry, entry_len, leaf_hash);
     r = ev_merkle_verify_inclusion(proof->index, checkpoint.tree_size, leaf_hash,
-                                   (const uint8_t (*)[EV_HASH_BYTES])proof->hashes,
+                                   (const uint8_t(*)[EV_HASH_BYTES])proof->hashes,
                                    proof->hash_count, checkpoint.root);
     if (r == EV_EFORMAT) {
         r = evi_error(r,
                       "tlog-proof: index %" PRIu64 " with %zu proof hashes is not a proof "
-                      "shape for a tree of size %" PRIu64, proof->index, proof->hash_count,
-                      checkpoint.tree_size);
+                      "shape for a tree of size %" PRIu64,
+                      proof->index, proof->hash_count, checkpoint.tree_size);
         goto out;
     }
     if (r < 0) {
         r = evi_error(r,
                       "tlog-proof: entry %" PRIu64 " is not included in the checkpoint of "
-                      "size %" PRIu64 " of '%s'", proof->index, checkpoint.tree_size,
-                      checkpoint.origin);
+                      "size %" PRIu64 " of '%s'",
+                      proof->index, checkpoint.tree_size, checkpoint.origin);
         goto out;
     }
     if (ret_checkpoint) {
@@ -672,8 +664,8 @@ int ev_proof_lines_parse(const char *text, size_t text_len,
             goto out;
         }
         if (decode_hash(line, line_len, hashes[count]) < 0) {
-            r = evi_error(EV_EFORMAT, "proof line %zu: not padded base64 of %d bytes",
-                          count + 1, EV_HASH_BYTES);
+            r = evi_error(EV_EFORMAT, "proof line %zu: not padded base64 of %d bytes", count + 1,
+                          EV_HASH_BYTES);
             goto out;
         }
         count++;

@@ -1157,8 +1157,15 @@ int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_
         r = 0;
         for (size_t i = 0; i < count && r == 0; i++) {
             r = sequence_locked(log, &bodies[i], false);
+            if (r < 0 && i > 0 && !log->failed) {
+                /*
+                 * Part of the batch is sequenced and cannot be taken back (its keys
+                 * are gone). Nothing of it is acknowledged; stop this handle so that
+                 * it is not written either: reopening recovers what is durable.
+                 */
+                log->failed = r;
+            }
         }
-        /* A batch interrupted by an I/O failure leaves log->failed set: none is acknowledged. */
         if (r == 0) {
             r = settle_locked(log, first + count);
         }

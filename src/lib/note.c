@@ -140,14 +140,17 @@ static const char *note_text_problem(const uint8_t *text, size_t len, size_t off
 /* Unicode White_Space, as Go's unicode.IsSpace, which the reference note package uses. */
 static bool is_unicode_space(uint32_t c)
 {
-    switch (c) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-    case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029: case 0x202f: case 0x205f:
-    case 0x3000:
-        return true;
-    default:
-        return c >= 0x2000 && c <= 0x200a;
+    static const uint32_t spaces[] = {
+        '\t', '\n',   '\v',   '\f',   '\r',   ' ',    0x85,
+        0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+    };
+
+    for (size_t i = 0; i < sizeof(spaces) / sizeof(spaces[0]); i++) {
+        if (c == spaces[i]) {
+            return true;
+        }
     }
+    return c >= 0x2000 && c <= 0x200a;
 }
 
 /*
@@ -201,7 +204,7 @@ static void store_be32(uint32_t v, uint8_t b[4])
 static uint32_t compute_key_id(const char *name, size_t name_len,
                                const uint8_t public_key[EVI_ED25519_PUB])
 {
-    uint8_t separator[2] = { '\n', ALG_ED25519 };
+    uint8_t separator[2] = {'\n', ALG_ED25519};
     uint8_t hash[EVI_HASH];
 
     evi_sha256_parts(name, name_len, separator, sizeof(separator), public_key, EVI_ED25519_PUB,
@@ -394,8 +397,7 @@ int ev_signer_parse(const char *skey, struct ev_signer **ret_signer)
         goto out;
     }
     if (compute_key_id(signer->name, signer->name_len, signer->public_key) != signer->key_id) {
-        r = evi_error(EV_EBADKEY, "signer key '%s': key ID does not match the key",
-                      signer->name);
+        r = evi_error(EV_EBADKEY, "signer key '%s': key ID does not match the key", signer->name);
         goto out;
     }
     *ret_signer = signer;
@@ -439,8 +441,8 @@ int ev_signer_load(const char *path, struct ev_signer **ret_signer)
     }
     /* Checked on the open file, before reading a byte of the secret. */
     if ((st.st_mode & 077) != 0) {
-        r = evi_error(EV_EKEYPERM, "key file '%s' has mode %04o: group or others have access",
-                      path, (unsigned)(st.st_mode & 07777));
+        r = evi_error(EV_EKEYPERM, "key file '%s' has mode %04o: group or others have access", path,
+                      (unsigned)(st.st_mode & 07777));
         goto out;
     }
     while (len < sizeof(text) - 1) {
@@ -585,8 +587,7 @@ int ev_signer_save(const struct ev_signer *signer, const char *path)
     }
     r = fsync_parent_directory(path);
     if (r < 0) {
-        r = evi_error(r, "cannot sync the directory of key file '%s': %s", path,
-                      ev_strerror(r));
+        r = evi_error(r, "cannot sync the directory of key file '%s': %s", path, ev_strerror(r));
         goto out;
     }
     r = 0;
@@ -696,8 +697,8 @@ void ev_verifier_free(struct ev_verifier *verifier)
     free(verifier);
 }
 
-int ev_note_sign(const char *text, size_t text_len, const struct ev_signer *signer,
-                 char **ret_note, size_t *ret_len)
+int ev_note_sign(const char *text, size_t text_len, const struct ev_signer *signer, char **ret_note,
+                 size_t *ret_len)
 {
     uint8_t signature[NOTE_SIG_BYTES];
     char signature_base64[((NOTE_SIG_BYTES + 2) / 3) * 4 + 1];
@@ -733,8 +734,8 @@ int ev_note_sign(const char *text, size_t text_len, const struct ev_signer *sign
         r = evi_error(r, "cannot sign the note with key '%s'", signer->name);
         goto out;
     }
-    signature_base64_len = evi_base64_encode(signature, sizeof(signature), signature_base64,
-                                             sizeof(signature_base64));
+    signature_base64_len =
+        evi_base64_encode(signature, sizeof(signature), signature_base64, sizeof(signature_base64));
     /* text, the empty line, "— NAME BASE64\n" */
     note_len = text_len + 1 + SIG_PREFIX_LEN + signer->name_len + 1 + signature_base64_len + 1;
     if (note_len > EV_NOTE_MAX_BYTES) {
@@ -777,8 +778,8 @@ out:
  */
 static int check_signature_line(size_t line_no, const uint8_t *line, size_t len,
                                 const uint8_t *text, size_t text_len,
-                                const struct ev_verifier *const *verifiers,
-                                size_t verifier_count, uint8_t *sig_buf, size_t sig_cap)
+                                const struct ev_verifier *const *verifiers, size_t verifier_count,
+                                uint8_t *sig_buf, size_t sig_cap)
 {
     const char *name;
     const char *space;
@@ -794,13 +795,13 @@ static int check_signature_line(size_t line_no, const uint8_t *line, size_t len,
     if (len < SIG_PREFIX_LEN || memcmp(line, SIG_PREFIX, SIG_PREFIX_LEN) != 0) {
         return evi_error(EV_EBADSIG,
                          "signature line %zu: does not start with an em dash (U+2014) and a "
-                         "space", line_no);
+                         "space",
+                         line_no);
     }
     name = (const char *)line + SIG_PREFIX_LEN;
     space = memchr(name, ' ', len - SIG_PREFIX_LEN);
     if (!space) {
-        return evi_error(EV_EBADSIG, "signature line %zu: no space after the key name",
-                         line_no);
+        return evi_error(EV_EBADSIG, "signature line %zu: no space after the key name", line_no);
     }
     name_len = (size_t)(space - name);
     problem = key_name_problem(name, name_len);
@@ -811,13 +812,13 @@ static int check_signature_line(size_t line_no, const uint8_t *line, size_t len,
     signature_base64_len = len - SIG_PREFIX_LEN - name_len - 1;
     sig_len = evi_base64_decode(signature_base64, signature_base64_len, sig_buf, sig_cap);
     if (sig_len < 0) {
-        return evi_error(EV_EBADSIG, "signature line %zu: signature is not valid base64",
-                         line_no);
+        return evi_error(EV_EBADSIG, "signature line %zu: signature is not valid base64", line_no);
     }
     if (sig_len < NOTE_SIG_MIN_BYTES) {
         return evi_error(EV_EBADSIG,
                          "signature line %zu: signature is %ld bytes, fewer than a key ID "
-                         "and one byte", line_no, sig_len);
+                         "and one byte",
+                         line_no, sig_len);
     }
     key_id = load_be32(sig_buf);
     for (size_t i = 0; i < verifier_count && !verified; i++) {
@@ -842,9 +843,8 @@ static int check_signature_line(size_t line_no, const uint8_t *line, size_t len,
     return 1;
 }
 
-int ev_note_verify(const char *note, size_t note_len,
-                   const struct ev_verifier *const *verifiers, size_t verifier_count,
-                   size_t *ret_text_len)
+int ev_note_verify(const char *note, size_t note_len, const struct ev_verifier *const *verifiers,
+                   size_t verifier_count, size_t *ret_text_len)
 {
     const uint8_t *msg = (const uint8_t *)note;
     uint8_t *sig_buf = NULL;
@@ -914,8 +914,8 @@ int ev_note_verify(const char *note, size_t note_len,
                           EV_NOTE_MAX_SIGNATURES);
             goto out;
         }
-        r = check_signature_line(line_no, line, line_len, msg, text_len, verifiers,
-                                 verifier_count, sig_buf, note_len - (text_len + 1));
+        r = check_signature_line(line_no, line, line_len, msg, text_len, verifiers, verifier_count,
+                                 sig_buf, note_len - (text_len + 1));
         if (r < 0) {
             goto out;
         }
@@ -923,8 +923,10 @@ int ev_note_verify(const char *note, size_t note_len,
         pos += line_len + 1;
     }
     if (verified == 0) {
-        r = evi_error(EV_EBADSIG, "signed note: none of its %zu signature lines is by a trusted "
-                      "key", line_no);
+        r = evi_error(EV_EBADSIG,
+                      "signed note: none of its %zu signature lines is by a trusted "
+                      "key",
+                      line_no);
         goto out;
     }
     *ret_text_len = text_len;

@@ -363,6 +363,21 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
             r = -errno;
             goto out;
         }
+        if (i + 1 == n && (uint64_t)st.st_size < EVI_SEGMENT_HEADER) {
+            /*
+             * A crash while a new segment was being created (FORMAT.md §3): its
+             * header never became whole, so no record can be in it. Readers pass
+             * over it; the writer removes it.
+             */
+            (void)close(segs[i].fd);
+            segs[i].fd = -1;
+            if (writable && unlinkat(dirfd, name, 0) < 0) {
+                r = -errno;
+                goto out;
+            }
+            n--;
+            break;
+        }
         r = evi_read_exact(segs[i].fd, hdr, sizeof(hdr), 0);
         if (r < 0) {
             r = evi_error(EV_EFORMAT, "'%s': segment header incomplete", name);
