@@ -36,6 +36,9 @@
 extern "C" {
 #endif
 
+/* The public API is exported from libevident.so; everything else stays hidden. */
+#pragma GCC visibility push(default)
+
 #define EV_BUNDLE_FORMAT "evident-bundle/v1"
 #define EV_BUNDLE_MAX_BYTES (1ull << 30)   /* largest bundle ev_bundle_verify() reads */
 #define EV_BUNDLE_TO_CHECKPOINT UINT64_MAX /* `to` meaning "the latest checkpoint's size" */
@@ -74,6 +77,7 @@ struct ev_bundle_report {
     char vkey[512];                 /* the verifier key the checkpoint was checked with */
     char origin[256];
     uint64_t from, to;              /* the range the bundle claims */
+    bool checkpoint_verified;       /* its signature checked out; size and root are set */
     uint64_t checkpoint_size;
     uint8_t checkpoint_root[EV_HASH_BYTES];
     uint64_t entries;               /* entries whose inclusion proof verified */
@@ -95,6 +99,8 @@ struct ev_bundle_report {
  */
 int ev_bundle_verify(const char *text, size_t len, const char *pubkey,
                      const uint8_t *verification_key, struct ev_bundle_report *ret_report);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,9 @@
 extern "C" {
 #endif
 
+/* The public API is exported from libevident.so; everything else stays hidden. */
+#pragma GCC visibility push(default)
+
 #define EV_ERRNO_BASE (-1000)
 
 enum {
@@ -49,6 +52,8 @@ const char *ev_strerror(int code);
  * thread. Never contains secret material.
  */
 const char *ev_last_error(void);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,9 @@
 extern "C" {
 #endif
 
+/* The public API is exported from libevident.so; everything else stays hidden. */
+#pragma GCC visibility push(default)
+
 #define EV_ENTRY_MAX_BYTES 65535u
 #define EV_VERIFICATION_KEY_BYTES 32
 #define EV_DEFAULT_SEAL_INTERVAL_NS (15ull * 60 * 1000000000ull)
@@ -241,6 +244,8 @@ int ev_log_scan(struct ev_log *log, uint64_t from, uint64_t to, const struct ev_
 
 /* Parses "2026-11-27T09:00:00Z" (any fraction, Z or +hh:mm) to ns since the epoch. */
 int ev_time_parse(const char *text, int64_t *ret_ns);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

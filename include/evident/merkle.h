@@ -19,6 +19,9 @@
 extern "C" {
 #endif
 
+/* The public API is exported from libevident.so; everything else stays hidden. */
+#pragma GCC visibility push(default)
+
 #define EV_HASH_BYTES 32
 /* The longest proof of any tree of at most 2^63 leaves. */
 #define EV_MAX_PROOF 64
@@ -57,6 +60,8 @@ int ev_merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
                                  const uint8_t old_root[EV_HASH_BYTES],
                                  const uint8_t new_root[EV_HASH_BYTES],
                                  const uint8_t (*proof)[EV_HASH_BYTES], size_t proof_len);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

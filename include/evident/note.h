@@ -28,6 +28,9 @@
 extern "C" {
 #endif
 
+/* The public API is exported from libevident.so; everything else stays hidden. */
+#pragma GCC visibility push(default)
+
 #define EV_NOTE_MAX_BYTES (1u << 20)   /* a signed note or tlog-proof file */
 #define EV_NOTE_MAX_SIGNATURES 100     /* signature lines accepted in one note */
 #define EV_KEY_NAME_MAX 255            /* bytes of a key name (= log origin) */
@@ -148,6 +151,8 @@ int ev_proof_lines_format(const uint8_t (*hashes)[EV_HASH_BYTES], size_t hash_co
 /* Parses one base64 hash per line (an empty text is an empty proof). */
 int ev_proof_lines_parse(const char *text, size_t text_len,
                          uint8_t ret_hashes[EV_MAX_PROOF][EV_HASH_BYTES], size_t *ret_count);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

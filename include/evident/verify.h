@@ -29,6 +29,9 @@
 extern "C" {
 #endif
 
+/* The public API is exported from libevident.so; everything else stays hidden. */
+#pragma GCC visibility push(default)
+
 /* The kinds of failure, stable numbers. */
 enum ev_failure {
     EV_FAIL_NONE = 0,
@@ -90,6 +93,8 @@ struct ev_verify_report {
 /* Verifies the log in dir. See the top of this header for the return codes. */
 int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
                   struct ev_verify_report *ret_report);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

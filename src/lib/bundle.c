@@ -585,16 +585,30 @@ static int check_checkpoint(struct verifier_state *s, const struct header *h,
     (void)snprintf(rep->origin, sizeof(rep->origin), "%s", h->origin);
     rep->from = h->from;
     rep->to = h->to;
-    if (pubkey != NULL && strcmp(pubkey, h->vkey) != 0) {
-        return fail(s, EV_FAIL_SIGNATURE, false,
-                    "the bundle names key '%.180s', not the pinned key", h->vkey);
-    }
     (void)snprintf(rep->vkey, sizeof(rep->vkey), "%s", h->vkey);
     if (pubkey == NULL) {
         r = ev_verifier_parse(h->vkey, verifier);
         if (r < 0) {
             return fail(s, EV_FAIL_SIGNATURE, false, "the bundle's key is malformed");
         }
+    }
+    /* One spelling per key: the parser also takes, e.g., an uppercase key ID. */
+    char *canonical = NULL;
+    r = ev_verifier_vkey(*verifier, &canonical);
+    if (r < 0) {
+        return r;
+    }
+    bool same = strcmp(canonical, h->vkey) == 0;
+    if (pubkey != NULL) {
+        (void)snprintf(rep->vkey, sizeof(rep->vkey), "%s", canonical);
+    }
+    free(canonical);
+    if (!same) {
+        if (pubkey != NULL) {
+            return fail(s, EV_FAIL_SIGNATURE, false,
+                        "the bundle names key '%.180s', not the pinned key", h->vkey);
+        }
+        return fail(s, EV_FAIL_SIGNATURE, false, "the bundle's key is not in canonical form");
     }
     if (strcmp(ev_verifier_name(*verifier), h->origin) != 0) {
         return fail(s, EV_FAIL_SIGNATURE, false, "origin '%.100s' is not the key's name '%.100s'",
@@ -604,6 +618,7 @@ static int check_checkpoint(struct verifier_state *s, const struct header *h,
     if (r < 0) {
         return fail(s, EV_FAIL_SIGNATURE, false, "checkpoint: %.200s", ev_last_error());
     }
+    rep->checkpoint_verified = true;
     rep->checkpoint_size = cp->tree_size;
     memcpy(rep->checkpoint_root, cp->root, EV_HASH_BYTES);
     if (h->from > h->to || h->to > cp->tree_size) {

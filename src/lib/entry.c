@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "entry.h"
 #include "error.h"
+#include "json.h"
 
 /* `{"v":1,"seq":` + 20 digits + `,"ts":"` + ts + `",` */
 #define PREFIX_MAX (13 + 20 + 7 + EVI_TS_LEN + 2)
@@ -168,13 +169,37 @@ const char *evi_default_source(void)
     return default_source != NULL ? default_source : "{}";
 }
 
+/* A canonical object: borrowed as is when it already is one, else made by jansson. */
+static int canonical_or_borrow(const char *what, const char *text, const char **ret_text,
+                               char **ret_owned)
+{
+    size_t len = strlen(text);
+
+    if (len <= EV_ENTRY_MAX_BYTES && evi_json_is_canonical_object(text, len)) {
+        *ret_text = text;
+        return 0;
+    }
+    int r = canonical_object(what, text, ret_owned);
+    if (r == 0) {
+        *ret_text = *ret_owned;
+    }
+    return r;
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
 int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
                         struct evi_entry_body *ret_body)
 {
-    char *source = NULL, *data = NULL, *text = NULL;
+    char *source = NULL, *data = NULL, *text = NULL, *p;
+    const char *src = evi_default_source(), *dat = "{}";
     const char *sev;
-    size_t cap;
-    int n, r;
+    size_t type_len, sev_len, src_len, dat_len, len;
+    int r;
 
     r = check_type(event->type, allow_reserved);
     if (r < 0) {
@@ -185,44 +210,46 @@ int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
         return evi_error(EV_EJSON, "severity %d out of range 0..7", event->severity);
     }
     if (event->source_json != NULL) {
-        r = canonical_object("source", event->source_json, &source);
+        r = canonical_or_borrow("source", event->source_json, &src, &source);
         if (r < 0) {
             goto out;
         }
     }
     if (event->data_json != NULL) {
-        r = canonical_object("data", event->data_json, &data);
+        r = canonical_or_borrow("data", event->data_json, &dat, &data);
         if (r < 0) {
             goto out;
         }
     }
-    {
-        const char *src = source != NULL ? source : evi_default_source();
-        const char *dat = data != NULL ? data : "{}";
-        cap = strlen(event->type) + strlen(sev) + strlen(src) + strlen(dat) + 64;
-        if (cap > EV_ENTRY_MAX_BYTES + 64) {
-            r = evi_error(EV_ETOOBIG, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
-            goto out;
-        }
-        text = malloc(cap);
-        if (text == NULL) {
-            r = -ENOMEM;
-            goto out;
-        }
-        n = snprintf(text, cap, "\"type\":\"%s\",\"severity\":\"%s\",\"source\":%s,\"data\":%s}",
-                     event->type, sev, src, dat);
-    }
-    if (n < 0 || (size_t)n >= cap) {
-        r = -EOVERFLOW;
+    type_len = strlen(event->type);
+    sev_len = strlen(sev);
+    src_len = strlen(src);
+    dat_len = strlen(dat);
+    /* "type":"T","severity":"S","source":SRC,"data":DATA} */
+    len = 8 + type_len + 14 + sev_len + 11 + src_len + 8 + dat_len + 1;
+    /* The exact check, with the real seq, is evi_entry_fits() at sequencing. */
+    if (len + evi_entry_prefix_len(0) > EV_ENTRY_MAX_BYTES) {
+        r = evi_error(EV_ETOOBIG, "entry would be over %zu bytes, over the limit of %u",
+                      len + evi_entry_prefix_len(0), EV_ENTRY_MAX_BYTES);
         goto out;
     }
-    if ((size_t)n + PREFIX_MAX > EV_ENTRY_MAX_BYTES) {
-        r = evi_error(EV_ETOOBIG, "entry would be %zu bytes, over the limit of %u",
-                      (size_t)n + PREFIX_MAX, EV_ENTRY_MAX_BYTES);
+    text = malloc(len + 1);
+    if (text == NULL) {
+        r = -ENOMEM;
         goto out;
     }
+    p = put(text, "\"type\":\"", 8);
+    p = put(p, event->type, type_len);
+    p = put(p, "\",\"severity\":\"", 14);
+    p = put(p, sev, sev_len);
+    p = put(p, "\",\"source\":", 11);
+    p = put(p, src, src_len);
+    p = put(p, ",\"data\":", 8);
+    p = put(p, dat, dat_len);
+    p = put(p, "}", 1);
+    *p = '\0';
     ret_body->text = text;
-    ret_body->len = (size_t)n;
+    ret_body->len = len;
     text = NULL;
     r = 0;
 out:
@@ -241,19 +268,41 @@ void evi_entry_body_free(struct evi_entry_body *body)
     }
 }
 
+size_t evi_entry_prefix_len(uint64_t seq)
+{
+    size_t digits = 1;
+    while (seq >= 10) {
+        seq /= 10;
+        digits++;
+    }
+    return sizeof(prefix_head) - 1 + digits + 7 + EVI_TS_LEN + 2;
+}
+
 long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body,
                         char *out, size_t cap)
 {
-    char ts[EVI_TS_LEN + 1];
-    int n;
+    char digits[20];
+    size_t nd = 0, n;
+    char *p;
 
-    evi_ts_format(ts_ns, ts);
-    n = snprintf(out, cap, "%s%" PRIu64 ",\"ts\":\"%s\",", prefix_head, seq, ts);
-    if (n < 0 || (size_t)n + body->len > cap || (size_t)n + body->len > EV_ENTRY_MAX_BYTES) {
+    do {
+        digits[nd++] = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq > 0);
+    n = sizeof(prefix_head) - 1 + nd + 7 + EVI_TS_LEN + 2;
+    if (n + body->len > cap || n + body->len > EV_ENTRY_MAX_BYTES) {
         return EV_ETOOBIG;
     }
-    memcpy(out + n, body->text, body->len);
-    return (long)((size_t)n + body->len);
+    p = put(out, prefix_head, sizeof(prefix_head) - 1);
+    while (nd > 0) {
+        *p++ = digits[--nd];
+    }
+    p = put(p, ",\"ts\":\"", 7);
+    evi_ts_format(ts_ns, p); /* writes EVI_TS_LEN characters and a NUL that we overwrite */
+    p += EVI_TS_LEN;
+    p = put(p, "\",", 2);
+    memcpy(p, body->text, body->len);
+    return (long)(n + body->len);
 }
 
 int evi_entry_view(const uint8_t *entry, size_t len, struct evi_entry_view *ret_view)
@@ -324,7 +373,9 @@ bool evi_entry_is_type(const struct evi_entry_view *view, const char *type)
 
 void evi_ts_format(int64_t ns, char out[EVI_TS_LEN + 1])
 {
-    struct tm tm;
+    /* The date part changes once a second: keep it per thread (a hot path per entry). */
+    static _Thread_local time_t cached_secs = -1;
+    static _Thread_local char cached[21];
     time_t secs = (time_t)(ns / 1000000000);
     long frac = (long)(ns % 1000000000);
 
@@ -332,16 +383,26 @@ void evi_ts_format(int64_t ns, char out[EVI_TS_LEN + 1])
         frac += 1000000000;
         secs -= 1;
     }
-    char wide[96];
-    (void)gmtime_r(&secs, &tm);
-    /* Years past 9999 cannot be written in 30 characters: clamp rather than overflow. */
-    if (tm.tm_year + 1900 > 9999) {
-        tm.tm_year = 9999 - 1900;
+    if (secs != cached_secs) {
+        struct tm tm;
+        char wide[96];
+        (void)gmtime_r(&secs, &tm);
+        /* Years past 9999 cannot be written in 30 characters: clamp rather than overflow. */
+        if (tm.tm_year + 1900 > 9999) {
+            tm.tm_year = 9999 - 1900;
+        }
+        (void)snprintf(wide, sizeof(wide), "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        memcpy(cached, wide, 20);
+        cached[20] = '\0';
+        cached_secs = secs;
     }
-    (void)snprintf(wide, sizeof(wide), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, frac);
-    memcpy(out, wide, EVI_TS_LEN);
+    memcpy(out, cached, 20);
+    for (int i = 28; i >= 20; i--) {
+        out[i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    out[29] = 'Z';
     out[EVI_TS_LEN] = '\0';
 }
 

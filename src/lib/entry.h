@@ -33,6 +33,9 @@ void evi_entry_body_free(struct evi_entry_body *body);
 /* Default source object for this process (host, program, pid, uid, user). */
 const char *evi_default_source(void);
 
+/* Bytes that `{"v":1,"seq":N,"ts":"...",` takes for this seq. */
+size_t evi_entry_prefix_len(uint64_t seq);
+
 /*
  * Writes `{"v":1,"seq":N,"ts":"...",` followed by body into out (cap bytes);
  * returns the entry length or EV_ETOOBIG if over cap or EV_ENTRY_MAX_BYTES.

@@ -1105,13 +1105,11 @@ static int settle_locked(struct ev_log *log, uint64_t end)
         r = wait_for_locked(log, end, true);
         break;
     case EV_SYNC_INTERVAL:
-        if (evi_now_ns() - log->sync_ns >= (int64_t)log->options.sync_interval_ns) {
-            r = wait_for_locked(log, end, true);
-            break;
-        }
-        /* fall through */
     case EV_SYNC_NEVER:
-        if (log->pending.records.len >= PENDING_FLUSH_BYTES && !log->committing) {
+        if (log->options.sync == EV_SYNC_INTERVAL &&
+            evi_now_ns() - log->sync_ns >= (int64_t)log->options.sync_interval_ns) {
+            r = wait_for_locked(log, end, true);
+        } else if (log->pending.records.len >= PENDING_FLUSH_BYTES && !log->committing) {
             r = commit_locked(log, false);
         }
         break;
@@ -1155,6 +1153,18 @@ int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_
     if (r >= 0) {
         first = log->size;
         r = 0;
+        /* Only now are the seqs known: check every size before sequencing any. */
+        for (size_t i = 0; i < count; i++) {
+            size_t len = evi_entry_prefix_len(first + i) + bodies[i].len;
+            if (len > EV_ENTRY_MAX_BYTES) {
+                r = evi_error(EV_ETOOBIG, "event %zu: entry would be %zu bytes, over the limit "
+                              "of %u", i, len, EV_ENTRY_MAX_BYTES);
+                if (ret_bad != NULL) {
+                    *ret_bad = i;
+                }
+                break;
+            }
+        }
         for (size_t i = 0; i < count && r == 0; i++) {
             r = sequence_locked(log, &bodies[i], false);
             if (r < 0 && i > 0 && !log->failed) {

@@ -80,14 +80,27 @@ int ev_log_refresh(struct ev_log *log)
         n--;
     }
     if (n > log->size) {
-        /* New entries may live in segments this handle has not opened yet. */
+        /*
+         * New entries may live in segments this handle has not opened yet. The
+         * descriptors already open stay as they are: scans running in other
+         * threads hold copies of them (a segment fd lives as long as the handle).
+         */
         struct evi_segment *segs;
         size_t count;
         r = evi_segments_open(log->dirfd, false, &segs, &count);
         if (r < 0) {
             goto out;
         }
-        evi_segments_close(log->segments, log->segment_count);
+        if (count < log->segment_count) {
+            evi_segments_close(segs, count);
+            r = evi_error(EV_ECORRUPT, "segments disappeared while the log was open");
+            goto out;
+        }
+        for (size_t i = 0; i < log->segment_count; i++) {
+            (void)close(segs[i].fd);
+            segs[i].fd = log->segments[i].fd;
+        }
+        free(log->segments);
         log->segments = segs;
         log->segment_count = count;
         log->size = n;
@@ -206,18 +219,29 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
     if (r < 0) {
         return r;
     }
+    /*
+     * Visit without holding the mutex, so that visit may call back into the
+     * log; the scan works on a copy of the segment table (fds stay open for
+     * the handle's life).
+     */
     pthread_mutex_lock(&log->mu);
+    size_t count = log->segment_count;
+    struct evi_segment *segs = malloc(count * sizeof(*segs));
+    if (segs == NULL) {
+        pthread_mutex_unlock(&log->mu);
+        return -ENOMEM;
+    }
+    memcpy(segs, log->segments, count * sizeof(*segs));
     if (from > 0) {
         seg = evi_log_segment_of(log, from);
         r = evi_log_entry_offset(log, from, &off);
-        if (r < 0) {
-            pthread_mutex_unlock(&log->mu);
-            return r;
-        }
     }
-    r = evi_scanner_init(&sc, log->segments, log->segment_count, seg, off, from);
+    pthread_mutex_unlock(&log->mu);
+    if (r == 0) {
+        r = evi_scanner_init(&sc, segs, count, seg, off, from);
+    }
     if (r < 0) {
-        pthread_mutex_unlock(&log->mu);
+        free(segs);
         return r;
     }
     for (uint64_t i = from; i < to; i++) {
@@ -246,7 +270,7 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
         }
     }
     evi_scanner_free(&sc);
-    pthread_mutex_unlock(&log->mu);
+    free(segs);
     return r;
 }
 
