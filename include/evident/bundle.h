@@ -52,8 +52,7 @@ extern "C" {
  * EV_ECORRUPT if the history file is damaged before one is found, -errno on
  * I/O failure.
  */
-int ev_log_checkpoint_at(struct ev_log *log, uint64_t tree_size, char **ret_note,
-                         size_t *ret_len);
+int ev_log_checkpoint_at(struct ev_log *log, uint64_t tree_size, char **ret_note, size_t *ret_len);
 
 /*
  * Writes the bundle of entries [from, to) under the latest signed checkpoint
@@ -68,22 +67,22 @@ int ev_bundle_export(struct ev_log *log, uint64_t from, uint64_t to, FILE *out);
 
 /* What ev_bundle_verify() checked and, on failure, where it failed. */
 struct ev_bundle_report {
-    enum ev_failure failure;        /* EV_FAIL_NONE when verified */
-    uint64_t entry;                 /* first bad entry (when has_entry) */
+    enum ev_failure failure; /* EV_FAIL_NONE when verified */
+    uint64_t entry;          /* first bad entry (when has_entry) */
     bool has_entry;
-    char detail[256];               /* one line: what was expected and what was found */
+    char detail[256]; /* one line: what was expected and what was found */
 
-    bool key_pinned;                /* checked with the caller's key, not the bundle's */
-    char vkey[512];                 /* the verifier key the checkpoint was checked with */
+    bool key_pinned; /* checked with the caller's key, not the bundle's */
+    char vkey[512];  /* the verifier key the checkpoint was checked with */
     char origin[256];
-    uint64_t from, to;              /* the range the bundle claims */
-    bool checkpoint_verified;       /* its signature checked out; size and root are set */
+    uint64_t from, to;        /* the range the bundle claims */
+    bool checkpoint_verified; /* its signature checked out; size and root are set */
     uint64_t checkpoint_size;
     uint8_t checkpoint_root[EV_HASH_BYTES];
-    uint64_t entries;               /* entries whose inclusion proof verified */
-    uint64_t seals;                 /* seals among them, each checked */
-    bool root_recomputed;           /* from == 0 and to == checkpoint size: root rebuilt */
-    bool tags_checked;              /* the verification key was given */
+    uint64_t entries;     /* entries whose inclusion proof verified */
+    uint64_t seals;       /* seals among them, each checked */
+    bool root_recomputed; /* from == 0 and to == checkpoint size: root rebuilt */
+    bool tags_checked;    /* the verification key was given */
 };
 
 /*

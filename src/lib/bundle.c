@@ -60,8 +60,7 @@ static int history_visit(void *ctx, const char *note, size_t len)
     return 0;
 }
 
-int ev_log_checkpoint_at(struct ev_log *log, uint64_t tree_size, char **ret_note,
-                         size_t *ret_len)
+int ev_log_checkpoint_at(struct ev_log *log, uint64_t tree_size, char **ret_note, size_t *ret_len)
 {
     struct history_ctx h = {.tree_size = tree_size};
     struct ev_verifier *verifier = NULL;
@@ -295,20 +294,20 @@ int ev_bundle_export(struct ev_log *log, uint64_t from, uint64_t to, FILE *out)
         (r = put_string(out, log->meta.origin, strlen(log->meta.origin))) < 0 ||
         (r = puts_(out, ",\"vkey\":")) < 0 ||
         (r = put_string(out, log->meta.vkey, strlen(log->meta.vkey))) < 0 ||
-        (r = puts_(out, ",\"checkpoint\":")) < 0 ||
-        (r = put_string(out, note, note_len)) < 0 || (r = puts_(out, ",\"from\":")) < 0 ||
-        (r = put_u64(out, from)) < 0 || (r = puts_(out, ",\"to\":")) < 0 ||
-        (r = put_u64(out, to)) < 0 || (r = puts_(out, ",\"chain_before\":")) < 0 ||
-        (r = put_hex(out, chain)) < 0 || (r = puts_(out, ",\"epoch_position\":")) < 0 ||
-        (r = put_u64(out, position)) < 0 || (r = puts_(out, ",\"entries\":[")) < 0) {
+        (r = puts_(out, ",\"checkpoint\":")) < 0 || (r = put_string(out, note, note_len)) < 0 ||
+        (r = puts_(out, ",\"from\":")) < 0 || (r = put_u64(out, from)) < 0 ||
+        (r = puts_(out, ",\"to\":")) < 0 || (r = put_u64(out, to)) < 0 ||
+        (r = puts_(out, ",\"chain_before\":")) < 0 || (r = put_hex(out, chain)) < 0 ||
+        (r = puts_(out, ",\"epoch_position\":")) < 0 || (r = put_u64(out, position)) < 0 ||
+        (r = puts_(out, ",\"entries\":[")) < 0) {
         goto out;
     }
     for (uint64_t next = from; next < to;) {
         uint64_t end = to - next > EXPORT_CHUNK ? next + EXPORT_CHUNK : to;
         r = ev_log_scan(log, next, end, NULL, chunk_visit, chunk);
         if (r == 0 && chunk->count != end - next) {
-            r = evi_error(EV_ECORRUPT, "entries %" PRIu64 "..%" PRIu64 " could not be read",
-                          next, end - 1);
+            r = evi_error(EV_ECORRUPT, "entries %" PRIu64 "..%" PRIu64 " could not be read", next,
+                          end - 1);
         }
         for (size_t i = 0; i < chunk->count && r == 0; i++) {
             const struct chunk_entry *ce = &chunk->e[i];
@@ -365,14 +364,14 @@ struct verifier_state {
     struct ev_bundle_report *report;
     struct cursor c;
     bool in_entries;
-    uint64_t entry;                 /* index of the entry being read */
+    uint64_t entry; /* index of the entry being read */
 };
 
-static int fail(struct verifier_state *s, enum ev_failure failure, bool at_entry,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct verifier_state *s, enum ev_failure failure, bool at_entry, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
 
-static int fail(struct verifier_state *s, enum ev_failure failure, bool at_entry,
-                const char *fmt, ...)
+static int fail(struct verifier_state *s, enum ev_failure failure, bool at_entry, const char *fmt,
+                ...)
 {
     va_list ap;
 
@@ -388,9 +387,8 @@ static int fail(struct verifier_state *s, enum ev_failure failure, bool at_entry
 /* Damage to the serialization itself: the byte offset is the useful part. */
 static int damaged(struct verifier_state *s, const char *expected)
 {
-    return fail(s, EV_FAIL_RECORD, s->in_entries,
-                "bundle damaged at byte %zu: expected %s", (size_t)(s->c.p - s->c.start),
-                expected);
+    return fail(s, EV_FAIL_RECORD, s->in_entries, "bundle damaged at byte %zu: expected %s",
+                (size_t)(s->c.p - s->c.start), expected);
 }
 
 static bool take(struct cursor *c, const char *lit)
@@ -409,8 +407,8 @@ static bool take_u64(struct cursor *c, uint64_t *ret)
     const char *p = c->p;
     uint64_t v = 0;
 
-    if (p >= c->end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < c->end && p[1] >= '0' &&
-                                                 p[1] <= '9')) {
+    if (p >= c->end || *p < '0' || *p > '9' ||
+        (*p == '0' && p + 1 < c->end && p[1] >= '0' && p[1] <= '9')) {
         return false;
     }
     for (; p < c->end && *p >= '0' && *p <= '9'; p++) {
@@ -463,7 +461,7 @@ static bool take_string(struct cursor *c, char *out, size_t cap, size_t *ret_len
                        hexval(p[2]) >= 0 && hexval(p[2]) <= 1 && hexval(p[3]) >= 0) {
                 ch = (unsigned char)(hexval(p[2]) << 4 | hexval(p[3]));
                 if (ch == '\n') {
-                    return false;   /* written as \n */
+                    return false; /* written as \n */
                 }
                 p += 4;
             } else {
@@ -493,7 +491,7 @@ static bool take_hex32(struct cursor *c, uint8_t out[EV_HASH_BYTES])
     for (int i = 0; i < EV_HASH_BYTES; i++) {
         int hi = hexval(c->p[1 + 2 * i]), lo = hexval(c->p[2 + 2 * i]);
         if (hi < 0 || lo < 0) {
-            return false;   /* lowercase only: one spelling per value */
+            return false; /* lowercase only: one spelling per value */
         }
         out[i] = (uint8_t)(hi << 4 | lo);
     }
@@ -575,9 +573,8 @@ static int read_header(struct verifier_state *s, struct header *h)
 }
 
 /* Checks the key and the checkpoint signature; fills the report's key fields. */
-static int check_checkpoint(struct verifier_state *s, const struct header *h,
-                            const char *pubkey, struct ev_verifier **verifier,
-                            struct ev_checkpoint *cp)
+static int check_checkpoint(struct verifier_state *s, const struct header *h, const char *pubkey,
+                            struct ev_verifier **verifier, struct ev_checkpoint *cp)
 {
     struct ev_bundle_report *rep = s->report;
     int r;
@@ -624,7 +621,8 @@ static int check_checkpoint(struct verifier_state *s, const struct header *h,
     if (h->from > h->to || h->to > cp->tree_size) {
         return fail(s, EV_FAIL_TRUNCATED, false,
                     "range [%" PRIu64 ", %" PRIu64 ") is not within the checkpoint's %" PRIu64
-                    " entries", h->from, h->to, cp->tree_size);
+                    " entries",
+                    h->from, h->to, cp->tree_size);
     }
     if (h->position > h->from) {
         return fail(s, EV_FAIL_SEQUENCE, false,
@@ -642,13 +640,13 @@ static int check_checkpoint(struct verifier_state *s, const struct header *h,
 
 /* The running state of the entries checked so far. */
 struct walk {
-    uint8_t chain[EV_HASH_BYTES];   /* c(i - 1) */
-    struct evi_frontier frontier;   /* tree of the entries [0, i) when from == 0 */
+    uint8_t chain[EV_HASH_BYTES]; /* c(i - 1) */
+    struct evi_frontier frontier; /* tree of the entries [0, i) when from == 0 */
     bool any;
-    uint32_t epoch;                 /* epoch of the previous entry */
+    uint32_t epoch; /* epoch of the previous entry */
     bool prev_seal;
-    const uint8_t *v;               /* verification key or NULL */
-    struct evi_fskey key;           /* R(epoch, j) for the next entry, when v */
+    const uint8_t *v;     /* verification key or NULL */
+    struct evi_fskey key; /* R(epoch, j) for the next entry, when v */
 };
 
 static int check_entry(struct verifier_state *s, const struct header *h,
@@ -670,8 +668,9 @@ static int check_entry(struct verifier_state *s, const struct header *h,
     ev_leaf_hash(entry, len, leaf);
     r = ev_merkle_verify_inclusion(i, cp->tree_size, leaf, proof, proof_len, cp->root);
     if (r == EV_EFORMAT) {
-        return fail(s, EV_FAIL_ROOT, true, "a proof of %zu hashes cannot place entry %" PRIu64
-                    " in a tree of %" PRIu64, proof_len, i, cp->tree_size);
+        return fail(s, EV_FAIL_ROOT, true,
+                    "a proof of %zu hashes cannot place entry %" PRIu64 " in a tree of %" PRIu64,
+                    proof_len, i, cp->tree_size);
     }
     if (r < 0) {
         return fail(s, EV_FAIL_ROOT, true,
@@ -685,17 +684,15 @@ static int check_entry(struct verifier_state *s, const struct header *h,
                     "epoch %" PRIu32 " cannot begin before %" PRIu32 " seals", epoch, epoch);
     }
     if (!w->any && h->from == 0 && epoch != 0) {
-        return fail(s, EV_FAIL_MISSING_SEAL, true, "the first entry is in epoch %" PRIu32,
-                    epoch);
+        return fail(s, EV_FAIL_MISSING_SEAL, true, "the first entry is in epoch %" PRIu32, epoch);
     }
     if (w->any) {
         if (epoch < w->epoch) {
-            return fail(s, EV_FAIL_EPOCH_BACKWARDS, true,
-                        "epoch %" PRIu32 " after epoch %" PRIu32, epoch, w->epoch);
+            return fail(s, EV_FAIL_EPOCH_BACKWARDS, true, "epoch %" PRIu32 " after epoch %" PRIu32,
+                        epoch, w->epoch);
         }
         if (w->prev_seal && epoch == w->epoch) {
-            return fail(s, EV_FAIL_AFTER_SEAL, true, "epoch %" PRIu32 " was already sealed",
-                        epoch);
+            return fail(s, EV_FAIL_AFTER_SEAL, true, "epoch %" PRIu32 " was already sealed", epoch);
         }
         if (epoch > w->epoch + (w->prev_seal ? 1u : 0u)) {
             return fail(s, EV_FAIL_MISSING_SEAL, true, "epoch %" PRIu32 " has no seal",
@@ -770,7 +767,7 @@ int ev_bundle_verify(const char *text, size_t len, const char *pubkey,
     struct header h = {0};
     struct walk *w = NULL;
     uint8_t *entry = NULL;
-    uint8_t (*proof)[EV_HASH_BYTES] = NULL;
+    uint8_t(*proof)[EV_HASH_BYTES] = NULL;
     int r;
 
     evi_error_clear();
@@ -823,8 +820,8 @@ int ev_bundle_verify(const char *text, size_t len, const char *pubkey,
             }
             if (index != s.entry) {
                 r = fail(&s, EV_FAIL_SEQUENCE, true,
-                         "bundle entry has index %" PRIu64 "; the range needs %" PRIu64
-                         " here", index, s.entry);
+                         "bundle entry has index %" PRIu64 "; the range needs %" PRIu64 " here",
+                         index, s.entry);
                 goto out;
             }
             if (!take(&s.c, ",\"epoch\":") || !take_u64(&s.c, &epoch) || epoch > UINT32_MAX) {
@@ -836,8 +833,7 @@ int ev_bundle_verify(const char *text, size_t len, const char *pubkey,
                 goto out;
             }
             long n;
-            if (!take(&s.c, ",\"entry\":") ||
-                (n = take_b64(&s.c, entry, EV_ENTRY_MAX_BYTES)) < 1) {
+            if (!take(&s.c, ",\"entry\":") || (n = take_b64(&s.c, entry, EV_ENTRY_MAX_BYTES)) < 1) {
                 r = damaged(&s, "\"entry\" (base64 of 1 to 65535 bytes)");
                 goto out;
             }
@@ -867,7 +863,7 @@ int ev_bundle_verify(const char *text, size_t len, const char *pubkey,
                 goto out;
             }
             r = check_entry(&s, &h, &cp, w, (uint32_t)epoch, tag, entry, (size_t)n,
-                            (const uint8_t (*)[EV_HASH_BYTES])proof, proof_len);
+                            (const uint8_t(*)[EV_HASH_BYTES])proof, proof_len);
             if (r < 0) {
                 goto out;
             }
@@ -885,7 +881,8 @@ int ev_bundle_verify(const char *text, size_t len, const char *pubkey,
     if (s.entry != h.to) {
         r = fail(&s, EV_FAIL_TRUNCATED, false,
                  "the bundle holds %" PRIu64 " entries; its range [%" PRIu64 ", %" PRIu64
-                 ") needs %" PRIu64, s.entry - h.from, h.from, h.to, h.to - h.from);
+                 ") needs %" PRIu64,
+                 s.entry - h.from, h.from, h.to, h.to - h.from);
         goto out;
     }
     if (!take(&s.c, "}\n") || s.c.p != s.c.end) {

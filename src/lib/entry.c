@@ -451,12 +451,24 @@ static int parse_datetime(const char *s, int64_t *ret_secs)
 
 int evi_ts_parse_exact(const char *text, int64_t *ret_ns)
 {
+    /* Consecutive entries share their date and second: keep the last one per thread. */
+    static _Thread_local char cached[20];
+    static _Thread_local int64_t cached_secs = -1;
     int64_t secs;
     int frac;
 
-    if (strlen(text) != EVI_TS_LEN || parse_datetime(text, &secs) < 0 || text[10] != 'T' ||
-        text[19] != '.' || digits_at(text + 20, 9, &frac) < 0 || text[29] != 'Z') {
+    if (strlen(text) != EVI_TS_LEN || text[10] != 'T' || text[19] != '.' ||
+        digits_at(text + 20, 9, &frac) < 0 || text[29] != 'Z') {
         return -1;
+    }
+    if (cached_secs >= 0 && memcmp(text, cached, 19) == 0) {
+        secs = cached_secs;
+    } else {
+        if (parse_datetime(text, &secs) < 0) {
+            return -1;
+        }
+        memcpy(cached, text, 19);
+        cached_secs = secs;
     }
     *ret_ns = secs * 1000000000 + frac;
     return 0;

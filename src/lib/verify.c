@@ -30,6 +30,7 @@
 #include "error.h"
 #include "fskey.h"
 #include "store.h"
+#include "tagcheck.h"
 #include "tree.h"
 
 const char *ev_failure_name(enum ev_failure failure)
@@ -81,12 +82,8 @@ struct verifier_state {
     uint32_t last_seal_epoch;
     int64_t last_seal_ns;
 
-    /* with V */
-    const uint8_t *v;
-    uint8_t epoch_key[EV_HASH_BYTES];  /* A(epoch) */
-    uint8_t record_key[EV_HASH_BYTES]; /* R(epoch, j) */
-    uint32_t key_epoch;
-    uint64_t key_j;
+    /* with V: tags are checked by this, inline or on a second thread */
+    struct evi_tagcheck *tags;
 };
 
 static int fail(struct verifier_state *st, enum ev_failure kind, bool has_entry, uint64_t entry,
@@ -264,31 +261,6 @@ static int load_requirements(struct verifier_state *st, int dirfd,
 
 /* ---- records -------------------------------------------------------------- */
 
-/*
- * Moves the verifier's key to R(epoch, j). Records arrive with epochs that
- * only step up by one (checked before) and j counting up within an epoch, so
- * this costs one or two HMACs per record.
- */
-static void tag_key_for(struct verifier_state *st, uint32_t epoch, uint64_t j)
-{
-    static const char label_epoch[] = "evident epoch v1";
-    static const char label_record[] = "evident record v1";
-    static const char label_next[] = "evident next v1";
-
-    if (epoch != st->key_epoch) {
-        while (st->key_epoch < epoch) {
-            evi_hmac_sha256(st->epoch_key, label_epoch, sizeof(label_epoch) - 1, st->epoch_key);
-            st->key_epoch++;
-        }
-        evi_hmac_sha256(st->epoch_key, label_record, sizeof(label_record) - 1, st->record_key);
-        st->key_j = 0;
-    }
-    while (st->key_j < j) {
-        evi_hmac_sha256(st->record_key, label_next, sizeof(label_next) - 1, st->record_key);
-        st->key_j++;
-    }
-}
-
 static int check_record(struct verifier_state *st, uint64_t i, const struct evi_record *rec)
 {
     struct evi_entry_view view;
@@ -340,19 +312,9 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
         j = 0;
     }
 
-    if (st->v != NULL) {
-        uint8_t tag[EV_HASH_BYTES], msg[40];
-        tag_key_for(st, rec->epoch, j);
-        for (int b = 0; b < 8; b++) {
-            msg[b] = (uint8_t)(i >> (56 - 8 * b));
-        }
-        memcpy(msg + 8, chain, EV_HASH_BYTES);
-        evi_hmac_sha256(st->record_key, msg, sizeof(msg), tag);
-        if (!evi_ct_equal(tag, rec->tag, EV_HASH_BYTES)) {
-            return fail(st, EV_FAIL_TAG, true, i,
-                        "entry %" PRIu64 " (epoch %" PRIu32 ", record %" PRIu64
-                        " of the epoch): tag does not verify", i, rec->epoch, j);
-        }
+    if (st->tags != NULL && evi_tagcheck_add(st->tags, i, rec->epoch, j, chain, rec->tag)) {
+        /* A tag before this one is bad: stop; ev_verify_dir reports it. */
+        return EV_EVERIFY;
     }
 
     if (seal) {
@@ -492,18 +454,19 @@ int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
     memset(ret_report, 0, sizeof(*ret_report));
     memset(&st, 0, sizeof(st));
     st.report = ret_report;
-    st.v = o->verification_key;
     ret_report->tags_checked = o->verification_key != NULL;
     evi_frontier_init(&st.frontier);
-    if (st.v != NULL) {
-        memcpy(st.epoch_key, st.v, EV_HASH_BYTES);
-        static const char label_record[] = "evident record v1";
-        evi_hmac_sha256(st.epoch_key, label_record, sizeof(label_record) - 1, st.record_key);
-    }
-
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
         return evi_error(-errno, "cannot open '%s': %s", dir, strerror(errno));
+    }
+    if (o->verification_key != NULL) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        bool threaded = o->threads > 1 || (o->threads == 0 && cpus > 1);
+        r = evi_tagcheck_new(o->verification_key, threaded, &st.tags);
+        if (r < 0) {
+            goto out;
+        }
     }
     r = evi_meta_read(dirfd, &meta);
     if (r < 0) {
@@ -521,6 +484,24 @@ int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
         goto out;
     }
     r = scan_records(&st, dirfd);
+    if (st.tags != NULL) {
+        /*
+         * The tag checker may run behind the main pass: a bad tag it found comes
+         * before any failure the main pass met later, and before its stop.
+         */
+        uint64_t bad;
+        uint32_t epoch;
+        uint64_t j;
+        if (evi_tagcheck_finish(st.tags, &bad, &epoch, &j) &&
+            (r == 0 || r == EV_EVERIFY) &&
+            (ret_report->failure == EV_FAIL_NONE || !ret_report->has_entry ||
+             bad <= ret_report->entry)) {
+            r = fail(&st, EV_FAIL_TAG, true, bad,
+                     "entry %" PRIu64 " (epoch %" PRIu32 ", record %" PRIu64
+                     " of the epoch): tag does not verify", bad, epoch, j);
+            goto out;
+        }
+    }
     if (r < 0) {
         goto out;
     }
@@ -557,8 +538,7 @@ int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
     }
     r = 0;
 out:
-    evi_wipe(st.epoch_key, sizeof(st.epoch_key));
-    evi_wipe(st.record_key, sizeof(st.record_key));
+    evi_tagcheck_free(st.tags);
     free(st.reqs);
     ev_verifier_free(key);
     (void)close(dirfd);

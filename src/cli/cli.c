@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the evident subcommands: see cli.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <evident/error.h>
+#include <evident/log.h>
+#include <evident/note.h>
+
+#include "cli.h"
+
+/* ---- messages ----------------------------------------------------------- */
+
+static void vmessage(const char *fmt, va_list ap, const char *cause)
+{
+    char msg[1024];
+
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (cause != NULL) {
+        (void)fprintf(stderr, "evident: %s: %s\n", msg, cause);
+    } else {
+        (void)fprintf(stderr, "evident: %s\n", msg);
+    }
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap, NULL);
+    va_end(ap);
+}
+
+const char *cli_cause(int r)
+{
+    static _Thread_local char cause[768];
+    const char *name = ev_strerror(r);
+    const char *detail = ev_last_error();
+
+    (void)snprintf(cause, sizeof(cause), "%s", name);
+    /* Messages are lowercase; strerror() capitalizes. */
+    if (r > EV_ERRNO_BASE && cause[0] != '\0') {
+        cause[0] = (char)tolower((unsigned char)cause[0]);
+    }
+    /* The library's detail says where; skip it when it only restates the cause. */
+    if (detail != NULL && detail[0] != '\0' && strstr(detail, name) == NULL) {
+        size_t n = strlen(cause);
+        (void)snprintf(cause + n, sizeof(cause) - n, " (%s)", detail);
+    }
+    return cause;
+}
+
+int cli_fail(int r, const char *fmt, ...)
+{
+    char cause[768];
+    va_list ap;
+
+    (void)snprintf(cause, sizeof(cause), "%s", cli_cause(r));
+    va_start(ap, fmt);
+    vmessage(fmt, ap, cause);
+    va_end(ap);
+    return CLI_TROUBLE;
+}
+
+int cli_usage_error(const struct cli *cli, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (cli->command != NULL) {
+        cli_error("%s: %s (see 'evident %s --help')", cli->command->name, msg, cli->command->name);
+    } else {
+        cli_error("%s (see 'evident --help')", msg);
+    }
+    return CLI_TROUBLE;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+void cli_getopt_reset(void)
+{
+    optind = 0; /* glibc: 0 also resets its internal state */
+    opterr = 0;
+}
+
+int cli_common_option(struct cli *cli, int c, char **argv)
+{
+    switch (c) {
+    case 'd': cli->dir = optarg; return -1;
+    case 'h':
+        (void)fputs(cli->command->usage, stdout);
+        return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
+    case ':': return cli_usage_error(cli, "option '%s' needs a value", argv[optind - 1]);
+    case '?':
+        if (optopt != 0) {
+            return cli_usage_error(cli, "unknown option '-%c'", optopt);
+        }
+        return cli_usage_error(cli, "unknown option '%s'", argv[optind - 1]);
+    default: return cli_usage_error(cli, "unexpected option");
+    }
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static bool parse_digits(const char *text, const char **ret_end, uint64_t *ret)
+{
+    uint64_t v = 0;
+    const char *p = text;
+
+    if (*p < '0' || *p > '9') {
+        return false;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *ret_end = p;
+    *ret = v;
+    return true;
+}
+
+bool cli_parse_u64(const char *what, const char *text, uint64_t *ret)
+{
+    const char *end;
+    uint64_t v;
+
+    if (!parse_digits(text, &end, &v) || *end != '\0') {
+        cli_error("invalid %s '%s': expected a non-negative decimal number", what, text);
+        return false;
+    }
+    *ret = v;
+    return true;
+}
+
+bool cli_parse_duration(const char *what, const char *text, uint64_t *ret_ns)
+{
+    const char *end;
+    uint64_t v, unit = 1;
+
+    if (!parse_digits(text, &end, &v)) {
+        goto bad;
+    }
+    switch (*end) {
+    case '\0':
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: goto bad;
+    }
+    if (*end != '\0' && end[1] != '\0') {
+        goto bad;
+    }
+    if (v == 0) {
+        cli_error("invalid %s '%s': must be at least 1s", what, text);
+        return false;
+    }
+    if (v > UINT64_MAX / unit / 1000000000ull) {
+        cli_error("invalid %s '%s': too long", what, text);
+        return false;
+    }
+    *ret_ns = v * unit * 1000000000ull;
+    return true;
+bad:
+    cli_error("invalid %s '%s': expected a number of seconds or a number followed by s, m, "
+              "h or d (90s, 15m, 1h, 2d)",
+              what, text);
+    return false;
+}
+
+bool cli_parse_time(const char *what, const char *text, int64_t *ret_ns)
+{
+    int r = ev_time_parse(text, ret_ns);
+    if (r < 0) {
+        cli_error("invalid %s '%s': expected a time like 2026-11-27T09:00:00Z", what, text);
+        return false;
+    }
+    return true;
+}
+
+void cli_format_duration(int64_t ns, char *out, size_t cap)
+{
+    static const struct {
+        char unit;
+        int64_t secs;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    int64_t secs = ns < 0 ? 0 : ns / 1000000000;
+    size_t n = 0;
+    int shown = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && shown < 2; i++) {
+        int64_t q = secs / units[i].secs;
+        if (q == 0 && !(units[i].unit == 's' && shown == 0)) {
+            if (shown > 0) {
+                break; /* "2d" not "2d0h" */
+            }
+            continue;
+        }
+        secs -= q * units[i].secs;
+        int w = snprintf(out + n, cap - n, "%" PRId64 "%c", q, units[i].unit);
+        if (w < 0 || (size_t)w >= cap - n) {
+            break;
+        }
+        n += (size_t)w;
+        shown++;
+    }
+}
+
+void cli_format_time(int64_t ns, char *out, size_t cap)
+{
+    time_t secs = (time_t)(ns / 1000000000);
+    long frac = (long)(ns % 1000000000);
+    struct tm tm;
+
+    if (frac < 0) {
+        secs--;
+        frac += 1000000000;
+    }
+    if (gmtime_r(&secs, &tm) == NULL) {
+        (void)snprintf(out, cap, "?");
+        return;
+    }
+    (void)snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+void cli_hex(const uint8_t *data, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int unhex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+bool cli_unhex(const char *text, size_t text_len, uint8_t *out, size_t len)
+{
+    if (text_len != 2 * len) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        int hi = unhex_digit(text[2 * i]), lo = unhex_digit(text[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return false;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+void cli_wipe(void *p, size_t n)
+{
+    explicit_bzero(p, n);
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static int read_fd(int fd, size_t max, char **ret_data, size_t *ret_len)
+{
+    size_t cap = 4096, len = 0;
+    char *data = malloc(cap + 1);
+
+    if (data == NULL) {
+        return -ENOMEM;
+    }
+    for (;;) {
+        if (len == cap) {
+            if (cap > max) {
+                free(data);
+                return -EFBIG;
+            }
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *n = realloc(data, ncap + 1);
+            if (n == NULL) {
+                free(data);
+                return -ENOMEM;
+            }
+            data = n;
+            cap = ncap;
+        }
+        ssize_t got = read(fd, data + len, cap - len);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            int e = errno;
+            free(data);
+            return -e;
+        }
+        if (got == 0) {
+            break;
+        }
+        len += (size_t)got;
+        if (len > max) {
+            free(data);
+            return -EFBIG;
+        }
+    }
+    data[len] = '\0';
+    *ret_data = data;
+    *ret_len = len;
+    return 0;
+}
+
+const char *cli_strerror(int e)
+{
+    static _Thread_local char text[128];
+    (void)snprintf(text, sizeof(text), "%s", strerror(e));
+    text[0] = (char)tolower((unsigned char)text[0]);
+    return text;
+}
+
+bool cli_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    int r;
+
+    if (fd < 0) {
+        cli_error("cannot read '%s': %s", path, cli_strerror(errno));
+        return false;
+    }
+    r = read_fd(fd, max, ret_data, ret_len);
+    if (fd != STDIN_FILENO) {
+        (void)close(fd);
+    }
+    if (r == -EFBIG) {
+        cli_error("cannot read '%s': larger than %zu bytes", path, max);
+        return false;
+    }
+    if (r < 0) {
+        cli_error("cannot read '%s': %s", path, cli_strerror(-r));
+        return false;
+    }
+    return true;
+}
+
+bool cli_read_verification_key(const char *path, uint8_t ret_key[EV_VERIFICATION_KEY_BYTES])
+{
+    bool from_stdin = strcmp(path, "-") == 0;
+    int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char text[2 * EV_VERIFICATION_KEY_BYTES + 3];
+    size_t len = 0;
+    struct stat st;
+    bool ok = false;
+
+    if (fd < 0) {
+        cli_error("cannot read verification key file '%s': %s", path, cli_strerror(errno));
+        return false;
+    }
+    if (!from_stdin) {
+        if (fstat(fd, &st) < 0) {
+            cli_error("cannot read verification key file '%s': %s", path, cli_strerror(errno));
+            goto out;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            cli_error("cannot read verification key file '%s': not a regular file", path);
+            goto out;
+        }
+        if ((st.st_mode & 077) != 0) {
+            cli_error("refusing verification key file '%s': mode %04o lets group or others "
+                      "read it (chmod 600 '%s')",
+                      path, (unsigned)(st.st_mode & 07777), path);
+            goto out;
+        }
+    }
+    while (len < sizeof(text)) {
+        ssize_t got = read(fd, text + len, sizeof(text) - len);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            cli_error("cannot read verification key file '%s': %s", path, cli_strerror(errno));
+            goto out;
+        }
+        if (got == 0) {
+            break;
+        }
+        len += (size_t)got;
+    }
+    if (len > 0 && text[len - 1] == '\n') {
+        len--;
+    }
+    if (!cli_unhex(text, len, ret_key, EV_VERIFICATION_KEY_BYTES)) {
+        cli_error("invalid verification key file '%s': expected 64 hex digits and a newline", path);
+        goto out;
+    }
+    ok = true;
+out:
+    cli_wipe(text, sizeof(text));
+    if (!from_stdin) {
+        (void)close(fd);
+    }
+    return ok;
+}
+
+int cli_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+bool cli_write_output(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX];
+    int fd, r;
+
+    if (path == NULL) {
+        r = cli_write_all(STDOUT_FILENO, data, len);
+        if (r < 0) {
+            cli_error("cannot write to standard output: %s", cli_strerror(-r));
+            return false;
+        }
+        return true;
+    }
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >= sizeof(tmp)) {
+        cli_error("cannot write '%s': path too long", path);
+        return false;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        cli_error("cannot write '%s': %s", path, cli_strerror(errno));
+        return false;
+    }
+    r = cli_write_all(fd, data, len);
+    if (r == 0 && fsync(fd) < 0) {
+        r = -errno;
+    }
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r == 0 && rename(tmp, path) < 0) {
+        r = -errno;
+    }
+    if (r < 0) {
+        (void)unlink(tmp);
+        cli_error("cannot write '%s': %s", path, cli_strerror(-r));
+        return false;
+    }
+    return true;
+}
+
+/* ---- the log ------------------------------------------------------------ */
+
+bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev_log **ret_log)
+{
+    struct ev_open_options options = {
+        .flags = readonly ? EV_OPEN_READONLY : 0,
+        .sync = sync,
+    };
+    char meta[PATH_MAX];
+    struct stat st;
+    int r;
+
+    /* Say plainly when there is no log at all: the usual mistake is the directory. */
+    (void)snprintf(meta, sizeof(meta), "%s/evident.meta", cli->dir);
+    if (stat(cli->dir, &st) < 0 && errno == ENOENT) {
+        cli_error("cannot open '%s': no such directory (use -d DIR, set %s, or run 'evident "
+                  "init')",
+                  cli->dir, CLI_DIR_ENV);
+        return false;
+    }
+    if (stat(meta, &st) < 0 && errno == ENOENT) {
+        cli_error("cannot open '%s': not an evident log (no evident.meta; run 'evident init')",
+                  cli->dir);
+        return false;
+    }
+    r = ev_log_open(cli->dir, &options, ret_log);
+    if (r < 0) {
+        cli_fail(r, "cannot open '%s'", cli->dir);
+        return false;
+    }
+    return true;
+}
+
+bool cli_close(const struct cli *cli, struct ev_log *log)
+{
+    int r = ev_log_close(log);
+    if (r < 0) {
+        cli_fail(r, "cannot close '%s'", cli->dir);
+        return false;
+    }
+    return true;
+}
+
+bool cli_latest_checkpoint(const struct cli *cli, struct ev_log *log, char **ret_note,
+                           size_t *ret_len, struct ev_checkpoint *ret_checkpoint)
+{
+    char *note = NULL;
+    size_t len;
+    int r = ev_log_latest_checkpoint(log, &note, &len);
+
+    if (r == -ENOENT) {
+        cli_error("'%s' has no signed checkpoint yet (sign one with 'evident checkpoint --new')",
+                  cli->dir);
+        return false;
+    }
+    if (r < 0) {
+        cli_fail(r, "cannot read the checkpoint of '%s'", cli->dir);
+        return false;
+    }
+    /* The note text ends at the blank line before the signatures (C2SP signed-note). */
+    const char *blank = strstr(note, "\n\n");
+    r = blank == NULL ? EV_EFORMAT
+                      : ev_checkpoint_parse(note, (size_t)(blank - note) + 1, ret_checkpoint);
+    if (r < 0) {
+        cli_fail(r, "cannot read the checkpoint of '%s'", cli->dir);
+        free(note);
+        return false;
+    }
+    *ret_note = note;
+    *ret_len = len;
+    return true;
+}

@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * evident append: one event from the command line, or a stream of JSON Lines
+ * from stdin appended in batches.
+ *
+ * The stream path is built for throughput: stdin is read in large blocks,
+ * each line is checked on its own (so a bad line is reported and the good
+ * ones of its batch still go in), and the lines that are ready are appended
+ * with one ev_log_append_batch() call: one write and, with --sync always, one
+ * fdatasync per batch. A batch ends at BATCH_MAX lines or when no more input
+ * is immediately available, so a slow producer sees its events acknowledged
+ * at once. Reading and checking (main thread) overlaps with appending the
+ * batch before (appender thread); the order of the lines is kept.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <evident/error.h>
+#include <evident/log.h>
+
+#include "cli.h"
+#include "jsonl.h"
+
+#define LINE_MAX_BYTES (1u << 20) /* longest accepted input line */
+#define READ_BLOCK (256u << 10)
+#define BATCH_MAX 4096
+/* Room in an entry for everything but source and data: {"v":1,"seq":...,"type":...}. */
+#define ENTRY_OVERHEAD 256
+
+static const char usage[] =
+    "usage: evident [-d DIR] append --type TYPE [--severity SEVERITY] [--source JSON]\n"
+    "                              [--data JSON] [--sync MODE]\n"
+    "       evident [-d DIR] append --jsonl [--sync MODE] < EVENTS\n"
+    "\n"
+    "Appends one event, or with --jsonl one event per line of standard input, and\n"
+    "prints the index of each event appended.\n"
+    "\n"
+    "Options:\n"
+    "  --type TYPE          event type: 1-64 of [a-z0-9_.:-], starting with a letter\n"
+    "  --severity SEVERITY  emergency alert critical error warning notice info debug\n"
+    "                       (also emerg crit err warn); default info\n"
+    "  --source JSON        a JSON object naming the producer; default: this process\n"
+    "                       (host, program, pid, uid, user)\n"
+    "  --data JSON          a JSON object, the event's content; default {}\n"
+    "  --sync MODE          always (default): an index is printed once its event is\n"
+    "                       durable (fdatasync); interval: synced within a second;\n"
+    "                       never: synced at seals, checkpoints and exit. With interval\n"
+    "                       and never, --jsonl prints indexes as events are appended\n"
+    "  --jsonl              read events from standard input, one JSON object per line:\n"
+    "                       {\"type\": \"...\", \"severity\": \"...\", \"source\": {...},\n"
+    "                       \"data\": {...}} (type required, no other keys; lines of at\n"
+    "                       most 1 MiB; blank lines are skipped). A bad line is reported\n"
+    "                       as 'evident: line N: REASON' and not written; the others go\n"
+    "                       on. Indexes are printed one per line as batches complete.\n"
+    "  -d, --dir DIR        the log directory (default: $EVIDENT_DIR, else ./evident-log)\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Exit codes: 0 every event appended; 2 usage error, malformed event (nothing\n"
+    "written) or I/O failure; 3 (--jsonl) some lines were rejected, all others were\n"
+    "appended.\n";
+
+/* ---- one event ------------------------------------------------------------ */
+
+static int append_one(struct cli *cli, const struct ev_event *event, enum ev_sync sync)
+{
+    struct ev_log *log = NULL;
+    uint64_t index;
+    int r;
+
+    if (!cli_open(cli, false, sync, &log)) {
+        return CLI_TROUBLE;
+    }
+    r = ev_log_append(log, event, &index);
+    if (r < 0) {
+        cli_fail(r, "cannot append to '%s'", cli->dir);
+        (void)ev_log_close(log);
+        return CLI_TROUBLE;
+    }
+    /* Close makes the event durable whatever the sync mode: only then is it acknowledged. */
+    if (!cli_close(cli, log)) {
+        return CLI_TROUBLE;
+    }
+    (void)printf("%llu\n", (unsigned long long)index);
+    return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
+}
+
+/* ---- JSON Lines ----------------------------------------------------------- */
+
+struct pending_event {
+    size_t type, source, data; /* offsets into the arena; SIZE_MAX = absent */
+    int severity;
+    unsigned long long line;
+};
+
+/* One batch of checked lines: filled by the reading thread, appended by the other. */
+struct batch {
+    struct cli_arena arena;
+    struct pending_event pending[BATCH_MAX];
+    struct ev_event events[BATCH_MAX];
+    size_t count;
+};
+
+/*
+ * Reading and checking lines runs in the main thread while the previous batch
+ * is appended in an appender thread: two batches, one filling and one handed
+ * over. Indexes are printed by the appender, in order.
+ */
+struct stream {
+    struct cli *cli;
+    struct ev_log *log;
+    struct batch batches[2];
+    struct batch *b;             /* the batch being filled (main thread) */
+    unsigned long long line;     /* number of the line being read, from 1 */
+    unsigned long long rejected; /* lines rejected by the main thread */
+
+    pthread_mutex_t mu; /* guards handed, done, error */
+    pthread_cond_t cv;
+    pthread_t thread;     /* the appender */
+    struct batch *handed; /* waiting for or being appended; NULL when free */
+    bool done;            /* no more batches will come */
+    int error;            /* the appender's fatal error, negative */
+
+    /* appender thread only */
+    unsigned long long lib_rejected;
+    char *out; /* printed indexes of one batch */
+    size_t out_len, out_cap;
+};
+
+/* Compact JSON of an object into the arena. */
+static size_t arena_dump(struct cli_arena *a, const json_t *json)
+{
+    size_t need = json_dumpb(json, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+    if (need == 0 || cli_arena_reserve(a, need + 1) < 0) {
+        return SIZE_MAX;
+    }
+    size_t off = a->len;
+    (void)json_dumpb(json, a->data + off, need, JSON_COMPACT | JSON_SORT_KEYS);
+    a->data[off + need] = '\0';
+    a->len += need + 1;
+    return off;
+}
+
+/* Reports a rejected line (main thread). */
+static void line_error(struct stream *s, unsigned long long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void line_error(struct stream *s, unsigned long long line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cli_error("line %llu: %s", line, msg);
+    s->rejected++;
+}
+
+/*
+ * The jansson path: the authority on what is wrong with a line. Checks one
+ * line as an event on its own and adds it to the batch, or reports it and
+ * counts it as rejected. Returns -ENOMEM only.
+ */
+static int jansson_line(struct stream *s, const char *text, size_t len)
+{
+    struct pending_event *p = &s->b->pending[s->b->count];
+    json_error_t jerr;
+    json_t *root, *value;
+    const char *key;
+    size_t mark = s->b->arena.len;
+    int r = 0;
+
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        line_error(s, s->line, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        return 0;
+    }
+    if (!json_is_object(root)) {
+        line_error(s, s->line, "not a JSON object");
+        goto out;
+    }
+    *p = (struct pending_event){SIZE_MAX, SIZE_MAX, SIZE_MAX, EV_SEV_INFO, s->line};
+    json_object_foreach(root, key, value)
+    {
+        if (strcmp(key, "type") == 0) {
+            const char *t = json_string_value(value);
+            if (t == NULL || !cli_event_type_ok(t) || strcmp(t, "seal") == 0) {
+                line_error(s, s->line,
+                           "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a "
+                           "letter (and not \"seal\")");
+                goto drop;
+            }
+            p->type = cli_arena_add(&s->b->arena, t, strlen(t));
+            if (p->type == SIZE_MAX) {
+                r = -ENOMEM;
+                goto drop;
+            }
+        } else if (strcmp(key, "severity") == 0) {
+            const char *sev = json_string_value(value);
+            if (sev == NULL || ev_severity_parse(sev, &p->severity) < 0) {
+                line_error(s, s->line,
+                           "\"severity\" must be one of emergency alert critical "
+                           "error warning notice info debug");
+                goto drop;
+            }
+        } else if (strcmp(key, "source") == 0 || strcmp(key, "data") == 0) {
+            if (!json_is_object(value)) {
+                line_error(s, s->line, "\"%s\" must be a JSON object", key);
+                goto drop;
+            }
+            /* Written canonical (FORMAT.md §5), so the library takes it as it is. */
+            size_t off = arena_dump(&s->b->arena, value);
+            if (off == SIZE_MAX) {
+                r = -ENOMEM;
+                goto drop;
+            }
+            if (strcmp(key, "source") == 0) {
+                p->source = off;
+            } else {
+                p->data = off;
+            }
+        } else {
+            line_error(s, s->line, "unknown key \"%s\" (expected type, severity, source, data)",
+                       key);
+            goto drop;
+        }
+    }
+    if (p->type == SIZE_MAX) {
+        line_error(s, s->line, "\"type\" missing");
+        goto drop;
+    }
+    if (s->b->arena.len - mark > EV_ENTRY_MAX_BYTES - ENTRY_OVERHEAD) {
+        line_error(s, s->line, "event too big: an entry holds at most %u bytes",
+                   EV_ENTRY_MAX_BYTES);
+        goto drop;
+    }
+    s->b->count++;
+    goto out;
+drop:
+    s->b->arena.len = mark;
+out:
+    json_decref(root);
+    return r;
+}
+
+/* One input line (without its newline): into the batch, or reported. */
+static int add_line(struct stream *s, const char *text, size_t len)
+{
+    size_t lead = 0;
+
+    while (lead < len && (text[lead] == ' ' || text[lead] == '\t' || text[lead] == '\r')) {
+        lead++;
+    }
+    if (lead == len) {
+        return 0; /* blank line */
+    }
+    /* JSON text never holds a NUL byte; jansson would skip one between tokens. */
+    if (memchr(text, '\0', len) != NULL) {
+        line_error(s, s->line, "contains a NUL byte");
+        return 0;
+    }
+    struct cli_event_text ev;
+    int r = cli_jsonl_fast(text, len, EV_ENTRY_MAX_BYTES - ENTRY_OVERHEAD, &s->b->arena, &ev);
+    if (r > 0) {
+        s->b->pending[s->b->count++] = (struct pending_event){.type = ev.type,
+                                                              .source = ev.source,
+                                                              .data = ev.data,
+                                                              .severity = ev.severity,
+                                                              .line = s->line};
+        return 0;
+    }
+    return r < 0 ? r : jansson_line(s, text, len);
+}
+
+static int out_reserve(struct stream *s, size_t more)
+{
+    if (s->out_cap - s->out_len >= more) {
+        return 0;
+    }
+    size_t cap = s->out_cap ? s->out_cap * 2 : 1u << 16;
+    while (cap - s->out_len < more) {
+        cap *= 2;
+    }
+    char *n = realloc(s->out, cap);
+    if (n == NULL) {
+        return -ENOMEM;
+    }
+    s->out = n;
+    s->out_cap = cap;
+    return 0;
+}
+
+static void out_index(struct stream *s, uint64_t v)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (n > 0) {
+        s->out[s->out_len++] = digits[--n];
+    }
+    s->out[s->out_len++] = '\n';
+}
+
+/*
+ * Appender thread: appends batch b. If the library still rejects one event
+ * (ret_bad), that line is reported and the batch goes again without it.
+ * Prints the indexes. Returns 0 or a negative code that ends the run.
+ */
+static int append_batch(struct stream *s, struct batch *b)
+{
+    int r = out_reserve(s, b->count * 21);
+
+    if (r < 0) {
+        cli_error("out of memory");
+        return r;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        const struct pending_event *p = &b->pending[i];
+        b->events[i] = (struct ev_event){
+            .type = b->arena.data + p->type,
+            .severity = p->severity,
+            .source_json = p->source == SIZE_MAX ? NULL : b->arena.data + p->source,
+            .data_json = p->data == SIZE_MAX ? NULL : b->arena.data + p->data,
+        };
+    }
+    while (b->count > 0) {
+        uint64_t first = 0;
+        size_t bad = SIZE_MAX;
+        r = ev_log_append_batch(s->log, b->events, b->count, &first, &bad);
+        if (r == 0) {
+            for (size_t i = 0; i < b->count; i++) {
+                out_index(s, first + i);
+            }
+            break;
+        }
+        if ((r == EV_EJSON || r == EV_ETOOBIG) && bad < b->count) {
+            cli_error("line %llu: %s", b->pending[bad].line, cli_cause(r));
+            s->lib_rejected++;
+            memmove(&b->events[bad], &b->events[bad + 1],
+                    (b->count - bad - 1) * sizeof(b->events[0]));
+            memmove(&b->pending[bad], &b->pending[bad + 1],
+                    (b->count - bad - 1) * sizeof(b->pending[0]));
+            b->count--;
+            r = 0;
+            continue;
+        }
+        cli_fail(r, "cannot append lines %llu-%llu to '%s'", b->pending[0].line,
+                 b->pending[b->count - 1].line, s->cli->dir);
+        break;
+    }
+    b->count = 0;
+    b->arena.len = 0;
+    if (s->out_len > 0) {
+        int w = cli_write_all(STDOUT_FILENO, s->out, s->out_len);
+        s->out_len = 0;
+        if (w < 0 && r == 0) {
+            cli_error("cannot write to standard output: %s", cli_strerror(-w));
+            r = w;
+        }
+    }
+    return r;
+}
+
+static void *appender_main(void *arg)
+{
+    struct stream *s = arg;
+
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->handed == NULL && !s->done) {
+            pthread_cond_wait(&s->cv, &s->mu);
+        }
+        if (s->handed == NULL) {
+            break;
+        }
+        struct batch *b = s->handed;
+        pthread_mutex_unlock(&s->mu);
+        int r = append_batch(s, b);
+        pthread_mutex_lock(&s->mu);
+        s->handed = NULL;
+        if (r < 0) {
+            s->error = r;
+        }
+        pthread_cond_broadcast(&s->cv);
+        if (r < 0) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/*
+ * Main thread: hands the filled batch to the appender (waiting while it is
+ * still busy with the previous one) and goes on with the other. Returns the
+ * appender's error, if it stopped.
+ */
+static int hand_over(struct stream *s)
+{
+    int r;
+
+    if (s->b->count == 0) {
+        pthread_mutex_lock(&s->mu);
+        r = s->error;
+        pthread_mutex_unlock(&s->mu);
+        return r;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (s->handed != NULL && s->error == 0) {
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    r = s->error;
+    if (r == 0) {
+        s->handed = s->b;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (r == 0) {
+        s->b = s->b == &s->batches[0] ? &s->batches[1] : &s->batches[0];
+        s->b->count = 0;
+        s->b->arena.len = 0;
+    }
+    return r;
+}
+
+/* Main thread: no more batches; waits for the appender to finish. */
+static int finish(struct stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->done = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    (void)pthread_join(s->thread, NULL);
+    return s->error;
+}
+
+static bool input_ready(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) > 0;
+}
+
+/* Reads, checks and batches lines until end of input; CLI_TROUBLE on a fatal failure. */
+static int read_lines(struct stream *s, char *buf, size_t cap)
+{
+    size_t start = 0, end = 0;
+    bool eof = false, skipping = false;
+
+    for (;;) {
+        /* Every complete line in the buffer becomes part of the batch. */
+        for (;;) {
+            char *nl = memchr(buf + start, '\n', end - start);
+            if (nl == NULL) {
+                break;
+            }
+            size_t len = (size_t)(nl - (buf + start));
+            s->line++;
+            if (skipping) {
+                skipping = false; /* the tail of a line already reported as too long */
+            } else if (len > LINE_MAX_BYTES) {
+                line_error(s, s->line, "longer than %u bytes", LINE_MAX_BYTES);
+            } else if (add_line(s, buf + start, len) < 0) {
+                cli_error("out of memory");
+                return CLI_TROUBLE;
+            }
+            start += len + 1;
+            if (s->b->count == BATCH_MAX && hand_over(s) < 0) {
+                return CLI_TROUBLE;
+            }
+        }
+        if (eof) {
+            if (end > start && !skipping) {
+                s->line++;
+                if (end - start > LINE_MAX_BYTES) {
+                    line_error(s, s->line, "longer than %u bytes", LINE_MAX_BYTES);
+                } else if (add_line(s, buf + start, end - start) < 0) {
+                    cli_error("out of memory");
+                    return CLI_TROUBLE;
+                }
+            }
+            return hand_over(s) < 0 ? CLI_TROUBLE : CLI_OK;
+        }
+        /* Keep the partial line; a line over the limit is reported once and skipped. */
+        if (end - start > LINE_MAX_BYTES) {
+            if (!skipping) {
+                line_error(s, s->line + 1, "longer than %u bytes", LINE_MAX_BYTES);
+                skipping = true;
+            }
+            start = end;
+        }
+        memmove(buf, buf + start, end - start);
+        end -= start;
+        start = 0;
+        /* Nothing more to read right now: have what we have appended before blocking. */
+        if (s->b->count > 0 && !input_ready(STDIN_FILENO) && hand_over(s) < 0) {
+            return CLI_TROUBLE;
+        }
+        ssize_t got = read(STDIN_FILENO, buf + end, cap - end);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            cli_error("cannot read standard input: %s", cli_strerror(errno));
+            return CLI_TROUBLE;
+        }
+        eof = got == 0;
+        end += (size_t)got;
+    }
+}
+
+static int append_stream(struct cli *cli, enum ev_sync sync)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    size_t cap = LINE_MAX_BYTES + READ_BLOCK;
+    char *buf = malloc(cap);
+    bool started = false;
+    int ret = CLI_TROUBLE, pipe_size;
+
+    if (s == NULL || buf == NULL) {
+        cli_error("out of memory");
+        goto out;
+    }
+    s->cli = cli;
+    s->b = &s->batches[0];
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (!cli_open(cli, false, sync, &s->log)) {
+        goto out;
+    }
+    /* A larger pipe lets the producer run ahead while we work (best effort). */
+    pipe_size = fcntl(STDIN_FILENO, F_GETPIPE_SZ);
+    if (pipe_size > 0 && (size_t)pipe_size < READ_BLOCK) {
+        (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, (int)READ_BLOCK);
+    }
+    int e = pthread_create(&s->thread, NULL, appender_main, s);
+    if (e != 0) {
+        cli_error("cannot start the appender thread: %s", cli_strerror(e));
+        goto out;
+    }
+    started = true;
+    ret = read_lines(s, buf, cap);
+    started = false;
+    if (finish(s) < 0) {
+        ret = CLI_TROUBLE;
+    }
+    if (ret == CLI_OK) {
+        struct ev_log *log = s->log;
+        s->log = NULL;
+        if (!cli_close(cli, log)) {
+            ret = CLI_TROUBLE;
+        } else if (s->rejected + s->lib_rejected > 0) {
+            ret = CLI_PARTIAL;
+        }
+    }
+out:
+    if (s != NULL) {
+        if (started) {
+            (void)finish(s);
+        }
+        (void)ev_log_close(s->log);
+        for (int i = 0; i < 2; i++) {
+            free(s->batches[i].arena.data);
+        }
+        free(s->out);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+    }
+    free(s);
+    free(buf);
+    return ret;
+}
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"type", required_argument, NULL, 't'},
+        {"severity", required_argument, NULL, 's'},
+        {"source", required_argument, NULL, 'S'},
+        {"data", required_argument, NULL, 'D'},
+        {"sync", required_argument, NULL, 'y'},
+        {"jsonl", no_argument, NULL, 'j'},
+        CLI_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    struct ev_event event = {.severity = EV_SEV_INFO};
+    enum ev_sync sync = EV_SYNC_ALWAYS;
+    bool jsonl = false, severity_given = false;
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, options, NULL)) != -1) {
+        switch (c) {
+        case 't': event.type = optarg; break;
+        case 's':
+            if (ev_severity_parse(optarg, &event.severity) < 0) {
+                return cli_usage_error(cli,
+                                       "invalid severity '%s': expected emergency, alert, "
+                                       "critical, error, warning, notice, info or debug",
+                                       optarg);
+            }
+            severity_given = true;
+            break;
+        case 'S': event.source_json = optarg; break;
+        case 'D': event.data_json = optarg; break;
+        case 'y':
+            if (ev_sync_parse(optarg, &sync) < 0) {
+                return cli_usage_error(cli,
+                                       "invalid sync mode '%s': expected always, interval "
+                                       "or never",
+                                       optarg);
+            }
+            break;
+        case 'j': jsonl = true; break;
+        default:
+            if ((r = cli_common_option(cli, c, argv)) >= 0) {
+                return r;
+            }
+        }
+    }
+    if (optind < argc) {
+        return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+    }
+    if (jsonl) {
+        if (event.type || severity_given || event.source_json || event.data_json) {
+            return cli_usage_error(cli, "--jsonl takes the events from standard input, not "
+                                        "from --type, --severity, --source or --data");
+        }
+        return append_stream(cli, sync);
+    }
+    if (event.type == NULL) {
+        return cli_usage_error(cli, "--type is required (or --jsonl)");
+    }
+    return append_one(cli, &event, sync);
+}
+
+const struct cli_command cli_cmd_append = {
+    .name = "append",
+    .summary = "append an event, or events as JSON Lines from stdin",
+    .usage = usage,
+    .run = run,
+};

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * evident: the command line tool. Global options, then one subcommand from
+ * the table below; each subcommand lives in cmd-<name>.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef EVIDENT_VERSION
+#define EVIDENT_VERSION "unknown"
+#endif
+
+/* The one command table: parsing, dispatch and 'evident --help' all read it. */
+static const struct cli_command *const commands[] = {
+    &cli_cmd_init,         &cli_cmd_append,     &cli_cmd_log,    &cli_cmd_show,  &cli_cmd_entry,
+    &cli_cmd_info,         &cli_cmd_checkpoint, &cli_cmd_pubkey, &cli_cmd_prove, &cli_cmd_verify,
+    &cli_cmd_verify_proof, &cli_cmd_export,     &cli_cmd_seal,
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static int usage(FILE *out)
+{
+    (void)fprintf(out, "usage: evident [-d DIR] COMMAND [OPTIONS] [ARGS]\n"
+                       "\n"
+                       "A tamper-evident audit log.\n"
+                       "\n"
+                       "Commands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        (void)fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
+    }
+    (void)fprintf(out, "\n"
+                       "Global options (also accepted after the command):\n"
+                       "  -d, --dir DIR  the log directory (default: $" CLI_DIR_ENV " if set, "
+                       "else ./" CLI_DEFAULT_DIR ")\n"
+                       "  -h, --help     show this help; 'evident COMMAND --help' for a command\n"
+                       "  -V, --version  show the version\n"
+                       "\n"
+                       "Exit codes: 0 ok, 1 verification failed, 2 could not check (usage, I/O,\n"
+                       "configuration); 'append --jsonl' also uses 3 (some lines rejected).\n");
+    return fflush(out) == 0 ? CLI_OK : CLI_TROUBLE;
+}
+
+static const struct cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        if (strcmp(commands[i]->name, name) == 0) {
+            return commands[i];
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cli cli = {.dir = getenv(CLI_DIR_ENV)};
+    int c;
+
+    if (cli.dir == NULL || cli.dir[0] == '\0') {
+        cli.dir = CLI_DEFAULT_DIR;
+    }
+    cli_getopt_reset();
+    /* '+': stop at the command name; what follows belongs to the command. */
+    while ((c = getopt_long(argc, argv, "+:d:hV", options, NULL)) != -1) {
+        switch (c) {
+        case 'd': cli.dir = optarg; break;
+        case 'h': return usage(stdout);
+        case 'V':
+            (void)printf("evident %s\n", EVIDENT_VERSION);
+            return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
+        case ':': return cli_usage_error(&cli, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            if (optopt != 0) {
+                return cli_usage_error(&cli, "unknown option '-%c'", optopt);
+            }
+            return cli_usage_error(&cli, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        (void)usage(stderr);
+        return CLI_TROUBLE;
+    }
+    if (strcmp(argv[optind], "help") == 0) {
+        if (optind + 1 < argc) {
+            const struct cli_command *cmd = find_command(argv[optind + 1]);
+            if (cmd != NULL) {
+                (void)fputs(cmd->usage, stdout);
+                return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
+            }
+            return cli_usage_error(&cli, "unknown command '%s'", argv[optind + 1]);
+        }
+        return usage(stdout);
+    }
+    cli.command = find_command(argv[optind]);
+    if (cli.command == NULL) {
+        return cli_usage_error(&cli, "unknown command '%s'", argv[optind]);
+    }
+    /* The command parses its own argv: argv[0] is its name. */
+    argc -= optind;
+    argv += optind;
+    cli_getopt_reset();
+    return cli.command->run(&cli, argc, argv);
+}
