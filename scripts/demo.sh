@@ -9,7 +9,7 @@ evident=$(realpath "${1:-build/src/cli/evident}")
 work=${EVIDENT_DEMO_DIR:-$(mktemp -d /tmp/evident-demo.XXXXXX)}
 log=$work/audit
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
 say "Create a log (the verification key is shown once: an auditor keeps it off this host)"
 run "$evident" -d "$log" init --origin demo.example/audit --seal-interval 1s \

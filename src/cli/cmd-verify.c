@@ -164,6 +164,15 @@ static int report_dir(const struct cli *cli, const struct options *o,
         }
         print_line("detail", "%s", rep->detail);
     }
+    if (!verified) {
+        /* Past the first failure nothing was checked: say only what is known. */
+        print_line("intact-before", "%llu entries", (unsigned long long)rep->entries);
+        print_line("checkpoint", "%llu entries", (unsigned long long)rep->checkpoint_size);
+        print_line("key", "%s", key);
+        print_line("tags", "%s",
+                   rep->tags_checked ? "checked" : "NOT checked (no --verification-key-file)");
+        return finish(NULL);
+    }
     print_line("entries", "%llu", (unsigned long long)rep->entries);
     print_line("checkpoint", "%llu entries", (unsigned long long)rep->checkpoint_size);
     print_line("root", "%s", root);
@@ -181,6 +190,13 @@ static int report_dir(const struct cli *cli, const struct options *o,
                    (unsigned long)rep->open_epoch_number);
     } else {
         print_line("open-epoch", "none (the last epoch is sealed)");
+    }
+    if (rep->any_sealed) {
+        char last[40], last_age[32];
+        cli_format_time(rep->last_seal_ns, last, sizeof(last));
+        cli_format_duration(rep->last_seal_age_ns, last_age, sizeof(last_age));
+        print_line("last-seal", "epoch %lu at %s (%s ago)", (unsigned long)rep->last_sealed_epoch,
+                   last, last_age);
     }
     if (rep->torn_bytes > 0) {
         print_line("torn-tail", "%llu bytes after the last intact record (never acknowledged)",
