@@ -354,7 +354,8 @@ int evi_entry_view(const uint8_t *entry, size_t len, struct evi_entry_view *ret_
         p++;
     }
     v.type_len = (size_t)(p - v.type);
-    if (v.type_len == 0 || v.type_len > EVI_TYPE_MAX || p >= end || *p != '"') {
+    if (v.type_len == 0 || v.type_len > EVI_TYPE_MAX || p >= end || *p != '"' ||
+        v.type[0] < 'a' || v.type[0] > 'z') {
         return evi_error(EV_EFORMAT, "entry type malformed");
     }
     if (end[-1] != '}') {
@@ -464,8 +465,8 @@ int evi_ts_parse_exact(const char *text, int64_t *ret_ns)
     if (cached_secs >= 0 && memcmp(text, cached, 19) == 0) {
         secs = cached_secs;
     } else {
-        if (parse_datetime(text, &secs) < 0) {
-            return -1;
+        if (parse_datetime(text, &secs) < 0 || secs > INT64_MAX / 1000000000 - 1) {
+            return -1; /* not a time the writer's int64 ns clock can have written */
         }
         memcpy(cached, text, 19);
         cached_secs = secs;
@@ -487,6 +488,9 @@ int ev_time_parse(const char *text, int64_t *ret_ns)
         full[19] = '\0';
         if (parse_datetime(full, &secs) < 0) {
             goto bad;
+        }
+        if (secs > INT64_MAX / 1000000000 - 1) {
+            return evi_error(EV_EFORMAT, "time '%.64s' is outside 1970..2262", text);
         }
         *ret_ns = secs * 1000000000;
         return 0;
@@ -518,6 +522,10 @@ int ev_time_parse(const char *text, int64_t *ret_ns)
         secs += (*p == '+') ? -off : off;
     } else {
         goto bad;
+    }
+    /* ns since 1970 in an int64 end in April 2262. */
+    if (secs < 0 || secs > INT64_MAX / 1000000000 - 1) {
+        return evi_error(EV_EFORMAT, "time '%.64s' is outside 1970..2262", text);
     }
     *ret_ns = secs * 1000000000 + ns;
     return 0;

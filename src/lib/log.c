@@ -1013,6 +1013,10 @@ static int open_writer(struct ev_log *log, const char *dir)
     if (r < 0) {
         return r;
     }
+    r = evi_checkpoint_history_repair(log->dirfd);
+    if (r < 0) {
+        return evi_error(r, "cannot repair the checkpoint history: %s", ev_last_error());
+    }
     r = load_latest_checkpoint_size(log);
     if (r < 0) {
         return r;

@@ -535,8 +535,27 @@ out:
     return r;
 }
 
+static int history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len),
+                        void *ctx, uint64_t *ret_end);
+
+static int no_visit(void *ctx, const char *note, size_t len)
+{
+    return 0;
+}
+
+static int evi_checkpoint_history_read_end(int dirfd, uint64_t *ret_end)
+{
+    return history_read(dirfd, no_visit, NULL, ret_end);
+}
+
 int evi_checkpoint_history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len),
                                 void *ctx)
+{
+    return history_read(dirfd, visit, ctx, NULL);
+}
+
+static int history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len),
+                        void *ctx, uint64_t *ret_end)
 {
     char *data = NULL;
     size_t len, pos = 0;
@@ -551,14 +570,16 @@ int evi_checkpoint_history_read(int dirfd, int (*visit)(void *ctx, const char *n
     while (pos < len) {
         const uint8_t *h = (const uint8_t *)data + pos;
         if (len - pos < 8) {
-            r = evi_error(EV_ECORRUPT, "checkpoints: incomplete frame at byte %zu", pos);
-            break;
+            break; /* a torn last frame: a crash while appending (§8), not damage */
         }
         uint32_t n = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
                      (uint32_t)h[3] << 24;
         uint32_t crc = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
                        (uint32_t)h[7] << 24;
-        if (n > len - pos - 8 || evi_crc32c(0, h + 8, n) != crc) {
+        if (n > len - pos - 8) {
+            break; /* likewise */
+        }
+        if (evi_crc32c(0, h + 8, n) != crc) {
             r = evi_error(EV_ECORRUPT, "checkpoints: damaged frame at byte %zu", pos);
             break;
         }
@@ -568,7 +589,35 @@ int evi_checkpoint_history_read(int dirfd, int (*visit)(void *ctx, const char *n
         }
         pos += 8 + (size_t)n;
     }
+    if (r == 0 && ret_end != NULL) {
+        *ret_end = pos;
+    }
     free(data);
+    return r;
+}
+
+int evi_checkpoint_history_repair(int dirfd)
+{
+    uint64_t end = 0;
+    struct stat st;
+    int r = evi_checkpoint_history_read_end(dirfd, &end);
+
+    if (r < 0) {
+        return r == -ENOENT ? 0 : r;
+    }
+    if (fstatat(dirfd, EVI_CHECKPOINTS_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    if ((uint64_t)st.st_size == end) {
+        return 0;
+    }
+    /* Cut the torn frame so that the next one is appended on a frame boundary. */
+    int fd = openat(dirfd, EVI_CHECKPOINTS_FILE, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return -errno;
+    }
+    r = ftruncate(fd, (off_t)end) < 0 ? -errno : evi_io_fsync(fd);
+    (void)close(fd);
     return r;
 }
 

@@ -64,9 +64,14 @@ int evi_read_file(int dirfd, const char *name, size_t max, char **ret_data, size
 int evi_replace_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 /* Appends one checkpoint frame to the history (§8) and syncs it. */
 int evi_checkpoint_history_append(int dirfd, const char *note, size_t len);
-/* Calls visit for each note in the history; stops at a damaged frame with EV_ECORRUPT. */
+/*
+ * Calls visit for each note in the history; stops at a damaged frame with
+ * EV_ECORRUPT. A torn last frame (a crash while appending) ends the history.
+ */
 int evi_checkpoint_history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len),
                                 void *ctx);
+/* Writer, at open: cuts a torn last frame of the history. */
+int evi_checkpoint_history_repair(int dirfd);
 
 /* I/O wrappers with fault injection for tests. */
 ssize_t evi_io_pwrite(int fd, const void *buf, size_t len, off_t off);

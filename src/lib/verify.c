@@ -368,6 +368,45 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
     return check_requirements(st);
 }
 
+/*
+ * What a crash can leave after the last intact record of the last segment: a
+ * record cut short, zeros (space the file system allocated but whose data never
+ * landed), or a last record whose bytes reach the end of the file but did not
+ * all land (bad checksum). Anything else there is damage.
+ */
+static bool torn_tail(const struct evi_segment *seg, uint64_t offset,
+                      enum evi_record_status status)
+{
+    uint8_t buf[4096];
+    uint64_t pos = offset;
+
+    if (status == EVI_RECORD_SHORT) {
+        return true;
+    }
+    if (status == EVI_RECORD_BAD_CRC) {
+        uint8_t len[4];
+        if (evi_read_exact(seg->fd, len, sizeof(len), (off_t)offset) < 0) {
+            return false;
+        }
+        uint64_t n = (uint64_t)len[0] | (uint64_t)len[1] << 8 | (uint64_t)len[2] << 16 |
+                     (uint64_t)len[3] << 24;
+        return offset + EVI_RECORD_OVERHEAD + n == seg->bytes;
+    }
+    while (pos < seg->bytes) {
+        size_t n = seg->bytes - pos < sizeof(buf) ? (size_t)(seg->bytes - pos) : sizeof(buf);
+        if (evi_read_exact(seg->fd, buf, n, (off_t)pos) < 0) {
+            return false;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (buf[k] != 0) {
+                return false;
+            }
+        }
+        pos += n;
+    }
+    return true;
+}
+
 static int scan_records(struct verifier_state *st, int dirfd)
 {
     struct evi_segment *segs = NULL;
@@ -415,7 +454,7 @@ static int scan_records(struct verifier_state *st, int dirfd)
             uint64_t left = segs[sc.seg].bytes - sc.offset;
             bool last = sc.seg + 1 == count;
             uint64_t required = st->req_count ? st->reqs[st->req_count - 1].size : 0;
-            if (status == EVI_RECORD_SHORT && last && i >= required) {
+            if (last && i >= required && torn_tail(&segs[sc.seg], sc.offset, status)) {
                 /* A crash's torn tail: reported, and by itself no failure. */
                 st->report->torn_bytes = left;
                 r = 0;
