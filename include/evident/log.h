@@ -91,7 +91,8 @@ struct ev_open_options {
     enum ev_sync sync;              /* default EV_SYNC_ALWAYS */
     uint64_t sync_interval_ns;      /* EV_SYNC_INTERVAL; 0 = 1 s */
     uint64_t checkpoint_interval_ns;/* 0 = EV_DEFAULT_CHECKPOINT_INTERVAL_NS */
-    uint64_t segment_bytes;         /* 0 = EV_DEFAULT_SEGMENT_BYTES */
+    uint64_t segment_bytes;         /* 0 = EV_DEFAULT_SEGMENT_BYTES; at least one largest
+                                       record (65,611 bytes) is used if smaller */
     int lock_timeout_ms;            /* wait for the writer lock; 0 = default, <0 = no wait */
     struct ev_recovery *ret_recovery; /* optional: filled on successful open */
 };
@@ -141,6 +142,9 @@ struct ev_event {
  * Returns EV_EJSON for a malformed event (nothing written), EV_ETOOBIG if the
  * entry would exceed EV_ENTRY_MAX_BYTES (nothing written), -errno on I/O
  * failure (the log stays verifiable; the event is not acknowledged).
+ * After any I/O failure (a write, a sync, a new segment, a checkpoint) every
+ * later call on the handle fails with the same code: close it and reopen,
+ * which recovers from what is on disk.
  */
 int ev_log_append(struct ev_log *log, const struct ev_event *event, uint64_t *ret_index);
 
@@ -224,7 +228,10 @@ int ev_log_prove_inclusion(struct ev_log *log, uint64_t index, uint64_t tree_siz
 int ev_log_prove_consistency(struct ev_log *log, uint64_t old_size, uint64_t new_size,
                              uint8_t ret_proof[EV_MAX_PROOF][EV_HASH_BYTES], size_t *ret_len);
 
-/* Filters for ev_log_scan(); zero/NULL fields match everything. */
+/*
+ * Filters for ev_log_scan(). NULL strings and zero times match everything;
+ * max_severity must be set: -1 matches any (0 means emergency only).
+ */
 struct ev_filter {
     const char *type;               /* exact type */
     int max_severity;               /* this severity or more severe; -1 = any */

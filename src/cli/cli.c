@@ -21,7 +21,8 @@
 
 /* ---- messages ----------------------------------------------------------- */
 
-static void vmessage(const char *fmt, va_list ap, const char *cause)
+__attribute__((format(printf, 1, 0))) static void vmessage(const char *fmt, va_list ap,
+                                                           const char *cause)
 {
     char msg[1024];
 

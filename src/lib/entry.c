@@ -318,13 +318,14 @@ int evi_entry_view(const uint8_t *entry, size_t len, struct evi_entry_view *ret_
     }
     p += head;
     while (p < end && *p >= '0' && *p <= '9') {
-        if (digits == 20 || seq > (UINT64_MAX - 9) / 10) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (digits == 20 || seq > (UINT64_MAX - d) / 10) {
             return evi_error(EV_EFORMAT, "entry seq out of range");
         }
         if (digits == 1 && seq == 0) {
             return evi_error(EV_EFORMAT, "entry seq has a leading zero");
         }
-        seq = seq * 10 + (uint64_t)(*p - '0');
+        seq = seq * 10 + d;
         digits++;
         p++;
     }

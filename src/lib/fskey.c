@@ -23,7 +23,14 @@ static void step(uint8_t key[32], const char *label, size_t label_len)
 
 void evi_fskey_init(struct evi_fskey *k, const uint8_t verification_key[32])
 {
+    static const uint8_t empty_root[32] = {
+        0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+        0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+        0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    };
+
     memset(k, 0, sizeof(*k));
+    memcpy(k->root, empty_root, 32); /* SHA-256 of the empty string */
     evi_hmac_sha256(verification_key, label_record, sizeof(label_record) - 1, k->record_key);
     evi_hmac_sha256(verification_key, label_epoch, sizeof(label_epoch) - 1, k->next_epoch_key);
 }
@@ -94,7 +101,8 @@ void evi_keystate_encode(const struct evi_fskey *k, uint8_t out[EVI_KEYSTATE_BYT
     memcpy(out + 64, k->next_epoch_key, 32);
     put(out + 96, (uint64_t)k->last_ts_ns, 8);
     memcpy(out + 104, k->chain, 32);
-    put(out + 156, evi_crc32c(0, out, 156), 4);
+    memcpy(out + 136, k->root, 32);
+    put(out + 188, evi_crc32c(0, out, 188), 4);
 }
 
 int evi_keystate_decode(const uint8_t in[EVI_KEYSTATE_BYTES], struct evi_fskey *ret)
@@ -102,7 +110,7 @@ int evi_keystate_decode(const uint8_t in[EVI_KEYSTATE_BYTES], struct evi_fskey *
     if (memcmp(in, keystate_magic, 8) != 0) {
         return evi_error(EV_EFORMAT, "keystate: bad magic");
     }
-    if (get(in + 156, 4) != evi_crc32c(0, in, 156)) {
+    if (get(in + 188, 4) != evi_crc32c(0, in, 188)) {
         return evi_error(EV_EFORMAT, "keystate: checksum mismatch");
     }
     ret->next = get(in + 8, 8);
@@ -112,5 +120,6 @@ int evi_keystate_decode(const uint8_t in[EVI_KEYSTATE_BYTES], struct evi_fskey *
     memcpy(ret->next_epoch_key, in + 64, 32);
     ret->last_ts_ns = (int64_t)get(in + 96, 8);
     memcpy(ret->chain, in + 104, 32);
+    memcpy(ret->root, in + 136, 32);
     return 0;
 }

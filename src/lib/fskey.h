@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define EVI_KEYSTATE_BYTES 160
+#define EVI_KEYSTATE_BYTES 192
 
 struct evi_fskey {
     uint64_t next;                  /* index of the next record */
@@ -18,6 +18,7 @@ struct evi_fskey {
     uint8_t next_epoch_key[32];     /* A(e + 1) */
     int64_t last_ts_ns;             /* ts of record next - 1 */
     uint8_t chain[32];              /* c(next - 1), zeros for an empty log */
+    uint8_t root[32];               /* root of the tree of `next` entries */
 };
 
 /* State for an empty log from V: e = 0, j = 0, R(0,0), A(1). */

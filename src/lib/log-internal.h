@@ -51,10 +51,14 @@ struct ev_log {
     uint64_t written;                /* entries handed to the kernel */
     uint64_t durable;                /* entries known durable */
     bool committing;
+    bool sequencing;                 /* one caller sequences at a time, batches stay whole */
     int failed;                      /* sticky: a write or sync failed; reopen to go on */
     uint64_t checkpoint_size;
     bool have_checkpoint;
     int64_t checkpoint_ns, sync_ns;
+    int64_t sync_cost_ns;            /* how long the last fdatasync took */
+    uint64_t calls_pending;          /* append calls sequenced since the last commit began */
+    uint64_t calls_last_commit;      /* append calls the last sync commit carried */
     char *entry_buf;                 /* EV_ENTRY_MAX_BYTES scratch for assembling entries */
 };
 

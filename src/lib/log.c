@@ -139,19 +139,24 @@ static int commit_locked(struct ev_log *log, bool sync)
     struct evi_fskey key = log->key;
     int r;
 
+    evi_frontier_root(&log->frontier, key.root);
     if (log->failed) {
         evi_fskey_wipe(&key);
         return log->failed;
     }
     log->committing = true;
     pending_reset(log, taken);
+    uint64_t calls = log->calls_pending;
+    log->calls_pending = 0;
     pthread_mutex_unlock(&log->mu);
 
     /* Records first, then their durability, then what is derived from them. */
+    int64_t sync_start = sync ? evi_now_ns() : 0;
     r = evi_write_all(fd, taken[0].data, taken[0].len, (off_t)roff);
     if (r == 0 && sync) {
         r = evi_io_fdatasync(fd);
     }
+    int64_t sync_cost = sync ? evi_now_ns() - sync_start : 0;
     if (r == 0) {
         r = evi_write_all(log->hashes_fd, taken[1].data, taken[1].len, (off_t)hoff);
     }
@@ -182,6 +187,12 @@ static int commit_locked(struct ev_log *log, bool sync)
         if (sync) {
             log->durable = target;
             log->sync_ns = evi_now_ns();
+            log->sync_cost_ns = sync_cost;
+            /*
+             * Expect next time every call this commit carried and every call
+             * that arrived while it ran: two cohorts then merge into one sync.
+             */
+            log->calls_last_commit = calls + log->calls_pending;
         }
     }
     log->committing = false;
@@ -190,7 +201,38 @@ static int commit_locked(struct ev_log *log, bool sync)
 }
 
 /* Waits until entries [0, upto) are durable (sync) or written, committing if needed. */
-static int wait_for_locked(struct ev_log *log, uint64_t upto, bool sync)
+/*
+ * Before a sync commit: wait until as many append calls have joined as the last
+ * commit carried, for at most half of what a sync costs. Without this, the
+ * thread whose commit just finished comes straight back and syncs its next
+ * batch alone while the threads it woke are still on their way (a convoy:
+ * measured at about half the entries per fdatasync that 8 threads could share).
+ * With one appender it never waits; when appenders leave, the timeout adapts
+ * the expectation at the next commit.
+ */
+static void gather_locked(struct ev_log *log)
+{
+    int64_t wait = log->sync_cost_ns / 2;
+    struct timespec deadline;
+
+    if (log->calls_pending >= log->calls_last_commit || wait <= 0) {
+        return;
+    }
+    if (wait > 2000000) {
+        wait = 2000000;
+    }
+    (void)clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += (long)wait;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000;
+    deadline.tv_nsec %= 1000000000;
+    while (log->calls_pending < log->calls_last_commit && !log->committing) {
+        if (pthread_cond_timedwait(&log->cv, &log->mu, &deadline) != 0) {
+            break;
+        }
+    }
+}
+
+static int wait_for_locked(struct ev_log *log, uint64_t upto, bool sync, bool gather)
 {
     for (;;) {
         if ((sync ? log->durable : log->written) >= upto) {
@@ -198,6 +240,12 @@ static int wait_for_locked(struct ev_log *log, uint64_t upto, bool sync)
         }
         if (log->failed) {
             return log->failed;
+        }
+        if (!log->committing && sync && gather) {
+            gather_locked(log);
+            if (log->committing) {
+                continue; /* someone else took the commit while we waited */
+            }
         }
         if (!log->committing) {
             int r = commit_locked(log, sync);
@@ -220,7 +268,7 @@ int evi_log_flush_for_read(struct ev_log *log, uint64_t upto)
     if (upto > log->size) {
         upto = log->size;
     }
-    r = wait_for_locked(log, upto, false);
+    r = wait_for_locked(log, upto, false, false);
     pthread_mutex_unlock(&log->mu);
     return r;
 }
@@ -256,6 +304,7 @@ static int rotate_if_full_locked(struct ev_log *log, size_t record_size)
         log->segments = grown;
         int r = evi_segment_create(log->dirfd, log->size, &seg);
         if (r < 0) {
+            log->failed = r; /* every I/O failure of the writer is sticky (log.h) */
             return r;
         }
         log->segments[log->segment_count - 1].bytes = log->segment_end;
@@ -275,13 +324,24 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
 {
     uint8_t leaf[EV_HASH_BYTES], tag[EV_HASH_BYTES], chain[EV_HASH_BYTES];
     uint8_t stored[64][EV_HASH_BYTES];
-    int64_t ts = evi_now_ns();
+    int64_t ts;
     long len;
     int nstored, r;
 
     if (log->failed) {
         return log->failed;
     }
+    /*
+     * Rotation may drop the mutex (it commits the old segment): do it first,
+     * for the largest this record can be, and only then give the entry its
+     * seq and ts, so that nothing can come between them and the record.
+     */
+    r = rotate_if_full_locked(log, EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) +
+                                       body->len);
+    if (r < 0) {
+        return r;
+    }
+    ts = evi_now_ns();
     if (ts < log->key.last_ts_ns) {
         ts = log->key.last_ts_ns; /* ts never decreases along the log (§5) */
     }
@@ -290,10 +350,6 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
         return evi_error((int)len, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
     }
     size_t record_size = EVI_RECORD_OVERHEAD + (size_t)len;
-    r = rotate_if_full_locked(log, record_size);
-    if (r < 0) {
-        return r;
-    }
     struct evi_pending *p = &log->pending;
     if ((r = buf_reserve(&p->records, record_size)) < 0 ||
         (r = buf_reserve(&p->hashes, 64 * EV_HASH_BYTES)) < 0 ||
@@ -325,6 +381,24 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
         evi_fskey_next_record(&log->key);
     }
     return 0;
+}
+
+/*
+ * One caller at a time sequences (appends a batch, seals): a batch keeps
+ * consecutive indexes even when a rotation inside it drops the mutex.
+ */
+static void sequencing_begin_locked(struct ev_log *log)
+{
+    while (log->sequencing) {
+        pthread_cond_wait(&log->cv, &log->mu);
+    }
+    log->sequencing = true;
+}
+
+static void sequencing_end_locked(struct ev_log *log)
+{
+    log->sequencing = false;
+    pthread_cond_broadcast(&log->cv);
 }
 
 static uint32_t clock_epoch(const struct ev_log *log)
@@ -394,7 +468,7 @@ static int checkpoint_locked(struct ev_log *log)
         return 0;
     }
     /* Sign only what is durable (FORMAT.md §8). */
-    r = wait_for_locked(log, size, true);
+    r = wait_for_locked(log, size, true, false);
     if (r < 0) {
         return r;
     }
@@ -426,6 +500,7 @@ static int checkpoint_locked(struct ev_log *log)
     }
     if (r < 0) {
         r = evi_error(r, "cannot write checkpoint: %s", strerror(-r));
+        log->failed = r; /* every I/O failure of the writer is sticky (log.h) */
         goto out;
     }
     log->checkpoint_size = size;
@@ -565,6 +640,18 @@ int ev_log_create(const char *dir, const struct ev_create_options *options,
         memcpy(ret_verification_key, v, sizeof(v));
     }
 out:
+    if (r < 0 && r != -EEXIST && dirfd >= 0) {
+        /* Leave nothing half-made behind, so that init can simply be run again. */
+        static const char *const made[] = {
+            EVI_META_FILE, EVI_SIGNING_KEY_FILE, EVI_KEYSTATE_FILE, EVI_HASHES_FILE,
+            EVI_INDEX_FILE, EVI_CHECKPOINT_FILE, EVI_CHECKPOINTS_FILE, EVI_LOCK_FILE,
+            EVI_SEGMENTS_DIR "/00000000000000000000.seg",
+        };
+        for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+            (void)unlinkat(dirfd, made[i], 0);
+        }
+        (void)unlinkat(dirfd, EVI_SEGMENTS_DIR, AT_REMOVEDIR);
+    }
     evi_wipe(v, sizeof(v));
     evi_fskey_wipe(&key);
     ev_signer_free(signer);
@@ -781,32 +868,68 @@ static int cut_torn_tail(struct ev_log *log, size_t seg, uint64_t offset,
     return 0;
 }
 
-/* FORMAT.md §10. */
-static int recover(struct ev_log *log, struct ev_recovery *rec)
+static int flush_rebuilt(struct ev_log *log)
 {
-    struct recovery_scan at;
+    struct evi_pending *p = &log->pending;
+    int r = evi_write_all(log->hashes_fd, p->hashes.data, p->hashes.len, (off_t)p->hashes_off);
+
+    if (r == 0) {
+        r = evi_write_all(log->index_fd, p->index.data, p->index.len, (off_t)p->index_off);
+    }
+    if (r == 0) {
+        p->hashes_off += p->hashes.len;
+        p->index_off += p->index.len;
+        p->hashes.len = 0;
+        p->index.len = 0;
+    }
+    return r;
+}
+
+/* Compares the rebuilt tree with the root the key state recorded at its size. */
+static bool tree_matches(const struct evi_frontier *f, const uint8_t root[EV_HASH_BYTES])
+{
+    uint8_t have[EV_HASH_BYTES];
+    evi_frontier_root(f, have);
+    return memcmp(have, root, EV_HASH_BYTES) == 0;
+}
+
+/*
+ * FORMAT.md §10. With full, every derived hash is rebuilt from the records;
+ * else only those after the last entry the derived files describe, and
+ * *ret_rebuild says when the files turned out not to deserve that trust.
+ * The derived files are written over in place and cut to length only once the
+ * scan succeeded, so a refused open leaves them as they were.
+ */
+static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool *ret_rebuild)
+{
+    struct recovery_scan at = {.start = 0, .seg = 0, .offset = EVI_SEGMENT_HEADER};
     struct evi_scanner sc = {0};
     struct evi_record record;
     enum evi_record_status status;
+    const uint64_t durable = log->key.next;  /* records the key state vouches for */
+    uint8_t durable_root[EV_HASH_BYTES];
     uint64_t index;
     int r;
 
-    r = recovery_start(log, log->key.next, &at);
-    if (r < 0) {
-        return r;
+    *ret_rebuild = false;
+    memcpy(durable_root, log->key.root, EV_HASH_BYTES);
+    if (!full) {
+        r = recovery_start(log, durable, &at);
+        if (r < 0) {
+            return r;
+        }
     }
-    r = evi_frontier_load(&log->frontier, at.start, evi_log_read_hash, log);
-    if (r < 0) {
-        /* The hashes file cannot be trusted: rebuild everything. */
-        at.start = 0;
-        at.seg = 0;
-        at.offset = EVI_SEGMENT_HEADER;
-        evi_frontier_init(&log->frontier);
+    evi_frontier_init(&log->frontier);
+    if (at.start > 0 && evi_frontier_load(&log->frontier, at.start, evi_log_read_hash, log) < 0) {
+        *ret_rebuild = true; /* the hashes file cannot be read: rebuild everything */
+        return 0;
     }
-    if (ftruncate(log->hashes_fd, (off_t)(evi_stored_hash_count(at.start) * EV_HASH_BYTES)) < 0 ||
-        ftruncate(log->index_fd, (off_t)(at.start * 8)) < 0) {
-        return evi_error(-errno, "cannot truncate derived files: %s", strerror(errno));
+    if (at.start == durable && !tree_matches(&log->frontier, durable_root)) {
+        *ret_rebuild = true;
+        return 0;
     }
+    log->pending.hashes.len = 0;
+    log->pending.index.len = 0;
     log->pending.hashes_off = evi_stored_hash_count(at.start) * EV_HASH_BYTES;
     log->pending.index_off = at.start * 8;
     log->size = at.start;
@@ -827,11 +950,11 @@ static int recover(struct ev_log *log, struct ev_recovery *rec)
             break;
         }
         if (r == EVI_SCAN_DAMAGED) {
-            if (index < log->key.next) {
+            if (index < durable) {
                 r = evi_error(EV_ECORRUPT, "record %" PRIu64 " (segment %" PRIu64 ", byte %"
                               PRIu64 ") is damaged (%s) but was acknowledged as durable; "
-                              "run 'evident verify'", index, log->segments[seg].first_index,
-                              offset, evi_record_status_name(status));
+                              "run 'evident verify'", index, log->segments[sc.seg].first_index,
+                              sc.offset, evi_record_status_name(status));
                 goto out;
             }
             r = cut_torn_tail(log, sc.seg, sc.offset, rec);
@@ -845,7 +968,7 @@ static int recover(struct ev_log *log, struct ev_recovery *rec)
         }
         struct evi_entry_view view;
         if (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
-            if (index < log->key.next) {
+            if (index < durable) {
                 r = evi_error(EV_ECORRUPT, "record %" PRIu64 " is not a valid entry (%s); run "
                               "'evident verify'", index, ev_last_error());
                 goto out;
@@ -860,7 +983,7 @@ static int recover(struct ev_log *log, struct ev_recovery *rec)
 
         uint8_t leaf[EV_HASH_BYTES], stored[64][EV_HASH_BYTES];
         ev_leaf_hash(record.entry, record.entry_len, leaf);
-        if (index >= log->key.next) {
+        if (index >= durable) {
             /* Durable but after the key state: derive the key state forward over it. */
             uint8_t chain[EV_HASH_BYTES], tag[EV_HASH_BYTES];
             evi_sha256_parts(log->key.chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
@@ -880,9 +1003,9 @@ static int recover(struct ev_log *log, struct ev_recovery *rec)
             }
         }
         int nstored = evi_frontier_append(&log->frontier, leaf, stored);
-        uint8_t off8[8];
-        for (int i = 0; i < 8; i++) {
-            off8[i] = (uint8_t)(offset >> (8 * i));
+        if (nstored < 0) {
+            r = nstored;
+            goto out;
         }
         if ((r = buf_reserve(&log->pending.hashes, 64 * EV_HASH_BYTES)) < 0 ||
             (r = buf_reserve(&log->pending.index, 8)) < 0) {
@@ -891,45 +1014,50 @@ static int recover(struct ev_log *log, struct ev_recovery *rec)
         memcpy(log->pending.hashes.data + log->pending.hashes.len, stored,
                (size_t)nstored * EV_HASH_BYTES);
         log->pending.hashes.len += (size_t)nstored * EV_HASH_BYTES;
-        memcpy(log->pending.index.data + log->pending.index.len, off8, 8);
+        for (int i = 0; i < 8; i++) {
+            log->pending.index.data[log->pending.index.len + (size_t)i] =
+                (uint8_t)(offset >> (8 * i));
+        }
         log->pending.index.len += 8;
         rec->records_scanned++;
         index++;
-        if (log->pending.hashes.len >= PENDING_FLUSH_BYTES) {
-            if ((r = evi_write_all(log->hashes_fd, log->pending.hashes.data,
-                                   log->pending.hashes.len, (off_t)log->pending.hashes_off)) < 0 ||
-                (r = evi_write_all(log->index_fd, log->pending.index.data,
-                                   log->pending.index.len, (off_t)log->pending.index_off)) < 0) {
-                goto out;
+        if (index == durable && !tree_matches(&log->frontier, durable_root)) {
+            /* The hashes we started from were wrong (or the records changed). */
+            *ret_rebuild = !full;
+            r = 0;
+            if (full) {
+                r = evi_error(EV_ETAMPERED, "the records do not give the tree root the key "
+                              "state recorded at %" PRIu64 " entries; run 'evident verify'",
+                              durable);
             }
-            log->pending.hashes_off += log->pending.hashes.len;
-            log->pending.index_off += log->pending.index.len;
-            log->pending.hashes.len = 0;
-            log->pending.index.len = 0;
+            goto out;
+        }
+        if (log->pending.hashes.len >= PENDING_FLUSH_BYTES && (r = flush_rebuilt(log)) < 0) {
+            goto out;
         }
     }
-    if (index < log->key.next) {
+    if (index < durable) {
         r = evi_error(EV_ESTATE, "the key state says %" PRIu64 " entries are durable but the "
                       "records end at %" PRIu64 ": acknowledged entries are missing; run "
-                      "'evident verify'", log->key.next, index);
+                      "'evident verify'", durable, index);
         goto out;
     }
-    if ((r = evi_write_all(log->hashes_fd, log->pending.hashes.data, log->pending.hashes.len,
-                           (off_t)log->pending.hashes_off)) < 0 ||
-        (r = evi_write_all(log->index_fd, log->pending.index.data, log->pending.index.len,
-                           (off_t)log->pending.index_off)) < 0) {
+    r = flush_rebuilt(log);
+    if (r < 0) {
         goto out;
     }
-    log->pending.hashes_off += log->pending.hashes.len;
-    log->pending.index_off += log->pending.index.len;
-    log->pending.hashes.len = 0;
-    log->pending.index.len = 0;
+    if (ftruncate(log->hashes_fd, (off_t)(evi_stored_hash_count(index) * EV_HASH_BYTES)) < 0 ||
+        ftruncate(log->index_fd, (off_t)(index * 8)) < 0) {
+        r = evi_error(-errno, "cannot cut derived files: %s", strerror(errno));
+        goto out;
+    }
     rec->rebuilt_entries = index - at.start;
     log->size = index;
     log->written = log->durable = index;
     log->segment_end = log->segments[log->segment_count - 1].bytes;
     log->pending.segment_fd = log->segments[log->segment_count - 1].fd;
     log->pending.records_off = log->segment_end;
+    evi_frontier_root(&log->frontier, log->key.root);
     r = keystate_write(log->keystate_fd, &log->key, true);
 out:
     evi_scanner_free(&sc);
@@ -957,10 +1085,16 @@ static int load_latest_checkpoint_size(struct ev_log *log)
         r = ev_checkpoint_open(note, len, v, &cp);
     }
     if (r == 0) {
+        uint8_t root[EV_HASH_BYTES];
         if (cp.tree_size > log->size) {
             r = evi_error(EV_ETRUNCATED, "latest checkpoint is for %" PRIu64 " entries but the log "
                           "has %" PRIu64, cp.tree_size, log->size);
-        } else {
+        } else if ((r = evi_tree_root(cp.tree_size, evi_log_read_hash, log, root)) == 0 &&
+                   memcmp(root, cp.root, EV_HASH_BYTES) != 0) {
+            r = EV_ETAMPERED; /* the caller rebuilds the hashes and asks again */
+            evi_error(r, "the log's first %" PRIu64 " entries do not have the root the latest "
+                      "checkpoint signed; run 'evident verify'", cp.tree_size);
+        } else if (r == 0) {
             log->checkpoint_size = cp.tree_size;
             log->have_checkpoint = true;
         }
@@ -1009,7 +1143,12 @@ static int open_writer(struct ev_log *log, const char *dir)
     struct ev_recovery scratch = {0};
     struct ev_recovery *rec = log->options.ret_recovery ? log->options.ret_recovery : &scratch;
     memset(rec, 0, sizeof(*rec));
-    r = recover(log, rec);
+    bool rebuild;
+    r = recover(log, rec, false, &rebuild);
+    if (r == 0 && rebuild) {
+        memset(rec, 0, sizeof(*rec));
+        r = recover(log, rec, true, &rebuild);
+    }
     if (r < 0) {
         return r;
     }
@@ -1018,6 +1157,14 @@ static int open_writer(struct ev_log *log, const char *dir)
         return evi_error(r, "cannot repair the checkpoint history: %s", ev_last_error());
     }
     r = load_latest_checkpoint_size(log);
+    if (r == EV_ETAMPERED && rec->rebuilt_entries < log->size) {
+        /* Perhaps only the hashes file is damaged: rebuild it and ask again. */
+        memset(rec, 0, sizeof(*rec));
+        r = recover(log, rec, true, &rebuild);
+        if (r == 0) {
+            r = load_latest_checkpoint_size(log);
+        }
+    }
     if (r < 0) {
         return r;
     }
@@ -1106,13 +1253,13 @@ static int settle_locked(struct ev_log *log, uint64_t end)
 
     switch (log->options.sync) {
     case EV_SYNC_ALWAYS:
-        r = wait_for_locked(log, end, true);
+        r = wait_for_locked(log, end, true, true);
         break;
     case EV_SYNC_INTERVAL:
     case EV_SYNC_NEVER:
         if (log->options.sync == EV_SYNC_INTERVAL &&
             evi_now_ns() - log->sync_ns >= (int64_t)log->options.sync_interval_ns) {
-            r = wait_for_locked(log, end, true);
+            r = wait_for_locked(log, end, true, false);
         } else if (log->pending.records.len >= PENDING_FLUSH_BYTES && !log->committing) {
             r = commit_locked(log, false);
         }
@@ -1153,6 +1300,7 @@ int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_
         }
     }
     pthread_mutex_lock(&log->mu);
+    sequencing_begin_locked(log);
     r = seal_due_locked(log, false);
     if (r >= 0) {
         first = log->size;
@@ -1181,8 +1329,14 @@ int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_
             }
         }
         if (r == 0) {
+            log->calls_pending++;
+        }
+        sequencing_end_locked(log); /* also wakes a committer that is gathering */
+        if (r == 0) {
             r = settle_locked(log, first + count);
         }
+    } else {
+        sequencing_end_locked(log);
     }
     pthread_mutex_unlock(&log->mu);
     if (r == 0 && ret_first != NULL) {
@@ -1210,7 +1364,9 @@ int ev_log_seal(struct ev_log *log)
         return evi_error(EV_EREADONLY, "log opened read-only");
     }
     pthread_mutex_lock(&log->mu);
+    sequencing_begin_locked(log);
     r = seal_due_locked(log, true);
+    sequencing_end_locked(log);
     pthread_mutex_unlock(&log->mu);
     return r < 0 ? r : 0;
 }
@@ -1223,7 +1379,7 @@ int ev_log_sync(struct ev_log *log)
         return 0;
     }
     pthread_mutex_lock(&log->mu);
-    r = wait_for_locked(log, log->size, true);
+    r = wait_for_locked(log, log->size, true, false);
     pthread_mutex_unlock(&log->mu);
     return r;
 }
@@ -1237,10 +1393,12 @@ int ev_log_checkpoint(struct ev_log *log)
         return evi_error(EV_EREADONLY, "log opened read-only");
     }
     pthread_mutex_lock(&log->mu);
+    sequencing_begin_locked(log);
     r = seal_due_locked(log, false);
     if (r >= 0) {
         r = checkpoint_locked(log);
     }
+    sequencing_end_locked(log);
     pthread_mutex_unlock(&log->mu);
     return r;
 }
@@ -1254,13 +1412,15 @@ int ev_log_close(struct ev_log *log)
     }
     if (log->writer && !log->failed) {
         pthread_mutex_lock(&log->mu);
+        sequencing_begin_locked(log);
         r = seal_due_locked(log, false);
         if (r >= 0) {
             r = checkpoint_locked(log);
         }
         if (r == 0) {
-            r = wait_for_locked(log, log->size, true);
+            r = wait_for_locked(log, log->size, true, false);
         }
+        sequencing_end_locked(log);
         pthread_mutex_unlock(&log->mu);
         if (r == 0) {
             r = evi_io_fdatasync(log->keystate_fd);

@@ -110,46 +110,79 @@ out:
     return r;
 }
 
+/*
+ * Reads the record at off of segment seg and checks it is entry index: its
+ * checksum and its seq. On success *ret_rec (caller frees) holds it.
+ */
+static int record_at(struct ev_log *log, size_t seg, uint64_t off, uint64_t index,
+                     uint8_t **ret_rec, struct evi_record *ret_record)
+{
+    int fd = log->segments[seg].fd;
+    uint8_t head[EVI_RECORD_PREFIX];
+    struct evi_entry_view view;
+    uint8_t *rec;
+
+    if (evi_read_exact(fd, head, sizeof(head), (off_t)off) < 0) {
+        return EV_ECORRUPT;
+    }
+    uint32_t len = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 |
+                   (uint32_t)head[3] << 24;
+    if (len == 0 || len > EV_ENTRY_MAX_BYTES) {
+        return EV_ECORRUPT;
+    }
+    rec = malloc(EVI_RECORD_OVERHEAD + (size_t)len);
+    if (rec == NULL) {
+        return -ENOMEM;
+    }
+    if (evi_read_exact(fd, rec, EVI_RECORD_OVERHEAD + (size_t)len, (off_t)off) < 0 ||
+        evi_record_decode(rec, EVI_RECORD_OVERHEAD + (size_t)len, ret_record, NULL) !=
+            EVI_RECORD_OK ||
+        evi_entry_view(ret_record->entry, ret_record->entry_len, &view) < 0 ||
+        view.seq != index) {
+        free(rec);
+        return EV_ECORRUPT;
+    }
+    *ret_rec = rec;
+    return 0;
+}
+
 /* Reads and checks the record of entry index into a new ev_entry. */
 static int read_entry(struct ev_log *log, uint64_t index, struct ev_entry **ret_entry)
 {
-    uint64_t off;
-    uint8_t head[EVI_RECORD_PREFIX];
+    uint64_t off = 0;
     uint8_t *rec = NULL;
     struct ev_entry *e = NULL;
     struct evi_record record;
-    struct evi_entry_view view;
     size_t seg = evi_log_segment_of(log, index);
-    int fd = log->segments[seg].fd;
     int r;
 
     r = evi_log_entry_offset(log, index, &off);
     if (r < 0) {
         return r;
     }
-    r = evi_read_exact(fd, head, sizeof(head), (off_t)off);
+    r = record_at(log, seg, off, index, &rec, &record);
+    if (r == EV_ECORRUPT && index > log->segments[seg].first_index) {
+        /*
+         * The index is a cache: if its entry is wrong, the record follows the
+         * one before it (FORMAT.md §3). Only if that fails too is it damage.
+         */
+        uint8_t *prev = NULL;
+        struct evi_record before;
+        if (evi_log_entry_offset(log, index - 1, &off) == 0 &&
+            record_at(log, seg, off, index - 1, &prev, &before) == 0) {
+            r = record_at(log, seg, off + before.size, index, &rec, &record);
+            free(prev);
+        }
+    }
+    if (r == EV_ECORRUPT) {
+        return evi_error(EV_ECORRUPT, "entry %" PRIu64 ": record damaged; run 'evident verify'",
+                         index);
+    }
     if (r < 0) {
-        goto damaged;
+        return r;
     }
-    uint32_t len = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 |
-                   (uint32_t)head[3] << 24;
-    if (len == 0 || len > EV_ENTRY_MAX_BYTES) {
-        goto damaged;
-    }
-    rec = malloc(EVI_RECORD_OVERHEAD + (size_t)len);
     e = calloc(1, sizeof(*e));
-    if (rec == NULL || e == NULL) {
-        r = -ENOMEM;
-        goto out;
-    }
-    r = evi_read_exact(fd, rec, EVI_RECORD_OVERHEAD + (size_t)len, (off_t)off);
-    if (r < 0 || evi_record_decode(rec, EVI_RECORD_OVERHEAD + (size_t)len, &record, NULL) !=
-                     EVI_RECORD_OK ||
-        evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
-        goto damaged;
-    }
-    e->bytes = malloc(record.entry_len + 1);
-    if (e->bytes == NULL) {
+    if (e == NULL || (e->bytes = malloc(record.entry_len + 1)) == NULL) {
         r = -ENOMEM;
         goto out;
     }
@@ -163,9 +196,6 @@ static int read_entry(struct ev_log *log, uint64_t index, struct ev_entry **ret_
     *ret_entry = e;
     e = NULL;
     r = 0;
-    goto out;
-damaged:
-    r = evi_error(EV_ECORRUPT, "entry %" PRIu64 ": record damaged; run 'evident verify'", index);
 out:
     ev_entry_free(e);
     free(rec);

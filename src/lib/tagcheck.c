@@ -99,7 +99,7 @@ static void *worker(void *arg)
         struct batch *b = c->ring[c->head % RING];
         pthread_mutex_unlock(&c->mu);
         bool ok = true;
-        for (size_t k = 0; k < b->count && ok && !c->failed; k++) {
+        for (size_t k = 0; k < b->count && ok; k++) {
             ok = check_one(c, &b->jobs[k]);
         }
         pthread_mutex_lock(&c->mu);
@@ -107,7 +107,7 @@ static void *worker(void *arg)
         c->head++;
         free(b);
         if (!ok) {
-            c->stop = true;
+            __atomic_store_n(&c->stop, true, __ATOMIC_RELAXED);
         }
         pthread_cond_broadcast(&c->cv);
     }

@@ -1,0 +1,1546 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tests for the writer and reader of a log (src/lib/log.c, src/lib/read.c)
+ * through the public API of include/evident/log.h: creating, appending,
+ * the exact entry bytes of FORMAT.md §5, size limits and rejected events,
+ * reading and filtered scans, roots and proofs (checked against a plain
+ * RFC 6962 transcription kept here), readers beside a writer, the writer
+ * lock (FORMAT.md §9), key file modes, seals (§7) and segment rotation (§3).
+ */
+#include <openssl/evp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#include "record.h"
+
+#define HASH EV_HASH_BYTES
+#define CP(proof) ((const uint8_t(*)[HASH])(proof))
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts), 0);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* c(i) = SHA-256(c(i-1) || leafhash(i)) (FORMAT.md §5), computed apart from the library. */
+static void chain_step(uint8_t chain[HASH], const uint8_t leaf[HASH])
+{
+    uint8_t in[2 * HASH];
+    unsigned int len = 0;
+    memcpy(in, chain, HASH);
+    memcpy(in + HASH, leaf, HASH);
+    assert_int_equal(EVP_Digest(in, sizeof(in), chain, &len, EVP_sha256(), NULL), 1);
+    assert_int_equal(len, HASH);
+}
+
+/* RFC 6962 §2.1 MTH over leaves[0..n), transcribed literally. */
+static void mth(uint8_t (*leaves)[HASH], uint64_t n, uint8_t out[HASH])
+{
+    if (n == 0) {
+        ev_empty_root(out);
+        return;
+    }
+    if (n == 1) {
+        memcpy(out, leaves[0], HASH);
+        return;
+    }
+    uint64_t k = 1;
+    while (k * 2 < n) {
+        k *= 2;
+    }
+    uint8_t left[HASH], right[HASH];
+    mth(leaves, k, left);
+    mth(leaves + k, n - k, right);
+    ev_node_hash(left, right, out);
+}
+
+struct sizes {
+    uint64_t entries, segment, hashes, index;
+};
+
+/* What an append that writes nothing must leave unchanged. */
+static struct sizes sizes_of(struct ev_log *log, const char *dir)
+{
+    char path[PATH_MAX], seg[PATH_MAX];
+    struct sizes s;
+    s.entries = ev_log_size(log);
+    s.segment = tu_size(tu_last_segment(dir, seg));
+    s.hashes = tu_size(tu_path(path, dir, "hashes"));
+    s.index = tu_size(tu_path(path, dir, "index"));
+    return s;
+}
+
+static void assert_sizes_equal(struct sizes a, struct sizes b)
+{
+    assert_int_equal(a.entries, b.entries);
+    assert_int_equal(a.segment, b.segment);
+    assert_int_equal(a.hashes, b.hashes);
+    assert_int_equal(a.index, b.index);
+}
+
+/* Position of the "ts" value in an entry. */
+static const char *entry_ts(const char *bytes)
+{
+    const char *p = strstr(bytes, ",\"ts\":\"");
+    assert_non_null(p);
+    return p + 7;
+}
+
+static int64_t entry_ts_ns(const char *bytes)
+{
+    char ts[31];
+    int64_t ns = 0;
+    memcpy(ts, entry_ts(bytes), 30);
+    ts[30] = '\0';
+    tu_ok(ev_time_parse(ts, &ns));
+    return ns;
+}
+
+static bool entry_is_seal(const char *bytes)
+{
+    return strncmp(entry_ts(bytes) + 30, "\",\"type\":\"seal\",", 16) == 0;
+}
+
+/* The default source this process's entries carry (FORMAT.md §5), built independently. */
+static void default_source(char *out, size_t cap)
+{
+    char host[256] = "";
+    struct passwd *pw = getpwuid(getuid());
+    assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+    assert_non_null(pw);
+    assert_true(snprintf(out, cap,
+                         "{\"host\":\"%s\",\"pid\":%ld,\"program\":\"%s\",\"uid\":%ld,"
+                         "\"user\":\"%s\"}",
+                         host, (long)getpid(), program_invocation_short_name, (long)getuid(),
+                         pw->pw_name) < (int)cap);
+}
+
+/*
+ * Walks the whole log: each record's epoch is the number of seals before it,
+ * and each seal carries exactly the §7 data recomputed here (epoch, tree size,
+ * root of the entries before it, chain head). Returns the number of seals.
+ */
+static unsigned check_epochs_and_seals(struct ev_log *log)
+{
+    uint64_t n = ev_log_size(log);
+    uint8_t chain[HASH] = {0};
+    uint32_t epoch = 0;
+    unsigned seals = 0;
+    char source[1024];
+
+    default_source(source, sizeof(source));
+    for (uint64_t i = 0; i < n; i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_int_equal(e->epoch, epoch);
+        if (entry_is_seal(e->bytes)) {
+            uint8_t root[HASH];
+            char rhex[2 * HASH + 1], chex[2 * HASH + 1], tail[2048];
+            tu_ok(ev_log_root(log, i, root));
+            hex(root, HASH, rhex);
+            hex(chain, HASH, chex);
+            int len = snprintf(tail, sizeof(tail),
+                               "\",\"type\":\"seal\",\"severity\":\"info\",\"source\":%s,"
+                               "\"data\":{\"chain_head\":\"%s\",\"epoch\":%" PRIu32
+                               ",\"root\":\"%s\",\"tree_size\":%" PRIu64 "}}",
+                               source, chex, epoch, rhex, i);
+            assert_string_equal(entry_ts(e->bytes) + 30, tail);
+            assert_int_equal(e->len, (size_t)(entry_ts(e->bytes) + 30 - e->bytes) + (size_t)len);
+            epoch++;
+            seals++;
+        }
+        chain_step(chain, e->leaf_hash);
+        ev_entry_free(e);
+    }
+    if (n > 0) {
+        uint8_t lib_chain[HASH];
+        tu_ok(ev_log_chain_hash(log, n - 1, lib_chain));
+        assert_memory_equal(lib_chain, chain, HASH);
+    }
+    return seals;
+}
+
+/* ---- create ------------------------------------------------------------- */
+
+static void test_create_validation(void **state)
+{
+    struct tu_fixture *f = *state;
+    uint8_t v[EV_VERIFICATION_KEY_BYTES];
+    char path[PATH_MAX], long_origin[300];
+    static const char *const bad[] = {"", "has space", "a+b", "tab\there", "nl\n", "del\x7f"};
+
+    assert_int_equal(ev_log_create(f->dir, NULL, v), -EINVAL);
+    struct ev_create_options o = {.origin = NULL};
+    assert_int_equal(ev_log_create(f->dir, &o, v), -EINVAL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        o.origin = bad[i];
+        assert_int_equal(ev_log_create(f->dir, &o, v), -EINVAL);
+        assert_true(ev_last_error()[0] != '\0');
+    }
+    memset(long_origin, 'o', 256);
+    long_origin[256] = '\0';
+    o.origin = long_origin;
+    assert_int_equal(ev_log_create(f->dir, &o, v), -EINVAL);
+
+    o.origin = TU_ORIGIN;
+    o.seal_interval_ns = EV_MIN_SEAL_INTERVAL_NS - 1;
+    assert_int_equal(ev_log_create(f->dir, &o, v), -EINVAL);
+    o.seal_interval_ns = 1;
+    assert_int_equal(ev_log_create(f->dir, &o, v), -EINVAL);
+    /* Nothing was made by the refusals. */
+    assert_int_equal(access(tu_path(path, f->dir, "evident.meta"), F_OK), -1);
+
+    /* 255 bytes is the longest origin; 1 s the shortest interval. */
+    long_origin[255] = '\0';
+    o.origin = long_origin;
+    o.seal_interval_ns = EV_MIN_SEAL_INTERVAL_NS;
+    tu_ok(ev_log_create(f->dir, &o, v));
+
+    /* A directory that holds a log is refused, whatever the options. */
+    o.origin = TU_ORIGIN;
+    assert_int_equal(ev_log_create(f->dir, &o, v), -EEXIST);
+    o.seal_interval_ns = 0;
+    assert_int_equal(ev_log_create(f->dir, &o, v), -EEXIST);
+
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_log_info info;
+    tu_ok(ev_log_info(log, &info));
+    assert_string_equal(info.origin, long_origin);
+    assert_int_equal(info.seal_interval_ns, EV_MIN_SEAL_INTERVAL_NS);
+    assert_int_equal(info.tree_size, 0);
+    tu_ok(ev_log_close(log));
+}
+
+static void test_create_files(void **state)
+{
+    struct tu_fixture *f = *state;
+    char path[PATH_MAX], meta[8192];
+    struct stat st;
+    uint8_t zero[EV_VERIFICATION_KEY_BYTES] = {0};
+    int64_t before = now_ns();
+
+    tu_create(f->dir, 0, f->v);
+    int64_t after = now_ns();
+    assert_memory_not_equal(f->v, zero, sizeof(zero));
+
+    assert_int_equal(stat(tu_path(path, f->dir, "signing.key"), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(stat(tu_path(path, f->dir, "keystate"), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_size, 192);
+    assert_int_equal(tu_keystate_next(f->dir), 0);
+    assert_int_equal(stat(tu_path(path, f->dir, "segments/00000000000000000000.seg"), &st), 0);
+    assert_int_equal(st.st_size, EVI_SEGMENT_HEADER);
+
+    /* evident.meta is exactly §2, with the key recorded and the clock at init. */
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_log_info info;
+    tu_ok(ev_log_info(log, &info));
+    assert_true(info.start_ns >= before && info.start_ns <= after);
+    size_t len;
+    char *text = (char *)tu_read(tu_path(path, f->dir, "evident.meta"), &len);
+    assert_true(snprintf(meta, sizeof(meta),
+                         "{\"format\":1,\"origin\":\"%s\",\"seal_interval_ns\":%llu,"
+                         "\"start_ns\":%" PRId64 ",\"vkey\":\"%s\"}\n",
+                         TU_ORIGIN, (unsigned long long)EV_DEFAULT_SEAL_INTERVAL_NS,
+                         info.start_ns, info.vkey) < (int)sizeof(meta));
+    assert_string_equal(text, meta);
+    free(text);
+
+    /* The empty tree is checkpointed at creation. */
+    char *note = NULL;
+    tu_ok(ev_log_latest_checkpoint(log, &note, &len));
+    assert_int_equal(strncmp(note, TU_ORIGIN "\n0\n", strlen(TU_ORIGIN) + 3), 0);
+    free(note);
+    assert_int_equal(info.checkpoint_size, 0);
+    tu_ok(ev_log_close(log));
+
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 0);
+}
+
+/* ---- append ------------------------------------------------------------- */
+
+static void test_append_indexes(void **state)
+{
+    struct tu_fixture *f = *state;
+    uint64_t index = 99, first = 99;
+    struct ev_event one = {.type = "t", .severity = EV_SEV_INFO};
+    struct ev_event batch[5];
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    assert_int_equal(ev_log_size(log), 0);
+    tu_ok(ev_log_append(log, &one, &index));
+    assert_int_equal(index, 0);
+    for (int i = 0; i < 5; i++) {
+        batch[i] = (struct ev_event){.type = "b", .severity = i};
+    }
+    tu_ok(ev_log_append_batch(log, batch, 5, &first, NULL));
+    assert_int_equal(first, 1);
+    tu_ok(ev_log_append(log, &one, NULL)); /* ret_index may be NULL */
+    tu_ok(ev_log_append(log, &one, &index));
+    assert_int_equal(index, 7);
+    tu_ok(ev_log_append_batch(log, batch, 1, &first, NULL));
+    assert_int_equal(first, 8);
+    assert_int_equal(ev_log_size(log), 9);
+
+    for (uint64_t i = 0; i < 9; i++) {
+        struct ev_entry *e = NULL;
+        char head[64];
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_int_equal(e->index, i);
+        (void)snprintf(head, sizeof(head), "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"", i);
+        assert_int_equal(strncmp(e->bytes, head, strlen(head)), 0);
+        ev_entry_free(e);
+    }
+    /* Batch members keep their order and severities. */
+    for (int i = 0; i < 5; i++) {
+        struct ev_entry *e = NULL;
+        char sev[64];
+        tu_ok(ev_log_entry(log, 1 + (uint64_t)i, &e));
+        (void)snprintf(sev, sizeof(sev), "\"type\":\"b\",\"severity\":\"%s\"",
+                       ev_severity_name(i));
+        assert_non_null(strstr(e->bytes, sev));
+        ev_entry_free(e);
+    }
+    struct ev_entry *e = NULL;
+    assert_int_equal(ev_log_entry(log, 9, &e), EV_ERANGE);
+    assert_null(e);
+    tu_ok(ev_log_close(log));
+
+    /* Indexes go on after reopening. */
+    log = tu_open(f->dir, NULL);
+    assert_int_equal(ev_log_size(log), 9);
+    tu_ok(ev_log_append(log, &one, &index));
+    assert_int_equal(index, 9);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 10);
+}
+
+static void test_entry_envelope(void **state)
+{
+    struct tu_fixture *f = *state;
+    char expected[4096], source[1024], ts[31];
+    struct ev_entry *e = NULL;
+    uint64_t index;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+
+    int64_t before = now_ns();
+    struct ev_event ev = {.type = "auth.login",
+                          .severity = EV_SEV_WARNING,
+                          .source_json = " {\"z\" : 1, \"a\":\"x\"} ",
+                          .data_json = "{\"b\":1,\"a\":{\"d\":1,\"c\":2}}"};
+    tu_ok(ev_log_append(log, &ev, &index));
+    int64_t after = now_ns();
+    assert_int_equal(index, 0);
+    tu_ok(ev_log_entry(log, 0, &e));
+    memcpy(ts, entry_ts(e->bytes), 30);
+    ts[30] = '\0';
+    assert_true(snprintf(expected, sizeof(expected),
+                         "{\"v\":1,\"seq\":0,\"ts\":\"%s\",\"type\":\"auth.login\","
+                         "\"severity\":\"warning\",\"source\":{\"a\":\"x\",\"z\":1},"
+                         "\"data\":{\"a\":{\"c\":2,\"d\":1},\"b\":1}}",
+                         ts) < (int)sizeof(expected));
+    assert_string_equal(e->bytes, expected);
+    assert_int_equal(e->len, strlen(expected));
+    assert_int_equal(e->epoch, 0);
+
+    /* ts: the writer's clock when sequenced, UTC, nine fraction digits (§5). */
+    int64_t ts_ns = entry_ts_ns(e->bytes);
+    assert_true(ts_ns >= before && ts_ns <= after);
+    struct tm tm;
+    time_t secs = (time_t)(ts_ns / 1000000000);
+    char again[64];
+    assert_non_null(gmtime_r(&secs, &tm));
+    (void)snprintf(again, sizeof(again), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   (long)(ts_ns % 1000000000));
+    assert_string_equal(ts, again);
+
+    uint8_t leaf[HASH];
+    ev_leaf_hash(e->bytes, e->len, leaf);
+    assert_memory_equal(e->leaf_hash, leaf, HASH);
+    ev_entry_free(e);
+
+    /* No source: the library's own (host, pid, program, uid, user, sorted); no data: {}. */
+    struct ev_event bare = {.type = "x", .severity = EV_SEV_DEBUG};
+    tu_ok(ev_log_append(log, &bare, &index));
+    assert_int_equal(index, 1);
+    tu_ok(ev_log_entry(log, 1, &e));
+    memcpy(ts, entry_ts(e->bytes), 30);
+    default_source(source, sizeof(source));
+    assert_true(snprintf(expected, sizeof(expected),
+                         "{\"v\":1,\"seq\":1,\"ts\":\"%s\",\"type\":\"x\",\"severity\":\"debug\","
+                         "\"source\":%s,\"data\":{}}",
+                         ts, source) < (int)sizeof(expected));
+    assert_string_equal(e->bytes, expected);
+    assert_true(entry_ts_ns(e->bytes) >= ts_ns); /* ts never decreases */
+    ev_entry_free(e);
+
+    /* Deeper nesting, arrays kept in order, strings re-escaped compactly. */
+    struct ev_event deep = {.type = "a1_b.c:d-e",
+                            .severity = EV_SEV_EMERGENCY,
+                            .source_json = "{}",
+                            .data_json = "{\"z\":[3,{\"y\":1,\"x\":2}],\"m\":\"a\\/b\",\"a\":null}"};
+    tu_ok(ev_log_append(log, &deep, &index));
+    tu_ok(ev_log_entry(log, index, &e));
+    memcpy(ts, entry_ts(e->bytes), 30);
+    assert_true(snprintf(expected, sizeof(expected),
+                         "{\"v\":1,\"seq\":2,\"ts\":\"%s\",\"type\":\"a1_b.c:d-e\","
+                         "\"severity\":\"emergency\",\"source\":{},"
+                         "\"data\":{\"a\":null,\"m\":\"a/b\",\"z\":[3,{\"x\":2,\"y\":1}]}}",
+                         ts) < (int)sizeof(expected));
+    assert_string_equal(e->bytes, expected);
+    ev_entry_free(e);
+    tu_ok(ev_log_close(log));
+    tu_verify(f->dir, f->v);
+}
+
+/* An event whose entry at seq will be exactly total bytes long (FORMAT.md §5). */
+static char *sized_data(uint64_t seq, size_t total)
+{
+    static const char body_head[] = "\"type\":\"t\",\"severity\":\"info\",\"source\":{},"
+                                    "\"data\":{\"x\":\"";
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof(prefix), "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"", seq);
+    size_t fixed = (size_t)plen + 30 + 2 + (sizeof(body_head) - 1) + 3;
+    assert_true(total > fixed);
+    size_t fill = total - fixed;
+    char *data = malloc(fill + 16);
+    assert_non_null(data);
+    memcpy(data, "{\"x\":\"", 6);
+    memset(data + 6, 'a', fill);
+    memcpy(data + 6 + fill, "\"}", 3);
+    return data;
+}
+
+static void test_entry_max_size(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_entry *e = NULL;
+    uint64_t index;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_append_n(log, 3, "pre");
+
+    /* One byte over the limit: refused, nothing written. */
+    char *over = sized_data(3, EV_ENTRY_MAX_BYTES + 1);
+    struct ev_event ev = {.type = "t", .severity = EV_SEV_INFO, .source_json = "{}",
+                          .data_json = over};
+    struct sizes before = sizes_of(log, f->dir);
+    assert_int_equal(ev_log_append(log, &ev, &index), EV_ETOOBIG);
+    assert_sizes_equal(sizes_of(log, f->dir), before);
+    size_t bad = 99;
+    struct ev_event pair[2] = {{.type = "t", .severity = EV_SEV_INFO}, ev};
+    assert_int_equal(ev_log_append_batch(log, pair, 2, &index, &bad), EV_ETOOBIG);
+    assert_int_equal(bad, 1);
+    assert_sizes_equal(sizes_of(log, f->dir), before);
+    free(over);
+
+    /* Far over: data or source alone bigger than an entry. */
+    char *huge = sized_data(3, 3 * EV_ENTRY_MAX_BYTES);
+    ev.data_json = huge;
+    assert_int_equal(ev_log_append(log, &ev, &index), EV_ETOOBIG);
+    ev.data_json = NULL;
+    ev.source_json = huge;
+    assert_int_equal(ev_log_append(log, &ev, &index), EV_ETOOBIG);
+    assert_sizes_equal(sizes_of(log, f->dir), before);
+    free(huge);
+
+    /*
+     * Exactly EV_ENTRY_MAX_BYTES: accepted and stored whole. (This caught
+     * evi_entry_body_make checking bodies against a worst-case 20-digit seq.)
+     */
+    char *exact = sized_data(3, EV_ENTRY_MAX_BYTES);
+    ev.source_json = "{}";
+    ev.data_json = exact;
+    int r = ev_log_append(log, &ev, &index);
+    if (r != 0) {
+        fail_msg("an entry of exactly %u bytes was refused: %d (%s): %s", EV_ENTRY_MAX_BYTES, r,
+                 ev_strerror(r), ev_last_error());
+    }
+    assert_int_equal(index, 3);
+    tu_ok(ev_log_entry(log, 3, &e));
+    assert_int_equal(e->len, EV_ENTRY_MAX_BYTES);
+    assert_int_equal(strlen(e->bytes), EV_ENTRY_MAX_BYTES);
+    ev_entry_free(e);
+    free(exact);
+    /* Its record: 44 + 65535 bytes at the end of the segment. */
+    char seg[PATH_MAX];
+    assert_int_equal(tu_size(tu_last_segment(f->dir, seg)) - before.segment,
+                     EVI_RECORD_OVERHEAD + EV_ENTRY_MAX_BYTES);
+    tu_ok(ev_log_close(log));
+    tu_verify(f->dir, f->v);
+
+    log = tu_open(f->dir, NULL);
+    tu_ok(ev_log_entry(log, 3, &e));
+    assert_int_equal(e->len, EV_ENTRY_MAX_BYTES);
+    ev_entry_free(e);
+    tu_ok(ev_log_close(log));
+}
+
+/* Near the limit the seq's digits decide: a batch is checked at the seqs it would get. */
+static void test_entry_max_size_digits(void **state)
+{
+    struct tu_fixture *f = *state;
+    uint64_t first = 999, index = 999;
+    size_t bad = 999;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_append_n(log, 8, "pre");
+    char *one_digit = sized_data(8, EV_ENTRY_MAX_BYTES); /* 65535 bytes at seq 0..9 */
+    char *two_digits = sized_data(10, EV_ENTRY_MAX_BYTES);
+    struct ev_event e1 = {.type = "t", .severity = EV_SEV_INFO, .source_json = "{}",
+                          .data_json = one_digit};
+    struct ev_event e2 = e1;
+    e2.data_json = two_digits;
+    struct ev_event three[3] = {e1, e1, e1};
+
+    /* Seqs 8, 9, 10: the third would be 65536 bytes. Nothing is written. */
+    struct sizes before = sizes_of(log, f->dir);
+    assert_int_equal(ev_log_append_batch(log, three, 3, &first, &bad), EV_ETOOBIG);
+    assert_int_equal(bad, 2);
+    assert_int_equal(first, 999);
+    assert_sizes_equal(sizes_of(log, f->dir), before);
+
+    /* The handle is not harmed: seqs 8 and 9 take the same events whole. */
+    tu_ok(ev_log_append_batch(log, three, 2, &first, &bad));
+    assert_int_equal(first, 8);
+    before = sizes_of(log, f->dir);
+    assert_int_equal(ev_log_append(log, &e1, &index), EV_ETOOBIG);
+    assert_int_equal(index, 999);
+    assert_sizes_equal(sizes_of(log, f->dir), before);
+    tu_ok(ev_log_append(log, &e2, &index));
+    assert_int_equal(index, 10);
+    for (uint64_t i = 8; i <= 10; i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_int_equal(e->len, EV_ENTRY_MAX_BYTES);
+        ev_entry_free(e);
+    }
+    free(one_digit);
+    free(two_digits);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 11);
+}
+
+static void test_reject_bad_events(void **state)
+{
+    struct tu_fixture *f = *state;
+    char long_type[80];
+    uint64_t index = 12345;
+
+    memset(long_type, 'a', 65);
+    long_type[65] = '\0';
+    const struct ev_event bad[] = {
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = "{"},
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = "{\"a\":}"},
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = "{\"a\":1} x"},
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = ""},
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = "[1,2]"},
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = "42"},
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = "\"text\""},
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = "null"},
+        {.type = "t", .severity = EV_SEV_INFO, .data_json = "{\"a\":1,\"a\":2}"},
+        {.type = "t", .severity = EV_SEV_INFO, .source_json = "[]"},
+        {.type = "t", .severity = EV_SEV_INFO, .source_json = "{bad}"},
+        {.type = NULL, .severity = EV_SEV_INFO},
+        {.type = "", .severity = EV_SEV_INFO},
+        {.type = "Upper", .severity = EV_SEV_INFO},
+        {.type = "1abc", .severity = EV_SEV_INFO},
+        {.type = "_abc", .severity = EV_SEV_INFO},
+        {.type = "has space", .severity = EV_SEV_INFO},
+        {.type = "quote\"", .severity = EV_SEV_INFO},
+        {.type = "caf\xc3\xa9", .severity = EV_SEV_INFO},
+        {.type = long_type, .severity = EV_SEV_INFO},
+        {.type = "seal", .severity = EV_SEV_INFO},
+        {.type = "t", .severity = -1},
+        {.type = "t", .severity = EV_SEV_DEBUG + 1},
+    };
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_append_n(log, 2, "ok");
+    struct sizes before = sizes_of(log, f->dir);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int r = ev_log_append(log, &bad[i], &index);
+        if (r != EV_EJSON) {
+            fail_msg("bad event %zu (type '%s') gave %d (%s), not EV_EJSON", i,
+                     bad[i].type ? bad[i].type : "(null)", r, ev_strerror(r));
+        }
+        assert_true(ev_last_error()[0] != '\0');
+        assert_int_equal(index, 12345); /* ret_index written only on success */
+        assert_sizes_equal(sizes_of(log, f->dir), before);
+    }
+    /* 64 characters is the longest type; the boundary passes. */
+    long_type[64] = '\0';
+    struct ev_event ok = {.type = long_type, .severity = EV_SEV_INFO};
+    tu_ok(ev_log_append(log, &ok, &index));
+    assert_int_equal(index, 2);
+    tu_ok(ev_log_close(log));
+    tu_verify(f->dir, f->v);
+}
+
+static void test_batch_bad_event(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_event events[6];
+    uint64_t first = 777;
+    size_t bad = 777;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_append_n(log, 4, "pre");
+    for (int i = 0; i < 6; i++) {
+        events[i] = (struct ev_event){.type = "batch", .severity = EV_SEV_INFO,
+                                      .data_json = "{\"ok\":true}"};
+    }
+    struct sizes before = sizes_of(log, f->dir);
+
+    events[3].data_json = "[1]";
+    assert_int_equal(ev_log_append_batch(log, events, 6, &first, &bad), EV_EJSON);
+    assert_int_equal(bad, 3);
+    assert_int_equal(first, 777);
+    assert_sizes_equal(sizes_of(log, f->dir), before);
+    events[3].data_json = "{}";
+
+    events[0].type = "seal";
+    assert_int_equal(ev_log_append_batch(log, events, 6, &first, &bad), EV_EJSON);
+    assert_int_equal(bad, 0);
+    events[0].type = "batch";
+
+    events[5].severity = 8;
+    assert_int_equal(ev_log_append_batch(log, events, 6, &first, &bad), EV_EJSON);
+    assert_int_equal(bad, 5);
+    events[2].data_json = "{";
+    assert_int_equal(ev_log_append_batch(log, events, 6, &first, NULL), EV_EJSON); /* ret_bad may be NULL */
+    events[2].data_json = "{}";
+    events[5].severity = EV_SEV_INFO;
+    assert_int_equal(first, 777);
+    assert_sizes_equal(sizes_of(log, f->dir), before);
+
+    tu_ok(ev_log_append_batch(log, events, 6, &first, &bad));
+    assert_int_equal(first, 4);
+    assert_int_equal(ev_log_size(log), 10);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 10);
+}
+
+/* ---- reading and scans -------------------------------------------------- */
+
+struct collected {
+    uint64_t index;
+    uint32_t epoch;
+    size_t len;
+    char *bytes;
+    uint8_t leaf_hash[HASH], tag[HASH];
+};
+
+struct collect {
+    struct collected got[64];
+    size_t count;
+    size_t stop_after;               /* 0 = never stop */
+};
+
+/*
+ * Keeps a copy of what the scan passes; the visitor does not call back into the
+ * log (see test_scan_visitor_reentry for why).
+ */
+static int collect_visit(void *ctx, const struct ev_entry *entry)
+{
+    struct collect *c = ctx;
+    struct collected *g;
+
+    assert_true(c->count < 64);
+    assert_int_equal(strlen(entry->bytes), entry->len);
+    g = &c->got[c->count++];
+    g->index = entry->index;
+    g->epoch = entry->epoch;
+    g->len = entry->len;
+    g->bytes = malloc(entry->len + 1);
+    assert_non_null(g->bytes);
+    memcpy(g->bytes, entry->bytes, entry->len + 1);
+    memcpy(g->leaf_hash, entry->leaf_hash, HASH);
+    memcpy(g->tag, entry->tag, HASH);
+    if (c->stop_after != 0 && c->count == c->stop_after) {
+        return 42;
+    }
+    return 0;
+}
+
+/* What a scan passed is what ev_log_entry reads, in increasing index order. */
+static void collect_check_free(struct ev_log *log, struct collect *c)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        struct collected *g = &c->got[i];
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, g->index, &e));
+        assert_int_equal(g->len, e->len);
+        assert_memory_equal(g->bytes, e->bytes, e->len + 1);
+        assert_memory_equal(g->leaf_hash, e->leaf_hash, HASH);
+        assert_memory_equal(g->tag, e->tag, HASH);
+        assert_int_equal(g->epoch, e->epoch);
+        ev_entry_free(e);
+        if (i > 0) {
+            assert_true(g->index > c->got[i - 1].index);
+        }
+    }
+    for (size_t i = 0; i < c->count; i++) {
+        free(c->got[i].bytes);
+        c->got[i].bytes = NULL;
+    }
+}
+
+static void assert_scan(struct ev_log *log, uint64_t from, uint64_t to, const struct ev_filter *flt,
+                        const uint64_t *want, size_t want_count)
+{
+    struct collect c = {.count = 0};
+    tu_ok(ev_log_scan(log, from, to, flt, collect_visit, &c));
+    collect_check_free(log, &c);
+    if (c.count != want_count) {
+        fail_msg("scan [%" PRIu64 ", %" PRIu64 ") found %zu entries, expected %zu", from, to,
+                 c.count, want_count);
+    }
+    for (size_t i = 0; i < want_count; i++) {
+        assert_int_equal(c.got[i].index, want[i]);
+    }
+}
+
+#define SCAN(log, from, to, flt, ...)                                                       \
+    do {                                                                                    \
+        const uint64_t want_[] = {__VA_ARGS__};                                             \
+        assert_scan(log, from, to, flt, want_, sizeof(want_) / sizeof(want_[0]));           \
+    } while (0)
+
+static void test_read_and_scan_filters(void **state)
+{
+    struct tu_fixture *f = *state;
+    static const struct {
+        const char *type;
+        int severity;
+        const char *source;
+    } events[] = {
+        {"auth.login", EV_SEV_INFO, "{\"host\":\"alpha-t\",\"user\":\"ann\"}"},
+        {"auth.logout", EV_SEV_NOTICE, "{\"host\":\"beta-t\",\"user\":\"bob\"}"},
+        {"auth.login", EV_SEV_WARNING, "{\"user\":\"bob\",\"host\":\"alpha-t\"}"},
+        {"file.read", EV_SEV_DEBUG, "{\"host\":\"gamma-t\"}"},
+        {"auth.login", EV_SEV_ERROR, "{\"host\":\"beta-t\",\"user\":\"ann\"}"},
+        {"file.read", EV_SEV_CRITICAL, "{\"host\":\"alpha-t\"}"},
+        {"auth.login", EV_SEV_EMERGENCY, "{\"host\":\"gamma-t\",\"user\":\"cat\"}"},
+        {"file.write", EV_SEV_INFO, "{\"host\":\"beta-t\"}"},
+        {"auth.login", EV_SEV_ALERT, NULL},
+        {"file.read", EV_SEV_WARNING, "{\"host\":\"alpha-t\",\"user\":\"ann\"}"},
+    };
+    enum { N = sizeof(events) / sizeof(events[0]) };
+    int64_t ts[N];
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    for (size_t i = 0; i < N; i++) {
+        struct ev_event ev = {.type = events[i].type, .severity = events[i].severity,
+                              .source_json = events[i].source, .data_json = "{\"k\":\"v\"}"};
+        uint64_t index;
+        tu_ok(ev_log_append(log, &ev, &index));
+        assert_int_equal(index, i);
+    }
+    for (size_t i = 0; i < N; i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        ts[i] = entry_ts_ns(e->bytes);
+        if (i > 0) {
+            assert_true(ts[i] >= ts[i - 1]);
+        }
+        ev_entry_free(e);
+    }
+
+    struct ev_filter all = {.max_severity = -1};
+    SCAN(log, 0, N, NULL, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    SCAN(log, 0, N, &all, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    SCAN(log, 0, 1000, &all, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9); /* to is clamped to the size */
+    SCAN(log, 3, 6, &all, 3, 4, 5);
+    SCAN(log, 9, 10, &all, 9);
+    assert_scan(log, 5, 5, &all, NULL, 0);
+    assert_scan(log, 7, 3, &all, NULL, 0);
+
+    struct ev_filter flt = {.type = "auth.login", .max_severity = -1};
+    SCAN(log, 0, N, &flt, 0, 2, 4, 6, 8);
+    SCAN(log, 2, 7, &flt, 2, 4, 6);
+    flt.type = "auth";
+    assert_scan(log, 0, N, &flt, NULL, 0); /* type is exact, not a prefix */
+    flt.type = "file.read";
+    SCAN(log, 0, N, &flt, 3, 5, 9);
+
+    flt = (struct ev_filter){.max_severity = EV_SEV_WARNING};
+    SCAN(log, 0, N, &flt, 2, 4, 5, 6, 8, 9);
+    flt.max_severity = EV_SEV_EMERGENCY;
+    SCAN(log, 0, N, &flt, 6);
+    flt.max_severity = EV_SEV_DEBUG;
+    SCAN(log, 0, N, &flt, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    flt.max_severity = EV_SEV_INFO;
+    SCAN(log, 0, N, &flt, 0, 1, 2, 4, 5, 6, 7, 8, 9);
+
+    flt = (struct ev_filter){.source = "\"user\":\"ann\"", .max_severity = -1};
+    SCAN(log, 0, N, &flt, 0, 4, 9);
+    flt.source = "alpha-t";
+    SCAN(log, 0, N, &flt, 0, 2, 5, 9);
+    flt.source = "\"k\":\"v\""; /* in data, not in source */
+    assert_scan(log, 0, N, &flt, NULL, 0);
+
+    /* since <= ts < until, from the stored ts values. */
+    flt = (struct ev_filter){.max_severity = -1, .since_ns = ts[3], .until_ns = ts[7]};
+    {
+        struct collect c = {.count = 0};
+        tu_ok(ev_log_scan(log, 0, N, &flt, collect_visit, &c));
+        collect_check_free(log, &c);
+        size_t k = 0;
+        for (size_t i = 0; i < N; i++) {
+            if (ts[i] >= ts[3] && ts[i] < ts[7]) {
+                assert_true(k < c.count);
+                assert_int_equal(c.got[k++].index, i);
+            }
+        }
+        assert_int_equal(c.count, k);
+        assert_true(k >= 1); /* entry 3 itself, at least */
+    }
+    flt = (struct ev_filter){.max_severity = -1, .since_ns = ts[N - 1] + 1};
+    assert_scan(log, 0, N, &flt, NULL, 0);
+    flt = (struct ev_filter){.max_severity = -1, .until_ns = ts[0]};
+    assert_scan(log, 0, N, &flt, NULL, 0);
+    flt = (struct ev_filter){.max_severity = -1, .since_ns = ts[0], .until_ns = ts[N - 1] + 1};
+    SCAN(log, 0, N, &flt, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+
+    /* All filters at once. */
+    flt = (struct ev_filter){.type = "auth.login", .max_severity = EV_SEV_WARNING,
+                             .source = "\"user\":\"ann\"", .since_ns = ts[0],
+                             .until_ns = ts[N - 1] + 1};
+    SCAN(log, 0, N, &flt, 4);
+
+    /* A visitor's non-zero return stops the scan and is returned. */
+    struct collect c = {.stop_after = 3};
+    assert_int_equal(ev_log_scan(log, 0, N, NULL, collect_visit, &c), 42);
+    collect_check_free(log, &c);
+    assert_int_equal(c.count, 3);
+
+    /* The same from a read-only handle. */
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    struct ev_log *reader = tu_open(f->dir, &ro);
+    flt = (struct ev_filter){.type = "auth.login", .max_severity = EV_SEV_WARNING};
+    SCAN(reader, 0, N, &flt, 2, 4, 6, 8);
+    tu_ok(ev_log_close(reader));
+    tu_ok(ev_log_close(log));
+}
+
+struct reentry {
+    struct ev_log *log;
+    unsigned visits;
+};
+
+static int reentry_visit(void *ctx, const struct ev_entry *entry)
+{
+    struct reentry *r = ctx;
+    struct ev_entry *e = NULL;
+
+    /* log.h: every function may be called from any thread; a visitor is one more caller. */
+    if (ev_log_size(r->log) != 3 || ev_log_entry(r->log, entry->index, &e) != 0 ||
+        e->len != entry->len) {
+        _exit(5);
+    }
+    ev_entry_free(e);
+    r->visits++;
+    return 0;
+}
+
+/*
+ * A visitor that reads the same handle. (This caught scan_range holding
+ * log->mu while it called visit: a deadlock, and every append waiting for the
+ * whole scan.) Runs in a child with a generous watchdog so that a deadlock
+ * shows as a failure, not a hung suite.
+ */
+static void test_scan_visitor_reentry(void **state)
+{
+    struct tu_fixture *f = *state;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_append_n(log, 3, "x");
+    tu_ok(ev_log_close(log));
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct ev_open_options modes[2] = {{.flags = 0}, {.flags = EV_OPEN_READONLY}};
+        (void)alarm(20);
+        for (int m = 0; m < 2; m++) {
+            struct reentry r = {.visits = 0};
+            if (ev_log_open(f->dir, &modes[m], &r.log) != 0 ||
+                ev_log_scan(r.log, 0, 3, NULL, reentry_visit, &r) != 0 || r.visits != 3 ||
+                ev_log_close(r.log) != 0) {
+                _exit(6);
+            }
+        }
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    if (WIFSIGNALED(status)) {
+        fail_msg("a scan visitor calling ev_log_size/ev_log_entry on the same handle "
+                 "deadlocked (child killed by signal %d)", WTERMSIG(status));
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+struct refresh_during_scan {
+    struct ev_log *writer, *reader;
+    uint64_t next;
+    int refresh_result;
+};
+
+static int refresh_visit(void *ctx, const struct ev_entry *entry)
+{
+    struct refresh_during_scan *r = ctx;
+    if (entry->index != r->next) {
+        return 1;
+    }
+    if (r->next == 0) {
+        /* New entries arrive and the reader picks them up, mid-scan. */
+        struct ev_event ev = {.type = "late", .severity = EV_SEV_INFO};
+        uint64_t first;
+        struct ev_event batch[5] = {ev, ev, ev, ev, ev};
+        if (ev_log_append_batch(r->writer, batch, 5, &first, NULL) != 0) {
+            return 2;
+        }
+        r->refresh_result = ev_log_refresh(r->reader);
+    }
+    r->next++;
+    return 0;
+}
+
+/*
+ * A reader refreshed while one of its scans runs (from the visitor, which
+ * may call back into the log; from another thread it is the same): the scan
+ * works on a copy of the segment table, whose descriptors a refresh must not
+ * close under it, once the scan moves on to the next segment.
+ */
+static void test_refresh_during_scan(void **state)
+{
+    struct tu_fixture *f = *state;
+    char data[1200];
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_open_options o = {.segment_bytes = 64 * 1024};
+    struct ev_log *writer = tu_open(f->dir, &o);
+    (void)snprintf(data, sizeof(data), "{\"pad\":\"%01000d\"}", 0);
+    struct ev_event ev = {.type = "t", .severity = EV_SEV_INFO, .data_json = data};
+    for (int i = 0; i < 300; i++) {
+        tu_ok(ev_log_append(writer, &ev, NULL));
+    }
+    assert_true(tu_segment_count(f->dir) >= 4);
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    struct refresh_during_scan r = {.writer = writer, .reader = tu_open(f->dir, &ro)};
+    int rc = ev_log_scan(r.reader, 0, 300, NULL, refresh_visit, &r);
+    if (rc != 0 || r.next != 300) {
+        fail_msg("scan with a refresh in the middle: %d (%s) after %" PRIu64 " entries: %s", rc,
+                 ev_strerror(rc), r.next, ev_last_error());
+    }
+    tu_ok(r.refresh_result);
+    assert_int_equal(ev_log_size(r.reader), 305);
+    tu_ok(ev_log_close(r.reader));
+    tu_ok(ev_log_close(writer));
+}
+
+/* ---- roots and proofs --------------------------------------------------- */
+
+/* Every root of sizes 0..n, every inclusion proof, every consistency proof. */
+static void check_tree(struct ev_log *log, uint64_t n, uint64_t step)
+{
+    uint8_t(*leaves)[HASH] = calloc(n + 1, HASH);
+    uint8_t(*roots)[HASH] = calloc(n + 1, HASH);
+    uint8_t proof[EV_MAX_PROOF][HASH];
+    size_t len;
+
+    assert_non_null(leaves);
+    assert_non_null(roots);
+    assert_int_equal(ev_log_size(log), n);
+    for (uint64_t i = 0; i < n; i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        ev_leaf_hash(e->bytes, e->len, leaves[i]);
+        assert_memory_equal(e->leaf_hash, leaves[i], HASH);
+        ev_entry_free(e);
+    }
+    for (uint64_t s = 0; s <= n; s++) {
+        uint8_t root[HASH];
+        mth(leaves, s, roots[s]);
+        tu_ok(ev_log_root(log, s, root));
+        assert_memory_equal(root, roots[s], HASH);
+    }
+    for (uint64_t s = 1; s <= n; s += (s < 40 ? 1 : step)) {
+        for (uint64_t i = 0; i < s; i++) {
+            tu_ok(ev_log_prove_inclusion(log, i, s, proof, &len));
+            tu_ok(ev_merkle_verify_inclusion(i, s, leaves[i], CP(proof), len, roots[s]));
+            /* The check can fail: another leaf does not verify with this proof. */
+            assert_int_equal(ev_merkle_verify_inclusion(i, s, leaves[(i + 1) % n], CP(proof),
+                                                        len, roots[s]),
+                             s > 1 || n > 1 ? EV_ETAMPERED : 0);
+        }
+        for (uint64_t m = 1; m <= s; m++) {
+            tu_ok(ev_log_prove_consistency(log, m, s, proof, &len));
+            tu_ok(ev_merkle_verify_consistency(m, s, roots[m], roots[s], CP(proof), len));
+        }
+    }
+    uint8_t root[HASH];
+    assert_int_equal(ev_log_root(log, n + 1, root), EV_ERANGE);
+    assert_int_equal(ev_log_prove_inclusion(log, n, n, proof, &len), EV_ERANGE);
+    assert_int_equal(ev_log_prove_inclusion(log, 0, n + 1, proof, &len), EV_ERANGE);
+    assert_int_equal(ev_log_prove_consistency(log, 0, n, proof, &len), EV_ERANGE);
+    assert_int_equal(ev_log_prove_consistency(log, n, n + 1, proof, &len), EV_ERANGE);
+    if (n >= 2) {
+        assert_int_equal(ev_log_prove_consistency(log, n, n - 1, proof, &len), EV_ERANGE);
+    }
+    struct ev_log_info info;
+    tu_ok(ev_log_info(log, &info));
+    assert_int_equal(info.tree_size, n);
+    assert_memory_equal(info.root, roots[n], HASH);
+    if (n > 0) {
+        uint8_t chain[HASH] = {0};
+        for (uint64_t i = 0; i < n; i++) {
+            chain_step(chain, leaves[i]);
+        }
+        assert_memory_equal(info.chain_head, chain, HASH);
+    }
+    free(leaves);
+    free(roots);
+}
+
+static void test_roots_and_proofs(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_event batch[30];
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    check_tree(log, 0, 1);
+    tu_append_n(log, 1, "a");
+    check_tree(log, 1, 1);
+    for (int i = 0; i < 30; i++) {
+        batch[i] = (struct ev_event){.type = "batch", .severity = EV_SEV_INFO};
+    }
+    uint64_t first;
+    tu_ok(ev_log_append_batch(log, batch, 30, &first, NULL));
+    assert_int_equal(first, 1);
+    tu_append_n(log, 33, "b");
+    tu_ok(ev_log_seal(log));
+    tu_append_n(log, 5, "c");
+    check_tree(log, 70, 7);
+    tu_ok(ev_log_close(log));
+
+    /* Across reopen, for the writer and for a reader. */
+    log = tu_open(f->dir, NULL);
+    check_tree(log, 70, 11);
+    tu_append_n(log, 30, "d");
+    check_tree(log, 100, 13);
+    tu_ok(ev_log_close(log));
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    log = tu_open(f->dir, &ro);
+    check_tree(log, 100, 17);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 100);
+    assert_int_equal(rep.epochs_sealed, 1);
+}
+
+/* ---- readers ------------------------------------------------------------ */
+
+static void test_reader_refresh(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    struct ev_event ev = {.type = "t", .severity = EV_SEV_INFO};
+    uint64_t index;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *writer = tu_open(f->dir, NULL);
+    tu_append_n(writer, 3, "before");
+    struct ev_log *reader = tu_open(f->dir, &ro); /* takes no lock */
+    assert_int_equal(ev_log_size(reader), 3);
+
+    tu_append_n(writer, 5, "after");
+    assert_int_equal(ev_log_size(reader), 3); /* until refreshed */
+    struct ev_entry *e = NULL;
+    assert_int_equal(ev_log_entry(reader, 3, &e), EV_ERANGE);
+    tu_ok(ev_log_refresh(reader));
+    assert_int_equal(ev_log_size(reader), 8);
+    tu_ok(ev_log_refresh(reader)); /* nothing new: no change */
+    assert_int_equal(ev_log_size(reader), 8);
+    for (uint64_t i = 0; i < 8; i++) {
+        struct ev_entry *a = NULL, *b = NULL;
+        tu_ok(ev_log_entry(writer, i, &a));
+        tu_ok(ev_log_entry(reader, i, &b));
+        assert_int_equal(a->len, b->len);
+        assert_memory_equal(a->bytes, b->bytes, a->len);
+        assert_memory_equal(a->tag, b->tag, HASH);
+        ev_entry_free(a);
+        ev_entry_free(b);
+    }
+    uint8_t r1[HASH], r2[HASH];
+    tu_ok(ev_log_root(writer, 8, r1));
+    tu_ok(ev_log_root(reader, 8, r2));
+    assert_memory_equal(r1, r2, HASH);
+
+    /* A reader cannot write. */
+    assert_int_equal(ev_log_append(reader, &ev, &index), EV_EREADONLY);
+    assert_int_equal(ev_log_append_batch(reader, &ev, 1, &index, NULL), EV_EREADONLY);
+    assert_int_equal(ev_log_seal(reader), EV_EREADONLY);
+    assert_int_equal(ev_log_checkpoint(reader), EV_EREADONLY);
+
+    /* It survives the writer closing and another writer appending. */
+    tu_ok(ev_log_close(writer));
+    writer = tu_open(f->dir, NULL);
+    tu_append_n(writer, 2, "third");
+    tu_ok(ev_log_close(writer));
+    tu_ok(ev_log_refresh(reader));
+    assert_int_equal(ev_log_size(reader), 10);
+    tu_ok(ev_log_entry(reader, 9, &e));
+    assert_non_null(strstr(e->bytes, "\"tag\":\"third\""));
+    ev_entry_free(e);
+    tu_ok(ev_log_close(reader));
+}
+
+/* ---- lock --------------------------------------------------------------- */
+
+static void test_lock_other_process(void **state)
+{
+    struct tu_fixture *f = *state;
+    int ready[2], release[2];
+    char msg[64];
+
+    tu_create(f->dir, 0, f->v);
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(release), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* The holder: open for writing, say so, wait until told to go. */
+        struct ev_log *log = NULL;
+        char c = ev_log_open(f->dir, NULL, &log) == 0 ? 'y' : 'n';
+        (void)close(ready[0]);
+        (void)close(release[1]);
+        if (write(ready[1], &c, 1) != 1) {
+            _exit(3);
+        }
+        (void)read(release[0], &c, 1);
+        _exit(ev_log_close(log) == 0 ? 0 : 4);
+    }
+    (void)close(ready[1]);
+    (void)close(release[0]);
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+
+    struct ev_log *log = NULL;
+    struct ev_open_options o = {.lock_timeout_ms = 150};
+    assert_int_equal(ev_log_open(f->dir, &o, &log), EV_ELOCKED);
+    assert_null(log);
+    (void)snprintf(msg, sizeof(msg), "pid %ld", (long)child);
+    if (strstr(ev_last_error(), msg) == NULL) {
+        fail_msg("'%s' does not name the holder (%s)", ev_last_error(), msg);
+    }
+    o.lock_timeout_ms = -1; /* no wait */
+    assert_int_equal(ev_log_open(f->dir, &o, &log), EV_ELOCKED);
+    assert_non_null(strstr(ev_last_error(), msg));
+
+    /* A reader needs no lock. */
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    struct ev_log *reader = tu_open(f->dir, &ro);
+    tu_ok(ev_log_close(reader));
+
+    /* Once the holder has gone, the lock is free. */
+    (void)close(release[1]);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    (void)close(ready[0]);
+    log = tu_open(f->dir, &o);
+    tu_append_n(log, 1, "x");
+    tu_ok(ev_log_close(log));
+    tu_verify(f->dir, f->v);
+}
+
+static void test_lock_same_process(void **state)
+{
+    struct tu_fixture *f = *state;
+    char msg[64];
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_log *second = NULL;
+    struct ev_open_options o = {.lock_timeout_ms = 50};
+    /* OFD locks belong to the open file description: a second handle conflicts. */
+    assert_int_equal(ev_log_open(f->dir, &o, &second), EV_ELOCKED);
+    assert_null(second);
+    (void)snprintf(msg, sizeof(msg), "pid %ld", (long)getpid());
+    assert_non_null(strstr(ev_last_error(), msg));
+    /* The failed open did not disturb the holder. */
+    tu_append_n(log, 2, "x");
+    tu_ok(ev_log_close(log));
+    log = tu_open(f->dir, &o);
+    tu_ok(ev_log_close(log));
+}
+
+/* ---- key files ---------------------------------------------------------- */
+
+static void test_key_permissions(void **state)
+{
+    struct tu_fixture *f = *state;
+    char key[PATH_MAX], ks[PATH_MAX];
+    struct ev_log *log = NULL;
+    static const mode_t bad[] = {0644, 0640, 0604, 0601, 0610, 0660};
+
+    tu_create(f->dir, 0, f->v);
+    tu_path(key, f->dir, "signing.key");
+    tu_path(ks, f->dir, "keystate");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(chmod(key, bad[i]), 0);
+        assert_int_equal(ev_log_open(f->dir, NULL, &log), EV_EKEYPERM);
+        assert_null(log);
+    }
+    assert_int_equal(chmod(key, 0600), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(chmod(ks, bad[i]), 0);
+        assert_int_equal(ev_log_open(f->dir, NULL, &log), EV_EKEYPERM);
+        assert_null(log);
+    }
+    assert_int_equal(chmod(ks, 0600), 0);
+    /* 0400 is stricter than needed and fine for the signing key. */
+    assert_int_equal(chmod(key, 0400), 0);
+    log = tu_open(f->dir, NULL);
+    tu_append_n(log, 1, "x");
+    tu_ok(ev_log_close(log));
+    assert_int_equal(chmod(key, 0600), 0);
+    /* A refused open leaves the lock free. */
+    assert_int_equal(chmod(ks, 0640), 0);
+    assert_int_equal(ev_log_open(f->dir, NULL, &log), EV_EKEYPERM);
+    assert_int_equal(chmod(ks, 0600), 0);
+    struct ev_open_options o = {.lock_timeout_ms = -1};
+    log = tu_open(f->dir, &o);
+    tu_ok(ev_log_close(log));
+    tu_verify(f->dir, f->v);
+}
+
+/* ---- seals -------------------------------------------------------------- */
+
+static void test_seals_timed(void **state)
+{
+    struct tu_fixture *f = *state;
+    uint64_t a, b, c;
+    struct ev_event ev = {.type = "t", .severity = EV_SEV_INFO};
+
+    tu_create(f->dir, EV_MIN_SEAL_INTERVAL_NS, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_ok(ev_log_append(log, &ev, &a));
+
+    /* Time passes an epoch's end: the next append seals first. */
+    sleep_ms(1200);
+    tu_ok(ev_log_append(log, &ev, &b));
+    assert_true(b >= a + 2);
+    for (uint64_t i = a + 1; i < b; i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_true(entry_is_seal(e->bytes));
+        ev_entry_free(e);
+    }
+
+    /* Idle for more than two epochs: each empty epoch gets its own seal. */
+    sleep_ms(2500);
+    tu_ok(ev_log_append(log, &ev, &c));
+    assert_true(c >= b + 3);
+    for (uint64_t i = b + 1; i < c; i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_true(entry_is_seal(e->bytes));
+        ev_entry_free(e);
+    }
+    /* Everything but the three events is a seal (also any before a, on a slow machine). */
+    unsigned seals = check_epochs_and_seals(log);
+    assert_int_equal(seals, c - 2);
+
+    /* The latest checkpoint covers at least the last seal. */
+    struct ev_log_info info;
+    tu_ok(ev_log_info(log, &info));
+    assert_true(info.checkpoint_size >= c);
+    assert_false(info.last_epoch_sealed);
+    assert_int_equal(info.open_epoch_entries, 1);
+    tu_ok(ev_log_close(log));
+
+    /* Closed across an epoch's end: the open seals it. */
+    sleep_ms(1100);
+    struct ev_recovery rec;
+    struct ev_open_options o = {.ret_recovery = &rec};
+    log = tu_open(f->dir, &o);
+    assert_true(rec.seals_written >= 1);
+    assert_int_equal(rec.torn_bytes, 0);
+    uint64_t n = ev_log_size(log);
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, n - 1, &e));
+    assert_true(entry_is_seal(e->bytes));
+    ev_entry_free(e);
+    seals = check_epochs_and_seals(log);
+    tu_ok(ev_log_close(log));
+
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    log = tu_open(f->dir, &ro);
+    seals = check_epochs_and_seals(log);
+    n = ev_log_size(log);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_true(rep.tags_checked);
+    assert_int_equal(rep.entries, n);
+    assert_int_equal(rep.epochs_sealed, seals);
+}
+
+static void test_seal_forced(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_log_info info;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_append_n(log, 3, "e0");
+    tu_ok(ev_log_seal(log));             /* entry 3: seal of epoch 0 */
+    tu_append_n(log, 1, "e1");           /* entry 4, epoch 1 */
+    tu_ok(ev_log_seal(log));             /* entry 5: seal of epoch 1 */
+    tu_ok(ev_log_seal(log));             /* entry 6: epoch 2, empty, sealed */
+    tu_ok(ev_log_info(log, &info));
+    assert_int_equal(info.tree_size, 7);
+    assert_int_equal(info.checkpoint_size, 7); /* a seal signs a checkpoint */
+    assert_true(info.last_epoch_sealed);
+    assert_int_equal(info.last_epoch, 2);
+    assert_int_equal(info.open_epoch_entries, 0);
+    tu_append_n(log, 1, "e3");           /* entry 7, epoch 3 */
+
+    static const uint32_t epochs[] = {0, 0, 0, 0, 1, 1, 2, 3};
+    for (uint64_t i = 0; i < 8; i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_int_equal(e->epoch, epochs[i]);
+        assert_int_equal(entry_is_seal(e->bytes), i == 3 || i == 5 || i == 6);
+        ev_entry_free(e);
+    }
+    assert_int_equal(check_epochs_and_seals(log), 3);
+    tu_ok(ev_log_info(log, &info));
+    assert_int_equal(info.last_epoch, 3);
+    assert_false(info.last_epoch_sealed);
+    assert_int_equal(info.open_epoch_entries, 1);
+    tu_ok(ev_log_close(log));
+
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 8);
+    assert_int_equal(rep.epochs_sealed, 3);
+    assert_true(rep.open_epoch);
+    assert_int_equal(rep.open_epoch_number, 3);
+    assert_int_equal(rep.open_epoch_entries, 1);
+    assert_int_equal(rep.checkpoint_size, 8); /* close signs the grown tree */
+
+    /* Also without V (public key only). */
+    struct ev_verify_report rep2 = tu_verify(f->dir, NULL);
+    assert_false(rep2.tags_checked);
+    assert_int_equal(rep2.entries, 8);
+
+    /* The wrong V fails on the first tag. */
+    uint8_t wrong[EV_VERIFICATION_KEY_BYTES];
+    memcpy(wrong, f->v, sizeof(wrong));
+    wrong[0] ^= 1;
+    struct ev_verify_options vo = {.verification_key = wrong, .threads = 1};
+    assert_int_equal(ev_verify_dir(f->dir, &vo, &rep), EV_EVERIFY);
+    assert_int_equal(rep.failure, EV_FAIL_TAG);
+    assert_int_equal(rep.entry, 0);
+
+    /* Sealing again after reopen continues the epochs. */
+    log = tu_open(f->dir, NULL);
+    tu_ok(ev_log_seal(log));
+    tu_append_n(log, 1, "e4");
+    assert_int_equal(check_epochs_and_seals(log), 4);
+    tu_ok(ev_log_close(log));
+    rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.epochs_sealed, 4);
+}
+
+/* ---- segments ----------------------------------------------------------- */
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/*
+ * Checks every segment file against the record sizes: names, headers, first
+ * records, and the §3 rule that a segment ends when the next record would
+ * take it over limit. Returns the number of segments.
+ */
+static int check_segments(struct ev_log *log, const char *dir, uint64_t limit)
+{
+    uint64_t n = ev_log_size(log);
+    uint64_t end = EVI_SEGMENT_HEADER, first = 0;
+    int segments = 0;
+
+    for (uint64_t i = 0; i <= n; i++) {
+        uint64_t rec_size = 0;
+        if (i < n) {
+            struct ev_entry *e = NULL;
+            tu_ok(ev_log_entry(log, i, &e));
+            rec_size = EVI_RECORD_OVERHEAD + e->len;
+            ev_entry_free(e);
+        }
+        if (i == n || (end + rec_size > limit && end > EVI_SEGMENT_HEADER)) {
+            /* Segment [first, i) is complete: check its file. */
+            char name[64], path[PATH_MAX];
+            size_t len;
+            (void)snprintf(name, sizeof(name), "segments/%020" PRIu64 ".seg", first);
+            uint8_t *seg = tu_read(tu_path(path, dir, name), &len);
+            assert_int_equal(len, end);
+            assert_true(len <= limit);
+            assert_memory_equal(seg, "EVSEGv1\n", 8);
+            assert_int_equal(le64(seg + 8), first);
+            if (i > first) {
+                char head[64];
+                int h = snprintf(head, sizeof(head), "{\"v\":1,\"seq\":%" PRIu64 ",", first);
+                assert_memory_equal(seg + EVI_SEGMENT_HEADER + 12, head, (size_t)h);
+            }
+            free(seg);
+            segments++;
+            first = i;
+            end = EVI_SEGMENT_HEADER;
+        }
+        end += rec_size;
+    }
+    assert_int_equal(tu_segment_count(dir), segments);
+    return segments;
+}
+
+static void test_segment_rotation(void **state)
+{
+    struct tu_fixture *f = *state;
+    char data[1400];
+    const uint64_t segment_bytes = 64 * 1024;
+    /* A segment must hold the largest record, so the limit is at least that. */
+    const uint64_t limit = segment_bytes > EVI_SEGMENT_HEADER + EVI_RECORD_MAX
+                               ? segment_bytes
+                               : EVI_SEGMENT_HEADER + EVI_RECORD_MAX;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_open_options o = {.segment_bytes = segment_bytes};
+    struct ev_log *log = tu_open(f->dir, &o);
+    for (unsigned i = 0; i < 300; i++) {
+        struct ev_event ev = {.type = "rot", .severity = EV_SEV_INFO, .data_json = data};
+        uint64_t index;
+        (void)snprintf(data, sizeof(data), "{\"i\":%u,\"pad\":\"%0*d\"}", i,
+                       (int)(200 + (i * 37) % 1000), 0);
+        tu_ok(ev_log_append(log, &ev, &index));
+        assert_int_equal(index, i + (i > 150)); /* the seal after 150 takes an index */
+        if (i == 150) {
+            tu_ok(ev_log_seal(log));
+        }
+    }
+    /* Batches of records bigger than what is left of a segment (~1.3 KiB each). */
+    char big[1400];
+    (void)snprintf(big, sizeof(big), "{\"pad\":\"%01300d\"}", 0);
+    struct ev_event batch[60];
+    for (int i = 0; i < 60; i++) {
+        batch[i] = (struct ev_event){.type = "rotb", .severity = EV_SEV_INFO, .data_json = big};
+    }
+    uint64_t first;
+    tu_ok(ev_log_append_batch(log, batch, 60, &first, NULL));
+    assert_int_equal(first, 301);
+    uint64_t n = ev_log_size(log);
+    assert_int_equal(n, 361);
+    int segments = check_segments(log, f->dir, limit);
+    assert_true(segments >= 5);
+    check_tree(log, n, 29);
+    struct ev_filter flt = {.type = "rotb", .max_severity = -1};
+    struct collect c = {.count = 0};
+    tu_ok(ev_log_scan(log, 290, n, &flt, collect_visit, &c));
+    collect_check_free(log, &c);
+    assert_int_equal(c.count, 60);
+    assert_int_equal(c.got[0].index, 301);
+    tu_ok(ev_log_close(log));
+    tu_verify(f->dir, f->v);
+
+    /* A reader, then the writer again, see the same; appends go on rotating. */
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    log = tu_open(f->dir, &ro);
+    assert_int_equal(check_segments(log, f->dir, limit), segments);
+    check_tree(log, n, 31);
+    tu_ok(ev_log_close(log));
+    log = tu_open(f->dir, &o);
+    check_tree(log, n, 37);
+    tu_ok(ev_log_append_batch(log, batch, 60, &first, NULL));
+    assert_int_equal(first, n);
+    assert_true(check_segments(log, f->dir, limit) > segments);
+    check_tree(log, n + 60, 41);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, n + 60);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_validation, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_create_files, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_append_indexes, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_entry_envelope, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_entry_max_size, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_entry_max_size_digits, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_reject_bad_events, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_bad_event, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_read_and_scan_filters, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_scan_visitor_reentry, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_during_scan, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_roots_and_proofs, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_refresh, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_other_process, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_same_process, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_key_permissions, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_seals_timed, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_seal_forced, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_segment_rotation, tu_setup, tu_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
