@@ -242,7 +242,7 @@ static uint64_t run_queue_ns(void)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
-/* xorshift64*: reproducible, and rand() is banned. */
+/* xorshift64*: reproducible, and the C library generator is banned. */
 static uint64_t rng_next(void)
 {
     rng_state ^= rng_state >> 12;

@@ -60,8 +60,8 @@ enum ev_sync {
 int ev_sync_parse(const char *name, enum ev_sync *ret_sync);
 
 struct ev_create_options {
-    const char *origin;             /* required: checkpoint origin and key name */
-    uint64_t seal_interval_ns;      /* 0 = EV_DEFAULT_SEAL_INTERVAL_NS; >= 1 s */
+    const char *origin;        /* required: checkpoint origin and key name */
+    uint64_t seal_interval_ns; /* 0 = EV_DEFAULT_SEAL_INTERVAL_NS; >= 1 s */
 };
 
 /*
@@ -79,21 +79,21 @@ enum {
 
 /* What recovery did at open (see docs/FORMAT.md §10). */
 struct ev_recovery {
-    uint64_t records_scanned;       /* records read past the derived files */
-    uint64_t torn_bytes;            /* bytes cut from the tail (never acknowledged) */
-    uint64_t torn_records;          /* whole-looking records among them */
-    uint64_t rebuilt_entries;       /* entries whose hashes/index were rebuilt */
-    uint64_t seals_written;         /* epochs sealed at open because time passed */
+    uint64_t records_scanned; /* records read past the derived files */
+    uint64_t torn_bytes;      /* bytes cut from the tail (never acknowledged) */
+    uint64_t torn_records;    /* whole-looking records among them */
+    uint64_t rebuilt_entries; /* entries whose hashes/index were rebuilt */
+    uint64_t seals_written;   /* epochs sealed at open because time passed */
 };
 
 struct ev_open_options {
-    unsigned flags;                 /* EV_OPEN_* */
-    enum ev_sync sync;              /* default EV_SYNC_ALWAYS */
-    uint64_t sync_interval_ns;      /* EV_SYNC_INTERVAL; 0 = 1 s */
-    uint64_t checkpoint_interval_ns;/* 0 = EV_DEFAULT_CHECKPOINT_INTERVAL_NS */
-    uint64_t segment_bytes;         /* 0 = EV_DEFAULT_SEGMENT_BYTES; at least one largest
-                                       record (65,611 bytes) is used if smaller */
-    int lock_timeout_ms;            /* wait for the writer lock; 0 = default, <0 = no wait */
+    unsigned flags;                   /* EV_OPEN_* */
+    enum ev_sync sync;                /* default EV_SYNC_ALWAYS */
+    uint64_t sync_interval_ns;        /* EV_SYNC_INTERVAL; 0 = 1 s */
+    uint64_t checkpoint_interval_ns;  /* 0 = EV_DEFAULT_CHECKPOINT_INTERVAL_NS */
+    uint64_t segment_bytes;           /* 0 = EV_DEFAULT_SEGMENT_BYTES; at least one largest
+                                         record (65,611 bytes) is used if smaller */
+    int lock_timeout_ms;              /* wait for the writer lock; 0 = default, <0 = no wait */
     struct ev_recovery *ret_recovery; /* optional: filled on successful open */
 };
 
@@ -131,10 +131,10 @@ int ev_severity_parse(const char *name, int *ret_severity);
 
 /* An event to append. Strings are borrowed for the duration of the call. */
 struct ev_event {
-    const char *type;          /* required, docs/FORMAT.md §5 */
-    int severity;              /* enum ev_severity */
-    const char *source_json;   /* a JSON object, or NULL to fill host/program/pid/user */
-    const char *data_json;     /* a JSON object, or NULL for {} */
+    const char *type;        /* required, docs/FORMAT.md §5 */
+    int severity;            /* enum ev_severity */
+    const char *source_json; /* a JSON object, or NULL to fill host/program/pid/user */
+    const char *data_json;   /* a JSON object, or NULL for {} */
 };
 
 /*
@@ -182,19 +182,19 @@ uint64_t ev_log_size(struct ev_log *log);
 
 struct ev_log_info {
     char origin[256];
-    char vkey[512];                 /* the verifier key recorded at init */
+    char vkey[512]; /* the verifier key recorded at init */
     uint64_t tree_size;
     uint8_t root[EV_HASH_BYTES];
-    uint8_t chain_head[EV_HASH_BYTES];  /* c(tree_size - 1), zeros if empty */
+    uint8_t chain_head[EV_HASH_BYTES]; /* c(tree_size - 1), zeros if empty */
     uint64_t seal_interval_ns;
     int64_t start_ns;
-    uint32_t last_epoch;            /* epoch of the last entry */
-    bool last_epoch_sealed;         /* the last entry is a seal */
-    uint64_t open_epoch_entries;    /* entries after the last seal */
-    int64_t open_epoch_since_ns;    /* ts of the first of them, 0 if none */
-    uint64_t checkpoint_size;       /* tree size of the latest checkpoint, 0 if none */
-    uint64_t disk_bytes;            /* all files of the log directory */
-    uint64_t record_bytes;          /* segment bytes (records and headers) */
+    uint32_t last_epoch;         /* epoch of the last entry */
+    bool last_epoch_sealed;      /* the last entry is a seal */
+    uint64_t open_epoch_entries; /* entries after the last seal */
+    int64_t open_epoch_since_ns; /* ts of the first of them, 0 if none */
+    uint64_t checkpoint_size;    /* tree size of the latest checkpoint, 0 if none */
+    uint64_t disk_bytes;         /* all files of the log directory */
+    uint64_t record_bytes;       /* segment bytes (records and headers) */
 };
 
 /* Fills *ret_info (O(log n) reads plus a scan back to the last seal). */
@@ -207,7 +207,7 @@ struct ev_entry {
     uint8_t tag[EV_HASH_BYTES];
     uint8_t leaf_hash[EV_HASH_BYTES];
     size_t len;
-    char *bytes;                    /* the exact entry bytes, NUL added after them */
+    char *bytes; /* the exact entry bytes, NUL added after them */
 };
 
 /* Reads entry index. Caller frees with ev_entry_free(). EV_ERANGE if index >= size. */
@@ -233,11 +233,11 @@ int ev_log_prove_consistency(struct ev_log *log, uint64_t old_size, uint64_t new
  * max_severity must be set: -1 matches any (0 means emergency only).
  */
 struct ev_filter {
-    const char *type;               /* exact type */
-    int max_severity;               /* this severity or more severe; -1 = any */
-    const char *source;             /* substring of the source object's JSON text */
-    int64_t since_ns;               /* ts >= since_ns (0 = no bound) */
-    int64_t until_ns;               /* ts < until_ns (0 = no bound) */
+    const char *type;   /* exact type */
+    int max_severity;   /* this severity or more severe; -1 = any */
+    const char *source; /* substring of the source object's JSON text */
+    int64_t since_ns;   /* ts >= since_ns (0 = no bound) */
+    int64_t until_ns;   /* ts < until_ns (0 = no bound) */
 };
 
 /*

@@ -31,9 +31,9 @@ extern "C" {
 /* The public API is exported from libevident.so; everything else stays hidden. */
 #pragma GCC visibility push(default)
 
-#define EV_NOTE_MAX_BYTES (1u << 20)   /* a signed note or tlog-proof file */
-#define EV_NOTE_MAX_SIGNATURES 100     /* signature lines accepted in one note */
-#define EV_KEY_NAME_MAX 255            /* bytes of a key name (= log origin) */
+#define EV_NOTE_MAX_BYTES (1u << 20) /* a signed note or tlog-proof file */
+#define EV_NOTE_MAX_SIGNATURES 100   /* signature lines accepted in one note */
+#define EV_KEY_NAME_MAX 255          /* bytes of a key name (= log origin) */
 
 struct ev_signer;
 struct ev_verifier;
@@ -76,8 +76,8 @@ void ev_verifier_free(struct ev_verifier *verifier);
  * than \n, ending in \n) and returns the whole signed note, NUL-terminated,
  * in *ret_note (caller frees) and its length in *ret_len.
  */
-int ev_note_sign(const char *text, size_t text_len, const struct ev_signer *signer,
-                 char **ret_note, size_t *ret_len);
+int ev_note_sign(const char *text, size_t text_len, const struct ev_signer *signer, char **ret_note,
+                 size_t *ret_len);
 
 /*
  * Verifies a signed note against the trusted verifiers. Signature lines of
@@ -86,21 +86,20 @@ int ev_note_sign(const char *text, size_t text_len, const struct ev_signer *sign
  * final newline) in *ret_text_len. Returns EV_EBADSIG for a malformed note or
  * a missing or bad signature.
  */
-int ev_note_verify(const char *note, size_t note_len,
-                   const struct ev_verifier *const *verifiers, size_t verifier_count,
-                   size_t *ret_text_len);
+int ev_note_verify(const char *note, size_t note_len, const struct ev_verifier *const *verifiers,
+                   size_t verifier_count, size_t *ret_text_len);
 
 /* A parsed tlog-checkpoint body. */
 struct ev_checkpoint {
     char origin[EV_KEY_NAME_MAX + 1];
-    uint64_t tree_size;               /* at most INT64_MAX */
+    uint64_t tree_size; /* at most INT64_MAX */
     uint8_t root[EV_HASH_BYTES];
-    size_t extension_count;           /* extension lines, accepted and ignored */
+    size_t extension_count; /* extension lines, accepted and ignored */
 };
 
 /* Formats the body "origin\nsize\nbase64(root)\n"; caller frees *ret_text. */
-int ev_checkpoint_format(const char *origin, uint64_t tree_size,
-                         const uint8_t root[EV_HASH_BYTES], char **ret_text, size_t *ret_len);
+int ev_checkpoint_format(const char *origin, uint64_t tree_size, const uint8_t root[EV_HASH_BYTES],
+                         char **ret_text, size_t *ret_len);
 
 /* Parses a checkpoint body (the note text). Returns EV_EFORMAT if malformed. */
 int ev_checkpoint_parse(const char *text, size_t text_len, struct ev_checkpoint *ret_checkpoint);
@@ -117,18 +116,17 @@ int ev_checkpoint_open(const char *note, size_t note_len, const struct ev_verifi
 struct ev_tlog_proof {
     uint64_t index;
     uint8_t (*hashes)[EV_HASH_BYTES];
-    size_t hash_count;                /* at most EV_MAX_PROOF */
-    uint8_t *extra;                   /* decoded "extra" bytes or NULL (not authenticated) */
+    size_t hash_count; /* at most EV_MAX_PROOF */
+    uint8_t *extra;    /* decoded "extra" bytes or NULL (not authenticated) */
     size_t extra_len;
-    char *checkpoint;                 /* the signed checkpoint, exactly as in the file */
+    char *checkpoint; /* the signed checkpoint, exactly as in the file */
     size_t checkpoint_len;
 };
 
 /* Formats a tlog-proof file; caller frees *ret_text. extra may be NULL. */
-int ev_tlog_proof_format(uint64_t index, const uint8_t (*hashes)[EV_HASH_BYTES],
-                         size_t hash_count, const uint8_t *extra, size_t extra_len,
-                         const char *checkpoint, size_t checkpoint_len, char **ret_text,
-                         size_t *ret_len);
+int ev_tlog_proof_format(uint64_t index, const uint8_t (*hashes)[EV_HASH_BYTES], size_t hash_count,
+                         const uint8_t *extra, size_t extra_len, const char *checkpoint,
+                         size_t checkpoint_len, char **ret_text, size_t *ret_len);
 
 /* Parses a tlog-proof file. Returns EV_EFORMAT if malformed. */
 int ev_tlog_proof_parse(const char *text, size_t text_len, struct ev_tlog_proof **ret_proof);

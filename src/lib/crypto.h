@@ -48,7 +48,7 @@ void evi_wipe(void *p, size_t n);
 uint32_t evi_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Standard base64 with '=' padding (RFC 4648 section 4). */
-size_t evi_base64_encoded_len(size_t len);               /* without the NUL */
+size_t evi_base64_encoded_len(size_t len); /* without the NUL */
 /* Writes NUL-terminated text to out (cap >= encoded_len + 1); returns its length. */
 size_t evi_base64_encode(const void *data, size_t len, char *out, size_t cap);
 /*

@@ -43,8 +43,10 @@ int ev_severity_parse(const char *name, int *ret_severity)
         const char *alias;
         int severity;
     } aliases[] = {
-        {"emerg", EV_SEV_EMERGENCY}, {"crit", EV_SEV_CRITICAL},
-        {"err", EV_SEV_ERROR},       {"warn", EV_SEV_WARNING},
+        {"emerg", EV_SEV_EMERGENCY},
+        {"crit", EV_SEV_CRITICAL},
+        {"err", EV_SEV_ERROR},
+        {"warn", EV_SEV_WARNING},
     };
 
     if (name == NULL) {
@@ -62,8 +64,10 @@ int ev_severity_parse(const char *name, int *ret_severity)
             return 0;
         }
     }
-    return evi_error(EV_EFORMAT, "unknown severity '%.40s' (expected emergency, alert, critical, "
-                     "error, warning, notice, info or debug)", name);
+    return evi_error(EV_EFORMAT,
+                     "unknown severity '%.40s' (expected emergency, alert, critical, "
+                     "error, warning, notice, info or debug)",
+                     name);
 }
 
 static bool type_char(char c)
@@ -278,8 +282,8 @@ size_t evi_entry_prefix_len(uint64_t seq)
     return sizeof(prefix_head) - 1 + digits + 7 + EVI_TS_LEN + 2;
 }
 
-long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body,
-                        char *out, size_t cap)
+long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body, char *out,
+                        size_t cap)
 {
     char digits[20];
     size_t nd = 0, n;
@@ -355,8 +359,8 @@ int evi_entry_view(const uint8_t *entry, size_t len, struct evi_entry_view *ret_
         p++;
     }
     v.type_len = (size_t)(p - v.type);
-    if (v.type_len == 0 || v.type_len > EVI_TYPE_MAX || p >= end || *p != '"' ||
-        v.type[0] < 'a' || v.type[0] > 'z') {
+    if (v.type_len == 0 || v.type_len > EVI_TYPE_MAX || p >= end || *p != '"' || v.type[0] < 'a' ||
+        v.type[0] > 'z') {
         return evi_error(EV_EFORMAT, "entry type malformed");
     }
     if (end[-1] != '}') {
@@ -531,8 +535,10 @@ int ev_time_parse(const char *text, int64_t *ret_ns)
     *ret_ns = secs * 1000000000 + ns;
     return 0;
 bad:
-    return evi_error(EV_EFORMAT, "time '%.64s' is not RFC 3339 (e.g. 2026-11-27T09:00:00Z) "
-                     "or a date (2026-11-27)", text != NULL ? text : "");
+    return evi_error(EV_EFORMAT,
+                     "time '%.64s' is not RFC 3339 (e.g. 2026-11-27T09:00:00Z) "
+                     "or a date (2026-11-27)",
+                     text != NULL ? text : "");
 }
 
 int64_t evi_now_ns(void)
@@ -587,13 +593,12 @@ int evi_seal_parse(const uint8_t *entry, size_t len, struct evi_seal *ret_seal)
     int r = EV_EFORMAT;
 
     if (root == NULL) {
-        return evi_error(EV_EFORMAT, "seal: invalid JSON at column %d: %s", jerr.column,
-                         jerr.text);
+        return evi_error(EV_EFORMAT, "seal: invalid JSON at column %d: %s", jerr.column, jerr.text);
     }
     data = json_object_get(root, "data");
     if (!json_is_object(data) || json_object_size(data) != 4) {
         r = evi_error(EV_EFORMAT, "seal: data must hold exactly chain_head, epoch, root, "
-                      "tree_size");
+                                  "tree_size");
         goto out;
     }
     epoch = json_object_get(data, "epoch");

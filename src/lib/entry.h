@@ -12,7 +12,7 @@
 
 #include <evident/log.h>
 
-#define EVI_TS_LEN 30               /* "YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ" */
+#define EVI_TS_LEN 30 /* "YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ" */
 #define EVI_TYPE_MAX 64
 
 /*
@@ -40,8 +40,8 @@ size_t evi_entry_prefix_len(uint64_t seq);
  * Writes `{"v":1,"seq":N,"ts":"...",` followed by body into out (cap bytes);
  * returns the entry length or EV_ETOOBIG if over cap or EV_ENTRY_MAX_BYTES.
  */
-long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body,
-                        char *out, size_t cap);
+long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body, char *out,
+                        size_t cap);
 
 /* Fields from an entry's fixed prefix. type points into the entry. */
 struct evi_entry_view {

@@ -11,14 +11,14 @@
 #define EVI_KEYSTATE_BYTES 192
 
 struct evi_fskey {
-    uint64_t next;                  /* index of the next record */
-    uint32_t epoch;                 /* epoch e of the next record */
-    uint64_t j;                     /* its place in epoch e */
-    uint8_t record_key[32];         /* R(e, j) */
-    uint8_t next_epoch_key[32];     /* A(e + 1) */
-    int64_t last_ts_ns;             /* ts of record next - 1 */
-    uint8_t chain[32];              /* c(next - 1), zeros for an empty log */
-    uint8_t root[32];               /* root of the tree of `next` entries */
+    uint64_t next;              /* index of the next record */
+    uint32_t epoch;             /* epoch e of the next record */
+    uint64_t j;                 /* its place in epoch e */
+    uint8_t record_key[32];     /* R(e, j) */
+    uint8_t next_epoch_key[32]; /* A(e + 1) */
+    int64_t last_ts_ns;         /* ts of record next - 1 */
+    uint8_t chain[32];          /* c(next - 1), zeros for an empty log */
+    uint8_t root[32];           /* root of the tree of `next` entries */
 };
 
 /* State for an empty log from V: e = 0, j = 0, R(0,0), A(1). */

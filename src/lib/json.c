@@ -97,8 +97,7 @@ static bool canonical_string(struct cursor *c, bool key)
                 return false;
             }
             unsigned char e = c->p[1];
-            if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
-                e == 't') {
+            if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
                 c->p += 2;
                 continue;
             }

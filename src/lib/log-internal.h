@@ -35,31 +35,31 @@ struct ev_log {
     size_t segment_count;
     int hashes_fd, index_fd;
 
-    pthread_mutex_t mu;              /* guards all that follows, and segments */
+    pthread_mutex_t mu; /* guards all that follows, and segments */
     pthread_cond_t cv;
-    uint64_t size;                   /* entries sequenced (writer) or visible (reader) */
+    uint64_t size; /* entries sequenced (writer) or visible (reader) */
 
     /* writer only */
     struct ev_open_options options;
     int lock_fd, keystate_fd;
     struct ev_signer *signer;
-    struct evi_fskey key;            /* state for record `size`; key.chain = c(size - 1) */
-    struct evi_frontier frontier;    /* tree of `size` entries */
-    uint64_t segment_end;            /* end of the last sequenced record in the last segment */
+    struct evi_fskey key;         /* state for record `size`; key.chain = c(size - 1) */
+    struct evi_frontier frontier; /* tree of `size` entries */
+    uint64_t segment_end;         /* end of the last sequenced record in the last segment */
     struct evi_pending pending;
     struct evi_buf spare[3];
-    uint64_t written;                /* entries handed to the kernel */
-    uint64_t durable;                /* entries known durable */
+    uint64_t written; /* entries handed to the kernel */
+    uint64_t durable; /* entries known durable */
     bool committing;
-    bool sequencing;                 /* one caller sequences at a time, batches stay whole */
-    int failed;                      /* sticky: a write or sync failed; reopen to go on */
+    bool sequencing; /* one caller sequences at a time, batches stay whole */
+    int failed;      /* sticky: a write or sync failed; reopen to go on */
     uint64_t checkpoint_size;
     bool have_checkpoint;
     int64_t checkpoint_ns, sync_ns;
-    int64_t sync_cost_ns;            /* how long the last fdatasync took */
-    uint64_t calls_pending;          /* append calls sequenced since the last commit began */
-    uint64_t calls_last_commit;      /* append calls the last sync commit carried */
-    char *entry_buf;                 /* EV_ENTRY_MAX_BYTES scratch for assembling entries */
+    int64_t sync_cost_ns;       /* how long the last fdatasync took */
+    uint64_t calls_pending;     /* append calls sequenced since the last commit began */
+    uint64_t calls_last_commit; /* append calls the last sync commit carried */
+    char *entry_buf;            /* EV_ENTRY_MAX_BYTES scratch for assembling entries */
 };
 
 /* Writer: makes entries up to `upto` readable through the files (no sync). */

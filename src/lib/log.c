@@ -179,8 +179,8 @@ static int commit_locked(struct ev_log *log, bool sync)
         }
     }
     if (r < 0) {
-        log->failed = evi_error(r, "write to the log failed (%s); reopen the log to recover",
-                                strerror(-r));
+        log->failed =
+            evi_error(r, "write to the log failed (%s); reopen the log to recover", strerror(-r));
         r = log->failed;
     } else {
         log->written = target;
@@ -296,8 +296,8 @@ static int rotate_if_full_locked(struct ev_log *log, size_t record_size)
             continue;
         }
         struct evi_segment seg;
-        struct evi_segment *grown = realloc(log->segments,
-                                            (log->segment_count + 1) * sizeof(*grown));
+        struct evi_segment *grown =
+            realloc(log->segments, (log->segment_count + 1) * sizeof(*grown));
         if (grown == NULL) {
             return -ENOMEM;
         }
@@ -336,8 +336,8 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
      * for the largest this record can be, and only then give the entry its
      * seq and ts, so that nothing can come between them and the record.
      */
-    r = rotate_if_full_locked(log, EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) +
-                                       body->len);
+    r = rotate_if_full_locked(log,
+                              EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) + body->len);
     if (r < 0) {
         return r;
     }
@@ -473,8 +473,9 @@ static int checkpoint_locked(struct ev_log *log)
         return r;
     }
     if (size < log->checkpoint_size) {
-        return evi_error(EV_ESTATE, "refusing to sign tree size %" PRIu64
-                         " smaller than signed size %" PRIu64, size, log->checkpoint_size);
+        return evi_error(EV_ESTATE,
+                         "refusing to sign tree size %" PRIu64 " smaller than signed size %" PRIu64,
+                         size, log->checkpoint_size);
     }
     r = evi_tree_root(size, evi_log_read_hash, log, root);
     if (r < 0) {
@@ -552,8 +553,8 @@ int ev_log_create(const char *dir, const struct ev_create_options *options,
     if (r < 0) {
         return r;
     }
-    meta.seal_interval_ns = options->seal_interval_ns ? options->seal_interval_ns
-                                                       : EV_DEFAULT_SEAL_INTERVAL_NS;
+    meta.seal_interval_ns =
+        options->seal_interval_ns ? options->seal_interval_ns : EV_DEFAULT_SEAL_INTERVAL_NS;
     if (meta.seal_interval_ns < EV_MIN_SEAL_INTERVAL_NS) {
         return evi_error(-EINVAL, "seal interval under 1 second");
     }
@@ -598,8 +599,7 @@ int ev_log_create(const char *dir, const struct ev_create_options *options,
     memcpy(meta.vkey, vkey, strlen(vkey) + 1);
 
     evi_fskey_init(&key, v);
-    fd = openat(dirfd, EVI_KEYSTATE_FILE, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                0600);
+    fd = openat(dirfd, EVI_KEYSTATE_FILE, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         r = evi_error(-errno, "cannot create keystate: %s", strerror(errno));
         goto out;
@@ -643,8 +643,14 @@ out:
     if (r < 0 && r != -EEXIST && dirfd >= 0) {
         /* Leave nothing half-made behind, so that init can simply be run again. */
         static const char *const made[] = {
-            EVI_META_FILE, EVI_SIGNING_KEY_FILE, EVI_KEYSTATE_FILE, EVI_HASHES_FILE,
-            EVI_INDEX_FILE, EVI_CHECKPOINT_FILE, EVI_CHECKPOINTS_FILE, EVI_LOCK_FILE,
+            EVI_META_FILE,
+            EVI_SIGNING_KEY_FILE,
+            EVI_KEYSTATE_FILE,
+            EVI_HASHES_FILE,
+            EVI_INDEX_FILE,
+            EVI_CHECKPOINT_FILE,
+            EVI_CHECKPOINTS_FILE,
+            EVI_LOCK_FILE,
             EVI_SEGMENTS_DIR "/00000000000000000000.seg",
         };
         for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
@@ -722,7 +728,8 @@ static int derived_size(struct ev_log *log, uint64_t *ret)
     uint64_t hbytes, ibytes, n;
     int r;
 
-    if ((r = file_size(log->hashes_fd, &hbytes)) < 0 || (r = file_size(log->index_fd, &ibytes)) < 0) {
+    if ((r = file_size(log->hashes_fd, &hbytes)) < 0 ||
+        (r = file_size(log->index_fd, &ibytes)) < 0) {
         return r;
     }
     n = ibytes / 8;
@@ -791,7 +798,7 @@ size_t evi_log_segment_of(const struct ev_log *log, uint64_t index)
 }
 
 struct recovery_scan {
-    uint64_t start;                  /* first entry rebuilt */
+    uint64_t start; /* first entry rebuilt */
     size_t seg;
     uint64_t offset;
 };
@@ -841,8 +848,7 @@ static int recovery_start(struct ev_log *log, uint64_t limit, struct recovery_sc
     return 0;
 }
 
-static int cut_torn_tail(struct ev_log *log, size_t seg, uint64_t offset,
-                         struct ev_recovery *rec)
+static int cut_torn_tail(struct ev_log *log, size_t seg, uint64_t offset, struct ev_recovery *rec)
 {
     uint64_t cut = log->segments[seg].bytes - offset;
     int r;
@@ -906,7 +912,7 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
     struct evi_scanner sc = {0};
     struct evi_record record;
     enum evi_record_status status;
-    const uint64_t durable = log->key.next;  /* records the key state vouches for */
+    const uint64_t durable = log->key.next; /* records the key state vouches for */
     uint8_t durable_root[EV_HASH_BYTES];
     uint64_t index;
     int r;
@@ -951,10 +957,12 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
         }
         if (r == EVI_SCAN_DAMAGED) {
             if (index < durable) {
-                r = evi_error(EV_ECORRUPT, "record %" PRIu64 " (segment %" PRIu64 ", byte %"
-                              PRIu64 ") is damaged (%s) but was acknowledged as durable; "
-                              "run 'evident verify'", index, log->segments[sc.seg].first_index,
-                              sc.offset, evi_record_status_name(status));
+                r = evi_error(EV_ECORRUPT,
+                              "record %" PRIu64 " (segment %" PRIu64 ", byte %" PRIu64
+                              ") is damaged (%s) but was acknowledged as durable; "
+                              "run 'evident verify'",
+                              index, log->segments[sc.seg].first_index, sc.offset,
+                              evi_record_status_name(status));
                 goto out;
             }
             r = cut_torn_tail(log, sc.seg, sc.offset, rec);
@@ -969,8 +977,10 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
         struct evi_entry_view view;
         if (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
             if (index < durable) {
-                r = evi_error(EV_ECORRUPT, "record %" PRIu64 " is not a valid entry (%s); run "
-                              "'evident verify'", index, ev_last_error());
+                r = evi_error(EV_ECORRUPT,
+                              "record %" PRIu64 " is not a valid entry (%s); run "
+                              "'evident verify'",
+                              index, ev_last_error());
                 goto out;
             }
             r = cut_torn_tail(log, sc.seg, offset, rec);
@@ -989,8 +999,10 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
             evi_sha256_parts(log->key.chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
             evi_fskey_tag(&log->key, index, chain, tag);
             if (record.epoch != log->key.epoch || !evi_ct_equal(tag, record.tag, EV_HASH_BYTES)) {
-                r = evi_error(EV_ESTATE, "record %" PRIu64 " was not made with this log's key "
-                              "state; run 'evident verify'", index);
+                r = evi_error(EV_ESTATE,
+                              "record %" PRIu64 " was not made with this log's key "
+                              "state; run 'evident verify'",
+                              index);
                 goto out;
             }
             memcpy(log->key.chain, chain, EV_HASH_BYTES);
@@ -1026,7 +1038,8 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
             *ret_rebuild = !full;
             r = 0;
             if (full) {
-                r = evi_error(EV_ETAMPERED, "the records do not give the tree root the key "
+                r = evi_error(EV_ETAMPERED,
+                              "the records do not give the tree root the key "
                               "state recorded at %" PRIu64 " entries; run 'evident verify'",
                               durable);
             }
@@ -1037,9 +1050,11 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
         }
     }
     if (index < durable) {
-        r = evi_error(EV_ESTATE, "the key state says %" PRIu64 " entries are durable but the "
+        r = evi_error(EV_ESTATE,
+                      "the key state says %" PRIu64 " entries are durable but the "
                       "records end at %" PRIu64 ": acknowledged entries are missing; run "
-                      "'evident verify'", durable, index);
+                      "'evident verify'",
+                      durable, index);
         goto out;
     }
     r = flush_rebuilt(log);
@@ -1087,13 +1102,17 @@ static int load_latest_checkpoint_size(struct ev_log *log)
     if (r == 0) {
         uint8_t root[EV_HASH_BYTES];
         if (cp.tree_size > log->size) {
-            r = evi_error(EV_ETRUNCATED, "latest checkpoint is for %" PRIu64 " entries but the log "
-                          "has %" PRIu64, cp.tree_size, log->size);
+            r = evi_error(EV_ETRUNCATED,
+                          "latest checkpoint is for %" PRIu64 " entries but the log "
+                          "has %" PRIu64,
+                          cp.tree_size, log->size);
         } else if ((r = evi_tree_root(cp.tree_size, evi_log_read_hash, log, root)) == 0 &&
                    memcmp(root, cp.root, EV_HASH_BYTES) != 0) {
             r = EV_ETAMPERED; /* the caller rebuilds the hashes and asks again */
-            evi_error(r, "the log's first %" PRIu64 " entries do not have the root the latest "
-                      "checkpoint signed; run 'evident verify'", cp.tree_size);
+            evi_error(r,
+                      "the log's first %" PRIu64 " entries do not have the root the latest "
+                      "checkpoint signed; run 'evident verify'",
+                      cp.tree_size);
         } else if (r == 0) {
             log->checkpoint_size = cp.tree_size;
             log->have_checkpoint = true;
@@ -1129,8 +1148,10 @@ static int open_writer(struct ev_log *log, const char *dir)
         return -errno;
     }
     if ((st.st_mode & 077) != 0) {
-        return evi_error(EV_EKEYPERM, "'%s/%s' is accessible by group or others (mode %04o); "
-                         "it must be 0600", dir, EVI_KEYSTATE_FILE, st.st_mode & 07777);
+        return evi_error(EV_EKEYPERM,
+                         "'%s/%s' is accessible by group or others (mode %04o); "
+                         "it must be 0600",
+                         dir, EVI_KEYSTATE_FILE, st.st_mode & 07777);
     }
     r = keystate_read(log->keystate_fd, &log->key);
     if (r < 0) {
@@ -1252,9 +1273,7 @@ static int settle_locked(struct ev_log *log, uint64_t end)
     int r = 0;
 
     switch (log->options.sync) {
-    case EV_SYNC_ALWAYS:
-        r = wait_for_locked(log, end, true, true);
-        break;
+    case EV_SYNC_ALWAYS: r = wait_for_locked(log, end, true, true); break;
     case EV_SYNC_INTERVAL:
     case EV_SYNC_NEVER:
         if (log->options.sync == EV_SYNC_INTERVAL &&
@@ -1309,8 +1328,10 @@ int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_
         for (size_t i = 0; i < count; i++) {
             size_t len = evi_entry_prefix_len(first + i) + bodies[i].len;
             if (len > EV_ENTRY_MAX_BYTES) {
-                r = evi_error(EV_ETOOBIG, "event %zu: entry would be %zu bytes, over the limit "
-                              "of %u", i, len, EV_ENTRY_MAX_BYTES);
+                r = evi_error(EV_ETOOBIG,
+                              "event %zu: entry would be %zu bytes, over the limit "
+                              "of %u",
+                              i, len, EV_ENTRY_MAX_BYTES);
                 if (ret_bad != NULL) {
                     *ret_bad = i;
                 }

@@ -22,8 +22,8 @@
 int evi_log_read_hash(void *ctx, uint64_t stored_index, uint8_t ret[EV_HASH_BYTES])
 {
     struct ev_log *log = ctx;
-    int r = evi_read_exact(log->hashes_fd, ret, EV_HASH_BYTES,
-                           (off_t)(stored_index * EV_HASH_BYTES));
+    int r =
+        evi_read_exact(log->hashes_fd, ret, EV_HASH_BYTES, (off_t)(stored_index * EV_HASH_BYTES));
     if (r < 0) {
         return evi_error(r == -EIO ? EV_ECORRUPT : r, "stored hash %" PRIu64 " missing",
                          stored_index);
@@ -137,8 +137,7 @@ static int record_at(struct ev_log *log, size_t seg, uint64_t off, uint64_t inde
     if (evi_read_exact(fd, rec, EVI_RECORD_OVERHEAD + (size_t)len, (off_t)off) < 0 ||
         evi_record_decode(rec, EVI_RECORD_OVERHEAD + (size_t)len, ret_record, NULL) !=
             EVI_RECORD_OK ||
-        evi_entry_view(ret_record->entry, ret_record->entry_len, &view) < 0 ||
-        view.seq != index) {
+        evi_entry_view(ret_record->entry, ret_record->entry_len, &view) < 0 || view.seq != index) {
         free(rec);
         return EV_ECORRUPT;
     }
@@ -208,8 +207,9 @@ int ev_log_entry(struct ev_log *log, uint64_t index, struct ev_entry **ret_entry
 
     evi_error_clear();
     if (index >= ev_log_size(log)) {
-        return evi_error(EV_ERANGE, "entry %" PRIu64 " does not exist (the log has %" PRIu64
-                         " entries)", index, ev_log_size(log));
+        return evi_error(EV_ERANGE,
+                         "entry %" PRIu64 " does not exist (the log has %" PRIu64 " entries)",
+                         index, ev_log_size(log));
     }
     r = evi_log_flush_for_read(log, index + 1);
     if (r < 0) {
@@ -283,13 +283,17 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
                 r = -1;
             }
             if (r < 0) {
-                r = evi_error(EV_ECORRUPT, "entry %" PRIu64 ": not a valid entry; run 'evident "
-                              "verify'", i);
+                r = evi_error(EV_ECORRUPT,
+                              "entry %" PRIu64 ": not a valid entry; run 'evident "
+                              "verify'",
+                              i);
                 break;
             }
         } else if (r >= 0) {
-            r = evi_error(EV_ECORRUPT, "entry %" PRIu64 ": record damaged; run 'evident "
-                          "verify'", i);
+            r = evi_error(EV_ECORRUPT,
+                          "entry %" PRIu64 ": record damaged; run 'evident "
+                          "verify'",
+                          i);
             break;
         } else {
             break;
@@ -338,8 +342,8 @@ static int check_size(struct ev_log *log, uint64_t tree_size)
 {
     uint64_t n = ev_log_size(log);
     if (tree_size > n) {
-        return evi_error(EV_ERANGE, "tree size %" PRIu64 " is beyond the log's %" PRIu64
-                         " entries", tree_size, n);
+        return evi_error(EV_ERANGE, "tree size %" PRIu64 " is beyond the log's %" PRIu64 " entries",
+                         tree_size, n);
     }
     return evi_log_flush_for_read(log, tree_size);
 }
@@ -363,8 +367,8 @@ int ev_log_prove_inclusion(struct ev_log *log, uint64_t index, uint64_t tree_siz
 
     evi_error_clear();
     if (index >= tree_size) {
-        return evi_error(EV_ERANGE, "entry %" PRIu64 " is not in a tree of size %" PRIu64,
-                         index, tree_size);
+        return evi_error(EV_ERANGE, "entry %" PRIu64 " is not in a tree of size %" PRIu64, index,
+                         tree_size);
     }
     r = check_size(log, tree_size);
     if (r == 0) {
@@ -380,8 +384,8 @@ int ev_log_prove_consistency(struct ev_log *log, uint64_t old_size, uint64_t new
 
     evi_error_clear();
     if (old_size < 1 || old_size > new_size) {
-        return evi_error(EV_ERANGE, "need 1 <= old size (%" PRIu64 ") <= new size (%" PRIu64
-                         ")", old_size, new_size);
+        return evi_error(EV_ERANGE, "need 1 <= old size (%" PRIu64 ") <= new size (%" PRIu64 ")",
+                         old_size, new_size);
     }
     r = check_size(log, new_size);
     if (r == 0) {

@@ -62,8 +62,8 @@ static uint32_t record_crc(const uint8_t *rec, size_t entry_len)
     return evi_crc32c(crc, rec + 8, 4 + entry_len + 32);
 }
 
-size_t evi_record_encode(uint32_t epoch, const void *entry, size_t entry_len,
-                         const uint8_t tag[32], uint8_t *out)
+size_t evi_record_encode(uint32_t epoch, const void *entry, size_t entry_len, const uint8_t tag[32],
+                         uint8_t *out)
 {
     put32(out, (uint32_t)entry_len);
     put32(out + 8, epoch);

@@ -30,18 +30,18 @@ struct evi_record {
     const uint8_t *entry;
     size_t entry_len;
     const uint8_t *tag;
-    size_t size;                    /* bytes the record occupies: 44 + entry_len */
+    size_t size; /* bytes the record occupies: 44 + entry_len */
 };
 
 /* Writes a record into out (capacity >= 44 + entry_len); returns its size. */
-size_t evi_record_encode(uint32_t epoch, const void *entry, size_t entry_len,
-                         const uint8_t tag[32], uint8_t *out);
+size_t evi_record_encode(uint32_t epoch, const void *entry, size_t entry_len, const uint8_t tag[32],
+                         uint8_t *out);
 
 enum evi_record_status {
     EVI_RECORD_OK = 0,
-    EVI_RECORD_SHORT = 1,           /* the bytes end inside the record */
-    EVI_RECORD_BAD_LENGTH = 2,      /* len 0 or over 65535 */
-    EVI_RECORD_BAD_CRC = 3,         /* checksum does not hold */
+    EVI_RECORD_SHORT = 1,      /* the bytes end inside the record */
+    EVI_RECORD_BAD_LENGTH = 2, /* len 0 or over 65535 */
+    EVI_RECORD_BAD_CRC = 3,    /* checksum does not hold */
 };
 
 /*

@@ -233,10 +233,9 @@ int evi_meta_read(int dirfd, struct evi_meta *ret_meta)
         return evi_error(r, "cannot read %s: %s", EVI_META_FILE, ev_strerror(r));
     }
     o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (o == NULL ||
-        json_unpack_ex(o, &jerr, JSON_STRICT, "{s:I, s:s, s:I, s:I, s:s}", "format", &format,
-                       "origin", &origin, "seal_interval_ns", &interval, "start_ns", &start,
-                       "vkey", &vkey) < 0) {
+    if (o == NULL || json_unpack_ex(o, &jerr, JSON_STRICT, "{s:I, s:s, s:I, s:I, s:s}", "format",
+                                    &format, "origin", &origin, "seal_interval_ns", &interval,
+                                    "start_ns", &start, "vkey", &vkey) < 0) {
         r = evi_error(EV_EFORMAT, "%s: %s", EVI_META_FILE, jerr.text);
         goto out;
     }
@@ -535,8 +534,8 @@ out:
     return r;
 }
 
-static int history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len),
-                        void *ctx, uint64_t *ret_end);
+static int history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len), void *ctx,
+                        uint64_t *ret_end);
 
 static int no_visit(void *ctx, const char *note, size_t len)
 {
@@ -554,8 +553,8 @@ int evi_checkpoint_history_read(int dirfd, int (*visit)(void *ctx, const char *n
     return history_read(dirfd, visit, ctx, NULL);
 }
 
-static int history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len),
-                        void *ctx, uint64_t *ret_end)
+static int history_read(int dirfd, int (*visit)(void *ctx, const char *note, size_t len), void *ctx,
+                        uint64_t *ret_end)
 {
     char *data = NULL;
     size_t len, pos = 0;
@@ -572,10 +571,10 @@ static int history_read(int dirfd, int (*visit)(void *ctx, const char *note, siz
         if (len - pos < 8) {
             break; /* a torn last frame: a crash while appending (§8), not damage */
         }
-        uint32_t n = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
-                     (uint32_t)h[3] << 24;
-        uint32_t crc = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
-                       (uint32_t)h[7] << 24;
+        uint32_t n =
+            (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        uint32_t crc =
+            (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
         if (n > len - pos - 8) {
             break; /* likewise */
         }

@@ -42,7 +42,7 @@ int evi_meta_read(int dirfd, struct evi_meta *ret_meta);
 struct evi_segment {
     uint64_t first_index;
     int64_t created_ns;
-    uint64_t bytes;                 /* file size when listed (or as written) */
+    uint64_t bytes; /* file size when listed (or as written) */
     int fd;
 };
 
@@ -93,19 +93,19 @@ int evi_read_exact(int fd, void *buf, size_t len, off_t off);
 struct evi_scanner {
     const struct evi_segment *segments;
     size_t segment_count;
-    size_t seg;                     /* current segment */
-    uint64_t offset;                /* file offset of the next record in seg */
-    uint64_t index;                 /* index of the next record */
+    size_t seg;      /* current segment */
+    uint64_t offset; /* file offset of the next record in seg */
+    uint64_t index;  /* index of the next record */
     uint8_t *buf;
     size_t buf_len, buf_pos;
-    uint64_t buf_file_off;          /* file offset of buf[0] */
-    bool buf_eof;                   /* buf ends where the file ended */
+    uint64_t buf_file_off; /* file offset of buf[0] */
+    bool buf_eof;          /* buf ends where the file ended */
 };
 
 enum evi_scan_result {
-    EVI_SCAN_RECORD = 1,            /* *ret_record is valid until the next call */
-    EVI_SCAN_END = 0,               /* clean end of the last segment */
-    EVI_SCAN_DAMAGED = 2,           /* bytes at (seg, offset) are not an intact record */
+    EVI_SCAN_RECORD = 1,  /* *ret_record is valid until the next call */
+    EVI_SCAN_END = 0,     /* clean end of the last segment */
+    EVI_SCAN_DAMAGED = 2, /* bytes at (seg, offset) are not an intact record */
 };
 
 int evi_scanner_init(struct evi_scanner *s, const struct evi_segment *segments, size_t count,

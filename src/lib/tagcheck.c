@@ -36,11 +36,11 @@ struct evi_tagcheck {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct batch *ring[RING];        /* filled batches, in order */
-    size_t head, tail;               /* ring[head % RING] .. ring[(tail-1) % RING] */
+    struct batch *ring[RING]; /* filled batches, in order */
+    size_t head, tail;        /* ring[head % RING] .. ring[(tail-1) % RING] */
     struct batch *filling;
     bool closing;
-    bool stop;                       /* worker saw a failure: producer may stop */
+    bool stop; /* worker saw a failure: producer may stop */
 };
 
 static const char label_epoch[] = "evident epoch v1";

@@ -62,7 +62,7 @@ struct requirement {
     uint64_t size;
     uint8_t root[EV_HASH_BYTES];
     enum requirement_kind kind;
-    size_t ordinal;                  /* which history frame or trusted checkpoint */
+    size_t ordinal; /* which history frame or trusted checkpoint */
 };
 
 struct verifier_state {
@@ -136,14 +136,11 @@ static int cmp_requirement(const void *a, const void *b)
 static const char *requirement_name(const struct requirement *q, char buf[64])
 {
     switch (q->kind) {
-    case REQ_LATEST:
-        return "the latest checkpoint";
+    case REQ_LATEST: return "the latest checkpoint";
     case REQ_HISTORY:
         (void)snprintf(buf, 64, "checkpoint %zu of the history", q->ordinal + 1);
         return buf;
-    case REQ_TRUSTED:
-        (void)snprintf(buf, 64, "trusted checkpoint %zu", q->ordinal + 1);
-        return buf;
+    case REQ_TRUSTED: (void)snprintf(buf, 64, "trusted checkpoint %zu", q->ordinal + 1); return buf;
     }
     return "a checkpoint";
 }
@@ -164,10 +161,10 @@ static int check_requirements(struct verifier_state *st)
         if (memcmp(root, q->root, EV_HASH_BYTES) != 0) {
             /* A key-signed root that the records do not produce: the log was
              * changed under it (ours) or forked away from it (someone else's copy). */
-            return fail(st, q->kind == REQ_TRUSTED ? EV_FAIL_FORKED : EV_FAIL_ROOT,
-                        size > 0, size > 0 ? size - 1 : 0,
-                        "the first %" PRIu64 " entries do not have the root that %s signed",
-                        size, requirement_name(q, name));
+            return fail(st, q->kind == REQ_TRUSTED ? EV_FAIL_FORKED : EV_FAIL_ROOT, size > 0,
+                        size > 0 ? size - 1 : 0,
+                        "the first %" PRIu64 " entries do not have the root that %s signed", size,
+                        requirement_name(q, name));
         }
         st->report->trusted_checked += q->kind == REQ_TRUSTED;
     }
@@ -271,8 +268,8 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
         return fail(st, EV_FAIL_ENTRY, true, i, "entry %" PRIu64 ": %s", i, ev_last_error());
     }
     if (view.seq != i) {
-        return fail(st, EV_FAIL_SEQUENCE, true, i,
-                    "record %" PRIu64 " holds entry seq %" PRIu64 "", i, view.seq);
+        return fail(st, EV_FAIL_SEQUENCE, true, i, "record %" PRIu64 " holds entry seq %" PRIu64 "",
+                    i, view.seq);
     }
     seal = evi_entry_is_type(&view, "seal");
     ev_leaf_hash(rec->entry, rec->entry_len, leaf);
@@ -284,13 +281,14 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
         if (rec->epoch != 0) {
             return fail(st, EV_FAIL_MISSING_SEAL, true, i,
                         "entry %" PRIu64 " is in epoch %" PRIu32 " but epochs 0..%" PRIu32
-                        " were never sealed", i, rec->epoch, rec->epoch - 1);
+                        " were never sealed",
+                        i, rec->epoch, rec->epoch - 1);
         }
         j = 0;
     } else if (rec->epoch < st->epoch) {
         return fail(st, EV_FAIL_EPOCH_BACKWARDS, true, i,
-                    "entry %" PRIu64 " is in epoch %" PRIu32 " after epoch %" PRIu32, i,
-                    rec->epoch, st->epoch);
+                    "entry %" PRIu64 " is in epoch %" PRIu32 " after epoch %" PRIu32, i, rec->epoch,
+                    st->epoch);
     } else if (rec->epoch == st->epoch) {
         if (st->epoch_sealed) {
             return fail(st, EV_FAIL_AFTER_SEAL, true, i,
@@ -300,14 +298,13 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
     } else {
         if (!st->epoch_sealed) {
             return fail(st, EV_FAIL_MISSING_SEAL, true, i,
-                        "epoch %" PRIu32 " ends at entry %" PRIu64 " without a seal", st->epoch,
-                        i);
+                        "epoch %" PRIu32 " ends at entry %" PRIu64 " without a seal", st->epoch, i);
         }
         if (rec->epoch != st->epoch + 1) {
             return fail(st, EV_FAIL_MISSING_SEAL, true, i,
-                        "entry %" PRIu64 " is in epoch %" PRIu32 " but epochs %" PRIu32
-                        "..%" PRIu32 " have no seal", i, rec->epoch, st->epoch + 1,
-                        rec->epoch - 1);
+                        "entry %" PRIu64 " is in epoch %" PRIu32 " but epochs %" PRIu32 "..%" PRIu32
+                        " have no seal",
+                        i, rec->epoch, st->epoch + 1, rec->epoch - 1);
         }
         j = 0;
     }
@@ -326,19 +323,19 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
         if (s.epoch != rec->epoch || s.tree_size != i) {
             return fail(st, EV_FAIL_SEAL, true, i,
                         "seal %" PRIu64 " says epoch %" PRIu32 " size %" PRIu64
-                        ", its place is epoch %" PRIu32 " size %" PRIu64, i, s.epoch,
-                        s.tree_size, rec->epoch, i);
+                        ", its place is epoch %" PRIu32 " size %" PRIu64,
+                        i, s.epoch, s.tree_size, rec->epoch, i);
         }
         evi_frontier_root(&st->frontier, root);
         if (memcmp(root, s.root, EV_HASH_BYTES) != 0) {
             return fail(st, EV_FAIL_ROOT, true, i,
-                        "seal %" PRIu64 " names a root that the entries before it do not have",
-                        i);
+                        "seal %" PRIu64 " names a root that the entries before it do not have", i);
         }
         if (memcmp(st->chain, s.chain_head, EV_HASH_BYTES) != 0) {
             return fail(st, EV_FAIL_CHAIN, true, i,
                         "seal %" PRIu64 " names a chain head that the entries before it do not "
-                        "have", i);
+                        "have",
+                        i);
         }
     }
 
@@ -374,8 +371,7 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
  * landed), or a last record whose bytes reach the end of the file but did not
  * all land (bad checksum). Anything else there is damage.
  */
-static bool torn_tail(const struct evi_segment *seg, uint64_t offset,
-                      enum evi_record_status status)
+static bool torn_tail(const struct evi_segment *seg, uint64_t offset, enum evi_record_status status)
 {
     uint8_t buf[4096];
     uint64_t pos = offset;
@@ -531,13 +527,13 @@ int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
         uint64_t bad;
         uint32_t epoch;
         uint64_t j;
-        if (evi_tagcheck_finish(st.tags, &bad, &epoch, &j) &&
-            (r == 0 || r == EV_EVERIFY) &&
+        if (evi_tagcheck_finish(st.tags, &bad, &epoch, &j) && (r == 0 || r == EV_EVERIFY) &&
             (ret_report->failure == EV_FAIL_NONE || !ret_report->has_entry ||
              bad <= ret_report->entry)) {
             r = fail(&st, EV_FAIL_TAG, true, bad,
                      "entry %" PRIu64 " (epoch %" PRIu32 ", record %" PRIu64
-                     " of the epoch): tag does not verify", bad, epoch, j);
+                     " of the epoch): tag does not verify",
+                     bad, epoch, j);
             goto out;
         }
     }
@@ -557,8 +553,7 @@ int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
     }
     if (ret_report->entries > 0 && ret_report->checkpoint_size == 0 && st.req_count == 0) {
         r = fail(&st, EV_FAIL_NO_CHECKPOINT, false, 0,
-                 "the log has %" PRIu64 " entries but no signed checkpoint",
-                 ret_report->entries);
+                 "the log has %" PRIu64 " entries but no signed checkpoint", ret_report->entries);
         goto out;
     }
     int64_t now = o->now_ns != 0 ? o->now_ns : evi_now_ns();
