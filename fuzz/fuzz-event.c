@@ -29,6 +29,8 @@
  *  - evi_json_is_canonical_object (json.c, the fast path that lets the reader borrow the
  *    producer's text) accepts only text that jansson parses and writes back as exactly the
  *    same bytes; checked on the source and data strings and on the whole input;
+ *  - evi_json_canonicalize_object (json.c, sorting members without jansson) writes exactly
+ *    jansson's bytes whenever it writes any;
  *  - a seal body made from input values parses back to those values (evi_seal_parse);
  *  - the time, severity and view parsers return values in range and write their results
  *    only on success (STYLE.md: ret_* written only on success).
@@ -105,11 +107,35 @@ static void check_sorted(json_t *value, int depth)
     }
 }
 
+/*
+ * The canonicalizer without jansson (json.c) writes exactly jansson's bytes
+ * whenever it writes anything, and never more bytes than it read.
+ */
+static void check_canonicalizer(const char *text, size_t len)
+{
+    json_error_t jerr;
+    char *out = malloc(len + 1);
+
+    CHECK(out != NULL);
+    size_t n = evi_json_canonicalize_object(text, len, out, len);
+    if (n > 0) {
+        json_t *value = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        CHECK(value != NULL && json_is_object(value));
+        char *want = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
+        CHECK(want != NULL && strlen(want) == n && memcmp(want, out, n) == 0);
+        CHECK(evi_json_is_canonical_object(out, n));
+        free(want);
+        json_decref(value);
+    }
+    free(out);
+}
+
 /* The fast canonical-form check agrees with jansson whenever it says yes. */
 static void check_canonical_detector(const char *text, size_t len)
 {
     json_error_t jerr;
 
+    check_canonicalizer(text, len);
     if (!evi_json_is_canonical_object(text, len)) {
         return; /* "ask jansson": always allowed */
     }

@@ -183,6 +183,21 @@ static int canonical_or_borrow(const char *what, const char *text, const char **
         *ret_text = text;
         return 0;
     }
+    if (len <= EV_ENTRY_MAX_BYTES) {
+        /* Only whitespace or member order to fix: no need for jansson's trees. */
+        char *out = malloc(len + 1);
+        if (out == NULL) {
+            return -ENOMEM;
+        }
+        size_t n = evi_json_canonicalize_object(text, len, out, len);
+        if (n > 0) {
+            out[n] = '\0';
+            *ret_owned = out;
+            *ret_text = out;
+            return 0;
+        }
+        free(out);
+    }
     int r = canonical_object(what, text, ret_owned);
     if (r == 0) {
         *ret_text = *ret_owned;
@@ -470,13 +485,18 @@ int evi_ts_parse_exact(const char *text, int64_t *ret_ns)
     if (cached_secs >= 0 && memcmp(text, cached, 19) == 0) {
         secs = cached_secs;
     } else {
-        if (parse_datetime(text, &secs) < 0 || secs > INT64_MAX / 1000000000 - 1) {
-            return -1; /* not a time the writer's int64 ns clock can have written */
+        if (parse_datetime(text, &secs) < 0) {
+            return -1;
         }
         memcpy(cached, text, 19);
         cached_secs = secs;
     }
-    *ret_ns = secs * 1000000000 + frac;
+    int64_t ns;
+    if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
+        __builtin_add_overflow(ns, (int64_t)frac, &ns)) {
+        return -1; /* not a time the writer's int64 ns clock can have written */
+    }
+    *ret_ns = ns;
     return 0;
 }
 
@@ -494,10 +514,11 @@ int ev_time_parse(const char *text, int64_t *ret_ns)
         if (parse_datetime(full, &secs) < 0) {
             goto bad;
         }
-        if (secs > INT64_MAX / 1000000000 - 1) {
+        int64_t midnight;
+        if (__builtin_mul_overflow(secs, (int64_t)1000000000, &midnight)) {
             return evi_error(EV_EFORMAT, "time '%.64s' is outside 1970..2262", text);
         }
-        *ret_ns = secs * 1000000000;
+        *ret_ns = midnight;
         return 0;
     }
     if (len < 20 || parse_datetime(text, &secs) < 0) {
@@ -529,10 +550,12 @@ int ev_time_parse(const char *text, int64_t *ret_ns)
         goto bad;
     }
     /* ns since 1970 in an int64 end in April 2262. */
-    if (secs < 0 || secs > INT64_MAX / 1000000000 - 1) {
+    int64_t total;
+    if (secs < 0 || __builtin_mul_overflow(secs, (int64_t)1000000000, &total) ||
+        __builtin_add_overflow(total, ns, &total)) {
         return evi_error(EV_EFORMAT, "time '%.64s' is outside 1970..2262", text);
     }
-    *ret_ns = secs * 1000000000 + ns;
+    *ret_ns = total;
     return 0;
 bad:
     return evi_error(EV_EFORMAT,

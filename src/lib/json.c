@@ -272,3 +272,238 @@ bool evi_json_is_canonical_object(const char *text, size_t len)
     }
     return canonical_object(&c, 1) && c.p == c.end;
 }
+
+/* ---- canonicalizing: whitespace out, members sorted, tokens as they are ---- */
+
+#define MAX_MEMBERS 256
+
+struct writer {
+    char *out;
+    size_t len, cap;
+};
+
+struct member {
+    const unsigned char *key, *value;
+    size_t key_len, value_len; /* key without its quotes */
+};
+
+static void skip_ws(struct cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
+        c->p++;
+    }
+}
+
+static bool emit(struct writer *w, const unsigned char *p, size_t n)
+{
+    if (w->len + n > w->cap) {
+        return false;
+    }
+    memcpy(w->out + w->len, p, n);
+    w->len += n;
+    return true;
+}
+
+/* Skips one value whose tokens are all in canonical form (whitespace allowed). */
+static bool skip_value(struct cursor *c, int depth);
+
+static bool skip_container(struct cursor *c, int depth, unsigned char close)
+{
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return true;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (!canonical_string(c, true)) {
+                return false;
+            }
+            skip_ws(c);
+            if (c->p >= c->end || *c->p != ':') {
+                return false;
+            }
+            c->p++;
+            skip_ws(c);
+        }
+        if (!skip_value(c, depth + 1)) {
+            return false;
+        }
+        skip_ws(c);
+        if (c->p >= c->end) {
+            return false;
+        }
+        if (*c->p == close) {
+            c->p++;
+            return true;
+        }
+        if (*c->p != ',') {
+            return false;
+        }
+        c->p++;
+        skip_ws(c);
+    }
+}
+
+static bool skip_value(struct cursor *c, int depth)
+{
+    if (depth > MAX_DEPTH || c->p >= c->end) {
+        return false;
+    }
+    switch (*c->p) {
+    case '{': return skip_container(c, depth, '}');
+    case '[': return skip_container(c, depth, ']');
+    case '"': return canonical_string(c, false);
+    case 't': return literal(c, "true");
+    case 'f': return literal(c, "false");
+    case 'n': return literal(c, "null");
+    default: return canonical_integer(c);
+    }
+}
+
+static int member_cmp(const struct member *x, const struct member *y)
+{
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c != 0 ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+static bool write_value(struct cursor *c, struct writer *w, int depth);
+
+static bool write_object(struct cursor *c, struct writer *w, int depth)
+{
+    struct member m[MAX_MEMBERS];
+    size_t count = 0;
+
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return emit(w, (const unsigned char *)"{}", 2);
+    }
+    for (;;) {
+        if (count == MAX_MEMBERS) {
+            return false;
+        }
+        struct member cur;
+        cur.key = c->p + 1;
+        if (!canonical_string(c, true)) {
+            return false;
+        }
+        cur.key_len = (size_t)(c->p - 1 - cur.key);
+        skip_ws(c);
+        if (c->p >= c->end || *c->p != ':') {
+            return false;
+        }
+        c->p++;
+        skip_ws(c);
+        cur.value = c->p;
+        if (!skip_value(c, depth + 1)) {
+            return false;
+        }
+        cur.value_len = (size_t)(c->p - cur.value);
+        /* Insertion sort: objects are small and often nearly sorted. */
+        size_t i = count;
+        while (i > 0 && member_cmp(&m[i - 1], &cur) > 0) {
+            m[i] = m[i - 1];
+            i--;
+        }
+        if (i > 0 && member_cmp(&m[i - 1], &cur) == 0) {
+            return false; /* a repeated key: jansson reports it */
+        }
+        m[i] = cur;
+        count++;
+        skip_ws(c);
+        if (c->p >= c->end) {
+            return false;
+        }
+        if (*c->p == '}') {
+            c->p++;
+            break;
+        }
+        if (*c->p != ',') {
+            return false;
+        }
+        c->p++;
+        skip_ws(c);
+    }
+    if (!emit(w, (const unsigned char *)"{", 1)) {
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        struct cursor v = {m[i].value, m[i].value + m[i].value_len};
+        if ((i > 0 && !emit(w, (const unsigned char *)",", 1)) ||
+            !emit(w, m[i].key - 1, m[i].key_len + 2) || !emit(w, (const unsigned char *)":", 1) ||
+            !write_value(&v, w, depth + 1)) {
+            return false;
+        }
+    }
+    return emit(w, (const unsigned char *)"}", 1);
+}
+
+static bool write_array(struct cursor *c, struct writer *w, int depth)
+{
+    bool first = true;
+
+    c->p++;
+    if (!emit(w, (const unsigned char *)"[", 1)) {
+        return false;
+    }
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        return emit(w, (const unsigned char *)"]", 1);
+    }
+    for (;;) {
+        if (!first && !emit(w, (const unsigned char *)",", 1)) {
+            return false;
+        }
+        first = false;
+        if (!write_value(c, w, depth + 1)) {
+            return false;
+        }
+        skip_ws(c);
+        if (c->p >= c->end) {
+            return false;
+        }
+        if (*c->p == ']') {
+            c->p++;
+            return emit(w, (const unsigned char *)"]", 1);
+        }
+        if (*c->p != ',') {
+            return false;
+        }
+        c->p++;
+        skip_ws(c);
+    }
+}
+
+static bool write_value(struct cursor *c, struct writer *w, int depth)
+{
+    const unsigned char *start = c->p;
+
+    if (depth > MAX_DEPTH || c->p >= c->end) {
+        return false;
+    }
+    if (*c->p == '{') {
+        return write_object(c, w, depth);
+    }
+    if (*c->p == '[') {
+        return write_array(c, w, depth);
+    }
+    return skip_value(c, depth) && emit(w, start, (size_t)(c->p - start));
+}
+
+size_t evi_json_canonicalize_object(const char *text, size_t len, char *out, size_t cap)
+{
+    struct cursor c = {(const unsigned char *)text, (const unsigned char *)text + len};
+    struct writer w = {out, 0, cap};
+
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{' || !write_object(&c, &w, 1)) {
+        return 0;
+    }
+    skip_ws(&c);
+    return c.p == c.end ? w.len : 0;
+}

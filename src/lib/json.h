@@ -14,4 +14,15 @@
  */
 bool evi_json_is_canonical_object(const char *text, size_t len);
 
+/*
+ * Writes the canonical form of a JSON object into out (cap bytes) and returns
+ * its length, when every token of text (strings, integers, literals) is
+ * already in canonical form and only whitespace and member order differ: then
+ * the result is exactly what jansson would write. Returns 0 otherwise (reals,
+ * escapes in keys, duplicate keys, deep nesting, objects of over 256 members,
+ * malformed text): canonicalize with jansson, which also reports errors.
+ * The result is never longer than text.
+ */
+size_t evi_json_canonicalize_object(const char *text, size_t len, char *out, size_t cap);
+
 #endif
