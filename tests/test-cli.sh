@@ -615,5 +615,23 @@ check "default directory ./evident-log" test -e here/evident-log/evident.meta
 EVIDENT_DIR=$T/L2 run info
 expect_out "EVIDENT_DIR picks the log" "origin: example.com/other"
 
+# ---- one writer at a time ---------------------------------------------------------------
+
+"$EVIDENT" -d "$T/LOCK" init --origin example.com/lock >/dev/null 2>&1
+mkfifo "$T/hold"
+"$EVIDENT" -d "$T/LOCK" append --jsonl <"$T/hold" >/dev/null 2>&1 &
+holder=$!
+exec 9>"$T/hold" # the writer holds the lock while its stdin stays open
+for _ in $(seq 50); do grep -q "$holder" "$T/LOCK/lock" 2>/dev/null && break; sleep 0.1; done
+EVIDENT_LOCK_TIMEOUT=1 run -d "$T/LOCK" append --type lock.test
+expect_rc "a second writer gives up after EVIDENT_LOCK_TIMEOUT" 2
+expect_err "the lock error names the holder's pid" "held by pid $holder"
+EVIDENT_LOCK_TIMEOUT=soon run -d "$T/LOCK" append --type lock.test
+expect_rc "a malformed EVIDENT_LOCK_TIMEOUT is refused" 2
+exec 9>&-
+wait "$holder"
+EVIDENT_LOCK_TIMEOUT=0 run -d "$T/LOCK" append --type lock.test
+expect_rc "the lock is free again once the writer is gone" 0
+
 echo "cli: $passed passed, $failed failed"
 [[ $failed == 0 ]]

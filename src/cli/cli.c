@@ -492,6 +492,19 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
         .sync = sync,
     };
     char meta[PATH_MAX];
+    const char *wait = getenv(CLI_LOCK_TIMEOUT_ENV);
+
+    if (wait != NULL && wait[0] != '\0') {
+        char *end;
+        errno = 0;
+        long seconds = strtol(wait, &end, 10);
+        if (errno != 0 || *end != '\0' || seconds < 0 || seconds > 86400) {
+            cli_error("%s='%s' is not a number of seconds (0..86400)", CLI_LOCK_TIMEOUT_ENV, wait);
+            return false;
+        }
+        /* 0 means: do not wait at all. */
+        options.lock_timeout_ms = seconds == 0 ? -1 : (int)(seconds * 1000);
+    }
     struct stat st;
     int r;
 

@@ -26,6 +26,8 @@ enum {
 
 #define CLI_DEFAULT_DIR "evident-log"
 #define CLI_DIR_ENV "EVIDENT_DIR"
+/* Seconds a writer waits for another writer's lock (default 5; 0 = do not wait). */
+#define CLI_LOCK_TIMEOUT_ENV "EVIDENT_LOCK_TIMEOUT"
 
 struct cli;
 

@@ -39,6 +39,10 @@ static int usage(FILE *out)
                        "  -h, --help     show this help; 'evident COMMAND --help' for a command\n"
                        "  -V, --version  show the version\n"
                        "\n"
+                       "Environment: EVIDENT_DIR (the default -d); EVIDENT_LOCK_TIMEOUT, the\n"
+                       "seconds a writer waits for another writer's lock (default 5, 0 = fail at\n"
+                       "once; the error names the pid holding it).\n"
+                       "\n"
                        "Exit codes: 0 ok, 1 verification failed, 2 could not check (usage, I/O,\n"
                        "configuration); 'append --jsonl' also uses 3 (some lines rejected).\n");
     return fflush(out) == 0 ? CLI_OK : CLI_TROUBLE;

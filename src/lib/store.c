@@ -480,7 +480,7 @@ int evi_lock_acquire(int dirfd, int timeout_ms, int *ret_fd)
             holder[n > 0 ? n : 1] = '\0';
             holder[strcspn(holder, "\n")] = '\0';
             (void)close(fd);
-            return evi_error(EV_ELOCKED, "log is locked by another writer (pid %s)", holder);
+            return evi_error(EV_ELOCKED, "the writer lock is held by pid %s", holder);
         }
         struct timespec ts = {0, 10 * 1000000};
         (void)nanosleep(&ts, NULL);
