@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,10 +259,11 @@ static int load_requirements(struct verifier_state *st, int dirfd,
 
 /* ---- records -------------------------------------------------------------- */
 
-static int check_record(struct verifier_state *st, uint64_t i, const struct evi_record *rec)
+static int check_record(struct verifier_state *st, uint64_t i, const struct evi_record *rec,
+                        const uint8_t leaf[EV_HASH_BYTES])
 {
     struct evi_entry_view view;
-    uint8_t leaf[EV_HASH_BYTES], chain[EV_HASH_BYTES], stored[64][EV_HASH_BYTES];
+    uint8_t chain[EV_HASH_BYTES], stored[64][EV_HASH_BYTES];
     bool seal;
 
     if (evi_entry_view(rec->entry, rec->entry_len, &view) < 0) {
@@ -272,7 +274,6 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
                     i, view.seq);
     }
     seal = evi_entry_is_type(&view, "seal");
-    ev_leaf_hash(rec->entry, rec->entry_len, leaf);
     evi_sha256_parts(st->chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
 
     /* Epoch structure: each epoch follows the one before, closed by its seal. */
@@ -403,14 +404,167 @@ static bool torn_tail(const struct evi_segment *seg, uint64_t offset, enum evi_r
     return true;
 }
 
-static int scan_records(struct verifier_state *st, int dirfd)
+/*
+ * The records are read in batches: while the main pass checks one batch in
+ * order, a second thread computes the leaf hashes of the next (the largest
+ * share of the hashing, and independent from record to record).
+ */
+#define BATCH_RECORDS 4096
+#define BATCH_BYTES (4u << 20)
+
+enum batch_end {
+    BATCH_FULL = 0,      /* more records may follow */
+    BATCH_END,           /* clean end of the last segment */
+    BATCH_DAMAGED,       /* bytes at (seg, offset) are not an intact record */
+    BATCH_SEGMENT_GAP,   /* segment seg does not start where the records are */
+    BATCH_FIRST_SEGMENT, /* the first segment does not start at entry 0 */
+};
+
+struct batch_item {
+    uint32_t epoch;
+    uint32_t len;
+    size_t off;
+    uint8_t tag[EV_HASH_BYTES];
+    uint8_t leaf[EV_HASH_BYTES];
+};
+
+struct batch {
+    struct batch_item items[BATCH_RECORDS];
+    size_t count;
+    uint64_t first; /* index of items[0] */
+    uint8_t *arena;
+    size_t used, cap;
+    enum batch_end end;
+    int error; /* -errno from the scanner */
+    size_t seg;
+    uint64_t offset;
+    enum evi_record_status status;
+};
+
+static void *hash_batch(void *arg)
+{
+    struct batch *b = arg;
+    for (size_t k = 0; k < b->count; k++) {
+        ev_leaf_hash(b->arena + b->items[k].off, b->items[k].len, b->items[k].leaf);
+    }
+    return NULL;
+}
+
+/* Reads records into b until it is full or something other than a record comes. */
+static void fill_batch(struct batch *b, struct evi_scanner *sc, const struct evi_segment *segs,
+                       uint64_t first)
+{
+    struct evi_record rec;
+
+    b->count = 0;
+    b->used = 0;
+    b->first = first;
+    b->end = BATCH_FULL;
+    b->error = 0;
+    while (b->count < BATCH_RECORDS && b->used < BATCH_BYTES) {
+        uint64_t i = first + b->count;
+        size_t seg = sc->seg;
+        int r = evi_scanner_next(sc, &rec, &b->status);
+        if (r < 0) {
+            b->error = r;
+            return;
+        }
+        b->seg = sc->seg;
+        b->offset = sc->offset;
+        if (r == EVI_SCAN_END) {
+            b->end = BATCH_END;
+            return;
+        }
+        if (sc->seg != seg && segs[sc->seg].first_index != i) {
+            b->end = BATCH_SEGMENT_GAP;
+            return;
+        }
+        if (r == EVI_SCAN_DAMAGED) {
+            b->end = BATCH_DAMAGED;
+            return;
+        }
+        if (i == 0 && sc->seg == 0 && segs[0].first_index != 0) {
+            b->end = BATCH_FIRST_SEGMENT;
+            return;
+        }
+        if (b->used + rec.entry_len > b->cap) {
+            size_t cap =
+                b->cap * 2 > b->used + rec.entry_len ? b->cap * 2 : b->used + rec.entry_len;
+            uint8_t *grown = realloc(b->arena, cap);
+            if (grown == NULL) {
+                b->error = -ENOMEM;
+                return;
+            }
+            b->arena = grown;
+            b->cap = cap;
+        }
+        struct batch_item *it = &b->items[b->count++];
+        it->epoch = rec.epoch;
+        it->len = (uint32_t)rec.entry_len;
+        it->off = b->used;
+        memcpy(it->tag, rec.tag, EV_HASH_BYTES);
+        memcpy(b->arena + b->used, rec.entry, rec.entry_len);
+        b->used += rec.entry_len;
+    }
+}
+
+/* Checks a hashed batch in order, then whatever ended it. 1 = go on, else done. */
+static int process_batch(struct verifier_state *st, const struct batch *b,
+                         const struct evi_segment *segs, size_t count)
+{
+    for (size_t k = 0; k < b->count; k++) {
+        const struct batch_item *it = &b->items[k];
+        struct evi_record rec = {
+            .epoch = it->epoch,
+            .entry = b->arena + it->off,
+            .entry_len = it->len,
+            .tag = it->tag,
+            .size = EVI_RECORD_OVERHEAD + it->len,
+        };
+        int r = check_record(st, b->first + k, &rec, it->leaf);
+        if (r != 0) {
+            return r;
+        }
+    }
+    uint64_t i = b->first + b->count;
+    if (b->error < 0) {
+        return b->error;
+    }
+    switch (b->end) {
+    case BATCH_FULL: return 1;
+    case BATCH_END: return 0;
+    case BATCH_SEGMENT_GAP:
+        return fail(st, EV_FAIL_SEQUENCE, true, i,
+                    "segment %zu starts at entry %" PRIu64 ", expected %" PRIu64, b->seg,
+                    segs[b->seg].first_index, i);
+    case BATCH_FIRST_SEGMENT:
+        return fail(st, EV_FAIL_SEQUENCE, true, 0, "the first segment starts at entry %" PRIu64,
+                    segs[0].first_index);
+    case BATCH_DAMAGED: {
+        uint64_t left = segs[b->seg].bytes - b->offset;
+        bool last = b->seg + 1 == count;
+        uint64_t required = st->req_count ? st->reqs[st->req_count - 1].size : 0;
+        if (last && i >= required && torn_tail(&segs[b->seg], b->offset, b->status)) {
+            /* A crash's torn tail: reported, and by itself no failure. */
+            st->report->torn_bytes = left;
+            return 0;
+        }
+        return fail(st, EV_FAIL_RECORD, true, i,
+                    "record %" PRIu64 " (segment %" PRIu64 ", byte %" PRIu64 "): %s", i,
+                    segs[b->seg].first_index, b->offset, evi_record_status_name(b->status));
+    }
+    }
+    return 0;
+}
+
+static int scan_records(struct verifier_state *st, int dirfd, bool threaded)
 {
     struct evi_segment *segs = NULL;
     size_t count = 0;
     struct evi_scanner sc = {0};
-    struct evi_record rec;
-    enum evi_record_status status;
-    uint64_t i = 0;
+    struct batch *a = NULL, *b = NULL;
+    pthread_t hasher;
+    bool hashing = false;
     int r;
 
     r = evi_segments_open(dirfd, false, &segs, &count);
@@ -425,51 +579,63 @@ static int scan_records(struct verifier_state *st, int dirfd)
         r = fail(st, EV_FAIL_RECORD, false, 0, "no segment files");
         goto out;
     }
+    a = calloc(1, sizeof(*a));
+    b = calloc(1, sizeof(*b));
+    if (a == NULL || b == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
     r = evi_scanner_init(&sc, segs, count, 0, EVI_SEGMENT_HEADER, 0);
     if (r < 0) {
         goto out;
     }
     r = check_requirements(st); /* size 0 */
-    while (r == 0) {
-        size_t seg = sc.seg;
-        r = evi_scanner_next(&sc, &rec, &status);
-        if (r < 0) {
-            break;
+    if (r != 0) {
+        goto out;
+    }
+    fill_batch(a, &sc, segs, 0);
+    if (!threaded || pthread_create(&hasher, NULL, hash_batch, a) != 0) {
+        (void)hash_batch(a);
+    } else {
+        hashing = true;
+    }
+    for (;;) {
+        /* a is being hashed; read the next batch meanwhile. */
+        bool more = a->end == BATCH_FULL && a->error == 0;
+        if (more) {
+            fill_batch(b, &sc, segs, a->first + a->count);
         }
-        if (r == EVI_SCAN_END) {
-            r = 0;
-            break;
+        if (hashing) {
+            (void)pthread_join(hasher, NULL);
+            hashing = false;
         }
-        if (sc.seg != seg && segs[sc.seg].first_index != i) {
-            r = fail(st, EV_FAIL_SEQUENCE, true, i,
-                     "segment %zu starts at entry %" PRIu64 ", expected %" PRIu64, sc.seg,
-                     segs[sc.seg].first_index, i);
-            break;
-        }
-        if (r == EVI_SCAN_DAMAGED) {
-            uint64_t left = segs[sc.seg].bytes - sc.offset;
-            bool last = sc.seg + 1 == count;
-            uint64_t required = st->req_count ? st->reqs[st->req_count - 1].size : 0;
-            if (last && i >= required && torn_tail(&segs[sc.seg], sc.offset, status)) {
-                /* A crash's torn tail: reported, and by itself no failure. */
-                st->report->torn_bytes = left;
-                r = 0;
-                break;
+        if (more) {
+            if (threaded && pthread_create(&hasher, NULL, hash_batch, b) == 0) {
+                hashing = true;
+            } else {
+                (void)hash_batch(b);
             }
-            r = fail(st, EV_FAIL_RECORD, true, i,
-                     "record %" PRIu64 " (segment %" PRIu64 ", byte %" PRIu64 "): %s", i,
-                     segs[sc.seg].first_index, sc.offset, evi_record_status_name(status));
+        }
+        r = process_batch(st, a, segs, count);
+        if (r != 1) {
             break;
         }
-        if (i == 0 && sc.seg == 0 && segs[0].first_index != 0) {
-            r = fail(st, EV_FAIL_SEQUENCE, true, 0, "the first segment starts at entry %" PRIu64,
-                     segs[0].first_index);
-            break;
-        }
-        r = check_record(st, i, &rec);
-        i++;
+        struct batch *t = a;
+        a = b;
+        b = t;
     }
 out:
+    if (hashing) {
+        (void)pthread_join(hasher, NULL);
+    }
+    if (a != NULL) {
+        free(a->arena);
+    }
+    if (b != NULL) {
+        free(b->arena);
+    }
+    free(a);
+    free(b);
     evi_scanner_free(&sc);
     evi_segments_close(segs, count);
     return r;
@@ -518,7 +684,8 @@ int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
     if (r < 0) {
         goto out;
     }
-    r = scan_records(&st, dirfd);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    r = scan_records(&st, dirfd, o->threads > 1 || (o->threads == 0 && cpus > 1));
     if (st.tags != NULL) {
         /*
          * The tag checker may run behind the main pass: a bad tag it found comes
