@@ -240,6 +240,32 @@ static void test_hmac_rfc4231(void **state)
     }
 }
 
+/* A key prepared once gives the same MACs as the one-shot HMAC, for any message. */
+static void test_hmac_prepared_key(void **state)
+{
+    (void)state;
+    uint8_t key[32], msg[200], want[32], got[32];
+
+    for (int round = 0; round < 50; round++) {
+        struct evi_hmac_key hk;
+        assert_int_equal(evi_random(key, sizeof(key)), 0);
+        assert_int_equal(evi_random(msg, sizeof(msg)), 0);
+        evi_hmac_key_init(&hk, key);
+        for (size_t len = 0; len <= sizeof(msg); len += 13) {
+            evi_hmac_sha256(key, msg, len, want);
+            evi_hmac_with(&hk, msg, len, got);
+            assert_memory_equal(got, want, 32);
+        }
+        /* The key may be overwritten by a MAC made with it (the record-key step). */
+        evi_hmac_sha256(key, msg, 15, want);
+        evi_hmac_with(&hk, msg, 15, key);
+        assert_memory_equal(key, want, 32);
+        evi_hmac_key_wipe(&hk);
+        static const uint8_t zero[sizeof(hk)];
+        assert_memory_equal(&hk, zero, sizeof(hk));
+    }
+}
+
 static void test_hmac_output_may_alias_key(void **state)
 {
     static const char label[] = "evident next v1";
@@ -740,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_hmac_matches_openssl),
         cmocka_unit_test(test_hmac_rfc4231),
         cmocka_unit_test(test_hmac_output_may_alias_key),
+        cmocka_unit_test(test_hmac_prepared_key),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_ed25519_rfc8032),
         cmocka_unit_test(test_ed25519_vector_key),

@@ -116,6 +116,52 @@ void evi_hmac_sha256(const uint8_t key[EVI_HASH], const void *msg, size_t len,
     OPENSSL_cleanse(&ctx, sizeof(ctx));
 }
 
+_Static_assert(sizeof(SHA256_CTX) <= sizeof(((struct evi_hmac_key *)0)->state[0]),
+               "struct evi_hmac_key too small for SHA256_CTX");
+
+void evi_hmac_key_init(struct evi_hmac_key *hk, const uint8_t key[EVI_HASH])
+{
+    uint8_t pad[SHA256_CBLOCK];
+    SHA256_CTX ctx;
+
+    for (size_t i = 0; i < EVI_HASH; i++) {
+        pad[i] = key[i] ^ 0x36;
+    }
+    memset(pad + EVI_HASH, 0x36, sizeof(pad) - EVI_HASH);
+    (void)SHA256_Init(&ctx);
+    sha256_update(&ctx, pad, sizeof(pad));
+    memcpy(hk->state[0], &ctx, sizeof(ctx));
+    for (size_t i = 0; i < sizeof(pad); i++) {
+        pad[i] ^= 0x36 ^ 0x5c;
+    }
+    (void)SHA256_Init(&ctx);
+    sha256_update(&ctx, pad, sizeof(pad));
+    memcpy(hk->state[1], &ctx, sizeof(ctx));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(&ctx, sizeof(ctx));
+}
+
+void evi_hmac_with(const struct evi_hmac_key *hk, const void *msg, size_t len,
+                   uint8_t out[EVI_HASH])
+{
+    uint8_t inner[EVI_HASH];
+    SHA256_CTX ctx;
+
+    memcpy(&ctx, hk->state[0], sizeof(ctx));
+    sha256_update(&ctx, msg, len);
+    (void)SHA256_Final(inner, &ctx);
+    memcpy(&ctx, hk->state[1], sizeof(ctx));
+    sha256_update(&ctx, inner, sizeof(inner));
+    (void)SHA256_Final(out, &ctx);
+    OPENSSL_cleanse(inner, sizeof(inner));
+    OPENSSL_cleanse(&ctx, sizeof(ctx));
+}
+
+void evi_hmac_key_wipe(struct evi_hmac_key *hk)
+{
+    OPENSSL_cleanse(hk, sizeof(*hk));
+}
+
 int evi_random(void *buf, size_t len)
 {
     uint8_t *p = buf;

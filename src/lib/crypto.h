@@ -27,6 +27,20 @@ void evi_sha256_parts(const void *a, size_t alen, const void *b, size_t blen, co
 void evi_hmac_sha256(const uint8_t key[EVI_HASH], const void *msg, size_t len,
                      uint8_t out[EVI_HASH]);
 
+/*
+ * HMAC-SHA256 with a key prepared once for several messages (the record key
+ * makes a tag and the next key): saves the two pad compressions per message.
+ * Holds key material: evi_hmac_key_wipe() it.
+ */
+struct evi_hmac_key {
+    _Alignas(8) uint8_t state[2][128]; /* inner and outer SHA-256 states after the pads */
+};
+void evi_hmac_key_init(struct evi_hmac_key *hk, const uint8_t key[EVI_HASH]);
+/* out may alias nothing in hk (it may alias msg). */
+void evi_hmac_with(const struct evi_hmac_key *hk, const void *msg, size_t len,
+                   uint8_t out[EVI_HASH]);
+void evi_hmac_key_wipe(struct evi_hmac_key *hk);
+
 /* Fills buf from the operating system's CSPRNG. 0 or negative error. */
 int evi_random(void *buf, size_t len);
 

@@ -47,6 +47,24 @@ void evi_fskey_tag(const struct evi_fskey *k, uint64_t index, const uint8_t chai
     evi_hmac_sha256(k->record_key, msg, sizeof(msg), ret_tag);
 }
 
+void evi_fskey_tag_next(struct evi_fskey *k, uint64_t index, const uint8_t chain[32],
+                        uint8_t ret_tag[32])
+{
+    struct evi_hmac_key hk;
+    uint8_t msg[40];
+
+    for (int i = 0; i < 8; i++) {
+        msg[i] = (uint8_t)(index >> (56 - 8 * i));
+    }
+    memcpy(msg + 8, chain, 32);
+    /* One key preparation for both uses of R(e, j); then R(e, j) is gone. */
+    evi_hmac_key_init(&hk, k->record_key);
+    evi_hmac_with(&hk, msg, sizeof(msg), ret_tag);
+    evi_hmac_with(&hk, label_next, sizeof(label_next) - 1, k->record_key);
+    evi_hmac_key_wipe(&hk);
+    k->j++;
+}
+
 void evi_fskey_next_record(struct evi_fskey *k)
 {
     step(k->record_key, label_next, sizeof(label_next) - 1);

@@ -28,6 +28,10 @@ void evi_fskey_init(struct evi_fskey *k, const uint8_t verification_key[32]);
 void evi_fskey_tag(const struct evi_fskey *k, uint64_t index, const uint8_t chain[32],
                    uint8_t ret_tag[32]);
 
+/* evi_fskey_tag then evi_fskey_next_record, with the key prepared once. */
+void evi_fskey_tag_next(struct evi_fskey *k, uint64_t index, const uint8_t chain[32],
+                        uint8_t ret_tag[32]);
+
 /* After a record: R(e, j+1), erasing R(e, j). */
 void evi_fskey_next_record(struct evi_fskey *k);
 

@@ -359,7 +359,11 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
 
     ev_leaf_hash(log->entry_buf, (size_t)len, leaf);
     evi_sha256_parts(log->key.chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
-    evi_fskey_tag(&log->key, log->size, chain, tag);
+    if (is_seal) {
+        evi_fskey_tag(&log->key, log->size, chain, tag);
+    } else {
+        evi_fskey_tag_next(&log->key, log->size, chain, tag); /* R(e, j) is erased here */
+    }
     p->records.len += evi_record_encode(log->key.epoch, log->entry_buf, (size_t)len, tag,
                                         p->records.data + p->records.len);
     nstored = evi_frontier_append(&log->frontier, leaf, stored);
@@ -377,8 +381,6 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
     log->key.next = log->size;
     if (is_seal) {
         evi_fskey_next_epoch(&log->key);
-    } else {
-        evi_fskey_next_record(&log->key);
     }
     return 0;
 }

@@ -73,7 +73,13 @@ static bool check_one(struct evi_tagcheck *c, const struct job *job)
         msg[b] = (uint8_t)(job->index >> (56 - 8 * b));
     }
     memcpy(msg + 8, job->chain, 32);
-    evi_hmac_sha256(c->record_key, msg, sizeof(msg), tag);
+    /* The tag and the next record key from one preparation of R(e, j). */
+    struct evi_hmac_key hk;
+    evi_hmac_key_init(&hk, c->record_key);
+    evi_hmac_with(&hk, msg, sizeof(msg), tag);
+    evi_hmac_with(&hk, label_next, sizeof(label_next) - 1, c->record_key);
+    evi_hmac_key_wipe(&hk);
+    c->key_j++;
     if (!evi_ct_equal(tag, job->tag, 32)) {
         c->failed = true;
         c->fail_index = job->index;
