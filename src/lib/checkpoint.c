@@ -19,6 +19,7 @@
 
 #include "crypto.h"
 #include "error.h"
+#include "utf8.h"
 
 #define TLOG_PROOF_HEADER "c2sp.org/tlog-proof@v1"
 #define TLOG_PROOF_HEADER_LEN (sizeof(TLOG_PROOF_HEADER) - 1)
@@ -89,47 +90,6 @@ static bool next_line(const char *text, size_t len, size_t *pos, const char **re
 }
 
 /*
- * Decodes the UTF-8 sequence at s[0..len) (len >= 1) and returns its length (1 to 4), or 0
- * if it is not the shortest encoding of a Unicode scalar value. The same rules as note.c:
- * a checkpoint body is note text, so it must pass the same check on its own.
- */
-static size_t utf8_sequence_length(const uint8_t *s, size_t len)
-{
-    size_t n;
-    uint8_t lo = 0x80;
-    uint8_t hi = 0xbf;
-
-    if (s[0] < 0x80) {
-        return 1;
-    }
-    if (s[0] < 0xc2) {
-        return 0;
-    }
-    if (s[0] < 0xe0) {
-        n = 2;
-    } else if (s[0] < 0xf0) {
-        n = 3;
-        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-        hi = s[0] == 0xed ? 0x9f : 0xbf;
-    } else if (s[0] < 0xf5) {
-        n = 4;
-        lo = s[0] == 0xf0 ? 0x90 : 0x80;
-        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-    } else {
-        return 0;
-    }
-    if (len < n || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (size_t i = 2; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-    }
-    return n;
-}
-
-/*
  * The offset of the first byte that keeps text[0..len) from being note text (UTF-8 without
  * ASCII control characters other than \n), or len. Checked here too because the origin is
  * handed out as a C string: an embedded NUL would cut it short and fool the origin check.
@@ -140,7 +100,7 @@ static size_t text_bad_offset(const char *text, size_t len)
     size_t pos = 0;
 
     while (pos < len) {
-        size_t n = utf8_sequence_length(s + pos, len - pos);
+        size_t n = evi_utf8_decode(s + pos, len - pos, NULL);
 
         if (n == 0 || (s[pos] < 0x20 && s[pos] != '\n')) {
             break;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "utf8.h"
 
 #define MAX_DEPTH 32
 
@@ -31,44 +32,6 @@ struct cursor {
 static bool is_hex_upper(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
-}
-
-/* One UTF-8 sequence as jansson accepts it: shortest form, no surrogates, <= U+10FFFF. */
-static bool utf8_sequence(struct cursor *c)
-{
-    const unsigned char *p = c->p;
-    size_t left = (size_t)(c->end - p);
-    unsigned char b = p[0];
-    uint32_t cp;
-    size_t n;
-
-    if (b >= 0xc2 && b <= 0xdf) {
-        n = 2;
-        cp = b & 0x1f;
-    } else if (b >= 0xe0 && b <= 0xef) {
-        n = 3;
-        cp = b & 0x0f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-        n = 4;
-        cp = b & 0x07;
-    } else {
-        return false;
-    }
-    if (left < n) {
-        return false;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return false;
-        }
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-        return false;
-    }
-    c->p += n;
-    return true;
 }
 
 /*
@@ -117,8 +80,12 @@ static bool canonical_string(struct cursor *c, bool key)
         }
         if (b < 0x80) {
             c->p++;
-        } else if (!utf8_sequence(c)) {
-            return false;
+        } else {
+            size_t n = evi_utf8_decode(c->p, (size_t)(c->end - c->p), NULL);
+            if (n == 0) {
+                return false;
+            }
+            c->p += n;
         }
     }
     return false;

@@ -21,6 +21,7 @@
 
 #include "crypto.h"
 #include "error.h"
+#include "utf8.h"
 
 #define ALG_ED25519 0x01
 #define KEY_ID_BYTES 4
@@ -58,55 +59,6 @@ struct ev_verifier {
 };
 
 /*
- * Decodes the UTF-8 sequence at s[0..len) (len >= 1): returns its length (1 to 4) and writes
- * its code point, or returns 0 if it is not the shortest encoding of a Unicode scalar value
- * (overlong forms and UTF-16 surrogates are rejected, as Go's utf8.Valid does).
- */
-static size_t utf8_decode(const uint8_t *s, size_t len, uint32_t *ret_code_point)
-{
-    uint32_t code_point;
-    size_t n;
-    uint8_t lo = 0x80;
-    uint8_t hi = 0xbf;
-
-    if (s[0] < 0x80) {
-        *ret_code_point = s[0];
-        return 1;
-    }
-    if (s[0] < 0xc2) {
-        return 0;
-    }
-    if (s[0] < 0xe0) {
-        n = 2;
-        code_point = s[0] & 0x1fu;
-    } else if (s[0] < 0xf0) {
-        n = 3;
-        code_point = s[0] & 0x0fu;
-        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-        hi = s[0] == 0xed ? 0x9f : 0xbf;
-    } else if (s[0] < 0xf5) {
-        n = 4;
-        code_point = s[0] & 0x07u;
-        lo = s[0] == 0xf0 ? 0x90 : 0x80;
-        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-    } else {
-        return 0;
-    }
-    if (len < n || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    code_point = (code_point << 6) | (s[1] & 0x3fu);
-    for (size_t i = 2; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        code_point = (code_point << 6) | (s[i] & 0x3fu);
-    }
-    *ret_code_point = code_point;
-    return n;
-}
-
-/*
  * The offset of the first byte of text that makes it not valid note text (UTF-8 without
  * ASCII control characters other than \n), or len if there is none.
  */
@@ -116,7 +68,7 @@ static size_t note_text_bad_offset(const uint8_t *text, size_t len)
 
     while (pos < len) {
         uint32_t code_point;
-        size_t n = utf8_decode(text + pos, len - pos, &code_point);
+        size_t n = evi_utf8_decode(text + pos, len - pos, &code_point);
 
         if (n == 0 || (code_point < 0x20 && code_point != '\n')) {
             break;
@@ -131,7 +83,7 @@ static const char *note_text_problem(const uint8_t *text, size_t len, size_t off
 {
     uint32_t code_point;
 
-    if (utf8_decode(text + offset, len - offset, &code_point) == 0) {
+    if (evi_utf8_decode(text + offset, len - offset, &code_point) == 0) {
         return "not valid UTF-8";
     }
     return "control character";
@@ -168,7 +120,7 @@ static const char *key_name_problem(const char *name, size_t len)
     }
     while (pos < len) {
         uint32_t code_point;
-        size_t n = utf8_decode(s + pos, len - pos, &code_point);
+        size_t n = evi_utf8_decode(s + pos, len - pos, &code_point);
 
         if (n == 0) {
             return "is not valid UTF-8";
