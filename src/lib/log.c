@@ -203,7 +203,7 @@ static int commit_locked(struct ev_log *log, bool sync)
 /* Waits until entries [0, upto) are durable (sync) or written, committing if needed. */
 /*
  * Before a sync commit: wait until as many append calls have joined as the last
- * commit carried, for at most half of what a sync costs. Without this, the
+ * commit carried, for at most what the last sync cost (2 ms at most). Without this, the
  * thread whose commit just finished comes straight back and syncs its next
  * batch alone while the threads it woke are still on their way (a convoy:
  * measured at about half the entries per fdatasync that 8 threads could share).
@@ -212,7 +212,7 @@ static int commit_locked(struct ev_log *log, bool sync)
  */
 static void gather_locked(struct ev_log *log)
 {
-    int64_t wait = log->sync_cost_ns / 2;
+    int64_t wait = log->sync_cost_ns;
     struct timespec deadline;
 
     if (log->calls_pending >= log->calls_last_commit || wait <= 0) {
