@@ -50,43 +50,13 @@
 #define TL_NO_ENTRY UINT64_MAX
 #define TL_MAX_RECORDS 256
 
-/* Fails the test with the library's description of a failed call. */
-#define tl_ok(call)                                                                          \
-    do {                                                                                     \
-        int tl_r_ = (call);                                                                  \
-        if (tl_r_ != 0) {                                                                    \
-            fail_msg("%s = %d (%s): %s", #call, tl_r_, ev_strerror(tl_r_), ev_last_error()); \
-        }                                                                                    \
-    } while (0)
+/* The shared test helpers (temporary directories, paths, failure messages). */
+#include "testutil.h"
 
-/* ---- files and directories ---------------------------------------------- */
-
-static inline char *tl_path(char out[PATH_MAX], const char *dir, const char *name)
-{
-    assert_true(snprintf(out, PATH_MAX, "%s/%s", dir, name) < PATH_MAX);
-    return out;
-}
-
-static inline void tl_tmpdir(char out[PATH_MAX])
-{
-    const char *base = getenv("TMPDIR");
-    assert_true(snprintf(out, PATH_MAX, "%s/evident-tamper-XXXXXX",
-                         base != NULL && base[0] != '\0' ? base : "/tmp") < PATH_MAX);
-    assert_non_null(mkdtemp(out));
-}
-
-static inline int tl_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 ? -1 : 0;
-}
-
-static inline void tl_rm_rf(const char *path)
-{
-    (void)nftw(path, tl_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+#define tl_ok tu_ok
+#define tl_path tu_path
+#define tl_tmpdir tu_tmpdir
+#define tl_rm_rf tu_rm_rf
 
 /* The whole file, NUL added after its bytes; caller frees. */
 static inline uint8_t *tl_read(const char *path, size_t *ret_len)
