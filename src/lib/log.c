@@ -221,7 +221,7 @@ static void gather_locked(struct ev_log *log)
     if (wait > 2000000) {
         wait = 2000000;
     }
-    (void)clock_gettime(CLOCK_REALTIME, &deadline);
+    (void)clock_gettime(CLOCK_MONOTONIC, &deadline); /* log->cv waits on this clock */
     deadline.tv_nsec += (long)wait;
     deadline.tv_sec += deadline.tv_nsec / 1000000000;
     deadline.tv_nsec %= 1000000000;
@@ -1218,7 +1218,12 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     }
     log->dirfd = log->hashes_fd = log->index_fd = log->lock_fd = log->keystate_fd = -1;
     pthread_mutex_init(&log->mu, NULL);
-    pthread_cond_init(&log->cv, NULL);
+    /* Timed waits must not stretch when the wall clock is stepped back. */
+    pthread_condattr_t cv_attr;
+    (void)pthread_condattr_init(&cv_attr);
+    (void)pthread_condattr_setclock(&cv_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&log->cv, &cv_attr);
+    (void)pthread_condattr_destroy(&cv_attr);
     if (options != NULL) {
         log->options = *options;
     }
