@@ -9,9 +9,13 @@
  * cmocka's asserts are not thread-safe: threads record their first failure
  * as text and the main thread fails the test with it.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <evident/note.h>
+
+#include "store.h"
 #include "testutil.h"
 
 #define HASH EV_HASH_BYTES
@@ -71,6 +75,22 @@ static void *append_thread(void *arg)
         struct ev_event ev = {.type = "conc", .severity = EV_SEV_INFO, .source_json = "{}",
                               .data_json = data};
         int r = ev_log_append(w->log, &ev, &w->indexes[i]);
+        if (r != 0) {
+            record_failure(&w->failure, "thread %d append %d: %d (%s): %s", w->id, i, r,
+                           ev_strerror(r), ev_last_error());
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* 50 appends (the rounds of test_checkpoints_from_threads). */
+static void *append_few_thread(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < 50; i++) {
+        struct ev_event ev = {.type = "cp", .severity = EV_SEV_INFO, .source_json = "{}"};
+        int r = ev_log_append(w->log, &ev, NULL);
         if (r != 0) {
             record_failure(&w->failure, "thread %d append %d: %d (%s): %s", w->id, i, r,
                            ev_strerror(r), ev_last_error());
@@ -350,6 +370,76 @@ static void run_appenders(struct tu_fixture *f, enum ev_sync sync, uint64_t segm
     free(taken);
 }
 
+/* The checkpoint history: every note verifies, and tree sizes never go down. */
+struct history_check {
+    struct ev_verifier *key;
+    uint64_t last;
+    size_t count;
+};
+
+static int history_visit(void *ctx, const char *note, size_t len)
+{
+    struct history_check *h = ctx;
+    struct ev_checkpoint cp;
+    assert_int_equal(ev_checkpoint_open(note, len, h->key, &cp), 0);
+    assert_true(cp.tree_size >= h->last);
+    h->last = cp.tree_size;
+    h->count++;
+    return 0;
+}
+
+/*
+ * Every append asks for a checkpoint (interval 1 ns) from 8 threads at once: a
+ * thread whose tree was covered by another's checkpoint while it waited for
+ * the sync must neither fail nor sign the smaller tree after the bigger one.
+ */
+static void test_checkpoints_from_threads(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct writer w[THREADS];
+    enum { PER = 200 };
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_open_options o = {.checkpoint_interval_ns = 1};
+    struct ev_log *log = tu_open(f->dir, &o);
+    for (int t = 0; t < THREADS; t++) {
+        w[t] = (struct writer){.log = log, .id = t};
+        w[t].indexes = calloc(PER_THREAD, sizeof(uint64_t));
+        assert_non_null(w[t].indexes);
+    }
+    for (int round = 0; round < PER; round += 50) {
+        for (int t = 0; t < THREADS; t++) {
+            assert_int_equal(pthread_create(&w[t].thread, NULL, append_few_thread, &w[t]), 0);
+        }
+        for (int t = 0; t < THREADS; t++) {
+            assert_int_equal(pthread_join(w[t].thread, NULL), 0);
+            assert_no_failure(&w[t].failure);
+        }
+    }
+    tu_ok(ev_log_close(log));
+
+    char meta_vkey[512];
+    log = tu_open(f->dir, &(struct ev_open_options){.flags = EV_OPEN_READONLY});
+    struct ev_log_info info;
+    tu_ok(ev_log_info(log, &info));
+    (void)snprintf(meta_vkey, sizeof(meta_vkey), "%s", info.vkey);
+    tu_ok(ev_log_close(log));
+    struct history_check h = {0};
+    tu_ok(ev_verifier_parse(meta_vkey, &h.key));
+    int dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dirfd >= 0);
+    tu_ok(evi_checkpoint_history_read(dirfd, history_visit, &h));
+    (void)close(dirfd);
+    assert_true(h.count > 1);
+    assert_int_equal(h.last, (uint64_t)THREADS * PER);
+    ev_verifier_free(h.key);
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, (uint64_t)THREADS * PER);
+    for (int t = 0; t < THREADS; t++) {
+        free(w[t].indexes);
+    }
+}
+
 static void test_appends_sync_always(void **state)
 {
     run_appenders(*state, EV_SYNC_ALWAYS, 0);
@@ -556,6 +646,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_appends_rotating_sync_never, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_batches_rotating, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_shared_reader_handle, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints_from_threads, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

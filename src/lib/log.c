@@ -474,10 +474,12 @@ static int checkpoint_locked(struct ev_log *log)
     if (r < 0) {
         return r;
     }
-    if (size < log->checkpoint_size) {
-        return evi_error(EV_ESTATE,
-                         "refusing to sign tree size %" PRIu64 " smaller than signed size %" PRIu64,
-                         size, log->checkpoint_size);
+    if (log->have_checkpoint && log->checkpoint_size >= size) {
+        /*
+         * Another thread signed while this one waited for the sync: the tree it
+         * signed covers ours (never sign a smaller tree after a bigger one).
+         */
+        return 0;
     }
     r = evi_tree_root(size, evi_log_read_hash, log, root);
     if (r < 0) {
