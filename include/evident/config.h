@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * struct ev_config: evident's configuration file (YAML; docs/CONFIG.md,
+ * config/evident.yaml).
+ *
+ * One table in src/lib/config/ describes every option: its section and key,
+ * type, bounds, default, which component uses it and a line of documentation.
+ * Parsing, validation, defaults, `evident config show`, docs/CONFIG.md and
+ * config/evident.yaml all come from it, so they cannot drift apart.
+ *
+ * The file is hostile input: at most EV_CONFIG_MAX_BYTES, no anchors, aliases
+ * or tags, nesting bounded; unknown keys, duplicate keys, wrong types and
+ * out-of-range values are errors naming the file, line, column and key
+ * ("evident.yaml:12:3: storage.segment_size: expected a size such as 64MiB").
+ * An empty file (or one holding only comments) is every default.
+ */
+#ifndef EVIDENT_CONFIG_H
+#define EVIDENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <evident/event.h>
+#include <evident/log.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+#define EV_CONFIG_MAX_BYTES (1u << 20)
+#define EV_CONFIG_MAX_PATTERNS 64
+#define EV_CONFIG_MAX_RULES 64
+#define EV_CONFIG_MAX_LISTENERS 16
+
+/* Per event type (index enum ev_event_type; EV_TYPE_CUSTOM covers every custom.* type). */
+struct ev_type_policy {
+    bool enabled;     /* default true */
+    int min_severity; /* enum ev_severity: least severe kept; default EV_SEV_DEBUG (all) */
+    int level;        /* enum ev_level, or -1 = levels.default */
+};
+
+struct ev_sanitize_pattern {
+    char *name;  /* shown in the marker [REDACTED:name]; [a-z0-9_-], <= 32 */
+    char *regex; /* PCRE2 syntax, UTF mode */
+};
+
+struct ev_alert_rule {
+    char *name;
+    char *type;         /* an event type, or "*" */
+    int min_severity;   /* enum ev_severity */
+    uint64_t threshold; /* events within window that raise the alert, >= 1 */
+    uint64_t window_ns;
+    char *webhook; /* http:// or https:// URL, or NULL */
+};
+
+struct ev_config {
+    char *path; /* the file read, or NULL for the defaults */
+
+    struct { /* log: the log directory and durability */
+        char *dir;    /* default "evident-log" */
+        char *origin; /* for `evident init`; default the host name + "/evident" */
+        enum ev_sync sync;
+        uint64_t sync_interval_ns;
+    } log;
+
+    struct { /* integrity */
+        uint64_t seal_interval_ns;       /* default 15m */
+        uint64_t checkpoint_interval_ns; /* default 1m */
+        uint64_t self_verify_interval_ns; /* 0 = off; default 1h (daemon) */
+    } integrity;
+
+    struct { /* storage */
+        uint64_t segment_bytes;    /* default 64MiB */
+        uint64_t segment_max_age_ns; /* 0 = no limit (lifecycle) */
+        char *compression;         /* "none" or "zstd" (lifecycle) */
+        int compression_level;     /* 1..19 */
+    } storage;
+
+    struct { /* retention (lifecycle) */
+        uint64_t max_age_ns;  /* 0 = keep forever */
+        uint64_t max_bytes;   /* 0 = no limit */
+        char *backup_dir;     /* NULL = no backups */
+        uint64_t backup_interval_ns;
+        uint64_t backup_keep;
+        uint64_t min_free_bytes; /* refuse appends below this much free disk */
+    } retention;
+
+    struct { /* levels */
+        enum ev_level default_level; /* default basic */
+    } levels;
+
+    struct ev_type_policy policies[EV_TYPE_COUNT]; /* policies.<type> */
+
+    struct { /* privacy */
+        bool sanitize;         /* default true */
+        bool sanitize_builtin; /* default true */
+        struct ev_sanitize_pattern patterns[EV_CONFIG_MAX_PATTERNS];
+        size_t pattern_count;
+        bool encrypt;         /* encryption at rest (lifecycle) */
+        char *encryption_key_file;
+    } privacy;
+
+    struct { /* alerting (daemon) */
+        struct ev_alert_rule rules[EV_CONFIG_MAX_RULES];
+        size_t rule_count;
+        uint64_t webhook_timeout_ns;
+    } alerting;
+
+    struct { /* performance */
+        uint64_t batch_max;          /* events per group commit, default 4096 */
+        uint64_t queue_max;          /* events queued before producers are pushed back */
+        uint64_t group_commit_wait_us;
+    } performance;
+
+    struct { /* server (daemon) */
+        char *unix_socket;       /* NULL = off */
+        unsigned unix_socket_mode; /* e.g. 0660 */
+        char *http_listen[EV_CONFIG_MAX_LISTENERS]; /* "127.0.0.1:8080" */
+        size_t http_listen_count;
+        char *syslog_udp; /* "127.0.0.1:5514" or NULL */
+        char *syslog_tcp;
+        char *tls_cert_file;
+        char *tls_key_file;
+        char *writer_tokens_file; /* bearer tokens allowed to append, one per line */
+        char *reader_tokens_file; /* bearer tokens allowed to read */
+        uint64_t max_request_bytes;
+    } server;
+
+    struct { /* monitoring (daemon) */
+        bool metrics;        /* Prometheus /metrics, default true */
+        bool health;         /* /healthz, default true */
+        char *metrics_listen; /* NULL = the server's HTTP listeners */
+    } monitoring;
+};
+
+/* Every default (what an empty file gives). */
+int ev_config_defaults(struct ev_config **ret_config);
+
+/*
+ * Reads and checks a YAML file. On failure returns EV_EFORMAT (or -errno,
+ * EV_ETOOBIG) with ev_last_error() as "FILE:LINE:COLUMN: KEY: what is wrong".
+ */
+int ev_config_load(const char *path, struct ev_config **ret_config);
+
+/* The same, from memory; name is what messages call the file. */
+int ev_config_parse(const char *name, const char *text, size_t len, struct ev_config **ret_config);
+
+void ev_config_free(struct ev_config *config);
+
+/*
+ * The effective configuration as YAML (every option, defaults included), as
+ * `evident config show` prints it. It parses back to the same values.
+ * Caller frees *ret_text.
+ */
+int ev_config_dump(const struct ev_config *config, char **ret_text);
+
+/* docs/CONFIG.md's option reference (Markdown), from the table. Caller frees. */
+int ev_config_doc_markdown(char **ret_text);
+
+/* config/evident.yaml: every option commented with its default and use. Caller frees. */
+int ev_config_example_yaml(char **ret_text);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
