@@ -370,6 +370,26 @@ int ev_audit_system_event(struct ev_log *log, const struct ev_policy *policy,
 
 /* ---- the schema, for documentation and tools ----------------------------- */
 
+enum ev_field_kind {
+    EV_FIELD_STRING = 1, /* a JSON string */
+    EV_FIELD_INT,        /* a JSON integer */
+    EV_FIELD_BOOL,       /* true or false */
+    EV_FIELD_ENUM,       /* a JSON string from a fixed set */
+    EV_FIELD_STRINGS,    /* an array of strings */
+    EV_FIELD_CAPTURE,    /* input: a string (the text) or {"sha256":..,"bytes":..} */
+    EV_FIELD_DIGEST,     /* 64 lower-case hex digits (SHA-256) */
+    EV_FIELD_OBJECT,     /* an object with its own fields (actor, counts) */
+    EV_FIELD_OBJECTS,    /* an array of such objects (findings, mounts) */
+    EV_FIELD_JSON,       /* any JSON object (details) */
+};
+
+/*
+ * The kind of an input field of a built-in type, by its name or dotted path
+ * ("exit_code", "actor.user"). EV_EFORMAT if the type has no such field
+ * (ev_last_error() lists the fields it has).
+ */
+int ev_event_field_kind(enum ev_event_type type, const char *path, enum ev_field_kind *ret_kind);
+
 /*
  * Writes docs/EVENTS.md's field tables (Markdown) for every type, from the
  * same table the validator and serializer use. Caller frees *ret_text.

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Compact canonical JSON output without jansson (see jsonw.h). */
+#include "jsonw.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <evident/error.h>
+
+#include "utf8.h"
+
+void evi_jsonw_init(struct evi_jsonw *w, size_t max)
+{
+    memset(w, 0, sizeof(*w));
+    w->max = max;
+}
+
+void evi_jsonw_free(struct evi_jsonw *w)
+{
+    free(w->data);
+    memset(w, 0, sizeof(*w));
+}
+
+void evi_jsonw_reset(struct evi_jsonw *w)
+{
+    w->len = 0;
+    w->error = 0;
+    w->need_comma = false;
+}
+
+int evi_jsonw_error(const struct evi_jsonw *w)
+{
+    return w->error;
+}
+
+static bool reserve(struct evi_jsonw *w, size_t more)
+{
+    if (w->error != 0) {
+        return false;
+    }
+    if (w->max != 0 && (more > w->max || w->len > w->max - more)) {
+        w->error = EV_ETOOBIG;
+        return false;
+    }
+    if (w->len + more + 1 <= w->cap) {
+        return true;
+    }
+    size_t cap = w->cap != 0 ? w->cap : 256;
+    while (cap < w->len + more + 1) {
+        cap *= 2;
+    }
+    char *data = realloc(w->data, cap);
+    if (data == NULL) {
+        w->error = -ENOMEM;
+        return false;
+    }
+    w->data = data;
+    w->cap = cap;
+    return true;
+}
+
+void evi_jsonw_raw(struct evi_jsonw *w, const void *data, size_t len)
+{
+    if (!reserve(w, len)) {
+        return;
+    }
+    memcpy(w->data + w->len, data, len);
+    w->len += len;
+    w->data[w->len] = '\0';
+}
+
+static void put_char(struct evi_jsonw *w, char c)
+{
+    evi_jsonw_raw(w, &c, 1);
+}
+
+static void before_value(struct evi_jsonw *w)
+{
+    if (w->need_comma) {
+        put_char(w, ',');
+    }
+    w->need_comma = true;
+}
+
+void evi_jsonw_begin_object(struct evi_jsonw *w)
+{
+    before_value(w);
+    put_char(w, '{');
+    w->need_comma = false;
+}
+
+void evi_jsonw_end_object(struct evi_jsonw *w)
+{
+    put_char(w, '}');
+    w->need_comma = true;
+}
+
+void evi_jsonw_begin_array(struct evi_jsonw *w)
+{
+    before_value(w);
+    put_char(w, '[');
+    w->need_comma = false;
+}
+
+void evi_jsonw_end_array(struct evi_jsonw *w)
+{
+    put_char(w, ']');
+    w->need_comma = true;
+}
+
+void evi_jsonw_key(struct evi_jsonw *w, const char *key)
+{
+    evi_jsonw_string(w, key, strlen(key));
+    put_char(w, ':');
+    w->need_comma = false;
+}
+
+/* Bytes of the escape for an ASCII control or quote character, 0 if none. */
+static size_t escape_of(unsigned char c, char out[7])
+{
+    switch (c) {
+    case '"':
+        memcpy(out, "\\\"", 2);
+        return 2;
+    case '\\':
+        memcpy(out, "\\\\", 2);
+        return 2;
+    case '\b':
+        memcpy(out, "\\b", 2);
+        return 2;
+    case '\f':
+        memcpy(out, "\\f", 2);
+        return 2;
+    case '\n':
+        memcpy(out, "\\n", 2);
+        return 2;
+    case '\r':
+        memcpy(out, "\\r", 2);
+        return 2;
+    case '\t':
+        memcpy(out, "\\t", 2);
+        return 2;
+    default:
+        if (c < 0x20) {
+            (void)snprintf(out, 7, "\\u%04X", c);
+            return 6;
+        }
+        return 0;
+    }
+}
+
+static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
+
+/*
+ * The character at s[i]: its escaped size, its input length in *ret_in, and
+ * either the bytes to copy (*ret_verbatim) or, when that is NULL, its escape
+ * in esc. The writer and the two length functions share it so they agree.
+ */
+static size_t next_char(const char *s, size_t len, size_t i, size_t *ret_in, char esc[7],
+                        const char **ret_verbatim)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80) {
+        size_t n = escape_of(c, esc);
+        *ret_in = 1;
+        if (n != 0) {
+            *ret_verbatim = NULL;
+            return n;
+        }
+        *ret_verbatim = s + i;
+        return 1;
+    }
+    uint32_t cp;
+    size_t n = evi_utf8_decode((const uint8_t *)s + i, len - i, &cp);
+    if (n == 0) {
+        *ret_in = 1;
+        *ret_verbatim = replacement;
+        return 3;
+    }
+    *ret_in = n;
+    *ret_verbatim = s + i;
+    return n;
+}
+
+void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
+{
+    before_value(w);
+    /* Worst case: 6 bytes out per byte in, plus quotes. */
+    if (len > (SIZE_MAX - 2) / 6 || !reserve(w, len * 6 + 2)) {
+        if (w->error == 0) {
+            w->error = EV_ETOOBIG;
+        }
+        /* A long string may still fit once escaped; fall back to exact sizing. */
+        if (w->error == EV_ETOOBIG && w->max != 0) {
+            size_t need = evi_jsonw_escaped_len(s, len) + 2;
+            w->error = 0;
+            if (!reserve(w, need)) {
+                return;
+            }
+        } else {
+            return;
+        }
+    }
+    char *out = w->data + w->len;
+    *out++ = '"';
+    size_t i = 0;
+    while (i < len) {
+        /* Fast path: a run of plain ASCII. */
+        size_t run = i;
+        while (run < len) {
+            unsigned char c = (unsigned char)s[run];
+            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+                break;
+            }
+            run++;
+        }
+        memcpy(out, s + i, run - i);
+        out += run - i;
+        i = run;
+        if (i == len) {
+            break;
+        }
+        char esc[7];
+        const char *verbatim;
+        size_t in;
+        size_t n = next_char(s, len, i, &in, esc, &verbatim);
+        memcpy(out, verbatim != NULL ? verbatim : esc, n);
+        out += n;
+        i += in;
+    }
+    *out++ = '"';
+    w->len = (size_t)(out - w->data);
+    w->data[w->len] = '\0';
+}
+
+size_t evi_jsonw_escaped_len(const char *s, size_t len)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < len;) {
+        char esc[7];
+        const char *verbatim;
+        size_t in;
+        out += next_char(s, len, i, &in, esc, &verbatim);
+        i += in;
+    }
+    return out;
+}
+
+size_t evi_jsonw_prefix_fitting(const char *s, size_t len, size_t max_escaped)
+{
+    size_t out = 0;
+    size_t i = 0;
+    while (i < len) {
+        char esc[7];
+        const char *verbatim;
+        size_t in;
+        size_t n = next_char(s, len, i, &in, esc, &verbatim);
+        if (out + n > max_escaped) {
+            break;
+        }
+        out += n;
+        i += in;
+    }
+    return i;
+}
+
+void evi_jsonw_int(struct evi_jsonw *w, int64_t v)
+{
+    char text[24];
+    int n = snprintf(text, sizeof(text), "%" PRId64, v);
+    before_value(w);
+    evi_jsonw_raw(w, text, (size_t)n);
+}
+
+void evi_jsonw_bool(struct evi_jsonw *w, bool v)
+{
+    before_value(w);
+    if (v) {
+        evi_jsonw_raw(w, "true", 4);
+    } else {
+        evi_jsonw_raw(w, "false", 5);
+    }
+}
+
+void evi_jsonw_value_raw(struct evi_jsonw *w, const char *json, size_t len)
+{
+    before_value(w);
+    evi_jsonw_raw(w, json, len);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * struct evi_jsonw: a growable buffer that writes compact JSON exactly as
+ * jansson does (JSON_COMPACT | JSON_SORT_KEYS, no JSON_ENSURE_ASCII), so that
+ * text built here is canonical (docs/FORMAT.md §5) without going through
+ * jansson. Callers write object members in byte order of their keys.
+ *
+ * Errors are sticky: after an allocation failure or when the text would pass
+ * max bytes, every write is a no-op and evi_jsonw_error() says which.
+ */
+#ifndef EVI_JSONW_H
+#define EVI_JSONW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evi_jsonw {
+    char *data;
+    size_t len, cap;
+    size_t max; /* limit on len; 0 = none */
+    int error;  /* 0, -ENOMEM, or EV_ETOOBIG when max was passed */
+    bool need_comma;
+};
+
+/* An empty writer limited to max bytes (0 = unlimited). */
+void evi_jsonw_init(struct evi_jsonw *w, size_t max);
+void evi_jsonw_free(struct evi_jsonw *w);
+/* Forgets the text, keeps the memory. */
+void evi_jsonw_reset(struct evi_jsonw *w);
+int evi_jsonw_error(const struct evi_jsonw *w);
+
+/* Raw bytes, no separators. */
+void evi_jsonw_raw(struct evi_jsonw *w, const void *data, size_t len);
+
+void evi_jsonw_begin_object(struct evi_jsonw *w);
+void evi_jsonw_end_object(struct evi_jsonw *w);
+void evi_jsonw_begin_array(struct evi_jsonw *w);
+void evi_jsonw_end_array(struct evi_jsonw *w);
+
+/* "key": (with the comma before it when needed). */
+void evi_jsonw_key(struct evi_jsonw *w, const char *key);
+
+/*
+ * A string value from len bytes of UTF-8. Escapes as jansson does: \" \\ \b
+ * \f \n \r \t, other bytes below 0x20 as \u00XX (upper-case hex); everything
+ * else verbatim. Invalid UTF-8 sequences become U+FFFD.
+ */
+void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len);
+void evi_jsonw_int(struct evi_jsonw *w, int64_t v);
+void evi_jsonw_bool(struct evi_jsonw *w, bool v);
+/* A value already in canonical JSON (an object from the canonicalizer). */
+void evi_jsonw_value_raw(struct evi_jsonw *w, const char *json, size_t len);
+
+/*
+ * The escaped length of a string value body (without quotes) for the first
+ * len bytes of s, as evi_jsonw_string() would write it.
+ */
+size_t evi_jsonw_escaped_len(const char *s, size_t len);
+
+/*
+ * The longest prefix of s (at most len bytes) that ends on a UTF-8 character
+ * boundary and whose escaped form is at most max_escaped bytes.
+ */
+size_t evi_jsonw_prefix_fitting(const char *s, size_t len, size_t max_escaped);
+
+#endif
