@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(type != NULL && ev.type != SIZE_MAX && strcmp(type, a.data + ev.type) == 0);
     CHECK(cli_event_type_ok(type));
     json_t *sev = json_object_get(root, "severity");
-    int want = EV_SEV_INFO;
+    int want = -1; /* the type's default */
     if (sev != NULL) {
         CHECK(json_is_string(sev) && ev_severity_parse(json_string_value(sev), &want) == 0);
     }

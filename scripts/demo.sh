@@ -15,16 +15,17 @@ say "Create a log (the verification key is shown once: an auditor keeps it off t
 run "$evident" -d "$log" init --origin demo.example/audit --seal-interval 1s \
     --verification-key-file "$work/verification.key"
 
-say "Record security events"
-run "$evident" -d "$log" append --type code_execution --severity notice \
-    --data '{"language":"python","code_sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","exit_code":0,"sandbox":"sbx-42"}'
-run "$evident" -d "$log" append --type container_creation --severity warning \
-    --data '{"id":"c0ffee","image":"python:3.12-slim","privileged":true,"risky":["privileged"]}'
+say "Record security events (typed: validated, levels and secret sanitization applied)"
+run "$evident" -d "$log" event code_execution --language python --code 'print(open("/etc/passwd").read())' \
+    --sandbox-id sbx-42 --exit-code 0 --duration-ms 84 --actor.user agent-7 \
+    --stdout 'connecting with AWS key AKIAIOSFODNN7EXAMPLE'
+run "$evident" -d "$log" event container_creation --container-id c0ffee --image python:3.12-slim \
+    --privileged true --cap-add SYS_ADMIN --mounts '{"source":"/var/run/docker.sock","destination":"/var/run/docker.sock","type":"bind"}'
 cat >"$work/events.jsonl" <<'JSONL'
-{"type":"security_assessment","severity":"error","data":{"tool":"bandit","findings":2,"high":1,"rule":"B602"}}
-{"type":"resource_violation","severity":"warning","data":{"resource":"memory","limit":536870912,"observed":612368384,"action":"killed"}}
-{"type":"security_event","severity":"critical","data":{"category":"auth","description":"sudo denied for uid 1001"}}
-{"type":"system_event","severity":"info","data":{"event":"configuration_change"}}
+{"type":"security_assessment","data":{"tool":"bandit","target":"app/","findings":[{"rule_id":"B602","severity":"high","cwe":78,"file":"app/run.py","line":12,"message":"subprocess call with shell=True"}]}}
+{"type":"resource_violation","data":{"resource":"memory","limit":536870912,"observed":612368384,"unit":"bytes","action":"killed","sandbox_id":"sbx-42"}}
+{"type":"security_event","severity":"critical","data":{"category":"authorization","description":"sudo denied for uid 1001","outcome":"denied"}}
+{"type":"system_event","data":{"action":"config_change","component":"evidentd"}}
 JSONL
 printf '$ %s < events.jsonl\n' "$evident -d $log append --jsonl"
 "$evident" -d "$log" append --jsonl <"$work/events.jsonl"

@@ -174,57 +174,57 @@ expect_out "verify reports the open epoch" "open-epoch: "
 # ---- append --------------------------------------------------------------------------
 
 export EVIDENT_DIR=L
-run append --type user.login --data '{"user":"alice","ok":true}'
+run append --type custom.user.login --data '{"user":"alice","ok":true}'
 expect_rc "append" 0
 check "append prints index 0" test "$(cat "$T/out")" = 0
-run append --type user.login --severity warn --source '{"svc":"sshd","host":"h1"}' \
+run append --type custom.user.login --severity warn --source '{"svc":"sshd","host":"h1"}' \
     --data '{"user":"bob","ok":false}'
 expect_rc "append with severity and source" 0
 check "append prints index 1" test "$(cat "$T/out")" = 1
-run append --type disk.full --severity critical --data '{"corrupt":"corruptme"}' --sync never
+run append --type custom.disk.full --severity critical --data '{"corrupt":"corruptme"}' --sync never
 expect_rc "append --sync never" 0
 check "append prints index 2" test "$(cat "$T/out")" = 2
 
-run append --type x --data '{"a":'
+run append --type custom.x --data '{"a":'
 expect_rc "append with malformed --data" 2
 expect_err "append with malformed --data" "evident: cannot append to 'L'"
-run append --type x --data '[1,2]'
+run append --type custom.x --data '[1,2]'
 expect_rc "append with non-object --data" 2
-run append --type x --source 'nope'
+run append --type custom.x --source 'nope'
 expect_rc "append with malformed --source" 2
 run append --type Bad-Type
 expect_rc "append with a bad type" 2
 run append --type seal
 expect_rc "append of the reserved type seal" 2
-run append --type x --severity loud
+run append --type custom.x --severity loud
 expect_rc "append with a bad severity" 2
 expect_err "append with a bad severity" "invalid severity 'loud'"
-run append --type x --sync sometimes
+run append --type custom.x --sync sometimes
 expect_rc "append with a bad sync mode" 2
 run append
 expect_rc "append without --type" 2
-run append --type x --frobnicate
+run append --type custom.x --frobnicate
 expect_rc "append with an unknown option" 2
 expect_err "append with an unknown option" "unknown option '--frobnicate'"
 check "nothing written by the failed appends" test "$(size_of L)" = 3
 
 # -d after the command wins over EVIDENT_DIR.
-run append -d L2 --type other.event
+run append -d L2 --type custom.other.event
 expect_rc "append -d after the command" 0
 check "-d after the command picks the log" test "$(size_of L2)" = 1
 
 # ---- append --jsonl ------------------------------------------------------------------
 
 cat >lines.jsonl <<'EOF'
-{"type":"job.start","data":{"id":1}}
+{"type":"custom.job.start","data":{"id":1}}
 this is not json
-{"type": "job.step", "severity": "notice", "source": {"svc": "cron"}, "data": {"b": 2, "a": 1}}
-{"type":"job.step","extra":true}
+{"type": "custom.job.step", "severity": "notice", "source": {"svc": "cron"}, "data": {"b": 2, "a": 1}}
+{"type":"custom.job.step","extra":true}
 {"type":"seal"}
 
-{"type":"job.end","severity":"nonsense"}
+{"type":"custom.job.end","severity":"nonsense"}
 {"data":{"id":2}}
-{"type":"job.end","data":{"id":3}}
+{"type":"custom.job.end","data":{"id":3}}
 EOF
 run_in lines.jsonl append --jsonl
 expect_rc "jsonl with bad lines" 3
@@ -237,24 +237,24 @@ expect_err "jsonl reports line 8" "evident: line 8: \"type\" missing"
 check "jsonl skips the blank line" bash -c "! grep -q 'line 6' '$T/err'"
 check "jsonl wrote only the good lines" test "$(size_of L)" = 6
 
-printf '{"type":"tail.event","data":{"last":true}}' >nonl.jsonl
+printf '{"type":"custom.tail.event","data":{"last":true}}' >nonl.jsonl
 run_in nonl.jsonl append --jsonl --sync never
 expect_rc "jsonl last line without a newline" 0
 check "jsonl last line without a newline" test "$(cat "$T/out")" = 6
 
 {
-    echo '{"type":"before.long"}'
-    printf '{"type":"long","data":{"x":"'
+    echo '{"type":"custom.before.long"}'
+    printf '{"type":"custom.long","data":{"x":"'
     head -c 1100000 /dev/zero | tr '\0' 'a'
     echo '"}}'
-    echo '{"type":"after.long"}'
+    echo '{"type":"custom.after.long"}'
 } >long.jsonl
 run_in long.jsonl append --jsonl
 expect_rc "jsonl with a line over 1 MiB" 3
 expect_err "jsonl reports the long line" "evident: line 2: longer than 1048576 bytes"
 check "jsonl goes on after the long line" test "$(tr '\n' ' ' <"$T/out")" = "7 8 "
 
-printf '{"type":"nul.byte","data":{"k":1\000}}\n{"type":"after.nul"}\n' >nul.jsonl
+printf '{"type":"custom.nul.byte","data":{"k":1\000}}\n{"type":"custom.after.nul"}\n' >nul.jsonl
 run_in nul.jsonl append -d L2 --jsonl
 expect_rc "jsonl with a NUL byte" 3
 expect_err "jsonl with a NUL byte" "evident: line 1: contains a NUL byte"
@@ -274,17 +274,17 @@ rm -rf C1 C2
 "$EVIDENT" -d C2 init --origin example.com/c2 >/dev/null 2>&1
 : >canon.jsonl
 for i in "${!canon_data[@]}"; do
-    printf '{"type":"c.case%d","source":{"z":1,"a":[2]},"data":%s}\n' "$i" "${canon_data[$i]}" \
+    printf '{"type":"custom.c.case%d","source":{"z":1,"a":[2]},"data":%s}\n' "$i" "${canon_data[$i]}" \
         >>canon.jsonl
-    "$EVIDENT" -d C2 append --type "c.case$i" --source '{"z":1,"a":[2]}' \
+    "$EVIDENT" -d C2 append --type "custom.c.case$i" --source '{"z":1,"a":[2]}' \
         --data "${canon_data[$i]}" >/dev/null
 done
 run_in canon.jsonl append -d C1 --jsonl
 expect_rc "jsonl canonical forms" 0
 strip_prefix() { "$EVIDENT" -d "$1" log --json | sed -E 's/^\{"v":1,"seq":[0-9]+,"ts":"[^"]*",//'; }
 check "jsonl entries equal single appends" cmp -s <(strip_prefix C1) <(strip_prefix C2)
-printf '%s\n' '{"type":"dup","data":{"a":1,"a":2}}' '{"type":"ok"}' \
-    '{"type":"big","data":{"b":123456789012345678901}}' >dup.jsonl
+printf '%s\n' '{"type":"custom.dup","data":{"a":1,"a":2}}' '{"type":"custom.ok"}' \
+    '{"type":"custom.big","data":{"b":123456789012345678901}}' >dup.jsonl
 run_in dup.jsonl append -d C1 --jsonl
 expect_rc "jsonl with a repeated key and a huge integer" 3
 expect_err "jsonl with a repeated key" "evident: line 1: "
@@ -297,7 +297,7 @@ run log
 expect_rc "log" 0
 check "log prints every entry" test "$(wc -l <"$T/out")" = 9
 expect_out "log line format" "1 "
-check "log human line" grep -qE '^1 [0-9T:.-]+Z warning user.login \{"host":"h1","svc":"sshd"\} \{"ok":false,"user":"bob"\}$' "$T/out"
+check "log human line" grep -qE '^1 [0-9T:.-]+Z warning custom.user.login \{"host":"h1","svc":"sshd"\} \{"ok":false,"user":"bob"\}$' "$T/out"
 run log --json
 expect_rc "log --json" 0
 cp "$T/out" all.jsonl
@@ -305,11 +305,11 @@ check "log --json line 0" grep -q '^{"v":1,"seq":0,"ts":"' all.jsonl
 "$EVIDENT" entry 3 >entry3
 check "entry N equals line N of log --json" cmp -s entry3 <(sed -n 4p all.jsonl | head -c -1)
 check "entry N ends without a newline" test "$(tail -c 1 entry3)" = "}"
-run log --type user.login
+run log --type custom.user.login
 check "log --type" test "$(wc -l <"$T/out")" = 2
 run log --severity warning
 check "log --severity warning and worse" test "$(wc -l <"$T/out")" = 2
-expect_out "log --severity includes critical" "critical disk.full"
+expect_out "log --severity includes critical" "critical custom.disk.full"
 run log --source sshd
 check "log --source" test "$(wc -l <"$T/out")" = 1
 run log --from 2 --to 4 --json
@@ -370,7 +370,7 @@ cp "$T/out" cp9.note
 run seal
 expect_rc "seal" 0
 expect_out "seal" "sealed epoch 0 at entry 9"
-run append --type after.seal
+run append --type custom.after.seal
 check "append after the seal" test "$(cat "$T/out")" = 10
 run info
 expect_out "info epoch after a seal" "epoch: 1 (open)"
@@ -559,7 +559,7 @@ run export --from 5 --to 5 --out empty.json
 expect_rc "export an empty range" 0
 run verify --bundle empty.json
 expect_rc "verify an empty range bundle" 0
-run append --type beyond.checkpoint
+run append --type custom.beyond.checkpoint
 run export --to 13 --out beyond.json
 expect_rc "export beyond the checkpoint" 2
 expect_err "export beyond the checkpoint" "checkpoint --new"
@@ -589,12 +589,12 @@ expect_out "verify --json on failure" '"verified":false'
 unset EVIDENT_DIR
 "$EVIDENT" -d L2 log --follow --json >follow.out 2>follow.err &
 FOLLOW_PID=$!
-"$EVIDENT" -d L2 append --type followed.event >/dev/null
+"$EVIDENT" -d L2 append --type custom.followed.event >/dev/null
 for _ in $(seq 1 50); do
     grep -q followed.event follow.out && break
     sleep 0.1
 done
-check "log --follow prints new entries" grep -q '"type":"followed.event"' follow.out
+check "log --follow prints new entries" grep -q '"type":"custom.followed.event"' follow.out
 kill -INT "$FOLLOW_PID"
 set +e
 wait "$FOLLOW_PID"
@@ -609,7 +609,7 @@ mkdir here
 (
     cd here
     "$EVIDENT" init --origin example.com/default >/dev/null 2>&1
-    "$EVIDENT" append --type default.dir >/dev/null
+    "$EVIDENT" append --type custom.default.dir >/dev/null
 )
 check "default directory ./evident-log" test -e here/evident-log/evident.meta
 EVIDENT_DIR=$T/L2 run info
@@ -623,14 +623,14 @@ mkfifo "$T/hold"
 holder=$!
 exec 9>"$T/hold" # the writer holds the lock while its stdin stays open
 for _ in $(seq 50); do grep -q "$holder" "$T/LOCK/lock" 2>/dev/null && break; sleep 0.1; done
-EVIDENT_LOCK_TIMEOUT=1 run -d "$T/LOCK" append --type lock.test
+EVIDENT_LOCK_TIMEOUT=1 run -d "$T/LOCK" append --type custom.lock.test
 expect_rc "a second writer gives up after EVIDENT_LOCK_TIMEOUT" 2
 expect_err "the lock error names the holder's pid" "held by pid $holder"
-EVIDENT_LOCK_TIMEOUT=soon run -d "$T/LOCK" append --type lock.test
+EVIDENT_LOCK_TIMEOUT=soon run -d "$T/LOCK" append --type custom.lock.test
 expect_rc "a malformed EVIDENT_LOCK_TIMEOUT is refused" 2
 exec 9>&-
 wait "$holder"
-EVIDENT_LOCK_TIMEOUT=0 run -d "$T/LOCK" append --type lock.test
+EVIDENT_LOCK_TIMEOUT=0 run -d "$T/LOCK" append --type custom.lock.test
 expect_rc "the lock is free again once the writer is gone" 0
 
 echo "cli: $passed passed, $failed failed"

@@ -87,7 +87,7 @@ run_round() {
     # Events faster than the writer takes them: it is never idle when killed.
     awk -v r="$round" 'BEGIN {
         for (i = 0; i < 100000; i++)
-            printf "{\"type\":\"test\",\"data\":{\"round\":%d,\"line\":%d}}\n", r, i
+            printf "{\"type\":\"custom.test\",\"data\":{\"round\":%d,\"line\":%d}}\n", r, i
     }' >"$fifo" 2>/dev/null &
     gen=$!
     pids+=("$gen")
@@ -117,7 +117,7 @@ run_round() {
     fi
 
     # Recovery: the next writer opens the crashed log.
-    if ! echo "{\"type\":\"test\",\"data\":{\"round\":$round,\"recovered\":true}}" |
+    if ! echo "{\"type\":\"custom.test\",\"data\":{\"round\":$round,\"recovered\":true}}" |
         ev append --jsonl >"$work/recover.out" 2>"$work/recover.err"; then
         fail_round "$round" "append after the crash failed: $(cat "$work/recover.err")"
         return

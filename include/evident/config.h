@@ -12,7 +12,14 @@
  * or tags, nesting bounded; unknown keys, duplicate keys, wrong types and
  * out-of-range values are errors naming the file, line, column and key
  * ("evident.yaml:12:3: storage.segment_size: expected a size such as 64MiB").
- * An empty file (or one holding only comments) is every default.
+ * An empty file (or one holding only comments) is every default. A file with
+ * an error gives nothing: no configuration is half read.
+ *
+ * The struct below holds values, not syntax: durations in ns, sizes in bytes,
+ * the YAML key of each field is in docs/CONFIG.md (storage.segment_size is
+ * storage.segment_bytes here). Strings are owned by the struct and freed by
+ * ev_config_free(); NULL means an optional value left unset. A configuration
+ * is not changed by any function taking it const, so threads may share one.
  */
 #ifndef EVIDENT_CONFIG_H
 #define EVIDENT_CONFIG_H
@@ -34,6 +41,16 @@ extern "C" {
 #define EV_CONFIG_MAX_PATTERNS 64
 #define EV_CONFIG_MAX_RULES 64
 #define EV_CONFIG_MAX_LISTENERS 16
+#define EV_CONFIG_MAX_DEPTH 16    /* nesting of mappings and lists */
+#define EV_CONFIG_MAX_NODES 10000 /* keys, values and list items */
+#define EV_CONFIG_MAX_STRING 4096 /* bytes in one value */
+#define EV_CONFIG_MAX_NAME 32     /* pattern and rule names */
+
+/* storage.compression of closed segments. */
+enum ev_compression {
+    EV_COMPRESSION_NONE = 0,
+    EV_COMPRESSION_ZSTD = 1,
+};
 
 /* Per event type (index enum ev_event_type; EV_TYPE_CUSTOM covers every custom.* type). */
 struct ev_type_policy {
@@ -59,65 +76,74 @@ struct ev_alert_rule {
 struct ev_config {
     char *path; /* the file read, or NULL for the defaults */
 
-    struct { /* log: the log directory and durability */
+    /* log: the log directory and durability */
+    struct {
         char *dir;    /* default "evident-log" */
-        char *origin; /* for `evident init`; default the host name + "/evident" */
+        char *origin; /* for `evident init`; NULL = the host name + "/evident" */
         enum ev_sync sync;
         uint64_t sync_interval_ns;
     } log;
 
-    struct { /* integrity */
-        uint64_t seal_interval_ns;       /* default 15m */
-        uint64_t checkpoint_interval_ns; /* default 1m */
+    /* integrity */
+    struct {
+        uint64_t seal_interval_ns;        /* default 15m */
+        uint64_t checkpoint_interval_ns;  /* default 1m */
         uint64_t self_verify_interval_ns; /* 0 = off; default 1h (daemon) */
     } integrity;
 
-    struct { /* storage */
-        uint64_t segment_bytes;    /* default 64MiB */
-        uint64_t segment_max_age_ns; /* 0 = no limit (lifecycle) */
-        char *compression;         /* "none" or "zstd" (lifecycle) */
-        int compression_level;     /* 1..19 */
+    /* storage */
+    struct {
+        uint64_t segment_bytes;          /* default 64MiB */
+        uint64_t segment_max_age_ns;     /* 0 = no limit (lifecycle) */
+        enum ev_compression compression; /* (lifecycle) */
+        int compression_level;           /* 1..19 */
     } storage;
 
-    struct { /* retention (lifecycle) */
-        uint64_t max_age_ns;  /* 0 = keep forever */
-        uint64_t max_bytes;   /* 0 = no limit */
-        char *backup_dir;     /* NULL = no backups */
+    /* retention (lifecycle) */
+    struct {
+        uint64_t max_age_ns; /* 0 = keep forever */
+        uint64_t max_bytes;  /* 0 = no limit */
+        char *backup_dir;    /* NULL = no backups */
         uint64_t backup_interval_ns;
         uint64_t backup_keep;
         uint64_t min_free_bytes; /* refuse appends below this much free disk */
     } retention;
 
-    struct { /* levels */
+    /* levels */
+    struct {
         enum ev_level default_level; /* default basic */
     } levels;
 
     struct ev_type_policy policies[EV_TYPE_COUNT]; /* policies.<type> */
 
-    struct { /* privacy */
+    /* privacy */
+    struct {
         bool sanitize;         /* default true */
         bool sanitize_builtin; /* default true */
         struct ev_sanitize_pattern patterns[EV_CONFIG_MAX_PATTERNS];
         size_t pattern_count;
-        bool encrypt;         /* encryption at rest (lifecycle) */
+        bool encrypt; /* encryption at rest (lifecycle) */
         char *encryption_key_file;
     } privacy;
 
-    struct { /* alerting (daemon) */
+    /* alerting (daemon) */
+    struct {
         struct ev_alert_rule rules[EV_CONFIG_MAX_RULES];
         size_t rule_count;
         uint64_t webhook_timeout_ns;
     } alerting;
 
-    struct { /* performance */
-        uint64_t batch_max;          /* events per group commit, default 4096 */
-        uint64_t queue_max;          /* events queued before producers are pushed back */
-        uint64_t group_commit_wait_us;
+    /* performance */
+    struct {
+        uint64_t batch_max;            /* events per group commit, default 4096 */
+        uint64_t queue_max;            /* events queued before producers are pushed back */
+        uint64_t group_commit_wait_ns; /* longest a commit waits for others to join */
     } performance;
 
-    struct { /* server (daemon) */
-        char *unix_socket;       /* NULL = off */
-        unsigned unix_socket_mode; /* e.g. 0660 */
+    /* server (daemon) */
+    struct {
+        char *unix_socket;                          /* NULL = off */
+        unsigned unix_socket_mode;                  /* e.g. 0660 */
         char *http_listen[EV_CONFIG_MAX_LISTENERS]; /* "127.0.0.1:8080" */
         size_t http_listen_count;
         char *syslog_udp; /* "127.0.0.1:5514" or NULL */
@@ -129,25 +155,35 @@ struct ev_config {
         uint64_t max_request_bytes;
     } server;
 
-    struct { /* monitoring (daemon) */
-        bool metrics;        /* Prometheus /metrics, default true */
-        bool health;         /* /healthz, default true */
+    /* monitoring (daemon) */
+    struct {
+        bool metrics;         /* Prometheus /metrics, default true */
+        bool health;          /* /healthz, default true */
         char *metrics_listen; /* NULL = the server's HTTP listeners */
     } monitoring;
 };
 
-/* Every default (what an empty file gives). */
+/* Every default (what an empty file gives), path NULL. 0 or -ENOMEM. Free with ev_config_free(). */
 int ev_config_defaults(struct ev_config **ret_config);
 
 /*
- * Reads and checks a YAML file. On failure returns EV_EFORMAT (or -errno,
- * EV_ETOOBIG) with ev_last_error() as "FILE:LINE:COLUMN: KEY: what is wrong".
+ * Reads and checks a YAML file; config->path is path. Returns 0, or:
+ *   EV_EFORMAT  the file is not a valid configuration; ev_last_error() is
+ *               "FILE:LINE:COLUMN: KEY: what is wrong" (or "FILE:LINE:COLUMN:
+ *               what" for YAML syntax, "FILE: byte N: what" for bad UTF-8)
+ *   EV_ETOOBIG  the file is larger than EV_CONFIG_MAX_BYTES
+ *   -errno      it cannot be read (-ENOENT, -EACCES, -EISDIR, -ENOMEM, ...)
+ * *ret_config is written only on success.
  */
 int ev_config_load(const char *path, struct ev_config **ret_config);
 
-/* The same, from memory; name is what messages call the file. */
+/*
+ * The same, from len bytes of memory (no NUL needed); name is what messages
+ * and config->path call the file. -EINVAL if name is NULL.
+ */
 int ev_config_parse(const char *name, const char *text, size_t len, struct ev_config **ret_config);
 
+/* Frees the configuration and every string it holds. Accepts NULL. */
 void ev_config_free(struct ev_config *config);
 
 /*

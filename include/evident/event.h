@@ -102,7 +102,7 @@ struct ev_strings {
 struct ev_capture {
     const char *data; /* the bytes, or NULL */
     size_t len;
-    const char *sha256;     /* only when data is NULL */
+    const char *sha256;      /* only when data is NULL */
     struct ev_opt_int bytes; /* only when data is NULL */
 };
 
@@ -137,10 +137,10 @@ struct ev_code_execution {
     struct ev_common common;
     const char *language; /* required, <= 64 bytes */
     struct ev_capture code;
-    const char *command;        /* command line or entrypoint, <= 4096 bytes */
-    const char *sandbox_id;     /* <= 128 bytes */
-    const char *container_id;   /* <= 128 bytes */
-    const char *security_level; /* the sandbox's, e.g. "strict", <= 64 bytes */
+    const char *command;                 /* command line or entrypoint, <= 4096 bytes */
+    const char *sandbox_id;              /* <= 128 bytes */
+    const char *container_id;            /* <= 128 bytes */
+    const char *security_level;          /* the sandbox's, e.g. "strict", <= 64 bytes */
     struct ev_opt_int exit_code;         /* -2147483648 .. 2147483647 */
     struct ev_opt_int duration_ms;       /* wall time, >= 0 */
     struct ev_opt_int cpu_time_ms;       /* >= 0 */
@@ -175,10 +175,10 @@ struct ev_finding {
     const char *rule_id;               /* required, <= 256 bytes */
     enum ev_finding_severity severity; /* required */
     enum ev_confidence confidence;
-    const char *file;      /* <= 4096 bytes */
+    const char *file;       /* <= 4096 bytes */
     struct ev_opt_int line; /* >= 1 */
     struct ev_opt_int cwe;  /* the CWE number, >= 1 */
-    const char *message;   /* <= 4096 bytes; cut to 256 at level basic */
+    const char *message;    /* <= 4096 bytes; cut to 256 at level basic */
 };
 
 struct ev_finding_counts {
@@ -198,9 +198,9 @@ struct ev_security_assessment {
      */
     bool counts_set;
     struct ev_finding_counts counts;
-    struct ev_opt_int score;       /* 0..100; unset: computed (docs/EVENTS.md) */
+    struct ev_opt_int score;           /* 0..100; unset: computed (docs/EVENTS.md) */
     struct ev_strings recommendations; /* <= 32 of <= 1024 bytes */
-    const char *report_sha256;     /* SHA-256 of the scanner's report file, hex */
+    const char *report_sha256;         /* SHA-256 of the scanner's report file, hex */
     struct ev_opt_int report_bytes;
 };
 
@@ -267,14 +267,14 @@ enum ev_action {
 
 struct ev_resource_violation {
     struct ev_common common;
-    enum ev_resource resource; /* required */
-    int64_t limit;             /* required, >= 0 */
-    int64_t observed;          /* required, >= 0 */
-    const char *unit;          /* bytes, ms, count, millicores, bytes_per_second; <= 32 */
-    enum ev_action action;     /* required */
-    const char *sandbox_id;    /* <= 128 bytes */
-    const char *container_id;  /* <= 128 bytes */
-    struct ev_opt_int pid;     /* >= 0 */
+    enum ev_resource resource;  /* required */
+    struct ev_opt_int limit;    /* required, >= 0, in unit */
+    struct ev_opt_int observed; /* required, >= 0, in unit */
+    const char *unit;           /* bytes, ms, count, millicores, bytes_per_second; <= 32 */
+    enum ev_action action;      /* required */
+    const char *sandbox_id;     /* <= 128 bytes */
+    const char *container_id;   /* <= 128 bytes */
+    struct ev_opt_int pid;      /* >= 0 */
 };
 
 /* ---- security_event and system_event ------------------------------------- */
@@ -297,10 +297,10 @@ enum ev_system_action {
 
 struct ev_system_event {
     struct ev_common common;
-    enum ev_system_action action; /* required */
-    const char *component;        /* <= 64 bytes */
-    const char *version;          /* <= 64 bytes */
-    const char *description;      /* <= 4096 bytes */
+    enum ev_system_action action;  /* required */
+    const char *component;         /* <= 64 bytes */
+    const char *version;           /* <= 64 bytes */
+    const char *description;       /* <= 4096 bytes */
     const char *config_old_sha256; /* config_change: digests of the old and new files */
     const char *config_new_sha256;
     const char *details_json; /* a JSON object, or NULL; dropped at level minimal */

@@ -13,9 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <evident/config.h>
 #include <evident/error.h>
 #include <evident/log.h>
 #include <evident/note.h>
+#include <evident/policy.h>
 
 #include "cli.h"
 
@@ -566,5 +568,36 @@ bool cli_latest_checkpoint(const struct cli *cli, struct ev_log *log, char **ret
     }
     *ret_note = note;
     *ret_len = len;
+    return true;
+}
+
+bool cli_config(const struct cli *cli, struct ev_config **ret_config)
+{
+    int r = cli->config_path != NULL ? ev_config_load(cli->config_path, ret_config)
+                                     : ev_config_defaults(ret_config);
+    if (r < 0) {
+        if (r == EV_EFORMAT) {
+            cli_error("%s", ev_last_error());
+        } else {
+            cli_fail(r, "cannot read the configuration '%s'",
+                     cli->config_path != NULL ? cli->config_path : "(defaults)");
+        }
+        return false;
+    }
+    return true;
+}
+
+bool cli_policy(const struct cli *cli, struct ev_policy **ret_policy)
+{
+    struct ev_config *config = NULL;
+    if (!cli_config(cli, &config)) {
+        return false;
+    }
+    int r = ev_policy_new(config, ret_policy);
+    ev_config_free(config);
+    if (r < 0) {
+        cli_fail(r, "cannot build the event policy");
+        return false;
+    }
     return true;
 }

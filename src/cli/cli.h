@@ -26,6 +26,7 @@ enum {
 
 #define CLI_DEFAULT_DIR "evident-log"
 #define CLI_DIR_ENV "EVIDENT_DIR"
+#define CLI_CONFIG_ENV "EVIDENT_CONFIG"
 /* Seconds a writer waits for another writer's lock (default 5; 0 = do not wait). */
 #define CLI_LOCK_TIMEOUT_ENV "EVIDENT_LOCK_TIMEOUT"
 
@@ -43,6 +44,7 @@ struct cli_command {
 struct cli {
     const char *dir;
     const struct cli_command *command;
+    const char *config_path; /* -c/--config or $EVIDENT_CONFIG; NULL = defaults */
 };
 
 /* The rows, one per cmd-<name>.c. */
@@ -157,6 +159,18 @@ struct ev_checkpoint;
  */
 bool cli_latest_checkpoint(const struct cli *cli, struct ev_log *log, char **ret_note,
                            size_t *ret_len, struct ev_checkpoint *ret_checkpoint);
+
+struct ev_config;
+struct ev_policy;
+
+/*
+ * The configuration (cli->config_path, or every default when NULL). Prints
+ * the file's error (file:line:column: key: ...) and returns false on failure.
+ */
+bool cli_config(const struct cli *cli, struct ev_config **ret_config);
+
+/* The event policy of the configuration. Prints its own message on failure. */
+bool cli_policy(const struct cli *cli, struct ev_policy **ret_policy);
 
 /* Wipes n bytes (secrets) in a way the compiler keeps. */
 void cli_wipe(void *p, size_t n);

@@ -25,7 +25,9 @@
 #include <jansson.h>
 
 #include <evident/error.h>
+#include <evident/event.h>
 #include <evident/log.h>
+#include <evident/policy.h>
 
 #include "cli.h"
 #include "jsonl.h"
@@ -70,16 +72,41 @@ static const char usage[] =
 
 /* ---- one event ------------------------------------------------------------ */
 
+/* Says that the policy dropped an event (a success: nothing was meant to be written). */
+static void report_dropped(const char *type, int severity)
+{
+    cli_error("not appended: the policy drops %s events%s%s", type,
+              severity >= 0 ? " of severity " : "",
+              severity >= 0 ? ev_severity_name(severity) : "");
+}
+
 static int append_one(struct cli *cli, const struct ev_event *event, enum ev_sync sync)
 {
+    struct ev_policy *policy = NULL;
+    struct ev_prepared prepared;
     struct ev_log *log = NULL;
     uint64_t index;
     int r;
 
-    if (!cli_open(cli, false, sync, &log)) {
+    if (!cli_policy(cli, &policy)) {
         return CLI_TROUBLE;
     }
-    r = ev_log_append(log, event, &index);
+    r = ev_event_prepare(policy, event, &prepared);
+    ev_policy_free(policy);
+    if (r < 0) {
+        return cli_fail(r, "cannot append to '%s'", cli->dir);
+    }
+    if (prepared.dropped) {
+        report_dropped(prepared.type, prepared.event.severity);
+        ev_prepared_release(&prepared);
+        return CLI_OK;
+    }
+    if (!cli_open(cli, false, sync, &log)) {
+        ev_prepared_release(&prepared);
+        return CLI_TROUBLE;
+    }
+    r = ev_log_append(log, &prepared.event, &index);
+    ev_prepared_release(&prepared);
     if (r < 0) {
         cli_fail(r, "cannot append to '%s'", cli->dir);
         (void)ev_log_close(log);
@@ -106,6 +133,7 @@ struct batch {
     struct cli_arena arena;
     struct pending_event pending[BATCH_MAX];
     struct ev_event events[BATCH_MAX];
+    struct ev_prepared prepared[BATCH_MAX]; /* what the policy made of each (appender) */
     size_t count;
 };
 
@@ -117,6 +145,7 @@ struct batch {
 struct stream {
     struct cli *cli;
     struct ev_log *log;
+    struct ev_policy *policy;
     struct batch batches[2];
     struct batch *b;             /* the batch being filled (main thread) */
     unsigned long long line;     /* number of the line being read, from 1 */
@@ -131,7 +160,8 @@ struct stream {
 
     /* appender thread only */
     unsigned long long lib_rejected;
-    char *out; /* printed indexes of one batch */
+    unsigned long long dropped; /* by the policy */
+    char *out;                  /* printed indexes of one batch */
     size_t out_len, out_cap;
 };
 
@@ -188,7 +218,7 @@ static int jansson_line(struct stream *s, const char *text, size_t len)
         line_error(s, s->line, "not a JSON object");
         goto out;
     }
-    *p = (struct pending_event){SIZE_MAX, SIZE_MAX, SIZE_MAX, EV_SEV_INFO, s->line};
+    *p = (struct pending_event){SIZE_MAX, SIZE_MAX, SIZE_MAX, -1, s->line};
     json_object_foreach(root, key, value)
     {
         if (strcmp(key, "type") == 0) {
@@ -326,15 +356,39 @@ static int append_batch(struct stream *s, struct batch *b)
         cli_error("out of memory");
         return r;
     }
+    /* The policy first: validation against the type's schema, level, sanitization. */
+    size_t kept = 0;
     for (size_t i = 0; i < b->count; i++) {
         const struct pending_event *p = &b->pending[i];
-        b->events[i] = (struct ev_event){
+        struct ev_event in = {
             .type = b->arena.data + p->type,
             .severity = p->severity,
             .source_json = p->source == SIZE_MAX ? NULL : b->arena.data + p->source,
             .data_json = p->data == SIZE_MAX ? NULL : b->arena.data + p->data,
         };
+        struct ev_prepared *prep = &b->prepared[kept];
+        r = ev_event_prepare(s->policy, &in, prep);
+        if (r == -ENOMEM) {
+            cli_error("out of memory");
+            break;
+        }
+        if (r < 0) {
+            cli_error("line %llu: %s", p->line, cli_cause(r));
+            s->lib_rejected++;
+            r = 0;
+            continue;
+        }
+        if (prep->dropped) {
+            ev_prepared_release(prep);
+            s->dropped++;
+            continue;
+        }
+        b->events[kept] = prep->event;
+        b->pending[kept] = *p;
+        kept++;
     }
+    size_t prepared_count = kept;
+    b->count = r < 0 ? 0 : kept;
     while (b->count > 0) {
         uint64_t first = 0;
         size_t bad = SIZE_MAX;
@@ -359,6 +413,9 @@ static int append_batch(struct stream *s, struct batch *b)
         cli_fail(r, "cannot append lines %llu-%llu to '%s'", b->pending[0].line,
                  b->pending[b->count - 1].line, s->cli->dir);
         break;
+    }
+    for (size_t i = 0; i < prepared_count; i++) {
+        ev_prepared_release(&b->prepared[i]);
     }
     b->count = 0;
     b->arena.len = 0;
@@ -534,6 +591,9 @@ static int append_stream(struct cli *cli, enum ev_sync sync)
     }
     s->cli = cli;
     s->b = &s->batches[0];
+    if (!cli_policy(cli, &s->policy)) {
+        goto out;
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (!cli_open(cli, false, sync, &s->log)) {
@@ -563,6 +623,9 @@ static int append_stream(struct cli *cli, enum ev_sync sync)
         } else if (s->rejected + s->lib_rejected > 0) {
             ret = CLI_PARTIAL;
         }
+        if (s->dropped > 0) {
+            cli_error("%llu events not appended: the policy drops them", s->dropped);
+        }
     }
 out:
     if (s != NULL) {
@@ -574,6 +637,7 @@ out:
             free(s->batches[i].arena.data);
         }
         free(s->out);
+        ev_policy_free(s->policy);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
     }
@@ -594,7 +658,7 @@ static int run(struct cli *cli, int argc, char **argv)
         CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    struct ev_event event = {.severity = EV_SEV_INFO};
+    struct ev_event event = {.severity = -1};
     enum ev_sync sync = EV_SYNC_ALWAYS;
     bool jsonl = false, severity_given = false;
     int c, r;

@@ -403,7 +403,7 @@ static bool take_object(struct reader *r, struct cli_arena *a, size_t *ret_off)
 int cli_jsonl_fast(const char *text, size_t len, size_t max_object_bytes, struct cli_arena *a,
                    struct cli_event_text *ret_event)
 {
-    struct cli_event_text ev = {SIZE_MAX, SIZE_MAX, SIZE_MAX, EV_SEV_INFO};
+    struct cli_event_text ev = {SIZE_MAX, SIZE_MAX, SIZE_MAX, -1};
     struct cli_event_text *p = &ev;
     struct reader r = {text, text + len};
     const char *type = NULL, *severity = NULL;

@@ -31,7 +31,7 @@ size_t cli_arena_add(struct cli_arena *a, const char *s, size_t len);
 /* An event read from a line: offsets into the arena, SIZE_MAX when absent. */
 struct cli_event_text {
     size_t type, source, data;
-    int severity;
+    int severity; /* -1 when absent: the type's default */
 };
 
 /* 1-64 of [a-z0-9_.:-], starting with a letter (docs/FORMAT.md §5). */

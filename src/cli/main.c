@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <evident/config.h>
+
 #include "cli.h"
 
 #ifndef EVIDENT_VERSION
@@ -33,19 +35,25 @@ static int usage(FILE *out)
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
         (void)fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
     }
-    (void)fprintf(out, "\n"
-                       "Global options (also accepted after the command):\n"
-                       "  -d, --dir DIR  the log directory (default: $" CLI_DIR_ENV " if set, "
-                       "else ./" CLI_DEFAULT_DIR ")\n"
-                       "  -h, --help     show this help; 'evident COMMAND --help' for a command\n"
-                       "  -V, --version  show the version\n"
-                       "\n"
-                       "Environment: EVIDENT_DIR (the default -d); EVIDENT_LOCK_TIMEOUT, the\n"
-                       "seconds a writer waits for another writer's lock (default 5, 0 = fail at\n"
-                       "once; the error names the pid holding it).\n"
-                       "\n"
-                       "Exit codes: 0 ok, 1 verification failed, 2 could not check (usage, I/O,\n"
-                       "configuration); 'append --jsonl' also uses 3 (some lines rejected).\n");
+    (void)fprintf(out,
+                  "\n"
+                  "Global options (-d and -h also after the command):\n"
+                  "  -d, --dir DIR      the log directory (default: $" CLI_DIR_ENV " if "
+                  "set, else\n"
+                  "                     the configuration's log.dir, else ./" CLI_DEFAULT_DIR ")\n"
+                  "  -c, --config FILE  the configuration (YAML, docs/CONFIG.md; default:\n"
+                  "                     $" CLI_CONFIG_ENV " if set, else built-in defaults)\n"
+                  "  -h, --help         show this help; 'evident COMMAND --help' for a "
+                  "command\n"
+                  "  -V, --version      show the version\n"
+                  "\n"
+                  "Environment: EVIDENT_DIR (the default -d); EVIDENT_CONFIG (the default\n"
+                  "-c); EVIDENT_LOCK_TIMEOUT, the\n"
+                  "seconds a writer waits for another writer's lock (default 5, 0 = fail at\n"
+                  "once; the error names the pid holding it).\n"
+                  "\n"
+                  "Exit codes: 0 ok, 1 verification failed, 2 could not check (usage, I/O,\n"
+                  "configuration); 'append --jsonl' also uses 3 (some lines rejected).\n");
     return fflush(out) == 0 ? CLI_OK : CLI_TROUBLE;
 }
 
@@ -63,21 +71,26 @@ int main(int argc, char **argv)
 {
     static const struct option options[] = {
         {"dir", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct cli cli = {.dir = getenv(CLI_DIR_ENV)};
+    struct cli cli = {.dir = getenv(CLI_DIR_ENV), .config_path = getenv(CLI_CONFIG_ENV)};
     int c;
 
-    if (cli.dir == NULL || cli.dir[0] == '\0') {
-        cli.dir = CLI_DEFAULT_DIR;
+    if (cli.dir != NULL && cli.dir[0] == '\0') {
+        cli.dir = NULL;
+    }
+    if (cli.config_path != NULL && cli.config_path[0] == '\0') {
+        cli.config_path = NULL;
     }
     cli_getopt_reset();
     /* '+': stop at the command name; what follows belongs to the command. */
-    while ((c = getopt_long(argc, argv, "+:d:hV", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:d:c:hV", options, NULL)) != -1) {
         switch (c) {
         case 'd': cli.dir = optarg; break;
+        case 'c': cli.config_path = optarg; break;
         case 'h': return usage(stdout);
         case 'V':
             (void)printf("evident %s\n", EVIDENT_VERSION);
@@ -109,9 +122,22 @@ int main(int argc, char **argv)
     if (cli.command == NULL) {
         return cli_usage_error(&cli, "unknown command '%s'", argv[optind]);
     }
+    /* Without -d or $EVIDENT_DIR, a configuration's log.dir names the log. */
+    struct ev_config *config = NULL;
+    if (cli.dir == NULL && cli.config_path != NULL && cli.command != &cli_cmd_config) {
+        if (!cli_config(&cli, &config)) {
+            return CLI_TROUBLE;
+        }
+        cli.dir = config->log.dir;
+    }
+    if (cli.dir == NULL) {
+        cli.dir = CLI_DEFAULT_DIR;
+    }
     /* The command parses its own argv: argv[0] is its name. */
     argc -= optind;
     argv += optind;
     cli_getopt_reset();
-    return cli.command->run(&cli, argc, argv);
+    int r = cli.command->run(&cli, argc, argv);
+    ev_config_free(config);
+    return r;
 }

@@ -174,8 +174,8 @@ const char *evi_default_source(void)
 }
 
 /* A canonical object: borrowed as is when it already is one, else made by jansson. */
-static int canonical_or_borrow(const char *what, const char *text, const char **ret_text,
-                               char **ret_owned)
+int evi_canonical_object(const char *what, const char *text, const char **ret_text,
+                         char **ret_owned)
 {
     size_t len = strlen(text);
 
@@ -229,13 +229,13 @@ int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
         return evi_error(EV_EJSON, "severity %d out of range 0..7", event->severity);
     }
     if (event->source_json != NULL) {
-        r = canonical_or_borrow("source", event->source_json, &src, &source);
+        r = evi_canonical_object("source", event->source_json, &src, &source);
         if (r < 0) {
             goto out;
         }
     }
     if (event->data_json != NULL) {
-        r = canonical_or_borrow("data", event->data_json, &dat, &data);
+        r = evi_canonical_object("data", event->data_json, &dat, &data);
         if (r < 0) {
             goto out;
         }

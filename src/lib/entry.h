@@ -30,6 +30,14 @@ int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
                         struct evi_entry_body *ret_body);
 void evi_entry_body_free(struct evi_entry_body *body);
 
+/*
+ * text (NUL-terminated) as one canonical JSON object (docs/FORMAT.md §5): *ret_text
+ * is text itself when it already is one, else a copy in *ret_owned (caller frees).
+ * EV_EJSON naming what ("data", "source") when text is not a JSON object.
+ */
+int evi_canonical_object(const char *what, const char *text, const char **ret_text,
+                         char **ret_owned);
+
 /* Default source object for this process (host, program, pid, uid, user). */
 const char *evi_default_source(void);
 

@@ -3,7 +3,6 @@
 #include "jsonw.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +47,7 @@ static bool reserve(struct evi_jsonw *w, size_t more)
     if (w->len + more + 1 <= w->cap) {
         return true;
     }
-    size_t cap = w->cap != 0 ? w->cap : 256;
+    size_t cap = w->cap != 0 ? w->cap : 1024;
     while (cap < w->len + more + 1) {
         cap *= 2;
     }
@@ -113,8 +112,22 @@ void evi_jsonw_end_array(struct evi_jsonw *w)
 
 void evi_jsonw_key(struct evi_jsonw *w, const char *key)
 {
-    evi_jsonw_string(w, key, strlen(key));
-    put_char(w, ':');
+    /* Keys are the schema's names: plain ASCII, nothing to escape. */
+    size_t n = strlen(key);
+    if (!reserve(w, n + 4)) {
+        return;
+    }
+    char *p = w->data + w->len;
+    if (w->need_comma) {
+        *p++ = ',';
+    }
+    *p++ = '"';
+    memcpy(p, key, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    *p = '\0';
+    w->len = (size_t)(p - w->data);
     w->need_comma = false;
 }
 
@@ -122,27 +135,13 @@ void evi_jsonw_key(struct evi_jsonw *w, const char *key)
 static size_t escape_of(unsigned char c, char out[7])
 {
     switch (c) {
-    case '"':
-        memcpy(out, "\\\"", 2);
-        return 2;
-    case '\\':
-        memcpy(out, "\\\\", 2);
-        return 2;
-    case '\b':
-        memcpy(out, "\\b", 2);
-        return 2;
-    case '\f':
-        memcpy(out, "\\f", 2);
-        return 2;
-    case '\n':
-        memcpy(out, "\\n", 2);
-        return 2;
-    case '\r':
-        memcpy(out, "\\r", 2);
-        return 2;
-    case '\t':
-        memcpy(out, "\\t", 2);
-        return 2;
+    case '"': memcpy(out, "\\\"", 2); return 2;
+    case '\\': memcpy(out, "\\\\", 2); return 2;
+    case '\b': memcpy(out, "\\b", 2); return 2;
+    case '\f': memcpy(out, "\\f", 2); return 2;
+    case '\n': memcpy(out, "\\n", 2); return 2;
+    case '\r': memcpy(out, "\\r", 2); return 2;
+    case '\t': memcpy(out, "\\t", 2); return 2;
     default:
         if (c < 0x20) {
             (void)snprintf(out, 7, "\\u%04X", c);
@@ -251,9 +250,21 @@ size_t evi_jsonw_escaped_len(const char *s, size_t len)
 
 size_t evi_jsonw_prefix_fitting(const char *s, size_t len, size_t max_escaped)
 {
+    if (len <= max_escaped / 6) {
+        return len; /* fits whatever it holds */
+    }
     size_t out = 0;
     size_t i = 0;
     while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            if (out + 1 > max_escaped) {
+                break;
+            }
+            out++;
+            i++;
+            continue;
+        }
         char esc[7];
         const char *verbatim;
         size_t in;
@@ -270,9 +281,18 @@ size_t evi_jsonw_prefix_fitting(const char *s, size_t len, size_t max_escaped)
 void evi_jsonw_int(struct evi_jsonw *w, int64_t v)
 {
     char text[24];
-    int n = snprintf(text, sizeof(text), "%" PRId64, v);
+    size_t n = sizeof(text);
+    /* Digits from the right; the magnitude as unsigned so INT64_MIN works. */
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        text[--n] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m != 0);
+    if (v < 0) {
+        text[--n] = '-';
+    }
     before_value(w);
-    evi_jsonw_raw(w, text, (size_t)n);
+    evi_jsonw_raw(w, text + n, sizeof(text) - n);
 }
 
 void evi_jsonw_bool(struct evi_jsonw *w, bool v)

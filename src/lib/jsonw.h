@@ -38,7 +38,7 @@ void evi_jsonw_end_object(struct evi_jsonw *w);
 void evi_jsonw_begin_array(struct evi_jsonw *w);
 void evi_jsonw_end_array(struct evi_jsonw *w);
 
-/* "key": (with the comma before it when needed). */
+/* "key": (with the comma before it when needed); key is plain ASCII needing no escapes. */
 void evi_jsonw_key(struct evi_jsonw *w, const char *key);
 
 /*

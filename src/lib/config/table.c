@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The option table: every option of the configuration file, once. Parsing,
+ * validation, defaults, `evident config show`, docs/CONFIG.md and
+ * config/evident.yaml are all written from these rows (config-internal.h says
+ * what each column means). To add an option: add its field to struct
+ * ev_config, a row here, then regenerate the docs (`evident config doc`,
+ * `evident config example`); test-config checks the committed files.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "config-internal.h"
+
+#define SEC 1000000000ull
+#define MINUTE (60 * SEC)
+#define HOUR (60 * MINUTE)
+#define DAY (24 * HOUR)
+#define KIB (1ull << 10)
+#define MIB (1ull << 20)
+#define GIB (1ull << 30)
+#define TIB (1ull << 40)
+
+#define AT(field) offsetof(struct ev_config, field)
+
+#define LIBRARY "library"
+#define CLI "cli"
+#define DAEMON "daemon (issue 4)"
+#define LIFECYCLE "lifecycle (issue 5)"
+
+/* The enums stored through int pointers must be int-sized. */
+_Static_assert(sizeof(enum ev_sync) == sizeof(int), "enum ev_sync is not int-sized");
+_Static_assert(sizeof(enum ev_level) == sizeof(int), "enum ev_level is not int-sized");
+_Static_assert(sizeof(enum ev_compression) == sizeof(int), "enum ev_compression is not int-sized");
+
+const char *const evi_config_type_names[EV_TYPE_COUNT] = {
+    [EV_TYPE_CODE_EXECUTION] = "code_execution",
+    [EV_TYPE_SECURITY_ASSESSMENT] = "security_assessment",
+    [EV_TYPE_CONTAINER_CREATION] = "container_creation",
+    [EV_TYPE_RESOURCE_VIOLATION] = "resource_violation",
+    [EV_TYPE_SECURITY_EVENT] = "security_event",
+    [EV_TYPE_SYSTEM_EVENT] = "system_event",
+    [EV_TYPE_CUSTOM] = "custom",
+};
+
+/* The same names as ev_sync_parse() and ev_level_parse(); test-config checks they agree. */
+static const struct evi_config_choice sync_choices[] = {
+    {"always", EV_SYNC_ALWAYS},
+    {"interval", EV_SYNC_INTERVAL},
+    {"never", EV_SYNC_NEVER},
+    {NULL, 0},
+};
+
+const struct evi_config_choice evi_config_level_choices[] = {
+    {"minimal", EV_LEVEL_MINIMAL},
+    {"basic", EV_LEVEL_BASIC},
+    {"comprehensive", EV_LEVEL_COMPREHENSIVE},
+    {NULL, 0},
+};
+
+/* A policy's level may also defer to levels.default (-1). */
+static const struct evi_config_choice policy_level_choices[] = {
+    {"default", -1},
+    {"minimal", EV_LEVEL_MINIMAL},
+    {"basic", EV_LEVEL_BASIC},
+    {"comprehensive", EV_LEVEL_COMPREHENSIVE},
+    {NULL, 0},
+};
+
+static const struct evi_config_choice compression_choices[] = {
+    {"none", EV_COMPRESSION_NONE},
+    {"zstd", EV_COMPRESSION_ZSTD},
+    {NULL, 0},
+};
+
+/* ---- policies.<type> --------------------------------------------------------- */
+
+static const struct evi_config_option policy_fields[] = {
+    {.path = "enabled",
+     .kind = EVI_CFG_BOOL,
+     .offset = offsetof(struct ev_type_policy, enabled),
+     .default_text = "true",
+     .used_by = LIBRARY,
+     .doc = "Record events of this type; false drops them before anything is written."},
+    {.path = "min_severity",
+     .kind = EVI_CFG_SEVERITY,
+     .offset = offsetof(struct ev_type_policy, min_severity),
+     .default_text = "debug",
+     .used_by = LIBRARY,
+     .doc = "The least severe severity kept: less severe events are dropped (debug keeps all)."},
+    {.path = "level",
+     .kind = EVI_CFG_ENUM,
+     .offset = offsetof(struct ev_type_policy, level),
+     .default_text = "default",
+     .choices = policy_level_choices,
+     .used_by = LIBRARY,
+     .doc = "The detail level of this type's events; default: levels.default."},
+};
+
+const struct evi_config_record evi_config_policy_record = {
+    .what = "policy",
+    .size = sizeof(struct ev_type_policy),
+    .fields = policy_fields,
+    .field_count = sizeof(policy_fields) / sizeof(policy_fields[0]),
+};
+
+/* ---- privacy.patterns[] ------------------------------------------------------ */
+
+static const struct evi_config_option pattern_fields[] = {
+    {.path = "name",
+     .kind = EVI_CFG_NAME,
+     .offset = offsetof(struct ev_sanitize_pattern, name),
+     .used_by = LIBRARY,
+     .doc = "Required. Shown in the marker that replaces a match: [REDACTED:name]."},
+    {.path = "regex",
+     .kind = EVI_CFG_REGEX,
+     .offset = offsetof(struct ev_sanitize_pattern, regex),
+     .used_by = LIBRARY,
+     .doc = "Required. A PCRE2 pattern (UTF mode); every match in a string value is replaced."},
+};
+
+static const struct evi_config_record pattern_record = {
+    .what = "pattern",
+    .size = sizeof(struct ev_sanitize_pattern),
+    .fields = pattern_fields,
+    .field_count = sizeof(pattern_fields) / sizeof(pattern_fields[0]),
+};
+
+/* ---- alerting.rules[] -------------------------------------------------------- */
+
+static const struct evi_config_option rule_fields[] = {
+    {.path = "name",
+     .kind = EVI_CFG_NAME,
+     .offset = offsetof(struct ev_alert_rule, name),
+     .used_by = DAEMON,
+     .doc = "Required. Names the rule in the alerts it raises."},
+    {.path = "type",
+     .kind = EVI_CFG_EVENT_TYPE,
+     .offset = offsetof(struct ev_alert_rule, type),
+     .default_text = "*",
+     .used_by = DAEMON,
+     .doc = "The event type counted: a built-in type, custom.NAME, or \"*\" for every type "
+            "(quote it: a bare * is YAML syntax)."},
+    {.path = "min_severity",
+     .kind = EVI_CFG_SEVERITY,
+     .offset = offsetof(struct ev_alert_rule, min_severity),
+     .default_text = "warning",
+     .used_by = DAEMON,
+     .doc = "Only events this severe or more are counted."},
+    {.path = "threshold",
+     .kind = EVI_CFG_COUNT,
+     .offset = offsetof(struct ev_alert_rule, threshold),
+     .default_text = "1",
+     .min = 1,
+     .max = 1000000,
+     .used_by = DAEMON,
+     .doc = "The alert is raised when this many events are counted within window."},
+    {.path = "window",
+     .kind = EVI_CFG_DURATION,
+     .offset = offsetof(struct ev_alert_rule, window_ns),
+     .default_text = "5m",
+     .min = SEC,
+     .max = 7 * DAY,
+     .used_by = DAEMON,
+     .doc = "The sliding window the threshold applies to."},
+    {.path = "webhook",
+     .kind = EVI_CFG_URL,
+     .offset = offsetof(struct ev_alert_rule, webhook),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "An http:// or https:// URL the alert is POSTed to as JSON; null: the alert is "
+            "only recorded in the log."},
+};
+
+static const struct evi_config_record rule_record = {
+    .what = "rule",
+    .size = sizeof(struct ev_alert_rule),
+    .fields = rule_fields,
+    .field_count = sizeof(rule_fields) / sizeof(rule_fields[0]),
+};
+
+/* ---- sections ---------------------------------------------------------------- */
+
+const struct evi_config_section evi_config_sections[] = {
+    {"log", "Where the log lives and how appends reach the disk."},
+    {"integrity", "Seals, checkpoints and self-verification."},
+    {"storage", "Segment files."},
+    {"retention", "Expiry and backups of closed segments."},
+    {"levels", "How much of each typed event is kept."},
+    {"policies", "Per event type: recorded or not, least severity kept, detail level. Keys: "
+                 "code_execution, security_assessment, container_creation, resource_violation, "
+                 "security_event, system_event, and custom (every custom.* type)."},
+    {"privacy", "Secret sanitization of event data, and encryption at rest."},
+    {"privacy.encryption", "Encryption of closed segments at rest."},
+    {"alerting", "Alerts raised by the daemon when events cross a threshold."},
+    {"performance", "Batching and queueing."},
+    {"server", "The daemon's listeners and their access control."},
+    {"monitoring", "The daemon's metrics and health endpoints."},
+};
+
+const size_t evi_config_section_count =
+    sizeof(evi_config_sections) / sizeof(evi_config_sections[0]);
+
+/* ---- every option ------------------------------------------------------------ */
+
+const struct evi_config_option evi_config_options[] = {
+    /* log */
+    {.path = "log.dir",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(log.dir),
+     .default_text = "evident-log",
+     .used_by = CLI,
+     .doc = "The log directory; -d DIR and $EVIDENT_DIR override it."},
+    {.path = "log.origin",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(log.origin),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = CLI,
+     .doc = "The log's name in its checkpoints and key, given when `evident init` creates the "
+            "log; null: the host name followed by /evident."},
+    {.path = "log.sync",
+     .kind = EVI_CFG_ENUM,
+     .offset = AT(log.sync),
+     .default_text = "always",
+     .choices = sync_choices,
+     .used_by = LIBRARY,
+     .doc = "When appends reach the disk: always (fdatasync before an append returns), "
+            "interval (at most sync_interval later), never (at seals, checkpoints and close)."},
+    {.path = "log.sync_interval",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(log.sync_interval_ns),
+     .default_text = "1s",
+     .min = 1000000,
+     .max = HOUR,
+     .used_by = LIBRARY,
+     .doc = "With sync: interval, the longest an acknowledged append waits for its fdatasync."},
+
+    /* integrity */
+    {.path = "integrity.seal_interval",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(integrity.seal_interval_ns),
+     .default_text = "15m",
+     .min = SEC,
+     .max = 7 * DAY,
+     .used_by = CLI,
+     .doc = "The length of an epoch; each ends with a seal under its forward-secure key. Fixed "
+            "when `evident init` creates the log."},
+    {.path = "integrity.checkpoint_interval",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(integrity.checkpoint_interval_ns),
+     .default_text = "1m",
+     .min = SEC,
+     .max = DAY,
+     .used_by = LIBRARY,
+     .doc = "How often the writer signs a checkpoint while entries arrive."},
+    {.path = "integrity.self_verify_interval",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(integrity.self_verify_interval_ns),
+     .default_text = "1h",
+     .min = MINUTE,
+     .max = 30 * DAY,
+     .zero_off = true,
+     .used_by = DAEMON,
+     .doc = "How often the daemon verifies the whole log from its records; 0 turns it off."},
+
+    /* storage */
+    {.path = "storage.segment_size",
+     .kind = EVI_CFG_SIZE,
+     .offset = AT(storage.segment_bytes),
+     .default_text = "64MiB",
+     .min = MIB,
+     .max = 16 * GIB,
+     .used_by = LIBRARY,
+     .doc = "The size at which the writer closes a segment file and starts the next."},
+    {.path = "storage.segment_max_age",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(storage.segment_max_age_ns),
+     .default_text = "0",
+     .min = MINUTE,
+     .max = 3650 * DAY,
+     .zero_off = true,
+     .used_by = LIFECYCLE,
+     .doc = "Also close a segment once its first entry is this old, so that it can be "
+            "compressed and expired; 0: no limit."},
+    {.path = "storage.compression",
+     .kind = EVI_CFG_ENUM,
+     .offset = AT(storage.compression),
+     .default_text = "none",
+     .choices = compression_choices,
+     .used_by = LIFECYCLE,
+     .doc = "How closed segments are compressed."},
+    {.path = "storage.compression_level",
+     .kind = EVI_CFG_INT,
+     .offset = AT(storage.compression_level),
+     .default_text = "3",
+     .min = 1,
+     .max = 19,
+     .used_by = LIFECYCLE,
+     .doc = "The zstd level, with compression: zstd."},
+
+    /* retention */
+    {.path = "retention.max_age",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(retention.max_age_ns),
+     .default_text = "0",
+     .min = HOUR,
+     .max = 36500 * DAY,
+     .zero_off = true,
+     .used_by = LIFECYCLE,
+     .doc = "Expire closed segments whose newest entry is older than this (a retention entry "
+            "records what went); 0 keeps everything."},
+    {.path = "retention.max_size",
+     .kind = EVI_CFG_SIZE,
+     .offset = AT(retention.max_bytes),
+     .default_text = "0",
+     .min = 64 * MIB,
+     .max = 1024 * TIB,
+     .zero_off = true,
+     .used_by = LIFECYCLE,
+     .doc = "Expire the oldest closed segments while the log is larger than this; 0: no limit."},
+    {.path = "retention.backup_dir",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(retention.backup_dir),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = LIFECYCLE,
+     .doc = "Where closed segments and checkpoints are copied before they can expire; null: no "
+            "backups."},
+    {.path = "retention.backup_interval",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(retention.backup_interval_ns),
+     .default_text = "1d",
+     .min = MINUTE,
+     .max = 30 * DAY,
+     .used_by = LIFECYCLE,
+     .doc = "How often a backup is made (with backup_dir)."},
+    {.path = "retention.backup_keep",
+     .kind = EVI_CFG_COUNT,
+     .offset = AT(retention.backup_keep),
+     .default_text = "7",
+     .min = 1,
+     .max = 10000,
+     .used_by = LIFECYCLE,
+     .doc = "How many backups are kept."},
+    {.path = "retention.min_free_space",
+     .kind = EVI_CFG_SIZE,
+     .offset = AT(retention.min_free_bytes),
+     .default_text = "0",
+     .min = MIB,
+     .max = 1024 * TIB,
+     .zero_off = true,
+     .used_by = LIFECYCLE,
+     .doc = "Refuse appends while the log's file system has less free space than this; 0: no "
+            "check."},
+
+    /* levels */
+    {.path = "levels.default",
+     .kind = EVI_CFG_ENUM,
+     .offset = AT(levels.default_level),
+     .default_text = "basic",
+     .choices = evi_config_level_choices,
+     .used_by = LIBRARY,
+     .doc = "The detail level of typed events whose policy sets none: minimal keeps digests, "
+            "sizes and counts; basic adds short outputs and finding messages; comprehensive "
+            "keeps everything up to the documented bounds (docs/EVENTS.md)."},
+
+    /* policies */
+    {.path = "policies",
+     .kind = EVI_CFG_POLICIES,
+     .offset = AT(policies),
+     .record = &evi_config_policy_record,
+     .used_by = LIBRARY,
+     .doc = "A mapping from event type to its policy; types left out keep the defaults."},
+
+    /* privacy */
+    {.path = "privacy.sanitize",
+     .kind = EVI_CFG_BOOL,
+     .offset = AT(privacy.sanitize),
+     .default_text = "true",
+     .used_by = LIBRARY,
+     .doc = "Replace secrets in event data by [REDACTED:NAME] before anything is hashed."},
+    {.path = "privacy.sanitize_builtin",
+     .kind = EVI_CFG_BOOL,
+     .offset = AT(privacy.sanitize_builtin),
+     .default_text = "true",
+     .used_by = LIBRARY,
+     .doc = "Use the built-in patterns (private key blocks, AWS keys, GitHub and Slack tokens, "
+            "JWTs, bearer tokens, passwords in URLs, password= pairs) as well as patterns."},
+    {.path = "privacy.patterns",
+     .kind = EVI_CFG_RECORDS,
+     .offset = AT(privacy.patterns),
+     .count_offset = AT(privacy.pattern_count),
+     .default_text = "[]",
+     .max = EV_CONFIG_MAX_PATTERNS,
+     .record = &pattern_record,
+     .used_by = LIBRARY,
+     .doc = "More secrets to redact: a list of {name, regex}; names are unique.",
+     .example = "- name: internal-token\n"
+                "  regex: 'itk_[A-Za-z0-9]{32}'\n"},
+    {.path = "privacy.encryption.enabled",
+     .kind = EVI_CFG_BOOL,
+     .offset = AT(privacy.encrypt),
+     .default_text = "false",
+     .used_by = LIFECYCLE,
+     .doc = "Encrypt closed segments at rest (needs key_file)."},
+    {.path = "privacy.encryption.key_file",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(privacy.encryption_key_file),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = LIFECYCLE,
+     .doc = "The file holding the encryption key; its mode must be 0600."},
+
+    /* alerting */
+    {.path = "alerting.rules",
+     .kind = EVI_CFG_RECORDS,
+     .offset = AT(alerting.rules),
+     .count_offset = AT(alerting.rule_count),
+     .default_text = "[]",
+     .max = EV_CONFIG_MAX_RULES,
+     .record = &rule_record,
+     .used_by = DAEMON,
+     .doc = "A list of rules {name, type, min_severity, threshold, window, webhook}; names are "
+            "unique.",
+     .example = "- name: auth-failures\n"
+                "  type: security_event\n"
+                "  min_severity: warning\n"
+                "  threshold: 5\n"
+                "  window: 10m\n"
+                "  webhook: https://hooks.example.com/evident\n"},
+    {.path = "alerting.webhook_timeout",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(alerting.webhook_timeout_ns),
+     .default_text = "10s",
+     .min = 100000000,
+     .max = 5 * MINUTE,
+     .used_by = DAEMON,
+     .doc = "How long the daemon waits for a webhook to answer."},
+
+    /* performance */
+    {.path = "performance.batch_max",
+     .kind = EVI_CFG_COUNT,
+     .offset = AT(performance.batch_max),
+     .default_text = "4096",
+     .min = 1,
+     .max = 65536,
+     .used_by = CLI,
+     .doc = "The most events appended in one batch (one write, one fdatasync), as "
+            "`evident append --jsonl` and the daemon batch them."},
+    {.path = "performance.queue_max",
+     .kind = EVI_CFG_COUNT,
+     .offset = AT(performance.queue_max),
+     .default_text = "65536",
+     .min = 1,
+     .max = 16777216,
+     .used_by = DAEMON,
+     .doc = "Events the daemon queues before producers are pushed back."},
+    {.path = "performance.group_commit_wait",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(performance.group_commit_wait_ns),
+     .default_text = "2ms",
+     .min = 0,
+     .max = 100000000,
+     .used_by = DAEMON,
+     .doc = "The longest a committing writer waits for more appenders to share its fdatasync."},
+
+    /* server */
+    {.path = "server.unix_socket",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(server.unix_socket),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "The path of the daemon's Unix socket (events as JSON Lines); null: none."},
+    {.path = "server.unix_socket_mode",
+     .kind = EVI_CFG_MODE,
+     .offset = AT(server.unix_socket_mode),
+     .default_text = "0660",
+     .used_by = DAEMON,
+     .doc = "The socket's file mode, in octal; quote it (\"0660\")."},
+    {.path = "server.http_listen",
+     .kind = EVI_CFG_HOSTPORTS,
+     .offset = AT(server.http_listen),
+     .count_offset = AT(server.http_listen_count),
+     .default_text = "[]",
+     .max = EV_CONFIG_MAX_LISTENERS,
+     .used_by = DAEMON,
+     .doc = "Addresses the HTTP API listens on, as host:port or [v6]:port; [] for none."},
+    {.path = "server.syslog_udp",
+     .kind = EVI_CFG_HOSTPORT,
+     .offset = AT(server.syslog_udp),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "The address receiving syslog messages over UDP, each one an entry; null: off."},
+    {.path = "server.syslog_tcp",
+     .kind = EVI_CFG_HOSTPORT,
+     .offset = AT(server.syslog_tcp),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "The same over TCP; null: off."},
+    {.path = "server.tls_cert_file",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(server.tls_cert_file),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "Certificate chain (PEM) for HTTPS on http_listen; set with tls_key_file."},
+    {.path = "server.tls_key_file",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(server.tls_key_file),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "The certificate's private key (PEM, mode 0600); set with tls_cert_file."},
+    {.path = "server.writer_tokens_file",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(server.writer_tokens_file),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "The bearer tokens allowed to append over HTTP, one per line (mode 0600); null: "
+            "no appends over HTTP."},
+    {.path = "server.reader_tokens_file",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(server.reader_tokens_file),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "The bearer tokens allowed to read over HTTP, one per line (mode 0600); null: no "
+            "reads over HTTP."},
+    {.path = "server.max_request_bytes",
+     .kind = EVI_CFG_SIZE,
+     .offset = AT(server.max_request_bytes),
+     .default_text = "1MiB",
+     .min = 64 * KIB,
+     .max = 64 * MIB,
+     .used_by = DAEMON,
+     .doc = "The largest request body, or line of a stream, the daemon accepts."},
+
+    /* monitoring */
+    {.path = "monitoring.metrics",
+     .kind = EVI_CFG_BOOL,
+     .offset = AT(monitoring.metrics),
+     .default_text = "true",
+     .used_by = DAEMON,
+     .doc = "Serve Prometheus metrics at /metrics."},
+    {.path = "monitoring.health",
+     .kind = EVI_CFG_BOOL,
+     .offset = AT(monitoring.health),
+     .default_text = "true",
+     .used_by = DAEMON,
+     .doc = "Serve /healthz (200 while the writer is healthy)."},
+    {.path = "monitoring.metrics_listen",
+     .kind = EVI_CFG_HOSTPORT,
+     .offset = AT(monitoring.metrics_listen),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "A separate address for /metrics and /healthz; null: the server's HTTP listeners."},
+};
+
+const size_t evi_config_option_count = sizeof(evi_config_options) / sizeof(evi_config_options[0]);
+
+const char *evi_config_check(const struct ev_config *c, const char **ret_path)
+{
+    if ((c->server.tls_cert_file == NULL) != (c->server.tls_key_file == NULL)) {
+        *ret_path =
+            c->server.tls_cert_file != NULL ? "server.tls_cert_file" : "server.tls_key_file";
+        return "tls_cert_file and tls_key_file go together";
+    }
+    if (c->privacy.encrypt && c->privacy.encryption_key_file == NULL) {
+        *ret_path = "privacy.encryption.enabled";
+        return "needs privacy.encryption.key_file";
+    }
+    return NULL;
+}

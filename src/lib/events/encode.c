@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Writing an event's data object: the schema's rows in order (so the keys come
+ * out sorted and the object canonical without jansson), each field kept or
+ * left out by the detail level, every string value through the sanitizer
+ * before it is written. Nothing is written for an unset field.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "entry.h"
+#include "error.h"
+#include "events/events.h"
+#include "privacy/sanitize.h"
+
+/* Captured text is sanitized this far past what is kept, so a secret cut by the limit is still
+ * found whole (a PEM private key block is under 4 KiB). */
+#define SANITIZE_SLACK 8192
+
+struct enc {
+    const struct evi_encoding *e;
+    struct evi_jsonw *w;
+    unsigned redacted;
+    int error;
+};
+
+static const void *at(const void *base, size_t offset)
+{
+    return (const char *)base + offset;
+}
+
+static void fail(struct enc *x, int r)
+{
+    if (x->error == 0) {
+        x->error = r;
+    }
+}
+
+/*
+ * Writes len bytes of s as a string value, sanitized, then cut to max_escaped
+ * bytes once escaped (0 = no cut). *ret_cut (may be NULL) says if it was cut.
+ */
+static void put_text(struct enc *x, const char *s, size_t len, size_t max_escaped, bool *ret_cut)
+{
+    char *clean = NULL;
+    size_t clean_len = 0;
+    if (x->e->sanitizer != NULL) {
+        int n = evi_sanitize_text(x->e->sanitizer, s, len, &clean, &clean_len);
+        if (n < 0) {
+            fail(x, n);
+            return;
+        }
+        if (n > 0) {
+            x->redacted += (unsigned)n;
+            s = clean;
+            len = clean_len;
+        }
+    }
+    size_t keep = len;
+    if (max_escaped > 0) {
+        keep = evi_jsonw_prefix_fitting(s, len, max_escaped);
+    }
+    if (ret_cut != NULL) {
+        *ret_cut = keep < len;
+    }
+    evi_jsonw_string(x->w, s, keep);
+    free(clean);
+}
+
+static bool capture_set(const struct ev_capture *c)
+{
+    return c->data != NULL || c->sha256 != NULL || c->bytes.set;
+}
+
+static void put_capture(struct enc *x, const struct ev_capture *c, size_t limit)
+{
+    evi_jsonw_begin_object(x->w);
+    if (c->data != NULL) {
+        uint8_t digest[EVI_HASH];
+        char hex[2 * EVI_HASH + 1];
+        evi_sha256(c->data, c->len, digest);
+        evi_hex_encode(digest, EVI_HASH, hex);
+        evi_jsonw_key(x->w, "bytes");
+        evi_jsonw_int(x->w, (int64_t)c->len);
+        evi_jsonw_key(x->w, "sha256");
+        evi_jsonw_string(x->w, hex, 2 * EVI_HASH);
+        if (limit > 0) {
+            size_t window = c->len;
+            if (window > limit + SANITIZE_SLACK) {
+                window = limit + SANITIZE_SLACK;
+            }
+            bool cut = false;
+            evi_jsonw_key(x->w, "text");
+            put_text(x, c->data, window, limit, &cut);
+            if (cut || window < c->len) {
+                evi_jsonw_key(x->w, "truncated");
+                evi_jsonw_bool(x->w, true);
+            }
+        }
+    } else {
+        if (c->bytes.set) {
+            evi_jsonw_key(x->w, "bytes");
+            evi_jsonw_int(x->w, c->bytes.value);
+        }
+        if (c->sha256 != NULL) {
+            evi_jsonw_key(x->w, "sha256");
+            evi_jsonw_string(x->w, c->sha256, strlen(c->sha256));
+        }
+    }
+    evi_jsonw_end_object(x->w);
+}
+
+static size_t capture_limit(const struct enc *x, const struct evi_field *f)
+{
+    const struct evi_capture_limits *l = &evi_capture_limits[x->e->level];
+    return strcmp(f->name, "code") == 0 ? l->code : l->output;
+}
+
+static void put_json(struct enc *x, const char *path, const char *text)
+{
+    const char *canon;
+    char *owned = NULL;
+    int r = evi_canonical_object(path, text, &canon, &owned);
+    if (r < 0) {
+        fail(x, r);
+        return;
+    }
+    char *clean = NULL;
+    size_t clean_len = 0;
+    int n = evi_event_sanitize_json(x->e->sanitizer, canon, strlen(canon), &clean, &clean_len);
+    if (n < 0) {
+        fail(x, n);
+    } else if (n > 0) {
+        x->redacted += (unsigned)n;
+        evi_jsonw_value_raw(x->w, clean, clean_len);
+    } else {
+        evi_jsonw_value_raw(x->w, canon, strlen(canon));
+    }
+    free(clean);
+    free(owned);
+}
+
+static bool object_set(const struct evi_schema *schema, const void *obj);
+
+/* Whether a field has a value to write (derived fields are read from derived). */
+static bool field_set(const struct evi_field *f, const void *p)
+{
+    switch (f->kind) {
+    case EV_FIELD_STRING:
+    case EV_FIELD_DIGEST:
+    case EV_FIELD_JSON: return *(const char *const *)p != NULL;
+    case EV_FIELD_INT: return (f->flags & EVI_PLAIN_INT) || ((const struct ev_opt_int *)p)->set;
+    case EV_FIELD_BOOL: return ((const struct ev_opt_bool *)p)->set;
+    case EV_FIELD_ENUM: return *(const int *)p != 0;
+    case EV_FIELD_STRINGS: return ((const struct ev_strings *)p)->count > 0;
+    case EV_FIELD_CAPTURE: return capture_set(p);
+    case EV_FIELD_OBJECT: return object_set(f->sub, p);
+    case EV_FIELD_OBJECTS: return *(const size_t *)((const char *)p + sizeof(void *)) > 0;
+    }
+    return false;
+}
+
+static bool object_set(const struct evi_schema *schema, const void *obj)
+{
+    for (size_t i = 0; i < schema->count; i++) {
+        const struct evi_field *f = &schema->fields[i];
+        if (!(f->flags & EVI_DERIVED) && field_set(f, at(obj, f->offset))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void put_object(struct enc *x, const struct evi_schema *schema, const void *obj,
+                       const struct evi_derived *derived, size_t *ret_redacted_at,
+                       bool *ret_before_redacted);
+
+static void put_field(struct enc *x, const struct evi_field *f, const void *p)
+{
+    struct evi_jsonw *w = x->w;
+    switch (f->kind) {
+    case EV_FIELD_STRING: {
+        const char *s = *(const char *const *)p;
+        size_t cut = x->e->level == EV_LEVEL_BASIC ? f->basic_max : 0;
+        put_text(x, s, strlen(s), cut, NULL);
+        return;
+    }
+    case EV_FIELD_DIGEST: {
+        const char *s = *(const char *const *)p;
+        evi_jsonw_string(w, s, strlen(s));
+        return;
+    }
+    case EV_FIELD_INT:
+        evi_jsonw_int(w, (f->flags & EVI_PLAIN_INT) ? *(const int64_t *)p
+                                                    : ((const struct ev_opt_int *)p)->value);
+        return;
+    case EV_FIELD_BOOL: evi_jsonw_bool(w, ((const struct ev_opt_bool *)p)->value); return;
+    case EV_FIELD_ENUM: {
+        const char *name = f->enum_names[*(const int *)p];
+        evi_jsonw_string(w, name, strlen(name));
+        return;
+    }
+    case EV_FIELD_STRINGS: {
+        const struct ev_strings *l = p;
+        evi_jsonw_begin_array(w);
+        for (size_t i = 0; i < l->count; i++) {
+            put_text(x, l->items[i], strlen(l->items[i]), 0, NULL);
+        }
+        evi_jsonw_end_array(w);
+        return;
+    }
+    case EV_FIELD_CAPTURE: put_capture(x, p, capture_limit(x, f)); return;
+    case EV_FIELD_OBJECT: put_object(x, f->sub, p, NULL, NULL, NULL); return;
+    case EV_FIELD_OBJECTS: {
+        const char *items = *(const char *const *)p;
+        size_t count = *(const size_t *)((const char *)p + sizeof(void *));
+        evi_jsonw_begin_array(w);
+        for (size_t i = 0; i < count; i++) {
+            put_object(x, f->sub, items + i * f->item_size, NULL, NULL, NULL);
+        }
+        evi_jsonw_end_array(w);
+        return;
+    }
+    case EV_FIELD_JSON: put_json(x, f->name, *(const char *const *)p); return;
+    }
+}
+
+static void put_object(struct enc *x, const struct evi_schema *schema, const void *obj,
+                       const struct evi_derived *derived, size_t *ret_redacted_at,
+                       bool *ret_before_redacted)
+{
+    evi_jsonw_begin_object(x->w);
+    bool any = false;
+    for (size_t i = 0; i < schema->count; i++) {
+        const struct evi_field *f = &schema->fields[i];
+        if (f->level > x->e->level) {
+            continue;
+        }
+        if ((f->flags & EVI_DERIVED) && strcmp(f->name, "redacted") == 0) {
+            /* Known only at the end: remember where it goes. */
+            if (ret_redacted_at != NULL) {
+                *ret_redacted_at = x->w->len;
+                *ret_before_redacted = any;
+            }
+            continue;
+        }
+        const void *p;
+        if (f->flags & (EVI_DERIVED | EVI_OUT_DERIVED)) {
+            if (derived == NULL) {
+                continue;
+            }
+            p = at(derived, f->derived_offset);
+        } else {
+            p = at(obj, f->offset);
+        }
+        if (!field_set(f, p) && !(f->kind == EV_FIELD_OBJECT && (f->flags & EVI_OUT_DERIVED))) {
+            continue;
+        }
+        evi_jsonw_key(x->w, f->name);
+        put_field(x, f, p);
+        any = true;
+    }
+    evi_jsonw_end_object(x->w);
+}
+
+int evi_event_encode(const struct evi_schema *schema, const void *event,
+                     const struct evi_derived *derived, const struct evi_encoding *encoding,
+                     struct evi_jsonw *w, unsigned *ret_redacted)
+{
+    struct enc x = {.e = encoding, .w = w};
+    size_t redacted_at = 0;
+    bool before = false;
+
+    evi_jsonw_reset(w);
+    w->max = encoding->max_bytes;
+    put_object(&x, schema, event, derived, &redacted_at, &before);
+    if (x.error != 0) {
+        return x.error;
+    }
+    if (evi_jsonw_error(w) != 0) {
+        return evi_jsonw_error(w);
+    }
+    if (x.redacted > 0) {
+        /* Insert "redacted":N where its row is, with the comma on the right side. */
+        char member[40];
+        bool after = redacted_at < w->len - 1; /* another member follows */
+        int n = snprintf(member, sizeof(member), "%s\"redacted\":%u%s", before ? "," : "",
+                         x.redacted, !before && after ? "," : "");
+        size_t tail = w->len - redacted_at;
+        evi_jsonw_raw(w, member, (size_t)n); /* grows the buffer (and checks the limit) */
+        if (evi_jsonw_error(w) != 0) {
+            return evi_jsonw_error(w);
+        }
+        memmove(w->data + redacted_at + (size_t)n, w->data + redacted_at, tail);
+        memcpy(w->data + redacted_at, member, (size_t)n);
+    }
+    *ret_redacted = x.redacted;
+    return 0;
+}

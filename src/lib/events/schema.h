@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The schema table of the typed events: one row per field, in the order the
+ * serializer writes them (byte order of the names, as canonical JSON needs).
+ *
+ * The same rows drive:
+ *   - decode.c: JSON data in, into the C struct, with errors naming the field;
+ *   - validate.c: the bounds and required fields of a struct, however it was
+ *     filled;
+ *   - encode.c: the struct out, as canonical JSON, applying the detail level
+ *     and the sanitizer field by field;
+ *   - doc.c: docs/EVENTS.md's field tables.
+ * A field the library derives (counts, risks, redacted, ...) is a row too,
+ * marked EVI_DERIVED: it is written from the type's derived struct and
+ * refused on input.
+ */
+#ifndef EVI_EVENTS_SCHEMA_H
+#define EVI_EVENTS_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <evident/event.h>
+
+struct evi_schema;
+
+enum {
+    EVI_REQUIRED = 1u << 0,    /* must be set */
+    EVI_DERIVED = 1u << 1,     /* written by the library, refused on input */
+    EVI_OUT_DERIVED = 1u << 2, /* accepted on input, written from the derived struct */
+    EVI_PLAIN_INT = 1u << 3,   /* an int64_t, always set (not a struct ev_opt_int) */
+};
+
+struct evi_field {
+    const char *name;
+    enum ev_field_kind kind;
+    unsigned flags;
+    size_t offset;                 /* in the event struct (or the derived struct if EVI_DERIVED) */
+    size_t count_offset;           /* EV_FIELD_OBJECTS: the size_t count beside the pointer */
+    int64_t min, max;              /* integers: bounds; strings: max = bytes; lists: max = items */
+    size_t item_max;               /* EV_FIELD_STRINGS: bytes per item */
+    size_t derived_offset;         /* EVI_DERIVED / EVI_OUT_DERIVED: in struct evi_derived */
+    size_t basic_max;              /* strings: bytes kept at level basic (0 = all) */
+    enum ev_level level;           /* kept at this level and above */
+    const char *const *enum_names; /* EV_FIELD_ENUM: index = C enum value, [0] unused */
+    const struct evi_schema *sub;  /* EV_FIELD_OBJECT(S) */
+    size_t item_size;              /* EV_FIELD_OBJECTS: sizeof one element */
+    const char *unit;              /* "ms", "bytes", ... or NULL */
+    const char *doc;               /* one line for docs/EVENTS.md */
+};
+
+struct evi_schema {
+    const char *name; /* the type name, or the object's name for a sub-schema */
+    const struct evi_field *fields;
+    size_t count;
+    size_t struct_size;
+};
+
+/*
+ * What the library works out for an event before writing it: the rows marked
+ * EVI_DERIVED and EVI_OUT_DERIVED read from here.
+ */
+#define EVI_MAX_RISKS 32
+struct evi_derived {
+    struct ev_finding_counts counts;
+    struct ev_opt_int findings_total;
+    struct ev_opt_int findings_kept;       /* only when findings were cut */
+    struct ev_opt_bool findings_truncated; /* only when findings were cut */
+    struct ev_opt_int score;
+    const struct ev_finding *findings; /* most severe first, the kept ones */
+    size_t finding_count;
+    const char *risk_names[EVI_MAX_RISKS];
+    struct ev_strings risks;
+};
+
+/* Text limits per level for captured outputs (escaped bytes). */
+struct evi_capture_limits {
+    size_t code, output; /* code text; stdout and stderr each */
+};
+extern const struct evi_capture_limits evi_capture_limits[3];
+
+/* Finding messages are cut to this many bytes at level basic. */
+#define EVI_BASIC_MESSAGE_MAX 256
+
+/* The merged, sorted table of a built-in type (common fields included). */
+const struct evi_schema *evi_schema_of(enum ev_event_type type);
+
+/* A field of schema by name (n bytes), or NULL. */
+const struct evi_field *evi_schema_field(const struct evi_schema *schema, const char *name,
+                                         size_t n);
+
+/* The names of an enum field's values, for messages: "a, b, c". */
+void evi_enum_list(const struct evi_field *field, char *out, size_t cap);
+
+extern const char *const evi_outcome_names[];
+extern const char *const evi_finding_severity_names[];
+extern const char *const evi_confidence_names[];
+extern const char *const evi_resource_names[];
+extern const char *const evi_action_names[];
+extern const char *const evi_system_action_names[];
+
+#endif

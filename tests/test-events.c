@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Typed events: the schema table, validation with errors naming the field,
+ * the canonical data each type writes at each level, derived fields, the JSON
+ * and C ways in agreeing byte for byte, findings cut to fit with exact
+ * counts, policies (enablement, minimum severity) and custom types.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include <evident/config.h>
+#include <evident/error.h>
+#include <evident/event.h>
+#include <evident/log.h>
+#include <evident/policy.h>
+
+#include "events/events.h"
+#include "testutil.h"
+
+#define SHA_PRINT1 "cc42155088fca5730758db72b2a5bca33112a941dfaa2d43098ec422ce4ea213"
+#define SHA_HELLO "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+#define SHA_OOPS "fe19778cf1ce280658154f2b9c01ffbccd825a23460141dcf3794e7a2c0eb629"
+
+/* A policy with every default but the level (and sanitization as asked). */
+static struct ev_policy *policy_at(enum ev_level level, bool sanitize)
+{
+    struct ev_config *c = NULL;
+    struct ev_policy *p = NULL;
+    tu_ok(ev_config_defaults(&c));
+    c->levels.default_level = level;
+    c->privacy.sanitize = sanitize;
+    tu_ok(ev_policy_new(c, &p));
+    ev_config_free(c);
+    return p;
+}
+
+static void assert_canonical(const char *text)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    assert_non_null(v);
+    char *again = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(again, text);
+    free(again);
+    json_decref(v);
+}
+
+static struct ev_code_execution sample_execution(void)
+{
+    static const char code[] = "print(1)\n";
+    static const char out[] = "hello\n";
+    static const char err[] = "oops\n";
+    struct ev_code_execution e = {
+        .common = {.actor = {.user = "alice", .uid = EV_SOME_INT(1000)},
+                   .outcome = EV_OUTCOME_SUCCESS,
+                   .correlation_id = "job-7"},
+        .language = "python",
+        .code = {.data = code, .len = sizeof(code) - 1},
+        .sandbox_id = "sbx-1",
+        .exit_code = EV_SOME_INT(0),
+        .duration_ms = EV_SOME_INT(42),
+        .stdout_capture = {.data = out, .len = sizeof(out) - 1},
+        .stderr_capture = {.data = err, .len = sizeof(err) - 1},
+    };
+    return e;
+}
+
+/* ---- the table -------------------------------------------------------------- */
+
+static void test_schema_sorted_and_unique(void **state)
+{
+    (void)state;
+    for (int t = 0; t < EV_TYPE_CUSTOM; t++) {
+        const struct evi_schema *s = evi_schema_of((enum ev_event_type)t);
+        assert_non_null(s);
+        for (size_t i = 1; i < s->count; i++) {
+            assert_true(strcmp(s->fields[i - 1].name, s->fields[i].name) < 0);
+        }
+        for (size_t i = 0; i < s->count; i++) {
+            const struct evi_schema *sub = s->fields[i].sub;
+            for (size_t j = 1; sub != NULL && j < sub->count; j++) {
+                assert_true(strcmp(sub->fields[j - 1].name, sub->fields[j].name) < 0);
+            }
+        }
+    }
+}
+
+static void test_events_md_matches_table(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    (void)snprintf(path, sizeof(path), "%s/../../docs/EVENTS.md", EV_TEST_VECTORS_DIR);
+    size_t len;
+    char *doc = (char *)tu_read(path, &len);
+    char *tables = NULL;
+    tu_ok(ev_event_schema_markdown(&tables));
+    /* The document carries the generated tables verbatim between two markers. */
+    const char *begin = strstr(doc, "<!-- schema:begin -->\n");
+    const char *end = strstr(doc, "<!-- schema:end -->");
+    assert_non_null(begin);
+    assert_non_null(end);
+    begin += strlen("<!-- schema:begin -->\n");
+    assert_int_equal((size_t)(end - begin), strlen(tables));
+    assert_memory_equal(begin, tables, strlen(tables));
+    free(tables);
+    free(doc);
+}
+
+static void test_type_names(void **state)
+{
+    (void)state;
+    enum ev_event_type t;
+    tu_ok(ev_event_type_parse("container_creation", &t));
+    assert_int_equal(t, EV_TYPE_CONTAINER_CREATION);
+    tu_ok(ev_event_type_parse("custom.deploy", &t));
+    assert_int_equal(t, EV_TYPE_CUSTOM);
+    assert_int_equal(ev_event_type_parse("seal", &t), EV_EFORMAT);
+    assert_non_null(strstr(ev_last_error(), "unknown event type 'seal'"));
+    assert_int_equal(ev_event_type_parse("user.login", &t), EV_EFORMAT);
+    assert_int_equal(ev_event_type_parse("custom.", &t), EV_EFORMAT);
+    assert_int_equal(ev_event_type_parse("custom.Bad", &t), EV_EFORMAT);
+    enum ev_field_kind k;
+    tu_ok(ev_event_field_kind(EV_TYPE_CODE_EXECUTION, "actor.user", &k));
+    assert_int_equal(k, EV_FIELD_STRING);
+    tu_ok(ev_event_field_kind(EV_TYPE_CODE_EXECUTION, "stdout", &k));
+    assert_int_equal(k, EV_FIELD_CAPTURE);
+    assert_int_equal(ev_event_field_kind(EV_TYPE_CODE_EXECUTION, "redacted", &k), EV_EFORMAT);
+    assert_int_equal(ev_event_field_kind(EV_TYPE_CODE_EXECUTION, "nope", &k), EV_EFORMAT);
+}
+
+/* ---- code_execution at each level ------------------------------------------- */
+
+static void test_code_execution_levels(void **state)
+{
+    (void)state;
+    struct ev_code_execution e = sample_execution();
+    struct ev_prepared p;
+    static const char *const want[3] = {
+        /* minimal: digests and sizes, no text */
+        "{\"actor\":{\"uid\":1000,\"user\":\"alice\"},\"code\":{\"bytes\":9,\"sha256\":"
+        "\"" SHA_PRINT1
+        "\"},\"correlation_id\":\"job-7\",\"duration_ms\":42,\"exit_code\":0,\"language\":"
+        "\"python\",\"outcome\":\"success\",\"sandbox_id\":\"sbx-1\",\"stderr\":{\"bytes\":5,"
+        "\"sha256\":\"" SHA_OOPS "\"},\"stdout\":{\"bytes\":6,\"sha256\":\"" SHA_HELLO "\"}}",
+        /* basic: outputs' text, not the code's */
+        "{\"actor\":{\"uid\":1000,\"user\":\"alice\"},\"code\":{\"bytes\":9,\"sha256\":"
+        "\"" SHA_PRINT1
+        "\"},\"correlation_id\":\"job-7\",\"duration_ms\":42,\"exit_code\":0,\"language\":"
+        "\"python\",\"outcome\":\"success\",\"sandbox_id\":\"sbx-1\",\"stderr\":{\"bytes\":5,"
+        "\"sha256\":\"" SHA_OOPS
+        "\",\"text\":\"oops\\n\"},\"stdout\":{\"bytes\":6,\"sha256\":\"" SHA_HELLO
+        "\",\"text\":\"hello\\n\"}}",
+        /* comprehensive: the code too */
+        "{\"actor\":{\"uid\":1000,\"user\":\"alice\"},\"code\":{\"bytes\":9,\"sha256\":"
+        "\"" SHA_PRINT1 "\",\"text\":\"print(1)\\n\"},\"correlation_id\":\"job-7\",\"duration_ms\":"
+                        "42,\"exit_code\":"
+        "0,\"language\":\"python\",\"outcome\":\"success\",\"sandbox_id\":\"sbx-1\",\"stderr\":{"
+        "\"bytes\":5,\"sha256\":\"" SHA_OOPS "\",\"text\":\"oops\\n\"},\"stdout\":{\"bytes\":6,"
+        "\"sha256\":\"" SHA_HELLO "\",\"text\":\"hello\\n\"}}",
+    };
+    for (int level = 0; level < 3; level++) {
+        struct ev_policy *pol = policy_at((enum ev_level)level, true);
+        tu_ok(ev_code_execution_prepare(pol, &e, &p));
+        assert_false(p.dropped);
+        assert_string_equal(p.event.type, "code_execution");
+        assert_int_equal(p.event.severity, EV_SEV_INFO);
+        assert_string_equal(p.event.data_json, want[level]);
+        assert_canonical(p.event.data_json);
+        ev_prepared_release(&p);
+        ev_policy_free(pol);
+    }
+}
+
+static void test_json_and_struct_agree(void **state)
+{
+    (void)state;
+    struct ev_code_execution e = sample_execution();
+    struct ev_prepared a, b;
+    tu_ok(ev_code_execution_prepare(NULL, &e, &a));
+    struct ev_event in = {
+        .type = "code_execution",
+        .severity = -1,
+        .data_json = "{\"language\":\"python\",\"code\":\"print(1)\\n\",\"sandbox_id\":\"sbx-1\","
+                     "\"exit_code\":0,\"duration_ms\":42,\"stdout\":\"hello\\n\",\"stderr\":"
+                     "\"oops\\n\",\"outcome\":\"success\",\"correlation_id\":\"job-7\","
+                     "\"actor\":{\"user\":\"alice\",\"uid\":1000}}",
+    };
+    tu_ok(ev_event_prepare(NULL, &in, &b));
+    assert_string_equal(a.event.data_json, b.event.data_json);
+    assert_int_equal(a.event.severity, b.event.severity);
+    ev_prepared_release(&a);
+    ev_prepared_release(&b);
+}
+
+static void test_capture_cut_and_sanitized_first(void **state)
+{
+    (void)state;
+    /* 2000 bytes of output with an AWS key straddling the 1 KiB cut of level basic. */
+    char out[2001];
+    memset(out, 'x', 2000);
+    memcpy(out + 1015, " AKIAIOSFODNN7EXAMPLE ", 22);
+    out[2000] = '\0';
+    struct ev_code_execution e = {.language = "sh", .stdout_capture = {out, 2000}};
+    struct ev_prepared p;
+    tu_ok(ev_code_execution_prepare(NULL, &e, &p));
+    assert_null(strstr(p.event.data_json, "AKIA"));
+    assert_null(strstr(p.event.data_json, "EXAMPLE"));
+    assert_non_null(strstr(p.event.data_json, "\"bytes\":2000,"));
+    assert_non_null(strstr(p.event.data_json, "\"truncated\":true}"));
+    assert_non_null(strstr(p.event.data_json, "\"redacted\":1,"));
+    assert_int_equal(p.redacted, 1);
+    json_t *v = json_loads(p.event.data_json, 0, NULL);
+    const char *text = json_string_value(json_object_get(json_object_get(v, "stdout"), "text"));
+    assert_non_null(text);
+    assert_true(strlen(text) <= 1024);
+    json_decref(v);
+    ev_prepared_release(&p);
+
+    /* Invalid UTF-8 becomes U+FFFD; the digest is of the bytes given. */
+    static const char bad[] = "a\xff"
+                              "b";
+    struct ev_code_execution e2 = {.language = "sh", .stdout_capture = {bad, 3}};
+    tu_ok(ev_code_execution_prepare(NULL, &e2, &p));
+    assert_non_null(strstr(p.event.data_json, "\"text\":\"a\xEF\xBF\xBD"
+                                              "b\""));
+    assert_canonical(p.event.data_json);
+    ev_prepared_release(&p);
+}
+
+/* ---- validation -------------------------------------------------------------- */
+
+static void expect_invalid(const char *type, const char *data, int code, const char *message)
+{
+    struct ev_event in = {.type = type, .severity = -1, .data_json = data};
+    struct ev_prepared p;
+    int r = ev_event_prepare(NULL, &in, &p);
+    if (r != code || strcmp(ev_last_error(), message) != 0) {
+        fail_msg("%s %s: got %d '%s', want %d '%s'", type, data, r, ev_last_error(), code, message);
+    }
+}
+
+static void test_validation_names_the_field(void **state)
+{
+    (void)state;
+    expect_invalid("code_execution", "{}", EV_EFORMAT, "data.language: required");
+    expect_invalid("code_execution", "{\"language\":\"\"}", EV_EFORMAT,
+                   "data.language: must not be empty");
+    expect_invalid("code_execution", "{\"language\":\"py\",\"exit_code\":\"1\"}", EV_EJSON,
+                   "data.exit_code: expected an integer");
+    expect_invalid("code_execution", "{\"language\":\"py\",\"exit_code\":4294967296}", EV_EFORMAT,
+                   "data.exit_code: 4294967296 is outside -2147483648..2147483647");
+    expect_invalid("code_execution", "{\"language\":\"py\",\"outcome\":\"ok\"}", EV_EFORMAT,
+                   "data.outcome: 'ok' is not one of: success, failure, denied");
+    expect_invalid("code_execution", "{\"language\":\"py\",\"redacted\":3}", EV_EFORMAT,
+                   "data.redacted: set by evident, not by producers");
+    expect_invalid("code_execution", "{\"language\":\"py\",\"actor\":{\"uid\":-1}}", EV_EFORMAT,
+                   "data.actor.uid: -1 is outside 0..4294967295");
+    expect_invalid("code_execution", "{\"language\":\"py\",\"code\":{\"sha256\":\"abc\"}}",
+                   EV_EFORMAT, "data.code.sha256: expected a SHA-256 as 64 lower-case hex digits");
+    expect_invalid("resource_violation",
+                   "{\"resource\":\"memory\",\"limit\":1,\"observed\":2,\"action\":\"nuked\"}",
+                   EV_EFORMAT,
+                   "data.action: 'nuked' is not one of: warned, throttled, killed, "
+                   "denied");
+    expect_invalid("resource_violation",
+                   "{\"resource\":\"memory\",\"limit\":1,\"action\":"
+                   "\"killed\"}",
+                   EV_EFORMAT, "data.observed: required");
+    expect_invalid("security_assessment",
+                   "{\"tool\":\"x\",\"findings\":[{\"rule_id\":\"R1\",\"severity\":\"high\"},"
+                   "{\"rule_id\":\"R2\",\"severity\":\"high\",\"line\":\"7\"}]}",
+                   EV_EJSON, "data.findings[1].line: expected an integer");
+    expect_invalid("security_event", "{\"category\":\"auth\",\"description\":\"d\",\"details\":[]}",
+                   EV_EJSON, "data.details: expected a JSON object");
+    expect_invalid("system_event", "{\"action\":\"startup\",\"extra\":1}", EV_EFORMAT,
+                   "data.extra: unknown field (system_event has: action, actor, component, "
+                   "config_new_sha256, config_old_sha256, correlation_id, description, details, "
+                   "host, outcome, program, version)");
+    expect_invalid(
+        "system_event", "{\"action\":\"startup\",\"action\":\"shutdown\"}", EV_EJSON,
+        "data: invalid JSON at line 1 column 28: duplicate object key near '\"action\"'");
+    expect_invalid("custom.x", "{\"redacted\":1}", EV_EFORMAT,
+                   "data.redacted: reserved for the count of secrets evident replaced");
+    expect_invalid("custom.x", "[1]", EV_EJSON, "data: must be a JSON object");
+
+    /* The C way in: the struct's name in the path. */
+    struct ev_container_creation c = {.container_id = "c1"};
+    struct ev_prepared p;
+    assert_int_equal(ev_container_creation_prepare(NULL, &c, &p), EV_EFORMAT);
+    assert_string_equal(ev_last_error(), "container_creation.image: required");
+    const char *caps[] = {"NET_ADMIN", NULL};
+    c.image = "alpine";
+    c.cap_add = (struct ev_strings){caps, 2};
+    assert_int_equal(ev_container_creation_prepare(NULL, &c, &p), EV_EFORMAT);
+    assert_string_equal(ev_last_error(), "container_creation.cap_add[1]: NULL");
+}
+
+/* ---- security_assessment ---------------------------------------------------------- */
+
+static void test_assessment_derived(void **state)
+{
+    (void)state;
+    struct ev_finding f[] = {
+        {.rule_id = "B101", .severity = EV_FINDING_LOW, .file = "a.py", .line = EV_SOME_INT(3)},
+        {.rule_id = "B602",
+         .severity = EV_FINDING_HIGH,
+         .cwe = EV_SOME_INT(78),
+         .confidence = EV_CONFIDENCE_HIGH,
+         .message = "shell=True"},
+        {.rule_id = "B303", .severity = EV_FINDING_MEDIUM},
+        {.rule_id = "B102", .severity = EV_FINDING_HIGH},
+    };
+    struct ev_security_assessment a = {.tool = "bandit", .findings = f, .finding_count = 4};
+    struct ev_prepared p;
+    tu_ok(ev_security_assessment_prepare(NULL, &a, &p));
+    assert_int_equal(p.event.severity, EV_SEV_ERROR);
+    assert_string_equal(
+        p.event.data_json,
+        "{\"counts\":{\"critical\":0,\"high\":2,\"info\":0,\"low\":1,\"medium\":1},\"findings\":["
+        "{\"confidence\":\"high\",\"cwe\":78,\"message\":\"shell=True\",\"rule_id\":\"B602\","
+        "\"severity\":\"high\"},{\"rule_id\":\"B102\",\"severity\":\"high\"},{\"rule_id\":\"B303\","
+        "\"severity\":\"medium\"},{\"file\":\"a.py\",\"line\":3,\"rule_id\":\"B101\",\"severity\":"
+        "\"low\"}],\"findings_total\":4,\"score\":76,\"tool\":\"bandit\"}");
+    ev_prepared_release(&p);
+
+    /* Minimal: counts and score, no list. */
+    struct ev_policy *pol = policy_at(EV_LEVEL_MINIMAL, true);
+    tu_ok(ev_security_assessment_prepare(pol, &a, &p));
+    assert_string_equal(p.event.data_json,
+                        "{\"counts\":{\"critical\":0,\"high\":2,\"info\":0,\"low\":1,\"medium\":1},"
+                        "\"findings_total\":4,\"score\":76,\"tool\":\"bandit\"}");
+    ev_prepared_release(&p);
+    ev_policy_free(pol);
+}
+
+static void test_assessment_cut_to_fit(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    struct ev_finding *f = calloc(N, sizeof(*f));
+    char msg[200];
+    memset(msg, 'm', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    for (int i = 0; i < N; i++) {
+        f[i] = (struct ev_finding){.rule_id = i == N - 1 ? "CRIT" : "R",
+                                   .severity = i == N - 1 ? EV_FINDING_CRITICAL : EV_FINDING_LOW,
+                                   .file = "some/long/path/to/a/file.py",
+                                   .message = msg};
+    }
+    struct ev_security_assessment a = {.tool = "semgrep", .findings = f, .finding_count = N};
+    struct ev_prepared p;
+    tu_ok(ev_security_assessment_prepare(NULL, &a, &p));
+    assert_true(p.truncated);
+    assert_true(strlen(p.event.data_json) <= EV_ENTRY_MAX_BYTES - 256);
+    json_t *v = json_loads(p.event.data_json, 0, NULL);
+    assert_non_null(v);
+    assert_int_equal(json_integer_value(json_object_get(v, "findings_total")), N);
+    assert_true(json_is_true(json_object_get(v, "findings_truncated")));
+    json_t *list = json_object_get(v, "findings");
+    assert_int_equal(json_integer_value(json_object_get(v, "findings_kept")),
+                     json_array_size(list));
+    assert_true(json_array_size(list) > 100 && json_array_size(list) < N);
+    /* The most severe one is kept, first. */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "rule_id")),
+                        "CRIT");
+    json_t *counts = json_object_get(v, "counts");
+    assert_int_equal(json_integer_value(json_object_get(counts, "low")), N - 1);
+    assert_int_equal(json_integer_value(json_object_get(counts, "critical")), 1);
+    assert_int_equal(json_integer_value(json_object_get(v, "score")), 0);
+    assert_int_equal(p.event.severity, EV_SEV_CRITICAL);
+    json_decref(v);
+    ev_prepared_release(&p);
+    free(f);
+}
+
+/* ---- container_creation ------------------------------------------------------------ */
+
+static void test_container_risks(void **state)
+{
+    (void)state;
+    const char *add[] = {"SYS_ADMIN", "CAP_NET_RAW"};
+    struct ev_mount m[] = {
+        {.source = "/var/run/docker.sock", .destination = "/var/run/docker.sock", .type = "bind"},
+        {.source = "/etc", .destination = "/host-etc", .type = "bind"}};
+    struct ev_container_creation risky = {.container_id = "c1",
+                                          .image = "alpine",
+                                          .privileged = EV_SOME_BOOL(true),
+                                          .cap_add = {add, 2},
+                                          .seccomp_profile = "unconfined",
+                                          .network_mode = "host",
+                                          .mounts = m,
+                                          .mount_count = 2};
+    const char *names[32];
+    size_t n = ev_container_risks(&risky, names, 32);
+    const char *want[] = {"privileged",
+                          "runs_as_root",
+                          "cap_sys_admin",
+                          "cap_net_raw",
+                          "writable_rootfs",
+                          "seccomp_unconfined",
+                          "new_privileges_allowed",
+                          "host_network",
+                          "container_socket_mount",
+                          "sensitive_host_mount",
+                          "no_memory_limit",
+                          "no_pids_limit",
+                          "no_cpu_limit"};
+    assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(names[i], want[i]);
+    }
+    struct ev_prepared p;
+    tu_ok(ev_container_creation_prepare(NULL, &risky, &p));
+    assert_int_equal(p.event.severity, EV_SEV_ERROR);
+    assert_non_null(strstr(p.event.data_json, "\"risks\":[\"privileged\",\"runs_as_root\","));
+    ev_prepared_release(&p);
+
+    const char *drop[] = {"ALL"};
+    struct ev_container_creation hardened = {.container_id = "c2",
+                                             .image = "alpine",
+                                             .user = "1000:1000",
+                                             .cap_drop = {drop, 1},
+                                             .read_only_rootfs = EV_SOME_BOOL(true),
+                                             .no_new_privileges = EV_SOME_BOOL(true),
+                                             .memory_limit_bytes = EV_SOME_INT(1 << 28),
+                                             .pids_limit = EV_SOME_INT(100),
+                                             .cpu_millicores = EV_SOME_INT(500)};
+    assert_int_equal(ev_container_risks(&hardened, names, 32), 0);
+    tu_ok(ev_container_creation_prepare(NULL, &hardened, &p));
+    assert_int_equal(p.event.severity, EV_SEV_INFO);
+    assert_null(strstr(p.event.data_json, "\"risks\""));
+    ev_prepared_release(&p);
+}
+
+static void test_default_severities(void **state)
+{
+    (void)state;
+    struct ev_prepared p;
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_MEMORY,
+                                      .limit = EV_SOME_INT(100),
+                                      .observed = EV_SOME_INT(200),
+                                      .action = EV_ACTION_KILLED};
+    tu_ok(ev_resource_violation_prepare(NULL, &v, &p));
+    assert_int_equal(p.event.severity, EV_SEV_ERROR);
+    assert_string_equal(p.event.data_json, "{\"action\":\"killed\",\"limit\":100,\"observed\":"
+                                           "200,\"resource\":\"memory\"}");
+    ev_prepared_release(&p);
+    v.action = EV_ACTION_WARNED;
+    v.common.severity = EV_SOME_INT(EV_SEV_DEBUG);
+    tu_ok(ev_resource_violation_prepare(NULL, &v, &p));
+    assert_int_equal(p.event.severity, EV_SEV_DEBUG);
+    ev_prepared_release(&p);
+
+    struct ev_system_event s = {.action = EV_SYSTEM_CONFIG_CHANGE,
+                                .config_old_sha256 = SHA_HELLO,
+                                .config_new_sha256 = SHA_OOPS,
+                                .details_json = "{ \"b\": 1, \"a\": [true] }"};
+    tu_ok(ev_system_event_prepare(NULL, &s, &p));
+    assert_int_equal(p.event.severity, EV_SEV_INFO);
+    assert_string_equal(p.event.data_json,
+                        "{\"action\":\"config_change\",\"config_new_sha256\":\"" SHA_OOPS
+                        "\",\"config_old_sha256\":\"" SHA_HELLO "\",\"details\":{\"a\":[true],"
+                        "\"b\":1}}");
+    ev_prepared_release(&p);
+}
+
+/* ---- policies and custom types -------------------------------------------------------- */
+
+static void test_policy_drops(void **state)
+{
+    (void)state;
+    struct ev_config *c = NULL;
+    struct ev_policy *pol = NULL;
+    tu_ok(ev_config_defaults(&c));
+    c->policies[EV_TYPE_SYSTEM_EVENT].enabled = false;
+    c->policies[EV_TYPE_RESOURCE_VIOLATION].min_severity = EV_SEV_WARNING;
+    c->policies[EV_TYPE_CODE_EXECUTION].level = EV_LEVEL_MINIMAL;
+    tu_ok(ev_policy_new(c, &pol));
+    ev_config_free(c);
+
+    struct ev_prepared p;
+    struct ev_system_event s = {.action = EV_SYSTEM_STARTUP};
+    tu_ok(ev_system_event_prepare(pol, &s, &p));
+    assert_true(p.dropped);
+    assert_null(p.event.data_json);
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_CPU,
+                                      .limit = EV_SOME_INT(1),
+                                      .observed = EV_SOME_INT(2),
+                                      .action = EV_ACTION_WARNED};
+    tu_ok(ev_resource_violation_prepare(pol, &v, &p));
+    assert_true(p.dropped); /* notice is less severe than warning */
+    v.action = EV_ACTION_KILLED;
+    tu_ok(ev_resource_violation_prepare(pol, &v, &p));
+    assert_false(p.dropped);
+    ev_prepared_release(&p);
+    assert_int_equal(ev_policy_level(pol, EV_TYPE_CODE_EXECUTION), EV_LEVEL_MINIMAL);
+    assert_int_equal(ev_policy_level(pol, EV_TYPE_SECURITY_EVENT), EV_LEVEL_BASIC);
+
+    /* Appending a dropped event writes nothing. */
+    struct tu_fixture *f = NULL;
+    tu_setup((void **)&f);
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    uint64_t index = 99;
+    assert_int_equal(ev_audit_system_event(log, pol, &s, &index), EV_DROPPED);
+    assert_int_equal(index, 99);
+    assert_int_equal(ev_log_size(log), 0);
+    tu_ok(ev_log_close(log));
+    tu_teardown((void **)&f);
+    ev_policy_free(pol);
+}
+
+static void test_custom_types(void **state)
+{
+    (void)state;
+    struct ev_prepared p;
+    struct ev_event in = {.type = "custom.deploy",
+                          .severity = -1,
+                          .data_json = "{\"url\":\"https://bob:hunter2@example.com/x\",\"n\":1}"};
+    tu_ok(ev_event_prepare(NULL, &in, &p));
+    assert_string_equal(p.event.type, "custom.deploy");
+    assert_int_equal(p.event.severity, EV_SEV_INFO);
+    assert_null(strstr(p.event.data_json, "hunter2"));
+    assert_int_equal(p.redacted, 1);
+    assert_non_null(strstr(p.event.data_json, "\"redacted\":1"));
+    assert_canonical(p.event.data_json);
+    ev_prepared_release(&p);
+
+    /* Sanitization off: kept as given (canonical). */
+    struct ev_policy *pol = policy_at(EV_LEVEL_BASIC, false);
+    tu_ok(ev_event_prepare(pol, &in, &p));
+    assert_string_equal(p.event.data_json,
+                        "{\"n\":1,\"url\":\"https://bob:hunter2@example.com/x\"}");
+    ev_prepared_release(&p);
+    ev_policy_free(pol);
+}
+
+/* ---- a secret never reaches the disk -------------------------------------------------- */
+
+static bool dir_contains(const char *dir, const char *needle);
+
+static int grep_one(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+static const char *grep_needle;
+static bool grep_found;
+
+static int grep_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_F) {
+        size_t len;
+        uint8_t *data = tu_read(path, &len);
+        if (len > 0 && memmem(data, len, grep_needle, strlen(grep_needle)) != NULL) {
+            grep_found = true;
+        }
+        free(data);
+    }
+    return 0;
+}
+
+static bool dir_contains(const char *dir, const char *needle)
+{
+    grep_needle = needle;
+    grep_found = false;
+    assert_int_equal(nftw(dir, grep_one, 16, FTW_PHYS), 0);
+    return grep_found;
+}
+
+static void test_secrets_never_reach_disk(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    static const char out[] = "deploying with AKIAIOSFODNN7EXAMPLE and ghp_"
+                              "0123456789abcdefghijklmnopqrstuvwxyzAB\n";
+    struct ev_code_execution e = {
+        .language = "bash",
+        .command = "curl -H 'Authorization: Bearer abcdef0123456789abcdef' "
+                   "https://admin:s3cr3tpassw0rd@db.example.com/",
+        .stdout_capture = {out, sizeof(out) - 1},
+    };
+    uint64_t index;
+    tu_ok(ev_audit_code_execution(log, NULL, &e, &index));
+    struct ev_event custom = {
+        .type = "custom.note", .severity = -1, .data_json = "{\"cfg\":\"password=Tr0ub4dor&3\"}"};
+    tu_ok(ev_audit_append(log, NULL, &custom, &index));
+    tu_ok(ev_log_seal(log));
+    tu_ok(ev_log_close(log));
+    const char *secrets[] = {"AKIAIOSFODNN7EXAMPLE", "0123456789abcdefghijklmnopqrstuvwxyzAB",
+                             "abcdef0123456789abcdef", "s3cr3tpassw0rd", "Tr0ub4dor&3"};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        if (dir_contains(f->dir, secrets[i])) {
+            fail_msg("secret '%s' reached the disk", secrets[i]);
+        }
+    }
+    assert_true(dir_contains(f->dir, "[REDACTED:"));
+    struct ev_verify_report rep = tu_verify(f->dir, NULL);
+    assert_int_equal(rep.failure, EV_FAIL_NONE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schema_sorted_and_unique),
+        cmocka_unit_test(test_events_md_matches_table),
+        cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_code_execution_levels),
+        cmocka_unit_test(test_json_and_struct_agree),
+        cmocka_unit_test(test_capture_cut_and_sanitized_first),
+        cmocka_unit_test(test_validation_names_the_field),
+        cmocka_unit_test(test_assessment_derived),
+        cmocka_unit_test(test_assessment_cut_to_fit),
+        cmocka_unit_test(test_container_risks),
+        cmocka_unit_test(test_default_severities),
+        cmocka_unit_test(test_policy_drops),
+        cmocka_unit_test(test_custom_types),
+        cmocka_unit_test_setup_teardown(test_secrets_never_reach_disk, tu_setup, tu_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The secret sanitizer (src/lib/privacy/sanitize.h): every built-in pattern
+ * with the exact text it produces and the near misses it must leave alone,
+ * configured patterns and their errors, invalid UTF-8, the canonical-JSON
+ * path against jansson, idempotence, and sharing one sanitizer between
+ * threads.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include <evident/error.h>
+#include <evident/policy.h>
+
+#include "privacy/patterns.h"
+#include "privacy/sanitize.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* A string literal and its length (it may hold NUL bytes). */
+#define LIT(s) s, sizeof(s) - 1
+
+struct sample {
+    const char *in;
+    const char *out; /* NULL: left alone */
+    int count;
+};
+
+static struct evi_sanitizer *builtin_sanitizer(void)
+{
+    struct evi_sanitizer *s = NULL;
+    int r = evi_sanitizer_new(true, NULL, 0, &s);
+    if (r != 0) {
+        fail_msg("evi_sanitizer_new = %d: %s", r, ev_last_error());
+    }
+    return s;
+}
+
+/* Sanitizing text gives want (NULL: nothing found), and the result is a fixed point. */
+static void check_text_n(const struct evi_sanitizer *s, const char *in, size_t len,
+                         const char *want, size_t want_len, int want_count)
+{
+    char *out = (char *)"untouched";
+    size_t out_len = 12345;
+    int r = evi_sanitize_text(s, in, len, &out, &out_len);
+
+    if (want == NULL) {
+        if (r != 0) {
+            fail_msg("'%s': expected nothing, got %d: '%s'", in, r, r > 0 ? out : "");
+        }
+        assert_string_equal(out, "untouched");
+        assert_int_equal(out_len, 12345);
+        return;
+    }
+    if (r <= 0) {
+        fail_msg("'%s': expected '%s', got %d", in, want, r);
+    }
+    assert_int_equal(out[out_len], '\0');
+    if (out_len != want_len || memcmp(out, want, want_len) != 0) {
+        fail_msg("'%s':\n  got  '%s'\n  want '%s'", in, out, want);
+    }
+    assert_int_equal(r, want_count);
+
+    char *again = NULL;
+    size_t again_len = 0;
+    int r2 = evi_sanitize_text(s, out, out_len, &again, &again_len);
+    if (r2 != 0) {
+        fail_msg("'%s' is not a fixed point: %d '%s'", out, r2, r2 > 0 ? again : "");
+    }
+    free(out);
+}
+
+static void check_text(const struct evi_sanitizer *s, const char *in, size_t len, const char *want,
+                       int want_count)
+{
+    check_text_n(s, in, len, want, want != NULL ? strlen(want) : 0, want_count);
+}
+
+static void check_samples(const struct evi_sanitizer *s, const struct sample *samples, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        check_text(s, samples[i].in, strlen(samples[i].in), samples[i].out, samples[i].count);
+    }
+}
+
+static void test_builtin_names(void **state)
+{
+    const char *const *names = ev_sanitize_builtin_names();
+    size_t n = 0;
+
+    (void)state;
+    for (; names[n] != NULL; n++) {
+        assert_true(n < EVI_PAT_COUNT);
+        assert_string_equal(names[n], evi_builtin_patterns[n].name);
+        assert_true(strlen(names[n]) <= 32);
+        assert_int_equal(strspn(names[n], "abcdefghijklmnopqrstuvwxyz0123456789_-"),
+                         strlen(names[n]));
+    }
+    assert_int_equal(n, EVI_PAT_COUNT);
+}
+
+static const struct sample positives[] = {
+    /* private_key */
+    {"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7x\n-----END RSA PRIVATE KEY-----",
+     "[REDACTED:private_key]", 1},
+    {"key:\n-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----\ndone",
+     "key:\n[REDACTED:private_key]\ndone", 1},
+    {"-----BEGIN EC PRIVATE KEY-----\nMHcCAQ\n-----END EC PRIVATE KEY----- x",
+     "[REDACTED:private_key] x", 1},
+    {"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY-----",
+     "[REDACTED:private_key]", 1},
+    {"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHz\n-----END ENCRYPTED PRIVATE KEY-----",
+     "[REDACTED:private_key]", 1},
+    {"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF\n-----END PGP PRIVATE KEY BLOCK-----\n",
+     "[REDACTED:private_key]\n", 1},
+    /* a block cut short (truncated output) is redacted to the end */
+    {"cat id_rsa\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKC",
+     "cat id_rsa\n[REDACTED:private_key]", 1},
+    /* two blocks, text between them kept */
+    {"-----BEGIN PRIVATE KEY-----\nA\n-----END PRIVATE KEY----- and "
+     "-----BEGIN PRIVATE KEY-----\nB\n-----END PRIVATE KEY-----",
+     "[REDACTED:private_key] and [REDACTED:private_key]", 2},
+    /* aws_access_key */
+    {"key AKIAIOSFODNN7EXAMPLE here", "key [REDACTED:aws_access_key] here", 1},
+    {"ASIAY34FZKBOKMUTVV7A", "[REDACTED:aws_access_key]", 1},
+    /* aws_secret_key */
+    {"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+     "aws_secret_access_key = [REDACTED:aws_secret_key]", 1},
+    {"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+     "AWS_SECRET_ACCESS_KEY=[REDACTED:aws_secret_key]\n", 1},
+    /* github_token */
+    {"token ghp_16C7e42F292c6912E7710c838347Ae178B4a done", "token [REDACTED:github_token] done",
+     1},
+    {"gho_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED:github_token]", 1},
+    {"ghu_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED:github_token]", 1},
+    {"ghs_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED:github_token]", 1},
+    {"ghr_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED:github_token]", 1},
+    {"github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ",
+     "[REDACTED:github_token]", 1},
+    /* slack_token, slack_webhook */
+    {"SLACK=xoxb-2345678901-1234567890123-AbCdEfGhIjKl ok", "SLACK=[REDACTED:slack_token] ok", 1},
+    {"xoxp-2345678901-2345678901-1234567890123-0123456789abcdef", "[REDACTED:slack_token]", 1},
+    {"xapp-1-A0123456789-0123456789012-abcdef", "[REDACTED:slack_token]", 1},
+    {"post to https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX now",
+     "post to [REDACTED:slack_webhook] now", 1},
+    /* anthropic_key, openai_key */
+    {"ANTHROPIC_API_KEY sk-ant-api03-AbCdEf0123456789AbCdEf_xyz",
+     "ANTHROPIC_API_KEY [REDACTED:anthropic_key]", 1},
+    {"key sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 end", "key [REDACTED:openai_key] end", 1},
+    /* stripe_key */
+    {"stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe [REDACTED:stripe_key]", 1},
+    {"rk_test_4eC39HqLyjWDarjtT1zdp7dc", "[REDACTED:stripe_key]", 1},
+    /* google_api_key */
+    {"maps?key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe&x=1",
+     "maps?key=[REDACTED:google_api_key]&x=1", 1},
+    /* jwt */
+    {"jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk ok",
+     "jwt [REDACTED:jwt] ok", 1},
+    {"eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", "[REDACTED:jwt]", 1},
+    /* url_password */
+    {"postgres://app:s3cret@db:5432/x", "postgres://app:[REDACTED:url_password]@db:5432/x", 1},
+    {"redis://:pa%40ss@cache:6379", "redis://:[REDACTED:url_password]@cache:6379", 1},
+    {"git clone https://bob:hunter2@github.com/x/y.git",
+     "git clone https://bob:[REDACTED:url_password]@github.com/x/y.git", 1},
+    /* basic_auth */
+    {"Authorization: Basic dXNlcjpwYXNzd29yZA==", "Authorization: Basic [REDACTED:basic_auth]", 1},
+    {"{'authorization': 'basic dXNlcjpwYXNz'}", "{'authorization': 'basic [REDACTED:basic_auth]'}",
+     1},
+    /* bearer_token */
+    {"Authorization: Bearer 0a1b2c3d4e5f6a7b8c9d", "Authorization: Bearer [REDACTED:bearer_token]",
+     1},
+    {"curl -H 'authorization: bearer abcdefghijklmnopQRST' x",
+     "curl -H 'authorization: bearer [REDACTED:bearer_token]' x", 1},
+    /* a JWT as the bearer token is named for what it is */
+    {"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJU1p1r",
+     "Bearer [REDACTED:jwt]", 1},
+    /* credential */
+    {"password=hunter2&user=bob", "password=[REDACTED:credential]&user=bob", 1},
+    {"login?user=bob&passwd=hunter2", "login?user=bob&passwd=[REDACTED:credential]", 1},
+    {"Server=db;Uid=sa;Pwd=hunter2;", "Server=db;Uid=sa;Pwd=[REDACTED:credential];", 1},
+    {"secret=abc token=def", "secret=[REDACTED:credential] token=[REDACTED:credential]", 2},
+    {"API_KEY=abc123", "API_KEY=[REDACTED:credential]", 1},
+    {"X-Api-Key: 0123456789abcdef", "X-Api-Key: [REDACTED:credential]", 1},
+    {"DB_PASSWORD=\"two words\"", "DB_PASSWORD=\"[REDACTED:credential]\"", 1},
+    {"{\"api_key\": \"abc123\", \"x\": 1}", "{\"api_key\": \"[REDACTED:credential]\", \"x\": 1}",
+     1},
+    {"{'password': 'a b'}", "{'password': '[REDACTED:credential]'}", 1},
+    {"password: correct horse staple\nuser: bob", "password: [REDACTED:credential]\nuser: bob", 1},
+    {"mysql --password hunter2 -u root", "mysql --password [REDACTED:credential] -u root", 1},
+    {"tool --db-password=hunter2 --api-key abc",
+     "tool --db-password=[REDACTED:credential] --api-key "
+     "[REDACTED:credential]",
+     2},
+    {"curl -u bob:hunter2 https://x", "curl -u bob:[REDACTED:credential] https://x", 1},
+    /* the more specific pattern names a secret found by two */
+    {"token=ghp_16C7e42F292c6912E7710c838347Ae178B4a", "token=[REDACTED:github_token]", 1},
+    /* several kinds at once */
+    {"AKIAIOSFODNN7EXAMPLE password=x xoxb-2345678901-abcdefghij",
+     "[REDACTED:aws_access_key] password=[REDACTED:credential] [REDACTED:slack_token]", 3},
+};
+
+static void test_builtin_positives(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    (void)state;
+    check_samples(s, positives, ARRAY_SIZE(positives));
+    evi_sanitizer_free(s);
+}
+
+static const char *const negatives[] = {
+    "",
+    "a",
+    "ok",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "output_sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "{\"code_sha256\": \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}",
+    "https://example.com/path?q=1",
+    "https://host:8080/p?email=a@b.com",
+    "ssh git@github.com:x/y.git",
+    "mailto:bob@example.com",
+    "Enter your password:",
+    "Enter your password: ",
+    "the password is required",
+    "Forgot password? Reset it",
+    "passwordless: true",
+    "password",
+    "tokens: 5",
+    "max_tokens=4096",
+    "input_tokens\": 300",
+    "PWD=/home/bob",
+    "OLDPWD=/tmp",
+    "docker run -u 1000:1000 img",
+    "the bearer of this letter",
+    "bearer certificates are fine",
+    "Bearer short",
+    "basic authentication is enabled",
+    "AKIA is a prefix",
+    "AKIAIOSFODNN7EXAMPL",   /* 15 after AKIA */
+    "XAKIAIOSFODNN7EXAMPLE", /* inside a word */
+    "ghp_short",
+    "xoxb-short",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "sk-learn",
+    "task-0123456789abcdef0123456789abcdef01234567",
+    "-----BEGIN PUBLIC KEY-----\nMIIBIj\n-----END PUBLIC KEY-----",
+    "-----BEGIN CERTIFICATE-----\nMIID\n-----END CERTIFICATE-----",
+    "git commit -m 'fix the build on arm64'",
+    "ls -la /home/user/project/src",
+    "time: 10:00:00, key: sort_key",
+    "[REDACTED:credential]",
+    "password=[REDACTED:credential]",
+    "x [REDACTED:aws_access_key] y [REDACTED:jwt]",
+};
+
+static void test_builtin_negatives(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    (void)state;
+    for (size_t i = 0; i < ARRAY_SIZE(negatives); i++) {
+        check_text(s, negatives[i], strlen(negatives[i]), NULL, 0);
+    }
+    evi_sanitizer_free(s);
+}
+
+/* Markers already in the text are never matched into, but what follows them is. */
+static void test_markers_in_input(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    static const struct sample samples[] = {
+        {"password: [REDACTED:credential] hunter2", "password: [REDACTED:credential]", 1},
+        {"[REDACTED:credential]AKIAIOSFODNN7EXAMPLE",
+         "[REDACTED:credential][REDACTED:aws_access_key]", 1},
+        /* an unknown name is not a marker */
+        {"password=[REDACTED:nope]", "password=[REDACTED:credential]", 1},
+    };
+    (void)state;
+    check_samples(s, samples, ARRAY_SIZE(samples));
+    evi_sanitizer_free(s);
+}
+
+static void test_configured(void **state)
+{
+    struct ev_sanitize_pattern patterns[] = {
+        {(char *)"ticket", (char *)"TICKET-[0-9]+"},
+        {(char *)"emp-id", (char *)"\\bE\\d{6}\\b"},
+        {(char *)"empty", (char *)"x*"},
+        {(char *)"word", (char *)"(?i)hunter2"},
+    };
+    struct evi_sanitizer *s = NULL;
+
+    (void)state;
+    assert_int_equal(evi_sanitizer_new(false, patterns, ARRAY_SIZE(patterns), &s), 0);
+    static const struct sample only[] = {
+        {"see TICKET-123 and TICKET-9", "see [REDACTED:ticket] and [REDACTED:ticket]", 2},
+        {"badge E123456 ok", "badge [REDACTED:emp-id] ok", 1},
+        /* no built-ins here */
+        {"password=HUNTER2 AKIAIOSFODNN7EXAMPLE", "password=[REDACTED:word] AKIAIOSFODNN7EXAMPLE",
+         1},
+        /* adjacent matches stay two markers */
+        {"TICKET-1hunter2", "[REDACTED:ticket][REDACTED:word]", 2},
+        {"TICKET-1 E123456", "[REDACTED:ticket] [REDACTED:emp-id]", 2},
+    };
+    check_samples(s, only, ARRAY_SIZE(only));
+    /* x* matches "x"; its empty matches everywhere else do nothing */
+    check_text(s, LIT("xyz"), "[REDACTED:empty]yz", 1);
+    check_text(s, LIT("abc def"), NULL, 0);
+    evi_sanitizer_free(s);
+
+    /* with the built-ins: overlaps merge under the match that starts first */
+    struct ev_sanitize_pattern one[] = {{(char *)"acct", (char *)"key [A-Z0-9]+"}};
+    assert_int_equal(evi_sanitizer_new(true, one, 1, &s), 0);
+    check_text(s, LIT("key AKIAIOSFODNN7EXAMPLE"), "[REDACTED:acct]", 1);
+    check_text(s, LIT("AKIAIOSFODNN7EXAMPLE key X"), "[REDACTED:aws_access_key] [REDACTED:acct]",
+               2);
+    evi_sanitizer_free(s);
+}
+
+static void expect_bad(bool builtin, const char *name, const char *regex, const char *message)
+{
+    struct ev_sanitize_pattern p = {(char *)name, (char *)regex};
+    struct evi_sanitizer *s = (struct evi_sanitizer *)&p; /* must stay untouched */
+    assert_int_equal(evi_sanitizer_new(builtin, &p, 1, &s), EV_EFORMAT);
+    assert_ptr_equal(s, (struct evi_sanitizer *)&p);
+    assert_string_equal(ev_last_error(), message);
+}
+
+static void test_bad_patterns(void **state)
+{
+    (void)state;
+    expect_bad(true, "bad", "(abc",
+               "privacy pattern 'bad': missing closing parenthesis at offset 4");
+    expect_bad(false, "q", "a{2,1}",
+               "privacy pattern 'q': numbers out of order in {} quantifier at offset 5");
+    expect_bad(true, "cls", "[z-a]",
+               "privacy pattern 'cls': range out of order in character class at offset 3");
+    expect_bad(true, "Upper", "x",
+               "privacy pattern 'Upper': name must be 1 to 32 of a-z, 0-9, '_' and '-'");
+    expect_bad(true, "", "x", "privacy pattern '': name must be 1 to 32 of a-z, 0-9, '_' and '-'");
+    expect_bad(true, "none", NULL, "privacy pattern 'none': no regex");
+
+    struct evi_sanitizer *s = NULL;
+    struct ev_sanitize_pattern many[EV_CONFIG_MAX_PATTERNS + 1];
+    for (size_t i = 0; i < ARRAY_SIZE(many); i++) {
+        many[i] = (struct ev_sanitize_pattern){(char *)"p", (char *)"p"};
+    }
+    assert_int_equal(evi_sanitizer_new(true, many, ARRAY_SIZE(many), &s), EV_EFORMAT);
+    assert_null(s);
+    assert_int_equal(evi_sanitizer_new(true, many, EV_CONFIG_MAX_PATTERNS, &s), 0);
+    evi_sanitizer_free(s);
+    evi_sanitizer_free(NULL);
+}
+
+/* A configured regex that PCRE2 cannot finish redacts rather than lets anything through. */
+static void test_fail_closed(void **state)
+{
+    struct ev_sanitize_pattern p = {(char *)"slow", (char *)"(a+)+$"};
+    struct evi_sanitizer *s = NULL;
+    (void)state;
+    assert_int_equal(evi_sanitizer_new(false, &p, 1, &s), 0);
+    check_text(s, LIT("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"), "[REDACTED:slow]", 1);
+    check_text(s, LIT("aaaa"), "[REDACTED:slow]", 1);
+    evi_sanitizer_free(s);
+}
+
+static void test_invalid_utf8(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    (void)state;
+    /* nothing found: 0, whatever the bytes */
+    check_text(s, LIT("abc\xff\xfe def \xc3"), NULL, 0);
+    check_text(s, LIT("\xed\xa0\x80 surrogate \xc0\xaf overlong"), NULL, 0);
+    /* found: the result is valid UTF-8, invalid bytes as U+FFFD */
+    check_text(s, LIT("\xff AKIAIOSFODNN7EXAMPLE \xc3"),
+               "\xEF\xBF\xBD [REDACTED:aws_access_key] \xEF\xBF\xBD", 1);
+    /* an invalid byte does not hide the rest of a key block */
+    check_text(s,
+               LIT("-----BEGIN PRIVATE KEY-----\nAB\x80"
+                   "CD\n-----END PRIVATE KEY----- ok"),
+               "[REDACTED:private_key] ok", 1);
+    /* NUL bytes are data */
+    check_text_n(s, LIT("a\0password=x b\0"), LIT("a\0password=[REDACTED:credential] b\0"), 1);
+    evi_sanitizer_free(s);
+}
+
+/* Many secrets between many markers: every one replaced, in one pass over the markers. */
+static void test_many(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    static const char unit[] = "[REDACTED:jwt] password=x ";
+    static const char want_unit[] = "[REDACTED:jwt] password=[REDACTED:credential] ";
+    const size_t n = 5000;
+    char *in = malloc(n * (sizeof(unit) - 1) + 1);
+    char *want = malloc(n * (sizeof(want_unit) - 1) + 1);
+    (void)state;
+    assert_non_null(in);
+    assert_non_null(want);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(in + i * (sizeof(unit) - 1), unit, sizeof(unit));
+        memcpy(want + i * (sizeof(want_unit) - 1), want_unit, sizeof(want_unit));
+    }
+    check_text(s, in, strlen(in), want, (int)n);
+    free(in);
+    free(want);
+    evi_sanitizer_free(s);
+}
+
+/* ---- JSON ---- */
+
+/* The bytes jansson writes for the value text holds (JSON_COMPACT | JSON_SORT_KEYS). */
+static char *jansson_dump(const char *text, size_t len)
+{
+    json_error_t err;
+    json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (v == NULL) {
+        fail_msg("jansson cannot parse '%.*s': %s", (int)len, text, err.text);
+    }
+    char *out = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_non_null(out);
+    json_decref(v);
+    return out;
+}
+
+static void check_json(const struct evi_sanitizer *s, const char *in, const char *want,
+                       int want_count)
+{
+    char *out = (char *)"untouched";
+    size_t out_len = 7;
+    int r;
+
+    /* The inputs are canonical: what jansson writes. */
+    char *canon = jansson_dump(in, strlen(in));
+    assert_string_equal(canon, in);
+    free(canon);
+
+    r = evi_sanitize_json(s, in, strlen(in), &out, &out_len);
+    if (want == NULL) {
+        assert_int_equal(r, 0);
+        assert_string_equal(out, "untouched");
+        assert_int_equal(out_len, 7);
+        return;
+    }
+    if (r != want_count) {
+        fail_msg("'%s': %d (%s), want %d", in, r, r > 0 ? out : ev_last_error(), want_count);
+    }
+    assert_int_equal(strlen(out), out_len);
+    if (strcmp(out, want) != 0) {
+        fail_msg("'%s':\n  got  '%s'\n  want '%s'", in, out, want);
+    }
+    /* canonical: jansson writes the very same bytes back */
+    canon = jansson_dump(out, out_len);
+    assert_string_equal(canon, out);
+    free(canon);
+    /* a fixed point */
+    char *again;
+    size_t again_len;
+    assert_int_equal(evi_sanitize_json(s, out, out_len, &again, &again_len), 0);
+    free(out);
+}
+
+static void test_json(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    (void)state;
+
+    check_json(s, "{}", NULL, 0);
+    check_json(s, "{\"a\":\"x\",\"b\":1,\"c\":[true,null,\"ok\"]}", NULL, 0);
+    /* a digest is data */
+    check_json(s,
+               "{\"output_sha256\":"
+               "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}",
+               NULL, 0);
+    /* nested objects and arrays, keys untouched even when they look like secrets */
+    check_json(s,
+               "{\"AKIAIOSFODNN7EXAMPLE\":{\"list\":[1,\"AKIAIOSFODNN7EXAMPLE\",[{\"k\":"
+               "\"xoxb-2345678901-abcdefghij\"}]]},\"z\":\"ok\"}",
+               "{\"AKIAIOSFODNN7EXAMPLE\":{\"list\":[1,\"[REDACTED:aws_access_key]\",[{\"k\":"
+               "\"[REDACTED:slack_token]\"}]]},\"z\":\"ok\"}",
+               2);
+    /* escapes decoded before matching: a key block with \n inside, a quote, a tab */
+    check_json(s,
+               "{\"out\":\"cat key\\n-----BEGIN RSA PRIVATE KEY-----\\nMIIEow\\n-----END RSA "
+               "PRIVATE KEY-----\\n\\\"done\\\"\\t\\u0001\"}",
+               "{\"out\":\"cat key\\n[REDACTED:private_key]\\n\\\"done\\\"\\t\\u0001\"}", 1);
+    /* a secret split by an escape is still found */
+    check_json(s, "{\"cmd\":\"PASSWORD=\\\"a b\\\"\"}",
+               "{\"cmd\":\"PASSWORD=\\\"[REDACTED:credential]\\\"\"}", 1);
+    /* credential keys: the whole value */
+    check_json(s,
+               "{\"db_password\":\"x\",\"n\":{\"apiKey\":\"k1\",\"token\":\"\"},\"pwd\":\"/home/"
+               "x\",\"user\":\"bob\"}",
+               "{\"db_password\":\"[REDACTED:credential]\",\"n\":{\"apiKey\":\"[REDACTED:"
+               "credential]\",\"token\":\"\"},\"pwd\":\"/home/x\",\"user\":\"bob\"}",
+               2);
+    /* ...but not in arrays under them, and not numbers */
+    check_json(s, "{\"password\":1,\"tokens\":[\"a\",\"b\"]}", NULL, 0);
+    /* non-ASCII text around a secret */
+    check_json(s, "{\"m\":\"clé: AKIAIOSFODNN7EXAMPLE — ok\"}",
+               "{\"m\":\"clé: [REDACTED:aws_access_key] — ok\"}", 1);
+    evi_sanitizer_free(s);
+}
+
+static void test_json_not_canonical(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "\"x\"",
+        "{ }",
+        "{\"a\": 1}",
+        "{\"b\":1,\"a\":2}",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1.5}",
+        "{\"a\":01}",
+        "{\"a\":\"\\u00e9\"}",
+        "{\"a\":\"\\/\"}",
+        "{\"a\":\"x\"} ",
+        "{\"a\":\"x\"",
+        "{\"a\":\"\xff\"}",
+        "{\"a\":\"\x01\"}",
+        "{\"a\":tru}",
+        "{\"a\\n\":1}",
+    };
+    (void)state;
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char *out = (char *)"untouched";
+        size_t out_len = 3;
+        int r = evi_sanitize_json(s, bad[i], strlen(bad[i]), &out, &out_len);
+        if (r != EV_EJSON) {
+            fail_msg("'%s': %d, want EV_EJSON", bad[i], r);
+        }
+        assert_string_equal(ev_last_error(),
+                            "sanitize: data is not a JSON object in canonical form");
+        assert_string_equal(out, "untouched");
+    }
+    /* deep nesting is left to jansson, as json.c does */
+    char deep[200];
+    size_t n = 0;
+    deep[n++] = '{';
+    memcpy(deep + n, "\"a\":", 4);
+    n += 4;
+    for (int i = 0; i < 40; i++) {
+        deep[n++] = '[';
+    }
+    for (int i = 0; i < 40; i++) {
+        deep[n++] = ']';
+    }
+    deep[n++] = '}';
+    char *out;
+    size_t out_len;
+    assert_int_equal(evi_sanitize_json(s, deep, n, &out, &out_len), EV_EJSON);
+    evi_sanitizer_free(s);
+}
+
+static void test_json_configured(void **state)
+{
+    struct ev_sanitize_pattern p = {(char *)"ticket", (char *)"TICKET-[0-9]+"};
+    struct evi_sanitizer *s = NULL;
+    (void)state;
+    assert_int_equal(evi_sanitizer_new(false, &p, 1, &s), 0);
+    check_json(s, "{\"a\":[\"TICKET-1\\n\",\"x\"],\"password\":\"y\"}",
+               "{\"a\":[\"[REDACTED:ticket]\\n\",\"x\"],\"password\":\"y\"}", 1);
+    evi_sanitizer_free(s);
+}
+
+/* ---- threads ---- */
+
+struct worker {
+    const struct evi_sanitizer *s;
+    int failures;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 2000; i++) {
+        const struct sample *x = &positives[(size_t)i % ARRAY_SIZE(positives)];
+        char *out = NULL;
+        size_t len = 0;
+        int r = evi_sanitize_text(w->s, x->in, strlen(x->in), &out, &len);
+        if (r != x->count || strcmp(out, x->out) != 0) {
+            w->failures++;
+        }
+        free(out);
+        const char *json = "{\"a\":\"password=x\\n\",\"b\":\"clean\"}";
+        r = evi_sanitize_json(w->s, json, strlen(json), &out, &len);
+        if (r != 1 ||
+            strcmp(out, "{\"a\":\"password=[REDACTED:credential]\\n\",\"b\":\"clean\"}") != 0) {
+            w->failures++;
+        }
+        free(out);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    pthread_t threads[4];
+    struct worker workers[4];
+    (void)state;
+    for (size_t i = 0; i < ARRAY_SIZE(threads); i++) {
+        workers[i] = (struct worker){s, 0};
+        assert_int_equal(pthread_create(&threads[i], NULL, work, &workers[i]), 0);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(threads); i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(workers[i].failures, 0);
+    }
+    evi_sanitizer_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builtin_names),
+        cmocka_unit_test(test_builtin_positives),
+        cmocka_unit_test(test_builtin_negatives),
+        cmocka_unit_test(test_markers_in_input),
+        cmocka_unit_test(test_configured),
+        cmocka_unit_test(test_bad_patterns),
+        cmocka_unit_test(test_fail_closed),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_many),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_json_not_canonical),
+        cmocka_unit_test(test_json_configured),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
