@@ -159,5 +159,60 @@ expect_rc "example" 0
 check "config/evident.yaml is 'evident config example'" cmp -s "$T/out" \
     "$SRCDIR/config/evident.yaml"
 
+# ---- the configuration drives the other commands -------------------------------------------
+
+cat >"$T/policy.yaml" <<'YAML'
+log:
+  dir: LOGDIR
+  origin: config.example/log
+  sync: never
+integrity:
+  seal_interval: 2h
+levels:
+  default: minimal
+policies:
+  system_event:
+    enabled: false
+  resource_violation:
+    min_severity: warning
+  code_execution:
+    level: basic
+privacy:
+  patterns:
+    - name: ticket
+      regex: 'TICKET-[0-9]{4}'
+YAML
+sed -i "s|LOGDIR|$T/cfglog|" "$T/policy.yaml"
+run -c "$T/policy.yaml" init
+expect_rc "init takes log.dir and log.origin from the configuration" 0
+run -d "$T/cfglog" info
+expect_out "the configured origin is the log's" "config.example/log"
+run -c "$T/policy.yaml" event system_event --action startup
+expect_rc "a disabled type is dropped, not an error" 0
+expect_err "a dropped event is reported" "not appended: the policy drops system_event events"
+run -c "$T/policy.yaml" event resource_violation --resource cpu --limit 1 --observed 2 \
+    --action warned
+expect_err "below the type's minimum severity is dropped" "not appended: the policy drops"
+run -c "$T/policy.yaml" event resource_violation --resource cpu --limit 1 --observed 2 \
+    --action killed
+expect_rc "at the minimum severity it is appended" 0
+expect_out "the first kept event is entry 0" "0"
+run -c "$T/policy.yaml" event code_execution --language sh --stdout 'see TICKET-1234 now' \
+    --dry-run
+expect_out "a configured pattern redacts" '"redacted":1'
+check "the ticket never reaches the output" bash -c "! grep -q 'TICKET-1234' '$T/out'"
+expect_out "the marker names the pattern" "see [REDACTED:ticket] now"
+run -c "$T/policy.yaml" event security_event --category auth --description d \
+    --details '{"k":"v"}' --dry-run
+check "levels.default minimal drops details" bash -c "! grep -q 'details' '$T/out'"
+EVIDENT_CONFIG="$T/policy.yaml" run event code_execution --language sh --stdout 'x' --dry-run
+expect_out "EVIDENT_CONFIG is read" '"stdout":{"bytes":1,'
+printf 'privacy:\n  sanitize: false\n' >"$T/nosan.yaml"
+run -c "$T/nosan.yaml" event code_execution --language sh --stdout 'key AKIAIOSFODNN7EXAMPLE' \
+    --dry-run
+expect_out "sanitize: false keeps the text as given" "AKIAIOSFODNN7EXAMPLE"
+run -c "$T/missing.yaml" event code_execution --language sh
+expect_rc "a missing configuration is trouble" 2
+
 echo "config-cli: $passed passed, $failed failed"
 [[ $failed == 0 ]]

@@ -495,6 +495,11 @@ static void test_json(void **state)
     /* a secret split by an escape is still found */
     check_json(s, "{\"cmd\":\"PASSWORD=\\\"a b\\\"\"}",
                "{\"cmd\":\"PASSWORD=\\\"[REDACTED:credential]\\\"\"}", 1);
+    /* anchors around escapes the scanner sees before decoding: \" and \t */
+    check_json(s, "{\"a\":\"password\\\"=x\",\"b\":\"token\\t= abc\",\"c\":\"curl -u\\tbob:pw x\"}",
+               "{\"a\":\"password\\\"=[REDACTED:credential]\",\"b\":\"token\\t= "
+               "[REDACTED:credential]\",\"c\":\"curl -u\\tbob:[REDACTED:credential] x\"}",
+               3);
     /* credential keys: the whole value */
     check_json(s,
                "{\"db_password\":\"x\",\"n\":{\"apiKey\":\"k1\",\"token\":\"\"},\"pwd\":\"/home/"

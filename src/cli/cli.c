@@ -491,8 +491,17 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
 {
     struct ev_open_options options = {
         .flags = readonly ? EV_OPEN_READONLY : 0,
-        .sync = sync,
+        .sync = sync == CLI_SYNC_CONFIG ? EV_SYNC_ALWAYS : sync,
     };
+    if (cli->config != NULL) {
+        /* log.sync, log.sync_interval, integrity.checkpoint_interval, storage.segment_size */
+        if (sync == CLI_SYNC_CONFIG) {
+            options.sync = cli->config->log.sync;
+        }
+        options.sync_interval_ns = cli->config->log.sync_interval_ns;
+        options.checkpoint_interval_ns = cli->config->integrity.checkpoint_interval_ns;
+        options.segment_bytes = cli->config->storage.segment_bytes;
+    }
     char meta[PATH_MAX];
     const char *wait = getenv(CLI_LOCK_TIMEOUT_ENV);
 
@@ -590,10 +599,10 @@ bool cli_config(const struct cli *cli, struct ev_config **ret_config)
 bool cli_policy(const struct cli *cli, struct ev_policy **ret_policy)
 {
     struct ev_config *config = NULL;
-    if (!cli_config(cli, &config)) {
+    if (cli->config == NULL && !cli_config(cli, &config)) {
         return false;
     }
-    int r = ev_policy_new(config, ret_policy);
+    int r = ev_policy_new(cli->config != NULL ? cli->config : config, ret_policy);
     ev_config_free(config);
     if (r < 0) {
         cli_fail(r, "cannot build the event policy");

@@ -31,6 +31,7 @@ enum {
 #define CLI_LOCK_TIMEOUT_ENV "EVIDENT_LOCK_TIMEOUT"
 
 struct cli;
+struct ev_config;
 
 /* One subcommand: a row of the command table in main.c. */
 struct cli_command {
@@ -44,8 +45,15 @@ struct cli_command {
 struct cli {
     const char *dir;
     const struct cli_command *command;
-    const char *config_path; /* -c/--config or $EVIDENT_CONFIG; NULL = defaults */
+    const char *config_path;        /* -c/--config or $EVIDENT_CONFIG; NULL = defaults */
+    const struct ev_config *config; /* that file, loaded by main(); NULL = defaults */
 };
+
+/*
+ * The sync mode a command uses when its --sync was not given: the
+ * configuration's log.sync (always without one).
+ */
+#define CLI_SYNC_CONFIG ((enum ev_sync) - 1)
 
 /* The rows, one per cmd-<name>.c. */
 extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_log, cli_cmd_show,
@@ -164,7 +172,7 @@ struct ev_config;
 struct ev_policy;
 
 /*
- * The configuration (cli->config_path, or every default when NULL). Prints
+ * Loads the configuration (cli->config_path, or every default when NULL). Prints
  * the file's error (file:line:column: key: ...) and returns false on failure.
  */
 bool cli_config(const struct cli *cli, struct ev_config **ret_config);

@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include <evident/config.h>
 #include <evident/error.h>
 #include <evident/event.h>
 #include <evident/log.h>
@@ -146,6 +147,7 @@ struct stream {
     struct cli *cli;
     struct ev_log *log;
     struct ev_policy *policy;
+    size_t batch_max; /* performance.batch_max, at most BATCH_MAX */
     struct batch batches[2];
     struct batch *b;             /* the batch being filled (main thread) */
     unsigned long long line;     /* number of the line being read, from 1 */
@@ -533,7 +535,7 @@ static int read_lines(struct stream *s, char *buf, size_t cap)
                 return CLI_TROUBLE;
             }
             start += len + 1;
-            if (s->b->count == BATCH_MAX && hand_over(s) < 0) {
+            if (s->b->count == s->batch_max && hand_over(s) < 0) {
                 return CLI_TROUBLE;
             }
         }
@@ -593,6 +595,10 @@ static int append_stream(struct cli *cli, enum ev_sync sync)
     s->b = &s->batches[0];
     if (!cli_policy(cli, &s->policy)) {
         goto out;
+    }
+    s->batch_max = BATCH_MAX;
+    if (cli->config != NULL && cli->config->performance.batch_max < BATCH_MAX) {
+        s->batch_max = (size_t)cli->config->performance.batch_max;
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -659,7 +665,7 @@ static int run(struct cli *cli, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct ev_event event = {.severity = -1};
-    enum ev_sync sync = EV_SYNC_ALWAYS;
+    enum ev_sync sync = CLI_SYNC_CONFIG;
     bool jsonl = false, severity_given = false;
     int c, r;
 

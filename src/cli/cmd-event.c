@@ -321,7 +321,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
 static int run(struct cli *cli, int argc, char **argv)
 {
     struct ev_event event = {.severity = -1};
-    enum ev_sync sync = EV_SYNC_ALWAYS;
+    enum ev_sync sync = CLI_SYNC_CONFIG;
     enum ev_event_type type = EV_TYPE_CUSTOM;
     bool dry_run = false;
     json_t *data = json_object();

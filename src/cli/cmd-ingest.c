@@ -243,7 +243,7 @@ static int run(struct cli *cli, int argc, char **argv)
         CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    enum ev_sync sync = EV_SYNC_ALWAYS;
+    enum ev_sync sync = CLI_SYNC_CONFIG;
     enum ev_ingest_format format;
     const char *target = NULL;
     int c, r;

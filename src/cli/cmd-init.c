@@ -10,6 +10,7 @@
 #include <qrencode.h>
 #endif
 
+#include <evident/config.h>
 #include <evident/error.h>
 #include <evident/log.h>
 
@@ -106,8 +107,26 @@ static int run(struct cli *cli, int argc, char **argv)
     if (optind < argc) {
         return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
     }
+    /* The configuration's log.origin and integrity.seal_interval, unless given here. */
+    char host_origin[300];
+    if (create.origin == NULL && cli->config != NULL) {
+        create.origin = cli->config->log.origin;
+        if (create.origin == NULL) {
+            /* log.origin: null is the host name followed by /evident (docs/CONFIG.md). */
+            char host[256] = "localhost";
+            if (gethostname(host, sizeof(host)) < 0) {
+                (void)snprintf(host, sizeof(host), "localhost");
+            }
+            host[sizeof(host) - 1] = '\0';
+            (void)snprintf(host_origin, sizeof(host_origin), "%s/evident", host);
+            create.origin = host_origin;
+        }
+    }
+    if (create.seal_interval_ns == 0 && cli->config != NULL) {
+        create.seal_interval_ns = cli->config->integrity.seal_interval_ns;
+    }
     if (create.origin == NULL) {
-        return cli_usage_error(cli, "--origin is required");
+        return cli_usage_error(cli, "--origin is required (or log.origin in the configuration)");
     }
 
     /* The key file first: if it cannot be made, no log is made whose key nobody kept. */

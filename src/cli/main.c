@@ -124,11 +124,14 @@ int main(int argc, char **argv)
     }
     /* Without -d or $EVIDENT_DIR, a configuration's log.dir names the log. */
     struct ev_config *config = NULL;
-    if (cli.dir == NULL && cli.config_path != NULL && cli.command != &cli_cmd_config) {
+    if (cli.config_path != NULL && cli.command != &cli_cmd_config) {
         if (!cli_config(&cli, &config)) {
             return CLI_TROUBLE;
         }
-        cli.dir = config->log.dir;
+        cli.config = config;
+        if (cli.dir == NULL) {
+            cli.dir = config->log.dir;
+        }
     }
     if (cli.dir == NULL) {
         cli.dir = CLI_DEFAULT_DIR;

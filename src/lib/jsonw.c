@@ -184,36 +184,29 @@ static size_t next_char(const char *s, size_t len, size_t i, size_t *ret_in, cha
     return n;
 }
 
+/* Bytes that end a run copied as is: controls, the quote, the backslash, non-ASCII. */
+static inline bool special(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+}
+
 void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
 {
     before_value(w);
-    /* Worst case: 6 bytes out per byte in, plus quotes. */
-    if (len > (SIZE_MAX - 2) / 6 || !reserve(w, len * 6 + 2)) {
-        if (w->error == 0) {
-            w->error = EV_ETOOBIG;
-        }
-        /* A long string may still fit once escaped; fall back to exact sizing. */
-        if (w->error == EV_ETOOBIG && w->max != 0) {
-            size_t need = evi_jsonw_escaped_len(s, len) + 2;
-            w->error = 0;
-            if (!reserve(w, need)) {
-                return;
-            }
-        } else {
-            return;
-        }
+    /* Worst case: 6 bytes out per byte in, plus the quotes. */
+    size_t need = len <= (SIZE_MAX - 2) / 6 ? len * 6 + 2 : SIZE_MAX;
+    if (w->max != 0 && need > w->max - (w->len < w->max ? w->len : w->max)) {
+        need = evi_jsonw_escaped_len(s, len) + 2; /* near the limit: size it exactly */
+    }
+    if (!reserve(w, need)) {
+        return;
     }
     char *out = w->data + w->len;
     *out++ = '"';
     size_t i = 0;
     while (i < len) {
-        /* Fast path: a run of plain ASCII. */
         size_t run = i;
-        while (run < len) {
-            unsigned char c = (unsigned char)s[run];
-            if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
-                break;
-            }
+        while (run < len && !special((unsigned char)s[run])) {
             run++;
         }
         memcpy(out, s + i, run - i);

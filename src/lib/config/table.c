@@ -445,7 +445,7 @@ const struct evi_config_option evi_config_options[] = {
      .offset = AT(performance.batch_max),
      .default_text = "4096",
      .min = 1,
-     .max = 65536,
+     .max = 4096,
      .used_by = CLI,
      .doc = "The most events appended in one batch (one write, one fdatasync), as "
             "`evident append --jsonl` and the daemon batch them."},

@@ -78,10 +78,15 @@ static void put_capture(struct enc *x, const struct ev_capture *c, size_t limit)
 {
     evi_jsonw_begin_object(x->w);
     if (c->data != NULL) {
+        static const char digits[] = "0123456789abcdef";
         uint8_t digest[EVI_HASH];
         char hex[2 * EVI_HASH + 1];
         evi_sha256(c->data, c->len, digest);
-        evi_hex_encode(digest, EVI_HASH, hex);
+        /* A digest of content is not a secret: no need for evi_hex_encode's constant time. */
+        for (size_t i = 0; i < EVI_HASH; i++) {
+            hex[2 * i] = digits[digest[i] >> 4];
+            hex[2 * i + 1] = digits[digest[i] & 0x0f];
+        }
         evi_jsonw_key(x->w, "bytes");
         evi_jsonw_int(x->w, (int64_t)c->len);
         evi_jsonw_key(x->w, "sha256");

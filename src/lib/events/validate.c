@@ -3,7 +3,11 @@
  * Checking an event struct against its schema, however it was filled: the C
  * API hands us structs directly, and decode.c fills them from JSON. Errors
  * name the field by its path ("code_execution.language: required").
+ *
+ * Every event is validated on the append path, so the path of a field is a
+ * chain of names on the stack, written out only when there is an error.
  */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +15,42 @@
 #include "error.h"
 #include "events/events.h"
 
-#define PATH_MAX_LEN 160
+#define PATH_MAX_LEN 192
+
+/* "data", then ".findings", then "[3]", then ".line": one link per step. */
+struct vpath {
+    const struct vpath *parent;
+    const char *name; /* NULL for an index step */
+    size_t index;
+};
+
+static size_t render(const struct vpath *p, char *out, size_t cap)
+{
+    size_t len = p->parent != NULL ? render(p->parent, out, cap) : 0;
+    int n;
+    if (p->name == NULL) {
+        n = snprintf(out + len, cap - len, "[%zu]", p->index);
+    } else {
+        n = snprintf(out + len, cap - len, "%s%s", p->parent != NULL ? "." : "", p->name);
+    }
+    if (n > 0) {
+        len += (size_t)n < cap - len ? (size_t)n : cap - len - 1;
+    }
+    return len;
+}
+
+static int fail(const struct vpath *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(const struct vpath *p, const char *fmt, ...)
+{
+    char path[PATH_MAX_LEN], what[256];
+    va_list ap;
+    render(p, path, sizeof(path));
+    va_start(ap, fmt);
+    (void)vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return evi_error(EV_EFORMAT, "%s: %s", path, what);
+}
 
 static const void *at(const void *base, size_t offset)
 {
@@ -32,47 +71,44 @@ static bool is_hex64(const char *s)
     return true;
 }
 
-static int check_string(const char *path, const char *s, int64_t max)
+static int check_length(const struct vpath *p, const char *s, int64_t max)
 {
-    size_t len = strlen(s);
-    if (max > 0 && len > (size_t)max) {
-        return evi_error(EV_EFORMAT, "%s: %zu bytes, over the limit of %lld", path, len,
-                         (long long)max);
+    if (max <= 0) {
+        return 0;
+    }
+    size_t len = strnlen(s, (size_t)max + 1);
+    if (len > (size_t)max) {
+        return fail(p, "%zu bytes, over the limit of %lld", strlen(s), (long long)max);
     }
     return 0;
 }
 
-static int validate_object(const struct evi_schema *schema, const void *obj, const char *prefix);
+static int validate_object(const struct evi_schema *schema, const void *obj,
+                           const struct vpath *path);
 
-static int validate_field(const struct evi_field *f, const void *obj, const char *prefix)
+static int validate_field(const struct evi_field *f, const void *obj, const struct vpath *parent)
 {
+    const struct vpath here = {parent, f->name, 0};
     const void *p = at(obj, f->offset);
-    /* The field's path ("data.actor.uid"), formatted only when it is needed. */
-    char path_buf[PATH_MAX_LEN];
-#define FIELD_PATH (snprintf(path_buf, sizeof(path_buf), "%s.%s", prefix, f->name), path_buf)
+    bool required = (f->flags & EVI_REQUIRED) != 0;
+
     switch (f->kind) {
     case EV_FIELD_STRING: {
         const char *s = *(const char *const *)p;
         if (s == NULL) {
-            return (f->flags & EVI_REQUIRED) ? evi_error(EV_EFORMAT, "%s: required", FIELD_PATH)
-                                             : 0;
+            return required ? fail(&here, "required") : 0;
         }
-        if ((f->flags & EVI_REQUIRED) && s[0] == '\0') {
-            return evi_error(EV_EFORMAT, "%s: must not be empty", FIELD_PATH);
+        if (required && s[0] == '\0') {
+            return fail(&here, "must not be empty");
         }
-        return f->max > 0 && strlen(s) > (size_t)f->max ? check_string(FIELD_PATH, s, f->max) : 0;
+        return check_length(&here, s, f->max);
     }
     case EV_FIELD_DIGEST: {
         const char *s = *(const char *const *)p;
         if (s == NULL) {
-            return (f->flags & EVI_REQUIRED) ? evi_error(EV_EFORMAT, "%s: required", FIELD_PATH)
-                                             : 0;
+            return required ? fail(&here, "required") : 0;
         }
-        if (!is_hex64(s)) {
-            return evi_error(EV_EFORMAT, "%s: expected a SHA-256 as 64 lower-case hex digits",
-                             FIELD_PATH);
-        }
-        return 0;
+        return is_hex64(s) ? 0 : fail(&here, "expected a SHA-256 as 64 lower-case hex digits");
     }
     case EV_FIELD_INT: {
         int64_t v;
@@ -81,56 +117,45 @@ static int validate_field(const struct evi_field *f, const void *obj, const char
         } else {
             const struct ev_opt_int *o = p;
             if (!o->set) {
-                return (f->flags & EVI_REQUIRED) ? evi_error(EV_EFORMAT, "%s: required", FIELD_PATH)
-                                                 : 0;
+                return required ? fail(&here, "required") : 0;
             }
             v = o->value;
         }
         if (v < f->min || v > f->max) {
-            return evi_error(EV_EFORMAT, "%s: %lld is outside %lld..%lld", FIELD_PATH, (long long)v,
-                             (long long)f->min, (long long)f->max);
+            return fail(&here, "%lld is outside %lld..%lld", (long long)v, (long long)f->min,
+                        (long long)f->max);
         }
         return 0;
     }
-    case EV_FIELD_BOOL: {
-        const struct ev_opt_bool *o = p;
-        return (!o->set && (f->flags & EVI_REQUIRED))
-                   ? evi_error(EV_EFORMAT, "%s: required", FIELD_PATH)
-                   : 0;
-    }
+    case EV_FIELD_BOOL:
+        return !((const struct ev_opt_bool *)p)->set && required ? fail(&here, "required") : 0;
     case EV_FIELD_ENUM: {
         int v = *(const int *)p;
         if (v == 0) {
-            return (f->flags & EVI_REQUIRED) ? evi_error(EV_EFORMAT, "%s: required", FIELD_PATH)
-                                             : 0;
+            return required ? fail(&here, "required") : 0;
         }
         int n = 0;
         while (f->enum_names[n] != NULL) {
             n++;
         }
-        if (v < 0 || v >= n) {
-            return evi_error(EV_EFORMAT, "%s: value %d is not one of the documented ones",
-                             FIELD_PATH, v);
-        }
-        return 0;
+        return v < 0 || v >= n ? fail(&here, "value %d is not one of the documented ones", v) : 0;
     }
     case EV_FIELD_STRINGS: {
         const struct ev_strings *l = p;
         if (l->count > (size_t)f->max) {
-            return evi_error(EV_EFORMAT, "%s: %zu items, over the limit of %lld", FIELD_PATH,
-                             l->count, (long long)f->max);
+            return fail(&here, "%zu items, over the limit of %lld", l->count, (long long)f->max);
         }
         if (l->count > 0 && l->items == NULL) {
-            return evi_error(EV_EFORMAT, "%s: items missing", FIELD_PATH);
+            return fail(&here, "items missing");
         }
         for (size_t i = 0; i < l->count; i++) {
-            if (l->items[i] == NULL || strlen(l->items[i]) > f->item_max) {
-                char item[PATH_MAX_LEN + 24];
-                (void)snprintf(item, sizeof(item), "%s[%zu]", FIELD_PATH, i);
-                if (l->items[i] == NULL) {
-                    return evi_error(EV_EFORMAT, "%s: NULL", item);
-                }
-                return check_string(item, l->items[i], (int64_t)f->item_max);
+            const struct vpath item = {&here, NULL, i};
+            if (l->items[i] == NULL) {
+                return fail(&item, "NULL");
+            }
+            int r = check_length(&item, l->items[i], (int64_t)f->item_max);
+            if (r < 0) {
+                return r;
             }
         }
         return 0;
@@ -138,34 +163,31 @@ static int validate_field(const struct evi_field *f, const void *obj, const char
     case EV_FIELD_CAPTURE: {
         const struct ev_capture *c = p;
         if (c->data != NULL) {
-            return c->len > (size_t)INT64_MAX ? evi_error(EV_EFORMAT, "%s: too long", FIELD_PATH)
-                                              : 0;
+            return 0;
         }
         if (c->sha256 != NULL && !is_hex64(c->sha256)) {
-            return evi_error(EV_EFORMAT,
-                             "%s.sha256: expected a SHA-256 as 64 lower-case hex digits",
-                             FIELD_PATH);
+            const struct vpath sub = {&here, "sha256", 0};
+            return fail(&sub, "expected a SHA-256 as 64 lower-case hex digits");
         }
         if (c->bytes.set && c->bytes.value < 0) {
-            return evi_error(EV_EFORMAT, "%s.bytes: must not be negative", FIELD_PATH);
+            const struct vpath sub = {&here, "bytes", 0};
+            return fail(&sub, "must not be negative");
         }
         return 0;
     }
-    case EV_FIELD_OBJECT: return validate_object(f->sub, p, FIELD_PATH);
+    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here);
     case EV_FIELD_OBJECTS: {
         const void *items = *(const void *const *)p;
         size_t count = *(const size_t *)at(obj, f->count_offset);
         if (count > (size_t)f->max) {
-            return evi_error(EV_EFORMAT, "%s: %zu items, over the limit of %lld", FIELD_PATH, count,
-                             (long long)f->max);
+            return fail(&here, "%zu items, over the limit of %lld", count, (long long)f->max);
         }
         if (count > 0 && items == NULL) {
-            return evi_error(EV_EFORMAT, "%s: items missing", FIELD_PATH);
+            return fail(&here, "items missing");
         }
         for (size_t i = 0; i < count; i++) {
-            char item[PATH_MAX_LEN + 24];
-            (void)snprintf(item, sizeof(item), "%s[%zu]", FIELD_PATH, i);
-            int r = validate_object(f->sub, at(items, i * f->item_size), item);
+            const struct vpath item = {&here, NULL, i};
+            int r = validate_object(f->sub, at(items, i * f->item_size), &item);
             if (r < 0) {
                 return r;
             }
@@ -173,23 +195,23 @@ static int validate_field(const struct evi_field *f, const void *obj, const char
         return 0;
     }
     case EV_FIELD_JSON: {
-        const char *s = *(const char *const *)p;
         /* Well-formedness is checked when it is canonicalized (encode.c). */
-        return s != NULL ? check_string(FIELD_PATH, s, EV_ENTRY_MAX_BYTES) : 0;
+        const char *s = *(const char *const *)p;
+        return s != NULL ? check_length(&here, s, EV_ENTRY_MAX_BYTES) : 0;
     }
     }
     return 0;
 }
-#undef FIELD_PATH
 
-static int validate_object(const struct evi_schema *schema, const void *obj, const char *prefix)
+static int validate_object(const struct evi_schema *schema, const void *obj,
+                           const struct vpath *path)
 {
     for (size_t i = 0; i < schema->count; i++) {
         const struct evi_field *f = &schema->fields[i];
         if (f->flags & EVI_DERIVED) {
             continue; /* EVI_OUT_DERIVED values given are checked like any other */
         }
-        int r = validate_field(f, obj, prefix);
+        int r = validate_field(f, obj, path);
         if (r < 0) {
             return r;
         }
@@ -200,10 +222,11 @@ static int validate_object(const struct evi_schema *schema, const void *obj, con
 int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix)
 {
     const struct ev_common *common = event;
+    const struct vpath root = {NULL, prefix, 0};
     if (common->severity.set &&
         (common->severity.value < EV_SEV_EMERGENCY || common->severity.value > EV_SEV_DEBUG)) {
-        return evi_error(EV_EFORMAT, "%s: severity %lld is not a syslog severity (0..7)", prefix,
-                         (long long)common->severity.value);
+        return fail(&root, "severity %lld is not a syslog severity (0..7)",
+                    (long long)common->severity.value);
     }
-    return validate_object(schema, event, prefix);
+    return validate_object(schema, event, &root);
 }

@@ -368,11 +368,21 @@ static bool credential_before(const uint8_t *start, const uint8_t *p)
     size_t n = 0;
     const uint8_t *q = p;
 
-    while (q > start && (q[-1] == ' ' || q[-1] == '\t')) {
-        q--;
+    /* Also over the escapes \t and \" of a JSON string that has not been decoded. */
+    for (;;) {
+        if (q > start && (q[-1] == ' ' || q[-1] == '\t')) {
+            q--;
+        } else if (q - start >= 2 && q[-2] == '\\' && q[-1] == 't') {
+            q -= 2;
+        } else {
+            break;
+        }
     }
     if (q > start && (q[-1] == '"' || q[-1] == '\'')) {
         q--;
+        if (q > start && q[-1] == '\\') {
+            q--;
+        }
     }
     if (q == start || !may_end_word(q[-1])) {
         return false;
@@ -410,6 +420,9 @@ static bool credential_option(const uint8_t *p, const uint8_t *end)
  * The built-in patterns (a bit per enum evi_builtin_pattern_id) whose anchor
  * is at p, a byte of class t, in the text [start, end). Looking past the ends
  * of the text it is in (into the JSON around a string) only adds candidates.
+ * It also works on the body of a JSON string before its escapes are decoded:
+ * no anchor holds a character that JSON escapes, except the tab and quote
+ * that may sit between a key and its "=" or ":", skipped in either form.
  */
 static uint32_t anchors_at(uint8_t t, const uint8_t *start, const uint8_t *p, const uint8_t *end)
 {
@@ -427,7 +440,8 @@ static uint32_t anchors_at(uint8_t t, const uint8_t *start, const uint8_t *p, co
         if (after >= 2 && p[1] == '-' && credential_option(p + 2, end)) {
             mask |= BIT(EVI_PAT_CREDENTIAL);
         }
-        if (after >= 3 && p[1] == 'u' && (p[2] == ' ' || p[2] == '\t')) {
+        if (after >= 3 && p[1] == 'u' &&
+            (p[2] == ' ' || p[2] == '\t' || (p[2] == '\\' && after >= 4 && p[3] == 't'))) {
             mask |= BIT(EVI_PAT_CREDENTIAL);
         }
         break;
@@ -981,7 +995,7 @@ static bool credential_key(const uint8_t *key, size_t key_len, const uint8_t *va
 struct json_value {
     size_t open, close; /* offsets of the quotes */
     uint32_t mask;
-    bool escaped; /* holds escapes: decode, then prefilter again */
+    bool escaped; /* holds escapes: decode before matching */
     bool whole;   /* under a credential key */
 };
 
@@ -1220,8 +1234,7 @@ static bool scan_string_value(struct json_scan *c, const uint8_t *key, size_t ke
     size_t raw_len = v.close - v.open - 1;
     v.whole = s->builtin_count > 0 && key != NULL &&
               credential_key(key, key_len, c->json + v.open + 1, raw_len);
-    if (v.whole ||
-        (raw_len >= s->min_len && (v.mask != 0 || v.escaped || s->count > s->builtin_count))) {
+    if (v.whole || (raw_len >= s->min_len && (v.mask != 0 || s->count > s->builtin_count))) {
         return list_value(c, v);
     }
     return true;
@@ -1300,8 +1313,8 @@ static int sanitize_value(const struct evi_sanitizer *s, const char *json,
         len = json_unescape(value, len, st->buf);
         value = st->buf;
         bool valid;
-        mask = prefilter(s, value, len, &valid);
-        if (!v->whole && (len < s->min_len || (mask == 0 && s->count == s->builtin_count))) {
+        mask |= prefilter(s, value, len, &valid);
+        if (!v->whole && len < s->min_len) {
             return 0;
         }
     }

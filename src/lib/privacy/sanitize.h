@@ -68,8 +68,8 @@ void evi_sanitizer_free(struct evi_sanitizer *s);
  * Returns 0 and leaves *ret_text and *ret_len untouched when nothing matches;
  * otherwise sets *ret_text (malloc'd, NUL-terminated, the caller frees it)
  * and *ret_len to a copy with every match replaced by "[REDACTED:NAME]" and
- * returns the number of markers written (> 0). Negative on failure: -ENOMEM,
- * EV_ETOOBIG when len is over INT_MAX.
+ * returns the number of replacements (> 0; overlapping matches count once).
+ * Negative on failure: -ENOMEM, EV_ETOOBIG when len is over INT_MAX.
  */
 int evi_sanitize_text(const struct evi_sanitizer *s, const char *text, size_t len, char **ret_text,
                       size_t *ret_len);
@@ -90,7 +90,7 @@ int evi_sanitize_text(const struct evi_sanitizer *s, const char *text, size_t le
  * credential: {"db_password":"x"} -> {"db_password":"[REDACTED:credential]"}.
  *
  * Returns 0 when nothing matched (*ret_json and *ret_len untouched), else
- * the number of markers written and the canonical result in *ret_json
+ * the number of replacements and the canonical result in *ret_json
  * (malloc'd, NUL-terminated, the caller frees it) and *ret_len. EV_EJSON
  * (with ev_last_error()) when json is not a canonical object; -ENOMEM;
  * EV_ETOOBIG when len is over INT_MAX.
