@@ -43,12 +43,12 @@ log=$work/log
 "$evident" -d "$log" init --origin interop.example/log >/dev/null 2>&1
 vkey=$("$evident" -d "$log" pubkey)
 for i in $(seq 1 37); do
-    printf '{"type":"code_execution","data":{"n":%d,"cmd":"echo %d"}}\n' "$i" "$i"
+    printf '{"type":"code_execution","data":{"language":"sh","command":"echo %d","exit_code":%d}}\n' "$i" "$i"
 done | "$evident" -d "$log" append --jsonl --sync never >/dev/null
 "$evident" -d "$log" checkpoint --new >"$work/old.cp"
 old_size=$(sed -n 2p "$work/old.cp")
 for i in $(seq 1 100); do
-    printf '{"type":"security_event","severity":"warning","data":{"i":%d}}\n' "$i"
+    printf '{"type":"custom.interop","severity":"warning","data":{"i":%d}}\n' "$i"
 done | "$evident" -d "$log" append --jsonl >/dev/null
 "$evident" -d "$log" checkpoint --new >"$work/new.cp"
 size=$(sed -n 2p "$work/new.cp")

@@ -161,7 +161,7 @@ static void test_code_execution_levels(void **state)
         /* comprehensive: the code too */
         "{\"actor\":{\"uid\":1000,\"user\":\"alice\"},\"code\":{\"bytes\":9,\"sha256\":"
         "\"" SHA_PRINT1 "\",\"text\":\"print(1)\\n\"},\"correlation_id\":\"job-7\",\"duration_ms\":"
-                        "42,\"exit_code\":"
+        "42,\"exit_code\":"
         "0,\"language\":\"python\",\"outcome\":\"success\",\"sandbox_id\":\"sbx-1\",\"stderr\":{"
         "\"bytes\":5,\"sha256\":\"" SHA_OOPS "\",\"text\":\"oops\\n\"},\"stdout\":{\"bytes\":6,"
         "\"sha256\":\"" SHA_HELLO "\",\"text\":\"hello\\n\"}}",
@@ -606,10 +606,50 @@ static void test_secrets_never_reach_disk(void **state)
     assert_int_equal(rep.failure, EV_FAIL_NONE);
 }
 
+/* The JSON writer escapes exactly as jansson does, for every ASCII byte and some UTF-8. */
+static void test_jsonw_matches_jansson(void **state)
+{
+    (void)state;
+    static const char *const multibyte[] = {"\xC3\xA9", "\xE2\x98\x83", "\xF0\x9F\x98\x80",
+                                            "\xE2\x80\xA8", "\x7F"};
+    uint64_t rng = 12345;
+    struct evi_jsonw w;
+    evi_jsonw_init(&w, 0);
+    for (int round = 0; round < 20000; round++) {
+        char text[96];
+        size_t len = 0, want = tu_next_random(&rng) % 40;
+        while (len < want) {
+            uint64_t r = tu_next_random(&rng);
+            if (r % 5 == 0) {
+                const char *m = multibyte[(r >> 8) % 5];
+                memcpy(text + len, m, strlen(m));
+                len += strlen(m);
+            } else {
+                /* Mostly printable, often the bytes that need escapes. */
+                static const char hot[] = "\"\\\b\f\n\r\t\x01\x1f";
+                text[len++] = (r >> 8) % 3 == 0 ? hot[(r >> 16) % (sizeof(hot) - 1)]
+                                                : (char)(0x20 + (r >> 16) % 95);
+            }
+        }
+        json_t *str = json_stringn(text, len);
+        assert_non_null(str);
+        char *jan = json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT);
+        evi_jsonw_reset(&w);
+        evi_jsonw_string(&w, text, len);
+        assert_int_equal(evi_jsonw_error(&w), 0);
+        assert_string_equal(w.data, jan);
+        assert_int_equal(evi_jsonw_escaped_len(text, len) + 2, strlen(jan));
+        free(jan);
+        json_decref(str);
+    }
+    evi_jsonw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_sorted_and_unique),
+        cmocka_unit_test(test_jsonw_matches_jansson),
         cmocka_unit_test(test_events_md_matches_table),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_code_execution_levels),

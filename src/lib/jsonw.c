@@ -35,7 +35,18 @@ int evi_jsonw_error(const struct evi_jsonw *w)
     return w->error;
 }
 
-static bool reserve(struct evi_jsonw *w, size_t more)
+static bool grow(struct evi_jsonw *w, size_t more);
+
+/* Room for more bytes and a NUL: the common case inline, growing out of line. */
+static inline bool reserve(struct evi_jsonw *w, size_t more)
+{
+    if (w->error == 0 && more < w->cap - w->len && (w->max == 0 || more <= w->max - w->len)) {
+        return true;
+    }
+    return grow(w, more);
+}
+
+static bool grow(struct evi_jsonw *w, size_t more)
 {
     if (w->error != 0) {
         return false;
@@ -190,6 +201,18 @@ static inline bool special(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
 }
 
+/* true if any of the 8 bytes at p is special() (SWAR: no branch per byte). */
+static inline bool any_special(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t control = (x - ones * 0x20) & ~x; /* bytes below 0x20 (or >= 0x80) */
+    uint64_t quote = ((x ^ (ones * '"')) - ones) & ~(x ^ (ones * '"'));
+    uint64_t backslash = ((x ^ (ones * '\\')) - ones) & ~(x ^ (ones * '\\'));
+    return ((control | quote | backslash | x) & highs) != 0;
+}
+
 void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
 {
     before_value(w);
@@ -206,6 +229,10 @@ void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
     size_t i = 0;
     while (i < len) {
         size_t run = i;
+        /* Eight bytes at a time while none of them needs attention. */
+        while (len - run >= 8 && !any_special(s + run)) {
+            run += 8;
+        }
         while (run < len && !special((unsigned char)s[run])) {
             run++;
         }

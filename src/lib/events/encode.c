@@ -80,17 +80,19 @@ static void put_capture(struct enc *x, const struct ev_capture *c, size_t limit)
     if (c->data != NULL) {
         static const char digits[] = "0123456789abcdef";
         uint8_t digest[EVI_HASH];
-        char hex[2 * EVI_HASH + 1];
+        char hex[2 * EVI_HASH + 2];
         evi_sha256(c->data, c->len, digest);
         /* A digest of content is not a secret: no need for evi_hex_encode's constant time. */
+        hex[0] = '"';
         for (size_t i = 0; i < EVI_HASH; i++) {
-            hex[2 * i] = digits[digest[i] >> 4];
-            hex[2 * i + 1] = digits[digest[i] & 0x0f];
+            hex[1 + 2 * i] = digits[digest[i] >> 4];
+            hex[2 + 2 * i] = digits[digest[i] & 0x0f];
         }
+        hex[2 * EVI_HASH + 1] = '"';
         evi_jsonw_key(x->w, "bytes");
         evi_jsonw_int(x->w, (int64_t)c->len);
         evi_jsonw_key(x->w, "sha256");
-        evi_jsonw_string(x->w, hex, 2 * EVI_HASH);
+        evi_jsonw_value_raw(x->w, hex, sizeof(hex)); /* hex needs no escaping */
         if (limit > 0) {
             size_t window = c->len;
             if (window > limit + SANITIZE_SLACK) {
