@@ -38,6 +38,19 @@ static void fail(struct enc *x, int r)
     }
 }
 
+/* Writes s as a string value cut to max_escaped bytes once escaped (0 = no cut). */
+static void put_cut(struct enc *x, const char *s, size_t len, size_t max_escaped, bool *ret_cut)
+{
+    size_t keep = len;
+    if (max_escaped > 0) {
+        keep = evi_jsonw_prefix_fitting(s, len, max_escaped);
+    }
+    if (ret_cut != NULL) {
+        *ret_cut = keep < len;
+    }
+    evi_jsonw_string(x->w, s, keep);
+}
+
 /*
  * Writes len bytes of s as a string value, sanitized, then cut to max_escaped
  * bytes once escaped (0 = no cut). *ret_cut (may be NULL) says if it was cut.
@@ -58,15 +71,49 @@ static void put_text(struct enc *x, const char *s, size_t len, size_t max_escape
             len = clean_len;
         }
     }
-    size_t keep = len;
-    if (max_escaped > 0) {
-        keep = evi_jsonw_prefix_fitting(s, len, max_escaped);
-    }
-    if (ret_cut != NULL) {
-        *ret_cut = keep < len;
-    }
-    evi_jsonw_string(x->w, s, keep);
+    put_cut(x, s, len, max_escaped, ret_cut);
     free(clean);
+}
+
+/*
+ * Writes the text of a capture, sanitized over a window SANITIZE_SLACK bytes
+ * past what is kept. A secret replaced inside the window shortens it, which
+ * would bring the window's cut edge (where a secret may be cut and so not
+ * recognized) into what is kept: the window grows until the sanitized text
+ * still reaches SANITIZE_SLACK past the limit, or covers the whole capture.
+ * *ret_cut says if the text written is less than the whole capture.
+ */
+static void put_capture_text(struct enc *x, const struct ev_capture *c, size_t limit, bool *ret_cut)
+{
+    size_t want = limit + SANITIZE_SLACK;
+    size_t window = c->len < want ? c->len : want;
+    if (x->e->sanitizer == NULL) {
+        put_cut(x, c->data, window, limit, ret_cut);
+        *ret_cut = *ret_cut || window < c->len;
+        return;
+    }
+    for (;;) {
+        char *clean = NULL;
+        size_t clean_len = 0;
+        int n = evi_sanitize_text(x->e->sanitizer, c->data, window, &clean, &clean_len);
+        if (n < 0) {
+            fail(x, n);
+            return;
+        }
+        if (n == 0 || clean_len >= want || window == c->len) {
+            if (n > 0) {
+                x->redacted += (unsigned)n;
+            }
+            put_cut(x, n > 0 ? clean : c->data, n > 0 ? clean_len : window, limit, ret_cut);
+            *ret_cut = *ret_cut || window < c->len;
+            free(clean);
+            return;
+        }
+        free(clean);
+        /* At least double, so that the bytes sanitized stay linear in the capture's. */
+        size_t grown = window + (want - clean_len > window ? want - clean_len : window);
+        window = grown < c->len ? grown : c->len;
+    }
 }
 
 static bool capture_set(const struct ev_capture *c)
@@ -94,14 +141,10 @@ static void put_capture(struct enc *x, const struct ev_capture *c, size_t limit)
         evi_jsonw_key(x->w, "sha256");
         evi_jsonw_value_raw(x->w, hex, sizeof(hex)); /* hex needs no escaping */
         if (limit > 0) {
-            size_t window = c->len;
-            if (window > limit + SANITIZE_SLACK) {
-                window = limit + SANITIZE_SLACK;
-            }
             bool cut = false;
             evi_jsonw_key(x->w, "text");
-            put_text(x, c->data, window, limit, &cut);
-            if (cut || window < c->len) {
+            put_capture_text(x, c, limit, &cut);
+            if (cut) {
                 evi_jsonw_key(x->w, "truncated");
                 evi_jsonw_bool(x->w, true);
             }

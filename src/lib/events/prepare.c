@@ -274,6 +274,16 @@ static int prepare_custom(const struct ev_policy *policy, const struct ev_event 
         r = -ENOMEM;
         goto out;
     }
+    /* Markers can be longer than what they replace ("pwd=x"), and reals longer as jansson
+     * writes them: what fit on input may not fit now. */
+    size_t out_len = strlen(out->buffer);
+    if (out_len > EV_ENTRY_MAX_BYTES) {
+        r = evi_error(EV_ETOOBIG,
+                      "data: %zu bytes once canonical and sanitized, over the entry "
+                      "limit of %u",
+                      out_len, EV_ENTRY_MAX_BYTES);
+        goto out;
+    }
     out->event.data_json = out->buffer;
     r = 0;
 out:
