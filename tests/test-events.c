@@ -543,6 +543,78 @@ static void test_custom_types(void **state)
     ev_policy_free(pol);
 }
 
+/* ev_audit_* hands its own data to the engine unchecked: the entry must still be canonical. */
+static void test_audit_entries_canonical(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_code_execution e = sample_execution();
+    static const char weird[] = "tab\there \"q\" \xC3\xA9 \x01 \xff end";
+    e.command = weird;
+    uint64_t index = 0;
+    tu_ok(ev_audit_code_execution(log, NULL, &e, &index));
+    struct ev_prepared p;
+    tu_ok(ev_code_execution_prepare(NULL, &e, &p));
+    struct ev_entry *entry = NULL;
+    tu_ok(ev_log_entry(log, index, &entry));
+    const char *data = strstr(entry->bytes, ",\"data\":");
+    assert_non_null(data);
+    data += strlen(",\"data\":");
+    assert_int_equal(strlen(data), strlen(p.event.data_json) + 1); /* the envelope's '}' */
+    assert_memory_equal(data, p.event.data_json, strlen(p.event.data_json));
+    char *copy = strndup(data, strlen(data) - 1);
+    assert_canonical(copy); /* the data object exactly as jansson writes it */
+    free(copy);
+    ev_entry_free(entry);
+    ev_prepared_release(&p);
+    tu_ok(ev_log_close(log));
+}
+
+/* Prepared data changed after preparation is checked like any caller's JSON. */
+static void test_append_prepared(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
+                                      .limit = EV_SOME_INT(10),
+                                      .observed = EV_SOME_INT(11),
+                                      .action = EV_ACTION_DENIED};
+    struct ev_prepared p[3];
+    for (int i = 0; i < 3; i++) {
+        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
+    }
+    uint64_t first = 99;
+    tu_ok(ev_audit_append_prepared(log, p, 3, &first, NULL));
+    assert_int_equal(first, 0);
+
+    /* Spaces put in after preparing: no longer the library's bytes, so canonicalized. */
+    char spaced[] =
+        "{ \"action\" : \"denied\", \"limit\":10,\"observed\":11,\"resource\":\"pids\"}";
+    free(p[1].buffer);
+    p[1].buffer = strdup(spaced);
+    p[1].event.data_json = p[1].buffer;
+    /* Broken JSON in the buffer: refused, nothing written. */
+    p[2].buffer[3] = '\0';
+    size_t bad = 99;
+    assert_int_equal(ev_audit_append_prepared(log, p, 3, &first, &bad), EV_EJSON);
+    assert_int_equal(bad, 2);
+    assert_int_equal(ev_log_size(log), 3);
+    tu_ok(ev_audit_append_prepared(log, p, 2, &first, NULL));
+    struct ev_entry *entry = NULL;
+    tu_ok(ev_log_entry(log, 4, &entry));
+    assert_non_null(strstr(entry->bytes, ",\"data\":{\"action\":\"denied\",\"limit\":10,"));
+    ev_entry_free(entry);
+    /* A dropped event is not appendable. */
+    p[0].dropped = true;
+    assert_int_equal(ev_audit_append_prepared(log, p, 1, &first, &bad), EV_EFORMAT);
+    for (int i = 0; i < 3; i++) {
+        ev_prepared_release(&p[i]);
+    }
+    tu_ok(ev_log_close(log));
+}
+
 /* ---- a secret never reaches the disk -------------------------------------------------- */
 
 static bool dir_contains(const char *dir, const char *needle);
@@ -662,6 +734,8 @@ int main(void)
         cmocka_unit_test(test_default_severities),
         cmocka_unit_test(test_policy_drops),
         cmocka_unit_test(test_custom_types),
+        cmocka_unit_test_setup_teardown(test_audit_entries_canonical, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_append_prepared, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_secrets_never_reach_disk, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -317,7 +317,8 @@ struct ev_prepared {
     unsigned redacted;     /* secrets replaced in the data */
     bool truncated;        /* findings or outputs cut to fit (the data says which) */
     char type[72];
-    char *buffer; /* owned; free with ev_prepared_release() */
+    char *buffer;   /* owned; free with ev_prepared_release() */
+    uint32_t check; /* private: what ev_audit_append_prepared() recognizes its data by */
 };
 
 void ev_prepared_release(struct ev_prepared *prepared);
@@ -367,6 +368,17 @@ int ev_audit_security_event(struct ev_log *log, const struct ev_policy *policy,
                             const struct ev_security_event *e, uint64_t *ret_index);
 int ev_audit_system_event(struct ev_log *log, const struct ev_policy *policy,
                           const struct ev_system_event *e, uint64_t *ret_index);
+
+/*
+ * Appends count prepared events (none dropped) as consecutive entries, all or
+ * nothing as ev_log_append_batch() is. The data the library wrote for an
+ * event is recognized as its own (a CRC32C of it, taken at preparation) and
+ * not checked again; data changed since is checked like any caller's JSON.
+ * On success writes the first index to *ret_first; *ret_bad gets the
+ * position of a rejected event.
+ */
+int ev_audit_append_prepared(struct ev_log *log, const struct ev_prepared *prepared, size_t count,
+                             uint64_t *ret_first, size_t *ret_bad);
 
 /* ---- the schema, for documentation and tools ----------------------------- */
 

@@ -133,7 +133,6 @@ struct pending_event {
 struct batch {
     struct cli_arena arena;
     struct pending_event pending[BATCH_MAX];
-    struct ev_event events[BATCH_MAX];
     struct ev_prepared prepared[BATCH_MAX]; /* what the policy made of each (appender) */
     size_t count;
 };
@@ -385,16 +384,17 @@ static int append_batch(struct stream *s, struct batch *b)
             s->dropped++;
             continue;
         }
-        b->events[kept] = prep->event;
         b->pending[kept] = *p;
         kept++;
     }
-    size_t prepared_count = kept;
-    b->count = r < 0 ? 0 : kept;
+    b->count = kept;
+    if (r < 0) {
+        goto release;
+    }
     while (b->count > 0) {
         uint64_t first = 0;
         size_t bad = SIZE_MAX;
-        r = ev_log_append_batch(s->log, b->events, b->count, &first, &bad);
+        r = ev_audit_append_prepared(s->log, b->prepared, b->count, &first, &bad);
         if (r == 0) {
             for (size_t i = 0; i < b->count; i++) {
                 out_index(s, first + i);
@@ -404,8 +404,9 @@ static int append_batch(struct stream *s, struct batch *b)
         if ((r == EV_EJSON || r == EV_ETOOBIG) && bad < b->count) {
             cli_error("line %llu: %s", b->pending[bad].line, cli_cause(r));
             s->lib_rejected++;
-            memmove(&b->events[bad], &b->events[bad + 1],
-                    (b->count - bad - 1) * sizeof(b->events[0]));
+            ev_prepared_release(&b->prepared[bad]);
+            memmove(&b->prepared[bad], &b->prepared[bad + 1],
+                    (b->count - bad - 1) * sizeof(b->prepared[0]));
             memmove(&b->pending[bad], &b->pending[bad + 1],
                     (b->count - bad - 1) * sizeof(b->pending[0]));
             b->count--;
@@ -416,7 +417,8 @@ static int append_batch(struct stream *s, struct batch *b)
                  b->pending[b->count - 1].line, s->cli->dir);
         break;
     }
-    for (size_t i = 0; i < prepared_count; i++) {
+release:
+    for (size_t i = 0; i < b->count; i++) {
         ev_prepared_release(&b->prepared[i]);
     }
     b->count = 0;

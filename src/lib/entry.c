@@ -211,7 +211,7 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
-int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
+int evi_entry_body_make(const struct ev_event *event, unsigned flags,
                         struct evi_entry_body *ret_body)
 {
     char *source = NULL, *data = NULL, *text = NULL, *p;
@@ -220,7 +220,7 @@ int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
     size_t type_len, sev_len, src_len, dat_len, len;
     int r;
 
-    r = check_type(event->type, allow_reserved);
+    r = check_type(event->type, (flags & EVI_BODY_ALLOW_RESERVED) != 0);
     if (r < 0) {
         return r;
     }
@@ -234,7 +234,9 @@ int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
             goto out;
         }
     }
-    if (event->data_json != NULL) {
+    if (event->data_json != NULL && (flags & EVI_BODY_DATA_CANONICAL)) {
+        dat = event->data_json;
+    } else if (event->data_json != NULL) {
         r = evi_canonical_object("data", event->data_json, &dat, &data);
         if (r < 0) {
             goto out;

@@ -25,8 +25,17 @@ struct evi_entry_body {
     size_t len;
 };
 
+enum {
+    EVI_BODY_ALLOW_RESERVED = 1u << 0, /* the writer's own types (seal) */
+    /*
+     * data_json was written by the library itself in canonical form (the audit
+     * layer's encoder): used as it is, not checked again. Never for a caller's text.
+     */
+    EVI_BODY_DATA_CANONICAL = 1u << 1,
+};
+
 /* Validates and canonicalizes an event into a body. EV_EJSON/EV_ETOOBIG on bad input. */
-int evi_entry_body_make(const struct ev_event *event, bool allow_reserved,
+int evi_entry_body_make(const struct ev_event *event, unsigned flags,
                         struct evi_entry_body *ret_body);
 void evi_entry_body_free(struct evi_entry_body *body);
 

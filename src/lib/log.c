@@ -1299,8 +1299,10 @@ static int settle_locked(struct ev_log *log, uint64_t end)
     return r;
 }
 
-int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_t count,
-                        uint64_t *ret_first, size_t *ret_bad)
+/* library_data (may be NULL): which events carry data the library wrote (EVI_BODY_DATA_CANONICAL).
+ */
+static int append_batch(struct ev_log *log, const struct ev_event *events, size_t count,
+                        uint64_t *ret_first, size_t *ret_bad, const bool *library_data)
 {
     struct evi_entry_body *bodies;
     uint64_t first = 0;
@@ -1319,7 +1321,8 @@ int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_
         return -ENOMEM;
     }
     for (made = 0; made < count; made++) {
-        r = evi_entry_body_make(&events[made], false, &bodies[made]);
+        unsigned flags = library_data != NULL && library_data[made] ? EVI_BODY_DATA_CANONICAL : 0;
+        r = evi_entry_body_make(&events[made], flags, &bodies[made]);
         if (r < 0) {
             if (ret_bad != NULL) {
                 *ret_bad = made;
@@ -1380,9 +1383,22 @@ out:
     return r;
 }
 
+int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_t count,
+                        uint64_t *ret_first, size_t *ret_bad)
+{
+    return append_batch(log, events, count, ret_first, ret_bad, NULL);
+}
+
 int ev_log_append(struct ev_log *log, const struct ev_event *event, uint64_t *ret_index)
 {
-    return ev_log_append_batch(log, event, 1, ret_index, NULL);
+    return append_batch(log, event, 1, ret_index, NULL, NULL);
+}
+
+int evi_log_append_library_data(struct ev_log *log, const struct ev_event *events,
+                                const bool *library_data, size_t count, uint64_t *ret_first,
+                                size_t *ret_bad)
+{
+    return append_batch(log, events, count, ret_first, ret_bad, library_data);
 }
 
 int ev_log_seal(struct ev_log *log)

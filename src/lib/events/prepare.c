@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "entry.h"
+#include "log-internal.h"
 #include "error.h"
 #include "events/events.h"
 #include "privacy/sanitize.h"
@@ -127,6 +129,7 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
         goto out;
     }
     out->buffer = w.data;
+    out->check = evi_crc32c(0, w.data, w.len);
     w.data = NULL;
     out->event.data_json = out->buffer;
 out:
@@ -285,6 +288,7 @@ static int prepare_custom(const struct ev_policy *policy, const struct ev_event 
         goto out;
     }
     out->event.data_json = out->buffer;
+    out->check = evi_crc32c(0, out->buffer, strlen(out->buffer));
     r = 0;
 out:
     json_decref(obj);
@@ -370,7 +374,9 @@ static int append_prepared(struct ev_log *log, int r, struct ev_prepared *p, uin
         ev_prepared_release(p);
         return EV_DROPPED;
     }
-    r = ev_log_append(log, &p->event, ret_index);
+    /* The data is ours, canonical by construction and never seen by the caller. */
+    static const bool ours = true;
+    r = evi_log_append_library_data(log, &p->event, &ours, 1, ret_index, NULL);
     ev_prepared_release(p);
     return r;
 }
@@ -380,6 +386,48 @@ int ev_audit_append(struct ev_log *log, const struct ev_policy *policy,
 {
     struct ev_prepared p;
     return append_prepared(log, ev_event_prepare(policy, event, &p), &p, ret_index);
+}
+
+/* Whether a prepared event still carries the data the library wrote for it. */
+static bool still_ours(const struct ev_prepared *p)
+{
+    return p->buffer != NULL && p->event.data_json == p->buffer &&
+           evi_crc32c(0, p->buffer, strlen(p->buffer)) == p->check;
+}
+
+int ev_audit_append_prepared(struct ev_log *log, const struct ev_prepared *prepared, size_t count,
+                             uint64_t *ret_first, size_t *ret_bad)
+{
+    struct ev_event one[64];
+    bool ours_one[64];
+    struct ev_event *events = count <= 64 ? one : calloc(count, sizeof(*events));
+    bool *ours = count <= 64 ? ours_one : calloc(count, sizeof(*ours));
+    int r = 0;
+
+    if (events == NULL || ours == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (prepared[i].dropped) {
+            if (ret_bad != NULL) {
+                *ret_bad = i;
+            }
+            r = evi_error(EV_EFORMAT, "event %zu: dropped by the policy, nothing to append", i);
+            goto out;
+        }
+        events[i] = prepared[i].event;
+        ours[i] = still_ours(&prepared[i]);
+    }
+    r = evi_log_append_library_data(log, events, ours, count, ret_first, ret_bad);
+out:
+    if (events != one) {
+        free(events);
+    }
+    if (ours != ours_one) {
+        free(ours);
+    }
+    return r;
 }
 
 #define AUDIT(fn, prep, T)                                                                         \
