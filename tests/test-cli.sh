@@ -92,7 +92,8 @@ flip_byte() {
 
 run --help
 expect_rc "--help" 0
-for cmd in init append log show entry info checkpoint pubkey prove verify verify-proof export seal; do
+for cmd in init append log show entry info checkpoint pubkey prove verify verify-proof export seal \
+    event ingest config summary report; do
     expect_out "--help lists $cmd" "  $cmd "
 done
 expect_out "--help documents -d" "--dir DIR"
@@ -107,7 +108,8 @@ run
 expect_rc "no command" 2
 run --bogus
 expect_rc "unknown global option" 2
-for cmd in init append log show entry info checkpoint pubkey prove verify verify-proof export seal; do
+for cmd in init append log show entry info checkpoint pubkey prove verify verify-proof export seal \
+    event ingest config summary report; do
     run "$cmd" --help
     expect_rc "$cmd --help" 0
     expect_out "$cmd --help usage" "usage: evident"
