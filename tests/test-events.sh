@@ -264,7 +264,7 @@ expect_err "integer out of range names the field" "data.exit_code: 4294967296 is
 run -d L event resource_violation --resource gpu --limit 1 --observed 2 --action killed
 expect_rc "enum bad value" 2
 expect_err_exactly "enum bad value lists the values" \
-    "evident: invalid resource_violation event: malformed input (data.resource: 'gpu' is not one of: cpu, memory, disk, pids, wall_time, network, files)"
+    "evident: invalid resource_violation event: malformed input (data.resource: not one of: cpu, memory, disk, pids, wall_time, network, files)"
 run -d L event resource_violation --resource cpu --limit 1 --observed 2
 expect_rc "missing required" 2
 expect_err_exactly "missing required names it" \
@@ -396,7 +396,7 @@ printf '{"m":"%s"}' "$(for _ in $(seq 2700); do printf 'pwd=x '; done)" >grows.j
 run -d L event custom.grow --data "$(cat grows.json)" --dry-run
 expect_rc "custom data too big once sanitized is refused" 2
 expect_err "custom data too big once sanitized: the message says why" \
-    "bytes once canonical and sanitized, over the entry limit of 65535"
+    "bytes once canonical and sanitized; with the source and the envelope, over the entry limit of 65535"
 expect_no_out "custom data too big once sanitized: nothing printed" "REDACTED"
 
 run -d L event code_execution --language bash --stdout "$AWS" --dry-run

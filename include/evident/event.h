@@ -310,9 +310,14 @@ struct ev_system_event {
 
 struct ev_policy; /* policy.h */
 
-/* An event ready for ev_log_append(): what the policy made of the input. */
+/*
+ * An event ready for ev_log_append(): what the policy made of the input.
+ * event points into the owned buffer, static names and the input's source,
+ * never into the struct itself, so prepared events may be moved and sorted.
+ * For a dropped event, event.type and event.data_json are NULL (see type).
+ */
 struct ev_prepared {
-    struct ev_event event; /* type, severity, source and data, pointing into this struct */
+    struct ev_event event; /* type, severity, source and data */
     bool dropped;          /* the policy disables this type or severity: append nothing */
     unsigned redacted;     /* secrets replaced in the data */
     bool truncated;        /* findings or outputs cut to fit (the data says which) */

@@ -173,6 +173,12 @@ static size_t next_char(const char *s, size_t len, size_t i, size_t *ret_in, cha
                         const char **ret_verbatim)
 {
     unsigned char c = (unsigned char)s[i];
+    if (c == 0) {
+        /* U+0000 has no place in an entry (json.c refuses \u0000): written as U+FFFD. */
+        *ret_in = 1;
+        *ret_verbatim = replacement;
+        return 3;
+    }
     if (c < 0x80) {
         size_t n = escape_of(c, esc);
         *ret_in = 1;

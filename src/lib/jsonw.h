@@ -44,7 +44,8 @@ void evi_jsonw_key(struct evi_jsonw *w, const char *key);
 /*
  * A string value from len bytes of UTF-8. Escapes as jansson does: \" \\ \b
  * \f \n \r \t, other bytes below 0x20 as \u00XX (upper-case hex); everything
- * else verbatim. Invalid UTF-8 sequences become U+FFFD.
+ * else verbatim. Invalid UTF-8 sequences and NUL bytes become U+FFFD (entries
+ * never hold U+0000).
  */
 void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len);
 void evi_jsonw_int(struct evi_jsonw *w, int64_t v);

@@ -113,7 +113,8 @@ static int decode_field(const struct evi_field *f, json_t *v, void *out, struct 
         }
         char list[256];
         evi_enum_list(f, list, sizeof(list));
-        return evi_error(EV_EFORMAT, "%s: '%.64s' is not one of: %s", path, s, list);
+        /* The value is not repeated: a secret put in the wrong field stays out of messages. */
+        return evi_error(EV_EFORMAT, "%s: not one of: %s", path, list);
     }
     case EV_FIELD_STRINGS: {
         if (!json_is_array(v)) {

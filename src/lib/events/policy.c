@@ -78,17 +78,16 @@ bool evi_policy_keeps(const struct ev_policy *policy, enum ev_event_type type, i
 }
 
 static struct ev_policy *default_policy;
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-
-static void make_default(void)
-{
-    if (ev_policy_new(NULL, &default_policy) < 0) {
-        default_policy = NULL;
-    }
-}
+static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
 
 const struct ev_policy *evi_policy_default(void)
 {
-    (void)pthread_once(&default_once, make_default);
-    return default_policy;
+    /* Made on first use; a failure (out of memory) is tried again next time. */
+    pthread_mutex_lock(&default_mu);
+    if (default_policy == NULL && ev_policy_new(NULL, &default_policy) < 0) {
+        default_policy = NULL;
+    }
+    const struct ev_policy *p = default_policy;
+    pthread_mutex_unlock(&default_mu);
+    return p;
 }

@@ -34,7 +34,12 @@ static size_t data_budget(const char *source_json)
     return used < EV_ENTRY_MAX_BYTES ? EV_ENTRY_MAX_BYTES - used : 0;
 }
 
-static void set_head(struct ev_prepared *out, const char *type_name, int severity,
+/*
+ * The envelope fields of out. event.type never points into out itself, so a
+ * struct ev_prepared may be moved (qsort, memmove, realloc): a built-in name
+ * is static, a custom one is put after the data in the buffer (custom_type).
+ */
+static void set_head(struct ev_prepared *out, const char *type_name, bool is_static, int severity,
                      const char *source_json)
 {
     size_t n = strlen(type_name);
@@ -43,7 +48,7 @@ static void set_head(struct ev_prepared *out, const char *type_name, int severit
     }
     memcpy(out->type, type_name, n);
     out->type[n] = '\0';
-    out->event.type = out->type;
+    out->event.type = is_static ? type_name : NULL;
     out->event.severity = severity;
     out->event.source_json = source_json;
     out->event.data_json = NULL;
@@ -107,7 +112,7 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
     }
     int severity = common->severity.set ? (int)common->severity.value
                                         : evi_event_default_severity(type, event, &d);
-    set_head(out, schema->name, severity, common->source_json);
+    set_head(out, schema->name, true, severity, common->source_json);
     if (!evi_policy_keeps(policy, type, severity)) {
         out->dropped = true;
         r = 0;
@@ -154,15 +159,20 @@ PREPARE(ev_security_event_prepare, struct ev_security_event, EV_TYPE_SECURITY_EV
 PREPARE(ev_system_event_prepare, struct ev_system_event, EV_TYPE_SYSTEM_EVENT)
 #undef PREPARE
 
-/* Sanitizes the strings of a jansson tree in place; returns the count or a negative code. */
-static int sanitize_tree(const struct evi_sanitizer *sanitizer, json_t *v)
+/*
+ * Sanitizes the strings of a jansson tree in place, each under its member's
+ * key (NULL in arrays) so that credential keys count as in evi_sanitize_json;
+ * returns the count or a negative code.
+ */
+static int sanitize_tree(const struct evi_sanitizer *sanitizer, const char *key, json_t *v)
 {
     int total = 0;
     if (json_is_string(v)) {
         char *clean = NULL;
         size_t clean_len = 0;
-        int n = evi_sanitize_text(sanitizer, json_string_value(v), json_string_length(v), &clean,
-                                  &clean_len);
+        int n =
+            evi_sanitize_member(sanitizer, key, key != NULL ? strlen(key) : 0, json_string_value(v),
+                                json_string_length(v), &clean, &clean_len);
         if (n > 0) {
             n = json_string_setn(v, clean, clean_len) == 0 ? n : -ENOMEM;
             free(clean);
@@ -170,11 +180,11 @@ static int sanitize_tree(const struct evi_sanitizer *sanitizer, json_t *v)
         return n;
     }
     if (json_is_object(v)) {
-        const char *key;
+        const char *member;
         json_t *m;
-        json_object_foreach(v, key, m)
+        json_object_foreach(v, member, m)
         {
-            int n = sanitize_tree(sanitizer, m);
+            int n = sanitize_tree(sanitizer, member, m);
             if (n < 0) {
                 return n;
             }
@@ -185,7 +195,7 @@ static int sanitize_tree(const struct evi_sanitizer *sanitizer, json_t *v)
         json_t *m;
         json_array_foreach(v, i, m)
         {
-            int n = sanitize_tree(sanitizer, m);
+            int n = sanitize_tree(sanitizer, NULL, m);
             if (n < 0) {
                 return n;
             }
@@ -209,7 +219,7 @@ int evi_event_sanitize_json(const struct evi_sanitizer *sanitizer, const char *j
     if (tree == NULL) {
         return evi_error(EV_EJSON, "data: not a JSON object");
     }
-    n = sanitize_tree(sanitizer, tree);
+    n = sanitize_tree(sanitizer, NULL, tree);
     if (n > 0) {
         *ret_json = json_dumps(tree, JSON_COMPACT | JSON_SORT_KEYS);
         if (*ret_json == NULL) {
@@ -233,7 +243,7 @@ static int prepare_custom(const struct ev_policy *policy, const struct ev_event 
     int severity = event->severity >= 0 ? event->severity : EV_SEV_INFO;
     int r;
 
-    set_head(out, event->type, severity, event->source_json);
+    set_head(out, event->type, false, severity, event->source_json);
     if (!evi_policy_keeps(policy, EV_TYPE_CUSTOM, severity)) {
         out->dropped = true;
         return 0;
@@ -280,15 +290,25 @@ static int prepare_custom(const struct ev_policy *policy, const struct ev_event 
     /* Markers can be longer than what they replace ("pwd=x"), and reals longer as jansson
      * writes them: what fit on input may not fit now. */
     size_t out_len = strlen(out->buffer);
-    if (out_len > EV_ENTRY_MAX_BYTES) {
+    if (out_len > data_budget(event->source_json)) {
         r = evi_error(EV_ETOOBIG,
-                      "data: %zu bytes once canonical and sanitized, over the entry "
-                      "limit of %u",
+                      "data: %zu bytes once canonical and sanitized; with the source and the "
+                      "envelope, over the entry limit of %u",
                       out_len, EV_ENTRY_MAX_BYTES);
         goto out;
     }
+    /* The type name after the data's NUL: it moves with the buffer, not with *out. */
+    size_t type_len = strlen(out->type);
+    char *grown = realloc(out->buffer, out_len + 1 + type_len + 1);
+    if (grown == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    out->buffer = grown;
+    memcpy(grown + out_len + 1, out->type, type_len + 1);
+    out->event.type = grown + out_len + 1;
     out->event.data_json = out->buffer;
-    out->check = evi_crc32c(0, out->buffer, strlen(out->buffer));
+    out->check = evi_crc32c(0, out->buffer, out_len);
     r = 0;
 out:
     json_decref(obj);

@@ -132,7 +132,11 @@ static int derive_assessment(const struct ev_security_assessment *e, struct evi_
     if (e->score.set) {
         d->score = e->score;
     } else {
-        int64_t penalty = 25 * c->critical + 10 * c->high + 3 * c->medium + c->low;
+        /* Saturate before multiplying: counts may be as large as INT64_MAX / 8. */
+        int64_t penalty = 100;
+        if (c->critical < 4 && c->high < 10 && c->medium < 34 && c->low < 100) {
+            penalty = 25 * c->critical + 10 * c->high + 3 * c->medium + c->low;
+        }
         d->score = EV_SOME_INT(penalty >= 100 ? 0 : 100 - penalty);
     }
     d->finding_count = e->finding_count;

@@ -983,6 +983,23 @@ static bool credential_key(const uint8_t *key, size_t key_len, const uint8_t *va
     return n >= 3 && rev[0] == 'd' && rev[1] == 'w' && rev[2] == 'p' && value[0] != '/';
 }
 
+int evi_sanitize_member(const struct evi_sanitizer *s, const char *key, size_t key_len,
+                        const char *text, size_t len, char **ret_text, size_t *ret_len)
+{
+    if (s->builtin_count > 0 && key != NULL &&
+        credential_key((const uint8_t *)key, key_len, (const uint8_t *)text, len)) {
+        static const char marker[] = "[REDACTED:credential]";
+        char *out = strdup(marker);
+        if (out == NULL) {
+            return -ENOMEM;
+        }
+        *ret_text = out;
+        *ret_len = sizeof(marker) - 1;
+        return 1;
+    }
+    return evi_sanitize_text(s, text, len, ret_text, ret_len);
+}
+
 /*
  * The JSON scanner: one pass that checks the text is canonical, exactly as
  * evi_json_is_canonical_object() does (json.c; the grammar below is a copy of

@@ -95,6 +95,15 @@ int evi_sanitize_text(const struct evi_sanitizer *s, const char *text, size_t le
  * (with ev_last_error()) when json is not a canonical object; -ENOMEM;
  * EV_ETOOBIG when len is over INT_MAX.
  */
+/*
+ * evi_sanitize_text for the string value of an object member: with the
+ * built-in patterns on, a non-empty value under a credential key (a name
+ * ending in password, token, secret, api_key, ...; see evi_sanitize_json) is
+ * replaced whole by [REDACTED:credential]. key may be NULL (an array item).
+ */
+int evi_sanitize_member(const struct evi_sanitizer *s, const char *key, size_t key_len,
+                        const char *text, size_t len, char **ret_text, size_t *ret_len);
+
 int evi_sanitize_json(const struct evi_sanitizer *s, const char *json, size_t len, char **ret_json,
                       size_t *ret_len);
 
