@@ -986,7 +986,10 @@ static bool credential_key(const uint8_t *key, size_t key_len, const uint8_t *va
 int evi_sanitize_member(const struct evi_sanitizer *s, const char *key, size_t key_len,
                         const char *text, size_t len, char **ret_text, size_t *ret_len)
 {
-    if (s->builtin_count > 0 && key != NULL &&
+    /* A value that already is one marker stays as it is (sanitizing twice changes nothing). */
+    bool one_marker = len > 11 && memcmp(text, "[REDACTED:", 10) == 0 && text[len - 1] == ']' &&
+                      memchr(text + 10, ']', len - 11) == NULL;
+    if (!one_marker && s->builtin_count > 0 && key != NULL &&
         credential_key((const uint8_t *)key, key_len, (const uint8_t *)text, len)) {
         static const char marker[] = "[REDACTED:credential]";
         char *out = strdup(marker);
