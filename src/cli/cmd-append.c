@@ -133,8 +133,9 @@ struct pending_event {
 struct batch {
     struct cli_arena arena;
     struct pending_event pending[BATCH_MAX];
-    struct ev_prepared prepared[BATCH_MAX]; /* what the policy made of each (appender) */
+    struct ev_prepared prepared[BATCH_MAX]; /* what the policy made of each line */
     size_t count;
+    int failed; /* prepare_batch() ran out of memory */
 };
 
 /*
@@ -161,7 +162,7 @@ struct stream {
 
     /* appender thread only */
     unsigned long long lib_rejected;
-    unsigned long long dropped; /* by the policy */
+    unsigned long long dropped; /* by the policy (main thread) */
     char *out;                  /* printed indexes of one batch */
     size_t out_len, out_cap;
 };
@@ -345,20 +346,16 @@ static void out_index(struct stream *s, uint64_t v)
 }
 
 /*
- * Appender thread: appends batch b. If the library still rejects one event
- * (ret_bad), that line is reported and the batch goes again without it.
- * Prints the indexes. Returns 0 or a negative code that ends the run.
+ * Main thread, when a batch is complete: the policy for every line
+ * (validation against the type's schema, level, sanitization), so that this
+ * work overlaps the appender's work on the batch before. Rejected and
+ * dropped lines leave the batch; an allocation failure ends the run.
  */
-static int append_batch(struct stream *s, struct batch *b)
+static void prepare_batch(struct stream *s, struct batch *b)
 {
-    int r = out_reserve(s, b->count * 21);
-
-    if (r < 0) {
-        cli_error("out of memory");
-        return r;
-    }
-    /* The policy first: validation against the type's schema, level, sanitization. */
     size_t kept = 0;
+    int r = 0;
+    b->failed = 0;
     for (size_t i = 0; i < b->count; i++) {
         const struct pending_event *p = &b->pending[i];
         struct ev_event in = {
@@ -371,12 +368,12 @@ static int append_batch(struct stream *s, struct batch *b)
         r = ev_event_prepare(s->policy, &in, prep);
         if (r == -ENOMEM) {
             cli_error("out of memory");
+            b->failed = r;
             break;
         }
         if (r < 0) {
             cli_error("line %llu: %s", p->line, cli_cause(r));
-            s->lib_rejected++;
-            r = 0;
+            s->rejected++;
             continue;
         }
         if (prep->dropped) {
@@ -388,7 +385,23 @@ static int append_batch(struct stream *s, struct batch *b)
         kept++;
     }
     b->count = kept;
+}
+
+/*
+ * Appender thread: appends batch b. If the library still rejects one event
+ * (ret_bad), that line is reported and the batch goes again without it.
+ * Prints the indexes. Returns 0 or a negative code that ends the run.
+ */
+static int append_batch(struct stream *s, struct batch *b)
+{
+    int r = out_reserve(s, b->count * 21);
+
     if (r < 0) {
+        cli_error("out of memory");
+        return r;
+    }
+    if (b->failed < 0) {
+        r = b->failed;
         goto release;
     }
     while (b->count > 0) {
@@ -478,6 +491,7 @@ static int hand_over(struct stream *s)
         pthread_mutex_unlock(&s->mu);
         return r;
     }
+    prepare_batch(s, s->b);
     pthread_mutex_lock(&s->mu);
     while (s->handed != NULL && s->error == 0) {
         pthread_cond_wait(&s->cv, &s->mu);
