@@ -189,7 +189,7 @@ check "append prints index 2" test "$(cat "$T/out")" = 2
 
 run append --type custom.x --data '{"a":'
 expect_rc "append with malformed --data" 2
-expect_err "append with malformed --data" "evident: cannot append to 'L'"
+expect_err "append with malformed --data" "evident: invalid custom.x event: malformed event (data: invalid JSON"
 run append --type custom.x --data '[1,2]'
 expect_rc "append with non-object --data" 2
 run append --type custom.x --source 'nope'

@@ -17,6 +17,7 @@ set -euo pipefail
 
 : "${EVIDENT:?set EVIDENT to the evident binary}"
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+SRCDIR=$(cd "$SRCDIR" && pwd) # absolute: the script changes directory
 DATA=$SRCDIR/tests/data/ingest
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/evident-ingest.XXXXXX")
@@ -24,54 +25,8 @@ trap 'rm -rf "$T"' EXIT
 cd "$T"
 unset EVIDENT_DIR EVIDENT_CONFIG
 
-passed=0
-failed=0
-rc=0
-
-# run ARGS...: runs evident; stdout in $T/out, stderr in $T/err, exit status in $rc.
-run() {
-    set +e
-    "$EVIDENT" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-    set -e
-}
-
-# run_in FILE ARGS...: the same with FILE on standard input.
-run_in() {
-    local input=$1
-    shift
-    set +e
-    "$EVIDENT" "$@" >"$T/out" 2>"$T/err" <"$input"
-    rc=$?
-    set -e
-}
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-    echo "  exit status: $rc" >&2
-    sed 's/^/  stdout: /' "$T/out" | head -n 8 >&2 || true
-    sed 's/^/  stderr: /' "$T/err" | head -n 8 >&2 || true
-}
-expect_rc() {
-    if [[ $rc == "$2" ]]; then pass; else fail "$1: exit status $rc, expected $2"; fi
-}
-expect_out() {
-    if grep -qF -- "$2" "$T/out"; then pass; else fail "$1: stdout lacks '$2'"; fi
-}
-expect_err() {
-    if grep -qF -- "$2" "$T/err"; then pass; else fail "$1: stderr lacks '$2'"; fi
-}
-# expect_stdout NAME TEXT: stdout is exactly TEXT (plus the final newline).
-expect_stdout() {
-    if [[ "$(cat "$T/out")" == "$2" ]]; then pass; else fail "$1: stdout is not exactly '$2'"; fi
-}
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass; else fail "$name"; fi
-}
+# run, run_in, expect_*, check: tests/e2e.sh
+. "$SRCDIR/tests/e2e.sh"
 
 # entry_has N TEXT: the stored bytes of entry N contain TEXT.
 entry_has() {
@@ -227,7 +182,7 @@ check "refused reports wrote nothing" test "$(log_state)" = "$before"
 
 run -d L ingest semgrep "$DATA/semgrep.json" --target vulnerable/
 expect_rc "ingest semgrep" 0
-expect_stdout "ingest semgrep says what it appended" \
+expect_out_exactly "ingest semgrep says what it appended" \
     "semgrep: 1 security_assessment (4 findings: 1 high, 2 medium, 1 low) at index $index"
 expect_err "semgrep's own errors are noted" "the report lists 1 error of the tool itself"
 check "semgrep entry holds the version" entry_has $index '"tool_version":"1.56.0"'
@@ -236,7 +191,7 @@ index=$((index + 1))
 
 run -d L ingest sarif "$DATA/codeql.sarif" --target github.com/example/app
 expect_rc "ingest CodeQL SARIF" 0
-expect_stdout "CodeQL: what was appended" \
+expect_out_exactly "CodeQL: what was appended" \
     "sarif: 1 security_assessment (CodeQL 2.16.1: 4 findings: 2 critical, 1 high, 1 low) at index $index"
 check "CodeQL entry: critical from security-severity 9.8" entry_has $index \
     '"rule_id":"py/command-line-injection","severity":"critical"'
@@ -246,7 +201,7 @@ index=$((index + 1))
 
 run_in "$DATA/trivy.sarif" -d L ingest sarif - --target python:3.11-alpine
 expect_rc "ingest Trivy SARIF from stdin" 0
-expect_stdout "Trivy: what was appended" \
+expect_out_exactly "Trivy: what was appended" \
     "sarif: 1 security_assessment (Trivy 0.49.1: 4 findings: 1 critical, 2 high, 1 medium) at index $index"
 check "Trivy entry: the target" entry_has $index '"target":"python:3.11-alpine"'
 check "Trivy entry: the digest of what came on stdin" entry_has $index \
@@ -255,7 +210,7 @@ index=$((index + 1))
 
 run -d L ingest sarif "$DATA/multi-run.sarif"
 expect_rc "ingest a SARIF log of two runs" 0
-expect_stdout "two runs: two entries" "sarif: 2 security_assessments at index $index-$((index + 1))
+expect_out_exactly "two runs: two entries" "sarif: 2 security_assessments at index $index-$((index + 1))
   index $index: gitleaks v8.18.2: 2 findings: 2 medium
   index $((index + 1)): example-linter 1.4: 3 findings: 1 medium, 1 low, 1 info"
 check "first run's entry" entry_has $index '"tool":"gitleaks"'
@@ -294,7 +249,7 @@ policies:
 EOF
 run -d L -c "$T/policy.yaml" ingest docker-inspect "$DATA/docker-inspect.json"
 expect_rc "ingest under a policy" 0
-expect_stdout "the policy drops the hardened container" \
+expect_out_exactly "the policy drops the hardened container" \
     "docker-inspect: 1 container_creation at index $index (1 dropped by the policy)
   index $index: ci-runner: risks: privileged, runs_as_root, cap_sys_admin, cap_net_admin, writable_rootfs, seccomp_unconfined, apparmor_unconfined, new_privileges_allowed, host_network, host_pid, container_socket_mount, sensitive_host_mount, no_memory_limit, no_pids_limit, no_cpu_limit
   dropped: api: no risks"

@@ -180,6 +180,15 @@ bool cli_config(const struct cli *cli, struct ev_config **ret_config);
 /* The event policy of the configuration. Prints its own message on failure. */
 bool cli_policy(const struct cli *cli, struct ev_policy **ret_policy);
 
+/*
+ * One event through the policy into the log (append --type, event): prints
+ * its index once durable (per sync), or with dry_run the data the policy
+ * makes of it instead. An event the policy drops is said on stderr and is
+ * CLI_OK. Prints its own messages; returns the exit code.
+ */
+int cli_record_event(struct cli *cli, const struct ev_event *event, enum ev_sync sync,
+                     bool dry_run);
+
 /* Wipes n bytes (secrets) in a way the compiler keeps. */
 void cli_wipe(void *p, size_t n);
 

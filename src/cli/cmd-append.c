@@ -71,56 +71,6 @@ static const char usage[] =
     "written) or I/O failure; 3 (--jsonl) some lines were rejected, all others were\n"
     "appended.\n";
 
-/* ---- one event ------------------------------------------------------------ */
-
-/* Says that the policy dropped an event (a success: nothing was meant to be written). */
-static void report_dropped(const char *type, int severity)
-{
-    cli_error("not appended: the policy drops %s events%s%s", type,
-              severity >= 0 ? " of severity " : "",
-              severity >= 0 ? ev_severity_name(severity) : "");
-}
-
-static int append_one(struct cli *cli, const struct ev_event *event, enum ev_sync sync)
-{
-    struct ev_policy *policy = NULL;
-    struct ev_prepared prepared;
-    struct ev_log *log = NULL;
-    uint64_t index;
-    int r;
-
-    if (!cli_policy(cli, &policy)) {
-        return CLI_TROUBLE;
-    }
-    r = ev_event_prepare(policy, event, &prepared);
-    ev_policy_free(policy);
-    if (r < 0) {
-        return cli_fail(r, "cannot append to '%s'", cli->dir);
-    }
-    if (prepared.dropped) {
-        report_dropped(prepared.type, prepared.event.severity);
-        ev_prepared_release(&prepared);
-        return CLI_OK;
-    }
-    if (!cli_open(cli, false, sync, &log)) {
-        ev_prepared_release(&prepared);
-        return CLI_TROUBLE;
-    }
-    r = ev_log_append(log, &prepared.event, &index);
-    ev_prepared_release(&prepared);
-    if (r < 0) {
-        cli_fail(r, "cannot append to '%s'", cli->dir);
-        (void)ev_log_close(log);
-        return CLI_TROUBLE;
-    }
-    /* Close makes the event durable whatever the sync mode: only then is it acknowledged. */
-    if (!cli_close(cli, log)) {
-        return CLI_TROUBLE;
-    }
-    (void)printf("%llu\n", (unsigned long long)index);
-    return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
-}
-
 /* ---- JSON Lines ----------------------------------------------------------- */
 
 struct pending_event {
@@ -727,7 +677,7 @@ static int run(struct cli *cli, int argc, char **argv)
     if (event.type == NULL) {
         return cli_usage_error(cli, "--type is required (or --jsonl)");
     }
-    return append_one(cli, &event, sync);
+    return cli_record_event(cli, &event, sync, false);
 }
 
 const struct cli_command cli_cmd_append = {

@@ -260,51 +260,6 @@ static int print_schema(void)
     return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
 }
 
-static int record(struct cli *cli, const struct ev_event *event, enum ev_sync sync, bool dry_run)
-{
-    struct ev_policy *policy = NULL;
-    struct ev_prepared prepared;
-    struct ev_log *log = NULL;
-    uint64_t index;
-
-    if (!cli_policy(cli, &policy)) {
-        return CLI_TROUBLE;
-    }
-    int r = ev_event_prepare(policy, event, &prepared);
-    ev_policy_free(policy);
-    if (r < 0) {
-        return cli_fail(r, "invalid %s event", event->type);
-    }
-    if (prepared.dropped) {
-        cli_error("not appended: the policy drops %s events of severity %s", prepared.type,
-                  ev_severity_name(prepared.event.severity));
-        ev_prepared_release(&prepared);
-        return CLI_OK;
-    }
-    if (dry_run) {
-        (void)printf("{\"type\":\"%s\",\"severity\":\"%s\",\"data\":%s}\n", prepared.type,
-                     ev_severity_name(prepared.event.severity), prepared.event.data_json);
-        ev_prepared_release(&prepared);
-        return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
-    }
-    if (!cli_open(cli, false, sync, &log)) {
-        ev_prepared_release(&prepared);
-        return CLI_TROUBLE;
-    }
-    r = ev_log_append(log, &prepared.event, &index);
-    ev_prepared_release(&prepared);
-    if (r < 0) {
-        cli_fail(r, "cannot append to '%s'", cli->dir);
-        (void)ev_log_close(log);
-        return CLI_TROUBLE;
-    }
-    if (!cli_close(cli, log)) {
-        return CLI_TROUBLE;
-    }
-    (void)printf("%llu\n", (unsigned long long)index);
-    return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
-}
-
 /* The value of --NAME VALUE or --NAME=VALUE at argv[*i]; advances *i. */
 static const char *option_value(int argc, char **argv, int *i, const char *name, size_t n)
 {
@@ -410,7 +365,7 @@ static int run(struct cli *cli, int argc, char **argv)
         }
         event.data_json = data_text;
     }
-    ret = record(cli, &event, sync, dry_run);
+    ret = cli_record_event(cli, &event, sync, dry_run);
 out:
     free(data_text);
     json_decref(data);

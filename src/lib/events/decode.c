@@ -224,22 +224,6 @@ static int decode_field(const struct evi_field *f, json_t *v, void *out, struct 
     return evi_error(EV_EFORMAT, "%s: unsupported field", path);
 }
 
-static void field_list(const struct evi_schema *schema, char *out, size_t cap)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < schema->count; i++) {
-        if (schema->fields[i].flags & EVI_DERIVED) {
-            continue;
-        }
-        int n = snprintf(out + len, cap - len, "%s%s", len > 0 ? ", " : "", schema->fields[i].name);
-        if (n < 0 || (size_t)n >= cap - len) {
-            break;
-        }
-        len += (size_t)n;
-    }
-}
-
 static int decode_object(const struct evi_schema *schema, json_t *obj, void *out,
                          struct evi_arena *arena, const char *path)
 {
@@ -255,7 +239,7 @@ static int decode_object(const struct evi_schema *schema, json_t *obj, void *out
         const struct evi_field *f = evi_schema_field(schema, key, strlen(key));
         if (f == NULL) {
             char list[768];
-            field_list(schema, list, sizeof(list));
+            evi_schema_input_fields(schema, list, sizeof(list));
             return evi_error(EV_EFORMAT, "%s: unknown field (%s has: %s)", sub, schema->name, list);
         }
         if (f->flags & EVI_DERIVED) {

@@ -135,23 +135,6 @@ int ev_event_schema_markdown(char **ret_text)
     return 0;
 }
 
-/* The fields a producer may give ("a, b, c"), for the message about one it may not. */
-static void input_fields(const struct evi_schema *schema, char *out, size_t cap)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < schema->count; i++) {
-        if (schema->fields[i].flags & EVI_DERIVED) {
-            continue;
-        }
-        int n = snprintf(out + len, cap - len, "%s%s", len > 0 ? ", " : "", schema->fields[i].name);
-        if (n < 0 || (size_t)n >= cap - len) {
-            break;
-        }
-        len += (size_t)n;
-    }
-}
-
 int ev_event_field_kind(enum ev_event_type type, const char *path, enum ev_field_kind *ret_kind)
 {
     const struct evi_schema *schema = evi_schema_of(type);
@@ -165,7 +148,7 @@ int ev_event_field_kind(enum ev_event_type type, const char *path, enum ev_field
         const struct evi_field *f = evi_schema_field(schema, p, n);
         if (f == NULL || (f->flags & EVI_DERIVED)) {
             char list[768];
-            input_fields(schema, list, sizeof(list));
+            evi_schema_input_fields(schema, list, sizeof(list));
             return evi_error(EV_EFORMAT, "%s has no field '%.64s' (it has: %s)", schema->name, path,
                              list);
         }

@@ -474,3 +474,19 @@ void evi_enum_list(const struct evi_field *field, char *out, size_t cap)
         len += (size_t)n;
     }
 }
+
+void evi_schema_input_fields(const struct evi_schema *schema, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < schema->count; i++) {
+        if (schema->fields[i].flags & EVI_DERIVED) {
+            continue;
+        }
+        int n = snprintf(out + len, cap - len, "%s%s", len > 0 ? ", " : "", schema->fields[i].name);
+        if (n < 0 || (size_t)n >= cap - len) {
+            break;
+        }
+        len += (size_t)n;
+    }
+}

@@ -90,6 +90,9 @@ const struct evi_schema *evi_schema_of(enum ev_event_type type);
 const struct evi_field *evi_schema_field(const struct evi_schema *schema, const char *name,
                                          size_t n);
 
+/* The fields a producer may give ("a, b, c"), for messages about one it may not. */
+void evi_schema_input_fields(const struct evi_schema *schema, char *out, size_t cap);
+
 /* The names of an enum field's values, for messages: "a, b, c". */
 void evi_enum_list(const struct evi_field *field, char *out, size_t cap);
 
