@@ -37,6 +37,11 @@ say "Verify: with the public key, then with the auditor's verification key"
 run "$evident" -d "$log" verify
 run "$evident" -d "$log" verify --verification-key-file "$work/verification.key"
 
+say "Summarize, and write an audit report that carries its own checkpoint and verification"
+run "$evident" -d "$log" summary
+run "$evident" -d "$log" report --format html --out "$work/audit-report.html"
+echo "open $work/audit-report.html in a browser (one self-contained file)"
+
 say "Prove entry 2 offline, without the log"
 run "$evident" -d "$log" prove 2 >"$work/entry2.tlog-proof"
 "$evident" -d "$log" entry 2 >"$work/entry2.json"
