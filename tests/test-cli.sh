@@ -13,6 +13,7 @@ set -euo pipefail
 
 : "${EVIDENT:?set EVIDENT to the evident binary}"
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+SRCDIR=$(cd "$SRCDIR" && pwd) # absolute: the script changes directory
 VECTORS=$SRCDIR/tests/vectors
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/evident-cli.XXXXXX")
@@ -26,57 +27,8 @@ cd "$T"
 unset EVIDENT_DIR
 umask 022
 
-passed=0
-failed=0
-rc=0
-
-# run ARGS...: runs evident; stdout in $T/out, stderr in $T/err, exit status in $rc.
-run() {
-    set +e
-    "$EVIDENT" "$@" >"$T/out" 2>"$T/err" </dev/null
-    rc=$?
-    set -e
-}
-
-# run_in FILE ARGS...: the same with FILE on standard input.
-run_in() {
-    local input=$1
-    shift
-    set +e
-    "$EVIDENT" "$@" >"$T/out" 2>"$T/err" <"$input"
-    rc=$?
-    set -e
-}
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-    echo "  exit status: $rc" >&2
-    sed 's/^/  stdout: /' "$T/out" | head -n 8 >&2 || true
-    sed 's/^/  stderr: /' "$T/err" | head -n 8 >&2 || true
-}
-
-# expect_rc NAME WANT: the last run exited with WANT.
-expect_rc() {
-    if [[ $rc == "$2" ]]; then pass; else fail "$1: exit status $rc, expected $2"; fi
-}
-# expect_out NAME TEXT / expect_err NAME TEXT: the last run printed TEXT.
-expect_out() {
-    if grep -qF -- "$2" "$T/out"; then pass; else fail "$1: stdout lacks '$2'"; fi
-}
-expect_err() {
-    if grep -qF -- "$2" "$T/err"; then pass; else fail "$1: stderr lacks '$2'"; fi
-}
-expect_no_out() {
-    if ! grep -qF -- "$2" "$T/out"; then pass; else fail "$1: stdout has '$2'"; fi
-}
-# check NAME COMMAND...: COMMAND succeeds.
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass; else fail "$name"; fi
-}
+# run, run_in, expect_*, check: tests/e2e.sh
+. "$SRCDIR/tests/e2e.sh"
 
 size_of() { "$EVIDENT" -d "$1" info | sed -n 's/^size: //p'; }
 
