@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 packages=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
           libssl-dev libjansson-dev libcmocka-dev libqrencode-dev libyaml-dev libpcre2-dev
           golang-go golang-golang-x-mod-dev xxd python3
-          bandit chromium fonts-dejavu-core)
+          bandit chromium fonts-dejavu-core
+          libmicrohttpd-dev libcurl4-openssl-dev libsystemd-dev
+          rsyslog bsdutils curl openssl)
 
 missing=()
 for p in "${packages[@]}"; do

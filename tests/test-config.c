@@ -123,9 +123,14 @@ static void test_defaults(void **state)
     assert_int_equal(c->alerting.webhook_timeout_ns, 10 * SEC);
     assert_int_equal(c->performance.batch_max, 4096);
     assert_int_equal(c->performance.group_commit_wait_ns, 2000000);
-    assert_null(c->server.unix_socket);
+    assert_string_equal(c->server.unix_socket, "evidentd.sock");
     assert_int_equal(c->server.unix_socket_mode, 0660);
-    assert_int_equal(c->server.http_listen_count, 0);
+    assert_int_equal(c->server.http_listen_count, 1);
+    assert_string_equal(c->server.http_listen[0], "127.0.0.1:8425");
+    assert_int_equal(c->server.writer_token_count, 0);
+    assert_null(c->server.user);
+    assert_int_equal(c->server.request_timeout_ns, 30 * SEC);
+    assert_int_equal(c->alerting.webhook_retries, 5);
     assert_int_equal(c->server.max_request_bytes, MIB);
     assert_true(c->monitoring.metrics);
     assert_true(c->monitoring.health);
@@ -227,8 +232,15 @@ static const char every_section[] = "log:\n"
                                     "  syslog_tcp: localhost:5514\n"
                                     "  tls_cert_file: /etc/evident/cert.pem\n"
                                     "  tls_key_file: /etc/evident/key.pem\n"
-                                    "  writer_tokens_file: /etc/evident/writers\n"
-                                    "  reader_tokens_file: /etc/evident/readers\n"
+                                    "  writer_tokens: [\"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"]\n"
+                                    "  reader_tokens:\n"
+                                    "    - sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n"
+                                    "    - \"sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"\n"
+                                    "  unix_allow_users: [root, 1000]\n"
+                                    "  unix_allow_groups: [adm]\n"
+                                    "  user: evident\n"
+                                    "  max_connections: 20000\n"
+                                    "  request_timeout: 5s\n"
                                     "  max_request_bytes: 4MiB\n"
                                     "monitoring:\n"
                                     "  metrics: false\n"
@@ -300,8 +312,16 @@ static void test_every_section(void **state)
     assert_string_equal(c->server.syslog_tcp, "localhost:5514");
     assert_string_equal(c->server.tls_cert_file, "/etc/evident/cert.pem");
     assert_string_equal(c->server.tls_key_file, "/etc/evident/key.pem");
-    assert_string_equal(c->server.writer_tokens_file, "/etc/evident/writers");
-    assert_string_equal(c->server.reader_tokens_file, "/etc/evident/readers");
+    assert_int_equal(c->server.writer_token_count, 1);
+    assert_string_equal(c->server.writer_tokens[0], "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    assert_int_equal(c->server.reader_token_count, 2);
+    assert_string_equal(c->server.reader_tokens[1], "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+    assert_int_equal(c->server.unix_allow_user_count, 2);
+    assert_string_equal(c->server.unix_allow_users[1], "1000");
+    assert_string_equal(c->server.unix_allow_groups[0], "adm");
+    assert_string_equal(c->server.user, "evident");
+    assert_int_equal(c->server.max_connections, 20000);
+    assert_int_equal(c->server.request_timeout_ns, 5 * SEC);
     assert_int_equal(c->server.max_request_bytes, 4 * MIB);
     assert_false(c->monitoring.metrics);
     assert_true(c->monitoring.health);
@@ -563,7 +583,7 @@ static void test_limits(void **state)
         {"alerting:\n  rules:\n", "    - {name: r", "}\n",
          "evident.yaml:67:7: alerting.rules: more than 64 rules"},
         {"server:\n  http_listen:\n", "    - \"h", ":1\"\n",
-         "evident.yaml:19:7: server.http_listen: more than 16 addresses"},
+         "evident.yaml:19:7: server.http_listen: more than 16 items"},
     };
     for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
         char buf[8192];

@@ -40,6 +40,8 @@ extern "C" {
 #define EV_CONFIG_MAX_BYTES (1u << 20)
 #define EV_CONFIG_MAX_PATTERNS 64
 #define EV_CONFIG_MAX_RULES 64
+#define EV_CONFIG_MAX_TOKENS 64
+#define EV_CONFIG_MAX_PEERS 64
 #define EV_CONFIG_MAX_LISTENERS 16
 #define EV_CONFIG_MAX_DEPTH 16    /* nesting of mappings and lists */
 #define EV_CONFIG_MAX_NODES 10000 /* keys, values and list items */
@@ -64,8 +66,17 @@ struct ev_sanitize_pattern {
     char *regex; /* PCRE2 syntax, UTF mode */
 };
 
+/* What an alert rule watches. */
+enum ev_alert_condition {
+    EV_ALERT_EVENTS = 0,           /* events of type at or above min_severity (default) */
+    EV_ALERT_VERIFICATION_FAILURE, /* the daemon's self-verification failed */
+    EV_ALERT_DISK_LOW,             /* free space under alerting.disk_low */
+    EV_ALERT_LOGGING_FAILURE,      /* an append or sync failed: events are being refused */
+};
+
 struct ev_alert_rule {
     char *name;
+    enum ev_alert_condition condition; /* "on:" in the file */
     char *type;         /* an event type, or "*" */
     int min_severity;   /* enum ev_severity */
     uint64_t threshold; /* events within window that raise the alert, >= 1 */
@@ -131,6 +142,8 @@ struct ev_config {
         struct ev_alert_rule rules[EV_CONFIG_MAX_RULES];
         size_t rule_count;
         uint64_t webhook_timeout_ns;
+        uint64_t webhook_retries; /* attempts after the first, with backoff */
+        uint64_t disk_low_bytes;  /* disk_low fires below this much free space; 0 = off */
     } alerting;
 
     /* performance */
@@ -150,9 +163,20 @@ struct ev_config {
         char *syslog_tcp;
         char *tls_cert_file;
         char *tls_key_file;
-        char *writer_tokens_file; /* bearer tokens allowed to append, one per line */
-        char *reader_tokens_file; /* bearer tokens allowed to read */
+        /* Bearer tokens as "sha256:" + 64 hex digits of the token (`evident token`). */
+        char *writer_tokens[EV_CONFIG_MAX_TOKENS]; /* may append (and read) */
+        size_t writer_token_count;
+        char *reader_tokens[EV_CONFIG_MAX_TOKENS]; /* may read entries and summaries */
+        size_t reader_token_count;
+        /* Unix socket peers allowed (SO_PEERCRED), names or numbers; none listed = any. */
+        char *unix_allow_users[EV_CONFIG_MAX_PEERS];
+        size_t unix_allow_user_count;
+        char *unix_allow_groups[EV_CONFIG_MAX_PEERS];
+        size_t unix_allow_group_count;
+        char *user;                  /* started as root: drop to this user after binding */
         uint64_t max_request_bytes;
+        uint64_t max_connections;    /* open connections across all listeners */
+        uint64_t request_timeout_ns; /* idle or stalled connections are closed after this */
     } server;
 
     /* monitoring (daemon) */

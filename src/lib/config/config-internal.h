@@ -32,7 +32,9 @@ enum evi_config_kind {
     EVI_CFG_SEVERITY,   /* int: a syslog severity name (ev_severity_parse) */
     EVI_CFG_MODE,       /* unsigned: file mode as octal digits, "0660" */
     EVI_CFG_HOSTPORT,   /* char *: "host:port" or "[v6]:port" */
-    EVI_CFG_HOSTPORTS,  /* char *[EV_CONFIG_MAX_LISTENERS] + size_t count: a list of host:port */
+    EVI_CFG_TOKEN_HASH, /* char *: "sha256:" + 64 lower-case hex digits (a bearer token's hash) */
+    EVI_CFG_PRINCIPAL,  /* char *: a user or group name, or a numeric id */
+    EVI_CFG_LIST,       /* char *[max] + size_t count: a list of scalars of kind item */
     EVI_CFG_URL,        /* char *: http:// or https:// URL */
     EVI_CFG_NAME,       /* char *: [a-z0-9_-], 1..EV_CONFIG_MAX_NAME */
     EVI_CFG_REGEX,      /* char *: PCRE2 pattern that compiles in UTF mode */
@@ -52,7 +54,8 @@ struct evi_config_option {
     const char *path; /* "storage.segment_size"; relative to the record in sub-tables */
     enum evi_config_kind kind;
     size_t offset;       /* of the value in its struct */
-    size_t count_offset; /* HOSTPORTS, RECORDS: of the size_t count */
+    size_t count_offset; /* LIST, RECORDS: of the size_t count */
+    enum evi_config_kind item; /* LIST: the kind of each item (a string kind) */
     /*
      * The default as a YAML plain scalar: "64MiB", "null" (nullable only), "[]"
      * (lists). NULL in a record's sub-table: the key is required.
@@ -143,7 +146,7 @@ const char *evi_config_value_parse(const struct evi_config_option *o,
 
 /*
  * Writes the value of o in the struct at base as YAML that parses back to it
- * (a scalar, or a flow list for HOSTPORTS; not RECORDS or POLICIES).
+ * (a scalar, or a flow list for LIST; not RECORDS or POLICIES).
  */
 void evi_config_value_format(struct evi_text *t, const struct evi_config_option *o,
                              const void *base);

@@ -174,7 +174,7 @@ static bool same_fields(const struct evi_config_option *fields, size_t count, co
                 return false;
             }
             break;
-        case EVI_CFG_HOSTPORTS:
+        case EVI_CFG_LIST:
         case EVI_CFG_RECORDS:
             n = *(const size_t *)((const char *)a + o->count_offset);
             m = *(const size_t *)((const char *)b + o->count_offset);
@@ -182,7 +182,7 @@ static bool same_fields(const struct evi_config_option *fields, size_t count, co
                 return false;
             }
             for (size_t k = 0; k < n; k++) {
-                if (o->kind == EVI_CFG_HOSTPORTS
+                if (o->kind == EVI_CFG_LIST
                         ? !same_string(((char *const *)x)[k], ((char *const *)y)[k])
                         : !same_fields(o->record->fields, o->record->field_count,
                                        x + k * o->record->size, y + k * o->record->size)) {

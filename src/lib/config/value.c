@@ -203,6 +203,36 @@ static bool valid_hostport(const char *s)
     return valid_port(colon + 1);
 }
 
+/* "sha256:" and 64 lower-case hex digits. */
+static bool valid_token_hash(const char *s, size_t len)
+{
+    if (len != 7 + 64 || strncmp(s, "sha256:", 7) != 0) {
+        return false;
+    }
+    for (size_t i = 7; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A POSIX user or group name (letters, digits, _ . -, not starting with -), or an id. */
+static bool valid_principal(const char *s, size_t len)
+{
+    if (len == 0 || len > 32 || s[0] == '-') {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-' || (c == '$' && i == len - 1))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool valid_url(const char *s)
 {
     const char *host;
@@ -289,6 +319,8 @@ static bool is_string_kind(enum evi_config_kind kind)
     case EVI_CFG_HOSTPORT:
     case EVI_CFG_URL:
     case EVI_CFG_NAME:
+    case EVI_CFG_TOKEN_HASH:
+    case EVI_CFG_PRINCIPAL:
     case EVI_CFG_REGEX:
     case EVI_CFG_EVENT_TYPE: return true;
     default: return false;
@@ -321,6 +353,13 @@ static const char *check_string(const struct evi_config_option *o,
         }
         return NULL;
     case EVI_CFG_REGEX: return check_regex(s->text, s->len, msg, cap);
+    case EVI_CFG_TOKEN_HASH:
+        return valid_token_hash(s->text, s->len)
+                   ? NULL
+                   : "expected sha256: and 64 lower-case hex digits (`evident token new` makes one)";
+    case EVI_CFG_PRINCIPAL:
+        return valid_principal(s->text, s->len) ? NULL
+                                                : "expected a user or group name, or a number";
     case EVI_CFG_EVENT_TYPE:
         return valid_event_type(s->text, s->len)
                    ? NULL
@@ -506,11 +545,11 @@ void evi_config_value_format(struct evi_text *t, const struct evi_config_option 
         return;
     }
     case EVI_CFG_MODE: evi_text_addf(t, "\"%04o\"", *(const unsigned *)src); return;
-    case EVI_CFG_HOSTPORTS: {
+    case EVI_CFG_LIST: {
         char *const *items = (char *const *)src;
         size_t count = *(const size_t *)((const char *)base + o->count_offset);
         evi_text_add(t, "[");
-        for (size_t i = 0; i < count && i < EV_CONFIG_MAX_LISTENERS; i++) {
+        for (size_t i = 0; i < count && i < o->max; i++) {
             if (i > 0) {
                 evi_text_add(t, ", ");
             }
@@ -536,7 +575,15 @@ const char *evi_config_kind_name(const struct evi_config_option *o)
     case EVI_CFG_SEVERITY: return "severity";
     case EVI_CFG_MODE: return "octal mode";
     case EVI_CFG_HOSTPORT: return "host:port";
-    case EVI_CFG_HOSTPORTS: return "list of host:port";
+    case EVI_CFG_TOKEN_HASH: return "token hash";
+    case EVI_CFG_PRINCIPAL: return "user or group";
+    case EVI_CFG_LIST:
+        switch (o->item) {
+        case EVI_CFG_HOSTPORT: return "list of host:port";
+        case EVI_CFG_TOKEN_HASH: return "list of token hashes";
+        case EVI_CFG_PRINCIPAL: return "list of users or groups";
+        default: return "list";
+        }
     case EVI_CFG_URL: return "URL";
     case EVI_CFG_NAME: return "name";
     case EVI_CFG_REGEX: return "regex";
@@ -566,7 +613,7 @@ void evi_config_value_bounds(struct evi_text *t, const struct evi_config_option 
         break;
     case EVI_CFG_SEVERITY: evi_text_add(t, "emergency to debug"); break;
     case EVI_CFG_MODE: evi_text_add(t, "0000 to 0777"); break;
-    case EVI_CFG_HOSTPORTS:
+    case EVI_CFG_LIST:
     case EVI_CFG_RECORDS: evi_text_addf(t, "at most %llu", (unsigned long long)o->max); break;
     case EVI_CFG_NAME: evi_text_addf(t, "a-z 0-9 _ -, 1 to %d", EV_CONFIG_MAX_NAME); break;
     default: break;
@@ -590,10 +637,29 @@ int evi_config_record_defaults(const struct evi_config_option *fields, size_t co
             }
             continue;
         }
-        if (o->default_text == NULL || o->kind == EVI_CFG_RECORDS || o->kind == EVI_CFG_HOSTPORTS) {
+        if (o->default_text == NULL || o->kind == EVI_CFG_RECORDS ||
+            (o->kind == EVI_CFG_LIST && strcmp(o->default_text, "[]") == 0)) {
             continue; /* required, or a list: empty by default */
         }
         struct evi_config_scalar s = {o->default_text, strlen(o->default_text), true};
+        if (o->kind == EVI_CFG_LIST) {
+            /* A list's default holds one item: "[item]". */
+            const struct evi_config_option item = {.path = o->path, .kind = o->item};
+            s.text = o->default_text + 1;
+            s.len -= 2;
+            char text[EV_CONFIG_MAX_STRING + 1];
+            if (s.len >= sizeof(text)) {
+                return EV_EFORMAT;
+            }
+            memcpy(text, s.text, s.len);
+            text[s.len] = '\0';
+            s.text = text;
+            if (evi_config_value_parse(&item, &s, dst, msg, sizeof(msg), &oom) != NULL) {
+                return oom ? -ENOMEM : EV_EFORMAT;
+            }
+            *(size_t *)((char *)base + o->count_offset) = 1;
+            continue;
+        }
         if (evi_config_value_parse(o, &s, dst, msg, sizeof(msg), &oom) != NULL) {
             /* The table's defaults are tested to parse: only memory should fail here. */
             return oom ? -ENOMEM : EV_EFORMAT;
@@ -610,7 +676,7 @@ void evi_config_record_release(const struct evi_config_option *fields, size_t co
         if (is_string_kind(o->kind)) {
             free(*(char **)at);
             *(char **)at = NULL;
-        } else if (o->kind == EVI_CFG_HOSTPORTS) {
+        } else if (o->kind == EVI_CFG_LIST) {
             char **items = (char **)at;
             size_t *n = (size_t *)((char *)base + o->count_offset);
             for (size_t k = 0; k < *n && k < o->max; k++) {

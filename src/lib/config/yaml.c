@@ -400,25 +400,31 @@ static int parse_scalar(struct reader *r, const struct evi_config_option *o, siz
     return why != NULL ? fail(r, at, path, "%s", why) : 0;
 }
 
-static int walk_hostports(struct reader *r, const struct evi_config_option *o, size_t at,
-                          const char *path, void *base)
+static int walk_list(struct reader *r, const struct evi_config_option *o, size_t at,
+                     const char *path, void *base)
 {
-    const struct evi_config_option item = {.path = o->path, .kind = EVI_CFG_HOSTPORT};
+    const struct evi_config_option item = {.path = o->path, .kind = o->item};
     char **items = (char **)((char *)base + o->offset);
     size_t *count = (size_t *)((char *)base + o->count_offset);
     char shown[PATH_MAX_TEXT];
     int ret;
 
+    /* The file's list replaces the default one. */
+    for (size_t k = 0; k < *count && k < o->max; k++) {
+        free(items[k]);
+        items[k] = NULL;
+    }
+    *count = 0;
     if (is_null(&r->nodes[at])) {
         return 0;
     }
     if (r->nodes[at].kind != NODE_SEQUENCE) {
-        return fail(r, at, path, "expected a list of host:port");
+        return fail(r, at, path, "expected a %s", evi_config_kind_name(o));
     }
     for (size_t i = r->nodes[at].first; i != NONE; i = r->nodes[i].next) {
         set_path(shown, sizeof(shown), "%s[%zu]", path, *count);
         if (*count >= o->max) {
-            return fail(r, i, path, "more than %llu addresses", (unsigned long long)o->max);
+            return fail(r, i, path, "more than %llu items", (unsigned long long)o->max);
         }
         if ((ret = check_plain_yaml(r, i, shown)) < 0 ||
             (ret = parse_scalar(r, &item, i, shown, &items[*count])) < 0) {
@@ -569,7 +575,7 @@ static int parse_option(struct reader *r, const struct evi_config_option *o, siz
     switch (o->kind) {
     case EVI_CFG_POLICIES: return walk_policies(r, o, at, path, base);
     case EVI_CFG_RECORDS: return walk_records(r, o, at, path, base);
-    case EVI_CFG_HOSTPORTS: return walk_hostports(r, o, at, path, base);
+    case EVI_CFG_LIST: return walk_list(r, o, at, path, base);
     default: return parse_scalar(r, o, at, path, (char *)base + o->offset);
     }
 }

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The commit queue: every producer (Unix socket, HTTP, syslog, the daemon's
+ * own events) hands prepared events to one committer thread, which appends
+ * whatever is waiting as one batch (one write, one fdatasync under
+ * `sync: always`) and only then calls each submission's done callback.
+ *
+ * The queue is bounded by events (performance.queue_max): a submission that
+ * would pass the bound is refused with -EAGAIN and the producer pushes back
+ * (HTTP 503, TCP stops reading, UDP drops and counts). Memory therefore never
+ * grows without bound.
+ */
+#ifndef EVD_COMMIT_H
+#define EVD_COMMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <evident/event.h>
+#include <evident/log.h>
+
+struct evd_metrics;
+struct evd_alerts;
+struct evd_submission;
+
+/*
+ * Called on the committer thread once the events are durable (rc 0: the
+ * first event got index first, the others the indexes after it, in order) or
+ * failed (rc < 0: nothing acknowledged). Must not block; it may free s.
+ */
+typedef void (*evd_done_fn)(struct evd_submission *s, int rc, uint64_t first);
+
+struct evd_submission {
+    struct ev_prepared *events; /* none dropped by the policy; the submitter owns them */
+    size_t count;               /* >= 1 */
+    evd_done_fn done;
+    void *ctx;
+    bool no_alerts; /* the alerting module's own events: do not observe them */
+    /* private to the queue */
+    struct evd_submission *next;
+    int64_t enqueued_ns;
+};
+
+struct evd_commit_options {
+    enum ev_sync sync;          /* always: fdatasync before done; others as the log does */
+    size_t batch_max;           /* events per append */
+    size_t queue_max;           /* events waiting or being appended */
+    uint64_t group_wait_ns;     /* wait this long for more when a batch is small */
+    struct evd_metrics *metrics; /* may be NULL */
+    struct evd_alerts *alerts;   /* may be NULL: sees each committed event */
+};
+
+struct evd_commit;
+
+/* Starts the committer thread over an open writer log. 0 or -errno. */
+int evd_commit_start(struct ev_log *log, const struct evd_commit_options *options,
+                     struct evd_commit **ret_commit);
+
+/*
+ * Queues s. Returns 0 (done will be called exactly once), -EAGAIN when the
+ * queue is full, -ESHUTDOWN once stopping, or the log's sticky I/O error
+ * (nothing will be acknowledged until the daemon reopens the log).
+ */
+int evd_commit_submit(struct evd_commit *c, struct evd_submission *s);
+
+/* Blocking helper for threads that may wait: submit and wait for done. */
+int evd_commit_wait(struct evd_commit *c, struct ev_prepared *events, size_t count,
+                    bool no_alerts, uint64_t *ret_first);
+
+/* Events waiting or being appended now. */
+size_t evd_commit_depth(struct evd_commit *c);
+
+/* 0 while appends work, else the error that stopped them. */
+int evd_commit_error(struct evd_commit *c);
+
+/* Runs fn(log, arg) on the committer thread between batches (seal, checkpoint). */
+int evd_commit_call(struct evd_commit *c, int (*fn)(struct ev_log *log, void *arg), void *arg);
+
+/* Stops taking submissions, commits everything queued, joins the thread, frees. */
+void evd_commit_stop(struct evd_commit *c);
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * struct evd: one running evidentd, what every part of the daemon shares.
+ *
+ *   main.c      arguments, signals, privileges, systemd readiness
+ *   daemon.c    open the log, start and stop the parts below, reload
+ *   commit.c    the bounded queue and the committer thread (group commit)
+ *   intake.c    JSON events and syslog messages into prepared events
+ *   stream.c    the epoll loop: Unix socket and syslog TCP/UDP connections
+ *   http.c      libmicrohttpd: connections, bodies, TLS, suspend/resume
+ *   api.c       the HTTP API's routes, independent of libmicrohttpd (fuzzed)
+ *   auth.c      bearer tokens (hashed) and Unix peer checks
+ *   timers.c    seals, checkpoints, self-verification, disk checks
+ *   metrics.c   counters and the Prometheus text
+ *   alert.c     alert rules and webhook delivery
+ */
+#ifndef EVD_DAEMON_H
+#define EVD_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <evident/config.h>
+#include <evident/log.h>
+#include <evident/policy.h>
+
+struct evd_commit;
+struct evd_metrics;
+struct evd_alerts;
+struct evd_auth;
+struct evd_http;
+struct evd_stream;
+struct evd_timers;
+
+struct evd {
+    struct ev_config *config; /* replaced on reload (under config_lock) */
+    const char *config_path;  /* NULL: the defaults */
+    struct ev_log *log;       /* the writer handle: appends only through commit */
+    struct ev_policy *policy; /* replaced on reload: read it through evd_policy_get() */
+    struct evd_commit *commit;
+    struct evd_metrics *metrics;
+    struct evd_alerts *alerts;
+    struct evd_auth *auth;
+    struct evd_http *http;
+    struct evd_stream *stream;
+    struct evd_timers *timers;
+
+    pthread_rwlock_t config_lock; /* config, policy and auth swap under it */
+    char host[256];               /* this host's name, in the daemon's own sources */
+    char origin[256];
+    int64_t started_ns;
+    atomic_bool ready;           /* log open and verified at start */
+    atomic_bool stopping;        /* SIGTERM: no new work */
+    atomic_int_least64_t last_seal_ns, last_checkpoint_ns; /* 0: none yet */
+    atomic_uint_least64_t verification_failures;
+};
+
+/* Monotonic and wall clocks in ns. */
+int64_t evd_now_ns(void);
+int64_t evd_wall_ns(void);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's metrics, rendered as Prometheus text (version 0.0.4) at
+ * /metrics. Every function is thread-safe and cheap (atomics or one short
+ * mutex): producers, the committer and the HTTP threads all call them.
+ *
+ * Label values are bounded so the series count is too: sources are the
+ * transports ("unix", "http", "syslog_tcp", "syslog_udp", "evidentd"), types
+ * the built-in names with every custom.* counted as "custom", reasons a fixed
+ * list (enum evd_reject).
+ */
+#ifndef EVD_METRICS_H
+#define EVD_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum evd_source {
+    EVD_SRC_UNIX = 0,
+    EVD_SRC_HTTP,
+    EVD_SRC_SYSLOG_TCP,
+    EVD_SRC_SYSLOG_UDP,
+    EVD_SRC_DAEMON, /* evidentd's own events: alerts, startup, shutdown */
+    EVD_SRC_COUNT,
+};
+
+enum evd_reject {
+    EVD_REJ_MALFORMED = 0, /* not JSON, not syslog, schema errors */
+    EVD_REJ_TOO_BIG,       /* over max_request_bytes or an entry */
+    EVD_REJ_UNAUTHORIZED,  /* no or unknown token, peer not allowed */
+    EVD_REJ_FORBIDDEN,     /* a reader token used to write */
+    EVD_REJ_OVERLOAD,      /* queue full: 503, or a UDP datagram dropped */
+    EVD_REJ_POLICY,        /* dropped by the policy (not an error for the producer) */
+    EVD_REJ_STORAGE,       /* the log could not append (disk full, I/O error) */
+    EVD_REJ_COUNT,
+};
+
+const char *evd_source_name(enum evd_source s);
+const char *evd_reject_name(enum evd_reject r);
+
+struct evd_metrics;
+
+int evd_metrics_new(struct evd_metrics **ret_metrics); /* 0 or -ENOMEM */
+void evd_metrics_free(struct evd_metrics *m);
+
+/* Events accepted (durable) from a source, by type name (custom.* counted as custom). */
+void evd_metrics_events(struct evd_metrics *m, enum evd_source s, const char *type, uint64_t n);
+void evd_metrics_reject(struct evd_metrics *m, enum evd_source s, enum evd_reject r, uint64_t n);
+
+/* One committed batch: its size in events, the append and the fdatasync time. */
+void evd_metrics_commit(struct evd_metrics *m, size_t events, uint64_t append_ns,
+                        uint64_t sync_ns);
+/* Time from a submission to its acknowledgement. */
+void evd_metrics_ack(struct evd_metrics *m, uint64_t ns);
+
+void evd_metrics_verification(struct evd_metrics *m, bool ok); /* a self-verification ran */
+void evd_metrics_alert(struct evd_metrics *m, bool delivered); /* a webhook delivery ended */
+void evd_metrics_connections(struct evd_metrics *m, int delta);
+
+/* Values read when /metrics is served. */
+struct evd_gauges {
+    uint64_t queue_depth, queue_max;
+    uint64_t tree_size, checkpoint_size;
+    double seconds_since_seal, seconds_since_checkpoint; /* < 0: none yet */
+    uint64_t disk_free_bytes, disk_bytes;
+    bool healthy;
+    double uptime_seconds;
+};
+
+/* The whole exposition, NUL-terminated; caller frees *ret_text. 0 or -ENOMEM. */
+int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char **ret_text,
+                       size_t *ret_len);
+
+#endif
