@@ -77,9 +77,9 @@ enum ev_alert_condition {
 struct ev_alert_rule {
     char *name;
     enum ev_alert_condition condition; /* "on:" in the file */
-    char *type;         /* an event type, or "*" */
-    int min_severity;   /* enum ev_severity */
-    uint64_t threshold; /* events within window that raise the alert, >= 1 */
+    char *type;                        /* an event type, or "*" */
+    int min_severity;                  /* enum ev_severity */
+    uint64_t threshold;                /* events within window that raise the alert, >= 1 */
     uint64_t window_ns;
     char *webhook; /* http:// or https:// URL, or NULL */
 };
@@ -161,6 +161,7 @@ struct ev_config {
         size_t http_listen_count;
         char *syslog_udp; /* "127.0.0.1:5514" or NULL */
         char *syslog_tcp;
+        char *syslog_unix; /* a datagram socket path, like /dev/log, or NULL */
         char *tls_cert_file;
         char *tls_key_file;
         /* Bearer tokens as "sha256:" + 64 hex digits of the token (`evident token`). */
@@ -173,7 +174,7 @@ struct ev_config {
         size_t unix_allow_user_count;
         char *unix_allow_groups[EV_CONFIG_MAX_PEERS];
         size_t unix_allow_group_count;
-        char *user;                  /* started as root: drop to this user after binding */
+        char *user; /* started as root: drop to this user after binding */
         uint64_t max_request_bytes;
         uint64_t max_connections;    /* open connections across all listeners */
         uint64_t request_timeout_ns; /* idle or stalled connections are closed after this */

@@ -3,7 +3,7 @@
  * Typed security events: the audit model (docs/EVENTS.md).
  *
  * The engine (log.h) stores any JSON object under any type. This layer is
- * what producers use: six documented event types, each with a schema, a C
+ * what producers use: seven documented event types, each with a schema, a C
  * struct and validation whose errors name the field; custom types under the
  * "custom." prefix, checked only as JSON; and a policy (policy.h) applied
  * before anything is hashed: per-type enablement and minimum severity, a
@@ -45,6 +45,7 @@ enum ev_event_type {
     EV_TYPE_RESOURCE_VIOLATION,
     EV_TYPE_SECURITY_EVENT,
     EV_TYPE_SYSTEM_EVENT,
+    EV_TYPE_SYSLOG, /* a syslog message (include/evident/syslog.h) */
     EV_TYPE_CUSTOM, /* any "custom.NAME" type */
     EV_TYPE_COUNT,
 };

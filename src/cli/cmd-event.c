@@ -33,7 +33,7 @@ static const char usage[] =
     "\n"
     "Records one typed security event and prints its index. TYPE is one of\n"
     "code_execution, security_assessment, container_creation, resource_violation,\n"
-    "security_event, system_event, or custom.NAME. docs/EVENTS.md lists every\n"
+    "security_event, system_event, syslog, or custom.NAME. docs/EVENTS.md lists every\n"
     "field of every type; validation errors name the field. The configuration's\n"
     "policy (-c) applies: disabled types and severities are dropped, the detail\n"
     "level decides what is kept, and secrets are replaced before anything is\n"

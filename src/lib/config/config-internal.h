@@ -53,8 +53,8 @@ struct evi_config_record;
 struct evi_config_option {
     const char *path; /* "storage.segment_size"; relative to the record in sub-tables */
     enum evi_config_kind kind;
-    size_t offset;       /* of the value in its struct */
-    size_t count_offset; /* LIST, RECORDS: of the size_t count */
+    size_t offset;             /* of the value in its struct */
+    size_t count_offset;       /* LIST, RECORDS: of the size_t count */
     enum evi_config_kind item; /* LIST: the kind of each item (a string kind) */
     /*
      * The default as a YAML plain scalar: "64MiB", "null" (nullable only), "[]"

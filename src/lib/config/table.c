@@ -42,6 +42,7 @@ const char *const evi_config_type_names[EV_TYPE_COUNT] = {
     [EV_TYPE_RESOURCE_VIOLATION] = "resource_violation",
     [EV_TYPE_SECURITY_EVENT] = "security_event",
     [EV_TYPE_SYSTEM_EVENT] = "system_event",
+    [EV_TYPE_SYSLOG] = "syslog",
     [EV_TYPE_CUSTOM] = "custom",
 };
 
@@ -157,8 +158,8 @@ static const struct evi_config_option rule_fields[] = {
      .offset = offsetof(struct ev_alert_rule, type),
      .default_text = "*",
      .used_by = DAEMON,
-     .doc = "The event type counted: a built-in type, custom.NAME, or \"*\" for every type "
-            "(quote it: a bare * is YAML syntax)."},
+     .doc = "The event type counted: a built-in type, custom.NAME, \"custom.*\" for every "
+            "custom type, or \"*\" for every type (quote it: a bare * is YAML syntax)."},
     {.path = "min_severity",
      .kind = EVI_CFG_SEVERITY,
      .offset = offsetof(struct ev_alert_rule, min_severity),
@@ -208,7 +209,7 @@ const struct evi_config_section evi_config_sections[] = {
     {"levels", "How much of each typed event is kept."},
     {"policies", "Per event type: recorded or not, least severity kept, detail level. Keys: "
                  "code_execution, security_assessment, container_creation, resource_violation, "
-                 "security_event, system_event, and custom (every custom.* type)."},
+                 "security_event, system_event, syslog, and custom (every custom.* type)."},
     {"privacy", "Secret sanitization of event data, and encryption at rest."},
     {"privacy.encryption", "Encryption of closed segments at rest."},
     {"alerting", "Alerts raised by the daemon when events cross a threshold."},
@@ -540,6 +541,14 @@ const struct evi_config_option evi_config_options[] = {
      .nullable = true,
      .used_by = DAEMON,
      .doc = "The same over TCP; null: off."},
+    {.path = "server.syslog_unix",
+     .kind = EVI_CFG_STRING,
+     .offset = AT(server.syslog_unix),
+     .default_text = "null",
+     .nullable = true,
+     .used_by = DAEMON,
+     .doc = "A Unix datagram socket receiving syslog messages, as /dev/log does (its mode is "
+            "unix_socket_mode); the sender's uid, gid and pid are recorded; null: off."},
     {.path = "server.tls_cert_file",
      .kind = EVI_CFG_STRING,
      .offset = AT(server.tls_cert_file),

@@ -273,8 +273,8 @@ static bool valid_event_type(const char *s, size_t len)
 {
     static const size_t prefix_len = sizeof(EV_CUSTOM_PREFIX) - 1;
 
-    if (strcmp(s, "*") == 0) {
-        return true;
+    if (strcmp(s, "*") == 0 || strcmp(s, "custom.*") == 0) {
+        return true; /* every type; every custom type */
     }
     for (int i = 0; i < EV_TYPE_CUSTOM; i++) {
         if (strcmp(s, evi_config_type_names[i]) == 0) {
@@ -354,16 +354,17 @@ static const char *check_string(const struct evi_config_option *o,
         return NULL;
     case EVI_CFG_REGEX: return check_regex(s->text, s->len, msg, cap);
     case EVI_CFG_TOKEN_HASH:
-        return valid_token_hash(s->text, s->len)
-                   ? NULL
-                   : "expected sha256: and 64 lower-case hex digits (`evident token new` makes one)";
+        return valid_token_hash(s->text, s->len) ? NULL
+                                                 : "expected sha256: and 64 lower-case hex digits "
+                                                   "(`evident token new` makes one)";
     case EVI_CFG_PRINCIPAL:
         return valid_principal(s->text, s->len) ? NULL
                                                 : "expected a user or group name, or a number";
     case EVI_CFG_EVENT_TYPE:
         return valid_event_type(s->text, s->len)
                    ? NULL
-                   : "expected \"*\", an event type such as security_event, or custom.NAME";
+                   : "expected \"*\", an event type such as security_event, custom.NAME or "
+                     "custom.*";
     default: return NULL;
     }
 }

@@ -24,6 +24,7 @@ struct enc {
     struct evi_jsonw *w;
     unsigned redacted;
     int error;
+    bool cut; /* the last EVI_CUT string written was cut (for its EVI_CUT_MARK row) */
 };
 
 static const void *at(const void *base, size_t offset)
@@ -233,6 +234,11 @@ static void put_field(struct enc *x, const struct evi_field *f, const void *p)
     switch (f->kind) {
     case EV_FIELD_STRING: {
         const char *s = *(const char *const *)p;
+        if (f->flags & EVI_CUT) {
+            /* Sanitized whole before the cut, so a secret across the cut is still found. */
+            put_text(x, s, strlen(s), f->cut[x->e->level], &x->cut);
+            return;
+        }
         size_t cut = x->e->level == EV_LEVEL_BASIC ? f->basic_max : 0;
         put_text(x, s, strlen(s), cut, NULL);
         return;
@@ -294,6 +300,17 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
                 *ret_redacted_at = x->w->len;
                 *ret_before_redacted = any;
             }
+            continue;
+        }
+        if (f->flags & EVI_CUT_MARK) {
+            /* Its row follows the string's (NAME, then NAME_truncated, in byte order). */
+            if (x->cut && i > 0 && (schema->fields[i - 1].flags & EVI_CUT) &&
+                schema->fields[i - 1].level <= x->e->level) {
+                evi_jsonw_key(x->w, f->name);
+                evi_jsonw_bool(x->w, true);
+                any = true;
+            }
+            x->cut = false;
             continue;
         }
         const void *p;

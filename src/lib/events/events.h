@@ -14,6 +14,7 @@
 #include <evident/config.h>
 #include <evident/event.h>
 #include <evident/policy.h>
+#include <evident/syslog.h>
 
 #include "events/schema.h"
 #include "jsonw.h"

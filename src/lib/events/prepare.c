@@ -157,6 +157,7 @@ PREPARE(ev_container_creation_prepare, struct ev_container_creation, EV_TYPE_CON
 PREPARE(ev_resource_violation_prepare, struct ev_resource_violation, EV_TYPE_RESOURCE_VIOLATION)
 PREPARE(ev_security_event_prepare, struct ev_security_event, EV_TYPE_SECURITY_EVENT)
 PREPARE(ev_system_event_prepare, struct ev_system_event, EV_TYPE_SYSTEM_EVENT)
+PREPARE(ev_syslog_event_prepare, struct ev_syslog_event, EV_TYPE_SYSLOG)
 #undef PREPARE
 
 /*
@@ -462,4 +463,5 @@ AUDIT(ev_audit_container_creation, ev_container_creation_prepare, struct ev_cont
 AUDIT(ev_audit_resource_violation, ev_resource_violation_prepare, struct ev_resource_violation)
 AUDIT(ev_audit_security_event, ev_security_event_prepare, struct ev_security_event)
 AUDIT(ev_audit_system_event, ev_system_event_prepare, struct ev_system_event)
+AUDIT(ev_audit_syslog_event, ev_syslog_event_prepare, struct ev_syslog_event)
 #undef AUDIT

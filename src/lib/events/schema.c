@@ -7,6 +7,8 @@
  */
 #include "events/schema.h"
 
+#include <evident/syslog.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,12 @@ const char *const evi_resource_names[] = {"",          "cpu",     "memory", "dis
 const char *const evi_action_names[] = {"", "warned", "throttled", "killed", "denied", NULL};
 const char *const evi_system_action_names[] = {
     "", "startup", "shutdown", "config_change", "key_rotation", "retention", NULL};
+const char *const evi_syslog_format_names[] = {"", "rfc5424", "rfc3164", NULL};
+/* Index = facility code + 1 (EV_SYSLOG_FACILITY); names as rsyslog gives them. */
+const char *const evi_syslog_facility_names[] = {
+    "",       "kern",   "user",     "mail",   "daemon", "auth",   "syslog", "lpr",   "news",
+    "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "audit",  "alert",  "clock", "local0",
+    "local1", "local2", "local3",   "local4", "local5", "local6", "local7", NULL};
 
 /* Captured text kept per level (escaped bytes): minimal, basic, comprehensive. */
 const struct evi_capture_limits evi_capture_limits[3] = {
@@ -39,6 +47,8 @@ _Static_assert(offsetof(struct ev_container_creation, common) == 0, "common firs
 _Static_assert(offsetof(struct ev_resource_violation, common) == 0, "common first");
 _Static_assert(offsetof(struct ev_security_event, common) == 0, "common first");
 _Static_assert(offsetof(struct ev_system_event, common) == 0, "common first");
+_Static_assert(offsetof(struct ev_syslog_event, common) == 0, "common first");
+_Static_assert(sizeof(enum ev_syslog_format) == sizeof(int), "enums are stored as int");
 /* Lists of objects are a pointer and a count side by side, in events and derived. */
 _Static_assert(offsetof(struct evi_derived, finding_count) ==
                    offsetof(struct evi_derived, findings) + sizeof(void *),
@@ -391,6 +401,43 @@ static const struct evi_field system_event_fields[] = {
 };
 #undef SY
 
+#define SL struct ev_syslog_event
+static const struct evi_field syslog_fields[] = {
+    STR("app_name", app_name, SL, 48, "APP-NAME (RFC 5424) or TAG (RFC 3164)"),
+    ENUM("facility", facility, SL, evi_syslog_facility_names, "the facility of the PRI"),
+    {.name = "format",
+     .kind = EV_FIELD_ENUM,
+     .flags = EVI_REQUIRED,
+     .offset = OFF(SL, format),
+     .enum_names = evi_syslog_format_names,
+     .doc = "the message's format"},
+    STR("hostname", hostname, SL, 255, "HOSTNAME as sent"),
+    {.name = "message",
+     .kind = EV_FIELD_STRING,
+     .flags = EVI_CUT,
+     .offset = OFF(SL, message),
+     .max = 65536,
+     .cut = {256, 1024, 8192},
+     .doc = "MSG, sanitized, then cut to 256 bytes at minimal, 1 KiB at basic, 8 KiB at "
+            "comprehensive"},
+    {.name = "message_truncated",
+     .kind = EV_FIELD_BOOL,
+     .flags = EVI_DERIVED | EVI_CUT_MARK,
+     .doc = "true when message was cut (present only then)"},
+    STR("msgid", msgid, SL, 32, "MSGID (RFC 5424)"),
+    STR("procid", procid, SL, 128, "PROCID (RFC 5424) or the PID of TAG[PID] (RFC 3164)"),
+    {.name = "structured_data",
+     .kind = EV_FIELD_JSON,
+     .offset = OFF(SL, structured_data_json),
+     .level = EV_LEVEL_BASIC,
+     .doc = "STRUCTURED-DATA as {\"SD-ID\": {\"PARAM\": \"value\"}}; a repeated PARAM's values "
+            "as an array"},
+    BOOL("structured_data_truncated", structured_data_truncated, SL,
+         "true when elements were left out to keep structured_data within 16 KiB"),
+    STR("timestamp", timestamp, SL, 32, "TIMESTAMP as sent"),
+};
+#undef SL
+
 /* ---- merged tables --------------------------------------------------------- */
 
 struct type_table {
@@ -411,6 +458,7 @@ static const struct type_table type_tables[EV_TYPE_CUSTOM] = {
     TABLE("resource_violation", resource_violation_fields, struct ev_resource_violation),
     TABLE("security_event", security_event_fields, struct ev_security_event),
     TABLE("system_event", system_event_fields, struct ev_system_event),
+    TABLE("syslog", syslog_fields, struct ev_syslog_event),
 };
 
 #define COMMON_COUNT (sizeof(common_fields) / sizeof(common_fields[0]))

@@ -30,6 +30,8 @@ enum {
     EVI_DERIVED = 1u << 1,     /* written by the library, refused on input */
     EVI_OUT_DERIVED = 1u << 2, /* accepted on input, written from the derived struct */
     EVI_PLAIN_INT = 1u << 3,   /* an int64_t, always set (not a struct ev_opt_int) */
+    EVI_CUT = 1u << 4,         /* a string kept up to cut[level] escaped bytes, sanitized whole */
+    EVI_CUT_MARK = 1u << 5,    /* derived boolean, written true when the row before was cut */
 };
 
 struct evi_field {
@@ -42,6 +44,7 @@ struct evi_field {
     size_t item_max;               /* EV_FIELD_STRINGS: bytes per item */
     size_t derived_offset;         /* EVI_DERIVED / EVI_OUT_DERIVED: in struct evi_derived */
     size_t basic_max;              /* strings: bytes kept at level basic (0 = all) */
+    size_t cut[3];                 /* EVI_CUT strings: escaped bytes kept at each level */
     enum ev_level level;           /* kept at this level and above */
     const char *const *enum_names; /* EV_FIELD_ENUM: index = C enum value, [0] unused */
     const struct evi_schema *sub;  /* EV_FIELD_OBJECT(S) */
@@ -102,5 +105,7 @@ extern const char *const evi_confidence_names[];
 extern const char *const evi_resource_names[];
 extern const char *const evi_action_names[];
 extern const char *const evi_system_action_names[];
+extern const char *const evi_syslog_format_names[];
+extern const char *const evi_syslog_facility_names[];
 
 #endif

@@ -19,6 +19,7 @@ static const char *const type_names[EV_TYPE_COUNT] = {
     "resource_violation",
     "security_event",
     "system_event",
+    "syslog",
     "custom",
 };
 
@@ -60,7 +61,7 @@ int ev_event_type_parse(const char *name, enum ev_event_type *ret_type)
     return evi_error(EV_EFORMAT,
                      "unknown event type '%.64s': the built-in types are code_execution, "
                      "security_assessment, container_creation, resource_violation, "
-                     "security_event and system_event; custom types are named "
+                     "security_event, system_event and syslog; custom types are named "
                      "'" EV_CUSTOM_PREFIX "NAME' (NAME: up to %zu of [a-z0-9_.:-])",
                      name, 64 - plen);
 }
@@ -343,6 +344,7 @@ int evi_event_default_severity(enum ev_event_type type, const void *event,
     }
     case EV_TYPE_SECURITY_EVENT:
         return common->outcome == EV_OUTCOME_SUCCESS ? EV_SEV_NOTICE : EV_SEV_WARNING;
+    case EV_TYPE_SYSLOG: return EV_SEV_NOTICE; /* ev_syslog_prepare() gives the message's */
     default: return EV_SEV_INFO;
     }
 }

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libFuzzer target: syslog in (src/lib/syslog/): TCP framing, the RFC 5424 /
+ * RFC 3164 parser and the `syslog` event, the path every byte a network
+ * sender writes to evidentd takes (docs/INGEST.md, "Syslog").
+ *
+ * Input:
+ *
+ *     byte 0       bits 0-1 the level (0 minimal, 1 basic, 2 comprehensive, 3 basic);
+ *                  bit 2 sanitization off; bits 3-7 the framing limit, 16 << (bits % 13)
+ *                  bytes (small limits reach the too-big paths)
+ *     the rest     a TCP stream, framed by ev_syslog_frame(); also parsed whole as one
+ *                  datagram
+ *
+ * Invariants beyond "no crash, no leak" (a violation is __builtin_trap()):
+ *  - framing returns 1, 0, EV_ETOOBIG or EV_EFORMAT; a message lies inside the buffer, is at
+ *    most the limit, and what is consumed lies inside the buffer and moves on;
+ *  - parsing returns 0, EV_EFORMAT (with "byte N: " naming a byte inside the input) or
+ *    EV_ETOOBIG; on success every span lies inside the input, header fields are printable
+ *    US-ASCII within their limits, facility and severity are in range;
+ *  - preparing a parsed message succeeds (the policies keep everything) with type "syslog",
+ *    the message's severity, and data that is one canonical JSON object (jansson,
+ *    duplicates rejected, writes back the same bytes) within EV_ENTRY_MAX_BYTES whose
+ *    "format" and "facility" are the message's; "redacted" is there exactly when counted,
+ *    never with sanitization off.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <evident/config.h>
+#include <evident/error.h>
+#include <evident/event.h>
+#include <evident/policy.h>
+#include <evident/syslog.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            __builtin_trap();                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* [level][sanitize]: built once, immutable, as the daemon shares them. */
+static struct ev_policy *policies[3][2];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    for (int level = 0; level < 3; level++) {
+        for (int sanitize = 0; sanitize < 2; sanitize++) {
+            struct ev_config *config = NULL;
+            CHECK(ev_config_defaults(&config) == 0);
+            config->levels.default_level = (enum ev_level)level;
+            config->privacy.sanitize = sanitize != 0;
+            CHECK(ev_policy_new(config, &policies[level][sanitize]) == 0);
+            ev_config_free(config);
+        }
+    }
+    return 0;
+}
+
+/* ascii: printable US-ASCII, 33..126 (a lowest of 32 lets RFC 3164 timestamps have spaces). */
+static void span_inside(struct ev_syslog_span s, const char *text, size_t len, size_t max,
+                        bool ascii, unsigned char lowest)
+{
+    if (s.ptr == NULL) {
+        CHECK(s.len == 0);
+        return;
+    }
+    CHECK(s.len > 0 && s.len <= max);
+    CHECK(s.ptr >= text && s.ptr + s.len <= text + len);
+    for (size_t i = 0; ascii && i < s.len; i++) {
+        CHECK((unsigned char)s.ptr[i] >= lowest && (unsigned char)s.ptr[i] <= 126);
+    }
+}
+
+static void check_event(const struct ev_policy *policy, bool sanitize,
+                        const struct ev_syslog_message *m)
+{
+    struct ev_prepared p;
+    int r = ev_syslog_prepare(policy, m, NULL, &p);
+    CHECK(r == 0);
+    CHECK(!p.dropped);
+    CHECK(strcmp(p.event.type, "syslog") == 0);
+    CHECK(p.event.severity == m->severity);
+    const char *text = p.event.data_json;
+    CHECK(text != NULL && strlen(text) <= EV_ENTRY_MAX_BYTES);
+    json_error_t jerr;
+    json_t *data = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    CHECK(json_is_object(data));
+    char *again = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK(again != NULL && strcmp(again, text) == 0);
+    free(again);
+    const char *format = json_string_value(json_object_get(data, "format"));
+    CHECK(format != NULL &&
+          strcmp(format, m->format == EV_SYSLOG_RFC5424 ? "rfc5424" : "rfc3164") == 0);
+    const char *facility = json_string_value(json_object_get(data, "facility"));
+    CHECK(facility != NULL && strcmp(facility, ev_syslog_facility_name(m->facility)) == 0);
+    json_t *redacted = json_object_get(data, "redacted");
+    CHECK((redacted != NULL) == (p.redacted > 0));
+    CHECK(redacted == NULL || (json_integer_value(redacted) == (json_int_t)p.redacted));
+    CHECK(sanitize || p.redacted == 0);
+    json_t *sd = json_object_get(data, "structured_data");
+    CHECK(sd == NULL || json_is_object(sd));
+    json_decref(data);
+    ev_prepared_release(&p);
+}
+
+static void check_message(const struct ev_policy *policy, bool sanitize, const char *text,
+                          size_t len)
+{
+    struct ev_syslog_message m;
+    int r = ev_syslog_parse(text, len, &m);
+    if (r == EV_EFORMAT) {
+        size_t byte = 0;
+        CHECK(sscanf(ev_last_error(), "byte %zu: ", &byte) == 1);
+        CHECK(byte <= len);
+        return;
+    }
+    if (r == EV_ETOOBIG) {
+        CHECK(len > EV_SYSLOG_MAX_BYTES);
+        return;
+    }
+    CHECK(r == 0);
+    CHECK(m.format == EV_SYSLOG_RFC5424 || m.format == EV_SYSLOG_RFC3164);
+    CHECK(m.facility >= 0 && m.facility <= 23 && m.severity >= 0 && m.severity <= 7);
+    span_inside(m.timestamp, text, len, EV_SYSLOG_MAX_TIMESTAMP, true,
+                m.format == EV_SYSLOG_RFC3164 ? 32 : 33);
+    span_inside(m.hostname, text, len, EV_SYSLOG_MAX_HOSTNAME, true, 33);
+    span_inside(m.app_name, text, len, EV_SYSLOG_MAX_APP_NAME, true, 33);
+    span_inside(m.procid, text, len, EV_SYSLOG_MAX_PROCID, true, 33);
+    span_inside(m.msgid, text, len, EV_SYSLOG_MAX_MSGID, true, 33);
+    span_inside(m.structured_data, text, len, len, false, 0);
+    span_inside(m.msg, text, len, len, false, 0);
+    CHECK(m.format == EV_SYSLOG_RFC5424 || (m.msgid.ptr == NULL && m.structured_data.ptr == NULL));
+    check_event(policy, sanitize, &m);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) {
+        return 0;
+    }
+    int level = data[0] & 3;
+    bool sanitize = (data[0] & 4) == 0;
+    size_t max_bytes = (size_t)16 << ((data[0] >> 3) % 13);
+    const struct ev_policy *policy = policies[level == 3 ? 1 : level][sanitize];
+    /* A copy of exactly the input's size, so that ASan sees any read past it. */
+    size_t len = size - 1;
+    char *buf = malloc(len > 0 ? len : 1);
+    CHECK(buf != NULL);
+    memcpy(buf, data + 1, len);
+
+    check_message(policy, sanitize, buf, len);
+
+    size_t pos = 0;
+    while (pos < len) {
+        const char *msg = NULL;
+        size_t msg_len = 0, used = 0;
+        int r = ev_syslog_frame(buf + pos, len - pos, max_bytes, &msg, &msg_len, &used);
+        if (r == 0) {
+            break;
+        }
+        if (r == EV_EFORMAT || r == EV_ETOOBIG) {
+            CHECK(used <= len - pos);
+            if (used == 0) {
+                break; /* octet counting cannot resynchronize: the daemon closes */
+            }
+            pos += used;
+            continue;
+        }
+        CHECK(r == 1);
+        CHECK(used > 0 && used <= len - pos);
+        CHECK(msg_len <= max_bytes);
+        CHECK(msg_len == 0 || (msg >= buf + pos && msg + msg_len <= buf + pos + used));
+        if (msg_len > 0) {
+            check_message(policy, sanitize, msg, msg_len);
+        }
+        pos += used;
+    }
+    free(buf);
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside syslog ingestion: the one reader of RFC 5424 STRUCTURED-DATA, used by
+ * the parser to check it and by the event builder to take it apart.
+ */
+#ifndef EVI_SYSLOG_INTERNAL_H
+#define EVI_SYSLOG_INTERNAL_H
+
+#include <stddef.h>
+
+#include <evident/syslog.h>
+
+/*
+ * Called for each SD-PARAM (name and value set; value still escaped, without
+ * its quotes) and for each SD-ELEMENT without one (name.ptr NULL). A negative
+ * return stops the walk and is returned.
+ */
+typedef int (*evi_sd_visit)(void *ctx, struct ev_syslog_span id, struct ev_syslog_span name,
+                            struct ev_syslog_span value);
+
+/*
+ * Reads STRUCTURED-DATA ("-" or one or more SD-ELEMENTs) at text[pos..len),
+ * stopping after the last element; *ret_end gets the offset after it. visit
+ * may be NULL. Errors are EV_EFORMAT naming the byte (counted in text).
+ */
+int evi_syslog_sd_walk(const char *text, size_t len, size_t pos, evi_sd_visit visit, void *ctx,
+                       size_t *ret_end);
+
+#endif
