@@ -13,7 +13,7 @@ packages=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
           golang-go golang-golang-x-mod-dev xxd python3
           bandit chromium fonts-dejavu-core
           libmicrohttpd-dev libcurl4-openssl-dev libsystemd-dev
-          rsyslog bsdutils curl openssl)
+          rsyslog bsdutils curl openssl systemd)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,7 +32,7 @@ fi
 meson compile -C build >/dev/null
 
 case "${1:-}" in
-demo) exec scripts/demo.sh build/src/cli/evident ;;
+demo) exec scripts/demo.sh build/src/cli/evident build/src/daemon/evidentd ;;
 test) exec scripts/test.sh ;;
 *) echo "usage: scripts/setup.sh demo|test" >&2; exit 2 ;;
 esac

@@ -488,6 +488,29 @@ bool cli_write_output(const char *path, const void *data, size_t len)
 
 /* ---- the log ------------------------------------------------------------ */
 
+/* Whether the lock error's "held by pid N" names an evidentd process. */
+static bool lock_held_by_daemon(const char *message)
+{
+    const char *at = strstr(message, "pid ");
+    char path[64], comm[32] = "";
+    FILE *f;
+
+    if (at == NULL) {
+        return false;
+    }
+    long pid = strtol(at + 4, NULL, 10);
+    if (pid <= 0) {
+        return false;
+    }
+    (void)snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    if ((f = fopen(path, "r")) == NULL) {
+        return false;
+    }
+    bool got = fgets(comm, sizeof(comm), f) != NULL;
+    fclose(f);
+    return got && strncmp(comm, "evidentd", 8) == 0;
+}
+
 bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev_log **ret_log)
 {
     struct ev_open_options options = {
@@ -534,6 +557,13 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
         return false;
     }
     r = ev_log_open(cli->dir, &options, ret_log);
+    if (r == EV_ELOCKED && !readonly && lock_held_by_daemon(ev_last_error())) {
+        cli_fail(r, "cannot open '%s'", cli->dir);
+        cli_error("evidentd holds this log: write through it with -c CONFIG (its "
+                  "server.unix_socket) or %s=SOCKET",
+                  CLI_SOCKET_ENV);
+        return false;
+    }
     if (r < 0) {
         cli_fail(r, "cannot open '%s'", cli->dir);
         return false;
@@ -612,6 +642,28 @@ bool cli_policy(const struct cli *cli, struct ev_policy **ret_policy)
     return true;
 }
 
+/* One event through a running evidentd (daemon.c); closes fd. */
+static int daemon_append(int fd, const struct ev_event *event)
+{
+    struct cli_daemon_result res;
+    char *line = NULL;
+    size_t len = 0;
+    int r = cli_daemon_event_line(event, &line, &len);
+
+    if (r == 0) {
+        r = cli_daemon_send(fd, -1, line, len, &res);
+    }
+    free(line);
+    close(fd);
+    if (r < 0) {
+        return cli_fail(r, "evidentd did not acknowledge the event");
+    }
+    if (res.dropped > 0) {
+        cli_error("not appended: evidentd's policy drops %s events of this severity", event->type);
+    }
+    return res.rejected > 0 ? CLI_TROUBLE : (fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE);
+}
+
 int cli_record_event(struct cli *cli, const struct ev_event *event, enum ev_sync sync, bool dry_run)
 {
     struct ev_policy *policy = NULL;
@@ -638,6 +690,12 @@ int cli_record_event(struct cli *cli, const struct ev_event *event, enum ev_sync
                      ev_severity_name(prepared.event.severity), prepared.event.data_json);
         ev_prepared_release(&prepared);
         return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
+    }
+    int daemon = cli_daemon_connect(cli);
+    if (daemon >= 0) {
+        /* evidentd holds the log: it applies its own policy to the event as given. */
+        ev_prepared_release(&prepared);
+        return daemon_append(daemon, event);
     }
     if (!cli_open(cli, false, sync, &log)) {
         ev_prepared_release(&prepared);

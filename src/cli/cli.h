@@ -29,6 +29,7 @@ enum {
 #define CLI_CONFIG_ENV "EVIDENT_CONFIG"
 /* Seconds a writer waits for another writer's lock (default 5; 0 = do not wait). */
 #define CLI_LOCK_TIMEOUT_ENV "EVIDENT_LOCK_TIMEOUT"
+#define CLI_SOCKET_ENV "EVIDENT_SOCKET"
 
 struct cli;
 struct ev_config;
@@ -59,7 +60,7 @@ struct cli {
 extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_log, cli_cmd_show,
     cli_cmd_entry, cli_cmd_info, cli_cmd_checkpoint, cli_cmd_pubkey, cli_cmd_prove, cli_cmd_verify,
     cli_cmd_verify_proof, cli_cmd_export, cli_cmd_seal, cli_cmd_event, cli_cmd_ingest,
-    cli_cmd_config, cli_cmd_summary, cli_cmd_report;
+    cli_cmd_config, cli_cmd_summary, cli_cmd_report, cli_cmd_token;
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -191,5 +192,30 @@ int cli_record_event(struct cli *cli, const struct ev_event *event, enum ev_sync
 
 /* Wipes n bytes (secrets) in a way the compiler keeps. */
 void cli_wipe(void *p, size_t n);
+
+/* ---- a running evidentd (daemon.c) ------------------------------------------ */
+
+/*
+ * A connection to evidentd's Unix socket ($EVIDENT_SOCKET, else the
+ * configuration's server.unix_socket when -c/--config is given), or -1 when
+ * none accepts one: the caller then opens the log itself.
+ */
+int cli_daemon_connect(const struct cli *cli);
+
+struct cli_daemon_result {
+    uint64_t appended, rejected, dropped, unanswered;
+};
+
+/*
+ * Sends JSON Lines (text, len; or in_fd's bytes when text is NULL) and prints
+ * each reply as a local append would: the index on stdout, "line N: why" on
+ * stderr. Closes nothing. 0 or -errno (the daemon went away: unanswered
+ * lines were not acknowledged).
+ */
+int cli_daemon_send(int fd, int in_fd, const char *text, size_t len,
+                    struct cli_daemon_result *ret_result);
+
+/* An event as one JSON line for the daemon (newline included); caller frees. */
+int cli_daemon_event_line(const struct ev_event *event, char **ret_line, size_t *ret_len);
 
 #endif

@@ -618,6 +618,28 @@ out:
     return ret;
 }
 
+/* --jsonl while evidentd holds the log: the lines go to its socket as they are. */
+static int append_through_daemon(int fd)
+{
+    struct cli_daemon_result res;
+    int r = cli_daemon_send(fd, STDIN_FILENO, NULL, 0, &res);
+
+    close(fd);
+    if (fflush(stdout) != 0) {
+        return CLI_TROUBLE;
+    }
+    if (res.dropped > 0) {
+        cli_error("%llu events not appended: evidentd's policy drops them",
+                  (unsigned long long)res.dropped);
+    }
+    if (r < 0) {
+        cli_fail(r, "evidentd stopped answering; %llu lines were not acknowledged",
+                 (unsigned long long)res.unanswered);
+        return CLI_TROUBLE;
+    }
+    return res.rejected > 0 ? CLI_PARTIAL : CLI_OK;
+}
+
 static int run(struct cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {
@@ -671,6 +693,10 @@ static int run(struct cli *cli, int argc, char **argv)
         if (event.type || severity_given || event.source_json || event.data_json) {
             return cli_usage_error(cli, "--jsonl takes the events from standard input, not "
                                         "from --type, --severity, --source or --data");
+        }
+        int daemon = cli_daemon_connect(cli);
+        if (daemon >= 0) {
+            return append_through_daemon(daemon);
         }
         return append_stream(cli, sync);
     }

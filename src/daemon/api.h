@@ -30,7 +30,7 @@
 #include "daemon.h"
 
 struct evd_request {
-    const char *method; /* "GET", "POST", ... */
+    const char *method; /* "GET", "POST", ... ("HEAD" is answered as GET) */
     const char *path;   /* without the query */
     /* query parameter lookup: returns the decoded value or NULL */
     const char *(*query)(void *ctx, const char *key);
@@ -39,7 +39,8 @@ struct evd_request {
     const char *content_type;  /* or NULL */
     const char *body;          /* POST: the whole body (NUL after it), or NULL */
     size_t body_len;
-    char peer[64]; /* "127.0.0.1:40312", for the entry's source */
+    char peer[64];   /* the client's address, "127.0.0.1" or "::1", for the entry's source */
+    bool monitoring; /* came in on monitoring.metrics_listen: only /metrics and /healthz */
 };
 
 struct evd_response {
@@ -47,7 +48,9 @@ struct evd_response {
     const char *content_type; /* static text */
     char *body;               /* owned (malloc), may be NULL */
     size_t body_len;
-    unsigned retry_after; /* seconds, 0: no Retry-After header */
+    unsigned retry_after;     /* seconds, 0: no Retry-After header */
+    const char *allow;        /* 405: the Allow header (static text), else NULL */
+    const char *authenticate; /* 401: the WWW-Authenticate header (static text), else NULL */
 };
 
 struct evd_api_call;
@@ -68,5 +71,66 @@ int evd_api_handle(struct evd *d, const struct evd_request *request, evd_api_don
 
 /* Frees the body of a response. */
 void evd_response_clear(struct evd_response *response);
+
+/*
+ * A query string parsed for evd_request.query (tests, the fuzzer): "a=1&b=%20"
+ * with %XX and '+' decoded; at most EVD_QUERY_MAX pairs (more: -E2BIG), the
+ * first of a repeated key wins. evd_query_get is the lookup function.
+ */
+#define EVD_QUERY_MAX 32
+struct evd_query {
+    char *keys[EVD_QUERY_MAX];
+    char *values[EVD_QUERY_MAX];
+    size_t count;
+    char *storage;
+};
+int evd_query_parse(const char *text, size_t len, struct evd_query *ret_query);
+const char *evd_query_get(void *ctx, const char *key);
+void evd_query_free(struct evd_query *query);
+
+/* ---- between api.c and api-read.c ---------------------------------------- */
+
+/* Largest body a read builds: a page of entries stops before it (and says next). */
+#define EVD_API_PAGE_MAX_BYTES (8u << 20)
+/* Entries one /v1/entries request looks at before it answers with what it has. */
+#define EVD_API_SCAN_MAX 100000u
+
+/* A growing text; a failed allocation makes it failed, and the response a 500. */
+struct evd_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+};
+void evd_buf_add(struct evd_buf *b, const char *text, size_t len);
+void evd_buf_str(struct evd_buf *b, const char *text);
+void evd_buf_printf(struct evd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* text as a JSON string, quoted; control characters escaped. */
+void evd_buf_json_string(struct evd_buf *b, const char *text, size_t len);
+
+/* {"error":MESSAGE,"status":STATUS} */
+void evd_api_error(struct evd_response *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Moves b into the response (500 if b failed). */
+void evd_api_reply(struct evd_response *r, int status, const char *content_type, struct evd_buf *b);
+/* 500 "storage: ..." for a failed library call: the code's name and ev_last_error(). */
+void evd_api_storage_error(struct evd_response *r, int code);
+
+/* The GET routes (api-read.c); arg is the path's tail (N) or NULL. */
+void evd_api_checkpoint(struct evd *d, const struct evd_request *q, const char *arg,
+                        struct evd_response *r);
+void evd_api_entries(struct evd *d, const struct evd_request *q, const char *arg,
+                     struct evd_response *r);
+void evd_api_entry(struct evd *d, const struct evd_request *q, const char *arg,
+                   struct evd_response *r);
+void evd_api_proof(struct evd *d, const struct evd_request *q, const char *arg,
+                   struct evd_response *r);
+void evd_api_consistency(struct evd *d, const struct evd_request *q, const char *arg,
+                         struct evd_response *r);
+void evd_api_summary(struct evd *d, const struct evd_request *q, const char *arg,
+                     struct evd_response *r);
+void evd_api_healthz(struct evd *d, const struct evd_request *q, const char *arg,
+                     struct evd_response *r);
+void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg,
+                     struct evd_response *r);
 
 #endif

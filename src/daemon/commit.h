@@ -37,16 +37,17 @@ struct evd_submission {
     evd_done_fn done;
     void *ctx;
     bool no_alerts; /* the alerting module's own events: do not observe them */
+    int source;     /* enum evd_source (metrics.h), for the events_total metric */
     /* private to the queue */
     struct evd_submission *next;
     int64_t enqueued_ns;
 };
 
 struct evd_commit_options {
-    enum ev_sync sync;          /* always: fdatasync before done; others as the log does */
-    size_t batch_max;           /* events per append */
-    size_t queue_max;           /* events waiting or being appended */
-    uint64_t group_wait_ns;     /* wait this long for more when a batch is small */
+    enum ev_sync sync;           /* always: fdatasync before done; others as the log does */
+    size_t batch_max;            /* events per append */
+    size_t queue_max;            /* events waiting or being appended */
+    uint64_t group_wait_ns;      /* wait this long for more when a batch is small */
     struct evd_metrics *metrics; /* may be NULL */
     struct evd_alerts *alerts;   /* may be NULL: sees each committed event */
 };
@@ -65,8 +66,8 @@ int evd_commit_start(struct ev_log *log, const struct evd_commit_options *option
 int evd_commit_submit(struct evd_commit *c, struct evd_submission *s);
 
 /* Blocking helper for threads that may wait: submit and wait for done. */
-int evd_commit_wait(struct evd_commit *c, struct ev_prepared *events, size_t count,
-                    bool no_alerts, uint64_t *ret_first);
+int evd_commit_wait(struct evd_commit *c, struct ev_prepared *events, size_t count, bool no_alerts,
+                    uint64_t *ret_first);
 
 /* Events waiting or being appended now. */
 size_t evd_commit_depth(struct evd_commit *c);

@@ -51,11 +51,35 @@ struct evd {
     char host[256];               /* this host's name, in the daemon's own sources */
     char origin[256];
     int64_t started_ns;
-    atomic_bool ready;           /* log open and verified at start */
-    atomic_bool stopping;        /* SIGTERM: no new work */
+    atomic_bool ready;                                     /* log open and verified at start */
+    atomic_bool stopping;                                  /* SIGTERM: no new work */
     atomic_int_least64_t last_seal_ns, last_checkpoint_ns; /* 0: none yet */
     atomic_uint_least64_t verification_failures;
+    struct evd_retired *retired;
 };
+
+/* Keeps replaced configurations alive until the daemon stops (threads may still read them). */
+struct evd_retired {
+    struct ev_config *config;
+    struct ev_policy *policy;
+    struct evd_auth *auth;
+    struct evd_retired *next;
+};
+
+/*
+ * Starts everything the configuration asks for: reads it (path NULL: the
+ * defaults), opens the log (it must exist: `evident init`), verifies it,
+ * binds the listeners, drops privileges when root and server.user is set,
+ * starts serving and writes a startup event. On failure err says why and
+ * nothing is left running.
+ */
+int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size);
+
+/* SIGHUP: rereads the configuration; applies what can change while running. */
+int evd_reload(struct evd *d);
+
+/* SIGTERM: stops accepting, commits what is queued, seals, checkpoints, closes. */
+int evd_stop(struct evd *d);
 
 /* Monotonic and wall clocks in ns. */
 int64_t evd_now_ns(void);

@@ -35,6 +35,11 @@ int evd_intake_json(struct evd *d, const char *json, size_t len, const char *tra
                     const char *type_override, struct ev_prepared *out, char **ret_source,
                     char *err, size_t err_size);
 
+/* The same for an event already parsed by jansson (a json_t *, an element of an array). */
+int evd_intake_value(struct evd *d, const void *json_value, const char *transport_source,
+                     const char *type_override, struct ev_prepared *out, char **ret_source,
+                     char *err, size_t err_size);
+
 /* One syslog message (without framing) into *out; the same returns. */
 int evd_intake_syslog(struct evd *d, const char *msg, size_t len, const char *transport_source,
                       struct ev_prepared *out, char *err, size_t err_size);

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The commit queue (commit.h): producers queue submissions; one committer
+ * thread takes everything waiting, up to batch_max events, appends it as one
+ * batch, makes it durable, and answers each submission in order.
+ *
+ * Batching needs no timer: while one batch is being written and synced, the
+ * next one gathers (group commit). group_wait_ns, when set, lets a lone small
+ * batch wait that long for company, trading latency for fewer fdatasyncs.
+ *
+ * Under `sync: always` the log is opened with EV_SYNC_NEVER and the committer
+ * calls ev_log_sync() itself after each append, so that it can time the
+ * fdatasync on its own (the metrics' histogram) and answer only after it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <evident/error.h>
+
+#include "alert.h"
+#include "commit.h"
+#include "daemon.h"
+#include "metrics.h"
+
+struct evd_commit {
+    struct ev_log *log;
+    struct evd_commit_options options;
+
+    pthread_mutex_t lock;
+    pthread_cond_t wake;      /* the committer: work, a call or a stop */
+    pthread_cond_t call_done; /* callers of evd_commit_call */
+    struct evd_submission *head, *tail;
+    size_t depth; /* events queued or being appended */
+    bool stopping;
+    int error; /* sticky: the log's I/O error */
+
+    /* One pending call at a time (evd_commit_call serializes them). */
+    int (*call_fn)(struct ev_log *log, void *arg);
+    void *call_arg;
+    int call_rc;
+    uint64_t call_seq, calls_done;
+
+    pthread_t thread;
+
+    /* The committer's own batch buffer. */
+    struct ev_prepared *batch;
+    size_t batch_cap;
+};
+
+int64_t evd_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t evd_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int grow_batch(struct evd_commit *c, size_t need)
+{
+    if (need <= c->batch_cap) {
+        return 0;
+    }
+    size_t cap = c->batch_cap > 0 ? c->batch_cap : 256;
+    while (cap < need) {
+        cap *= 2;
+    }
+    struct ev_prepared *b = realloc(c->batch, cap * sizeof(*b));
+    if (b == NULL) {
+        return -ENOMEM;
+    }
+    c->batch = b;
+    c->batch_cap = cap;
+    return 0;
+}
+
+/* Takes whole submissions from the queue, up to batch_max events (at least one). */
+static struct evd_submission *take_locked(struct evd_commit *c, size_t *ret_events)
+{
+    struct evd_submission *first = c->head, *last = NULL;
+    size_t events = 0;
+
+    for (struct evd_submission *s = c->head; s != NULL; s = s->next) {
+        if (last != NULL && events + s->count > c->options.batch_max) {
+            break;
+        }
+        events += s->count;
+        last = s;
+    }
+    c->head = last->next;
+    if (c->head == NULL) {
+        c->tail = NULL;
+    }
+    last->next = NULL;
+    *ret_events = events;
+    return first;
+}
+
+static void answer(struct evd_commit *c, struct evd_submission *s, int rc, uint64_t first,
+                   int64_t now)
+{
+    if (rc == 0) {
+        for (size_t i = 0; i < s->count; i++) {
+            const struct ev_prepared *p = &s->events[i];
+            evd_metrics_events(c->options.metrics, (enum evd_source)s->source, p->event.type, 1);
+            if (!s->no_alerts && c->options.alerts != NULL) {
+                evd_alerts_observe(c->options.alerts, p->event.type, p->event.severity, first + i,
+                                   evd_now_ns());
+            }
+        }
+    } else {
+        evd_metrics_reject(c->options.metrics, (enum evd_source)s->source, EVD_REJ_STORAGE,
+                           s->count);
+    }
+    evd_metrics_ack(c->options.metrics, (uint64_t)(now - s->enqueued_ns));
+    s->done(s, rc, first);
+}
+
+/*
+ * Appends the submissions of list as one batch and answers them. A malformed
+ * event (which intake should have caught) fails its own submission only: the
+ * others are appended without it.
+ */
+static void commit_list(struct evd_commit *c, struct evd_submission *list, size_t events)
+{
+    uint64_t first = 0;
+    size_t bad = 0, n = 0;
+    int r;
+
+    r = grow_batch(c, events);
+    if (r == 0) {
+        for (struct evd_submission *s = list; s != NULL; s = s->next) {
+            memcpy(&c->batch[n], s->events, s->count * sizeof(*s->events));
+            n += s->count;
+        }
+        int64_t t0 = evd_now_ns();
+        r = ev_audit_append_prepared(c->log, c->batch, n, &first, &bad);
+        int64_t t1 = evd_now_ns();
+        bool synced = r == 0 && c->options.sync == EV_SYNC_ALWAYS;
+        if (synced) {
+            r = ev_log_sync(c->log);
+        }
+        int64_t t2 = evd_now_ns();
+        if (r == 0) {
+            /* 0: not synced here (the log syncs on its own under interval and never). */
+            evd_metrics_commit(c->options.metrics, n, (uint64_t)(t1 - t0),
+                               synced ? (uint64_t)(t2 - t1) : 0);
+        }
+    }
+
+    if (r == EV_EJSON || r == EV_EFORMAT || r == EV_ETOOBIG) {
+        /* One bad event: fail its submission, append the rest again. */
+        struct evd_submission *prev = NULL, *s = list;
+        size_t at = 0;
+        while (s != NULL && at + s->count <= bad) {
+            at += s->count;
+            prev = s;
+            s = s->next;
+        }
+        if (s != NULL) {
+            struct evd_submission *rest = s->next;
+            size_t rest_events = events - s->count;
+            if (prev != NULL) {
+                prev->next = rest;
+            } else {
+                list = rest;
+            }
+            size_t count = s->count;
+            s->next = NULL;
+            answer(c, s, r, 0, evd_now_ns()); /* may free s */
+            pthread_mutex_lock(&c->lock);
+            c->depth -= count;
+            pthread_mutex_unlock(&c->lock);
+            if (list != NULL) {
+                commit_list(c, list, rest_events);
+            }
+            return;
+        }
+    }
+
+    int64_t now = evd_now_ns();
+    size_t at = 0;
+    if (r < 0 && r != -ENOMEM) {
+        pthread_mutex_lock(&c->lock);
+        if (c->error == 0) {
+            c->error = r;
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (c->options.alerts != NULL) {
+            evd_alerts_condition(c->options.alerts, EV_ALERT_LOGGING_FAILURE, ev_last_error());
+        }
+    }
+    while (list != NULL) {
+        struct evd_submission *next = list->next;
+        size_t count = list->count;
+        answer(c, list, r, first + at, now);
+        at += count;
+        list = next;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->depth -= events;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void *committer(void *arg)
+{
+    struct evd_commit *c = arg;
+
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        if (c->call_fn != NULL) {
+            int (*fn)(struct ev_log *, void *) = c->call_fn;
+            void *fn_arg = c->call_arg;
+            c->call_fn = NULL;
+            pthread_mutex_unlock(&c->lock);
+            int rc = fn(c->log, fn_arg);
+            pthread_mutex_lock(&c->lock);
+            c->call_rc = rc;
+            c->calls_done++;
+            pthread_cond_broadcast(&c->call_done);
+            continue;
+        }
+        if (c->head == NULL) {
+            if (c->stopping) {
+                break;
+            }
+            pthread_cond_wait(&c->wake, &c->lock);
+            continue;
+        }
+        if (c->options.group_wait_ns > 0 && c->head == c->tail &&
+            c->head->count < c->options.batch_max && !c->stopping) {
+            /* A lone submission: give others group_wait_ns to join it. */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            uint64_t ns = (uint64_t)until.tv_nsec + c->options.group_wait_ns;
+            until.tv_sec += (time_t)(ns / 1000000000u);
+            until.tv_nsec = (long)(ns % 1000000000u);
+            while (c->head == c->tail && !c->stopping && c->call_fn == NULL &&
+                   pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0) {
+            }
+        }
+        size_t events;
+        struct evd_submission *list = take_locked(c, &events);
+        pthread_mutex_unlock(&c->lock);
+        commit_list(c, list, events);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+int evd_commit_start(struct ev_log *log, const struct evd_commit_options *options,
+                     struct evd_commit **ret_commit)
+{
+    struct evd_commit *c = calloc(1, sizeof(*c));
+    pthread_condattr_t attr;
+    int r;
+
+    if (c == NULL) {
+        return -ENOMEM;
+    }
+    c->log = log;
+    c->options = *options;
+    if (c->options.batch_max == 0) {
+        c->options.batch_max = 4096;
+    }
+    if (c->options.queue_max < c->options.batch_max) {
+        c->options.queue_max = c->options.batch_max;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_cond_init(&c->call_done, NULL);
+    r = grow_batch(c, c->options.batch_max);
+    if (r == 0) {
+        r = -pthread_create(&c->thread, NULL, committer, c);
+    }
+    if (r < 0) {
+        free(c->batch);
+        pthread_cond_destroy(&c->wake);
+        pthread_cond_destroy(&c->call_done);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return r;
+    }
+    *ret_commit = c;
+    return 0;
+}
+
+int evd_commit_submit(struct evd_commit *c, struct evd_submission *s)
+{
+    int r = 0;
+
+    s->next = NULL;
+    s->enqueued_ns = evd_now_ns();
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        r = -ESHUTDOWN;
+    } else if (c->error != 0) {
+        r = c->error;
+    } else if (c->depth + s->count > c->options.queue_max && c->depth > 0) {
+        /* A submission larger than the whole queue still goes in alone. */
+        r = -EAGAIN;
+    } else {
+        c->depth += s->count;
+        if (c->tail != NULL) {
+            c->tail->next = s;
+        } else {
+            c->head = s;
+        }
+        c->tail = s;
+        pthread_cond_signal(&c->wake);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+struct waiter {
+    struct evd_submission s;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int rc;
+    uint64_t first;
+};
+
+static void wake_waiter(struct evd_submission *s, int rc, uint64_t first)
+{
+    struct waiter *w = s->ctx;
+    pthread_mutex_lock(&w->lock);
+    w->rc = rc;
+    w->first = first;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+int evd_commit_wait(struct evd_commit *c, struct ev_prepared *events, size_t count, bool no_alerts,
+                    uint64_t *ret_first)
+{
+    struct waiter w = {
+        .s = {.events = events,
+              .count = count,
+              .done = wake_waiter,
+              .no_alerts = no_alerts,
+              .source = EVD_SRC_DAEMON},
+    };
+    int r;
+
+    w.s.ctx = &w;
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    r = evd_commit_submit(c, &w.s);
+    if (r == 0) {
+        pthread_mutex_lock(&w.lock);
+        while (!w.done) {
+            pthread_cond_wait(&w.cond, &w.lock);
+        }
+        pthread_mutex_unlock(&w.lock);
+        r = w.rc;
+        if (r == 0 && ret_first != NULL) {
+            *ret_first = w.first;
+        }
+    }
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.lock);
+    return r;
+}
+
+size_t evd_commit_depth(struct evd_commit *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t depth = c->depth;
+    pthread_mutex_unlock(&c->lock);
+    return depth;
+}
+
+int evd_commit_error(struct evd_commit *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int error = c->error;
+    pthread_mutex_unlock(&c->lock);
+    return error;
+}
+
+int evd_commit_call(struct evd_commit *c, int (*fn)(struct ev_log *log, void *arg), void *arg)
+{
+    int r;
+
+    pthread_mutex_lock(&c->lock);
+    /* One call at a time: wait for a pending one to be taken and answered. */
+    while (c->call_fn != NULL || c->call_seq != c->calls_done) {
+        pthread_cond_wait(&c->call_done, &c->lock);
+    }
+    if (c->stopping && c->head == NULL) {
+        /* The thread may be gone or going: run it here, no append can race. */
+        pthread_mutex_unlock(&c->lock);
+        return fn(c->log, arg);
+    }
+    c->call_fn = fn;
+    c->call_arg = arg;
+    uint64_t seq = ++c->call_seq;
+    pthread_cond_signal(&c->wake);
+    while (c->calls_done < seq) {
+        pthread_cond_wait(&c->call_done, &c->lock);
+    }
+    r = c->call_rc;
+    pthread_cond_broadcast(&c->call_done);
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+void evd_commit_stop(struct evd_commit *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    free(c->batch);
+    pthread_cond_destroy(&c->wake);
+    pthread_cond_destroy(&c->call_done);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}

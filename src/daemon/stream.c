@@ -1,0 +1,1053 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Stream intake (stream.h): the epoll loop of the Unix socket and syslog.
+ *
+ * A connection's bytes are cut into lines (Unix: JSON Lines) or frames
+ * (syslog TCP). All the complete ones read in one go become one chunk: their
+ * events are prepared here and queued as one submission; lines that are
+ * malformed or dropped by the policy get their answer at once but keep their
+ * place, so a Unix client reads one reply line per line sent, in order:
+ *
+ *     {"index":41}
+ *     {"error":"data.exit_code: expected an integer","line":2}
+ *     {"dropped":true}
+ *
+ * The committer answers a chunk through done_chunk() on its own thread, which
+ * hands it back to the loop through a list and an eventfd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <evident/error.h>
+#include <evident/syslog.h>
+
+#include "auth.h"
+#include "commit.h"
+#include "intake.h"
+#include "metrics.h"
+#include "net.h"
+#include "stream.h"
+
+#define READ_BYTES 65536
+#define MAX_UNSENT (1u << 20) /* replies not yet read by the client: stop reading past this */
+#define UDP_BATCH 64
+#define RETRY_MS 20
+
+enum conn_kind { CONN_UNIX = 1, CONN_SYSLOG_TCP };
+
+/* What became of one line (Unix connections). */
+struct line_result {
+    int kind;       /* RESULT_* */
+    uint64_t line;  /* of the connection, from 1 (blank lines count) */
+    unsigned event; /* RESULT_EVENT: position in the chunk's events */
+    char *error;    /* RESULT_ERROR */
+};
+enum { RESULT_EVENT = 1, RESULT_ERROR, RESULT_DROPPED };
+
+struct conn;
+
+struct chunk {
+    struct evd_submission submission;
+    struct evd_stream *stream;
+    struct conn *conn;
+    struct ev_prepared *events;
+    char **sources; /* owned claimed sources, per event (NULL mostly) */
+    size_t event_count;
+    struct line_result *lines; /* Unix: one per line */
+    size_t line_count;
+    bool done;
+    int rc;
+    uint64_t first;
+    struct chunk *next;      /* the connection's chunks, oldest first */
+    struct chunk *next_done; /* the loop's answered list */
+};
+
+struct conn {
+    int fd;
+    enum conn_kind kind;
+    enum evd_source source_kind;
+    char source[640]; /* the entry's source: what the transport vouches for */
+    char *in;
+    size_t in_len, in_cap;
+    bool discarding; /* skipping the rest of an oversized line */
+    char *out;
+    size_t out_len, out_cap;
+    struct chunk *chunks, *chunks_tail; /* submitted or waiting, in order */
+    struct chunk *waiting;              /* refused by a full queue: retried */
+    uint64_t lines;                     /* lines read so far */
+    bool eof, dead, reading;
+    bool registered; /* in the epoll set */
+    bool closed;     /* freed at the end of the loop's round: events may still name it */
+    int64_t last_active_ns;
+    struct conn *prev, *next; /* all connections */
+};
+
+enum listener_kind { L_UNIX = 1, L_SYSLOG_TCP, L_SYSLOG_UDP, L_SYSLOG_UNIX, L_EVENT };
+
+struct listener {
+    enum listener_kind kind;
+    int fd;
+};
+
+struct evd_stream {
+    struct evd *d;
+    int epfd, efd;
+    struct listener listeners[5];
+    size_t listener_count;
+    char *unix_path, *syslog_unix_path;
+    size_t max_line;
+    pthread_t thread;
+    bool running;
+    atomic_bool stop;
+
+    pthread_mutex_t done_lock;
+    struct chunk *done_head; /* answered by the committer, not yet seen by the loop */
+
+    struct conn *conns;
+    struct conn *closed; /* closed this round, freed after it */
+    atomic_size_t conn_count;
+    size_t waiting;  /* chunks refused by a full queue */
+    size_t inflight; /* chunks submitted and not answered */
+    struct listener event_listener;
+};
+
+/* ---- chunks ----------------------------------------------------------------- */
+
+static void chunk_free(struct chunk *c)
+{
+    for (size_t i = 0; i < c->event_count; i++) {
+        ev_prepared_release(&c->events[i]);
+        free(c->sources[i]);
+    }
+    for (size_t i = 0; i < c->line_count; i++) {
+        free(c->lines[i].error);
+    }
+    free(c->events);
+    free(c->sources);
+    free(c->lines);
+    free(c);
+}
+
+/* On the committer thread: hand the chunk back to the loop. */
+static void done_chunk(struct evd_submission *sub, int rc, uint64_t first)
+{
+    struct chunk *c = sub->ctx;
+    struct evd_stream *s = c->stream;
+    uint64_t one = 1;
+
+    c->rc = rc;
+    c->first = first;
+    pthread_mutex_lock(&s->done_lock);
+    c->next_done = s->done_head;
+    s->done_head = c;
+    pthread_mutex_unlock(&s->done_lock);
+    (void)!write(s->efd, &one, sizeof(one));
+}
+
+static struct chunk *chunk_new(struct evd_stream *s, struct conn *conn, size_t max_items)
+{
+    struct chunk *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        return NULL;
+    }
+    c->stream = s;
+    c->conn = conn;
+    c->events = calloc(max_items, sizeof(*c->events));
+    c->sources = calloc(max_items, sizeof(*c->sources));
+    if (conn->kind == CONN_UNIX) {
+        c->lines = calloc(max_items, sizeof(*c->lines));
+    }
+    if (c->events == NULL || c->sources == NULL || (conn->kind == CONN_UNIX && c->lines == NULL)) {
+        chunk_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- connections ------------------------------------------------------------- */
+
+static int watch(struct evd_stream *s, struct conn *c)
+{
+    struct epoll_event ev = {.data.ptr = c};
+    bool want_in = !c->eof && !c->dead && c->waiting == NULL && c->out_len < MAX_UNSENT &&
+                   !atomic_load(&s->stop);
+
+    ev.events = (want_in ? EPOLLIN : 0) | (c->out_len > 0 ? EPOLLOUT : 0) | EPOLLRDHUP;
+    c->reading = want_in;
+    if ((c->eof || c->dead) && c->out_len == 0) {
+        /* Nothing to read or send: out of epoll, or a hung-up peer would wake it forever. */
+        if (c->registered) {
+            c->registered = false;
+            return epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        }
+        return 0;
+    }
+    if (!c->registered) {
+        c->registered = true;
+        return epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    }
+    return epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/*
+ * Closes c. Its memory waits for the end of the loop's round (free_closed),
+ * because events of the same epoll_wait may still point at it.
+ */
+static void conn_free(struct evd_stream *s, struct conn *c)
+{
+    if (c->closed) {
+        return;
+    }
+    if (c->registered) {
+        (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    }
+    close(c->fd);
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    atomic_fetch_sub(&s->conn_count, 1);
+    evd_metrics_connections(s->d->metrics, -1);
+    c->closed = true;
+    c->next = s->closed;
+    s->closed = c;
+}
+
+static void free_closed(struct evd_stream *s)
+{
+    while (s->closed != NULL) {
+        struct conn *c = s->closed;
+        s->closed = c->next;
+        free(c->in);
+        free(c->out);
+        free(c);
+    }
+}
+
+/* Frees the connection once nothing of it is in the commit queue. */
+static void conn_maybe_free(struct evd_stream *s, struct conn *c)
+{
+    if ((c->dead || (c->eof && c->out_len == 0)) && c->chunks == NULL && c->waiting == NULL) {
+        conn_free(s, c);
+    }
+}
+
+static void out_add(struct conn *c, const char *text, size_t len)
+{
+    if (c->dead) {
+        return;
+    }
+    if (c->out_len + len > c->out_cap) {
+        size_t cap = c->out_cap > 0 ? c->out_cap : 4096;
+        while (cap < c->out_len + len) {
+            cap *= 2;
+        }
+        char *out = realloc(c->out, cap);
+        if (out == NULL) {
+            c->dead = true; /* cannot answer: the client sees the connection close */
+            return;
+        }
+        c->out = out;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, text, len);
+    c->out_len += len;
+}
+
+/* A JSON string body for an error message (control characters and quotes escaped). */
+static void out_error(struct conn *c, const char *message, uint64_t line)
+{
+    char buf[1024];
+    size_t n = 0;
+
+    n += (size_t)snprintf(buf, sizeof(buf), "{\"error\":\"");
+    for (const char *p = message; *p != '\0' && n < sizeof(buf) - 64; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)ch;
+        } else if (ch < 0x20) {
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\\u%04x", ch);
+        } else {
+            buf[n++] = (char)ch;
+        }
+    }
+    n +=
+        (size_t)snprintf(buf + n, sizeof(buf) - n, "\",\"line\":%llu}\n", (unsigned long long)line);
+    out_add(c, buf, n);
+}
+
+static void flush(struct evd_stream *s, struct conn *c)
+{
+    while (c->out_len > 0 && !c->dead) {
+        ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                break;
+            }
+            c->dead = true; /* the peer went away: its events are still committed */
+            c->out_len = 0;
+            break;
+        }
+        memmove(c->out, c->out + n, c->out_len - (size_t)n);
+        c->out_len -= (size_t)n;
+    }
+    (void)watch(s, c);
+}
+
+/* Writes the replies of the chunks at the head that are answered, in order. */
+static void reply_answered(struct evd_stream *s, struct conn *c)
+{
+    while (c->chunks != NULL && c->chunks->done) {
+        struct chunk *ch = c->chunks;
+        c->chunks = ch->next;
+        if (c->chunks == NULL) {
+            c->chunks_tail = NULL;
+        }
+        if (c->kind == CONN_UNIX) {
+            for (size_t i = 0; i < ch->line_count; i++) {
+                const struct line_result *l = &ch->lines[i];
+                char buf[64];
+                if (l->kind == RESULT_ERROR) {
+                    out_error(c, l->error, l->line);
+                } else if (l->kind == RESULT_DROPPED) {
+                    out_add(c, "{\"dropped\":true}\n", 17);
+                } else if (ch->rc < 0) {
+                    char msg[256];
+                    (void)snprintf(msg, sizeof(msg), "not recorded: %s",
+                                   ch->rc == -EAGAIN ? "the daemon is overloaded"
+                                   : ch->rc == -ESHUTDOWN
+                                       ? "the daemon is stopping"
+                                       : "the log cannot append (storage failure)");
+                    out_error(c, msg, l->line);
+                } else {
+                    int n = snprintf(buf, sizeof(buf), "{\"index\":%llu}\n",
+                                     (unsigned long long)(ch->first + l->event));
+                    out_add(c, buf, (size_t)n);
+                }
+            }
+        }
+        chunk_free(ch);
+    }
+    flush(s, c);
+}
+
+/* ---- intake ----------------------------------------------------------------- */
+
+/* Queues a chunk, or keeps it waiting when the queue is full. */
+static void submit(struct evd_stream *s, struct conn *c, struct chunk *ch)
+{
+    if (c->chunks_tail != NULL) {
+        c->chunks_tail->next = ch;
+    } else {
+        c->chunks = ch;
+    }
+    c->chunks_tail = ch;
+    if (ch->event_count == 0) {
+        ch->done = true;
+        return;
+    }
+    ch->submission = (struct evd_submission){
+        .events = ch->events,
+        .count = ch->event_count,
+        .done = done_chunk,
+        .ctx = ch,
+        .source = (int)c->source_kind,
+    };
+    int r = evd_commit_submit(s->d->commit, &ch->submission);
+    if (r == -EAGAIN) {
+        c->waiting = ch; /* not read again until it is in */
+        s->waiting++;
+        return;
+    }
+    if (r < 0) {
+        ch->rc = r;
+        ch->done = true;
+        evd_metrics_reject(s->d->metrics, c->source_kind,
+                           r == -ESHUTDOWN ? EVD_REJ_OVERLOAD : EVD_REJ_STORAGE, ch->event_count);
+        return;
+    }
+    s->inflight++;
+}
+
+static void retry_waiting(struct evd_stream *s)
+{
+    for (struct conn *c = s->conns; c != NULL && s->waiting > 0; c = c->next) {
+        if (c->waiting == NULL) {
+            continue;
+        }
+        int r = evd_commit_submit(s->d->commit, &c->waiting->submission);
+        if (r == -EAGAIN) {
+            return; /* still full: keep the order, try again later */
+        }
+        s->waiting--;
+        if (r < 0) {
+            c->waiting->rc = r;
+            c->waiting->done = true;
+        } else {
+            s->inflight++;
+        }
+        c->waiting = NULL;
+        reply_answered(s, c);
+    }
+}
+
+/* One line or frame into the chunk. */
+static void take_item(struct evd_stream *s, struct conn *c, struct chunk *ch, const char *text,
+                      size_t len)
+{
+    char err[512];
+    int r;
+    size_t e = ch->event_count;
+
+    c->lines++;
+    if (c->kind == CONN_UNIX) {
+        r = evd_intake_json(s->d, text, len, c->source, NULL, &ch->events[e], &ch->sources[e], err,
+                            sizeof(err));
+    } else {
+        r = evd_intake_syslog(s->d, text, len, c->source, &ch->events[e], err, sizeof(err));
+    }
+    if (r == 0) {
+        ch->event_count++;
+    } else {
+        evd_metrics_reject(s->d->metrics, c->source_kind,
+                           r == EV_DROPPED   ? EVD_REJ_POLICY
+                           : r == EV_ETOOBIG ? EVD_REJ_TOO_BIG
+                                             : EVD_REJ_MALFORMED,
+                           1);
+    }
+    if (c->kind == CONN_UNIX) {
+        struct line_result *l = &ch->lines[ch->line_count++];
+        l->line = c->lines;
+        if (r == 0) {
+            l->kind = RESULT_EVENT;
+            l->event = (unsigned)e;
+        } else if (r == EV_DROPPED) {
+            l->kind = RESULT_DROPPED;
+        } else {
+            l->kind = RESULT_ERROR;
+            l->error = strdup(err);
+        }
+    }
+}
+
+static void line_error(struct evd_stream *s, struct conn *c, struct chunk *ch, const char *what)
+{
+    c->lines++;
+    evd_metrics_reject(s->d->metrics, c->source_kind, EVD_REJ_TOO_BIG, 1);
+    if (c->kind == CONN_UNIX) {
+        struct line_result *l = &ch->lines[ch->line_count++];
+        l->line = c->lines;
+        l->kind = RESULT_ERROR;
+        l->error = strdup(what);
+    }
+}
+
+/*
+ * Cuts what was read into items and queues them. Returns the number of bytes
+ * used; a stream that cannot go on (a bad octet count) marks c dead.
+ */
+static void consume(struct evd_stream *s, struct conn *c)
+{
+    size_t used = 0, max_items = c->in_len / 2 + 2;
+    struct chunk *ch;
+    char what[128];
+
+    if (max_items > 4096) {
+        max_items = 4096; /* the rest stays in the buffer for the next chunk */
+    }
+    if ((ch = chunk_new(s, c, max_items)) == NULL) {
+        c->dead = true;
+        return;
+    }
+    while (used < c->in_len && ch->line_count < max_items && ch->event_count < max_items) {
+        const char *buf = c->in + used;
+        size_t avail = c->in_len - used;
+
+        if (c->discarding) {
+            const char *nl = memchr(buf, '\n', avail);
+            used += nl != NULL ? (size_t)(nl - buf) + 1 : avail;
+            c->discarding = nl == NULL;
+            continue;
+        }
+        if (c->kind == CONN_UNIX) {
+            const char *nl = memchr(buf, '\n', avail);
+            if (nl == NULL) {
+                if (avail > s->max_line) {
+                    (void)snprintf(what, sizeof(what), "line longer than %zu bytes", s->max_line);
+                    line_error(s, c, ch, what);
+                    c->discarding = true;
+                    used += avail;
+                }
+                break;
+            }
+            size_t len = (size_t)(nl - buf);
+            used += len + 1;
+            if (len > s->max_line) {
+                (void)snprintf(what, sizeof(what), "line longer than %zu bytes", s->max_line);
+                line_error(s, c, ch, what);
+                continue;
+            }
+            if (len > 0 && buf[len - 1] == '\r') {
+                len--;
+            }
+            if (len == 0) {
+                c->lines++; /* blank lines are not events, but they are lines */
+                continue;
+            }
+            take_item(s, c, ch, buf, len);
+        } else {
+            const char *msg;
+            size_t len, consumed = 0;
+            int r = ev_syslog_frame(buf, avail, s->max_line, &msg, &len, &consumed);
+            if (r == 0) {
+                break;
+            }
+            if (r == EV_ETOOBIG && consumed > 0) {
+                /* Newline framing: skip the oversized message, keep the stream. */
+                line_error(s, c, ch, "syslog message too long");
+                c->discarding = consumed == avail && buf[avail - 1] != '\n';
+                used += consumed;
+                continue;
+            }
+            if (r < 0) {
+                /* Octet counting out of step: the stream cannot be trusted further. */
+                evd_metrics_reject(s->d->metrics, c->source_kind,
+                                   r == EV_ETOOBIG ? EVD_REJ_TOO_BIG : EVD_REJ_MALFORMED, 1);
+                c->dead = true;
+                used = c->in_len;
+                break;
+            }
+            used += consumed;
+            if (len > 0) {
+                take_item(s, c, ch, msg, len);
+            }
+        }
+    }
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    if (ch->line_count == 0 && ch->event_count == 0) {
+        chunk_free(ch);
+        return;
+    }
+    submit(s, c, ch);
+}
+
+static void on_readable(struct evd_stream *s, struct conn *c)
+{
+    for (int rounds = 0; rounds < 4 && c->waiting == NULL && !c->dead && !c->eof; rounds++) {
+        if (c->in_cap - c->in_len < READ_BYTES) {
+            size_t cap = c->in_len + READ_BYTES;
+            char *in = realloc(c->in, cap);
+            if (in == NULL) {
+                c->dead = true;
+                break;
+            }
+            c->in = in;
+            c->in_cap = cap;
+        }
+        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                c->dead = true;
+            }
+            break;
+        }
+        if (n == 0) {
+            c->eof = true;
+            break;
+        }
+        c->in_len += (size_t)n;
+        c->last_active_ns = evd_now_ns();
+        consume(s, c);
+        /* Keep the buffer small once drained (10,000 idle connections). */
+        if (c->in_len == 0 && c->in_cap > READ_BYTES) {
+            free(c->in);
+            c->in = NULL;
+            c->in_cap = 0;
+        }
+    }
+    if (c->eof && c->in_len > 0 && !c->dead && c->waiting == NULL) {
+        /* A last line without its newline still counts. */
+        if (c->kind == CONN_UNIX || c->in_len > 0) {
+            char nl = '\n';
+            if (c->in_len < c->in_cap) {
+                c->in[c->in_len++] = nl;
+                consume(s, c);
+            }
+        }
+    }
+    reply_answered(s, c);
+    conn_maybe_free(s, c);
+}
+
+/* ---- accepting ----------------------------------------------------------- */
+
+static void unix_source(struct evd_stream *s, int fd, struct conn *c, bool *ret_allowed)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    char user[128] = "";
+
+    *ret_allowed = false;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        return;
+    }
+    pthread_rwlock_rdlock(&s->d->config_lock);
+    *ret_allowed = evd_auth_peer(s->d->auth, cred.uid, cred.gid);
+    pthread_rwlock_unlock(&s->d->config_lock);
+
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &found) == 0 && found != NULL &&
+        strlen(found->pw_name) < 64) {
+        /* User names are [A-Za-z0-9._-]: safe in JSON as they are; others are left out. */
+        bool plain = true;
+        for (const char *p = found->pw_name; *p != '\0'; p++) {
+            plain = plain && (*p == '.' || *p == '_' || *p == '-' || (*p >= '0' && *p <= '9') ||
+                              (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'));
+        }
+        if (plain) {
+            (void)snprintf(user, sizeof(user), ",\"user\":\"%s\"", found->pw_name);
+        }
+    }
+    (void)snprintf(c->source, sizeof(c->source),
+                   "{\"gid\":%u,\"host\":\"%s\",\"pid\":%d,\"transport\":\"unix\",\"uid\":%u%s}",
+                   (unsigned)cred.gid, s->d->host, (int)cred.pid, (unsigned)cred.uid, user);
+}
+
+static void on_accept(struct evd_stream *s, struct listener *l)
+{
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return; /* EAGAIN, or out of descriptors: try again on the next event */
+        }
+        if (atomic_load(&s->conn_count) >= s->d->config->server.max_connections) {
+            evd_metrics_reject(s->d->metrics, l->kind == L_UNIX ? EVD_SRC_UNIX : EVD_SRC_SYSLOG_TCP,
+                               EVD_REJ_OVERLOAD, 1);
+            close(fd);
+            continue;
+        }
+        struct conn *c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->last_active_ns = evd_now_ns();
+        if (l->kind == L_UNIX) {
+            bool allowed;
+            c->kind = CONN_UNIX;
+            c->source_kind = EVD_SRC_UNIX;
+            unix_source(s, fd, c, &allowed);
+            if (!allowed) {
+                static const char refused[] =
+                    "{\"error\":\"this user may not write to evidentd (server.unix_allow_users)\","
+                    "\"line\":0}\n";
+                evd_metrics_reject(s->d->metrics, EVD_SRC_UNIX, EVD_REJ_UNAUTHORIZED, 1);
+                (void)!send(fd, refused, sizeof(refused) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                close(fd);
+                free(c);
+                continue;
+            }
+        } else {
+            char peer[96];
+            c->kind = CONN_SYSLOG_TCP;
+            c->source_kind = EVD_SRC_SYSLOG_TCP;
+            evd_net_format((struct sockaddr *)&ss, sslen, peer, sizeof(peer));
+            (void)snprintf(c->source, sizeof(c->source),
+                           "{\"host\":\"%s\",\"peer\":\"%s\",\"transport\":\"syslog_tcp\"}",
+                           s->d->host, peer);
+        }
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->reading = true;
+        c->registered = true;
+        c->next = s->conns;
+        if (s->conns != NULL) {
+            s->conns->prev = c;
+        }
+        s->conns = c;
+        atomic_fetch_add(&s->conn_count, 1);
+        evd_metrics_connections(s->d->metrics, 1);
+    }
+}
+
+/* The source of one datagram: its peer address, or (Unix) the sender's credentials. */
+static void datagram_source(struct evd_stream *s, bool is_unix, struct msghdr *h, char *out,
+                            size_t size)
+{
+    if (!is_unix) {
+        char peer[96];
+        evd_net_format(h->msg_name, h->msg_namelen, peer, sizeof(peer));
+        (void)snprintf(out, size, "{\"host\":\"%s\",\"peer\":\"%s\",\"transport\":\"syslog_udp\"}",
+                       s->d->host, peer);
+        return;
+    }
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm != NULL; cm = CMSG_NXTHDR(h, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+            (void)snprintf(out, size,
+                           "{\"gid\":%u,\"host\":\"%s\",\"pid\":%d,\"transport\":\"syslog_unix\","
+                           "\"uid\":%u}",
+                           (unsigned)cred.gid, s->d->host, (int)cred.pid, (unsigned)cred.uid);
+            return;
+        }
+    }
+    (void)snprintf(out, size, "{\"host\":\"%s\",\"transport\":\"syslog_unix\"}", s->d->host);
+}
+
+/* Datagrams (UDP, or a Unix datagram socket like /dev/log): one message each, no answer. */
+static void on_datagrams(struct evd_stream *s, struct listener *l)
+{
+    static char bufs[UDP_BATCH][EV_SYSLOG_MAX_BYTES];
+    static char control[UDP_BATCH][CMSG_SPACE(sizeof(struct ucred))];
+    struct mmsghdr msgs[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+    struct sockaddr_storage from[UDP_BATCH];
+    bool is_unix = l->kind == L_SYSLOG_UNIX;
+    enum evd_source kind = is_unix ? EVD_SRC_SYSLOG_UNIX : EVD_SRC_SYSLOG_UDP;
+    char err[256];
+
+    for (int round = 0; round < 16; round++) {
+        memset(msgs, 0, sizeof(msgs));
+        for (int i = 0; i < UDP_BATCH; i++) {
+            iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+            msgs[i].msg_hdr.msg_control = control[i];
+            msgs[i].msg_hdr.msg_controllen = sizeof(control[i]);
+        }
+        int n = recvmmsg(l->fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) {
+            return;
+        }
+        /* One chunk for the datagrams of one read, on a pseudo connection. */
+        struct conn pseudo = {.kind = CONN_SYSLOG_TCP, .source_kind = kind};
+        struct chunk *ch = chunk_new(s, &pseudo, (size_t)n);
+        if (ch == NULL) {
+            evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, (uint64_t)n);
+            return;
+        }
+        ch->conn = NULL;
+        for (int i = 0; i < n; i++) {
+            char source[640];
+            datagram_source(s, is_unix, &msgs[i].msg_hdr, source, sizeof(source));
+            size_t e = ch->event_count;
+            /* Each datagram has its own peer: its source is owned by the chunk. */
+            if ((ch->sources[e] = strdup(source)) == NULL) {
+                evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, 1);
+                continue;
+            }
+            int r = evd_intake_syslog(s->d, bufs[i], msgs[i].msg_len, ch->sources[e],
+                                      &ch->events[e], err, sizeof(err));
+            if (r == 0) {
+                ch->event_count++;
+            } else {
+                free(ch->sources[e]);
+                ch->sources[e] = NULL;
+                evd_metrics_reject(s->d->metrics, kind,
+                                   r == EV_DROPPED   ? EVD_REJ_POLICY
+                                   : r == EV_ETOOBIG ? EVD_REJ_TOO_BIG
+                                                     : EVD_REJ_MALFORMED,
+                                   1);
+            }
+        }
+        if (ch->event_count == 0) {
+            chunk_free(ch);
+            continue;
+        }
+        ch->submission = (struct evd_submission){
+            .events = ch->events,
+            .count = ch->event_count,
+            .done = done_chunk,
+            .ctx = ch,
+            .source = kind,
+        };
+        if (evd_commit_submit(s->d->commit, &ch->submission) < 0) {
+            /* UDP cannot be held back or answered: the datagrams are dropped, and counted. */
+            evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, ch->event_count);
+            chunk_free(ch);
+            continue;
+        }
+        s->inflight++;
+    }
+}
+
+/* Chunks the committer answered: replies go out, connections may close. */
+static void on_answers(struct evd_stream *s)
+{
+    uint64_t n;
+    struct chunk *list;
+
+    (void)!read(s->efd, &n, sizeof(n));
+    pthread_mutex_lock(&s->done_lock);
+    list = s->done_head;
+    s->done_head = NULL;
+    pthread_mutex_unlock(&s->done_lock);
+    while (list != NULL) {
+        struct chunk *ch = list;
+        list = ch->next_done;
+        s->inflight--;
+        ch->done = true;
+        if (ch->conn == NULL) {
+            chunk_free(ch); /* UDP */
+            continue;
+        }
+        struct conn *c = ch->conn;
+        reply_answered(s, c);
+        conn_maybe_free(s, c);
+    }
+    retry_waiting(s);
+}
+
+static void close_idle(struct evd_stream *s, int64_t now)
+{
+    int64_t idle = (int64_t)(10 * s->d->config->server.request_timeout_ns);
+
+    for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->chunks == NULL && c->waiting == NULL && now - c->last_active_ns > idle) {
+            c->dead = true;
+            conn_maybe_free(s, c);
+        }
+    }
+}
+
+static void *loop(void *arg)
+{
+    struct evd_stream *s = arg;
+    struct epoll_event events[256];
+    int64_t last_sweep = evd_now_ns();
+
+    while (!atomic_load(&s->stop) || s->inflight > 0 || s->waiting > 0) {
+        int timeout = s->waiting > 0 ? RETRY_MS : 1000;
+        int n = epoll_wait(s->epfd, events, 256, timeout);
+        for (int i = 0; i < n; i++) {
+            void *ptr = events[i].data.ptr;
+            struct listener *l = ptr;
+            bool is_listener = false;
+            for (size_t k = 0; k < s->listener_count; k++) {
+                is_listener = is_listener || ptr == &s->listeners[k];
+            }
+            if (ptr == &s->event_listener) {
+                on_answers(s);
+            } else if (is_listener) {
+                if (atomic_load(&s->stop)) {
+                    continue;
+                }
+                if (l->kind == L_SYSLOG_UDP || l->kind == L_SYSLOG_UNIX) {
+                    on_datagrams(s, l);
+                } else {
+                    on_accept(s, l);
+                }
+            } else {
+                struct conn *c = ptr;
+                if (c->closed) {
+                    continue;
+                }
+                if (events[i].events & EPOLLOUT) {
+                    flush(s, c);
+                }
+                if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                    on_readable(s, c);
+                } else {
+                    conn_maybe_free(s, c);
+                }
+            }
+        }
+        if (s->waiting > 0) {
+            retry_waiting(s);
+        }
+        free_closed(s);
+        int64_t now = evd_now_ns();
+        if (now - last_sweep > 1000000000) {
+            last_sweep = now;
+            close_idle(s, now);
+        }
+    }
+    return NULL;
+}
+
+/* ---- life -------------------------------------------------------------------- */
+
+static int add_listener(struct evd_stream *s, enum listener_kind kind, int fd)
+{
+    struct listener *l = &s->listeners[s->listener_count++];
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+
+    l->kind = kind;
+    l->fd = fd;
+    return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int evd_stream_bind(struct evd *d, struct evd_stream **ret_stream, char *err, size_t err_size)
+{
+    const struct ev_config *cfg = d->config;
+    struct evd_stream *s = calloc(1, sizeof(*s));
+    int fd, r = 0;
+
+    if (s == NULL) {
+        return -ENOMEM;
+    }
+    s->d = d;
+    s->max_line = cfg->server.max_request_bytes;
+    pthread_mutex_init(&s->done_lock, NULL);
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->epfd < 0 || s->efd < 0) {
+        r = -errno;
+        (void)snprintf(err, err_size, "epoll: %s", strerror(errno));
+        goto fail;
+    }
+    s->event_listener = (struct listener){.kind = L_EVENT, .fd = s->efd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->event_listener};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &ev) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    if (cfg->server.unix_socket != NULL) {
+        fd = evd_net_listen_unix(cfg->server.unix_socket, cfg->server.unix_socket_mode, SOCK_STREAM,
+                                 err, err_size);
+        if (fd < 0 || (r = add_listener(s, L_UNIX, fd)) < 0) {
+            r = fd < 0 ? fd : r;
+            goto fail;
+        }
+        s->unix_path = strdup(cfg->server.unix_socket);
+    }
+    if (cfg->server.syslog_tcp != NULL) {
+        fd = evd_net_listen(cfg->server.syslog_tcp, SOCK_STREAM, err, err_size);
+        if (fd < 0 || (r = add_listener(s, L_SYSLOG_TCP, fd)) < 0) {
+            r = fd < 0 ? fd : r;
+            goto fail;
+        }
+    }
+    if (cfg->server.syslog_udp != NULL) {
+        fd = evd_net_listen(cfg->server.syslog_udp, SOCK_DGRAM, err, err_size);
+        if (fd < 0 || (r = add_listener(s, L_SYSLOG_UDP, fd)) < 0) {
+            r = fd < 0 ? fd : r;
+            goto fail;
+        }
+        int size = 8 << 20;
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    if (cfg->server.syslog_unix != NULL) {
+        fd = evd_net_listen_unix(cfg->server.syslog_unix, cfg->server.unix_socket_mode, SOCK_DGRAM,
+                                 err, err_size);
+        if (fd < 0 || (r = add_listener(s, L_SYSLOG_UNIX, fd)) < 0) {
+            r = fd < 0 ? fd : r;
+            goto fail;
+        }
+        s->syslog_unix_path = strdup(cfg->server.syslog_unix);
+        int size = 8 << 20;
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    *ret_stream = s;
+    return 0;
+
+fail:
+    for (size_t i = 0; i < s->listener_count; i++) {
+        close(s->listeners[i].fd);
+    }
+    if (s->unix_path != NULL) {
+        (void)unlink(s->unix_path);
+        free(s->unix_path);
+    }
+    if (s->syslog_unix_path != NULL) {
+        (void)unlink(s->syslog_unix_path);
+        free(s->syslog_unix_path);
+    }
+    if (s->epfd >= 0) {
+        close(s->epfd);
+    }
+    if (s->efd >= 0) {
+        close(s->efd);
+    }
+    pthread_mutex_destroy(&s->done_lock);
+    free(s);
+    return r < 0 ? r : -EINVAL;
+}
+
+int evd_stream_run(struct evd_stream *s)
+{
+    int r = pthread_create(&s->thread, NULL, loop, s);
+    s->running = r == 0;
+    return -r;
+}
+
+size_t evd_stream_connections(struct evd_stream *s)
+{
+    return s != NULL ? atomic_load(&s->conn_count) : 0;
+}
+
+void evd_stream_stop(struct evd_stream *s)
+{
+    uint64_t one = 1;
+
+    if (s == NULL) {
+        return;
+    }
+    atomic_store(&s->stop, true);
+    (void)!write(s->efd, &one, sizeof(one));
+    if (s->running) {
+        pthread_join(s->thread, NULL);
+    }
+    /* Everything submitted is answered; send what the clients have not read yet. */
+    while (s->conns != NULL) {
+        struct conn *c = s->conns;
+        int flags = fcntl(c->fd, F_GETFL);
+        if (flags >= 0) {
+            (void)fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+        }
+        if (c->out_len > 0) {
+            (void)!send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
+        }
+        while (c->chunks != NULL) {
+            struct chunk *ch = c->chunks;
+            c->chunks = ch->next;
+            chunk_free(ch);
+        }
+        conn_free(s, c);
+    }
+    free_closed(s);
+    for (size_t i = 0; i < s->listener_count; i++) {
+        close(s->listeners[i].fd);
+    }
+    if (s->unix_path != NULL) {
+        (void)unlink(s->unix_path);
+        free(s->unix_path);
+    }
+    if (s->syslog_unix_path != NULL) {
+        (void)unlink(s->syslog_unix_path);
+        free(s->syslog_unix_path);
+    }
+    close(s->epfd);
+    close(s->efd);
+    pthread_mutex_destroy(&s->done_lock);
+    free(s);
+}

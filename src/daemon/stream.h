@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Stream intake: one epoll thread serves the Unix socket (JSON Lines, a reply
+ * line per event once durable), syslog over TCP (RFC 6587 framing) and
+ * syslog over UDP. Parsing and policy run on this thread; appends go to the
+ * commit queue, whose answers come back through an eventfd.
+ *
+ * Pushback: when the commit queue is full a connection stops being read (TCP
+ * and the Unix socket hold the sender back; nothing is lost) until the queue
+ * drains; a UDP datagram that finds the queue full is dropped and counted.
+ * Each connection's memory is bounded: its read buffer by max_request_bytes,
+ * its unsent replies by a fixed cap past which it is not read either.
+ */
+#ifndef EVD_STREAM_H
+#define EVD_STREAM_H
+
+#include "daemon.h"
+
+struct evd_stream;
+
+/* Binds the configured listeners (before privileges are dropped). 0 or -errno with a message. */
+int evd_stream_bind(struct evd *d, struct evd_stream **ret_stream, char *err, size_t err_size);
+
+/* Starts the loop thread. */
+int evd_stream_run(struct evd_stream *s);
+
+/* Connections open now. */
+size_t evd_stream_connections(struct evd_stream *s);
+
+/*
+ * Stops accepting and reading, waits for the answers of everything already
+ * submitted and sends them, closes every connection, joins the thread, frees.
+ * The Unix socket file is removed.
+ */
+void evd_stream_stop(struct evd_stream *s);
+
+#endif

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Small clients of evidentd for the end-to-end tests (tests/test-daemon.sh).
+
+  evclient.py lines SOCKET            stdin's lines to the Unix socket; prints one
+                                      reply per line sent, in order
+  evclient.py stream SOCKET N ACKS    sends N events one by one, appending each
+                                      acknowledged "INDEX NUMBER" to ACKS as it
+                                      arrives (for the kill -9 test); runs until
+                                      killed or done
+  evclient.py idle SOCKET N SECONDS   opens N connections that send nothing, holds
+                                      them SECONDS, prints "open N"
+  evclient.py half HOST PORT SECONDS  sends half an HTTP request, then stalls
+  evclient.py raw HOST PORT           stdin's bytes to a TCP port, then closes
+  evclient.py receiver PORTFILE BODIES  a webhook receiver on a free loopback port
+                                      (written to PORTFILE); each POST body becomes
+                                      one line of BODIES
+"""
+import socket
+import sys
+import time
+
+
+def lines(path):
+    data = sys.stdin.buffer.read()
+    # Blank lines get no reply: count the non-blank ones.
+    sent = sum(1 for line in data.split(b"\n") if line.strip(b"\r") != b"")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    buf = b""
+    s.settimeout(30)
+    while buf.count(b"\n") < sent:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    sys.stdout.write(buf.decode("utf-8", "replace"))
+
+
+def stream(path, n, acks):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    f = s.makefile("rb")
+    with open(acks, "a", buffering=1) as out:
+        for i in range(n):
+            line = ('{"type":"custom.crash","data":{"n":%d}}\n' % i).encode()
+            s.sendall(line)
+            reply = f.readline()
+            if not reply:
+                return
+            if reply.startswith(b'{"index":'):
+                out.write("%d %d\n" % (int(reply[9:].rstrip(b"}\n")), i))
+
+
+def idle(path, n, seconds):
+    conns = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        conns.append(s)
+    print("open %d" % len(conns), flush=True)
+    time.sleep(seconds)
+
+
+def half(host, port, seconds):
+    s = socket.create_connection((host, port))
+    s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"ty")
+    print("stalled", flush=True)
+    time.sleep(seconds)
+
+
+def receiver(port_file, bodies):
+    """A webhook receiver: appends each POST body as one line to bodies."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(n)
+            with open(bodies, "ab") as f:
+                f.write(body.replace(b"\n", b" ") + b"\n")
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    with open(port_file, "w") as f:
+        f.write("%d\n" % server.server_address[1])
+    server.serve_forever()
+
+
+def raw(host, port):
+    s = socket.create_connection((host, port))
+    s.sendall(sys.stdin.buffer.read())
+    s.close()
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "lines":
+        lines(sys.argv[2])
+    elif cmd == "stream":
+        stream(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif cmd == "idle":
+        idle(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif cmd == "half":
+        half(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif cmd == "receiver":
+        receiver(sys.argv[2], sys.argv[3])
+    elif cmd == "raw":
+        raw(sys.argv[2], int(sys.argv[3]))
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's commit queue (src/daemon/commit.c) and intake (intake.c):
+ *
+ *   - submissions are answered once each, in order, with consecutive indexes
+ *     that hold exactly the events submitted;
+ *   - many threads waiting on commits share batches, and every index is
+ *     unique;
+ *   - a slow disk (the committer held up) fills the queue: submissions are
+ *     refused with -EAGAIN (never blocked, never lost), reads still work, and
+ *     everything queued is appended once the disk is back;
+ *   - a failing disk fails the submissions in flight (nothing acknowledged),
+ *     every later one with the same error, and what was acknowledged before
+ *     is intact after a reopen;
+ *   - stopping answers everything queued;
+ *   - intake turns JSON into prepared events, or into the exact error.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <evident/event.h>
+#include <evident/policy.h>
+
+#include "commit.h"
+#include "intake.h"
+#include "metrics.h"
+#include "store.h"
+
+struct answer {
+    struct evd_submission s;
+    struct ev_prepared events[4];
+    size_t count;
+    atomic_int calls;
+    int rc;
+    uint64_t first;
+};
+
+static void on_done(struct evd_submission *s, int rc, uint64_t first)
+{
+    struct answer *a = s->ctx;
+    a->rc = rc;
+    a->first = first;
+    atomic_fetch_add(&a->calls, 1);
+}
+
+static void prepare(struct ev_prepared *p, const char *type, const char *data)
+{
+    struct ev_event ev = {.type = type, .severity = EV_SEV_INFO, .data_json = data};
+    tu_ok(ev_event_prepare(NULL, &ev, p));
+    assert_false(p->dropped);
+}
+
+static void answer_init(struct answer *a, size_t count, int tag)
+{
+    char data[64];
+    memset(a, 0, sizeof(*a));
+    for (size_t i = 0; i < count; i++) {
+        (void)snprintf(data, sizeof(data), "{\"tag\":%d,\"i\":%zu}", tag, i);
+        prepare(&a->events[i], "custom.commit", data);
+    }
+    a->count = count;
+    a->s = (struct evd_submission){
+        .events = a->events, .count = count, .done = on_done, .ctx = a, .source = EVD_SRC_UNIX};
+}
+
+static void answer_release(struct answer *a)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        ev_prepared_release(&a->events[i]);
+    }
+}
+
+static void wait_calls(struct answer *a)
+{
+    for (int i = 0; i < 10000 && atomic_load(&a->calls) == 0; i++) {
+        usleep(1000);
+    }
+    assert_int_equal(atomic_load(&a->calls), 1);
+}
+
+/* The entry at index holds {"i":i,"tag":tag}. */
+static void assert_entry(struct ev_log *log, uint64_t index, int tag, size_t i)
+{
+    struct ev_entry *e = NULL;
+    char want[64];
+    tu_ok(ev_log_entry(log, index, &e));
+    (void)snprintf(want, sizeof(want), "\"data\":{\"i\":%zu,\"tag\":%d}", i, tag);
+    if (strstr(e->bytes, want) == NULL) {
+        fail_msg("entry %llu is %s, expected %s", (unsigned long long)index, e->bytes, want);
+    }
+    ev_entry_free(e);
+}
+
+static struct evd_commit *start(struct ev_log *log, size_t queue_max)
+{
+    struct evd_commit_options o = {.sync = EV_SYNC_ALWAYS, .batch_max = 64, .queue_max = queue_max};
+    struct evd_commit *c = NULL;
+    tu_ok(evd_commit_start(log, &o, &c));
+    return c;
+}
+
+static void test_order(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    struct evd_commit *c = start(log, 1000);
+    static struct answer a[3];
+
+    for (int k = 0; k < 3; k++) {
+        answer_init(&a[k], (size_t)k + 1, k);
+        tu_ok(evd_commit_submit(c, &a[k].s));
+    }
+    for (int k = 0; k < 3; k++) {
+        wait_calls(&a[k]);
+        assert_int_equal(a[k].rc, 0);
+    }
+    /* 1 + 2 + 3 events at consecutive indexes, in submission order. */
+    assert_int_equal(a[1].first, a[0].first + 1);
+    assert_int_equal(a[2].first, a[1].first + 2);
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i <= (size_t)k; i++) {
+            assert_entry(log, a[k].first + i, k, i);
+        }
+    }
+    evd_commit_stop(c);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(atomic_load(&a[k].calls), 1); /* never twice */
+        answer_release(&a[k]);
+    }
+    tu_ok(ev_log_close(log));
+}
+
+struct worker {
+    struct evd_commit *c;
+    int id;
+    uint64_t indexes[50];
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    for (size_t i = 0; i < 50; i++) {
+        struct ev_prepared p;
+        char data[64];
+        (void)snprintf(data, sizeof(data), "{\"tag\":%d,\"i\":%zu}", w->id, i);
+        prepare(&p, "custom.commit", data);
+        tu_ok(evd_commit_wait(w->c, &p, 1, false, &w->indexes[i]));
+        ev_prepared_release(&p);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    struct evd_commit *c = start(log, 1000);
+    struct worker w[8];
+    pthread_t t[8];
+
+    for (int i = 0; i < 8; i++) {
+        w[i] = (struct worker){.c = c, .id = i};
+        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+    }
+    evd_commit_stop(c);
+    /* 400 acknowledged events, each at its own index, holding its own data. */
+    assert_int_equal(ev_log_size(log), 400);
+    bool *seen = calloc(400, sizeof(bool));
+    for (int i = 0; i < 8; i++) {
+        for (size_t k = 0; k < 50; k++) {
+            assert_true(w[i].indexes[k] < 400);
+            assert_false(seen[w[i].indexes[k]]);
+            seen[w[i].indexes[k]] = true;
+            assert_entry(log, w[i].indexes[k], i, k);
+        }
+    }
+    free(seen);
+    tu_ok(ev_log_close(log));
+}
+
+/* Holds the committer (a slow disk) until released. */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool entered, open;
+};
+
+static int hold(struct ev_log *log, void *arg)
+{
+    struct gate *g = arg;
+    (void)log;
+    pthread_mutex_lock(&g->lock);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open) {
+        pthread_cond_wait(&g->cond, &g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return 0;
+}
+
+static void *hold_thread(void *arg)
+{
+    void **args = arg;
+    (void)evd_commit_call(args[0], hold, args[1]);
+    return NULL;
+}
+
+static void test_slow_disk_pushes_back(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    tu_append_n(log, 3, "before");
+    struct evd_commit *c = start(log, 64); /* queue_max 64 = batch_max */
+    struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    void *args[2] = {c, &g};
+    pthread_t t;
+    static struct answer a[40];
+
+    assert_int_equal(pthread_create(&t, NULL, hold_thread, args), 0);
+    pthread_mutex_lock(&g.lock);
+    while (!g.entered) {
+        pthread_cond_wait(&g.cond, &g.lock);
+    }
+    pthread_mutex_unlock(&g.lock);
+
+    /* 4 events each: 16 submissions fill 64, the 17th is refused at once. */
+    int accepted = 0, refused = 0;
+    for (int k = 0; k < 40; k++) {
+        answer_init(&a[k], 4, k);
+        int r = evd_commit_submit(c, &a[k].s);
+        if (r == 0) {
+            accepted++;
+        } else {
+            assert_int_equal(r, -EAGAIN);
+            refused++;
+        }
+    }
+    assert_int_equal(accepted, 16);
+    assert_int_equal(refused, 24);
+    assert_int_equal(evd_commit_depth(c), 64);
+    /* Reads do not wait for the committer. */
+    assert_int_equal(ev_log_size(log), 3);
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, 1, &e));
+    ev_entry_free(e);
+
+    pthread_mutex_lock(&g.lock);
+    g.open = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    pthread_join(t, NULL);
+    for (int k = 0; k < accepted; k++) {
+        wait_calls(&a[k]);
+        assert_int_equal(a[k].rc, 0);
+        assert_entry(log, a[k].first + 3, k, 3);
+    }
+    for (int k = accepted; k < 40; k++) {
+        assert_int_equal(atomic_load(&a[k].calls), 0); /* refused: never answered */
+    }
+    evd_commit_stop(c);
+    assert_int_equal(ev_log_size(log), 3 + 64);
+    for (int k = 0; k < 40; k++) {
+        answer_release(&a[k]);
+    }
+    tu_ok(ev_log_close(log));
+}
+
+static void test_failing_disk(void **state)
+{
+    struct tu_fixture *f = *state;
+    uint8_t v[EV_VERIFICATION_KEY_BYTES];
+    tu_create(f->dir, 0, v);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    struct evd_commit *c = start(log, 1000);
+    static struct answer ok, bad, after;
+
+    answer_init(&ok, 2, 1);
+    tu_ok(evd_commit_submit(c, &ok.s));
+    wait_calls(&ok);
+    assert_int_equal(ok.rc, 0);
+
+    evi_io_fail_after(1, ENOSPC);
+    answer_init(&bad, 2, 2);
+    tu_ok(evd_commit_submit(c, &bad.s));
+    wait_calls(&bad);
+    assert_int_equal(bad.rc, -ENOSPC);
+    assert_int_equal(evd_commit_error(c), -ENOSPC);
+    evi_io_fail_after(0, 0); /* the disk heals; the handle stays failed until reopened */
+    answer_init(&after, 1, 3);
+    assert_int_equal(evd_commit_submit(c, &after.s), -ENOSPC);
+    evd_commit_stop(c);
+    (void)ev_log_close(log);
+
+    log = tu_open(f->dir, NULL);
+    assert_entry(log, ok.first, 1, 0);
+    assert_entry(log, ok.first + 1, 1, 1);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(f->dir, v);
+    assert_int_equal(rep.failure, EV_FAIL_NONE);
+    answer_release(&ok);
+    answer_release(&bad);
+    answer_release(&after);
+}
+
+static void test_stop_answers_everything(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    struct evd_commit *c = start(log, 100000);
+    static struct answer a[200];
+
+    for (int k = 0; k < 200; k++) {
+        answer_init(&a[k], 1, k);
+        tu_ok(evd_commit_submit(c, &a[k].s));
+    }
+    evd_commit_stop(c); /* returns once all 200 are answered */
+    for (int k = 0; k < 200; k++) {
+        assert_int_equal(atomic_load(&a[k].calls), 1);
+        assert_int_equal(a[k].rc, 0);
+        answer_release(&a[k]);
+    }
+    assert_int_equal(ev_log_size(log), 200);
+    tu_ok(ev_log_close(log));
+}
+
+/* ---- intake ----------------------------------------------------------------- */
+
+static void intake_err(struct evd *d, const char *json, const char *type, int want_rc,
+                       const char *want)
+{
+    struct ev_prepared p;
+    char *source = NULL, err[512] = "";
+    int r = evd_intake_json(d, json, strlen(json), "{\"transport\":\"test\"}", type, &p, &source,
+                            err, sizeof(err));
+    if (r != want_rc || strcmp(err, want) != 0) {
+        fail_msg("%s: got %d '%s', want %d '%s'", json, r, err, want_rc, want);
+    }
+    assert_null(source);
+}
+
+static void test_intake(void **state)
+{
+    (void)state;
+    struct evd d = {0};
+    struct ev_prepared p;
+    char *source = NULL, err[512];
+
+    pthread_rwlock_init(&d.config_lock, NULL);
+    tu_ok(ev_policy_new(NULL, &d.policy));
+
+    const char *good = "{\"type\":\"custom.x\",\"severity\":\"warning\",\"data\":{\"b\":1,\"a\":2},"
+                       "\"source\":{\"job\":\"ci-1\"}}";
+    tu_ok(evd_intake_json(&d, good, strlen(good), "{\"transport\":\"unix\",\"uid\":7}", NULL, &p,
+                          &source, err, sizeof(err)));
+    assert_string_equal(p.type, "custom.x");
+    assert_int_equal(p.event.severity, EV_SEV_WARNING);
+    assert_string_equal(source,
+                        "{\"claimed\":{\"job\":\"ci-1\"},\"transport\":\"unix\",\"uid\":7}");
+    assert_ptr_equal(p.event.source_json, source);
+    ev_prepared_release(&p);
+    free(source);
+
+    /* A type from the path fills in, or must agree. */
+    tu_ok(evd_intake_json(&d, "{}", 2, "{}", "custom.path", &p, &source, err, sizeof(err)));
+    assert_string_equal(p.type, "custom.path");
+    ev_prepared_release(&p);
+
+    intake_err(&d, "[1]", NULL, EV_EJSON, "expected a JSON object (an event)");
+    intake_err(&d, "{\"data\":{}}", NULL, EV_EJSON, "type: required");
+    intake_err(&d, "{\"type\":\"custom.a\"}", "custom.b", EV_EJSON,
+               "type: differs from the type in the path");
+    intake_err(&d, "{\"type\":1}", NULL, EV_EJSON, "type: expected a string");
+    intake_err(&d, "{\"type\":\"custom.a\",\"severity\":9}", NULL, EV_EJSON,
+               "severity: expected 0..7 or a name");
+    intake_err(&d, "{\"type\":\"custom.a\",\"severity\":\"loud\"}", NULL, EV_EJSON,
+               "severity: expected emergency, alert, critical, error, warning, notice, info or "
+               "debug");
+    intake_err(&d, "{\"type\":\"custom.a\",\"data\":[]}", NULL, EV_EJSON,
+               "data: expected a JSON object");
+    intake_err(&d, "{\"type\":\"custom.a\",\"source\":\"me\"}", NULL, EV_EJSON,
+               "source: expected a JSON object");
+    intake_err(&d, "{\"type\":\"custom.a\",\"ts\":1}", NULL, EV_EJSON,
+               "ts: unknown member (an event has type, severity, data, source)");
+    intake_err(&d, "{\"type\":\"code_execution\",\"data\":{\"exit_code\":\"x\"}}", NULL, EV_EJSON,
+               "data.exit_code: expected an integer");
+    intake_err(&d, "{\"type\":\"custom.a\",\"type\":\"custom.b\"}", NULL, EV_EJSON,
+               "column 25: duplicate object key near '\"type\"'");
+    intake_err(&d, "{\"type\":\"custom.a\"", NULL, EV_EJSON,
+               "column 18: '}' expected near end of file");
+
+    ev_policy_free(d.policy);
+    pthread_rwlock_destroy(&d.config_lock);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_order, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_threads, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_disk_pushes_back, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_failing_disk, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_everything, tu_setup, tu_teardown),
+        cmocka_unit_test(test_intake),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
