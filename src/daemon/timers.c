@@ -65,21 +65,23 @@ int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report)
 {
     struct ev_verify_options options = {.threads = 1};
     struct ev_verify_report report;
-    int r;
+    int r = 0;
 
     for (int attempt = 0; attempt < 2; attempt++) {
         /* A checkpoint signed between the reader's looks can read as a short log: look twice. */
+        memset(&report, 0, sizeof(report));
         r = ev_verify_dir(d->config->log.dir, &options, &report);
-        if (r == 0 && report.failure == EV_FAIL_NONE) {
+        if (r == 0) {
             break;
         }
     }
-    bool ok = r == 0 && report.failure == EV_FAIL_NONE;
+    /* EV_EVERIFY with report.failure set: the log is bad; any other error: it cannot be read. */
+    bool ok = r == 0;
     evd_metrics_verification(d->metrics, ok);
     if (!ok) {
         char detail[400];
         atomic_fetch_add(&d->verification_failures, 1);
-        if (r == 0) {
+        if (report.failure != EV_FAIL_NONE) {
             (void)snprintf(detail, sizeof(detail), "%s: %s", ev_failure_name(report.failure),
                            report.detail);
         } else {
@@ -93,10 +95,10 @@ int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report)
     if (ret_report != NULL) {
         *ret_report = report;
     }
-    return ok ? 0 : (r < 0 ? r : EV_EFORMAT);
+    return r;
 }
 
-static void check_disk(struct evd *d)
+void evd_check_disk(struct evd *d)
 {
     struct statvfs st;
     uint64_t low = d->config->alerting.disk_low_bytes;
@@ -157,7 +159,7 @@ static void *run(void *arg)
             next_verify = now + (int64_t)cfg->integrity.self_verify_interval_ns;
         }
         if (now >= next_disk) {
-            check_disk(d);
+            evd_check_disk(d);
             next_disk = now + DISK_CHECK_NS;
         }
         pthread_mutex_lock(&t->lock);

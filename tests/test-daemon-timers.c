@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The daemon's clock work (src/daemon/timers.c) against a real log, commit
+ * queue, metrics and alert rules:
+ *
+ *   - self-verification passes on an intact log, and on a damaged one fails,
+ *     counts the failure and raises the verification_failure alert, which is
+ *     recorded with the failure's kind;
+ *   - free space under alerting.disk_low raises the disk_low alert;
+ *   - a checkpoint requested through the committer covers every entry.
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <pthread.h>
+
+#include <evident/config.h>
+#include <evident/event.h>
+#include <evident/policy.h>
+
+#include "alert.h"
+#include "commit.h"
+#include "metrics.h"
+#include "timers.h"
+
+struct recorded {
+    pthread_mutex_t lock;
+    char text[8192];
+    int count;
+};
+
+static int record(void *ctx, int severity, const char *data_json)
+{
+    struct recorded *r = ctx;
+    (void)severity;
+    pthread_mutex_lock(&r->lock);
+    (void)snprintf(r->text + strlen(r->text), sizeof(r->text) - strlen(r->text), "%s\n", data_json);
+    r->count++;
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
+static bool wait_recorded(struct recorded *r, const char *what)
+{
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&r->lock);
+        bool found = strstr(r->text, what) != NULL;
+        pthread_mutex_unlock(&r->lock);
+        if (found) {
+            return true;
+        }
+        usleep(1000);
+    }
+    return false;
+}
+
+struct rig {
+    struct evd d;
+    struct recorded rec;
+    char dir[PATH_MAX];
+};
+
+static void rig_start(struct rig *g, const char *dir)
+{
+    struct ev_config *cfg = NULL;
+
+    memset(g, 0, sizeof(*g));
+    pthread_mutex_init(&g->rec.lock, NULL);
+    (void)snprintf(g->dir, sizeof(g->dir), "%s", dir);
+    tu_ok(ev_config_defaults(&cfg));
+    free(cfg->log.dir);
+    cfg->log.dir = strdup(dir);
+    cfg->alerting.disk_low_bytes = 1024ull << 40; /* 1 PiB: every disk is low */
+    cfg->alerting.rule_count = 2;
+    cfg->alerting.rules[0] = (struct ev_alert_rule){.name = strdup("verify"),
+                                                    .condition = EV_ALERT_VERIFICATION_FAILURE,
+                                                    .type = strdup("*"),
+                                                    .threshold = 1,
+                                                    .window_ns = 60000000000ull};
+    cfg->alerting.rules[1] = (struct ev_alert_rule){.name = strdup("disk"),
+                                                    .condition = EV_ALERT_DISK_LOW,
+                                                    .type = strdup("*"),
+                                                    .threshold = 1,
+                                                    .window_ns = 60000000000ull};
+    g->d.config = cfg;
+    pthread_rwlock_init(&g->d.config_lock, NULL);
+    tu_ok(ev_policy_new(cfg, &g->d.policy));
+    g->d.log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    tu_ok(evd_metrics_new(&g->d.metrics));
+    struct evd_alert_options ao = {
+        .config = cfg, .metrics = g->d.metrics, .record = record, .record_ctx = &g->rec};
+    tu_ok(evd_alerts_start(&ao, &g->d.alerts));
+    struct evd_commit_options co = {.sync = EV_SYNC_ALWAYS,
+                                    .batch_max = 64,
+                                    .queue_max = 1024,
+                                    .metrics = g->d.metrics,
+                                    .alerts = g->d.alerts};
+    tu_ok(evd_commit_start(g->d.log, &co, &g->d.commit));
+}
+
+static void rig_stop(struct rig *g)
+{
+    evd_commit_stop(g->d.commit);
+    (void)ev_log_close(g->d.log);
+    evd_alerts_stop(g->d.alerts);
+    evd_metrics_free(g->d.metrics);
+    ev_policy_free(g->d.policy);
+    ev_config_free(g->d.config);
+    pthread_rwlock_destroy(&g->d.config_lock);
+    pthread_mutex_destroy(&g->rec.lock);
+}
+
+static void append_some(struct rig *g, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct ev_prepared p;
+        struct ev_event ev = {.type = "custom.timer",
+                              .severity = EV_SEV_INFO,
+                              .data_json = "{\"marker\":\"intact-entry\"}"};
+        tu_ok(ev_event_prepare(NULL, &ev, &p));
+        tu_ok(evd_commit_wait(g->d.commit, &p, 1, false, NULL));
+        ev_prepared_release(&p);
+    }
+}
+
+/* The name of the (only) segment file. */
+static const char *first_segment(const char *dir)
+{
+    static char name[256];
+    char path[PATH_MAX + 16];
+    (void)snprintf(path, sizeof(path), "%s/segments", dir);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    assert_non_null(d);
+    name[0] = '\0';
+    while ((e = readdir(d)) != NULL) {
+        if (strstr(e->d_name, ".seg") != NULL) {
+            (void)snprintf(name, sizeof(name), "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    assert_true(name[0] != '\0');
+    return name;
+}
+
+/* Changes one byte of the first "intact-entry" in the segments. */
+static void damage(const char *dir)
+{
+    char seg[PATH_MAX + 64];
+    (void)snprintf(seg, sizeof(seg), "%s/segments/%s", dir, first_segment(dir));
+    size_t len = 0;
+    uint8_t *data = tu_read(seg, &len);
+    assert_non_null(data);
+    uint8_t *at = memmem(data, len, "intact-entry", 12);
+    assert_non_null(at);
+    tu_write_at(seg, "X", 1, (off_t)(at - data));
+    free(data);
+}
+
+static void test_self_verify(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    struct ev_verify_report rep;
+
+    tu_create(f->dir, 0, NULL);
+    rig_start(&g, f->dir);
+    append_some(&g, 5);
+    tu_ok(evd_checkpoint_now(&g.d));
+    assert_int_equal(ev_log_info(g.d.log, &(struct ev_log_info){0}), 0);
+
+    tu_ok(evd_self_verify(&g.d, &rep));
+    assert_int_equal(rep.failure, EV_FAIL_NONE);
+    assert_int_equal(rep.checkpoint_size, 5);
+    assert_int_equal(atomic_load(&g.d.verification_failures), 0);
+
+    damage(f->dir);
+    assert_true(evd_self_verify(&g.d, &rep) < 0);
+    assert_int_equal(rep.failure, EV_FAIL_RECORD);
+    assert_int_equal(atomic_load(&g.d.verification_failures), 1);
+    assert_true(wait_recorded(&g.rec, "\"condition\":\"verification_failure\""));
+    assert_true(wait_recorded(&g.rec, "record damaged"));
+
+    char *text = NULL;
+    size_t len = 0;
+    tu_ok(evd_metrics_render(g.d.metrics, NULL, &text, &len));
+    assert_non_null(strstr(text, "evident_verification_failures_total 1\n"));
+    assert_non_null(strstr(text, "evident_verification_runs_total 2\n"));
+    free(text);
+    rig_stop(&g);
+}
+
+static void test_disk_low(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+
+    tu_create(f->dir, 0, NULL);
+    rig_start(&g, f->dir);
+    evd_check_disk(&g.d);
+    assert_true(wait_recorded(&g.rec, "\"condition\":\"disk_low\""));
+    assert_true(wait_recorded(&g.rec, "bytes free on the log's file system"));
+    rig_stop(&g);
+}
+
+static void test_checkpoint_now(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    struct ev_log_info info;
+
+    tu_create(f->dir, 0, NULL);
+    rig_start(&g, f->dir);
+    append_some(&g, 3);
+    tu_ok(evd_checkpoint_now(&g.d));
+    tu_ok(ev_log_info(g.d.log, &info));
+    assert_int_equal(info.checkpoint_size, 3);
+    assert_true(atomic_load(&g.d.last_checkpoint_ns) > 0);
+    rig_stop(&g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_self_verify, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_disk_low, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_now, tu_setup, tu_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
