@@ -169,6 +169,14 @@ int ev_log_sync(struct ev_log *log);
 int ev_log_checkpoint(struct ev_log *log);
 
 /*
+ * Seals the epochs whose time has passed, even when no entry arrives, and
+ * then signs a checkpoint. Returns the number of seals written (0: none was
+ * due; that check takes no I/O), or a negative code. Writer only: a daemon
+ * calls it on a timer.
+ */
+int ev_log_seal_due(struct ev_log *log);
+
+/*
  * The latest signed checkpoint note, NUL-terminated; caller frees *ret_note.
  * -ENOENT if none has been signed yet.
  */

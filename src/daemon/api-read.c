@@ -528,7 +528,6 @@ void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg
                      struct evd_response *r)
 {
     struct evd_gauges g = {0};
-    struct ev_log_info info;
     struct statvfs vfs;
     struct evd_buf b = {0};
     char dir[4096] = "", why[128];
@@ -550,13 +549,10 @@ void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg
     if (d->commit != NULL) {
         g.queue_depth = evd_commit_depth(d->commit);
     }
-    if (ev_log_info(d->log, &info) == 0) {
-        g.tree_size = info.tree_size;
-        g.checkpoint_size = info.checkpoint_size;
-        g.disk_bytes = info.disk_bytes;
-    } else {
-        g.tree_size = ev_log_size(d->log);
-    }
+    /* Cheap reads only: a scrape must not cost the writer (ev_log_info reads the open epoch). */
+    g.tree_size = ev_log_size(d->log);
+    g.checkpoint_size = atomic_load(&d->checkpoint_size);
+    g.disk_bytes = atomic_load(&d->log_bytes);
     if (dir[0] != '\0' && statvfs(dir, &vfs) == 0) {
         g.disk_free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     }

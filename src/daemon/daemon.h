@@ -48,6 +48,7 @@ struct evd {
     struct evd_timers *timers;
 
     pthread_rwlock_t config_lock; /* config, policy and auth swap under it */
+    char config_sha256[65];       /* of the running configuration's file; "" for the defaults */
     char host[256];               /* this host's name, in the daemon's own sources */
     char origin[256];
     int64_t started_ns;
@@ -55,6 +56,8 @@ struct evd {
     atomic_bool stopping;                                  /* SIGTERM: no new work */
     atomic_int_least64_t last_seal_ns, last_checkpoint_ns; /* 0: none yet */
     atomic_uint_least64_t verification_failures;
+    atomic_uint_least64_t checkpoint_size; /* tree size of the latest checkpoint (timers.c) */
+    atomic_uint_least64_t log_bytes;       /* the log directory's size, every 10 s (timers.c) */
     struct evd_retired *retired;
 };
 

@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 
 #include <evident/error.h>
+#include <evident/note.h>
 
 #include "alert.h"
 #include "commit.h"
@@ -19,6 +22,9 @@
 
 struct evd_timers {
     struct evd *d;
+    int64_t start_ns;          /* the log's epoch 0 */
+    uint64_t seal_interval_ns; /* the log's epoch length */
+    uint64_t epoch;            /* the epoch the clock was in at the last look */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -31,34 +37,64 @@ static int checkpoint_on_committer(struct ev_log *log, void *arg)
     return ev_log_checkpoint(log);
 }
 
-/* Notes when the latest seal and checkpoint were made, for the metrics. */
-static void note_progress(struct evd *d, const struct ev_log_info *before,
-                          const struct ev_log_info *after)
+static int seal_due_on_committer(struct ev_log *log, void *arg)
 {
-    int64_t now = evd_wall_ns();
+    (void)arg;
+    return ev_log_seal_due(log);
+}
 
-    if (after->checkpoint_size != before->checkpoint_size) {
-        atomic_store(&d->last_checkpoint_ns, now);
+/* Reads the latest checkpoint's size (one small file); notes when it grew. */
+static void note_checkpoint(struct evd *d)
+{
+    struct ev_checkpoint cp;
+    char *note = NULL;
+    size_t len = 0;
+
+    if (ev_log_latest_checkpoint(d->log, &note, &len) != 0) {
+        return;
     }
-    if (after->last_epoch != before->last_epoch ||
-        (after->last_epoch_sealed && !before->last_epoch_sealed)) {
-        atomic_store(&d->last_seal_ns, now);
+    const char *body_end = strstr(note, "\n\n");
+    if (body_end != NULL && ev_checkpoint_parse(note, (size_t)(body_end - note) + 1, &cp) == 0 &&
+        cp.tree_size != atomic_load(&d->checkpoint_size)) {
+        atomic_store(&d->checkpoint_size, cp.tree_size);
+        atomic_store(&d->last_checkpoint_ns, evd_wall_ns());
     }
+    free(note);
 }
 
 int evd_checkpoint_now(struct evd *d)
 {
-    struct ev_log_info before, after;
-    int r;
-
-    if (ev_log_info(d->log, &before) < 0) {
-        memset(&before, 0, sizeof(before));
-    }
-    r = evd_commit_call(d->commit, checkpoint_on_committer, NULL);
-    if (r == 0 && ev_log_info(d->log, &after) == 0) {
-        note_progress(d, &before, &after);
-    }
+    int r = evd_commit_call(d->commit, checkpoint_on_committer, NULL);
+    note_checkpoint(d);
     return r;
+}
+
+/* The log directory's size: its files and those of its subdirectories. */
+static uint64_t dir_bytes(const char *path, int depth)
+{
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    uint64_t total = 0;
+
+    if (dir == NULL) {
+        return 0;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        char child[4096];
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            snprintf(child, sizeof(child), "%s/%s", path, e->d_name) >= (int)sizeof(child) ||
+            lstat(child, &st) < 0) {
+            continue;
+        }
+        if (S_ISDIR(st.st_mode) && depth > 0) {
+            total += dir_bytes(child, depth - 1);
+        } else if (S_ISREG(st.st_mode)) {
+            total += (uint64_t)st.st_blocks * 512u;
+        }
+    }
+    closedir(dir);
+    return total;
 }
 
 int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report)
@@ -103,6 +139,7 @@ void evd_check_disk(struct evd *d)
     struct statvfs st;
     uint64_t low = d->config->alerting.disk_low_bytes;
 
+    atomic_store(&d->log_bytes, dir_bytes(d->config->log.dir, 2));
     if (low == 0 || statvfs(d->config->log.dir, &st) < 0) {
         return;
     }
@@ -139,14 +176,26 @@ static void *run(void *arg)
 
         int64_t now = evd_now_ns();
         const struct ev_config *cfg = d->config;
-        struct ev_log_info info;
-        bool seal_due = false;
-        if (ev_log_info(d->log, &info) == 0 && info.open_epoch_entries > 0 &&
-            info.open_epoch_since_ns > 0) {
-            /* The open epoch's time is up: seal it even if no event arrives. */
-            seal_due = evd_wall_ns() - info.open_epoch_since_ns >= (int64_t)info.seal_interval_ns;
+        /*
+         * Epochs end on the wall clock (start + k * seal_interval). Once one has
+         * ended, seal it even if no event arrives (appends seal it too: then
+         * this finds nothing due). The check costs no I/O.
+         */
+        int64_t wall = evd_wall_ns();
+        uint64_t epoch = wall > t->start_ns ? (uint64_t)(wall - t->start_ns) / t->seal_interval_ns
+                                            : 0;
+        if (epoch != t->epoch) {
+            int sealed = evd_commit_call(d->commit, seal_due_on_committer, NULL);
+            if (sealed >= 0) {
+                t->epoch = epoch;
+                atomic_store(&d->last_seal_ns,
+                             t->start_ns + (int64_t)(epoch * t->seal_interval_ns));
+                note_checkpoint(d);
+            } else if (evd_commit_error(d->commit) == 0) {
+                fprintf(stderr, "evidentd: seal: %s\n", ev_last_error());
+            }
         }
-        if (seal_due || now >= next_checkpoint) {
+        if (now >= next_checkpoint) {
             if (evd_checkpoint_now(d) < 0 && evd_commit_error(d->commit) == 0) {
                 fprintf(stderr, "evidentd: checkpoint: %s\n", ev_last_error());
             }
@@ -178,6 +227,19 @@ int evd_timers_start(struct evd *d, struct evd_timers **ret_timers)
         return -ENOMEM;
     }
     t->d = d;
+    struct ev_log_info info; /* once: it reads the open epoch */
+    if (ev_log_info(d->log, &info) < 0) {
+        free(t);
+        return -EIO;
+    }
+    t->start_ns = info.start_ns;
+    t->seal_interval_ns = info.seal_interval_ns > 0 ? info.seal_interval_ns : 1000000000u;
+    int64_t wall = evd_wall_ns();
+    t->epoch = wall > t->start_ns ? (uint64_t)(wall - t->start_ns) / t->seal_interval_ns : 0;
+    if (info.last_epoch_sealed || info.last_epoch + 1 == t->epoch) {
+        atomic_store(&d->last_seal_ns, t->start_ns + (int64_t)(t->epoch * t->seal_interval_ns));
+    }
+    note_checkpoint(d);
     pthread_mutex_init(&t->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -1449,6 +1449,27 @@ int ev_log_checkpoint(struct ev_log *log)
     return r;
 }
 
+int ev_log_seal_due(struct ev_log *log)
+{
+    int r;
+
+    evi_error_clear();
+    if (!log->writer) {
+        return evi_error(EV_EREADONLY, "log opened read-only");
+    }
+    pthread_mutex_lock(&log->mu);
+    if (clock_epoch(log) <= log->key.epoch) {
+        /* The common case, four times a second in evidentd: nothing due, no I/O. */
+        pthread_mutex_unlock(&log->mu);
+        return 0;
+    }
+    sequencing_begin_locked(log);
+    r = seal_due_locked(log, false);
+    sequencing_end_locked(log);
+    pthread_mutex_unlock(&log->mu);
+    return r;
+}
+
 int ev_log_close(struct ev_log *log)
 {
     int r = 0, r2;

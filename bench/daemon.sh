@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The daemon benchmarks (docs/PERFORMANCE.md "The daemon"): evidentd against
+# the machine's own limits and against rsyslogd, all on loopback, in one run.
+#
+#   1. syslog over TCP, evidentd with sync: interval, against rsyslogd (imtcp ->
+#      omfile) fed the same messages by the same generator: messages/s ingested
+#   2. HTTP batches with sync: always: events/s with C clients posting arrays
+#      of B events; then at half that rate, the client-side acknowledgement
+#      latency against the machine's 4 KiB append + fdatasync latency
+#   3. evidentd's VmRSS/VmHWM with 1,000 producers connected to the Unix socket
+#
+# Builds nothing. Usage:
+#
+#   BUILD_DIR=/tmp/build-bench bench/daemon.sh
+#
+# Environment (all optional): REPS (3), BENCH_DIR (/var/tmp: the file system
+# measured), SYSLOG_MESSAGES (300000), SYSLOG_CONNECTIONS (4), HTTP_CLIENTS (4),
+# HTTP_BATCH (1000), HTTP_SECONDS (5), LAT_BATCH (HTTP_BATCH), PRODUCERS (1000),
+# PRODUCER_SECONDS (10), ONLY (syslog,http,memory), RSYSLOGD (rsyslogd).
+#
+# Every daemon started here runs in a fresh temporary directory on free
+# loopback ports and is stopped by its pid (SIGTERM, then SIGKILL after 10 s);
+# the directory is removed on exit.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:?set BUILD_DIR to a built tree (meson setup ... && ninja -C ...)}
+reps=${REPS:-3}
+syslog_messages=${SYSLOG_MESSAGES:-300000}
+syslog_connections=${SYSLOG_CONNECTIONS:-4}
+http_clients=${HTTP_CLIENTS:-4}
+http_batch=${HTTP_BATCH:-1000}
+http_seconds=${HTTP_SECONDS:-5}
+lat_batch=${LAT_BATCH:-$http_batch}
+producers=${PRODUCERS:-1000}
+producer_seconds=${PRODUCER_SECONDS:-10}
+only=${ONLY:-syslog,http,memory}
+rsyslogd_bin=${RSYSLOGD:-rsyslogd}
+
+evident=$build/src/cli/evident
+evidentd=$build/src/daemon/evidentd
+loadgen=$build/bench/evident-loadgen
+for b in "$evident" "$evidentd" "$loadgen"; do
+    [ -x "$b" ] || { echo "daemon.sh: '$b' not built" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d "${BENCH_DIR:-/var/tmp}/evident-daemon-bench.XXXXXX")
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do
+        stop_pid "$p"
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL. Only our own children.
+stop_pid() {
+    local p=$1 i
+    kill -0 "$p" 2>/dev/null || return 0
+    kill -TERM "$p" 2>/dev/null || true
+    for i in $(seq 100); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
+forget_pid() {
+    local keep=() p
+    for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    pids=("${keep[@]+"${keep[@]}"}")
+}
+
+clk_tck=$(getconf CLK_TCK)
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v t="$clk_tck" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$1/stat"; }
+# key=value from a loadgen result line.
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+# Median, min and max of the numbers on stdin: "median min max".
+stats() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "- - -"; exit }
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.6g %.6g %.6g\n", m, v[1], v[NR] }'
+}
+say() { echo "daemon.sh: $*" >&2; }
+
+token=bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+token_hash=$(printf %s "$token" | sha256sum | cut -d' ' -f1)
+
+# start_evidentd NAME SYNC [SEAL_INTERVAL]: a fresh log (default seal interval
+# 15m) and daemon; sets d_pid, d_http, d_syslog, d_sock, d_log.
+start_evidentd() {
+    local name=$1 sync=$2 dir=$tmp/$1 seal=()
+    [ -n "${3:-}" ] && seal=(--seal-interval "$3")
+    mkdir -p "$dir"
+    read -r d_http d_syslog <<<"$("$loadgen" free-ports 2)"
+    d_sock=$dir/evidentd.sock
+    d_log=$dir/log
+    "$evident" -d "$dir/log" init --origin "bench/$name" "${seal[@]+"${seal[@]}"}" \
+        --verification-key-file "$dir/verification.key" >"$dir/init.out" 2>&1
+    cat >"$dir/evidentd.yaml" <<EOF
+log: {dir: $dir/log, sync: $sync, sync_interval: 1s}
+server:
+  unix_socket: $d_sock
+  http_listen: ["127.0.0.1:$d_http"]
+  syslog_tcp: "127.0.0.1:$d_syslog"
+  writer_tokens: ["sha256:$token_hash"]
+EOF
+    "$evidentd" --config "$dir/evidentd.yaml" >"$dir/evidentd.out" 2>&1 &
+    d_pid=$!
+    pids+=("$d_pid")
+    "$loadgen" probe --addr "127.0.0.1:$d_http" --path /healthz --timeout 20 >/dev/null ||
+        { cat "$dir/evidentd.out" >&2; exit 1; }
+}
+stop_evidentd() { stop_pid "$d_pid"; forget_pid "$d_pid"; }
+
+# start_rsyslogd NAME: its own instance (never the system service); sets r_pid, r_port, r_out.
+start_rsyslogd() {
+    local dir=$tmp/$1
+    mkdir -p "$dir/work"
+    r_port=$("$loadgen" free-ports 1)
+    r_out=$dir/messages.log
+    cat >"$dir/rsyslog.conf" <<EOF
+global(workDirectory="$dir/work")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="$r_port" ruleset="bench")
+ruleset(name="bench") {
+    action(type="omfile" file="$r_out")
+}
+EOF
+    "$rsyslogd_bin" -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid" >"$dir/rsyslogd.out" 2>&1 &
+    r_pid=$!
+    pids+=("$r_pid")
+    "$loadgen" probe --addr "127.0.0.1:$r_port" --timeout 20 ||
+        { cat "$dir/rsyslogd.out" >&2; exit 1; }
+}
+stop_rsyslogd() { stop_pid "$r_pid"; forget_pid "$r_pid"; }
+
+results=$tmp/results # one "key value" per line and repetition
+: >"$results"
+rec() { echo "$1 $2" >>"$results"; }
+col() { awk -v k="$1" '$1 == k { print $2 }' "$results" | stats; }
+
+# ---- machine ---------------------------------------------------------------------
+
+say "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $tmp on" \
+    "$(df -T "$tmp" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+
+# fdatasync limit: 4 KiB append + fdatasync on a fresh file in the same directory.
+fsync_probe() {
+    local out
+    out=$("$loadgen" fsync-probe --dir "$tmp" --count "${1:-2000}")
+    rec fsync_p50 "$(field "$out" p50_us)"
+    rec fsync_p99 "$(field "$out" p99_us)"
+    say "  fsync-probe: $out"
+}
+
+# ---- 1. syslog over TCP ----------------------------------------------------------
+
+if [[ $only == *syslog* ]]; then
+    for r in $(seq "$reps"); do
+        say "syslog rep $r/$reps: evidentd (sync: interval)"
+        start_evidentd "syslog-$r" interval
+        c0=$(cpu_s "$d_pid")
+        out=$("$loadgen" syslog-tcp --addr "127.0.0.1:$d_syslog" --messages "$syslog_messages" \
+            --connections "$syslog_connections" --wait-metrics "127.0.0.1:$d_http" --timeout 300)
+        c1=$(cpu_s "$d_pid")
+        say "  $out cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')"
+        rec syslog_evidentd "$(field "$out" rate)"
+        rec syslog_evidentd_cpu "$(awk -v a="$c0" -v b="$c1" -v n="$syslog_messages" \
+            'BEGIN { printf "%.3f", (b - a) * 1e6 / n }')"
+        stop_evidentd
+
+        say "syslog rep $r/$reps: rsyslogd"
+        start_rsyslogd "rsyslog-$r"
+        c0=$(cpu_s "$r_pid")
+        out=$("$loadgen" syslog-tcp --addr "127.0.0.1:$r_port" --messages "$syslog_messages" \
+            --connections "$syslog_connections" --wait-file "$r_out" --timeout 300)
+        c1=$(cpu_s "$r_pid")
+        say "  $out cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')"
+        rec syslog_rsyslog "$(field "$out" rate)"
+        rec syslog_rsyslog_cpu "$(awk -v a="$c0" -v b="$c1" -v n="$syslog_messages" \
+            'BEGIN { printf "%.3f", (b - a) * 1e6 / n }')"
+        stop_rsyslogd
+        rm -rf "$tmp/syslog-$r" "$tmp/syslog-seal-$r" "$tmp/rsyslog-$r"
+    done
+fi
+
+# ---- 2. HTTP batches, sync: always -------------------------------------------------
+
+# metric NAME: the value of an unlabelled sample in the daemon's /metrics.
+metric() { "$loadgen" probe --addr "127.0.0.1:$d_http" --path /metrics | awk -v k="$1" '$1 == k { print $2 }'; }
+
+if [[ $only == *http* ]]; then
+    for r in $(seq "$reps"); do
+        say "http rep $r/$reps: machine fdatasync"
+        fsync_probe 2000
+        start_evidentd "http-$r" always
+        say "http rep $r/$reps: throughput, $http_clients clients x $http_batch events"
+        c0=$(cpu_s "$d_pid")
+        s0=$(metric evident_fdatasync_seconds_count)
+        out=$("$loadgen" http --addr "127.0.0.1:$d_http" --token "$token" \
+            --clients "$http_clients" --batch "$http_batch" --seconds "$http_seconds" --warmup 1)
+        c1=$(cpu_s "$d_pid")
+        s1=$(metric evident_fdatasync_seconds_count)
+        say "  $out cpu_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }') fdatasyncs=$((s1 - s0))"
+        rate=$(field "$out" rate)
+        rec http_rate "$rate"
+        rec http_cpu "$(awk -v a="$c0" -v b="$c1" -v e="$(field "$out" events)" \
+            -v s="$http_seconds" 'BEGIN { printf "%.3f", (b - a) * 1e6 / (e * (s + 1) / s) }')"
+        rec http_rejected "$(field "$out" rejected)"
+
+        half=$(awk -v r="$rate" 'BEGIN { printf "%d", r / 2 }')
+        say "http rep $r/$reps: latency at $half events/s (half), batches of $lat_batch"
+        out=$("$loadgen" http --addr "127.0.0.1:$d_http" --token "$token" \
+            --clients "$http_clients" --batch "$lat_batch" --seconds "$http_seconds" --warmup 1 \
+            --rate "$half")
+        say "  $out"
+        rec lat_p50 "$(field "$out" p50_us)"
+        rec lat_p99 "$(field "$out" p99_us)"
+        rec lat_rate "$(field "$out" rate)"
+        stop_evidentd
+        fsync_probe 2000
+        rm -rf "$tmp/http-$r"
+    done
+fi
+
+# ---- 3. memory with 1,000 Unix producers ---------------------------------------------
+
+if [[ $only == *memory* ]]; then
+    for r in $(seq "$reps"); do
+        say "memory rep $r/$reps: $producers Unix producers, one event each per second"
+        start_evidentd "memory-$r" always
+        out=$("$loadgen" unix-producers --socket "$d_sock" --pid "$d_pid" \
+            --producers "$producers" --interval 1 --seconds "$producer_seconds")
+        say "  $out"
+        rec mem_idle "$(field "$out" rss_before_kib)"
+        rec mem_rss "$(field "$out" rss_max_kib)"
+        rec mem_hwm "$(field "$out" hwm_kib)"
+        stop_evidentd
+        rm -rf "$tmp/memory-$r"
+    done
+fi
+
+# ---- the table ---------------------------------------------------------------------
+
+load_end=$(cut -d' ' -f1 /proc/loadavg)
+row() { # name key unit target limit-text limit-value ratio-kind
+    local s m lo hi ratio=""
+    s=$(col "$2")
+    read -r m lo hi <<<"$s"
+    [ "$m" = "-" ] && return 0
+    if [ -n "${6:-}" ]; then
+        ratio=$(awk -v a="$m" -v b="$6" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+    fi
+    printf '| %s | %s | %s .. %s | %s | %s | %s | %s |\n' "$1" "$m" "$lo" "$hi" "$3" "$4" "${5:-}" "$ratio"
+}
+med() { col "$1" | cut -d' ' -f1; }
+
+echo
+echo "evident daemon benchmark: $(nproc) CPUs, $(df -T "$tmp" | awk 'NR == 2 { print $2 }') at $tmp," \
+    "load $load_start -> $load_end, $reps repetitions (median, min .. max)"
+echo
+echo "| measurement | median | min .. max | unit | target | machine limit / reference (same run) | ratio |"
+echo "|---|---:|---:|---|---|---|---:|"
+fp50=$(med fsync_p50)
+fp99=$(med fsync_p99)
+row "4 KiB append + fdatasync, latency p50" fsync_p50 µs "" "" ""
+row "4 KiB append + fdatasync, latency p99" fsync_p99 µs "" "" ""
+rs=$(med syslog_rsyslog)
+row "syslog TCP, rsyslogd imtcp -> omfile" syslog_rsyslog msgs/s "" "" ""
+row "syslog TCP, evidentd (sync: interval)" syslog_evidentd msgs/s ">= rsyslogd" "rsyslogd $rs msgs/s" "$rs"
+row "  rsyslogd CPU per message" syslog_rsyslog_cpu "µs" "" "" ""
+row "  evidentd CPU per message" syslog_evidentd_cpu "µs" "" "" "$(med syslog_rsyslog_cpu)"
+row "HTTP ${http_clients}x${http_batch} events, sync: always" http_rate events/s ">= 100,000" "" "100000"
+row "  evidentd CPU per event" http_cpu "µs" "" "" ""
+row "  503 answers during the run" http_rejected requests "" "" ""
+row "HTTP at half rate (batches of $lat_batch): achieved" lat_rate events/s "" "" ""
+row "  ack latency p50 (client)" lat_p50 µs "" "fdatasync p50 $fp50 µs" "$fp50"
+row "  ack latency p99 (client)" lat_p99 µs "< 3 x fdatasync p99" "fdatasync p99 $fp99 µs" "$fp99"
+row "evidentd VmRSS, idle (before producers)" mem_idle KiB "" "" ""
+row "evidentd VmRSS, $producers Unix producers (max sampled)" mem_rss KiB "< 65536" "" "65536"
+row "evidentd VmHWM, $producers Unix producers" mem_hwm KiB "< 65536" "" "65536"
