@@ -182,8 +182,8 @@ static void *run(void *arg)
          * this finds nothing due). The check costs no I/O.
          */
         int64_t wall = evd_wall_ns();
-        uint64_t epoch = wall > t->start_ns ? (uint64_t)(wall - t->start_ns) / t->seal_interval_ns
-                                            : 0;
+        uint64_t epoch =
+            wall > t->start_ns ? (uint64_t)(wall - t->start_ns) / t->seal_interval_ns : 0;
         if (epoch != t->epoch) {
             int sealed = evd_commit_call(d->commit, seal_due_on_committer, NULL);
             if (sealed >= 0) {
