@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Small clients of evidentd for the end-to-end tests (tests/test-daemon.sh).
 
-  evclient.py lines SOCKET            stdin's lines to the Unix socket; prints one
-                                      reply per line sent, in order
+  evclient.py lines SOCKET [open]     stdin's lines to the Unix socket; prints one
+                                      reply per line sent, in order ("open": without
+                                      shutting down the sending side first)
   evclient.py stream SOCKET N ACKS    sends N events one by one, appending each
                                       acknowledged "INDEX NUMBER" to ACKS as it
                                       arrives (for the kill -9 test); runs until
                                       killed or done
+  evclient.py noread SOCKET SECONDS   sends bad lines for a second without reading a
+                                      reply, prints "sent", holds the connection SECONDS
   evclient.py idle SOCKET N SECONDS   opens N connections that send nothing, holds
                                       them SECONDS, prints "open N"
   evclient.py half HOST PORT SECONDS  sends half an HTTP request, then stalls
@@ -21,18 +24,22 @@ import sys
 import time
 
 
-def lines(path):
+def lines(path, keep_open=False):
     data = sys.stdin.buffer.read()
     # Blank lines get no reply: count the non-blank ones.
     sent = sum(1 for line in data.split(b"\n") if line.strip(b"\r") != b"")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
     s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
+    if not keep_open:
+        s.shutdown(socket.SHUT_WR)
     buf = b""
     s.settimeout(30)
     while buf.count(b"\n") < sent:
-        chunk = s.recv(65536)
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break  # the replies that came; the caller counts them
         if not chunk:
             break
         buf += chunk
@@ -52,6 +59,20 @@ def stream(path, n, acks):
                 return
             if reply.startswith(b'{"index":'):
                 out.write("%d %d\n" % (int(reply[9:].rstrip(b"}\n")), i))
+
+
+def noread(path, seconds):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.setblocking(False)
+    end = time.time() + 1
+    while time.time() < end:
+        try:
+            s.send(b"x\n" * 8192)
+        except BlockingIOError:
+            time.sleep(0.05)
+    print("sent", flush=True)
+    time.sleep(seconds)
 
 
 def idle(path, n, seconds):
@@ -102,7 +123,9 @@ def raw(host, port):
 def main():
     cmd = sys.argv[1]
     if cmd == "lines":
-        lines(sys.argv[2])
+        lines(sys.argv[2], sys.argv[3:] == ["open"])
+    elif cmd == "noread":
+        noread(sys.argv[2], float(sys.argv[3]))
     elif cmd == "stream":
         stream(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif cmd == "idle":

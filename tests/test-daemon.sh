@@ -179,6 +179,15 @@ sed -n 1p "$T/out" | grep -qF 'line longer than 65536 bytes' && pass || fail "ov
 sed -n 2p "$T/out" | grep -qF '"error"' && pass || fail "invalid UTF-8 refused"
 sed -n 3p "$T/out" | grep -Eq '^\{"index":[0-9]+\}$' && pass || fail "the next line still served"
 
+# Many short lines in one write: a chunk takes at most 4096 of them, and the rest are
+# answered too, whether the client shuts down its sending side or keeps it open.
+python3 -c 'import sys; sys.stdout.write("{}\n" * 20000 + "{\"type\":\"custom.test\"}\n")' >"$T/many"
+$CLIENT lines "$T/evidentd.sock" <"$T/many" >"$T/out"
+check "20,001 short lines: 20,001 replies" test "$(wc -l <"$T/out")" = 20001
+tail -n 1 "$T/out" | grep -Eq '^\{"index":[0-9]+\}$' && pass || fail "the last of many lines"
+$CLIENT lines "$T/evidentd.sock" open <"$T/many" >"$T/out"
+check "20,001 replies on a connection kept open" test "$(wc -l <"$T/out")" = 20001
+
 # ---- syslog: logger over TCP, UDP and the Unix datagram socket ----------------
 logger --rfc5424 --tcp --server 127.0.0.1 --port "$TCP_PORT" -t tcptag -p auth.warning \
     --sd-id 'exampleSDID@32473' --sd-param 'iut="3"' "logger over tcp password=hunter2"
@@ -335,7 +344,9 @@ expect_rc "a direct append while the daemon holds the lock fails" 2
 expect_err "the lock holder is named" "evidentd"
 
 # ---- reload ----------------------------------------------------------------------
+old_sha=$(sha256sum "$T/evidentd.yaml" | cut -d' ' -f1)
 write_config warning
+new_sha=$(sha256sum "$T/evidentd.yaml" | cut -d' ' -f1)
 kill -HUP "$daemon_pid"
 for _ in $(seq 1 50); do
     grep -q 'reloaded' "$T/daemon.err" && break
@@ -346,9 +357,33 @@ echo '{"type":"custom.test","severity":"info","data":{"after":"reload"}}' |
     $CLIENT lines "$T/evidentd.sock" >"$T/out"
 expect_out_exactly "reloaded policy drops info" '{"dropped":true}'
 entries | grep -q '"action":"config_change"' && pass || fail "config_change event recorded"
+entries | grep -F '"action":"config_change"' >"$T/e" || true
+check "config_change names the file as it was before" \
+    grep -qF "\"config_old_sha256\":\"$old_sha\"" "$T/e"
+check "config_change names the new file" grep -qF "\"config_new_sha256\":\"$new_sha\"" "$T/e"
 
 # ---- SIGTERM: graceful ----------------------------------------------------------------
-stop_daemon
+# A client that reads none of its replies does not hold the shutdown up.
+$CLIENT noread "$T/evidentd.sock" 120 >"$T/noread" &
+noread_pid=$!
+for _ in $(seq 1 100); do
+    grep -q sent "$T/noread" && break
+    sleep 0.1
+done
+kill -TERM "$daemon_pid"
+for _ in $(seq 1 600); do
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.1
+done
+check "SIGTERM while a client reads nothing" bash -c "! kill -0 $daemon_pid 2>/dev/null"
+kill -9 "$daemon_pid" 2>/dev/null || true
+set +e
+wait "$daemon_pid"
+rc=$?
+set -e
+daemon_pid=
+kill "$noread_pid" 2>/dev/null || true
+wait "$noread_pid" 2>/dev/null || true
 expect_rc "SIGTERM exits 0" 0
 check "socket removed" test ! -e "$T/evidentd.sock"
 run -d "$T/log" verify --verification-key-file "$T/vkey"

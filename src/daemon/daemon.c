@@ -179,6 +179,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     }
     d->config = cfg;
     d->config_path = config_path;
+    config_digest(config_path, d->config_sha256);
     if ((r = ev_policy_new(cfg, &d->policy)) < 0) {
         return fail(err, err_size, r, "policy", ev_last_error());
     }
@@ -268,9 +269,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     if ((r = evd_timers_start(d, &d->timers)) < 0) {
         return fail(err, err_size, r, "timers", strerror(-r));
     }
-    char digest[65];
-    config_digest(config_path, digest);
-    system_event(d, "startup", "evidentd started", NULL, digest);
+    system_event(d, "startup", "evidentd started", NULL, d->config_sha256);
     atomic_store(&d->ready, true);
     return 0;
 }
@@ -324,7 +323,8 @@ int evd_reload(struct evd *d)
     if (old == NULL) {
         return -ENOMEM;
     }
-    config_digest(d->config_path, old_digest);
+    /* The file has changed already: the old digest is the one taken when it was loaded. */
+    memcpy(old_digest, d->config_sha256, sizeof(old_digest));
     r = d->config_path != NULL ? ev_config_load(d->config_path, &cfg) : ev_config_defaults(&cfg);
     if (r == 0 && (r = ev_policy_new(cfg, &policy)) == 0) {
         r = evd_auth_new(cfg, &auth);
@@ -338,6 +338,7 @@ int evd_reload(struct evd *d)
         return r;
     }
     config_digest(d->config_path, new_digest);
+    memcpy(d->config_sha256, new_digest, sizeof(new_digest));
     report_restart_needed(d->config, cfg);
 
     pthread_rwlock_wrlock(&d->config_lock);

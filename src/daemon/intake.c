@@ -5,6 +5,7 @@
  * reload, so it is used under the configuration's read lock.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,26 +137,60 @@ int evd_intake_value(struct evd *d, const void *json_value, const char *transpor
     return r;
 }
 
+/* Each thread's buffer for the fast reader, freed when the thread ends. */
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_free(void *p)
+{
+    struct cli_arena *a = p;
+    free(a->data);
+    free(a);
+}
+
+static void arena_key_make(void)
+{
+    (void)pthread_key_create(&arena_key, arena_free);
+}
+
+static struct cli_arena *thread_arena(void)
+{
+    struct cli_arena *a;
+
+    (void)pthread_once(&arena_once, arena_key_make);
+    a = pthread_getspecific(arena_key);
+    if (a == NULL && (a = calloc(1, sizeof(*a))) != NULL &&
+        pthread_setspecific(arena_key, a) != 0) {
+        free(a);
+        a = NULL;
+    }
+    return a;
+}
+
 /*
  * The common event, with no source claim, read without a parse tree (the
  * CLI's fast reader): 1 done (r in *ret_r), 0 not sure (take the jansson way,
  * which also names what is wrong). Its text lives in a per-thread buffer that
- * grows to the largest event seen.
+ * grows to the largest event seen and is freed with the thread.
  */
 static int intake_fast(struct evd *d, const char *json, size_t len, const char *transport_source,
                        const char *type_override, struct ev_prepared *out, char *err,
                        size_t err_size, int *ret_r)
 {
-    static _Thread_local struct cli_arena arena;
+    struct cli_arena *arena_p = thread_arena();
     struct cli_event_text text;
     int r;
 
-    arena.len = 0;
-    if (cli_jsonl_fast(json, len, EV_ENTRY_MAX_BYTES, &arena, &text) != 1 ||
+    if (arena_p == NULL) {
+        return 0;
+    }
+    struct cli_arena *arena = arena_p;
+    arena->len = 0;
+    if (cli_jsonl_fast(json, len, EV_ENTRY_MAX_BYTES, arena, &text) != 1 ||
         text.source != SIZE_MAX) {
         return 0;
     }
-    const char *type = arena.data + text.type;
+    const char *type = arena->data + text.type;
     if (type_override != NULL && strcmp(type, type_override) != 0) {
         return 0;
     }
@@ -163,7 +198,7 @@ static int intake_fast(struct evd *d, const char *json, size_t len, const char *
         .type = type,
         .severity = text.severity,
         .source_json = transport_source,
-        .data_json = text.data != SIZE_MAX ? arena.data + text.data : NULL,
+        .data_json = text.data != SIZE_MAX ? arena->data + text.data : NULL,
     };
     pthread_rwlock_rdlock(&d->config_lock);
     r = ev_event_prepare(d->policy, &ev, out);

@@ -39,6 +39,14 @@
 
 #define READ_BYTES 65536
 #define MAX_UNSENT (1u << 20) /* replies not yet read by the client: stop reading past this */
+/*
+ * Chunks of one connection not yet replied to (each at most MAX_ITEMS lines):
+ * stop reading past this. Lines refused at once wait in their chunk behind an
+ * earlier one still being committed, and must not pile up meanwhile.
+ */
+#define MAX_CHUNKS 8
+#define MAX_ITEMS 4096     /* lines or frames per chunk */
+#define STOP_FLUSH_MS 2000 /* at stop, how long replies may wait for slow readers, in all */
 #define UDP_BATCH 64
 #define RETRY_MS 20
 
@@ -82,6 +90,7 @@ struct conn {
     char *out;
     size_t out_len, out_cap;
     struct chunk *chunks, *chunks_tail; /* submitted or waiting, in order */
+    size_t chunk_count;                 /* in chunks */
     struct chunk *waiting;              /* refused by a full queue: retried */
     uint64_t lines;                     /* lines read so far */
     bool eof, dead, reading;
@@ -146,11 +155,15 @@ static void done_chunk(struct evd_submission *sub, int rc, uint64_t first)
 
     c->rc = rc;
     c->first = first;
+    /*
+     * Wake the loop before letting go of the lock: once the loop has seen the
+     * chunk it may finish, and evd_stream_stop() close efd and free s.
+     */
     pthread_mutex_lock(&s->done_lock);
     c->next_done = s->done_head;
     s->done_head = c;
-    pthread_mutex_unlock(&s->done_lock);
     (void)!write(s->efd, &one, sizeof(one));
+    pthread_mutex_unlock(&s->done_lock);
 }
 
 static struct chunk *chunk_new(struct evd_stream *s, struct conn *conn, size_t max_items)
@@ -176,13 +189,20 @@ static struct chunk *chunk_new(struct evd_stream *s, struct conn *conn, size_t m
 
 /* ---- connections ------------------------------------------------------------- */
 
+/* Whether more lines of c may be cut into chunks now: within its bounds, not held back. */
+static bool may_consume(struct evd_stream *s, const struct conn *c)
+{
+    return !c->dead && c->waiting == NULL && c->out_len < MAX_UNSENT &&
+           c->chunk_count < MAX_CHUNKS && !atomic_load(&s->stop);
+}
+
 static int watch(struct evd_stream *s, struct conn *c)
 {
     struct epoll_event ev = {.data.ptr = c};
-    bool want_in = !c->eof && !c->dead && c->waiting == NULL && c->out_len < MAX_UNSENT &&
-                   !atomic_load(&s->stop);
+    bool want_in = !c->eof && may_consume(s, c);
 
-    ev.events = (want_in ? EPOLLIN : 0) | (c->out_len > 0 ? EPOLLOUT : 0) | EPOLLRDHUP;
+    /* EPOLLRDHUP only while reading: a peer's hang-up would wake a held connection forever. */
+    ev.events = (want_in ? EPOLLIN | EPOLLRDHUP : 0) | (c->out_len > 0 ? EPOLLOUT : 0);
     c->reading = want_in;
     if ((c->eof || c->dead) && c->out_len == 0) {
         /* Nothing to read or send: out of epoll, or a hung-up peer would wake it forever. */
@@ -318,6 +338,7 @@ static void reply_answered(struct evd_stream *s, struct conn *c)
         if (c->chunks == NULL) {
             c->chunks_tail = NULL;
         }
+        c->chunk_count--;
         if (c->kind == CONN_UNIX) {
             for (size_t i = 0; i < ch->line_count; i++) {
                 const struct line_result *l = &ch->lines[i];
@@ -357,6 +378,7 @@ static void submit(struct evd_stream *s, struct conn *c, struct chunk *ch)
         c->chunks = ch;
     }
     c->chunks_tail = ch;
+    c->chunk_count++;
     if (ch->event_count == 0) {
         ch->done = true;
         return;
@@ -384,9 +406,12 @@ static void submit(struct evd_stream *s, struct conn *c, struct chunk *ch)
     s->inflight++;
 }
 
+static void progress(struct evd_stream *s, struct conn *c);
+
 static void retry_waiting(struct evd_stream *s)
 {
-    for (struct conn *c = s->conns; c != NULL && s->waiting > 0; c = c->next) {
+    for (struct conn *c = s->conns, *next; c != NULL && s->waiting > 0; c = next) {
+        next = c->next; /* progress() may close c */
         if (c->waiting == NULL) {
             continue;
         }
@@ -402,7 +427,7 @@ static void retry_waiting(struct evd_stream *s)
             s->inflight++;
         }
         c->waiting = NULL;
-        reply_answered(s, c);
+        progress(s, c);
     }
 }
 
@@ -458,21 +483,23 @@ static void line_error(struct evd_stream *s, struct conn *c, struct chunk *ch, c
 }
 
 /*
- * Cuts what was read into items and queues them. Returns the number of bytes
- * used; a stream that cannot go on (a bad octet count) marks c dead.
+ * Cuts what was read into items and queues them as one chunk. Returns true
+ * when the chunk filled up before the complete items did (call again); a
+ * stream that cannot go on (a bad octet count) marks c dead.
  */
-static void consume(struct evd_stream *s, struct conn *c)
+static bool consume(struct evd_stream *s, struct conn *c)
 {
     size_t used = 0, max_items = c->in_len / 2 + 2;
     struct chunk *ch;
     char what[128];
+    bool full;
 
-    if (max_items > 4096) {
-        max_items = 4096; /* the rest stays in the buffer for the next chunk */
+    if (max_items > MAX_ITEMS) {
+        max_items = MAX_ITEMS; /* the rest stays in the buffer for the next chunk */
     }
     if ((ch = chunk_new(s, c, max_items)) == NULL) {
         c->dead = true;
-        return;
+        return false;
     }
     while (used < c->in_len && ch->line_count < max_items && ch->event_count < max_items) {
         const char *buf = c->in + used;
@@ -538,18 +565,63 @@ static void consume(struct evd_stream *s, struct conn *c)
             }
         }
     }
+    full = used < c->in_len && !c->dead &&
+           (ch->line_count == max_items || ch->event_count == max_items);
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
     if (ch->line_count == 0 && ch->event_count == 0) {
         chunk_free(ch);
-        return;
+        return full;
     }
     submit(s, c, ch);
+    return full;
+}
+
+/* Cuts every complete item of the buffer into chunks, as far as c's bounds let it. */
+static void consume_all(struct evd_stream *s, struct conn *c)
+{
+    while (c->in_len > 0 && may_consume(s, c) && consume(s, c)) {
+    }
+}
+
+/*
+ * After anything that changed c (bytes read, an answer, replies sent, the
+ * queue taking its waiting chunk): cuts what is left in its buffer (at the
+ * end of the stream, a last line without its newline too), writes the
+ * replies that are due, and frees c once it is done. Items left in the
+ * buffer when a bound stopped the cutting are taken here as soon as the
+ * bound is gone: no new byte may ever arrive to wake the connection.
+ */
+static void progress(struct evd_stream *s, struct conn *c)
+{
+    for (;;) {
+        size_t before = c->in_len;
+        consume_all(s, c);
+        if (c->eof && c->in_len > 0 && c->in[c->in_len - 1] != '\n' && may_consume(s, c)) {
+            /* A last line without its newline still counts. */
+            if (c->in_len == c->in_cap) {
+                char *in = realloc(c->in, c->in_cap + 1);
+                if (in == NULL) {
+                    c->dead = true;
+                    break;
+                }
+                c->in = in;
+                c->in_cap++;
+            }
+            c->in[c->in_len++] = '\n';
+            consume_all(s, c);
+        }
+        reply_answered(s, c);
+        if (c->in_len == before || c->in_len == 0 || !may_consume(s, c)) {
+            break;
+        }
+    }
+    conn_maybe_free(s, c);
 }
 
 static void on_readable(struct evd_stream *s, struct conn *c)
 {
-    for (int rounds = 0; rounds < 4 && c->waiting == NULL && !c->dead && !c->eof; rounds++) {
+    for (int rounds = 0; rounds < 4 && !c->eof && may_consume(s, c); rounds++) {
         if (c->in_cap - c->in_len < READ_BYTES) {
             size_t cap = c->in_len + READ_BYTES;
             char *in = realloc(c->in, cap);
@@ -573,7 +645,7 @@ static void on_readable(struct evd_stream *s, struct conn *c)
         }
         c->in_len += (size_t)n;
         c->last_active_ns = evd_now_ns();
-        consume(s, c);
+        consume_all(s, c);
         /* Keep the buffer small once drained (10,000 idle connections). */
         if (c->in_len == 0 && c->in_cap > READ_BYTES) {
             free(c->in);
@@ -581,18 +653,7 @@ static void on_readable(struct evd_stream *s, struct conn *c)
             c->in_cap = 0;
         }
     }
-    if (c->eof && c->in_len > 0 && !c->dead && c->waiting == NULL) {
-        /* A last line without its newline still counts. */
-        if (c->kind == CONN_UNIX || c->in_len > 0) {
-            char nl = '\n';
-            if (c->in_len < c->in_cap) {
-                c->in[c->in_len++] = nl;
-                consume(s, c);
-            }
-        }
-    }
-    reply_answered(s, c);
-    conn_maybe_free(s, c);
+    progress(s, c);
 }
 
 /* ---- accepting ----------------------------------------------------------- */
@@ -632,6 +693,11 @@ static void unix_source(struct evd_stream *s, int fd, struct conn *c, bool *ret_
 
 static void on_accept(struct evd_stream *s, struct listener *l)
 {
+    /* A reload replaces the configuration: read it under its lock. */
+    pthread_rwlock_rdlock(&s->d->config_lock);
+    uint64_t max_connections = s->d->config->server.max_connections;
+    pthread_rwlock_unlock(&s->d->config_lock);
+
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sslen = sizeof(ss);
@@ -639,7 +705,7 @@ static void on_accept(struct evd_stream *s, struct listener *l)
         if (fd < 0) {
             return; /* EAGAIN, or out of descriptors: try again on the next event */
         }
-        if (atomic_load(&s->conn_count) >= s->d->config->server.max_connections) {
+        if (atomic_load(&s->conn_count) >= max_connections) {
             evd_metrics_reject(s->d->metrics, l->kind == L_UNIX ? EVD_SRC_UNIX : EVD_SRC_SYSLOG_TCP,
                                EVD_REJ_OVERLOAD, 1);
             close(fd);
@@ -819,16 +885,16 @@ static void on_answers(struct evd_stream *s)
             chunk_free(ch); /* UDP */
             continue;
         }
-        struct conn *c = ch->conn;
-        reply_answered(s, c);
-        conn_maybe_free(s, c);
+        progress(s, ch->conn);
     }
     retry_waiting(s);
 }
 
 static void close_idle(struct evd_stream *s, int64_t now)
 {
+    pthread_rwlock_rdlock(&s->d->config_lock);
     int64_t idle = (int64_t)(10 * s->d->config->server.request_timeout_ns);
+    pthread_rwlock_unlock(&s->d->config_lock);
 
     for (struct conn *c = s->conns, *next; c != NULL; c = next) {
         next = c->next;
@@ -877,7 +943,7 @@ static void *loop(void *arg)
                 if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
                     on_readable(s, c);
                 } else {
-                    conn_maybe_free(s, c);
+                    progress(s, c); /* replies sent: reading may go on */
                 }
             }
         }
@@ -1005,6 +1071,33 @@ size_t evd_stream_connections(struct evd_stream *s)
     return s != NULL ? atomic_load(&s->conn_count) : 0;
 }
 
+/*
+ * At stop, once everything submitted is answered: sends the replies the
+ * clients have not read yet, for at most STOP_FLUSH_MS in all. A client that
+ * does not read cannot hold the daemon's shutdown.
+ */
+static void flush_all(struct evd_stream *s)
+{
+    int64_t deadline = evd_now_ns() + (int64_t)STOP_FLUSH_MS * 1000000;
+    struct epoll_event events[64];
+
+    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->efd, NULL);
+    for (;;) {
+        bool pending = false;
+        for (struct conn *c = s->conns; c != NULL; c = c->next) {
+            if (c->out_len > 0 && !c->dead) {
+                flush(s, c); /* watches c for EPOLLOUT while replies are left */
+                pending = pending || (c->out_len > 0 && !c->dead);
+            }
+        }
+        int64_t left_ms = (deadline - evd_now_ns()) / 1000000;
+        if (!pending || left_ms <= 0) {
+            break;
+        }
+        (void)epoll_wait(s->epfd, events, 64, (int)left_ms);
+    }
+}
+
 void evd_stream_stop(struct evd_stream *s)
 {
     uint64_t one = 1;
@@ -1017,16 +1110,13 @@ void evd_stream_stop(struct evd_stream *s)
     if (s->running) {
         pthread_join(s->thread, NULL);
     }
-    /* Everything submitted is answered; send what the clients have not read yet. */
+    for (size_t i = 0; i < s->listener_count; i++) {
+        close(s->listeners[i].fd);
+    }
+    s->listener_count = 0;
+    flush_all(s);
     while (s->conns != NULL) {
         struct conn *c = s->conns;
-        int flags = fcntl(c->fd, F_GETFL);
-        if (flags >= 0) {
-            (void)fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-        }
-        if (c->out_len > 0) {
-            (void)!send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
-        }
         while (c->chunks != NULL) {
             struct chunk *ch = c->chunks;
             c->chunks = ch->next;
@@ -1035,9 +1125,6 @@ void evd_stream_stop(struct evd_stream *s)
         conn_free(s, c);
     }
     free_closed(s);
-    for (size_t i = 0; i < s->listener_count; i++) {
-        close(s->listeners[i].fd);
-    }
     if (s->unix_path != NULL) {
         (void)unlink(s->unix_path);
         free(s->unix_path);
