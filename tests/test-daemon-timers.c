@@ -83,6 +83,7 @@ static void rig_start(struct rig *g, const char *dir)
                                                     .threshold = 1,
                                                     .window_ns = 60000000000ull};
     g->d.config = cfg;
+    (void)snprintf(g->d.log_dir, sizeof(g->d.log_dir), "%s", dir);
     pthread_rwlock_init(&g->d.config_lock, NULL);
     tu_ok(ev_policy_new(cfg, &g->d.policy));
     g->d.log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});

@@ -179,6 +179,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     }
     d->config = cfg;
     d->config_path = config_path;
+    (void)snprintf(d->log_dir, sizeof(d->log_dir), "%s", cfg->log.dir);
     config_digest(config_path, d->config_sha256);
     if ((r = ev_policy_new(cfg, &d->policy)) < 0) {
         return fail(err, err_size, r, "policy", ev_last_error());

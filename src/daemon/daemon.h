@@ -51,6 +51,7 @@ struct evd {
     char config_sha256[65];       /* of the running configuration's file; "" for the defaults */
     char host[256];               /* this host's name, in the daemon's own sources */
     char origin[256];
+    char log_dir[4096]; /* config->log.dir at start (it needs a restart to change) */
     int64_t started_ns;
     atomic_bool ready;                                     /* log open and verified at start */
     atomic_bool stopping;                                  /* SIGTERM: no new work */

@@ -91,11 +91,14 @@ int evd_net_listen_unix(const char *path, unsigned mode, int socktype, char *err
         int one = 1;
         (void)setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
     }
-    /* Bind with no access, then open it to mode: no window with a wider mode. */
-    mode_t old = umask(0777);
+    /*
+     * The socket file gets the process umask's mode, then exactly mode. No
+     * umask change here: it is process-wide and other threads create files.
+     * Connecting needs write permission, which umask 022 (and the unit's
+     * 0077) already withholds from others until chmod.
+     */
     r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     int e = errno;
-    umask(old);
     if (r < 0 || chmod(path, mode) < 0 || (socktype == SOCK_STREAM && listen(fd, 4096) < 0)) {
         r = fail(err, err_size, path, r < 0 ? e : errno);
         close(fd);

@@ -49,6 +49,7 @@
 #define STOP_FLUSH_MS 2000 /* at stop, how long replies may wait for slow readers, in all */
 #define UDP_BATCH 64
 #define RETRY_MS 20
+#define ACCEPT_PAUSE_NS 100000000 /* out of descriptors: accept again after 100 ms */
 
 enum conn_kind { CONN_UNIX = 1, CONN_SYSLOG_TCP };
 
@@ -124,8 +125,9 @@ struct evd_stream {
     struct conn *conns;
     struct conn *closed; /* closed this round, freed after it */
     atomic_size_t conn_count;
-    size_t waiting;  /* chunks refused by a full queue */
-    size_t inflight; /* chunks submitted and not answered */
+    size_t waiting;           /* chunks refused by a full queue */
+    size_t inflight;          /* chunks submitted and not answered */
+    int64_t accept_paused_ns; /* out of descriptors at this time: listeners not watched */
     struct listener event_listener;
 };
 
@@ -703,7 +705,13 @@ static void on_accept(struct evd_stream *s, struct listener *l)
         socklen_t sslen = sizeof(ss);
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            return; /* EAGAIN, or out of descriptors: try again on the next event */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: stop watching the listener for a while, or spin. */
+                struct epoll_event ev = {.events = 0, .data.ptr = l};
+                (void)epoll_ctl(s->epfd, EPOLL_CTL_MOD, l->fd, &ev);
+                s->accept_paused_ns = evd_now_ns();
+            }
+            return; /* EAGAIN: try again on the next event */
         }
         if (atomic_load(&s->conn_count) >= max_connections) {
             evd_metrics_reject(s->d->metrics, l->kind == L_UNIX ? EVD_SRC_UNIX : EVD_SRC_SYSLOG_TCP,
@@ -912,7 +920,7 @@ static void *loop(void *arg)
     int64_t last_sweep = evd_now_ns();
 
     while (!atomic_load(&s->stop) || s->inflight > 0 || s->waiting > 0) {
-        int timeout = s->waiting > 0 ? RETRY_MS : 1000;
+        int timeout = s->waiting > 0 || s->accept_paused_ns != 0 ? RETRY_MS : 1000;
         int n = epoll_wait(s->epfd, events, 256, timeout);
         for (int i = 0; i < n; i++) {
             void *ptr = events[i].data.ptr;
@@ -952,6 +960,13 @@ static void *loop(void *arg)
         }
         free_closed(s);
         int64_t now = evd_now_ns();
+        if (s->accept_paused_ns != 0 && now - s->accept_paused_ns > ACCEPT_PAUSE_NS) {
+            s->accept_paused_ns = 0;
+            for (size_t k = 0; k < s->listener_count; k++) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->listeners[k]};
+                (void)epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listeners[k].fd, &ev);
+            }
+        }
         if (now - last_sweep > 1000000000) {
             last_sweep = now;
             close_idle(s, now);

@@ -106,7 +106,7 @@ int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report)
     for (int attempt = 0; attempt < 2; attempt++) {
         /* A checkpoint signed between the reader's looks can read as a short log: look twice. */
         memset(&report, 0, sizeof(report));
-        r = ev_verify_dir(d->config->log.dir, &options, &report);
+        r = ev_verify_dir(d->log_dir, &options, &report);
         if (r == 0) {
             break;
         }
@@ -137,10 +137,12 @@ int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report)
 void evd_check_disk(struct evd *d)
 {
     struct statvfs st;
+    pthread_rwlock_rdlock(&d->config_lock); /* a reload may swap the configuration */
     uint64_t low = d->config->alerting.disk_low_bytes;
+    pthread_rwlock_unlock(&d->config_lock);
 
-    atomic_store(&d->log_bytes, dir_bytes(d->config->log.dir, 2));
-    if (low == 0 || statvfs(d->config->log.dir, &st) < 0) {
+    atomic_store(&d->log_bytes, dir_bytes(d->log_dir, 2));
+    if (low == 0 || statvfs(d->log_dir, &st) < 0) {
         return;
     }
     uint64_t free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
@@ -175,7 +177,10 @@ static void *run(void *arg)
         pthread_mutex_unlock(&t->lock);
 
         int64_t now = evd_now_ns();
-        const struct ev_config *cfg = d->config;
+        pthread_rwlock_rdlock(&d->config_lock); /* a reload may swap the configuration */
+        uint64_t checkpoint_interval = d->config->integrity.checkpoint_interval_ns;
+        uint64_t verify_interval = d->config->integrity.self_verify_interval_ns;
+        pthread_rwlock_unlock(&d->config_lock);
         /*
          * Epochs end on the wall clock (start + k * seal_interval). Once one has
          * ended, seal it even if no event arrives (appends seal it too: then
@@ -199,13 +204,13 @@ static void *run(void *arg)
             if (evd_checkpoint_now(d) < 0 && evd_commit_error(d->commit) == 0) {
                 fprintf(stderr, "evidentd: checkpoint: %s\n", ev_last_error());
             }
-            next_checkpoint = now + (int64_t)cfg->integrity.checkpoint_interval_ns;
+            next_checkpoint = now + (int64_t)checkpoint_interval;
         }
-        if (cfg->integrity.self_verify_interval_ns > 0 && now >= next_verify) {
+        if (verify_interval > 0 && now >= next_verify) {
             if (now > start) {
                 (void)evd_self_verify(d, NULL);
             }
-            next_verify = now + (int64_t)cfg->integrity.self_verify_interval_ns;
+            next_verify = now + (int64_t)verify_interval;
         }
         if (now >= next_disk) {
             evd_check_disk(d);
