@@ -122,7 +122,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->alerting.rule_count, 0);
     assert_int_equal(c->alerting.webhook_timeout_ns, 10 * SEC);
     assert_int_equal(c->performance.batch_max, 4096);
-    assert_int_equal(c->performance.group_commit_wait_ns, 2000000);
+    assert_int_equal(c->performance.group_commit_wait_ns, 0);
     assert_string_equal(c->server.unix_socket, "evidentd.sock");
     assert_int_equal(c->server.unix_socket_mode, 0660);
     assert_int_equal(c->server.http_listen_count, 1);
@@ -224,7 +224,7 @@ static const char every_section[] =
     "performance:\n"
     "  batch_max: 512\n"
     "  queue_max: 100000\n"
-    "  group_commit_wait: 0\n"
+    "  group_commit_wait: 5ms\n"
     "server:\n"
     "  unix_socket: /run/evident/evidentd.sock\n"
     "  unix_socket_mode: \"0600\"\n"
@@ -304,7 +304,7 @@ static void test_every_section(void **state)
     assert_int_equal(c->alerting.webhook_timeout_ns, 3 * SEC);
     assert_int_equal(c->performance.batch_max, 512);
     assert_int_equal(c->performance.queue_max, 100000);
-    assert_int_equal(c->performance.group_commit_wait_ns, 0);
+    assert_int_equal(c->performance.group_commit_wait_ns, 5000000);
     assert_string_equal(c->server.unix_socket, "/run/evident/evidentd.sock");
     assert_int_equal(c->server.unix_socket_mode, 0600);
     assert_int_equal(c->server.http_listen_count, 2);

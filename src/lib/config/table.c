@@ -497,11 +497,12 @@ const struct evi_config_option evi_config_options[] = {
     {.path = "performance.group_commit_wait",
      .kind = EVI_CFG_DURATION,
      .offset = AT(performance.group_commit_wait_ns),
-     .default_text = "2ms",
+     .default_text = "0",
      .min = 0,
      .max = 100000000,
      .used_by = DAEMON,
-     .doc = "The longest a committing writer waits for more appenders to share its fdatasync."},
+     .doc = "How long the committer lets a lone batch wait for more events to share its "
+            "fdatasync; 0: no wait (batches still form while the previous one syncs)."},
 
     /* server */
     {.path = "server.unix_socket",
