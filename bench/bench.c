@@ -63,6 +63,7 @@
 
 #include "crypto.h"
 #include "entry.h"
+#include "log-internal.h"
 #include "tree.h"
 
 #define MAX_REPS 15
@@ -129,7 +130,8 @@ static void usage(FILE *f)
                "                     (default: try '-d {dir} append --jsonl --sync never' and\n"
                "                     two other forms on one line first)\n"
                "  --cli-lines N      JSON lines piped into the CLI (default 500000, quick 5000)\n"
-               "  --only SECTIONS    comma-separated: limits,append,typed,verify,group,proofs,cli\n"
+               "  --only SECTIONS    comma-separated: limits,append,typed,verify,compress,\n"
+               "                     group,proofs,cli\n"
                "                     (without 'limits' no ratios are computed: for profiling)\n");
 }
 
@@ -1466,6 +1468,347 @@ static void bench_verify(void)
     remove_tree(verify_dir);
 }
 
+/* ---- compression of closed segments ------------------------------------------- */
+
+#define COMPRESS_POOL 65536 /* distinct events, more than a zstd window of entries */
+#define COMPRESS_SEGMENT (opt.quick ? 1ull << 20 : 16ull << 20)
+
+static struct ev_event compress_events[COMPRESS_POOL];
+static char *compress_data[COMPRESS_POOL];
+
+static void random_hex(char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[i] = hex[rng_next() & 15];
+    }
+    out[n] = '\0';
+}
+
+static void random_b64(char *out, size_t n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i++) {
+        out[i] = b64[rng_next() & 63];
+    }
+    out[n] = '\0';
+}
+
+/*
+ * Events as an AI-agent sandbox and a host's syslog produce them: half
+ * code_execution (the fields of the typed event at level basic, with an
+ * output digest), half syslog-like (sshd logins with key fingerprints,
+ * sudo, cron, firewall drops), with the randomness real events carry
+ * (sessions, digests, addresses, ports, pids, durations). A pool larger than
+ * a zstd window of entries, so repeats cannot flatter the ratio.
+ */
+static void make_compress_events(void)
+{
+    static const char *const commands[][2] = {{"python3 -m pytest -q tests/test_", ".py"},
+                                              {"npm test -- --runInBand src/", ".spec.ts"},
+                                              {"go test ./pkg/store/... -run TestSegment", ""},
+                                              {"cargo test --release shard_", ""},
+                                              {"bash -lc 'make -j8 target-", "'"},
+                                              {"python3 scripts/migrate.py --batch ", ""}};
+    static const char *const langs[] = {"python", "javascript", "go", "rust", "bash", "python"};
+    static const char *const users[] = {"deploy", "ci", "alice", "bob", "backup", "root"};
+    for (unsigned i = 0; i < COMPRESS_POOL; i++) {
+        char *data = NULL, a[96], b[96];
+        unsigned r = (unsigned)rng_next();
+        const char *type;
+        int len;
+        if (i % 2 == 0) {
+            unsigned c = r % 6;
+            char cmd[96], session[16], digest[65];
+            (void)snprintf(cmd, sizeof(cmd), "%s%u%s", commands[c][0],
+                           (unsigned)(rng_next() % 5000), commands[c][1]);
+            random_hex(session, 8);
+            random_hex(digest, 64);
+            unsigned passed = (unsigned)(rng_next() % 400), failed = (unsigned)(rng_next() % 3);
+            type = "code_execution";
+            len = asprintf(&data,
+                           "{\"actor\":{\"session\":\"s-%s\",\"uid\":1001,\"user\":\"ci\"},"
+                           "\"command\":\"%s\",\"duration_ms\":%u,\"exit_code\":%u,"
+                           "\"language\":\"%s\",\"outcome\":\"%s\",\"sandbox_id\":\"sbx-%u\","
+                           "\"stdout\":{\"bytes\":%u,\"sha256\":\"%s\",\"text\":\"%u passed, %u "
+                           "failed in %u.%02us\"}}",
+                           session, cmd, (unsigned)(rng_next() % 90000), failed ? 1u : 0u, langs[c],
+                           failed ? "failure" : "success", (unsigned)(rng_next() % 64),
+                           (unsigned)(rng_next() % 20000), digest, passed, failed,
+                           (unsigned)(rng_next() % 90), (unsigned)(rng_next() % 100));
+        } else {
+            unsigned k = r % 4, pid = 1000 + (unsigned)(rng_next() % 60000);
+            const char *user = users[rng_next() % 6];
+            type = "system_event";
+            switch (k) {
+            case 0:
+                random_b64(a, 43);
+                (void)snprintf(b, sizeof(b), "10.%u.%u.%u", (unsigned)(rng_next() % 256),
+                               (unsigned)(rng_next() % 256), (unsigned)(rng_next() % 256));
+                len = asprintf(&data,
+                               "{\"app\":\"sshd\",\"facility\":\"auth\",\"host\":\"web-%02u\","
+                               "\"message\":\"Accepted publickey for %s from %s port %u ssh2: "
+                               "ED25519 SHA256:%s\",\"pid\":%u}",
+                               (unsigned)(rng_next() % 40), user, b,
+                               1024 + (unsigned)(rng_next() % 60000), a, pid);
+                break;
+            case 1:
+                len = asprintf(&data,
+                               "{\"app\":\"sudo\",\"facility\":\"authpriv\",\"host\":\"web-%02u\","
+                               "\"message\":\"%s : TTY=pts/%u ; PWD=/home/%s ; USER=root ; "
+                               "COMMAND=/usr/bin/systemctl restart %s\",\"pid\":%u}",
+                               (unsigned)(rng_next() % 40), user, (unsigned)(rng_next() % 9), user,
+                               rng_next() % 2 ? "nginx" : "evidentd", pid);
+                break;
+            case 2:
+                len =
+                    asprintf(&data,
+                             "{\"app\":\"CRON\",\"facility\":\"cron\",\"host\":\"web-%02u\","
+                             "\"message\":\"(%s) CMD (run-parts /etc/cron.hourly >/dev/null "
+                             "2>&1 # job %u)\",\"pid\":%u}",
+                             (unsigned)(rng_next() % 40), user, (unsigned)(rng_next() % 100), pid);
+                break;
+            default:
+                len =
+                    asprintf(&data,
+                             "{\"app\":\"kernel\",\"facility\":\"kern\",\"host\":\"web-%02u\","
+                             "\"message\":\"[UFW BLOCK] IN=eth0 OUT= SRC=%u.%u.%u.%u "
+                             "DST=10.0.0.%u LEN=%u TTL=%u PROTO=TCP SPT=%u DPT=%u SYN\"}",
+                             (unsigned)(rng_next() % 40), (unsigned)(rng_next() % 224),
+                             (unsigned)(rng_next() % 256), (unsigned)(rng_next() % 256),
+                             (unsigned)(rng_next() % 256), (unsigned)(rng_next() % 250),
+                             40 + (unsigned)(rng_next() % 1400), 30 + (unsigned)(rng_next() % 200),
+                             1024 + (unsigned)(rng_next() % 60000), rng_next() % 2 ? 22u : 3389u);
+                break;
+            }
+        }
+        if (len < 0) {
+            die("out of memory");
+        }
+        compress_data[i] = data;
+        compress_events[i] = (struct ev_event){
+            .type = type, .severity = EV_SEV_INFO, .source_json = NULL, .data_json = data};
+    }
+}
+
+static struct ev_log *open_compress_log(const char *dir, bool compress, int level)
+{
+    struct ev_open_options oo = {.sync = EV_SYNC_NEVER,
+                                 .segment_bytes = COMPRESS_SEGMENT,
+                                 .compression = compress ? EV_COMPRESSION_ZSTD : 0,
+                                 .compression_level = level};
+    struct ev_log *log = NULL;
+    check(ev_log_open(dir, &oo, &log), "ev_log_open");
+    return log;
+}
+
+/* Bytes of the segment files: .seg (closed ones only when closed_only) and .seg.zst. */
+static void segment_bytes(const char *dir, bool closed_only, uint64_t *ret_plain, uint64_t *ret_zst)
+{
+    char segdir[PATH_MAX], path[PATH_MAX + 512], last[64] = "";
+    struct dirent *de;
+    struct stat st;
+    (void)snprintf(segdir, sizeof(segdir), "%s/segments", dir);
+    DIR *d = opendir(segdir);
+    *ret_plain = *ret_zst = 0;
+    if (d == NULL) {
+        die("cannot open '%s': %s", segdir, strerror(errno));
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strlen(de->d_name) == 24 && strcmp(de->d_name, last) > 0) {
+            (void)snprintf(last, sizeof(last), "%s", de->d_name);
+        }
+    }
+    rewinddir(d);
+    while ((de = readdir(d)) != NULL) {
+        (void)snprintf(path, sizeof(path), "%s/%s", segdir, de->d_name);
+        if (de->d_name[0] == '.' || stat(path, &st) < 0) {
+            continue;
+        }
+        if (strlen(de->d_name) == 28) {
+            *ret_zst += (uint64_t)st.st_size;
+        } else if (strlen(de->d_name) == 24 && !(closed_only && strcmp(de->d_name, last) == 0)) {
+            *ret_plain += (uint64_t)st.st_size;
+        }
+    }
+    (void)closedir(d);
+}
+
+static double verify_rate(const char *dir, const uint8_t *v, uint64_t *ret_entries)
+{
+    struct ev_verify_options vo = {.verification_key = v};
+    struct ev_verify_report rep;
+    uint64_t t0 = now_ns();
+    int r = ev_verify_dir(dir, &vo, &rep);
+    double t = seconds_since(t0);
+    if (r < 0) {
+        die("ev_verify_dir failed: %s: %s", ev_strerror(r), rep.detail);
+    }
+    *ret_entries = rep.entries;
+    return (double)rep.entries / t;
+}
+
+/*
+ * Issue 5: the compression ratio on realistic events, how fast closed
+ * segments compress, verification over compressed and plain segments, and
+ * what background compression costs appends (target: at most 20 %).
+ */
+static void bench_compress(void)
+{
+    uint8_t v[EV_VERIFICATION_KEY_BYTES];
+    char dir[PATH_MAX], copy[PATH_MAX];
+    uint64_t n = opt.append_entries, cursor = 0;
+    struct row *r;
+
+    make_compress_events();
+    sub_path(dir, sizeof(dir), "compress-log");
+    sub_path(copy, sizeof(copy), "compress-plain");
+
+    /* Append throughput, sync never, batches of 256, compression off and on alternating. */
+    struct stats off = {0}, on = {0}, ratio = {0}, lag = {0};
+    progress("append with background compression off/on, %" PRIu64 " entries (%d x 2)", n,
+             opt.reps);
+    for (int rep = 0; rep < opt.reps; rep++) {
+        double t_off = 0, t_on = 0;
+        for (int mode = 0; mode < 2; mode++) {
+            create_log(dir, v);
+            struct ev_log *log = open_compress_log(dir, mode == 1, 3);
+            cursor = 0;
+            double t = 0;
+            uint64_t t0 = now_ns();
+            for (uint64_t done = 0; done < n; done += APPEND_BATCH) {
+                size_t k = n - done < APPEND_BATCH ? (size_t)(n - done) : APPEND_BATCH;
+                size_t at = (size_t)(cursor++ % (COMPRESS_POOL / APPEND_BATCH)) * APPEND_BATCH;
+                check(ev_log_append_batch(log, &compress_events[at], k, NULL, NULL),
+                      "ev_log_append_batch");
+            }
+            t = seconds_since(t0);
+            if (mode == 1) {
+                uint64_t w0 = now_ns();
+                check(evi_log_compress_wait(log), "background compression");
+                stats_add(&lag, seconds_since(w0));
+                t_on = t;
+            } else {
+                t_off = t;
+            }
+            check(ev_log_close(log), "ev_log_close");
+        }
+        stats_add(&off, (double)n / t_off);
+        stats_add(&on, (double)n / t_on);
+        stats_add(&ratio, 100.0 * t_off / t_on);
+    }
+    r = add_row("compression", "append, compression off (sync never, batches of 256)", "entries/s",
+                &off, 0);
+    r = add_row("compression", "append, background zstd level 3 on", "entries/s", &on, 0);
+    r = add_row("compression", "  on / off (per repetition)", "%", &ratio, 1);
+    set_target(r, GOAL_AT_LEAST, 80, "≥ 80 %");
+    r = add_row("compression", "  compressor still busy after the last append", "s", &lag, 2);
+
+    /* The last run's log (compressed) and a plain copy of the same entries. */
+    uint8_t v_copy[EV_VERIFICATION_KEY_BYTES], v_dir[EV_VERIFICATION_KEY_BYTES];
+    create_log(copy, v_copy);
+    struct ev_log *log = open_compress_log(copy, false, 3);
+    cursor = 0;
+    for (uint64_t done = 0; done < n; done += APPEND_BATCH) {
+        size_t k = n - done < APPEND_BATCH ? (size_t)(n - done) : APPEND_BATCH;
+        size_t at = (size_t)(cursor++ % (COMPRESS_POOL / APPEND_BATCH)) * APPEND_BATCH;
+        check(ev_log_append_batch(log, &compress_events[at], k, NULL, NULL), "ev_log_append_batch");
+    }
+    check(ev_log_close(log), "ev_log_close");
+    uint64_t plain_bytes, zst_bytes, closed_plain;
+    segment_bytes(copy, true, &closed_plain, &zst_bytes);
+    struct entry_sum es = sum_entries(copy);
+    (void)add_value("compression", "mean entry size of these events", "bytes",
+                    (double)es.bytes / (double)es.entries, 1);
+
+    /* Ratio and speed of compressing the closed segments, by level (one thread). */
+    static const int levels[] = {1, 3, 9, 19};
+    for (size_t li = 0; li < sizeof(levels) / sizeof(levels[0]); li++) {
+        char level_dir[PATH_MAX + 16], name[96];
+        (void)snprintf(level_dir, sizeof(level_dir), "%s-l%d", copy, levels[li]);
+        remove_tree(level_dir);
+        /* The same entries written plain, then compressed by a writer opened at this level. */
+        struct stats mbs = {0};
+        double ratio_v = 0;
+        int reps = levels[li] >= 9 ? 1 : opt.reps;
+        for (int rep = 0; rep < reps; rep++) {
+            create_log(level_dir, v);
+            log = open_compress_log(level_dir, false, 3);
+            cursor = 0;
+            for (uint64_t done = 0; done < n; done += APPEND_BATCH) {
+                size_t k = n - done < APPEND_BATCH ? (size_t)(n - done) : APPEND_BATCH;
+                size_t at = (size_t)(cursor++ % (COMPRESS_POOL / APPEND_BATCH)) * APPEND_BATCH;
+                check(ev_log_append_batch(log, &compress_events[at], k, NULL, NULL),
+                      "ev_log_append_batch");
+            }
+            check(ev_log_close(log), "ev_log_close");
+            uint64_t before, z0;
+            segment_bytes(level_dir, true, &before, &z0);
+            uint64_t t0 = now_ns();
+            log = open_compress_log(level_dir, true, levels[li]);
+            check(evi_log_compress_wait(log), "compression");
+            double t = seconds_since(t0);
+            check(ev_log_close(log), "ev_log_close");
+            uint64_t after_plain, after_zst;
+            segment_bytes(level_dir, true, &after_plain, &after_zst);
+            if (after_zst == 0) {
+                die("no segment was closed: use more --append-entries");
+            }
+            stats_add(&mbs, (double)before / t / 1e6);
+            ratio_v = (double)before / (double)after_zst;
+        }
+        (void)snprintf(name, sizeof(name), "zstd level %d: compression ratio (closed segments)",
+                       levels[li]);
+        r = add_value("compression", name, "x", ratio_v, 2);
+        (void)snprintf(name, sizeof(name), "  level %d: compression speed, one thread", levels[li]);
+        r = add_row("compression", name, "MB/s", &mbs, 0); /* .seg bytes in per second */
+        if (levels[li] == 3) {
+            /* Keep the level-3 log for the verification comparison. */
+            memcpy(v_dir, v, sizeof(v_dir));
+            remove_tree(dir);
+            if (rename(level_dir, dir) < 0) {
+                die("cannot rename '%s': %s", level_dir, strerror(errno));
+            }
+        } else {
+            remove_tree(level_dir);
+        }
+    }
+
+    /* Verification with V: all closed segments compressed vs the plain copy. */
+    struct stats vz = {0}, vp = {0}, mz = {0}, mp = {0};
+    uint64_t entries = 0;
+    segment_bytes(copy, false, &plain_bytes, &zst_bytes);
+    progress("verification over compressed and plain segments (%d x 2)", opt.reps);
+    for (int rep = 0; rep < opt.reps; rep++) {
+        double rz = verify_rate(dir, v_dir, &entries);
+        double rp = verify_rate(copy, v_copy, &entries);
+        stats_add(&vz, rz);
+        stats_add(&vp, rp);
+        /* MB/s of segment bytes as written (decompressed): the same for both. */
+        stats_add(&mz, rz * (double)plain_bytes / (double)entries / 1e6);
+        stats_add(&mp, rp * (double)plain_bytes / (double)entries / 1e6);
+    }
+    char count[48], name[96];
+    (void)fmt_num(count, sizeof(count), (double)entries, 0);
+    (void)snprintf(name, sizeof(name), "verify with V, %s entries, plain segments", count);
+    r = add_row("compression", name, "entries/s", &vp, 0);
+    set_limit(r, lim.verify_v_ceiling, "hashing floor");
+    r = add_row("compression", "  same, segment bytes", "MB/s", &mp, 0);
+    (void)snprintf(name, sizeof(name), "verify with V, same entries, closed segments zstd-3");
+    r = add_row("compression", name, "entries/s", &vz, 0);
+    set_limit(r, lim.verify_v_ceiling, "hashing floor");
+    r = add_row("compression", "  same, segment bytes (decompressed)", "MB/s", &mz, 0);
+    add_note("compression: %" PRIu64 " entries, half code_execution and half syslog-like events "
+             "from a pool of %d distinct ones; %llu MiB segments; the last (open) segment is never "
+             "compressed; ratios are over the closed segments only.",
+             n, COMPRESS_POOL, (unsigned long long)(COMPRESS_SEGMENT >> 20));
+    remove_tree(dir);
+    remove_tree(copy);
+    for (unsigned i = 0; i < COMPRESS_POOL; i++) {
+        free(compress_data[i]);
+    }
+}
+
 /* ---- sync always, group commit -------------------------------------------------- */
 
 struct worker {
@@ -2311,6 +2654,10 @@ int main(int argc, char **argv)
         bench_verify();
     } else {
         remove_tree(verify_dir);
+    }
+    if (want("compress")) {
+        fprintf(stderr, "compression\n");
+        bench_compress();
     }
     if (want("group")) {
         fprintf(stderr, "append, sync always\n");

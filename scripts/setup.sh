@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
-          libssl-dev libjansson-dev libcmocka-dev libqrencode-dev libyaml-dev libpcre2-dev
+          libssl-dev libjansson-dev libcmocka-dev libqrencode-dev libyaml-dev libpcre2-dev libzstd-dev
           golang-go golang-golang-x-mod-dev xxd python3
           bandit chromium fonts-dejavu-core
           libmicrohttpd-dev libcurl4-openssl-dev libsystemd-dev

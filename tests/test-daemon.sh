@@ -54,8 +54,12 @@ log:
   dir: $T/log
   sync: always
 integrity:
+  publish: ["$T/published"]
   checkpoint_interval: 1s
   self_verify_interval: 1m
+storage:
+  segment_size: 1MiB
+  compression: zstd
 server:
   unix_socket: $T/evidentd.sock
   syslog_unix: $T/log.sock
@@ -390,6 +394,9 @@ run -d "$T/log" verify --verification-key-file "$T/vkey"
 expect_rc "verify after SIGTERM" 0
 entries | tail -n 3 >"$T/tail"
 check "shutdown event recorded" grep -qF '"action":"shutdown"' "$T/tail"
+run -d "$T/log" verify --checkpoint-dir "$T/published"
+expect_rc "verify against the checkpoints the daemon published" 0
+check "the daemon published checkpoints" test "$(find "$T/published" -name '*.checkpoint' | wc -l)" -gt 1
 
 # ---- kill -9: every acknowledged event survives ------------------------------------------
 write_config
@@ -446,6 +453,13 @@ if [[ $(ulimit -n) == unlimited || $(ulimit -n) -ge 10200 ]]; then
 else
     echo "daemon: cannot raise the descriptor limit; 10,000 connections not tried" >&2
 fi
+
+# ---- storage: closed segments compressed, checkpoints published --------------------------
+ls "$T/log/segments" >"$T/segments"
+check "closed 1 MiB segments were compressed in the background ($(grep -c zst "$T/segments") of $(wc -l <"$T/segments"))" \
+    grep -q '\.seg\.zst$' "$T/segments"
+run -d "$T/log" verify --verification-key-file "$T/vkey" --checkpoint-dir "$T/published"
+expect_rc "verify over compressed segments, against every published checkpoint" 0
 
 # ---- started as root: bind a privileged port, then become server.user ---------------
 if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then

@@ -43,6 +43,7 @@ extern "C" {
 #define EV_CONFIG_MAX_TOKENS 64
 #define EV_CONFIG_MAX_PEERS 64
 #define EV_CONFIG_MAX_LISTENERS 16
+#define EV_CONFIG_MAX_PUBLISH 16  /* integrity.publish destinations */
 #define EV_CONFIG_MAX_DEPTH 16    /* nesting of mappings and lists */
 #define EV_CONFIG_MAX_NODES 10000 /* keys, values and list items */
 #define EV_CONFIG_MAX_STRING 4096 /* bytes in one value */
@@ -100,6 +101,13 @@ struct ev_config {
         uint64_t seal_interval_ns;        /* default 15m */
         uint64_t checkpoint_interval_ns;  /* default 1m */
         uint64_t self_verify_interval_ns; /* 0 = off; default 1h (daemon) */
+        /*
+         * Where every new signed checkpoint is copied off the host (publish.h):
+         * absolute directory paths (a file per tree size) and http(s):// URLs
+         * (POSTed as text/plain). None by default.
+         */
+        char *publish[EV_CONFIG_MAX_PUBLISH];
+        size_t publish_count;
     } integrity;
 
     /* storage */

@@ -95,6 +95,24 @@ struct ev_open_options {
                                          record (65,611 bytes) is used if smaller */
     int lock_timeout_ms;              /* wait for the writer lock; 0 = default, <0 = no wait */
     struct ev_recovery *ret_recovery; /* optional: filled on successful open */
+    /*
+     * Rotation by age: a segment whose first record is older than this is
+     * closed, and a new one started, at the next append, seal or checkpoint
+     * (docs/FORMAT.md §3). 0 = no age limit (only segment_bytes rotates).
+     */
+    uint64_t segment_max_age_ns;
+    /*
+     * Compression of closed segments (docs/FORMAT.md §3.1): an enum
+     * ev_compression (evident/config.h). With EV_COMPRESSION_ZSTD a thread of
+     * the writer compresses every closed segment into NNN.seg.zst in the
+     * background, including closed segments left uncompressed by an earlier
+     * run; appends never wait for it, and close abandons (crash-safely) a
+     * compression under way, which the next open redoes. Default 0 = none.
+     * Reading, proofs, recovery and verification handle both forms whatever
+     * this says.
+     */
+    int compression;
+    int compression_level; /* zstd level 1..19; 0 = 3 */
 };
 
 /*

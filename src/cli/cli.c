@@ -518,13 +518,19 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
         .sync = sync == CLI_SYNC_CONFIG ? EV_SYNC_ALWAYS : sync,
     };
     if (cli->config != NULL) {
-        /* log.sync, log.sync_interval, integrity.checkpoint_interval, storage.segment_size */
+        /*
+         * log.sync, log.sync_interval, integrity.checkpoint_interval,
+         * storage.segment_size, segment_max_age, compression, compression_level
+         */
         if (sync == CLI_SYNC_CONFIG) {
             options.sync = cli->config->log.sync;
         }
         options.sync_interval_ns = cli->config->log.sync_interval_ns;
         options.checkpoint_interval_ns = cli->config->integrity.checkpoint_interval_ns;
         options.segment_bytes = cli->config->storage.segment_bytes;
+        options.segment_max_age_ns = cli->config->storage.segment_max_age_ns;
+        options.compression = (int)cli->config->storage.compression;
+        options.compression_level = cli->config->storage.compression_level;
     }
     char meta[PATH_MAX];
     const char *wait = getenv(CLI_LOCK_TIMEOUT_ENV);

@@ -15,15 +15,18 @@
 #include <evident/error.h>
 #include <evident/log.h>
 #include <evident/note.h>
+#include <evident/publish.h>
 #include <evident/verify.h>
 
 #include "cli.h"
 
 #define MAX_TRUSTED_CHECKPOINTS 64
+#define MAX_CHECKPOINT_DIRS 16
 
 static const char usage[] =
     "usage: evident [-d DIR] verify [--pubkey KEY] [--verification-key-file FILE]\n"
-    "                              [--checkpoint FILE]... [--json] [--quiet]\n"
+    "                              [--checkpoint FILE]... [--checkpoint-dir DIR]...\n"
+    "                              [--json] [--quiet]\n"
     "       evident verify --bundle FILE [--pubkey KEY] [--verification-key-file FILE]\n"
     "                      [--json] [--quiet]\n"
     "\n"
@@ -31,6 +34,10 @@ static const char usage[] =
     "and in sequence, every seal and every signed checkpoint equal to what the\n"
     "records give; with the verification key, every record's forward-secure tag;\n"
     "with trusted checkpoints kept elsewhere, that the log still contains them.\n"
+    "--checkpoint-dir takes every checkpoint published there (integrity.publish,\n"
+    "'evident publish'; files *.checkpoint, searched recursively, those of other\n"
+    "logs skipped): each must be signed by the log's key and agree with the log, so\n"
+    "a truncation or fork after it was published fails.\n"
     "An open epoch (not sealed yet) is always reported.\n"
     "\n"
     "With --bundle, checks an export bundle ('evident export') instead: its\n"
@@ -50,6 +57,8 @@ static const char usage[] =
     "                       or others. '-' reads it from standard input\n"
     "  --checkpoint FILE    a signed checkpoint kept elsewhere that the log must\n"
     "                       contain (repeatable)\n"
+    "  --checkpoint-dir DIR every checkpoint of this log published under DIR\n"
+    "                       (integrity.publish); none found is exit 2 (repeatable)\n"
     "  --bundle FILE        verify an export bundle instead of DIR\n"
     "  --json               print the report as one JSON object\n"
     "  --quiet              print nothing when verified, one line when not\n"
@@ -67,6 +76,9 @@ struct options {
     const char *bundle;
     const char *checkpoint_files[MAX_TRUSTED_CHECKPOINTS];
     size_t checkpoint_count;
+    const char *checkpoint_dirs[MAX_CHECKPOINT_DIRS];
+    size_t checkpoint_dir_count;
+    size_t published, published_skipped; /* checkpoints read from checkpoint_dirs */
     bool json, quiet;
 };
 
@@ -144,6 +156,8 @@ static int report_dir(const struct cli *cli, const struct options *o,
         (void)json_object_set_new(j, "tags_checked", json_boolean(rep->tags_checked));
         (void)json_object_set_new(j, "trusted_checkpoints",
                                   json_integer((json_int_t)rep->trusted_checked));
+        (void)json_object_set_new(j, "published_checkpoints",
+                                  json_integer((json_int_t)o->published));
         (void)json_object_set_new(j, "epochs_sealed", json_integer(rep->epochs_sealed));
         (void)json_object_set_new(j, "open_epoch",
                                   rep->open_epoch
@@ -180,6 +194,10 @@ static int report_dir(const struct cli *cli, const struct options *o,
     print_line("tags", "%s",
                rep->tags_checked ? "checked" : "NOT checked (no --verification-key-file)");
     print_line("trusted-checkpoints", "%llu checked", (unsigned long long)rep->trusted_checked);
+    if (o->checkpoint_dir_count > 0) {
+        print_line("published-checkpoints", "%zu found (%zu of other logs skipped), all consistent",
+                   o->published, o->published_skipped);
+    }
     print_line("seals", "%lu epochs sealed", (unsigned long)rep->epochs_sealed);
     if (rep->open_epoch && rep->open_epoch_entries > 0) {
         print_line("open-epoch", "epoch %lu, %llu entries since %s (age %s), not sealed yet",
@@ -205,24 +223,100 @@ static int report_dir(const struct cli *cli, const struct options *o,
     return finish(NULL);
 }
 
-static int verify_dir(struct cli *cli, const struct options *o, const uint8_t *key)
+/*
+ * The published checkpoints of this log under each --checkpoint-dir, appended
+ * to the trusted notes (which take ownership). Prints its own messages.
+ */
+static int read_published(struct cli *cli, struct options *o, char ***notes, size_t **lens,
+                          size_t *count)
 {
-    char *notes[MAX_TRUSTED_CHECKPOINTS] = {0};
-    size_t lens[MAX_TRUSTED_CHECKPOINTS];
+    char origin[EV_KEY_NAME_MAX + 1];
+    int r;
+
+    if (o->pubkey != NULL) {
+        struct ev_verifier *v = NULL;
+        r = ev_verifier_parse(o->pubkey, &v);
+        if (r == 0) {
+            (void)snprintf(origin, sizeof(origin), "%s", ev_verifier_name(v));
+        }
+        ev_verifier_free(v);
+    } else {
+        r = ev_log_dir_origin(cli->dir, origin, sizeof(origin));
+    }
+    if (r < 0) {
+        return cli_fail(r, "cannot read the origin of '%s'", cli->dir);
+    }
+    for (size_t d = 0; d < o->checkpoint_dir_count; d++) {
+        struct ev_checkpoint_set *set = NULL;
+        r = ev_checkpoint_dir_read(o->checkpoint_dirs[d], origin, &set);
+        if (r < 0) {
+            return cli_fail(r, "cannot read checkpoints under '%s'", o->checkpoint_dirs[d]);
+        }
+        char **nn = realloc(*notes, (*count + set->count + 1) * sizeof(**notes));
+        if (nn != NULL) {
+            *notes = nn;
+        }
+        size_t *nl = realloc(*lens, (*count + set->count + 1) * sizeof(**lens));
+        if (nl != NULL) {
+            *lens = nl;
+        }
+        if (nn == NULL || nl == NULL) {
+            ev_checkpoint_set_free(set);
+            cli_error("out of memory");
+            return CLI_TROUBLE;
+        }
+        for (size_t i = 0; i < set->count; i++) {
+            (*notes)[*count] = set->notes[i];
+            (*lens)[*count] = set->lens[i];
+            set->notes[i] = NULL;
+            (*count)++;
+        }
+        o->published += set->count;
+        o->published_skipped += set->skipped;
+        for (size_t i = 0; i < set->count; i++) {
+            free(set->paths[i]);
+            set->paths[i] = NULL;
+        }
+        set->count = 0;
+        ev_checkpoint_set_free(set);
+    }
+    if (o->published == 0) {
+        /* Asked to check against published checkpoints and none is there: not a pass. */
+        cli_error("no published checkpoint of '%s' (origin '%s') under the --checkpoint-dir "
+                  "given (%zu of other logs)",
+                  cli->dir, origin, o->published_skipped);
+        return CLI_TROUBLE;
+    }
+    return CLI_OK;
+}
+
+static int verify_dir(struct cli *cli, struct options *o, const uint8_t *key)
+{
+    char **notes = calloc(o->checkpoint_count + 1, sizeof(*notes));
+    size_t *lens = calloc(o->checkpoint_count + 1, sizeof(*lens));
+    size_t count = 0;
     struct ev_verify_report rep;
     int ret = CLI_TROUBLE, r;
 
+    if (notes == NULL || lens == NULL) {
+        cli_error("out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < o->checkpoint_count; i++) {
         if (!cli_read_file(o->checkpoint_files[i], EV_NOTE_MAX_BYTES, &notes[i], &lens[i])) {
             goto out;
         }
+        count++;
+    }
+    if (o->checkpoint_dir_count > 0 && read_published(cli, o, &notes, &lens, &count) != CLI_OK) {
+        goto out;
     }
     struct ev_verify_options vo = {
         .pubkey = o->pubkey,
         .verification_key = key,
         .checkpoints = (const char *const *)notes,
         .checkpoint_lens = lens,
-        .checkpoint_count = o->checkpoint_count,
+        .checkpoint_count = count,
     };
     memset(&rep, 0, sizeof(rep));
     r = ev_verify_dir(cli->dir, &vo, &rep);
@@ -233,9 +327,11 @@ static int verify_dir(struct cli *cli, const struct options *o, const uint8_t *k
         cli_fail(r, "cannot verify '%s'", cli->dir);
     }
 out:
-    for (size_t i = 0; i < o->checkpoint_count; i++) {
+    for (size_t i = 0; notes != NULL && i < count; i++) {
         free(notes[i]);
     }
+    free(notes);
+    free(lens);
     return ret;
 }
 
@@ -349,6 +445,7 @@ static int run(struct cli *cli, int argc, char **argv)
         {"pubkey", required_argument, NULL, 'p'},
         {"verification-key-file", required_argument, NULL, 'k'},
         {"checkpoint", required_argument, NULL, 'c'},
+        {"checkpoint-dir", required_argument, NULL, 'D'},
         {"bundle", required_argument, NULL, 'b'},
         {"json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
@@ -370,6 +467,12 @@ static int run(struct cli *cli, int argc, char **argv)
             }
             o.checkpoint_files[o.checkpoint_count++] = optarg;
             break;
+        case 'D':
+            if (o.checkpoint_dir_count == MAX_CHECKPOINT_DIRS) {
+                return cli_usage_error(cli, "at most %d --checkpoint-dir", MAX_CHECKPOINT_DIRS);
+            }
+            o.checkpoint_dirs[o.checkpoint_dir_count++] = optarg;
+            break;
         case 'b': o.bundle = optarg; break;
         case 'j': o.json = true; break;
         case 'q': o.quiet = true; break;
@@ -382,8 +485,9 @@ static int run(struct cli *cli, int argc, char **argv)
     if (optind < argc) {
         return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
     }
-    if (o.bundle != NULL && o.checkpoint_count > 0) {
-        return cli_usage_error(cli, "--checkpoint applies to a log directory, not --bundle");
+    if (o.bundle != NULL && (o.checkpoint_count > 0 || o.checkpoint_dir_count > 0)) {
+        return cli_usage_error(cli, "--checkpoint and --checkpoint-dir apply to a log "
+                                    "directory, not --bundle");
     }
     if (o.pubkey != NULL) {
         struct ev_verifier *v = NULL;

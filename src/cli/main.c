@@ -20,8 +20,25 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_init,         &cli_cmd_append,     &cli_cmd_log,    &cli_cmd_show,  &cli_cmd_entry,
     &cli_cmd_info,         &cli_cmd_checkpoint, &cli_cmd_pubkey, &cli_cmd_prove, &cli_cmd_verify,
     &cli_cmd_verify_proof, &cli_cmd_export,     &cli_cmd_seal,   &cli_cmd_event, &cli_cmd_ingest,
-    &cli_cmd_config,       &cli_cmd_summary,    &cli_cmd_report, &cli_cmd_token,
+    &cli_cmd_config,       &cli_cmd_summary,    &cli_cmd_report, &cli_cmd_token, &cli_cmd_backup,
+    &cli_cmd_restore,      &cli_cmd_publish,
 };
+
+/* Commands that may sign a checkpoint: integrity.publish runs after them. */
+static const struct cli_command *const signing_commands[] = {
+    &cli_cmd_init,   &cli_cmd_append, &cli_cmd_event,
+    &cli_cmd_ingest, &cli_cmd_seal,   &cli_cmd_checkpoint,
+};
+
+static bool signs_checkpoints(const struct cli_command *cmd)
+{
+    for (size_t i = 0; i < sizeof(signing_commands) / sizeof(signing_commands[0]); i++) {
+        if (signing_commands[i] == cmd) {
+            return true;
+        }
+    }
+    return false;
+}
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -140,7 +157,13 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     cli_getopt_reset();
+    bool publish = signs_checkpoints(cli.command);
+    size_t before_len = 0;
+    char *before = publish ? cli_publish_before(&cli, &before_len) : NULL;
     int r = cli.command->run(&cli, argc, argv);
+    if (publish) {
+        r = cli_publish_after(&cli, r, before, before_len);
+    }
     ev_config_free(config);
     return r;
 }

@@ -25,6 +25,7 @@
 
 #include <evident/error.h>
 #include <evident/event.h>
+#include <evident/publish.h>
 
 #include "alert.h"
 #include "auth.h"
@@ -129,6 +130,26 @@ static void system_event(struct evd *d, const char *action, const char *descript
     }
 }
 
+/* The checkpoint signed at shutdown goes out too (the timers' publisher has stopped). */
+static void publish_final(struct evd *d)
+{
+    char *note = NULL;
+    size_t len = 0;
+    struct ev_publish_report report;
+
+    if (d->config->integrity.publish_count == 0 ||
+        ev_log_latest_checkpoint(d->log, &note, &len) != 0) {
+        return;
+    }
+    struct ev_publish_options po = {.timeout_ns = d->config->alerting.webhook_timeout_ns,
+                                    .retries = (int)d->config->alerting.webhook_retries};
+    if (ev_checkpoint_publish(note, len, (const char *const *)d->config->integrity.publish,
+                              d->config->integrity.publish_count, &po, &report) < 0) {
+        fprintf(stderr, "evidentd: publishing the last checkpoint: %s\n", report.detail);
+    }
+    free(note);
+}
+
 /* Started as root with server.user set: become that user for good. */
 static int drop_privileges(const char *user, char *err, size_t err_size)
 {
@@ -194,6 +215,9 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         .sync_interval_ns = cfg->log.sync_interval_ns,
         .checkpoint_interval_ns = cfg->integrity.checkpoint_interval_ns,
         .segment_bytes = cfg->storage.segment_bytes,
+        .segment_max_age_ns = cfg->storage.segment_max_age_ns,
+        .compression = (int)cfg->storage.compression,
+        .compression_level = cfg->storage.compression_level,
         .lock_timeout_ms = -1,
         .ret_recovery = &recovery,
     };
@@ -386,6 +410,7 @@ int evd_stop(struct evd *d)
     }
     if (d->log != NULL) {
         r = ev_log_seal(d->log);
+        publish_final(d);
         int c = ev_log_close(d->log);
         r = r < 0 ? r : c;
         d->log = NULL;

@@ -11,6 +11,7 @@
 
 #include <evident/error.h>
 #include <evident/note.h>
+#include <evident/publish.h>
 
 #include "alert.h"
 #include "commit.h"
@@ -22,6 +23,11 @@
 
 struct evd_timers {
     struct evd *d;
+    /* The publisher (integrity.publish): its own thread, so a dead endpoint never delays a seal. */
+    pthread_t publisher;
+    bool publisher_running;
+    char *to_publish; /* the newest note not yet published (older ones are skipped) */
+    size_t to_publish_len;
     int64_t start_ns;          /* the log's epoch 0 */
     uint64_t seal_interval_ns; /* the log's epoch length */
     uint64_t epoch;            /* the epoch the clock was in at the last look */
@@ -43,6 +49,71 @@ static int seal_due_on_committer(struct ev_log *log, void *arg)
     return ev_log_seal_due(log);
 }
 
+static struct evd_timers *the_timers; /* for note_checkpoint's hand-off to the publisher */
+
+/* Hands a new checkpoint to the publisher thread (replacing one it has not taken yet). */
+static void publish_later(struct evd_timers *t, const char *note, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        return;
+    }
+    memcpy(copy, note, len + 1);
+    pthread_mutex_lock(&t->lock);
+    free(t->to_publish);
+    t->to_publish = copy;
+    t->to_publish_len = len;
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void *publisher(void *arg)
+{
+    struct evd_timers *t = arg;
+    struct evd *d = t->d;
+
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        while (t->to_publish == NULL && !t->stop) {
+            pthread_cond_wait(&t->cond, &t->lock);
+        }
+        if (t->to_publish == NULL) {
+            break; /* stopping, and everything handed over is published */
+        }
+        char *note = t->to_publish;
+        size_t len = t->to_publish_len;
+        t->to_publish = NULL;
+        pthread_mutex_unlock(&t->lock);
+
+        pthread_rwlock_rdlock(&d->config_lock);
+        struct ev_publish_options po = {.timeout_ns = d->config->alerting.webhook_timeout_ns,
+                                        .retries = (int)d->config->alerting.webhook_retries};
+        size_t n = d->config->integrity.publish_count;
+        char *dest[EV_CONFIG_MAX_PUBLISH];
+        for (size_t i = 0; i < n; i++) {
+            dest[i] = d->config->integrity.publish[i] != NULL
+                          ? strdup(d->config->integrity.publish[i])
+                          : NULL;
+        }
+        pthread_rwlock_unlock(&d->config_lock);
+        struct ev_publish_report report;
+        if (n > 0 &&
+            ev_checkpoint_publish(note, len, (const char *const *)dest, n, &po, &report) < 0) {
+            fprintf(stderr, "evidentd: publishing a checkpoint: %s\n", report.detail);
+            if (d->alerts != NULL) {
+                evd_alerts_condition(d->alerts, EV_ALERT_LOGGING_FAILURE, report.detail);
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            free(dest[i]);
+        }
+        free(note);
+        pthread_mutex_lock(&t->lock);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
 /* Reads the latest checkpoint's size (one small file); notes when it grew. */
 static void note_checkpoint(struct evd *d)
 {
@@ -58,6 +129,9 @@ static void note_checkpoint(struct evd *d)
         cp.tree_size != atomic_load(&d->checkpoint_size)) {
         atomic_store(&d->checkpoint_size, cp.tree_size);
         atomic_store(&d->last_checkpoint_ns, evd_wall_ns());
+        if (the_timers != NULL && the_timers->publisher_running) {
+            publish_later(the_timers, note, len);
+        }
     }
     free(note);
 }
@@ -250,6 +324,13 @@ int evd_timers_start(struct evd *d, struct evd_timers **ret_timers)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&t->cond, &attr);
     pthread_condattr_destroy(&attr);
+    the_timers = t;
+    pthread_rwlock_rdlock(&d->config_lock);
+    bool publish = d->config->integrity.publish_count > 0;
+    pthread_rwlock_unlock(&d->config_lock);
+    if (publish && pthread_create(&t->publisher, NULL, publisher, t) == 0) {
+        t->publisher_running = true;
+    }
     r = pthread_create(&t->thread, NULL, run, t);
     if (r != 0) {
         pthread_cond_destroy(&t->cond);
@@ -268,9 +349,14 @@ void evd_timers_stop(struct evd_timers *t)
     }
     pthread_mutex_lock(&t->lock);
     t->stop = true;
-    pthread_cond_signal(&t->cond);
+    pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
     pthread_join(t->thread, NULL);
+    if (t->publisher_running) {
+        pthread_join(t->publisher, NULL); /* publishes what was handed over first */
+    }
+    the_timers = NULL;
+    free(t->to_publish);
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->lock);
     free(t);

@@ -60,6 +60,23 @@ struct ev_log {
     uint64_t calls_pending;     /* append calls sequenced since the last commit began */
     uint64_t calls_last_commit; /* append calls the last sync commit carried */
     char *entry_buf;            /* EV_ENTRY_MAX_BYTES scratch for assembling entries */
+    int64_t segment_first_ns;   /* ts of the first record of the last segment (age rotation) */
+    uint64_t rotations;         /* segments closed by this handle */
+
+    /* readers and writer: compressed segments and the fds that scans may still use */
+    struct evi_zcache *zcache; /* random reads (read_entry), under mu */
+    unsigned scans;            /* scans running over a copy of the segment table */
+    int *retired_fds;          /* fds replaced while a scan ran: closed when none does */
+    size_t retired_count, retired_cap;
+
+    /* writer: the background compressor of closed segments (FORMAT.md §3.1) */
+    pthread_t compressor;
+    pthread_cond_t compress_cv; /* wakes the compressor: a rotation, or stop */
+    bool compressor_running;
+    bool compressor_stop; /* read without mu between frames */
+    bool compressor_busy;
+    int compress_error;          /* the compressor's last failure; 0 = none */
+    uint64_t compress_failed_at; /* rotations when it failed: retried after the next one */
 };
 
 /* Writer: makes entries up to `upto` readable through the files (no sync). */
@@ -79,6 +96,23 @@ size_t evi_log_segment_of(const struct ev_log *log, uint64_t index);
 
 /* Hash reader over the hashes file, for tree.c. ctx is the struct ev_log. */
 int evi_log_read_hash(void *ctx, uint64_t stored_index, uint8_t ret[EV_HASH_BYTES]);
+
+/*
+ * An fd of a segment that was replaced in log->segments (a .seg now read as
+ * its .seg.zst): closed now if no scan holds a copy of the table, else when
+ * the last one ends. Called with log->mu held.
+ */
+void evi_log_retire_fd_locked(struct ev_log *log, int fd);
+
+/* Starts (scan_begin) and ends a scan over a copy of the table; mu held. */
+void evi_log_scan_end_locked(struct ev_log *log);
+
+/*
+ * Writer with compression: waits until the compressor has nothing left to do
+ * (every closed segment compressed, or it failed). Returns its last failure
+ * (0 if none). For tests and benchmarks.
+ */
+int evi_log_compress_wait(struct ev_log *log);
 
 /* Reads entry index's record offset from the index file. */
 int evi_log_entry_offset(struct ev_log *log, uint64_t index, uint64_t *ret_offset);

@@ -25,13 +25,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <evident/config.h>
 
 #include "crypto.h"
 #include "entry.h"
 #include "error.h"
 #include "log-internal.h"
+#include "zseg.h"
 
 #define PENDING_FLUSH_BYTES (1u << 20)
 
@@ -275,10 +279,22 @@ int evi_log_flush_for_read(struct ev_log *log, uint64_t upto)
 
 /* ---- sequencing --------------------------------------------------------- */
 
-/* Starts a new segment once the current one is full (FORMAT.md §3). */
-static int rotate_if_full_locked(struct ev_log *log, size_t record_size)
+/* The last segment holds records and its first is older than segment_max_age_ns (§3). */
+static bool segment_too_old_locked(const struct ev_log *log)
 {
-    while (log->segment_end + record_size > log->options.segment_bytes &&
+    return log->options.segment_max_age_ns != 0 && log->segment_end > EVI_SEGMENT_HEADER &&
+           evi_now_ns() - log->segment_first_ns >= (int64_t)log->options.segment_max_age_ns;
+}
+
+/*
+ * Starts a new segment once the current one is full, or too old (FORMAT.md
+ * §3); record_size 0 checks the age only. The closed segment goes to the
+ * compressor.
+ */
+static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
+{
+    while ((log->segment_end + record_size > log->options.segment_bytes ||
+            segment_too_old_locked(log)) &&
            log->segment_end > EVI_SEGMENT_HEADER) {
         if (log->failed) {
             return log->failed;
@@ -312,6 +328,8 @@ static int rotate_if_full_locked(struct ev_log *log, size_t record_size)
         log->segment_end = EVI_SEGMENT_HEADER;
         log->pending.segment_fd = seg.fd;
         log->pending.records_off = EVI_SEGMENT_HEADER;
+        log->rotations++;
+        pthread_cond_signal(&log->compress_cv);
     }
     return 0;
 }
@@ -336,14 +354,17 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
      * for the largest this record can be, and only then give the entry its
      * seq and ts, so that nothing can come between them and the record.
      */
-    r = rotate_if_full_locked(log,
-                              EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) + body->len);
+    r = rotate_if_due_locked(log,
+                             EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) + body->len);
     if (r < 0) {
         return r;
     }
     ts = evi_now_ns();
     if (ts < log->key.last_ts_ns) {
         ts = log->key.last_ts_ns; /* ts never decreases along the log (§5) */
+    }
+    if (log->segment_end == EVI_SEGMENT_HEADER) {
+        log->segment_first_ns = ts; /* the age of a segment is its first record's (§3) */
     }
     len = evi_entry_assemble(log->size, ts, body, log->entry_buf, EV_ENTRY_MAX_BYTES);
     if (len < 0) {
@@ -517,6 +538,150 @@ out:
     return r;
 }
 
+/* ---- compression of closed segments (FORMAT.md §3.1) ---------------------- */
+
+void evi_log_retire_fd_locked(struct ev_log *log, int fd)
+{
+    if (fd < 0) {
+        return;
+    }
+    if (log->scans == 0) {
+        (void)close(fd);
+        return;
+    }
+    if (log->retired_count == log->retired_cap) {
+        size_t cap = log->retired_cap ? log->retired_cap * 2 : 8;
+        int *grown = realloc(log->retired_fds, cap * sizeof(*grown));
+        if (grown == NULL) {
+            return; /* out of memory: leaking one fd beats closing it under a scan */
+        }
+        log->retired_fds = grown;
+        log->retired_cap = cap;
+    }
+    log->retired_fds[log->retired_count++] = fd;
+}
+
+void evi_log_scan_end_locked(struct ev_log *log)
+{
+    if (--log->scans == 0) {
+        for (size_t i = 0; i < log->retired_count; i++) {
+            (void)close(log->retired_fds[i]);
+        }
+        log->retired_count = 0;
+    }
+}
+
+/*
+ * The oldest closed segment still uncompressed. After a failure the
+ * compressor waits for the next rotation before it tries again, so that a
+ * full disk is not retried in a loop.
+ */
+static bool compress_candidate_locked(const struct ev_log *log, size_t *ret_i)
+{
+    if (log->compress_error != 0 && log->rotations == log->compress_failed_at) {
+        return false;
+    }
+    for (size_t i = 0; i + 1 < log->segment_count; i++) {
+        if (!log->segments[i].compressed) {
+            *ret_i = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The compressor thread. Only it replaces entries of log->segments (a closed
+ * .seg by its .seg.zst), so the plain fd it works from stays open while it
+ * works without the mutex; index i keeps naming the same segment because the
+ * writer's table only grows. Appends never wait for it.
+ */
+static void *compressor_main(void *arg)
+{
+    struct ev_log *log = arg;
+
+    /*
+     * Background work yields to the appenders: on a busy machine compression
+     * lags behind (the .seg stays readable) instead of slowing appends down.
+     * Linux gives each thread its own nice value.
+     */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+    pthread_mutex_lock(&log->mu);
+    for (;;) {
+        size_t i;
+        if (log->compressor_stop) {
+            break;
+        }
+        if (!compress_candidate_locked(log, &i)) {
+            log->compressor_busy = false;
+            pthread_cond_broadcast(&log->cv); /* evi_log_compress_wait */
+            pthread_cond_wait(&log->compress_cv, &log->mu);
+            continue;
+        }
+        log->compressor_busy = true;
+        struct evi_segment plain = log->segments[i], z;
+        pthread_mutex_unlock(&log->mu);
+        int r = evi_segment_compress(log->dirfd, &plain, log->options.compression_level,
+                                     &log->compressor_stop, &z);
+        pthread_mutex_lock(&log->mu);
+        if (r == 0) {
+            evi_log_retire_fd_locked(log, log->segments[i].fd);
+            log->segments[i] = z;
+            log->compress_error = 0;
+        } else if (r != -ECANCELED) {
+            log->compress_error = r;
+            log->compress_failed_at = log->rotations;
+        }
+    }
+    log->compressor_busy = false;
+    pthread_cond_broadcast(&log->cv);
+    pthread_mutex_unlock(&log->mu);
+    return NULL;
+}
+
+static int compressor_start(struct ev_log *log)
+{
+    if (log->options.compression == EV_COMPRESSION_NONE) {
+        return 0;
+    }
+    int r = pthread_create(&log->compressor, NULL, compressor_main, log);
+    if (r != 0) {
+        return evi_error(-r, "cannot start the compressor thread: %s", strerror(r));
+    }
+    log->compressor_running = true;
+    return 0;
+}
+
+/* Stops the compressor; a compression under way is abandoned crash-safely (§3.1). */
+static void compressor_stop(struct ev_log *log)
+{
+    if (!log->compressor_running) {
+        return;
+    }
+    pthread_mutex_lock(&log->mu);
+    __atomic_store_n(&log->compressor_stop, true, __ATOMIC_RELAXED);
+    pthread_cond_signal(&log->compress_cv);
+    pthread_mutex_unlock(&log->mu);
+    (void)pthread_join(log->compressor, NULL);
+    log->compressor_running = false;
+}
+
+int evi_log_compress_wait(struct ev_log *log)
+{
+    size_t i;
+    int r;
+
+    pthread_mutex_lock(&log->mu);
+    while (log->compressor_running && !log->compressor_stop &&
+           (log->compressor_busy || compress_candidate_locked(log, &i))) {
+        pthread_cond_signal(&log->compress_cv);
+        pthread_cond_wait(&log->cv, &log->mu);
+    }
+    r = log->compress_error;
+    pthread_mutex_unlock(&log->mu);
+    return r;
+}
+
 /* ---- create ------------------------------------------------------------- */
 
 static int check_origin(const char *origin)
@@ -685,7 +850,13 @@ static void log_free(struct ev_log *log)
     if (log == NULL) {
         return;
     }
+    compressor_stop(log);
     evi_segments_close(log->segments, log->segment_count);
+    for (size_t i = 0; i < log->retired_count; i++) {
+        (void)close(log->retired_fds[i]);
+    }
+    free(log->retired_fds);
+    evi_zcache_free(log->zcache);
     if (log->hashes_fd >= 0) {
         (void)close(log->hashes_fd);
     }
@@ -713,6 +884,7 @@ static void log_free(struct ev_log *log)
     free(log->dir);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->cv);
+    pthread_cond_destroy(&log->compress_cv);
     free(log);
 }
 
@@ -840,7 +1012,8 @@ static int recovery_start(struct ev_log *log, uint64_t limit, struct recovery_sc
             avail = EVI_RECORD_MAX;
         }
         struct evi_entry_view view;
-        if (evi_read_exact(log->segments[seg].fd, rec, avail, (off_t)off) == 0 &&
+        if (evi_segment_read_exact(&log->zcache, EVI_ZCACHE_LOG_SLOTS, &log->segments[seg], rec,
+                                   avail, off) == 0 &&
             evi_record_decode(rec, avail, &record, NULL) == EVI_RECORD_OK &&
             evi_entry_view(record.entry, record.entry_len, &view) == 0 && view.seq == n - 1) {
             ret->start = n;
@@ -960,7 +1133,7 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
             break;
         }
         if (r == EVI_SCAN_DAMAGED) {
-            if (index < durable) {
+            if (index < durable || log->segments[sc.seg].compressed) {
                 r = evi_error(EV_ECORRUPT,
                               "record %" PRIu64 " (segment %" PRIu64 ", byte %" PRIu64
                               ") is damaged (%s) but was acknowledged as durable; "
@@ -980,7 +1153,8 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
         }
         struct evi_entry_view view;
         if (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
-            if (index < durable) {
+            /* A compressed segment was whole when it was closed (§3.1): never a torn tail. */
+            if (index < durable || log->segments[sc.seg].compressed) {
                 r = evi_error(EV_ECORRUPT,
                               "record %" PRIu64 " is not a valid entry (%s); run "
                               "'evident verify'",
@@ -1129,6 +1303,56 @@ static int load_latest_checkpoint_size(struct ev_log *log)
     return r;
 }
 
+/*
+ * After recovery: appends go to a .seg, and the age of the last segment
+ * starts at its first record (§3). Only a damaged directory ends in a
+ * compressed segment; the writer never writes into one and starts a new .seg.
+ */
+static int prepare_last_segment(struct ev_log *log)
+{
+    struct evi_segment *last = &log->segments[log->segment_count - 1];
+    uint8_t *buf;
+    size_t n;
+    int r;
+
+    if (last->compressed) {
+        struct evi_segment seg;
+        struct evi_segment *grown =
+            realloc(log->segments, (log->segment_count + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            return -ENOMEM;
+        }
+        log->segments = grown;
+        r = evi_segment_create(log->dirfd, log->size, &seg);
+        if (r < 0) {
+            return r;
+        }
+        log->segments[log->segment_count++] = seg;
+        log->segment_end = EVI_SEGMENT_HEADER;
+        log->pending.segment_fd = seg.fd;
+        log->pending.records_off = EVI_SEGMENT_HEADER;
+        return 0;
+    }
+    log->segment_first_ns = evi_now_ns();
+    if (log->segment_end <= EVI_SEGMENT_HEADER) {
+        return 0;
+    }
+    buf = malloc(EVI_RECORD_MAX);
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    r = evi_segment_pread(&log->zcache, EVI_ZCACHE_LOG_SLOTS, last, buf, EVI_RECORD_MAX,
+                          EVI_SEGMENT_HEADER, &n);
+    struct evi_record record;
+    struct evi_entry_view view;
+    if (r == 0 && evi_record_decode(buf, n, &record, NULL) == EVI_RECORD_OK &&
+        evi_entry_view(record.entry, record.entry_len, &view) == 0) {
+        log->segment_first_ns = view.ts_ns;
+    }
+    free(buf);
+    return r;
+}
+
 static int open_writer(struct ev_log *log, const char *dir)
 {
     char path[4096];
@@ -1193,6 +1417,10 @@ static int open_writer(struct ev_log *log, const char *dir)
     if (r < 0) {
         return r;
     }
+    r = prepare_last_segment(log);
+    if (r < 0) {
+        return r;
+    }
     log->sync_ns = log->checkpoint_ns = evi_now_ns();
     pthread_mutex_lock(&log->mu);
     if (!log->have_checkpoint) {
@@ -1206,6 +1434,9 @@ static int open_writer(struct ev_log *log, const char *dir)
         }
     }
     pthread_mutex_unlock(&log->mu);
+    if (r == 0) {
+        r = compressor_start(log); /* also takes closed segments an earlier run left */
+    }
     return r;
 }
 
@@ -1226,6 +1457,7 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     (void)pthread_condattr_setclock(&cv_attr, CLOCK_MONOTONIC);
     pthread_cond_init(&log->cv, &cv_attr);
     (void)pthread_condattr_destroy(&cv_attr);
+    pthread_cond_init(&log->compress_cv, NULL);
     if (options != NULL) {
         log->options = *options;
     }
@@ -1240,6 +1472,19 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     }
     if (log->options.segment_bytes < EVI_SEGMENT_HEADER + EVI_RECORD_MAX) {
         log->options.segment_bytes = EVI_SEGMENT_HEADER + EVI_RECORD_MAX;
+    }
+    if (log->options.segment_bytes > EVI_SEGMENT_MAX_BYTES) {
+        log->options.segment_bytes = EVI_SEGMENT_MAX_BYTES; /* what §3.1 can compress */
+    }
+    if (log->options.compression_level == 0) {
+        log->options.compression_level = EVI_ZSEG_DEFAULT_LEVEL;
+    }
+    if ((log->options.compression != EV_COMPRESSION_NONE &&
+         log->options.compression != EV_COMPRESSION_ZSTD) ||
+        log->options.compression_level < 1 || log->options.compression_level > 19) {
+        r = evi_error(-EINVAL, "compression %d level %d: expected none or zstd, level 1..19",
+                      log->options.compression, log->options.compression_level);
+        goto fail;
     }
     if (log->options.lock_timeout_ms == 0) {
         log->options.lock_timeout_ms = EV_DEFAULT_LOCK_TIMEOUT_MS;
@@ -1411,7 +1656,10 @@ int ev_log_seal(struct ev_log *log)
     }
     pthread_mutex_lock(&log->mu);
     sequencing_begin_locked(log);
-    r = seal_due_locked(log, true);
+    r = rotate_if_due_locked(log, 0); /* a quiet log's old segment closes here too */
+    if (r == 0) {
+        r = seal_due_locked(log, true);
+    }
     sequencing_end_locked(log);
     pthread_mutex_unlock(&log->mu);
     return r < 0 ? r : 0;
@@ -1440,7 +1688,10 @@ int ev_log_checkpoint(struct ev_log *log)
     }
     pthread_mutex_lock(&log->mu);
     sequencing_begin_locked(log);
-    r = seal_due_locked(log, false);
+    r = rotate_if_due_locked(log, 0); /* a quiet log's old segment closes here too */
+    if (r == 0) {
+        r = seal_due_locked(log, false);
+    }
     if (r >= 0) {
         r = checkpoint_locked(log);
     }
@@ -1477,6 +1728,7 @@ int ev_log_close(struct ev_log *log)
     if (log == NULL) {
         return 0;
     }
+    compressor_stop(log);
     if (log->writer && !log->failed) {
         pthread_mutex_lock(&log->mu);
         sequencing_begin_locked(log);

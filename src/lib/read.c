@@ -18,6 +18,7 @@
 #include "entry.h"
 #include "error.h"
 #include "log-internal.h"
+#include "zseg.h"
 
 int evi_log_read_hash(void *ctx, uint64_t stored_index, uint8_t ret[EV_HASH_BYTES])
 {
@@ -97,8 +98,19 @@ int ev_log_refresh(struct ev_log *log)
             goto out;
         }
         for (size_t i = 0; i < log->segment_count; i++) {
-            (void)close(segs[i].fd);
-            segs[i].fd = log->segments[i].fd;
+            struct evi_segment *old = &log->segments[i];
+            if (!old->compressed && segs[i].compressed) {
+                /*
+                 * The writer compressed it since (FORMAT.md §3.1): read the .zst
+                 * from now on, so that the unlinked .seg's space is freed.
+                 */
+                evi_log_retire_fd_locked(log, old->fd);
+                continue;
+            }
+            uint64_t bytes = segs[i].bytes;
+            evi_segment_release(&segs[i]);
+            segs[i] = *old;
+            segs[i].bytes = old->compressed ? old->bytes : bytes;
         }
         free(log->segments);
         log->segments = segs;
@@ -117,13 +129,15 @@ out:
 static int record_at(struct ev_log *log, size_t seg, uint64_t off, uint64_t index,
                      uint8_t **ret_rec, struct evi_record *ret_record)
 {
-    int fd = log->segments[seg].fd;
+    const struct evi_segment *g = &log->segments[seg];
     uint8_t head[EVI_RECORD_PREFIX];
     struct evi_entry_view view;
     uint8_t *rec;
+    int r = evi_segment_read_exact(&log->zcache, EVI_ZCACHE_LOG_SLOTS, g, head, sizeof(head), off);
 
-    if (evi_read_exact(fd, head, sizeof(head), (off_t)off) < 0) {
-        return EV_ECORRUPT;
+    if (r < 0) {
+        /* Bytes that do not decompress are damage; a failing system call is not. */
+        return r == -EIO || r == EV_ECORRUPT ? EV_ECORRUPT : r;
     }
     uint32_t len = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 |
                    (uint32_t)head[3] << 24;
@@ -134,7 +148,13 @@ static int record_at(struct ev_log *log, size_t seg, uint64_t off, uint64_t inde
     if (rec == NULL) {
         return -ENOMEM;
     }
-    if (evi_read_exact(fd, rec, EVI_RECORD_OVERHEAD + (size_t)len, (off_t)off) < 0 ||
+    r = evi_segment_read_exact(&log->zcache, EVI_ZCACHE_LOG_SLOTS, g, rec,
+                               EVI_RECORD_OVERHEAD + (size_t)len, off);
+    if (r < 0 && r != -EIO && r != EV_ECORRUPT) {
+        free(rec);
+        return r;
+    }
+    if (r < 0 ||
         evi_record_decode(rec, EVI_RECORD_OVERHEAD + (size_t)len, ret_record, NULL) !=
             EVI_RECORD_OK ||
         evi_entry_view(ret_record->entry, ret_record->entry_len, &view) < 0 || view.seq != index) {
@@ -235,7 +255,7 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
                                    const struct evi_entry_view *view, uint64_t index),
                       void *ctx)
 {
-    struct evi_scanner sc;
+    struct evi_scanner sc = {0};
     struct evi_record record;
     enum evi_record_status status;
     uint64_t off = EVI_SEGMENT_HEADER;
@@ -262,6 +282,7 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
         return -ENOMEM;
     }
     memcpy(segs, log->segments, count * sizeof(*segs));
+    log->scans++; /* the fds in the copy stay open until the scan ends */
     if (from > 0) {
         seg = evi_log_segment_of(log, from);
         r = evi_log_entry_offset(log, from, &off);
@@ -271,8 +292,8 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
         r = evi_scanner_init(&sc, segs, count, seg, off, from);
     }
     if (r < 0) {
-        free(segs);
-        return r;
+        evi_scanner_free(&sc);
+        goto out;
     }
     for (uint64_t i = from; i < to; i++) {
         struct evi_entry_view view;
@@ -296,6 +317,11 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
                           i);
             break;
         } else {
+            if (r == EV_ECORRUPT) {
+                char why[200];
+                (void)snprintf(why, sizeof(why), "%s", ev_last_error());
+                r = evi_error(r, "entry %" PRIu64 ": %s; run 'evident verify'", i, why);
+            }
             break;
         }
         r = visit(ctx, &record, &view, i);
@@ -304,6 +330,10 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
         }
     }
     evi_scanner_free(&sc);
+out:
+    pthread_mutex_lock(&log->mu);
+    evi_log_scan_end_locked(log);
+    pthread_mutex_unlock(&log->mu);
     free(segs);
     return r;
 }

@@ -17,6 +17,7 @@
 #include "entry.h"
 #include "error.h"
 #include "store.h"
+#include "zseg.h"
 
 /* ---- fault injection ---------------------------------------------------- */
 
@@ -36,7 +37,11 @@ static int injected_failure(void)
         return 0;
     }
     if (c == 1) {
-        return -__atomic_load_n(&fail_errno, __ATOMIC_SEQ_CST);
+        int err = __atomic_load_n(&fail_errno, __ATOMIC_SEQ_CST);
+        if (err == EVI_IO_CRASH) {
+            _exit(EVI_IO_CRASH_STATUS); /* a crash just before this step (tests) */
+        }
+        return -err;
     }
     __atomic_fetch_sub(&fail_countdown, 1, __ATOMIC_SEQ_CST);
     return 0;
@@ -270,39 +275,107 @@ static void segment_name(uint64_t first_index, char out[64])
     (void)snprintf(out, 64, EVI_SEGMENTS_DIR "/%020" PRIu64 ".seg", first_index);
 }
 
-static int parse_segment_name(const char *name, uint64_t *ret)
+/* §3.1: NNN.seg.zst, and the temporary .NNN.seg.zst.tmp it is written as. */
+static void zsegment_name(uint64_t first_index, char out[64])
+{
+    (void)snprintf(out, 64, EVI_SEGMENTS_DIR "/%020" PRIu64 ".seg.zst", first_index);
+}
+
+static void zsegment_tmp_name(uint64_t first_index, char out[64])
+{
+    (void)snprintf(out, 64, EVI_SEGMENTS_DIR "/.%020" PRIu64 ".seg.zst.tmp", first_index);
+}
+
+static int parse_index(const char *digits, uint64_t *ret)
 {
     uint64_t v = 0;
-    if (strlen(name) != 24 || strcmp(name + 20, ".seg") != 0) {
-        return -1;
-    }
     for (int i = 0; i < 20; i++) {
-        if (name[i] < '0' || name[i] > '9') {
+        if (digits[i] < '0' || digits[i] > '9') {
             return -1;
         }
         if (v > (UINT64_MAX - 9) / 10) {
             return -1;
         }
-        v = v * 10 + (uint64_t)(name[i] - '0');
+        v = v * 10 + (uint64_t)(digits[i] - '0');
     }
     *ret = v;
     return 0;
 }
 
+/* 0 for NNN.seg, 1 for NNN.seg.zst, 2 for a compression's temporary, -1 otherwise. */
+static int parse_segment_name(const char *name, uint64_t *ret)
+{
+    size_t n = strlen(name);
+    if (n == 24 && strcmp(name + 20, ".seg") == 0) {
+        return parse_index(name, ret) < 0 ? -1 : 0;
+    }
+    if (n == 28 && strcmp(name + 20, ".seg.zst") == 0) {
+        return parse_index(name, ret) < 0 ? -1 : 1;
+    }
+    if (n == 33 && name[0] == '.' && strcmp(name + 21, ".seg.zst.tmp") == 0) {
+        return parse_index(name + 1, ret) < 0 ? -1 : 2;
+    }
+    return -1;
+}
+
+/* By index, and the .seg before the .seg.zst of the same index. */
 static int cmp_segment(const void *a, const void *b)
 {
     const struct evi_segment *x = a, *y = b;
-    return x->first_index < y->first_index ? -1 : x->first_index > y->first_index;
+    if (x->first_index != y->first_index) {
+        return x->first_index < y->first_index ? -1 : 1;
+    }
+    return (int)x->compressed - (int)y->compressed;
+}
+
+void evi_segment_release(struct evi_segment *segment)
+{
+    if (segment->fd >= 0) {
+        (void)close(segment->fd);
+    }
+    segment->fd = -1;
+    free(segment->zframes);
+    segment->zframes = NULL;
 }
 
 void evi_segments_close(struct evi_segment *segments, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
-        if (segments[i].fd >= 0) {
-            (void)close(segments[i].fd);
-        }
+        evi_segment_release(&segments[i]);
     }
     free(segments);
+}
+
+/* Opens a listed segment; a .seg that a writer just compressed is read as its .zst. */
+static int segment_open_one(int dirfd, bool writable, struct evi_segment *seg, char name[64],
+                            uint8_t hdr[EVI_SEGMENT_HEADER])
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (seg->compressed) {
+            zsegment_name(seg->first_index, name);
+        } else {
+            segment_name(seg->first_index, name);
+        }
+        seg->fd =
+            openat(dirfd, name,
+                   (writable && !seg->compressed ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+        if (seg->fd < 0 && errno == ENOENT && !seg->compressed && !writable) {
+            seg->compressed = true; /* the writer unlinked it after compressing it */
+            continue;
+        }
+        if (seg->fd < 0) {
+            return evi_error(-errno, "cannot open '%s': %s", name, strerror(errno));
+        }
+        if (!seg->compressed) {
+            return 0;
+        }
+        int r = evi_zseg_load(seg, name + strlen(EVI_SEGMENTS_DIR) + 1, hdr);
+        if (r < 0) {
+            return r;
+        }
+        return 1; /* hdr holds the header */
+    }
+    return evi_error(-ENOENT, "cannot open '%s': %s", name, strerror(ENOENT));
 }
 
 int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segments,
@@ -326,7 +399,16 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
     }
     while ((de = readdir(d)) != NULL) {
         uint64_t first;
-        if (parse_segment_name(de->d_name, &first) < 0) {
+        int kind = parse_segment_name(de->d_name, &first);
+        if (kind < 0) {
+            continue;
+        }
+        if (kind == 2) {
+            /* A compression that did not finish (§3.1): only the writer cleans up. */
+            if (writable && unlinkat(sfd, de->d_name, 0) < 0 && errno != ENOENT) {
+                r = evi_error(-errno, "cannot remove '%s': %s", de->d_name, strerror(errno));
+                goto out;
+            }
             continue;
         }
         if (n == cap) {
@@ -339,30 +421,50 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
             segs = ns;
             cap = ncap;
         }
-        segs[n].first_index = first;
-        segs[n].fd = -1;
+        segs[n] = (struct evi_segment){.first_index = first, .fd = -1, .compressed = kind == 1};
         n++;
     }
     if (n > 0) {
         qsort(segs, n, sizeof(*segs), cmp_segment);
     }
+    /* Both NNN.seg and NNN.seg.zst: the .seg wins, the .zst is redone (§3.1). */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kept > 0 && segs[kept - 1].first_index == segs[i].first_index) {
+            char name[64];
+            zsegment_name(segs[i].first_index, name);
+            if (writable && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
+                r = evi_error(-errno, "cannot remove '%s': %s", name, strerror(errno));
+                goto out;
+            }
+            continue;
+        }
+        segs[kept++] = segs[i];
+    }
+    if (writable && kept < n && (r = evi_io_fsync(sfd)) < 0) {
+        n = kept;
+        goto out;
+    }
+    n = kept;
     for (size_t i = 0; i < n; i++) {
         char name[64];
         uint8_t hdr[EVI_SEGMENT_HEADER];
         struct evi_segment_header h;
         struct stat st;
 
-        segment_name(segs[i].first_index, name);
-        segs[i].fd = openat(dirfd, name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
-        if (segs[i].fd < 0) {
-            r = evi_error(-errno, "cannot open '%s': %s", name, strerror(errno));
+        r = segment_open_one(dirfd, writable, &segs[i], name, hdr);
+        if (r < 0) {
             goto out;
         }
-        if (fstat(segs[i].fd, &st) < 0) {
-            r = -errno;
-            goto out;
+        bool have_header = r == 1;
+        if (!segs[i].compressed) {
+            if (fstat(segs[i].fd, &st) < 0) {
+                r = -errno;
+                goto out;
+            }
+            segs[i].bytes = (uint64_t)st.st_size;
         }
-        if (i + 1 == n && (uint64_t)st.st_size < EVI_SEGMENT_HEADER) {
+        if (i + 1 == n && !segs[i].compressed && segs[i].bytes < EVI_SEGMENT_HEADER) {
             /*
              * A crash while a new segment was being created (FORMAT.md §3): its
              * header never became whole, so no record can be in it. Readers pass
@@ -377,10 +479,12 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
             n--;
             break;
         }
-        r = evi_read_exact(segs[i].fd, hdr, sizeof(hdr), 0);
-        if (r < 0) {
-            r = evi_error(EV_EFORMAT, "'%s': segment header incomplete", name);
-            goto out;
+        if (!have_header) {
+            r = evi_read_exact(segs[i].fd, hdr, sizeof(hdr), 0);
+            if (r < 0) {
+                r = evi_error(EV_EFORMAT, "'%s': segment header incomplete", name);
+                goto out;
+            }
         }
         r = evi_segment_header_decode(hdr, &h);
         if (r < 0) {
@@ -393,7 +497,6 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
             goto out;
         }
         segs[i].created_ns = h.created_ns;
-        segs[i].bytes = (uint64_t)st.st_size;
     }
     *ret_segments = segs;
     *ret_count = n;
@@ -439,18 +542,136 @@ int evi_segment_create(int dirfd, uint64_t first_index, struct evi_segment *ret_
         (void)unlinkat(dirfd, name, 0);
         return evi_error(r, "cannot write segment '%s': %s", name, strerror(-r));
     }
-    ret_segment->first_index = first_index;
-    ret_segment->created_ns = h.created_ns;
-    ret_segment->bytes = EVI_SEGMENT_HEADER;
-    ret_segment->fd = fd;
+    *ret_segment = (struct evi_segment){
+        .first_index = first_index,
+        .created_ns = h.created_ns,
+        .bytes = EVI_SEGMENT_HEADER,
+        .fd = fd,
+    };
     return 0;
 }
 
 int evi_segment_remove(int dirfd, uint64_t first_index)
 {
-    char name[64];
+    char name[64], zname[64];
     segment_name(first_index, name);
-    return unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+    zsegment_name(first_index, zname);
+    int r = unlinkat(dirfd, name, 0) < 0 ? -errno : 0;
+    int z = unlinkat(dirfd, zname, 0) < 0 ? -errno : 0;
+    if (r == -ENOENT && z == 0) {
+        r = 0;
+    }
+    return r;
+}
+
+static int sync_segments_dir(int dirfd)
+{
+    int sfd = openat(dirfd, EVI_SEGMENTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0) {
+        return -errno;
+    }
+    int r = evi_io_fsync(sfd);
+    (void)close(sfd);
+    return r;
+}
+
+/* Reads the .zst back (through the same reader everyone uses) and compares with the .seg. */
+static int compare_compressed(const struct evi_segment *plain, const struct evi_segment *z)
+{
+    struct evi_zcache *cache = NULL;
+    uint8_t *a = malloc(EVI_ZSEG_CHUNK), *b = malloc(EVI_ZSEG_CHUNK);
+    int r = 0;
+
+    if (a == NULL || b == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if (z->bytes != plain->bytes) {
+        r = evi_error(-EIO, "compressed segment has %" PRIu64 " bytes, expected %" PRIu64, z->bytes,
+                      plain->bytes);
+        goto out;
+    }
+    for (uint64_t off = 0; off < plain->bytes && r == 0; off += EVI_ZSEG_CHUNK) {
+        size_t n =
+            plain->bytes - off < EVI_ZSEG_CHUNK ? (size_t)(plain->bytes - off) : EVI_ZSEG_CHUNK;
+        r = evi_read_exact(plain->fd, a, n, (off_t)off);
+        if (r == 0) {
+            r = evi_segment_read_exact(&cache, 1, z, b, n, off);
+        }
+        if (r == 0 && memcmp(a, b, n) != 0) {
+            r = evi_error(-EIO, "compressed segment differs from the original at byte %" PRIu64,
+                          off);
+        }
+    }
+out:
+    evi_zcache_free(cache);
+    free(a);
+    free(b);
+    return r;
+}
+
+int evi_segment_compress(int dirfd, const struct evi_segment *plain, int level, const bool *stop,
+                         struct evi_segment *ret_compressed)
+{
+    char name[64], zname[64], tmp[64];
+    struct evi_segment z = {.first_index = plain->first_index, .fd = -1};
+    uint8_t hdr[EVI_SEGMENT_HEADER];
+    bool renamed = false;
+    int fd, r;
+
+    segment_name(plain->first_index, name);
+    zsegment_name(plain->first_index, zname);
+    zsegment_tmp_name(plain->first_index, tmp);
+    (void)unlinkat(dirfd, tmp, 0);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        return evi_error(-errno, "cannot create '%s': %s", tmp, strerror(errno));
+    }
+    /* §3.1, in this order: the .seg stays the source of truth until the .zst is durable. */
+    r = evi_zseg_compress(plain->fd, plain->bytes, fd, level, stop, NULL);
+    if (r == 0) {
+        r = evi_io_fsync(fd);
+    }
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r == 0) {
+        z.fd = openat(dirfd, tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        r = z.fd < 0 ? -errno : evi_zseg_load(&z, tmp, hdr);
+    }
+    if (r == 0) {
+        r = compare_compressed(plain, &z);
+    }
+    if (r == 0 && stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED)) {
+        r = -ECANCELED;
+    }
+    if (r == 0) {
+        r = renameat(dirfd, tmp, dirfd, zname) < 0 ? -errno : 0;
+        renamed = r == 0;
+    }
+    if (r == 0) {
+        r = sync_segments_dir(dirfd);
+    }
+    if (r == 0 && unlinkat(dirfd, name, 0) < 0) {
+        r = -errno;
+    }
+    if (r == 0) {
+        r = sync_segments_dir(dirfd);
+    }
+    if (r < 0) {
+        if (!renamed) {
+            (void)unlinkat(dirfd, tmp, 0);
+        }
+        /* Renamed but the .seg not (durably) gone: both exist, and the .seg wins. */
+        evi_segment_release(&z);
+        if (r != -ECANCELED) {
+            r = evi_error(r, "cannot compress segment '%s': %s", name, strerror(-r));
+        }
+        return r;
+    }
+    z.created_ns = plain->created_ns;
+    *ret_compressed = z;
+    return 0;
 }
 
 /* ---- lock (§9) ---------------------------------------------------------- */
@@ -641,6 +862,8 @@ void evi_scanner_free(struct evi_scanner *s)
 {
     free(s->buf);
     s->buf = NULL;
+    evi_zcache_free(s->zcache);
+    s->zcache = NULL;
 }
 
 /* Makes at least want bytes from s->offset available in the buffer, if the file has them. */
@@ -655,18 +878,9 @@ static int scanner_fill(struct evi_scanner *s, size_t want)
     }
     size_t cap = SCAN_CHUNK + EVI_RECORD_MAX;
     size_t n = 0;
-    while (n < cap) {
-        ssize_t k = pread(g->fd, s->buf + n, cap - n, (off_t)(s->offset + n));
-        if (k < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        if (k == 0) {
-            break;
-        }
-        n += (size_t)k;
+    int r = evi_segment_pread(&s->zcache, EVI_ZCACHE_SCAN_SLOTS, g, s->buf, cap, s->offset, &n);
+    if (r < 0) {
+        return r;
     }
     s->buf_file_off = s->offset;
     s->buf_len = n;

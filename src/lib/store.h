@@ -42,18 +42,40 @@ int evi_meta_read(int dirfd, struct evi_meta *ret_meta);
 struct evi_segment {
     uint64_t first_index;
     int64_t created_ns;
-    uint64_t bytes; /* file size when listed (or as written) */
+    uint64_t bytes; /* file size when listed (or as written); decompressed size if compressed */
     int fd;
+    /* A closed segment stored as NNN.seg.zst (FORMAT.md §3.1), read through zseg.h. */
+    bool compressed;
+    uint32_t zframe_count;
+    uint64_t *zframes; /* zframe_count + 1 file offsets of the frames; owned by the table */
 };
 
-/* Lists and opens segments in index order, checking headers and continuity. */
+/*
+ * Lists and opens segments in index order, checking headers and continuity.
+ * A segment present as both NNN.seg and NNN.seg.zst is the .seg (§3.1: a
+ * crash between the rename and the unlink); a writer (writable) then removes
+ * the .zst, and any leftover temporary file of a compression.
+ */
 int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segments,
                       size_t *ret_count);
+/* Closes every fd and frees every seek table, then the array. */
 void evi_segments_close(struct evi_segment *segments, size_t count);
+/* Closes one segment's fd and frees its seek table (the entry stays). */
+void evi_segment_release(struct evi_segment *segment);
 /* Creates segment file for first_index (header written and synced, dir synced). */
 int evi_segment_create(int dirfd, uint64_t first_index, struct evi_segment *ret_segment);
-/* Removes the segment file of first_index. */
+/* Removes the segment file of first_index (.seg and .seg.zst). */
 int evi_segment_remove(int dirfd, uint64_t first_index);
+/*
+ * Compresses the closed segment plain into NNN.seg.zst (§3.1): a temporary
+ * file, fsync, rename, fsync of segments/, then the .seg is unlinked and
+ * segments/ synced again. The compressed file is read back and compared with
+ * the .seg before the .seg goes. On success *ret_compressed is the new segment
+ * (its own fd, opened read-only); plain->fd is left open (still readable).
+ * On failure the .seg stays and no temporary is left. -ECANCELED when *stop.
+ */
+int evi_segment_compress(int dirfd, const struct evi_segment *plain, int level, const bool *stop,
+                         struct evi_segment *ret_compressed);
 
 /* Writer lock (§9): waits up to timeout_ms; EV_ELOCKED names the holder's pid. */
 int evi_lock_acquire(int dirfd, int timeout_ms, int *ret_fd);
@@ -80,9 +102,12 @@ int evi_io_fsync(int fd);
 /*
  * Test hook: the countdown-th following call of evi_io_pwrite/fdatasync/fsync
  * (1 = the next one) and every call after it fail with -err until reset by
- * evi_io_fail_after(0, 0).
+ * evi_io_fail_after(0, 0). With err EVI_IO_CRASH the process instead ends at
+ * once with _exit(EVI_IO_CRASH_STATUS) before that call: a crash at that step.
  */
 void evi_io_fail_after(long countdown, int err);
+#define EVI_IO_CRASH (-1)
+#define EVI_IO_CRASH_STATUS 86
 
 /* Writes all of buf at off (retrying short writes). 0 or -errno. */
 int evi_write_all(int fd, const void *buf, size_t len, off_t off);
@@ -98,8 +123,9 @@ struct evi_scanner {
     uint64_t index;  /* index of the next record */
     uint8_t *buf;
     size_t buf_len, buf_pos;
-    uint64_t buf_file_off; /* file offset of buf[0] */
-    bool buf_eof;          /* buf ends where the file ended */
+    uint64_t buf_file_off;     /* file offset of buf[0] */
+    bool buf_eof;              /* buf ends where the file ended */
+    struct evi_zcache *zcache; /* decompressed chunks of compressed segments */
 };
 
 enum evi_scan_result {
@@ -111,7 +137,9 @@ enum evi_scan_result {
 int evi_scanner_init(struct evi_scanner *s, const struct evi_segment *segments, size_t count,
                      size_t seg, uint64_t offset, uint64_t index);
 /*
- * Reads the next record. Returns an evi_scan_result or -errno. For
+ * Reads the next record. Returns an evi_scan_result, EV_ECORRUPT for a
+ * compressed segment that does not decompress (ev_last_error() says where),
+ * or -errno. For
  * EVI_SCAN_DAMAGED, *ret_status says why; s->seg/s->offset stay at the damage.
  */
 int evi_scanner_next(struct evi_scanner *s, struct evi_record *ret_record,

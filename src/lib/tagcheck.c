@@ -81,10 +81,13 @@ static bool check_one(struct evi_tagcheck *c, const struct job *job)
     evi_hmac_key_wipe(&hk);
     c->key_j++;
     if (!evi_ct_equal(tag, job->tag, 32)) {
-        c->failed = true;
-        c->fail_index = job->index;
-        c->fail_epoch = job->epoch;
-        c->fail_j = job->j;
+        if (!c->failed) {
+            /* The first bad tag is the one reported: later batches may fail too. */
+            c->failed = true;
+            c->fail_index = job->index;
+            c->fail_epoch = job->epoch;
+            c->fail_j = job->j;
+        }
         return false;
     }
     return true;

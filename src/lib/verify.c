@@ -377,6 +377,9 @@ static bool torn_tail(const struct evi_segment *seg, uint64_t offset, enum evi_r
     uint8_t buf[4096];
     uint64_t pos = offset;
 
+    if (seg->compressed) {
+        return false; /* a compressed segment was whole when closed (FORMAT.md §3.1) */
+    }
     if (status == EVI_RECORD_SHORT) {
         return true;
     }
@@ -435,7 +438,8 @@ struct batch {
     uint8_t *arena;
     size_t used, cap;
     enum batch_end end;
-    int error; /* -errno from the scanner */
+    int error;        /* -errno or EV_ECORRUPT from the scanner */
+    char detail[160]; /* ev_last_error() for EV_ECORRUPT, kept until the batch is checked */
     size_t seg;
     uint64_t offset;
     enum evi_record_status status;
@@ -467,6 +471,8 @@ static void fill_batch(struct batch *b, struct evi_scanner *sc, const struct evi
         int r = evi_scanner_next(sc, &rec, &b->status);
         if (r < 0) {
             b->error = r;
+            b->seg = sc->seg;
+            (void)snprintf(b->detail, sizeof(b->detail), "%s", ev_last_error());
             return;
         }
         b->seg = sc->seg;
@@ -527,6 +533,12 @@ static int process_batch(struct verifier_state *st, const struct batch *b,
         }
     }
     uint64_t i = b->first + b->count;
+    if (b->error == EV_ECORRUPT) {
+        /* A compressed segment whose bytes do not decompress (§3.1): record damage. */
+        return fail(st, EV_FAIL_RECORD, true, i,
+                    "record %" PRIu64 " (segment %" PRIu64 ", compressed): %s", i,
+                    segs[b->seg].first_index, b->detail);
+    }
     if (b->error < 0) {
         return b->error;
     }

@@ -41,6 +41,7 @@ enum evi_config_kind {
     EVI_CFG_EVENT_TYPE, /* char *: "*", a built-in type name or custom.NAME */
     EVI_CFG_RECORDS,    /* an array of records + size_t count: a list of mappings */
     EVI_CFG_POLICIES,   /* struct ev_type_policy[EV_TYPE_COUNT]: a mapping by type name */
+    EVI_CFG_DEST,       /* char *: an absolute directory path or an http(s):// URL */
 };
 
 struct evi_config_choice {

@@ -283,6 +283,19 @@ const struct evi_config_option evi_config_options[] = {
      .zero_off = true,
      .used_by = DAEMON,
      .doc = "How often the daemon verifies the whole log from its records; 0 turns it off."},
+    {.path = "integrity.publish",
+     .kind = EVI_CFG_LIST,
+     .item = EVI_CFG_DEST,
+     .offset = AT(integrity.publish),
+     .count_offset = AT(integrity.publish_count),
+     .default_text = "[]",
+     .max = EV_CONFIG_MAX_PUBLISH,
+     .used_by = LIFECYCLE,
+     .doc = "Places every new signed checkpoint is copied to, off the host: an absolute directory "
+            "(a file per tree size, e.g. on another mount) or an http(s):// URL (POSTed as "
+            "text/plain). `evident verify --checkpoint-dir` checks a log against them.",
+     .example = "- /mnt/witness/evident-checkpoints\n"
+                "- https://witness.example.com/evident/checkpoints\n"},
 
     /* storage */
     {.path = "storage.segment_size",

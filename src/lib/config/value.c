@@ -322,7 +322,8 @@ static bool is_string_kind(enum evi_config_kind kind)
     case EVI_CFG_TOKEN_HASH:
     case EVI_CFG_PRINCIPAL:
     case EVI_CFG_REGEX:
-    case EVI_CFG_EVENT_TYPE: return true;
+    case EVI_CFG_EVENT_TYPE:
+    case EVI_CFG_DEST: return true;
     default: return false;
     }
 }
@@ -345,6 +346,11 @@ static const char *check_string(const struct evi_config_option *o,
     case EVI_CFG_HOSTPORT:
         return valid_hostport(s->text) ? NULL : "expected host:port such as 127.0.0.1:8080";
     case EVI_CFG_URL: return valid_url(s->text) ? NULL : "expected an http:// or https:// URL";
+    case EVI_CFG_DEST:
+        if (s->text[0] == '/' || valid_url(s->text)) {
+            return NULL;
+        }
+        return "expected an absolute directory path or an http:// or https:// URL";
     case EVI_CFG_NAME:
         if (!valid_name(s->text, s->len)) {
             (void)snprintf(msg, cap, "expected a name of 1 to %d characters a-z, 0-9, _ and -",
@@ -583,9 +589,11 @@ const char *evi_config_kind_name(const struct evi_config_option *o)
         case EVI_CFG_HOSTPORT: return "list of host:port";
         case EVI_CFG_TOKEN_HASH: return "list of token hashes";
         case EVI_CFG_PRINCIPAL: return "list of users or groups";
+        case EVI_CFG_DEST: return "list of directories or URLs";
         default: return "list";
         }
     case EVI_CFG_URL: return "URL";
+    case EVI_CFG_DEST: return "directory or URL";
     case EVI_CFG_NAME: return "name";
     case EVI_CFG_REGEX: return "regex";
     case EVI_CFG_EVENT_TYPE: return "event type";
