@@ -30,9 +30,12 @@ def lines(path, keep_open=False):
     sent = sum(1 for line in data.split(b"\n") if line.strip(b"\r") != b"")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
-    s.sendall(data)
-    if not keep_open:
-        s.shutdown(socket.SHUT_WR)
+    try:
+        s.sendall(data)
+        if not keep_open:
+            s.shutdown(socket.SHUT_WR)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the daemon refused the connection: read what it said
     buf = b""
     s.settimeout(30)
     while buf.count(b"\n") < sent:
@@ -40,6 +43,8 @@ def lines(path, keep_open=False):
             chunk = s.recv(65536)
         except socket.timeout:
             break  # the replies that came; the caller counts them
+        except ConnectionResetError:
+            break
         if not chunk:
             break
         buf += chunk

@@ -454,6 +454,19 @@ else
     echo "daemon: cannot raise the descriptor limit; 10,000 connections not tried" >&2
 fi
 
+# ---- Unix peers not allowed are refused (SO_PEERCRED) --------------------------------------
+write_config
+sed -i "s|^  unix_socket: .*|&\n  unix_allow_users: [\"4242\"]|" "$T/evidentd.yaml"
+start_daemon
+echo '{"type":"custom.test","data":{"from":"a stranger"}}' |
+    $CLIENT lines "$T/evidentd.sock" >"$T/out" 2>/dev/null || true
+expect_out "a peer outside unix_allow_users is refused" 'may not write to evidentd'
+curl -s "$BASE/metrics" >"$T/out"
+expect_out "the refusal is counted" 'evident_rejected_total{source="unix",reason="unauthorized"} 1'
+stop_daemon
+expect_rc "SIGTERM after refusing a peer" 0
+entries | grep -qF 'a stranger' && fail "a refused peer's event was written" || pass
+
 # ---- storage: closed segments compressed, checkpoints published --------------------------
 ls "$T/log/segments" >"$T/segments"
 check "closed 1 MiB segments were compressed in the background ($(grep -c zst "$T/segments") of $(wc -l <"$T/segments"))" \
@@ -471,7 +484,7 @@ for p in range(600, 1000):
         s.bind(("127.0.0.1", p)); print(p); break
     except OSError:
         pass')
-    chown -R nobody "$T/log"
+    chown -R nobody "$T/log" "$T/published"
     chmod 0711 "$T"
     write_config
     sed -i "s|^  syslog_tcp: .*|  syslog_tcp: 127.0.0.1:$low_port\n  user: nobody|" "$T/evidentd.yaml"
