@@ -921,3 +921,25 @@ int evi_scanner_next(struct evi_scanner *s, struct evi_record *ret_record,
         return EVI_SCAN_RECORD;
     }
 }
+
+int evi_mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return -ENAMETOOLONG;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char saved = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST) {
+                return -errno;
+            }
+            buf[i] = saved;
+        }
+    }
+    return 0;
+}

@@ -111,6 +111,9 @@ void evi_io_fail_after(long countdown, int err);
 
 /* Writes all of buf at off (retrying short writes). 0 or -errno. */
 int evi_write_all(int fd, const void *buf, size_t len, off_t off);
+
+/* Creates path and its missing parents with mode (like mkdir -p). 0 or -errno. */
+int evi_mkdir_p(const char *path, mode_t mode);
 /* Reads exactly len bytes at off; -EIO if the file is shorter. */
 int evi_read_exact(int fd, void *buf, size_t len, off_t off);
 

@@ -42,28 +42,6 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char buf[4096];
-    size_t len = strlen(path);
-
-    if (len == 0 || len >= sizeof(buf)) {
-        return -ENAMETOOLONG;
-    }
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char saved = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, mode) < 0 && errno != EEXIST) {
-                return -errno;
-            }
-            buf[i] = saved;
-        }
-    }
-    return 0;
-}
-
 /* Removes a directory tree below dirfd/name (no symlinks followed). */
 static int remove_tree(int dirfd, const char *name)
 {
@@ -955,7 +933,7 @@ int ev_backup_create(const char *log_dir, const char *backup_dir,
     }
     rep.tree_size = cut.cp.tree_size;
 
-    r = mkdir_p(backup_dir, 0700);
+    r = evi_mkdir_p(backup_dir, 0700);
     if (r < 0) {
         r = evi_error(r, "cannot create '%s': %s", backup_dir, strerror(-r));
         goto out;

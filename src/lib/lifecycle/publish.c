@@ -63,28 +63,6 @@ static void escape_origin(const char *origin, char *out, size_t cap)
     out[n] = '\0';
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char buf[4096];
-    size_t len = strlen(path);
-
-    if (len == 0 || len >= sizeof(buf)) {
-        return -ENAMETOOLONG;
-    }
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char saved = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, mode) < 0 && errno != EEXIST) {
-                return -errno;
-            }
-            buf[i] = saved;
-        }
-    }
-    return 0;
-}
-
 /* Whether the file at name in dirfd holds exactly data: 1 yes, 0 no, -ENOENT none. */
 static int same_file(int dirfd, const char *name, const char *data, size_t len)
 {
@@ -110,7 +88,7 @@ static int publish_dir(const char *dest, const char *note, size_t len,
     if (snprintf(path, sizeof(path), "%s/%s", dest, origin) >= (int)sizeof(path)) {
         return -ENAMETOOLONG;
     }
-    r = mkdir_p(path, 0755);
+    r = evi_mkdir_p(path, 0755);
     if (r < 0) {
         return evi_error(r, "cannot create '%s': %s", path, strerror(-r));
     }
