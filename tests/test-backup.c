@@ -175,6 +175,33 @@ static void test_restore_gives_readable_log(void **state)
     assert_int_equal(ev_backup_restore(b, to, &rr), -EEXIST);
 }
 
+/* Two generations in one second, the later one with more digits: "...-9" sorts after "...-10". */
+static void test_generations_ordered_by_size(void **state)
+{
+    struct tu_fixture *f = *state;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_append_n(log, 5, "x");
+    tu_ok(ev_log_checkpoint(log));
+    uint64_t small = ev_log_size(log), more = 1;
+    while (more <= small) {
+        more *= 10; /* one digit more, starting with 1: its name sorts first */
+    }
+    struct ev_backup_report first = backup(f, 0, 5000);
+    while (ev_log_size(log) < more) {
+        tu_append_n(log, 1, "y");
+    }
+    tu_ok(ev_log_checkpoint(log));
+    struct ev_backup_report second = backup(f, 0, 5000); /* the same second */
+    assert_false(second.unchanged);
+    assert_int_equal(second.previous_size, first.tree_size);
+    struct ev_backup_report again = backup(f, 0, 5000);
+    assert_true(again.unchanged);
+    assert_string_equal(again.generation, second.generation);
+    tu_ok(ev_log_close(log));
+}
+
 static void test_shrunk_log_refused(void **state)
 {
     struct tu_fixture *f = *state;
@@ -359,6 +386,7 @@ int main(void)
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_keep_bounds_generations, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_restore_gives_readable_log, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_generations_ordered_by_size, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_shrunk_log_refused, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_backup_while_writing, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_publish_dir_and_read_back, tu_setup, tu_teardown),

@@ -398,9 +398,21 @@ static bool is_generation_name(const char *name)
     return true;
 }
 
+/*
+ * Generations in the order they were made: by tree size (a log only grows,
+ * and a backup of an unchanged log makes no generation), then by name. Not
+ * by name alone: "...Z-9" sorts after "...Z-10" within one second, and a
+ * clock step back would misorder the time stamps.
+ */
 static int cmp_names(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    unsigned long long sx = strtoull(x + 17, NULL, 10), sy = strtoull(y + 17, NULL, 10);
+
+    if (sx != sy) {
+        return sx < sy ? -1 : 1;
+    }
+    return strcmp(x, y);
 }
 
 void ev_backup_names_free(char **names, size_t count)
