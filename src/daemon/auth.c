@@ -99,50 +99,36 @@ static long nss_buffer_size(int name)
     return size > 0 ? size : 16384;
 }
 
-static int resolve_user(const char *name, uid_t *ret_uid)
+/* One NSS lookup of a user's uid or a group's gid into a buffer of size bytes. */
+static int lookup(bool group, const char *name, char *buf, size_t size, uint32_t *ret_id,
+                  bool *ret_found)
 {
-    struct passwd pw, *found = NULL;
-    long size = nss_buffer_size(_SC_GETPW_R_SIZE_MAX);
-    uint32_t id;
     int r;
 
-    if (parse_id(name, &id)) {
-        *ret_uid = (uid_t)id;
-        return 0;
+    if (group) {
+        struct group gr, *found = NULL;
+        r = getgrnam_r(name, &gr, buf, size, &found);
+        *ret_found = r == 0 && found != NULL;
+        *ret_id = *ret_found ? (uint32_t)gr.gr_gid : 0;
+    } else {
+        struct passwd pw, *found = NULL;
+        r = getpwnam_r(name, &pw, buf, size, &found);
+        *ret_found = r == 0 && found != NULL;
+        *ret_id = *ret_found ? (uint32_t)pw.pw_uid : 0;
     }
-    for (;;) {
-        char *buf = malloc((size_t)size);
-        if (buf == NULL) {
-            return -ENOMEM;
-        }
-        r = getpwnam_r(name, &pw, buf, (size_t)size, &found);
-        if (r == 0 && found != NULL) {
-            *ret_uid = pw.pw_uid;
-        }
-        free(buf);
-        if (r != ERANGE || size >= (1L << 20)) {
-            break;
-        }
-        size *= 2;
-    }
-    if (r != 0 && r != ENOENT && r != ESRCH) {
-        return evi_error(-r, "server.unix_allow_users: cannot look up user '%s'", name);
-    }
-    if (found == NULL) {
-        return evi_error(EV_EFORMAT, "server.unix_allow_users: no such user '%s'", name);
-    }
-    return 0;
+    return r;
 }
 
-static int resolve_group(const char *name, gid_t *ret_gid)
+/* A user (group) name or number to its uid (gid), growing the NSS buffer as needed. */
+static int resolve_id(bool group, const char *name, uint32_t *ret_id)
 {
-    struct group gr, *found = NULL;
-    long size = nss_buffer_size(_SC_GETGR_R_SIZE_MAX);
-    uint32_t id;
+    const char *option = group ? "server.unix_allow_groups" : "server.unix_allow_users";
+    const char *what = group ? "group" : "user";
+    long size = nss_buffer_size(group ? _SC_GETGR_R_SIZE_MAX : _SC_GETPW_R_SIZE_MAX);
+    bool found = false;
     int r;
 
-    if (parse_id(name, &id)) {
-        *ret_gid = (gid_t)id;
+    if (parse_id(name, ret_id)) {
         return 0;
     }
     for (;;) {
@@ -150,10 +136,7 @@ static int resolve_group(const char *name, gid_t *ret_gid)
         if (buf == NULL) {
             return -ENOMEM;
         }
-        r = getgrnam_r(name, &gr, buf, (size_t)size, &found);
-        if (r == 0 && found != NULL) {
-            *ret_gid = gr.gr_gid;
-        }
+        r = lookup(group, name, buf, (size_t)size, ret_id, &found);
         free(buf);
         if (r != ERANGE || size >= (1L << 20)) {
             break;
@@ -161,10 +144,10 @@ static int resolve_group(const char *name, gid_t *ret_gid)
         size *= 2;
     }
     if (r != 0 && r != ENOENT && r != ESRCH) {
-        return evi_error(-r, "server.unix_allow_groups: cannot look up group '%s'", name);
+        return evi_error(-r, "%s: cannot look up %s '%s'", option, what, name);
     }
-    if (found == NULL) {
-        return evi_error(EV_EFORMAT, "server.unix_allow_groups: no such group '%s'", name);
+    if (!found) {
+        return evi_error(EV_EFORMAT, "%s: no such %s '%s'", option, what, name);
     }
     return 0;
 }
@@ -187,10 +170,14 @@ int evd_auth_new(const struct ev_config *config, struct evd_auth **ret_auth)
                        a->reader[a->reader_count++]);
     }
     for (size_t i = 0; i < config->server.unix_allow_user_count && r == 0; i++) {
-        r = resolve_user(config->server.unix_allow_users[i], &a->users[a->user_count++]);
+        uint32_t id = 0;
+        r = resolve_id(false, config->server.unix_allow_users[i], &id);
+        a->users[a->user_count++] = (uid_t)id;
     }
     for (size_t i = 0; i < config->server.unix_allow_group_count && r == 0; i++) {
-        r = resolve_group(config->server.unix_allow_groups[i], &a->groups[a->group_count++]);
+        uint32_t id = 0;
+        r = resolve_id(true, config->server.unix_allow_groups[i], &id);
+        a->groups[a->group_count++] = (gid_t)id;
     }
     if (r < 0) {
         evd_auth_free(a);
