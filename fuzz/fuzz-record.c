@@ -4,7 +4,8 @@
  *
  * Input: one option byte, then the payload. The payload is read as
  *  - a run of records (docs/FORMAT.md §4) from byte 0, and after a segment header from
- *    byte 32: evi_record_decode;
+ *    byte 32: evi_record_decode; and from byte 0 as the records of a pruned segment
+ *    (§3.2, pruned runs allowed): evi_record_decode_any;
  *  - a segment header (§3) and a keystate file (§7): evi_segment_header_decode,
  *    evi_keystate_decode;
  *  - one or more segment files concatenated, cut before every later "EVSEGv1\n", each put in
@@ -241,6 +242,44 @@ static size_t walk_records(const uint8_t *buf, size_t len, enum evi_record_statu
         *ret_end = pos;
     }
     return count;
+}
+
+/*
+ * The records of a pruned segment (FORMAT.md §3.2): the same walk with runs allowed. A
+ * run lies inside the bytes, stands for 1..EVI_PRUNED_RUN_MAX leaf hashes and encodes
+ * back to exactly its bytes; any other record is as above.
+ */
+static void walk_pruned(const uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+
+    while (pos < len) {
+        struct evi_record rec;
+        size_t need = 0x5a5a5a5a, avail = len - pos;
+        memset(&rec, POISON, sizeof(rec));
+        enum evi_record_status st = evi_record_decode_any(buf + pos, avail, true, &rec, &need);
+        if (st != EVI_RECORD_OK) {
+            CHECK(all_poison(&rec, sizeof(rec)));
+            CHECK(st != EVI_RECORD_SHORT || need > avail);
+            return;
+        }
+        CHECK(rec.size <= avail);
+        uint8_t *again = malloc(rec.size);
+        CHECK(again != NULL);
+        if (rec.run_count > 0) {
+            CHECK(rec.run_count <= EVI_PRUNED_RUN_MAX && rec.entry == NULL && rec.tag == NULL);
+            CHECK(rec.size == EVI_PRUNED_RUN_BYTES(rec.run_count));
+            CHECK(rec.leaf == buf + pos + EVI_RECORD_PREFIX);
+            CHECK(evi_record_encode_run(rec.epoch, rec.leaf, rec.run_count, again) == rec.size);
+        } else {
+            CHECK(rec.leaf == NULL);
+            CHECK(evi_record_encode(rec.epoch, rec.entry, rec.entry_len, rec.tag, again) ==
+                  rec.size);
+        }
+        CHECK(memcmp(again, buf + pos, rec.size) == 0);
+        free(again);
+        pos += rec.size;
+    }
 }
 
 static void check_entry(const uint8_t *entry, size_t len)
@@ -510,6 +549,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(exact, payload, len);
 
     (void)walk_records(exact, len, NULL, NULL);
+    walk_pruned(exact, len);
     check_segment_header(exact, len);
     check_keystate(exact, len);
     check_scanner(exact, len, options == OPT_FILLER);

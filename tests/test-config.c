@@ -106,7 +106,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->storage.segment_max_age_ns, 0);
     assert_int_equal(c->storage.compression, EV_COMPRESSION_NONE);
     assert_int_equal(c->storage.compression_level, 3);
-    assert_int_equal(c->retention.max_age_ns, 0);
+    assert_int_equal(c->retention.max_age_ns, 30ull * 86400 * SEC);
     assert_null(c->retention.backup_dir);
     assert_int_equal(c->retention.backup_keep, 7);
     assert_int_equal(c->levels.default_level, EV_LEVEL_BASIC);
@@ -181,7 +181,7 @@ static const char every_section[] =
     "  compression_level: 19\n"
     "retention:\n"
     "  max_age: 365d\n"
-    "  max_size: 2TiB\n"
+    "  max_bytes: 2TiB\n"
     "  backup_dir: /backup/evident\n"
     "  backup_interval: 6h\n"
     "  backup_keep: 30\n"
@@ -341,7 +341,7 @@ static void test_values(void **state)
     (void)state;
 
     c = parse_ok("storage:\n  segment_size: 1048576\n"
-                 "retention:\n  max_size: 1024TiB\n  min_free_space: 1MiB\n"
+                 "retention:\n  max_bytes: 1024TiB\n  min_free_space: 1MiB\n"
                  "log:\n  sync_interval: 1ms\n  dir: \"a \\\"quoted\\\" \\\\ dir: #1 é\"\n"
                  "  origin: 'it''s'\n  sync: \"never\"\n"
                  "server:\n  unix_socket_mode: 0644\n  http_listen: ~\n"

@@ -468,6 +468,23 @@ expect_rc "SIGTERM after refusing a peer" 0
 entries | grep -qF 'a stranger' && fail "a refused peer's event was written" || pass
 
 # ---- storage: closed segments compressed, checkpoints published --------------------------
+# Enough records to close 1 MiB segments whatever the machine's speed (the streaming
+# above depends on it), and time for the background compressor while the daemon runs.
+write_config
+start_daemon
+python3 -c '
+import json, sys
+for i in range(6000):
+    sys.stdout.write(json.dumps({"type": "custom.bulk", "data": {"i": i, "pad": "x" * 200}}) + "\n")
+' >"$T/bulk"
+$CLIENT lines "$T/evidentd.sock" <"$T/bulk" >"$T/out"
+check "6,000 bulk events acknowledged" test "$(grep -c '"index"' "$T/out")" = 6000
+for _ in $(seq 150); do
+    ls "$T/log/segments" | grep -q '\.seg\.zst$' && break
+    sleep 0.2
+done
+stop_daemon
+expect_rc "SIGTERM after the bulk events" 0
 ls "$T/log/segments" >"$T/segments"
 check "closed 1 MiB segments were compressed in the background ($(grep -c zst "$T/segments") of $(wc -l <"$T/segments"))" \
     grep -q '\.seg\.zst$' "$T/segments"

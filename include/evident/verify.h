@@ -49,6 +49,7 @@ enum ev_failure {
     EV_FAIL_TRUNCATED = 12,      /* fewer entries than a checkpoint or seal requires */
     EV_FAIL_FORKED = 13,         /* a trusted checkpoint's root differs at its size */
     EV_FAIL_NO_CHECKPOINT = 14,  /* the log has entries but no signed checkpoint */
+    EV_FAIL_PRUNED = 15,         /* pruned entries that no retention entry accounts for */
 };
 
 /* "record damaged", "tag", ...; never NULL. */
@@ -88,6 +89,13 @@ struct ev_verify_report {
     int64_t open_epoch_since_ns; /* ts of its first entry (0 if empty) */
     int64_t open_epoch_age_ns;   /* now - start of that epoch's records */
     uint64_t torn_bytes;         /* incomplete bytes after the last intact record */
+
+    /* Retention (FORMAT.md §3.2): pruned entries are reported, not failed. */
+    uint64_t pruned_entries;    /* entries whose bytes retention removed (hashes kept) */
+    uint64_t pruned_segments;   /* segments in pruned form */
+    uint64_t pruned_first;      /* first entry of the first pruned segment */
+    uint64_t pruned_last;       /* last entry of the last pruned segment */
+    uint64_t retention_entries; /* retention entries read */
 };
 
 /* Verifies the log in dir. See the top of this header for the return codes. */

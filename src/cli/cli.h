@@ -61,7 +61,7 @@ extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_log, cli_c
     cli_cmd_entry, cli_cmd_info, cli_cmd_checkpoint, cli_cmd_pubkey, cli_cmd_prove, cli_cmd_verify,
     cli_cmd_verify_proof, cli_cmd_export, cli_cmd_seal, cli_cmd_event, cli_cmd_ingest,
     cli_cmd_config, cli_cmd_summary, cli_cmd_report, cli_cmd_token, cli_cmd_backup, cli_cmd_restore,
-    cli_cmd_publish;
+    cli_cmd_publish, cli_cmd_prune;
 
 /*
  * integrity.publish around a command that may sign a checkpoint (cmd-publish.c):

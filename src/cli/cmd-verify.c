@@ -168,6 +168,14 @@ static int report_dir(const struct cli *cli, const struct options *o,
                                                   (json_int_t)(rep->open_epoch_age_ns / 1000000000))
                                       : json_null());
         (void)json_object_set_new(j, "torn_bytes", json_integer((json_int_t)rep->torn_bytes));
+        (void)json_object_set_new(
+            j, "pruned",
+            rep->pruned_segments > 0
+                ? json_pack("{s:I,s:I,s:I,s:I,s:I}", "entries", (json_int_t)rep->pruned_entries,
+                            "segments", (json_int_t)rep->pruned_segments, "first",
+                            (json_int_t)rep->pruned_first, "last", (json_int_t)rep->pruned_last,
+                            "retention_entries", (json_int_t)rep->retention_entries)
+                : json_null());
         return finish(j);
     }
     (void)printf("%s: log '%s'\n", verified ? "verified" : "FAILED", cli->dir);
@@ -219,6 +227,17 @@ static int report_dir(const struct cli *cli, const struct options *o,
     if (rep->torn_bytes > 0) {
         print_line("torn-tail", "%llu bytes after the last intact record (never acknowledged)",
                    (unsigned long long)rep->torn_bytes);
+    }
+    if (rep->pruned_segments > 0) {
+        /* Removed by retention, accounted for, and still checked through their hashes. */
+        print_line("pruned",
+                   "%llu entries in %llu segments between %llu and %llu (bytes removed by "
+                   "retention; hashes%s checked; accounted for by %llu retention entries)",
+                   (unsigned long long)rep->pruned_entries,
+                   (unsigned long long)rep->pruned_segments, (unsigned long long)rep->pruned_first,
+                   (unsigned long long)rep->pruned_last,
+                   rep->tags_checked ? ", tags and seals" : " and seals",
+                   (unsigned long long)rep->retention_entries);
     }
     return finish(NULL);
 }

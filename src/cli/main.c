@@ -21,13 +21,13 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_info,         &cli_cmd_checkpoint, &cli_cmd_pubkey, &cli_cmd_prove, &cli_cmd_verify,
     &cli_cmd_verify_proof, &cli_cmd_export,     &cli_cmd_seal,   &cli_cmd_event, &cli_cmd_ingest,
     &cli_cmd_config,       &cli_cmd_summary,    &cli_cmd_report, &cli_cmd_token, &cli_cmd_backup,
-    &cli_cmd_restore,      &cli_cmd_publish,
+    &cli_cmd_restore,      &cli_cmd_publish,    &cli_cmd_prune,
 };
 
 /* Commands that may sign a checkpoint: integrity.publish runs after them. */
 static const struct cli_command *const signing_commands[] = {
-    &cli_cmd_init,   &cli_cmd_append, &cli_cmd_event,
-    &cli_cmd_ingest, &cli_cmd_seal,   &cli_cmd_checkpoint,
+    &cli_cmd_init, &cli_cmd_append,     &cli_cmd_event, &cli_cmd_ingest,
+    &cli_cmd_seal, &cli_cmd_checkpoint, &cli_cmd_prune,
 };
 
 static bool signs_checkpoints(const struct cli_command *cmd)

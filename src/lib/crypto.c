@@ -54,6 +54,22 @@ static void sha256_update(SHA256_CTX *ctx, const void *data, size_t len)
     }
 }
 
+void evi_sha256_init(struct evi_sha256_ctx *c)
+{
+    (void)SHA256_Init(&c->ctx);
+}
+
+void evi_sha256_update(struct evi_sha256_ctx *c, const void *data, size_t len)
+{
+    sha256_update(&c->ctx, data, len);
+}
+
+void evi_sha256_final(struct evi_sha256_ctx *c, uint8_t out[EVI_HASH])
+{
+    (void)SHA256_Final(out, &c->ctx);
+    evi_wipe(&c->ctx, sizeof(c->ctx));
+}
+
 void evi_sha256(const void *data, size_t len, uint8_t out[EVI_HASH])
 {
     SHA256_CTX ctx;

@@ -9,12 +9,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <openssl/sha.h>
 #include <stdint.h>
 
 #define EVI_HASH 32
 #define EVI_ED25519_SEED 32
 #define EVI_ED25519_PUB 32
 #define EVI_ED25519_SIG 64
+
+/* Incremental SHA-256, for data that arrives in pieces (a segment, a run of leaf hashes). */
+struct evi_sha256_ctx {
+    SHA256_CTX ctx;
+};
+void evi_sha256_init(struct evi_sha256_ctx *c);
+void evi_sha256_update(struct evi_sha256_ctx *c, const void *data, size_t len);
+void evi_sha256_final(struct evi_sha256_ctx *c, uint8_t out[EVI_HASH]);
 
 /* SHA-256 of one buffer. */
 void evi_sha256(const void *data, size_t len, uint8_t out[EVI_HASH]);

@@ -75,6 +75,7 @@ struct ev_log {
     bool compressor_running;
     bool compressor_stop; /* read without mu between frames */
     bool compressor_busy;
+    bool pruning;                /* ev_log_prune is replacing segments: the compressor holds off */
     int compress_error;          /* the compressor's last failure; 0 = none */
     uint64_t compress_failed_at; /* rotations when it failed: retried after the next one */
 };
@@ -113,6 +114,15 @@ void evi_log_scan_end_locked(struct ev_log *log);
  * (0 if none). For tests and benchmarks.
  */
 int evi_log_compress_wait(struct ev_log *log);
+
+/*
+ * Writer: appends an entry of the log's own (a reserved type: retention) with
+ * data already canonical, then seals its epoch and signs a checkpoint, so that
+ * the entry is durable, sealed and signed when this returns. *ret_index gets
+ * its index.
+ */
+int evi_log_append_own(struct ev_log *log, const char *type, int severity, const char *data_json,
+                       uint64_t *ret_index);
 
 /* Reads entry index's record offset from the index file. */
 int evi_log_entry_offset(struct ev_log *log, uint64_t index, uint64_t *ret_offset);

@@ -578,11 +578,11 @@ void evi_log_scan_end_locked(struct ev_log *log)
  */
 static bool compress_candidate_locked(const struct ev_log *log, size_t *ret_i)
 {
-    if (log->compress_error != 0 && log->rotations == log->compress_failed_at) {
+    if (log->pruning || (log->compress_error != 0 && log->rotations == log->compress_failed_at)) {
         return false;
     }
     for (size_t i = 0; i + 1 < log->segment_count; i++) {
-        if (!log->segments[i].compressed) {
+        if (!log->segments[i].compressed && !log->segments[i].pruned) {
             *ret_i = i;
             return true;
         }
@@ -1133,7 +1133,8 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
             break;
         }
         if (r == EVI_SCAN_DAMAGED) {
-            if (index < durable || log->segments[sc.seg].compressed) {
+            if (index < durable || log->segments[sc.seg].compressed ||
+                log->segments[sc.seg].pruned) {
                 r = evi_error(EV_ECORRUPT,
                               "record %" PRIu64 " (segment %" PRIu64 ", byte %" PRIu64
                               ") is damaged (%s) but was acknowledged as durable; "
@@ -1152,9 +1153,19 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
             offset = EVI_SEGMENT_HEADER; /* the scanner moved on to the next segment */
         }
         struct evi_entry_view view;
-        if (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
+        if (record.leaf != NULL) {
+            /* A pruned record (§3.2): only ever before the key state's records. */
+            if (index >= durable) {
+                r = evi_error(EV_ECORRUPT,
+                              "record %" PRIu64 " is pruned but comes after the key state; "
+                              "run 'evident verify'",
+                              index);
+                goto out;
+            }
+        } else if (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
             /* A compressed segment was whole when it was closed (§3.1): never a torn tail. */
-            if (index < durable || log->segments[sc.seg].compressed) {
+            if (index < durable || log->segments[sc.seg].compressed ||
+                log->segments[sc.seg].pruned) {
                 r = evi_error(EV_ECORRUPT,
                               "record %" PRIu64 " is not a valid entry (%s); run "
                               "'evident verify'",
@@ -1170,7 +1181,11 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
         }
 
         uint8_t leaf[EV_HASH_BYTES], stored[64][EV_HASH_BYTES];
-        ev_leaf_hash(record.entry, record.entry_len, leaf);
+        if (record.leaf != NULL) {
+            memcpy(leaf, record.leaf, EV_HASH_BYTES);
+        } else {
+            ev_leaf_hash(record.entry, record.entry_len, leaf);
+        }
         if (index >= durable) {
             /* Durable but after the key state: derive the key state forward over it. */
             uint8_t chain[EV_HASH_BYTES], tag[EV_HASH_BYTES];
@@ -1306,7 +1321,8 @@ static int load_latest_checkpoint_size(struct ev_log *log)
 /*
  * After recovery: appends go to a .seg, and the age of the last segment
  * starts at its first record (§3). Only a damaged directory ends in a
- * compressed segment; the writer never writes into one and starts a new .seg.
+ * compressed (or pruned) segment; the writer never writes into one and
+ * starts a new .seg.
  */
 static int prepare_last_segment(struct ev_log *log)
 {
@@ -1315,7 +1331,7 @@ static int prepare_last_segment(struct ev_log *log)
     size_t n;
     int r;
 
-    if (last->compressed) {
+    if (last->compressed || last->pruned) {
         struct evi_segment seg;
         struct evi_segment *grown =
             realloc(log->segments, (log->segment_count + 1) * sizeof(*grown));
@@ -1663,6 +1679,41 @@ int ev_log_seal(struct ev_log *log)
     sequencing_end_locked(log);
     pthread_mutex_unlock(&log->mu);
     return r < 0 ? r : 0;
+}
+
+int evi_log_append_own(struct ev_log *log, const char *type, int severity, const char *data_json,
+                       uint64_t *ret_index)
+{
+    struct ev_event event = {.type = type, .severity = severity, .data_json = data_json};
+    struct evi_entry_body body = {0};
+    int r;
+
+    if (!log->writer) {
+        return evi_error(EV_EREADONLY, "log opened read-only");
+    }
+    r = evi_entry_body_make(&event, EVI_BODY_ALLOW_RESERVED | EVI_BODY_DATA_CANONICAL, &body);
+    if (r < 0) {
+        return r;
+    }
+    pthread_mutex_lock(&log->mu);
+    sequencing_begin_locked(log);
+    r = seal_due_locked(log, false); /* an epoch whose time is over closes first */
+    uint64_t index = log->size;
+    if (r >= 0) {
+        index = log->size;
+        r = sequence_locked(log, &body, false);
+    }
+    if (r == 0) {
+        r = seal_due_locked(log, true); /* seals, syncs and signs a checkpoint */
+    }
+    sequencing_end_locked(log);
+    pthread_mutex_unlock(&log->mu);
+    evi_entry_body_free(&body);
+    if (r < 0) {
+        return r;
+    }
+    *ret_index = index;
+    return 0;
 }
 
 int ev_log_sync(struct ev_log *log)

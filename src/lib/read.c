@@ -99,10 +99,12 @@ int ev_log_refresh(struct ev_log *log)
         }
         for (size_t i = 0; i < log->segment_count; i++) {
             struct evi_segment *old = &log->segments[i];
-            if (!old->compressed && segs[i].compressed) {
+            if ((!old->compressed && !old->pruned && segs[i].compressed) ||
+                (!old->pruned && segs[i].pruned)) {
                 /*
-                 * The writer compressed it since (FORMAT.md §3.1): read the .zst
-                 * from now on, so that the unlinked .seg's space is freed.
+                 * The writer compressed (FORMAT.md §3.1) or pruned (§3.2) it
+                 * since: read the new form from now on, so that the unlinked
+                 * file's space is freed.
                  */
                 evi_log_retire_fd_locked(log, old->fd);
                 continue;
@@ -110,7 +112,7 @@ int ev_log_refresh(struct ev_log *log)
             uint64_t bytes = segs[i].bytes;
             evi_segment_release(&segs[i]);
             segs[i] = *old;
-            segs[i].bytes = old->compressed ? old->bytes : bytes;
+            segs[i].bytes = old->compressed || old->pruned ? old->bytes : bytes;
         }
         free(log->segments);
         log->segments = segs;
@@ -165,16 +167,88 @@ static int record_at(struct ev_log *log, size_t seg, uint64_t off, uint64_t inde
     return 0;
 }
 
+static int entry_from_record(const struct evi_record *record, uint64_t index,
+                             struct ev_entry **ret_entry)
+{
+    struct ev_entry *e = calloc(1, sizeof(*e));
+    if (e == NULL || (e->bytes = malloc(record->entry_len + 1)) == NULL) {
+        free(e);
+        return -ENOMEM;
+    }
+    memcpy(e->bytes, record->entry, record->entry_len);
+    e->bytes[record->entry_len] = '\0';
+    e->len = record->entry_len;
+    e->index = index;
+    e->epoch = record->epoch;
+    memcpy(e->tag, record->tag, EV_HASH_BYTES);
+    ev_leaf_hash(record->entry, record->entry_len, e->leaf_hash);
+    *ret_entry = e;
+    return 0;
+}
+
+/*
+ * Entry index of a pruned segment (FORMAT.md §3.2): the segment is small
+ * (76 bytes a pruned record), so it is read from the start rather than
+ * trusting the index file, which was written for the whole segment.
+ */
+static int read_pruned_entry(struct ev_log *log, size_t seg, uint64_t index,
+                             struct ev_entry **ret_entry)
+{
+    const struct evi_segment *g = &log->segments[seg];
+    struct evi_scanner sc = {0};
+    struct evi_record record;
+    enum evi_record_status status;
+    char name[64];
+    int r;
+
+    evi_segment_file_name(g, name);
+    r = evi_scanner_init(&sc, g, 1, 0, EVI_SEGMENT_HEADER, g->first_index);
+    while (r == 0) {
+        uint64_t i = sc.index;
+        r = evi_scanner_next(&sc, &record, &status);
+        if (r != EVI_SCAN_RECORD) {
+            r = r < 0 ? r
+                      : evi_error(EV_ECORRUPT,
+                                  "entry %" PRIu64 ": '%s' ends before it; run 'evident verify'",
+                                  index, name);
+            break;
+        }
+        if (i < index) {
+            r = 0;
+            continue;
+        }
+        if (record.leaf != NULL) {
+            r = evi_error(EV_EPRUNED,
+                          "'%s' keeps entry %" PRIu64 "'s leaf hash, so its proofs hold, but "
+                          "not its bytes",
+                          name, index);
+            break;
+        }
+        struct evi_entry_view view;
+        if (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
+            r = evi_error(EV_ECORRUPT, "entry %" PRIu64 ": record damaged; run 'evident verify'",
+                          index);
+            break;
+        }
+        r = entry_from_record(&record, index, ret_entry);
+        break;
+    }
+    evi_scanner_free(&sc);
+    return r;
+}
+
 /* Reads and checks the record of entry index into a new ev_entry. */
 static int read_entry(struct ev_log *log, uint64_t index, struct ev_entry **ret_entry)
 {
     uint64_t off = 0;
     uint8_t *rec = NULL;
-    struct ev_entry *e = NULL;
     struct evi_record record;
     size_t seg = evi_log_segment_of(log, index);
     int r;
 
+    if (log->segments[seg].pruned) {
+        return read_pruned_entry(log, seg, index, ret_entry);
+    }
     r = evi_log_entry_offset(log, index, &off);
     if (r < 0) {
         return r;
@@ -200,23 +274,7 @@ static int read_entry(struct ev_log *log, uint64_t index, struct ev_entry **ret_
     if (r < 0) {
         return r;
     }
-    e = calloc(1, sizeof(*e));
-    if (e == NULL || (e->bytes = malloc(record.entry_len + 1)) == NULL) {
-        r = -ENOMEM;
-        goto out;
-    }
-    memcpy(e->bytes, record.entry, record.entry_len);
-    e->bytes[record.entry_len] = '\0';
-    e->len = record.entry_len;
-    e->index = index;
-    e->epoch = record.epoch;
-    memcpy(e->tag, record.tag, EV_HASH_BYTES);
-    ev_leaf_hash(record.entry, record.entry_len, e->leaf_hash);
-    *ret_entry = e;
-    e = NULL;
-    r = 0;
-out:
-    ev_entry_free(e);
+    r = entry_from_record(&record, index, ret_entry);
     free(rec);
     return r;
 }
@@ -283,21 +341,35 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
     }
     memcpy(segs, log->segments, count * sizeof(*segs));
     log->scans++; /* the fds in the copy stay open until the scan ends */
+    uint64_t start = from;
     if (from > 0) {
         seg = evi_log_segment_of(log, from);
-        r = evi_log_entry_offset(log, from, &off);
+        if (segs[seg].pruned) {
+            /* The index file does not describe a pruned segment (§3.2): read it from its start. */
+            start = segs[seg].first_index;
+        } else {
+            r = evi_log_entry_offset(log, from, &off);
+        }
     }
     pthread_mutex_unlock(&log->mu);
     if (r == 0) {
-        r = evi_scanner_init(&sc, segs, count, seg, off, from);
+        r = evi_scanner_init(&sc, segs, count, seg, off, start);
     }
     if (r < 0) {
         evi_scanner_free(&sc);
         goto out;
     }
-    for (uint64_t i = from; i < to; i++) {
+    for (uint64_t i = start; i < to; i++) {
         struct evi_entry_view view;
         r = evi_scanner_next(&sc, &record, &status);
+        if (r == EVI_SCAN_RECORD && record.leaf != NULL) {
+            /* Pruned (§3.2): no entry bytes; only visitors that take a NULL view see it. */
+            r = i < from ? 0 : visit(ctx, &record, NULL, i);
+            if (r != 0) {
+                break;
+            }
+            continue;
+        }
         if (r == EVI_SCAN_RECORD) {
             r = evi_entry_view(record.entry, record.entry_len, &view);
             if (r == 0 && view.seq != i) {
@@ -324,7 +396,7 @@ static int scan_range(struct ev_log *log, uint64_t from, uint64_t to,
             }
             break;
         }
-        r = visit(ctx, &record, &view, i);
+        r = i < from ? 0 : visit(ctx, &record, &view, i);
         if (r != 0) {
             break;
         }
@@ -347,7 +419,12 @@ static int chain_visit(void *ctx, const struct evi_record *rec, const struct evi
 {
     struct chain_ctx *c = ctx;
     uint8_t leaf[EV_HASH_BYTES];
-    ev_leaf_hash(rec->entry, rec->entry_len, leaf);
+    (void)view;
+    if (rec->leaf != NULL) {
+        memcpy(leaf, rec->leaf, EV_HASH_BYTES); /* pruned: the leaf hash is kept */
+    } else {
+        ev_leaf_hash(rec->entry, rec->entry_len, leaf);
+    }
     evi_sha256_parts(c->chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, c->chain);
     return 0;
 }
@@ -488,6 +565,9 @@ static int filter_visit(void *ctx, const struct evi_record *rec, const struct ev
     struct filter_ctx *f = ctx;
     const struct ev_filter *flt = f->filter;
 
+    if (view == NULL) {
+        return 0; /* pruned by retention: nothing left to show */
+    }
     if (flt != NULL) {
         if (flt->type != NULL && !evi_entry_is_type(view, flt->type)) {
             return 0;

@@ -286,6 +286,17 @@ static void zsegment_tmp_name(uint64_t first_index, char out[64])
     (void)snprintf(out, 64, EVI_SEGMENTS_DIR "/.%020" PRIu64 ".seg.zst.tmp", first_index);
 }
 
+/* §3.2: NNN.pruned, and the temporary .NNN.pruned.tmp it is written as. */
+static void pruned_name(uint64_t first_index, char out[64])
+{
+    (void)snprintf(out, 64, EVI_SEGMENTS_DIR "/%020" PRIu64 ".pruned", first_index);
+}
+
+static void pruned_tmp_name(uint64_t first_index, char out[64])
+{
+    (void)snprintf(out, 64, EVI_SEGMENTS_DIR "/.%020" PRIu64 ".pruned.tmp", first_index);
+}
+
 static int parse_index(const char *digits, uint64_t *ret)
 {
     uint64_t v = 0;
@@ -302,7 +313,15 @@ static int parse_index(const char *digits, uint64_t *ret)
     return 0;
 }
 
-/* 0 for NNN.seg, 1 for NNN.seg.zst, 2 for a compression's temporary, -1 otherwise. */
+/* The forms a segment file takes, in the order a listing sorts them. */
+enum segment_kind {
+    KIND_PLAIN = 0,      /* NNN.seg */
+    KIND_COMPRESSED = 1, /* NNN.seg.zst (§3.1) */
+    KIND_PRUNED = 2,     /* NNN.pruned (§3.2) */
+    KIND_TEMPORARY = 3,  /* a compression's or a pruning's temporary file */
+};
+
+/* The kind of a segment file name, or -1 for any other name. */
 static int parse_segment_name(const char *name, uint64_t *ret)
 {
     size_t n = strlen(name);
@@ -312,20 +331,40 @@ static int parse_segment_name(const char *name, uint64_t *ret)
     if (n == 28 && strcmp(name + 20, ".seg.zst") == 0) {
         return parse_index(name, ret) < 0 ? -1 : 1;
     }
+    if (n == 27 && strcmp(name + 20, ".pruned") == 0) {
+        return parse_index(name, ret) < 0 ? -1 : KIND_PRUNED;
+    }
     if (n == 33 && name[0] == '.' && strcmp(name + 21, ".seg.zst.tmp") == 0) {
-        return parse_index(name + 1, ret) < 0 ? -1 : 2;
+        return parse_index(name + 1, ret) < 0 ? -1 : KIND_TEMPORARY;
+    }
+    if (n == 32 && name[0] == '.' && strcmp(name + 21, ".pruned.tmp") == 0) {
+        return parse_index(name + 1, ret) < 0 ? -1 : KIND_TEMPORARY;
     }
     return -1;
 }
 
-/* By index, and the .seg before the .seg.zst of the same index. */
+static int segment_kind(const struct evi_segment *s)
+{
+    return s->pruned ? KIND_PRUNED : s->compressed ? KIND_COMPRESSED : KIND_PLAIN;
+}
+
+static void kind_name(uint64_t first_index, int kind, char out[64])
+{
+    switch (kind) {
+    case KIND_COMPRESSED: zsegment_name(first_index, out); break;
+    case KIND_PRUNED: pruned_name(first_index, out); break;
+    default: segment_name(first_index, out); break;
+    }
+}
+
+/* By index, then .seg, .seg.zst, .pruned of the same index. */
 static int cmp_segment(const void *a, const void *b)
 {
     const struct evi_segment *x = a, *y = b;
     if (x->first_index != y->first_index) {
         return x->first_index < y->first_index ? -1 : 1;
     }
-    return (int)x->compressed - (int)y->compressed;
+    return segment_kind(x) - segment_kind(y);
 }
 
 void evi_segment_release(struct evi_segment *segment)
@@ -350,6 +389,11 @@ void evi_segments_close(struct evi_segment *segments, size_t count)
 static int segment_open_one(int dirfd, bool writable, struct evi_segment *seg, char name[64],
                             uint8_t hdr[EVI_SEGMENT_HEADER])
 {
+    if (seg->pruned) {
+        pruned_name(seg->first_index, name);
+        seg->fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        return seg->fd < 0 ? evi_error(-errno, "cannot open '%s': %s", name, strerror(errno)) : 0;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         if (seg->compressed) {
             zsegment_name(seg->first_index, name);
@@ -359,9 +403,35 @@ static int segment_open_one(int dirfd, bool writable, struct evi_segment *seg, c
         seg->fd =
             openat(dirfd, name,
                    (writable && !seg->compressed ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+        if (seg->fd < 0 && errno == ENOENT && !writable && !seg->compressed) {
+            /* Pruned since it was listed (§3.2)? Then read the pruned form. */
+            char pname[64];
+            pruned_name(seg->first_index, pname);
+            int pfd = openat(dirfd, pname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            if (pfd >= 0) {
+                seg->fd = pfd;
+                seg->pruned = true;
+                memcpy(name, pname, 64);
+                return 0;
+            }
+            errno = ENOENT;
+        }
         if (seg->fd < 0 && errno == ENOENT && !seg->compressed && !writable) {
             seg->compressed = true; /* the writer unlinked it after compressing it */
             continue;
+        }
+        if (seg->fd < 0 && errno == ENOENT && seg->compressed && !writable && attempt == 1) {
+            char pname[64];
+            pruned_name(seg->first_index, pname);
+            int pfd = openat(dirfd, pname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            if (pfd >= 0) {
+                seg->fd = pfd;
+                seg->compressed = false;
+                seg->pruned = true;
+                memcpy(name, pname, 64);
+                return 0;
+            }
+            errno = ENOENT;
         }
         if (seg->fd < 0) {
             return evi_error(-errno, "cannot open '%s': %s", name, strerror(errno));
@@ -403,8 +473,8 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
         if (kind < 0) {
             continue;
         }
-        if (kind == 2) {
-            /* A compression that did not finish (§3.1): only the writer cleans up. */
+        if (kind == KIND_TEMPORARY) {
+            /* A compression or pruning that did not finish (§3.1, §3.2): the writer cleans up. */
             if (writable && unlinkat(sfd, de->d_name, 0) < 0 && errno != ENOENT) {
                 r = evi_error(-errno, "cannot remove '%s': %s", de->d_name, strerror(errno));
                 goto out;
@@ -421,25 +491,41 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
             segs = ns;
             cap = ncap;
         }
-        segs[n] = (struct evi_segment){.first_index = first, .fd = -1, .compressed = kind == 1};
+        segs[n] = (struct evi_segment){.first_index = first,
+                                       .fd = -1,
+                                       .compressed = kind == KIND_COMPRESSED,
+                                       .pruned = kind == KIND_PRUNED};
         n++;
     }
     if (n > 0) {
         qsort(segs, n, sizeof(*segs), cmp_segment);
     }
-    /* Both NNN.seg and NNN.seg.zst: the .seg wins, the .zst is redone (§3.1). */
+    /*
+     * Several forms of one segment: a NNN.pruned wins (§3.2: it was renamed
+     * into place only after the retention entry that authorised it was
+     * durable, so the pruning is finished); else the .seg wins over the .zst,
+     * which is redone (§3.1). The writer removes the losers.
+     */
     size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (kept > 0 && segs[kept - 1].first_index == segs[i].first_index) {
+    for (size_t i = 0; i < n;) {
+        size_t end = i + 1;
+        while (end < n && segs[end].first_index == segs[i].first_index) {
+            end++;
+        }
+        size_t win = segs[end - 1].pruned ? end - 1 : i;
+        for (size_t k = i; k < end; k++) {
             char name[64];
-            zsegment_name(segs[i].first_index, name);
+            if (k == win) {
+                continue;
+            }
+            kind_name(segs[k].first_index, segment_kind(&segs[k]), name);
             if (writable && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
                 r = evi_error(-errno, "cannot remove '%s': %s", name, strerror(errno));
                 goto out;
             }
-            continue;
         }
-        segs[kept++] = segs[i];
+        segs[kept++] = segs[win];
+        i = end;
     }
     if (writable && kept < n && (r = evi_io_fsync(sfd)) < 0) {
         n = kept;
@@ -457,14 +543,15 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
             goto out;
         }
         bool have_header = r == 1;
-        if (!segs[i].compressed) {
+        if (!segs[i].compressed) { /* plain or pruned: the file's own size */
             if (fstat(segs[i].fd, &st) < 0) {
                 r = -errno;
                 goto out;
             }
             segs[i].bytes = (uint64_t)st.st_size;
         }
-        if (i + 1 == n && !segs[i].compressed && segs[i].bytes < EVI_SEGMENT_HEADER) {
+        if (i + 1 == n && !segs[i].compressed && !segs[i].pruned &&
+            segs[i].bytes < EVI_SEGMENT_HEADER) {
             /*
              * A crash while a new segment was being created (FORMAT.md §3): its
              * header never became whole, so no record can be in it. Readers pass
@@ -489,6 +576,11 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
         r = evi_segment_header_decode(hdr, &h);
         if (r < 0) {
             r = evi_error(r, "'%s': %s", name, ev_last_error());
+            goto out;
+        }
+        if (h.pruned != segs[i].pruned) {
+            r = evi_error(EV_EFORMAT, "'%s': header is that of a %s segment", name,
+                          h.pruned ? "pruned" : "whole");
             goto out;
         }
         if (h.first_index != segs[i].first_index) {
@@ -671,6 +763,108 @@ int evi_segment_compress(int dirfd, const struct evi_segment *plain, int level, 
     }
     z.created_ns = plain->created_ns;
     *ret_compressed = z;
+    return 0;
+}
+
+/* ---- pruning (§3.2) ----------------------------------------------------- */
+
+void evi_segment_file_name(const struct evi_segment *segment, char out[64])
+{
+    char full[64];
+    kind_name(segment->first_index, segment_kind(segment), full);
+    memcpy(out, full + strlen(EVI_SEGMENTS_DIR) + 1, 64 - strlen(EVI_SEGMENTS_DIR) - 1);
+}
+
+int evi_pruned_write(int dirfd, uint64_t first_index, const void *body, size_t len)
+{
+    char tmp[64];
+    int fd, r;
+
+    pruned_tmp_name(first_index, tmp);
+    (void)unlinkat(dirfd, tmp, 0);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        return evi_error(-errno, "cannot create '%s': %s", tmp, strerror(errno));
+    }
+    r = evi_write_all(fd, body, len, 0);
+    if (r == 0) {
+        r = evi_io_fsync(fd);
+    }
+    if (close(fd) < 0 && r == 0) {
+        r = -errno;
+    }
+    if (r < 0) {
+        (void)unlinkat(dirfd, tmp, 0);
+        return evi_error(r, "cannot write '%s': %s", tmp, strerror(-r));
+    }
+    return 0;
+}
+
+int evi_pruned_commit(int dirfd, uint64_t first_index)
+{
+    char name[64], zname[64], pname[64], tmp[64];
+    int r;
+
+    segment_name(first_index, name);
+    zsegment_name(first_index, zname);
+    pruned_name(first_index, pname);
+    pruned_tmp_name(first_index, tmp);
+    r = renameat(dirfd, tmp, dirfd, pname) < 0 ? -errno : 0;
+    if (r == 0) {
+        r = sync_segments_dir(dirfd);
+    }
+    if (r == 0 && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
+        r = -errno;
+    }
+    if (r == 0 && unlinkat(dirfd, zname, 0) < 0 && errno != ENOENT) {
+        r = -errno;
+    }
+    if (r == 0) {
+        r = sync_segments_dir(dirfd);
+    }
+    if (r < 0) {
+        return evi_error(r, "cannot put '%s' in place: %s", pname, strerror(-r));
+    }
+    return 0;
+}
+
+void evi_pruned_discard(int dirfd, uint64_t first_index)
+{
+    char tmp[64];
+    pruned_tmp_name(first_index, tmp);
+    (void)unlinkat(dirfd, tmp, 0);
+}
+
+int evi_pruned_open(int dirfd, uint64_t first_index, struct evi_segment *ret_segment)
+{
+    char name[64];
+    uint8_t hdr[EVI_SEGMENT_HEADER];
+    struct evi_segment_header h;
+    struct stat st;
+    int fd, r;
+
+    pruned_name(first_index, name);
+    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return evi_error(-errno, "cannot open '%s': %s", name, strerror(errno));
+    }
+    r = fstat(fd, &st) < 0 ? -errno : evi_read_exact(fd, hdr, sizeof(hdr), 0);
+    if (r == 0) {
+        r = evi_segment_header_decode(hdr, &h);
+        if (r == 0 && (!h.pruned || h.first_index != first_index)) {
+            r = evi_error(EV_EFORMAT, "'%s': not the pruned form of segment %" PRIu64, name,
+                          first_index);
+        }
+    }
+    if (r < 0) {
+        (void)close(fd);
+        return r;
+    }
+    *ret_segment = (struct evi_segment){.first_index = first_index,
+                                        .created_ns = h.created_ns,
+                                        .bytes = (uint64_t)st.st_size,
+                                        .fd = fd,
+                                        .pruned = true};
     return 0;
 }
 
@@ -889,9 +1083,30 @@ static int scanner_fill(struct evi_scanner *s, size_t want)
     return 0;
 }
 
+/* The next entry of the pruned run being handed out; the run's offset is passed at its end. */
+static int scanner_run_next(struct evi_scanner *s, struct evi_record *ret_record)
+{
+    *ret_record = s->run;
+    ret_record->leaf = s->run.leaf + 32 * (size_t)s->run_next;
+    ret_record->run_count = 1;
+    ret_record->size = 0;
+    if (++s->run_next == s->run.run_count) {
+        ret_record->size = s->run.size;
+        s->offset += s->run.size;
+        s->run_next = 0;
+        s->run.run_count = 0;
+    }
+    s->index++;
+    return EVI_SCAN_RECORD;
+}
+
 int evi_scanner_next(struct evi_scanner *s, struct evi_record *ret_record,
                      enum evi_record_status *ret_status)
 {
+    if (s->run.run_count > 0) {
+        /* The buffer holds the whole run until its end (the offset did not move). */
+        return scanner_run_next(s, ret_record);
+    }
     for (;;) {
         if (s->seg >= s->segment_count) {
             return EVI_SCAN_END;
@@ -911,10 +1126,16 @@ int evi_scanner_next(struct evi_scanner *s, struct evi_record *ret_record,
             s->buf_len = 0;
             continue;
         }
-        enum evi_record_status st = evi_record_decode(s->buf + s->buf_pos, avail, ret_record, NULL);
+        enum evi_record_status st = evi_record_decode_any(
+            s->buf + s->buf_pos, avail, s->segments[s->seg].pruned, ret_record, NULL);
         if (st != EVI_RECORD_OK) {
             *ret_status = st;
             return EVI_SCAN_DAMAGED;
+        }
+        if (ret_record->run_count > 0) {
+            s->run = *ret_record;
+            s->run_next = 0;
+            return scanner_run_next(s, ret_record);
         }
         s->offset += ret_record->size;
         s->index++;

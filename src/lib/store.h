@@ -48,6 +48,8 @@ struct evi_segment {
     bool compressed;
     uint32_t zframe_count;
     uint64_t *zframes; /* zframe_count + 1 file offsets of the frames; owned by the table */
+    /* A segment whose entry bytes retention removed, stored as NNN.pruned (FORMAT.md §3.2). */
+    bool pruned;
 };
 
 /*
@@ -76,6 +78,22 @@ int evi_segment_remove(int dirfd, uint64_t first_index);
  */
 int evi_segment_compress(int dirfd, const struct evi_segment *plain, int level, const bool *stop,
                          struct evi_segment *ret_compressed);
+
+/*
+ * Pruning (§3.2), in two steps. evi_pruned_write writes the pruned form of
+ * segment first_index (header and records already encoded in body) to the
+ * temporary .NNN.pruned.tmp and syncs it. evi_pruned_commit renames it to
+ * NNN.pruned, syncs segments/, removes NNN.seg and NNN.seg.zst and syncs
+ * segments/ again; it must only run once the retention entry naming the
+ * segment is durable. evi_pruned_discard removes a temporary.
+ */
+int evi_pruned_write(int dirfd, uint64_t first_index, const void *body, size_t len);
+int evi_pruned_commit(int dirfd, uint64_t first_index);
+void evi_pruned_discard(int dirfd, uint64_t first_index);
+/* Opens NNN.pruned read-only into *ret_segment (header checked). */
+int evi_pruned_open(int dirfd, uint64_t first_index, struct evi_segment *ret_segment);
+/* The file name of a segment as it is stored now ("NNN.seg", "NNN.seg.zst", "NNN.pruned"). */
+void evi_segment_file_name(const struct evi_segment *segment, char out[64]);
 
 /* Writer lock (§9): waits up to timeout_ms; EV_ELOCKED names the holder's pid. */
 int evi_lock_acquire(int dirfd, int timeout_ms, int *ret_fd);
@@ -129,6 +147,9 @@ struct evi_scanner {
     uint64_t buf_file_off;     /* file offset of buf[0] */
     bool buf_eof;              /* buf ends where the file ended */
     struct evi_zcache *zcache; /* decompressed chunks of compressed segments */
+    /* a pruned run (§3.2) being handed out, one leaf hash per call */
+    struct evi_record run;
+    uint32_t run_next;
 };
 
 enum evi_scan_result {

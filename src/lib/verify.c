@@ -22,12 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include <evident/log.h>
 #include <evident/note.h>
 #include <evident/verify.h>
 
 #include "crypto.h"
 #include "entry.h"
+#include "lifecycle/prune.h"
 #include "error.h"
 #include "fskey.h"
 #include "store.h"
@@ -52,9 +55,17 @@ const char *ev_failure_name(enum ev_failure failure)
     case EV_FAIL_TRUNCATED: return "truncated";
     case EV_FAIL_FORKED: return "forked";
     case EV_FAIL_NO_CHECKPOINT: return "no checkpoint";
+    case EV_FAIL_PRUNED: return "unaccounted pruning";
     }
     return "unknown";
 }
+
+/* A segment a retention entry says it removed (§3.2). */
+struct retention_claim {
+    uint64_t first, last;
+    uint8_t leaf_digest[EV_HASH_BYTES];
+    uint64_t by; /* the retention entry */
+};
 
 /* A root the records must produce at a given size. */
 enum requirement_kind { REQ_LATEST, REQ_HISTORY, REQ_TRUSTED };
@@ -85,6 +96,10 @@ struct verifier_state {
 
     /* with V: tags are checked by this, inline or on a second thread */
     struct evi_tagcheck *tags;
+
+    /* retention (§3.2): what the retention entries say they removed */
+    struct retention_claim *claims;
+    size_t claim_count, claim_cap;
 };
 
 static int fail(struct verifier_state *st, enum ev_failure kind, bool has_entry, uint64_t entry,
@@ -257,23 +272,139 @@ static int load_requirements(struct verifier_state *st, int dirfd,
     return 0;
 }
 
+/* ---- retention (§3.2) ------------------------------------------------------ */
+
+/*
+ * Reads what a retention entry says it removed. Its data is written by the
+ * writer, but here it is input like any other: a retention entry that does not
+ * have the documented shape is a malformed entry.
+ */
+static int read_claims(struct verifier_state *st, uint64_t i, const struct evi_record *rec)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)rec->entry, rec->entry_len, 0, &jerr);
+    json_t *segs = json_object_get(json_object_get(root, "data"), "segments");
+    size_t k;
+    json_t *item;
+    int r = 0;
+
+    if (!json_is_array(segs) || json_array_size(segs) == 0) {
+        r = fail(st, EV_FAIL_ENTRY, true, i, "retention entry %" PRIu64 " names no segments", i);
+        goto out;
+    }
+    json_array_foreach(segs, k, item)
+    {
+        json_t *first = json_object_get(item, "first"), *last = json_object_get(item, "last");
+        const char *digest = json_string_value(json_object_get(item, "leaf_digest"));
+        struct retention_claim c = {.by = i};
+        if (!json_is_integer(first) || !json_is_integer(last) || digest == NULL ||
+            json_integer_value(first) < 0 || json_integer_value(last) < json_integer_value(first) ||
+            (uint64_t)json_integer_value(last) >= i ||
+            evi_hex_decode(digest, strlen(digest), c.leaf_digest, EV_HASH_BYTES) < 0) {
+            r = fail(st, EV_FAIL_ENTRY, true, i,
+                     "retention entry %" PRIu64 ": segment %zu is not described as documented", i,
+                     k + 1);
+            goto out;
+        }
+        c.first = (uint64_t)json_integer_value(first);
+        c.last = (uint64_t)json_integer_value(last);
+        if (st->claim_count == st->claim_cap) {
+            size_t cap = st->claim_cap ? st->claim_cap * 2 : 16;
+            struct retention_claim *grown = realloc(st->claims, cap * sizeof(*grown));
+            if (grown == NULL) {
+                r = -ENOMEM;
+                goto out;
+            }
+            st->claims = grown;
+            st->claim_cap = cap;
+        }
+        st->claims[st->claim_count++] = c;
+    }
+    st->report->retention_entries++;
+out:
+    json_decref(root);
+    return r;
+}
+
+/*
+ * Every pruned segment must be one that a retention entry after it names,
+ * with the same range and the same leaf hashes. (A retention entry that names
+ * a segment still whole is no failure: the writer stopped between its entry
+ * and the removal, FORMAT.md §3.2.)
+ */
+static int check_pruning(struct verifier_state *st, const struct evi_segment *segs, size_t count)
+{
+    for (size_t s = 0; s < count; s++) {
+        if (!segs[s].pruned) {
+            continue;
+        }
+        uint64_t first = segs[s].first_index;
+        uint64_t end = s + 1 < count ? segs[s + 1].first_index : st->report->entries;
+        char name[64];
+        struct evi_pruned_summary sum;
+        evi_segment_file_name(&segs[s], name);
+        if (end <= first) {
+            continue; /* reported by the scan */
+        }
+        int r = evi_pruned_summary(&segs[s], end, &sum, NULL);
+        if (r < 0) {
+            return r == EV_ECORRUPT ? fail(st, EV_FAIL_RECORD, true, first, "%s", ev_last_error())
+                                    : r;
+        }
+        const struct retention_claim *match = NULL;
+        for (size_t k = 0; k < st->claim_count && match == NULL; k++) {
+            const struct retention_claim *c = &st->claims[k];
+            if (c->first == first && c->last == end - 1) {
+                match = c;
+            }
+        }
+        if (match == NULL) {
+            return fail(st, EV_FAIL_PRUNED, true, first,
+                        "entries %" PRIu64 "..%" PRIu64 " were pruned (%s) but no retention "
+                        "entry accounts for it",
+                        first, end - 1, name);
+        }
+        if (!evi_ct_equal(match->leaf_digest, sum.leaf_digest, EV_HASH_BYTES)) {
+            return fail(st, EV_FAIL_PRUNED, true, first,
+                        "entries %" PRIu64 "..%" PRIu64 " (%s) are not the entries retention "
+                        "entry %" PRIu64 " removed",
+                        first, end - 1, name, match->by);
+        }
+        if (st->report->pruned_segments == 0) {
+            st->report->pruned_first = first;
+        }
+        st->report->pruned_segments++;
+        st->report->pruned_last = end - 1;
+    }
+    return 0;
+}
+
 /* ---- records -------------------------------------------------------------- */
 
 static int check_record(struct verifier_state *st, uint64_t i, const struct evi_record *rec,
                         const uint8_t leaf[EV_HASH_BYTES])
 {
-    struct evi_entry_view view;
+    struct evi_entry_view view = {0};
     uint8_t chain[EV_HASH_BYTES], stored[64][EV_HASH_BYTES];
-    bool seal;
+    bool seal = false;
 
-    if (evi_entry_view(rec->entry, rec->entry_len, &view) < 0) {
+    if (rec->leaf != NULL) {
+        /* Pruned (§3.2): its leaf hash stands for it; never a seal, no tag left. */
+        st->report->pruned_entries++;
+    } else if (evi_entry_view(rec->entry, rec->entry_len, &view) < 0) {
         return fail(st, EV_FAIL_ENTRY, true, i, "entry %" PRIu64 ": %s", i, ev_last_error());
-    }
-    if (view.seq != i) {
+    } else if (view.seq != i) {
         return fail(st, EV_FAIL_SEQUENCE, true, i, "record %" PRIu64 " holds entry seq %" PRIu64 "",
                     i, view.seq);
+    } else {
+        seal = evi_entry_is_type(&view, "seal");
+        if (evi_entry_is_type(&view, "retention")) {
+            int r = read_claims(st, i, rec);
+            if (r != 0) {
+                return r;
+            }
+        }
     }
-    seal = evi_entry_is_type(&view, "seal");
     evi_sha256_parts(st->chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
 
     /* Epoch structure: each epoch follows the one before, closed by its seal. */
@@ -310,7 +441,8 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
         j = 0;
     }
 
-    if (st->tags != NULL && evi_tagcheck_add(st->tags, i, rec->epoch, j, chain, rec->tag)) {
+    if (st->tags != NULL && rec->tag != NULL &&
+        evi_tagcheck_add(st->tags, i, rec->epoch, j, chain, rec->tag)) {
         /* A tag before this one is bad: stop; ev_verify_dir reports it. */
         return EV_EVERIFY;
     }
@@ -425,6 +557,7 @@ enum batch_end {
 
 struct batch_item {
     uint32_t epoch;
+    bool pruned; /* leaf came with the record (§3.2): no entry bytes, no tag */
     uint32_t len;
     size_t off;
     uint8_t tag[EV_HASH_BYTES];
@@ -449,7 +582,9 @@ static void *hash_batch(void *arg)
 {
     struct batch *b = arg;
     for (size_t k = 0; k < b->count; k++) {
-        ev_leaf_hash(b->arena + b->items[k].off, b->items[k].len, b->items[k].leaf);
+        if (!b->items[k].pruned) {
+            ev_leaf_hash(b->arena + b->items[k].off, b->items[k].len, b->items[k].leaf);
+        }
     }
     return NULL;
 }
@@ -506,9 +641,14 @@ static void fill_batch(struct batch *b, struct evi_scanner *sc, const struct evi
         }
         struct batch_item *it = &b->items[b->count++];
         it->epoch = rec.epoch;
+        it->pruned = rec.leaf != NULL;
+        if (it->pruned) {
+            memcpy(it->leaf, rec.leaf, EV_HASH_BYTES);
+        } else {
+            memcpy(it->tag, rec.tag, EV_HASH_BYTES);
+        }
         it->len = (uint32_t)rec.entry_len;
         it->off = b->used;
-        memcpy(it->tag, rec.tag, EV_HASH_BYTES);
         memcpy(b->arena + b->used, rec.entry, rec.entry_len);
         b->used += rec.entry_len;
     }
@@ -522,9 +662,10 @@ static int process_batch(struct verifier_state *st, const struct batch *b,
         const struct batch_item *it = &b->items[k];
         struct evi_record rec = {
             .epoch = it->epoch,
-            .entry = b->arena + it->off,
+            .entry = it->pruned ? NULL : b->arena + it->off,
             .entry_len = it->len,
-            .tag = it->tag,
+            .leaf = it->pruned ? it->leaf : NULL,
+            .tag = it->pruned ? NULL : it->tag,
             .size = EVI_RECORD_OVERHEAD + it->len,
         };
         int r = check_record(st, b->first + k, &rec, it->leaf);
@@ -629,6 +770,10 @@ static int scan_records(struct verifier_state *st, int dirfd, bool threaded)
             }
         }
         r = process_batch(st, a, segs, count);
+        if (r == 0) {
+            r = check_pruning(st, segs, count);
+            break;
+        }
         if (r != 1) {
             break;
         }
@@ -753,6 +898,7 @@ int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
 out:
     evi_tagcheck_free(st.tags);
     free(st.reqs);
+    free(st.claims);
     ev_verifier_free(key);
     (void)close(dirfd);
     return r;

@@ -178,7 +178,8 @@ struct seg_file {
 
 /*
  * Segment files are "<20 digits>.seg" and, once closed, may take a suffix
- * (".seg.zst", compressed). Temporary files (a leading '.', or ".tmp" at the
+ * (".seg.zst", compressed) or become "<20 digits>.pruned" (retention,
+ * FORMAT.md §3.2). Temporary files (a leading '.', or ".tmp" at the
  * end) are a tool at work and not part of the log.
  */
 static bool parse_segment_file(const char *name, uint64_t *ret_first, bool *ret_plain)
@@ -186,11 +187,13 @@ static bool parse_segment_file(const char *name, uint64_t *ret_first, bool *ret_
     size_t len = strlen(name);
     uint64_t v = 0;
 
-    if (len < SEGMENT_NAME_DIGITS + 4 || len >= sizeof(((struct seg_file *)0)->name) ||
-        strncmp(name + SEGMENT_NAME_DIGITS, ".seg", 4) != 0) {
+    bool pruned =
+        len == SEGMENT_NAME_DIGITS + 7 && strcmp(name + SEGMENT_NAME_DIGITS, ".pruned") == 0;
+    if (!pruned && (len < SEGMENT_NAME_DIGITS + 4 || len >= sizeof(((struct seg_file *)0)->name) ||
+                    strncmp(name + SEGMENT_NAME_DIGITS, ".seg", 4) != 0)) {
         return false;
     }
-    if (name[SEGMENT_NAME_DIGITS + 4] != '\0' && name[SEGMENT_NAME_DIGITS + 4] != '.') {
+    if (!pruned && name[SEGMENT_NAME_DIGITS + 4] != '\0' && name[SEGMENT_NAME_DIGITS + 4] != '.') {
         return false;
     }
     if (len >= 4 && strcmp(name + len - 4, ".tmp") == 0) {
@@ -216,6 +219,8 @@ static int cmp_seg(const void *a, const void *b)
     /*
      * The plain .seg first: when both forms are present the store reads the
      * .seg (FORMAT.md §3.1: the .zst may be redone), and so does a backup.
+     * Of a segment caught between its whole and its pruned form (§3.2) the
+     * backup keeps the whole one: it is the same entries, with their bytes.
      */
     return (int)y->plain - (int)x->plain;
 }
@@ -1186,7 +1191,8 @@ static int rebuild_derived(int dirfd, const struct ev_checkpoint *cp, struct ev_
             offset = EVI_SEGMENT_HEADER;
         }
         struct evi_entry_view view;
-        if (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index) {
+        if (record.leaf == NULL &&
+            (evi_entry_view(record.entry, record.entry_len, &view) < 0 || view.seq != index)) {
             if (index < cp->tree_size) {
                 r = evi_error(EV_ETAMPERED,
                               "record %" PRIu64 " is not entry %" PRIu64
@@ -1197,7 +1203,11 @@ static int rebuild_derived(int dirfd, const struct ev_checkpoint *cp, struct ev_
             break;
         }
         uint8_t leaf[EV_HASH_BYTES], stored[64][EV_HASH_BYTES];
-        ev_leaf_hash(record.entry, record.entry_len, leaf);
+        if (record.leaf != NULL) {
+            memcpy(leaf, record.leaf, EV_HASH_BYTES); /* pruned by retention (§3.2) */
+        } else {
+            ev_leaf_hash(record.entry, record.entry_len, leaf);
+        }
         int nstored = evi_frontier_append(&frontier, leaf, stored);
         if (nstored < 0) {
             r = nstored;
