@@ -84,5 +84,40 @@ expect_fail "a changed proof hash is rejected" "$ref" verify --vkey "$vkey" \
 check "consistency $old_size -> $size" "$ref" verify --vkey "$vkey" --checkpoint "$work/new.cp" \
     --consistency "$work/old.cp,$work/cons.proof"
 
+# Retention (FORMAT.md §3.2): after the oldest segments lose their entry bytes, proofs
+# of pruned and kept entries and the consistency of the trees before and after still
+# verify with the reference, given the entries saved before the pruning.
+plog=$work/pruned
+printf 'storage:\n  segment_size: 1MiB\n' >"$work/small.yaml"
+"$evident" -c "$work/small.yaml" -d "$plog" init --origin interop.example/pruned >/dev/null 2>&1
+pvkey=$("$evident" -d "$plog" pubkey)
+python3 -c '
+import json
+for i in range(5000):
+    print(json.dumps({"type": "custom.interop", "data": {"i": i, "pad": "p" * 300}}))
+' | "$evident" -c "$work/small.yaml" -d "$plog" append --jsonl --sync never >/dev/null
+"$evident" -d "$plog" checkpoint --new >"$work/before.cp"
+before=$(sed -n 2p "$work/before.cp")
+mkdir "$work/pleaves"
+for i in 0 1 2000 $((before - 1)); do "$evident" -d "$plog" entry "$i" >"$work/pleaves/$i"; done
+"$evident" -c "$work/small.yaml" -d "$plog" prune --max-bytes 1 >"$work/prune.out"
+check "the oldest segments were pruned" grep -q '^pruned 00000000000000000000.seg:' "$work/prune.out"
+check "a pruned entry cannot be read" sh -c "! '$evident' -d '$plog' entry 1"
+"$evident" -d "$plog" checkpoint --new >"$work/after.cp" 2>/dev/null ||
+    "$evident" -d "$plog" checkpoint >"$work/after.cp"
+after=$(sed -n 2p "$work/after.cp")
+check "checkpoint after pruning" "$ref" verify --vkey "$pvkey" --checkpoint "$work/after.cp"
+for i in 1 2000 $((before - 1)); do
+    "$evident" -d "$plog" prove "$i" >"$work/pp$i.tlog-proof"
+    awk 'NR>2 && /^$/ {exit} NR>2 && !/^index / && !/^extra / {print}' \
+        "$work/pp$i.tlog-proof" >"$work/pp$i.hashes"
+    awk 'f {print} /^$/ && !f {f=1}' "$work/pp$i.tlog-proof" >"$work/pp$i.cp"
+    check "inclusion proof of entry $i after pruning" "$ref" verify --vkey "$pvkey" \
+        --checkpoint "$work/pp$i.cp" --inclusion "$work/pleaves/$i,$i,$work/pp$i.hashes"
+done
+"$evident" -d "$plog" prove --consistency "$before" --size "$after" >"$work/pcons.proof"
+check "consistency $before -> $after across the pruning" "$ref" verify --vkey "$pvkey" \
+    --checkpoint "$work/after.cp" --consistency "$work/before.cp,$work/pcons.proof"
+
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -491,6 +491,29 @@ check "closed 1 MiB segments were compressed in the background ($(grep -c zst "$
 run -d "$T/log" verify --verification-key-file "$T/vkey" --checkpoint-dir "$T/published"
 expect_rc "verify over compressed segments, against every published checkpoint" 0
 
+# ---- retention: the first pass at start prunes the oldest segments ---------------------
+write_config
+printf 'retention:\n  max_bytes: 1MiB\n' >>"$T/evidentd.yaml"
+start_daemon
+for _ in $(seq 100); do
+    ls "$T/log/segments" | grep -q '\.pruned$' && break
+    sleep 0.1
+done
+check "retention pruned the oldest segment at start" ls "$T/log/segments/00000000000000000000.pruned"
+curl -s "$BASE/metrics" >"$T/out"
+grep -Eq '^evident_retention_pruned_entries_total [1-9][0-9]*$' "$T/out" && pass ||
+    fail "pruned entries counted in the metrics"
+expect_out "no retention failure" 'evident_retention_failures_total 0'
+grep -q 'retention (at start): pruned' "$T/daemon.err" && pass || fail "retention said on stderr"
+echo '{"type":"custom.test","data":{"after":"retention"}}' |
+    $CLIENT lines "$T/evidentd.sock" >"$T/out"
+expect_out "appends go on after pruning" '"index"'
+stop_daemon
+expect_rc "SIGTERM after retention" 0
+run -d "$T/log" verify --verification-key-file "$T/vkey" --checkpoint-dir "$T/published"
+expect_rc "verify after retention, against every published checkpoint" 0
+expect_out "verify reports the pruned range" 'pruned: '
+
 # ---- started as root: bind a privileged port, then become server.user ---------------
 if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then
     low_port=$(python3 -c '

@@ -11,6 +11,7 @@
  *   api.c       the HTTP API's routes, independent of libmicrohttpd (fuzzed)
  *   auth.c      bearer tokens (hashed) and Unix peer checks
  *   timers.c    seals, checkpoints, self-verification, disk checks
+ *   retention.c retention passes (ev_log_prune), at start, hourly, and when the disk runs low
  *   metrics.c   counters and the Prometheus text
  *   alert.c     alert rules and webhook delivery
  */

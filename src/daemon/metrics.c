@@ -78,6 +78,7 @@ struct evd_metrics {
     atomic_uint_least64_t rejected[EVD_SRC_COUNT][EVD_REJ_COUNT];
     struct histogram batch, append, fdatasync, ack;
     atomic_uint_least64_t verification_runs, verification_failures;
+    atomic_uint_least64_t retention_runs, retention_failures, pruned_entries, pruned_bytes;
     atomic_uint_least64_t alerts_raised, alerts_delivered, alerts_failed, alerts_dropped;
     atomic_int_least64_t connections;
 };
@@ -151,6 +152,10 @@ int evd_metrics_new(struct evd_metrics **ret_metrics)
     histogram_init(&m->ack, ack_buckets, COUNT_OF(ack_buckets));
     atomic_init(&m->verification_runs, 0);
     atomic_init(&m->verification_failures, 0);
+    atomic_init(&m->retention_runs, 0);
+    atomic_init(&m->retention_failures, 0);
+    atomic_init(&m->pruned_entries, 0);
+    atomic_init(&m->pruned_bytes, 0);
     atomic_init(&m->alerts_raised, 0);
     atomic_init(&m->alerts_delivered, 0);
     atomic_init(&m->alerts_failed, 0);
@@ -224,6 +229,19 @@ void evd_metrics_verification(struct evd_metrics *m, bool ok)
     if (!ok) {
         add(&m->verification_failures, 1);
     }
+}
+
+void evd_metrics_retention(struct evd_metrics *m, bool ok, uint64_t entries, uint64_t bytes)
+{
+    if (m == NULL) {
+        return;
+    }
+    add(&m->retention_runs, 1);
+    if (!ok) {
+        add(&m->retention_failures, 1);
+    }
+    add(&m->pruned_entries, entries);
+    add(&m->pruned_bytes, bytes);
 }
 
 void evd_metrics_alert(struct evd_metrics *m, bool delivered)
@@ -441,6 +459,14 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
             load(&m->verification_runs));
     counter(&t, "evident_verification_failures_total", "Self-verifications that failed.",
             load(&m->verification_failures));
+    counter(&t, "evident_retention_runs_total",
+            "Retention passes run (hourly, or the disk ran low).", load(&m->retention_runs));
+    counter(&t, "evident_retention_failures_total", "Retention passes that failed.",
+            load(&m->retention_failures));
+    counter(&t, "evident_retention_pruned_entries_total",
+            "Entries whose bytes retention removed (their hashes stay).", load(&m->pruned_entries));
+    counter(&t, "evident_retention_freed_bytes_total", "Disk bytes retention freed.",
+            load(&m->pruned_bytes));
     counter(&t, "evident_alerts_raised_total", "Alerts raised by the alert rules.",
             load(&m->alerts_raised));
     counter(&t, "evident_alerts_delivered_total", "Alerts a webhook accepted (2xx).",

@@ -68,6 +68,8 @@ void evd_metrics_commit(struct evd_metrics *m, size_t events, uint64_t append_ns
 void evd_metrics_ack(struct evd_metrics *m, uint64_t ns);
 
 void evd_metrics_verification(struct evd_metrics *m, bool ok); /* a self-verification ran */
+/* A retention pass ran: ok, and what it pruned (entries, disk bytes freed). */
+void evd_metrics_retention(struct evd_metrics *m, bool ok, uint64_t entries, uint64_t bytes);
 void evd_metrics_alert(struct evd_metrics *m, bool delivered); /* a webhook delivery ended */
 void evd_metrics_alert_raised(struct evd_metrics *m);          /* a rule fired */
 void evd_metrics_alert_dropped(struct evd_metrics *m);         /* a full alert queue refused one */

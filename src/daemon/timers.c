@@ -16,6 +16,7 @@
 #include "alert.h"
 #include "commit.h"
 #include "metrics.h"
+#include "retention.h"
 #include "timers.h"
 
 #define TICK_NS 250000000ll
@@ -234,6 +235,7 @@ static void *run(void *arg)
     struct evd *d = t->d;
     int64_t start = evd_now_ns();
     int64_t next_checkpoint = start, next_verify = start, next_disk = start;
+    int64_t next_retention = start; /* a first pass at start, then hourly */
 
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
@@ -289,6 +291,10 @@ static void *run(void *arg)
         if (now >= next_disk) {
             evd_check_disk(d);
             next_disk = now + DISK_CHECK_NS;
+        }
+        if (now >= next_retention) {
+            (void)evd_retention_run(d, next_retention == start ? "at start" : "hourly");
+            next_retention = now + EVD_RETENTION_INTERVAL_NS;
         }
         pthread_mutex_lock(&t->lock);
     }

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Retention in evidentd: see retention.h. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include <evident/error.h>
+#include <evident/retention.h>
+
+#include "daemon.h"
+#include "metrics.h"
+#include "retention.h"
+
+int64_t evd_retention_run(struct evd *d, const char *why)
+{
+    struct ev_retention policy = {0};
+    struct ev_prune_report rep;
+
+    pthread_rwlock_rdlock(&d->config_lock); /* a reload may swap the configuration */
+    policy.max_age_ns = d->config->retention.max_age_ns;
+    policy.max_bytes = d->config->retention.max_bytes;
+    pthread_rwlock_unlock(&d->config_lock);
+    if (policy.max_age_ns == 0 && policy.max_bytes == 0) {
+        return 0; /* keep everything */
+    }
+    int r = ev_log_prune(d->log, &policy, 0, &rep);
+    if (r < 0) {
+        fprintf(stderr, "evidentd: retention (%s): %s\n", why, ev_last_error());
+        evd_metrics_retention(d->metrics, false, 0, 0);
+        return r;
+    }
+    evd_metrics_retention(d->metrics, true, rep.entries, rep.bytes_freed);
+    if (rep.count > 0) {
+        fprintf(stderr,
+                "evidentd: retention (%s): pruned %zu segments, entries %" PRIu64 "..%" PRIu64
+                ", %" PRIu64 " bytes freed; retention entry %" PRIu64 "\n",
+                why, rep.count, rep.segments[0].first, rep.segments[rep.count - 1].last,
+                rep.bytes_freed, rep.retention_index);
+    }
+    int64_t n = (int64_t)rep.entries;
+    ev_prune_report_free(&rep);
+    return n;
+}
