@@ -57,6 +57,7 @@
 #include <evident/error.h>
 #include <evident/event.h>
 #include <evident/log.h>
+#include <evident/retention.h>
 #include <evident/policy.h>
 #include <evident/merkle.h>
 #include <evident/verify.h>
@@ -131,7 +132,7 @@ static void usage(FILE *f)
                "                     two other forms on one line first)\n"
                "  --cli-lines N      JSON lines piped into the CLI (default 500000, quick 5000)\n"
                "  --only SECTIONS    comma-separated: limits,append,typed,verify,compress,\n"
-               "                     group,proofs,cli\n"
+               "                     retention,group,proofs,cli\n"
                "                     (without 'limits' no ratios are computed: for profiling)\n");
 }
 
@@ -1809,6 +1810,127 @@ static void bench_compress(void)
     }
 }
 
+/* ---- retention ---------------------------------------------------------------------- */
+
+/* Appends n of the compression pool's events (realistic sizes) to the log in dir. */
+static void append_pool(const char *dir, bool compress, uint64_t n)
+{
+    struct ev_log *log = open_compress_log(dir, compress, 3);
+    uint64_t cursor = 0;
+    for (uint64_t done = 0; done < n; done += APPEND_BATCH) {
+        size_t k = n - done < APPEND_BATCH ? (size_t)(n - done) : APPEND_BATCH;
+        size_t at = (size_t)(cursor++ % (COMPRESS_POOL / APPEND_BATCH)) * APPEND_BATCH;
+        check(ev_log_append_batch(log, &compress_events[at], k, NULL, NULL), "ev_log_append_batch");
+    }
+    if (compress) {
+        check(evi_log_compress_wait(log), "background compression");
+    }
+    check(ev_log_close(log), "ev_log_close");
+}
+
+/* Prunes every closed segment of dir; returns seconds, fills the report. */
+static double prune_all(const char *dir, struct ev_prune_report *ret_report)
+{
+    struct ev_retention policy = {.max_bytes = 1};
+    struct ev_log *log = open_compress_log(dir, false, 3);
+    uint64_t t0 = now_ns();
+    check(ev_log_prune(log, &policy, 0, ret_report), "ev_log_prune");
+    double t = seconds_since(t0);
+    check(ev_log_close(log), "ev_log_close");
+    if (ret_report->count == 0) {
+        die("nothing was pruned: use more --append-entries");
+    }
+    return t;
+}
+
+/*
+ * Issue 5: retention. How fast a pruning runs (it reads every record of the
+ * segments it removes, hashes each entry twice, once for its leaf and once for
+ * the segment's digest, and writes the pruned forms), what is left of the
+ * segments on disk, plain and compressed, and how fast a pruned log verifies.
+ */
+static void bench_retention(void)
+{
+    uint8_t v[EV_VERIFICATION_KEY_BYTES], v_whole[EV_VERIFICATION_KEY_BYTES];
+    char dir[PATH_MAX], whole[PATH_MAX];
+    uint64_t n = opt.append_entries, entries = 0;
+    struct stats rate = {0}, mbs = {0}, left = {0}, per_entry = {0}, left_z = {0};
+    struct stats v_pruned = {0}, v_full = {0};
+    struct row *r;
+
+    make_compress_events();
+    sub_path(dir, sizeof(dir), "retention-log");
+    sub_path(whole, sizeof(whole), "retention-whole");
+    progress("pruning every closed segment of %" PRIu64 " entries (%d x)", n, opt.reps);
+    for (int rep = 0; rep < opt.reps; rep++) {
+        struct ev_prune_report pr;
+        uint64_t closed, zst;
+        create_log(dir, v);
+        append_pool(dir, false, n);
+        segment_bytes(dir, true, &closed, &zst);
+        double t = prune_all(dir, &pr);
+        uint64_t before = 0, after = 0;
+        for (size_t k = 0; k < pr.count; k++) {
+            before += pr.segments[k].bytes;
+            after += pr.segments[k].pruned_bytes;
+        }
+        stats_add(&rate, (double)pr.entries / t);
+        stats_add(&mbs, (double)before / t / 1e6);
+        stats_add(&left, 100.0 * (double)after / (double)before);
+        stats_add(&per_entry, (double)after / (double)pr.entries);
+        ev_prune_report_free(&pr);
+    }
+    r = add_row("retention", "prune (read, hash twice, write the pruned form)", "entries/s", &rate,
+                0);
+    set_limit(r, lim.sha300_evp / 2, "2 SHA-256 an entry");
+    r = add_row("retention", "  same, segment bytes pruned", "MB/s", &mbs, 0);
+    r = add_row("retention", "  pruned form / segment (plain .seg)", "%", &left, 1);
+    r = add_row("retention", "  pruned form per entry", "bytes", &per_entry, 1);
+
+    /* The same entries compressed first: what a pruning saves on a zstd log. */
+    {
+        struct ev_prune_report pr;
+        create_log(dir, v);
+        append_pool(dir, true, n);
+        (void)prune_all(dir, &pr);
+        uint64_t before = 0, after = 0;
+        for (size_t k = 0; k < pr.count; k++) {
+            before += pr.segments[k].bytes;
+            after += pr.segments[k].pruned_bytes;
+        }
+        stats_add(&left_z, 100.0 * (double)after / (double)before);
+        ev_prune_report_free(&pr);
+    }
+    r = add_row("retention", "  pruned form / segment (zstd-3 .seg.zst)", "%", &left_z, 1);
+
+    /* Verification with V: the pruned log against a whole one of the same entries. */
+    create_log(dir, v);
+    append_pool(dir, false, n);
+    struct ev_prune_report pr;
+    (void)prune_all(dir, &pr);
+    ev_prune_report_free(&pr);
+    create_log(whole, v_whole);
+    append_pool(whole, false, n);
+    progress("verification of a pruned and a whole log (%d x 2)", opt.reps);
+    for (int rep = 0; rep < opt.reps; rep++) {
+        stats_add(&v_pruned, verify_rate(dir, v, &entries));
+        stats_add(&v_full, verify_rate(whole, v_whole, &entries));
+    }
+    r = add_row("retention", "verify with V, whole log", "entries/s", &v_full, 0);
+    set_limit(r, lim.verify_v_ceiling, "hashing floor");
+    r = add_row("retention", "verify with V, same log with closed segments pruned", "entries/s",
+                &v_pruned, 0);
+    add_note("retention: %" PRIu64 " entries of the compression pool, %llu MiB segments; every "
+             "closed segment pruned (max_bytes 1); the last segment stays whole.",
+             n, (unsigned long long)(COMPRESS_SEGMENT >> 20));
+    remove_tree(dir);
+    remove_tree(whole);
+    for (unsigned i = 0; i < COMPRESS_POOL; i++) {
+        free(compress_data[i]);
+        compress_data[i] = NULL;
+    }
+}
+
 /* ---- sync always, group commit -------------------------------------------------- */
 
 struct worker {
@@ -2658,6 +2780,10 @@ int main(int argc, char **argv)
     if (want("compress")) {
         fprintf(stderr, "compression\n");
         bench_compress();
+    }
+    if (want("retention")) {
+        fprintf(stderr, "retention\n");
+        bench_retention();
     }
     if (want("group")) {
         fprintf(stderr, "append, sync always\n");
