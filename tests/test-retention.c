@@ -297,6 +297,41 @@ static void test_prune_by_age_and_dry_run(void **state)
     ev_prune_report_free(&rep);
 }
 
+/* Early pruning when the disk runs low: never younger than min_age. */
+static void test_prune_for_disk_space(void **state)
+{
+    struct tu_fixture *f = *state;
+    make_log(f->dir, f->v, 600);
+    int segments = tu_segment_count(f->dir);
+    /* No file system has this much free: the disk is "low" for this policy. */
+    struct ev_retention young = {.want_free_bytes = UINT64_MAX / 2, .min_age_ns = 24 * HOUR};
+    struct ev_prune_report rep = prune(f->dir, &young, 0);
+    assert_int_equal(rep.count, 0); /* nothing is a day old: min_age protects it all */
+    ev_prune_report_free(&rep);
+
+    struct ev_retention low = {.want_free_bytes = UINT64_MAX / 2,
+                               .min_age_ns = 24 * HOUR,
+                               .now_ns = evi_now_ns() + 25 * HOUR};
+    rep = prune(f->dir, &low, 0);
+    assert_int_equal(rep.count, (size_t)segments - 1);
+    assert_string_equal(rep.segments[0].reason, "disk_space");
+    ev_prune_report_free(&rep);
+    struct entries after = collect(f->dir);
+    assert_non_null(strstr(after.bytes[after.count - 2], "\"min_age_s\":86400,"));
+    assert_non_null(strstr(after.bytes[after.count - 2], "\"reason\":\"disk_space\""));
+    entries_free(&after);
+    (void)tu_verify(f->dir, f->v);
+
+    /* Enough free space (one byte is wanted): no early pruning, even past min_age. */
+    char other[PATH_MAX];
+    tu_path(other, f->root, "other");
+    make_log(other, NULL, 600);
+    struct ev_retention plenty = {.want_free_bytes = 1, .now_ns = evi_now_ns() + 25 * HOUR};
+    rep = prune(other, &plenty, 0);
+    assert_int_equal(rep.count, 0);
+    ev_prune_report_free(&rep);
+}
+
 /* Seals inside a pruned segment stay whole: the epochs stay checkable and readable. */
 static void test_prune_keeps_seals(void **state)
 {
@@ -615,6 +650,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prune_by_bytes, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_by_age_and_dry_run, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_prune_for_disk_space, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_keeps_seals, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_compressed, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reader_during_prune, tu_setup, tu_teardown),

@@ -122,6 +122,7 @@ struct ev_config {
     struct {
         uint64_t max_age_ns; /* 0 = keep forever */
         uint64_t max_bytes;  /* 0 = no limit */
+        uint64_t min_age_ns; /* early pruning when the disk runs low keeps this much; 0 = off */
         char *backup_dir;    /* NULL = no backups */
         uint64_t backup_interval_ns;
         uint64_t backup_keep;

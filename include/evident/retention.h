@@ -40,7 +40,16 @@ extern "C" {
 struct ev_retention {
     uint64_t max_age_ns; /* a segment whose newest entry is this old expires; 0 = no limit */
     uint64_t max_bytes;  /* segments (on disk) beyond this expire, oldest first; 0 = no limit */
-    int64_t now_ns;      /* the clock for max_age; 0 = now */
+    int64_t now_ns;      /* the clock for max_age and min_age; 0 = now */
+    /*
+     * Early pruning when the disk runs low: while the log's file system has
+     * less than want_free_bytes free (counting what this pruning frees), the
+     * oldest segments whose newest entry is at least min_age_ns old expire
+     * too ("disk_space"). Both 0 = off; min_age_ns is the retention the
+     * operator must keep whatever the disk says.
+     */
+    uint64_t want_free_bytes;
+    uint64_t min_age_ns;
 };
 
 /* One segment that retention removed (or, in a dry run, would remove). */
@@ -50,7 +59,7 @@ struct ev_pruned_segment {
     uint64_t bytes;        /* its size on disk before */
     uint64_t pruned_bytes; /* the size of its pruned form (0 in a dry run) */
     int64_t newest_ns;     /* the ts of its last entry */
-    const char *reason;    /* "max_age" or "max_bytes" */
+    const char *reason;    /* "max_age", "max_bytes" or "disk_space" */
 };
 
 struct ev_prune_report {

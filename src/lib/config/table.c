@@ -354,6 +354,17 @@ const struct evi_config_option evi_config_options[] = {
      .used_by = LIFECYCLE,
      .doc = "While the log's segments take more than this on disk, the oldest closed ones are "
             "pruned the same way; 0: no limit."},
+    {.path = "retention.min_age",
+     .kind = EVI_CFG_DURATION,
+     .offset = AT(retention.min_age_ns),
+     .default_text = "0",
+     .min = HOUR,
+     .max = 36500 * DAY,
+     .zero_off = true,
+     .used_by = LIFECYCLE,
+     .doc = "When the disk runs low (evidentd's space thresholds), closed segments whose newest "
+            "entry is older than this are pruned early, oldest first, until enough is free; "
+            "0: no early pruning (only max_age and max_bytes)."},
     {.path = "retention.backup_dir",
      .kind = EVI_CFG_STRING,
      .offset = AT(retention.backup_dir),

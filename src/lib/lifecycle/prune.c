@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <evident/retention.h>
 
@@ -285,9 +286,11 @@ static int retention_data(const struct ev_retention *policy, const struct ev_pru
     r = append_text(&t, &len, &cap,
                     "{\"bytes\":%" PRIu64 ",\"entries\":%" PRIu64 ",\"first\":%" PRIu64
                     ",\"last\":%" PRIu64 ",\"policy\":{\"max_age_s\":%" PRIu64
-                    ",\"max_bytes\":%" PRIu64 "},\"segments\":[",
+                    ",\"max_bytes\":%" PRIu64 ",\"min_age_s\":%" PRIu64
+                    ",\"want_free_bytes\":%" PRIu64 "},\"segments\":[",
                     bytes, entries, rep->segments[from].first, rep->segments[to - 1].last,
-                    (uint64_t)(policy->max_age_ns / 1000000000u), policy->max_bytes);
+                    (uint64_t)(policy->max_age_ns / 1000000000u), policy->max_bytes,
+                    (uint64_t)(policy->min_age_ns / 1000000000u), policy->want_free_bytes);
     for (size_t k = from; r == 0 && k < to; k++) {
         const struct ev_pruned_segment *p = &rep->segments[k];
         char sha[65], leaves[65], ts[EVI_TS_LEN + 1];
@@ -386,7 +389,15 @@ int ev_log_prune(struct ev_log *log, const struct ev_retention *policy, unsigned
     }
 
     /* Oldest first, and only a prefix: retention never leaves a hole behind it. */
-    uint64_t remaining = rep.log_bytes;
+    uint64_t remaining = rep.log_bytes, free_now = 0;
+    if (pol->want_free_bytes != 0) {
+        struct statvfs vfs;
+        if (fstatvfs(log->dirfd, &vfs) == 0) {
+            free_now = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        } else {
+            free_now = UINT64_MAX; /* unknown: no early pruning */
+        }
+    }
     for (size_t k = 0; k < ncand; k++) {
         int64_t newest = 0;
         const char *reason = NULL;
@@ -398,6 +409,9 @@ int ev_log_prune(struct ev_log *log, const struct ev_retention *policy, unsigned
             reason = "max_age";
         } else if (pol->max_bytes != 0 && remaining > pol->max_bytes) {
             reason = "max_bytes";
+        } else if (pol->want_free_bytes != 0 && free_now < pol->want_free_bytes &&
+                   now - newest >= (int64_t)pol->min_age_ns) {
+            reason = "disk_space";
         }
         if (reason == NULL) {
             break;
@@ -407,6 +421,9 @@ int ev_log_prune(struct ev_log *log, const struct ev_retention *policy, unsigned
             goto out;
         }
         remaining -= cands[k].disk_bytes;
+        /* A pruned form keeps about 32 bytes an entry of the segment (§3.2). */
+        uint64_t kept = 32 * (cands[k].end - cands[k].seg.first_index);
+        free_now += cands[k].disk_bytes > kept ? cands[k].disk_bytes - kept : 0;
     }
     if (rep.count == 0 || rep.dry_run) {
         for (size_t k = 0; k < rep.count; k++) {
