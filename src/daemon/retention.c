@@ -10,7 +10,7 @@
 #include "metrics.h"
 #include "retention.h"
 
-int64_t evd_retention_run(struct evd *d, const char *why)
+int64_t evd_retention_run(struct evd *d, const char *why, uint64_t want_free_bytes)
 {
     struct ev_retention policy = {0};
     struct ev_prune_report rep;
@@ -18,8 +18,12 @@ int64_t evd_retention_run(struct evd *d, const char *why)
     pthread_rwlock_rdlock(&d->config_lock); /* a reload may swap the configuration */
     policy.max_age_ns = d->config->retention.max_age_ns;
     policy.max_bytes = d->config->retention.max_bytes;
+    policy.min_age_ns = d->config->retention.min_age_ns;
     pthread_rwlock_unlock(&d->config_lock);
-    if (policy.max_age_ns == 0 && policy.max_bytes == 0) {
+    if (policy.min_age_ns != 0) {
+        policy.want_free_bytes = want_free_bytes; /* early pruning only with a min_age */
+    }
+    if (policy.max_age_ns == 0 && policy.max_bytes == 0 && policy.want_free_bytes == 0) {
         return 0; /* keep everything */
     }
     int r = ev_log_prune(d->log, &policy, 0, &rep);

@@ -17,10 +17,12 @@ struct evd;
 
 /*
  * One retention pass; why ("hourly", "space_left", ...) goes into the stderr
- * line it writes when something was pruned or it failed. Returns the number
- * of entries pruned, or a negative code (counted in the metrics, said on
- * stderr; the log is left verifiable either way).
+ * line it writes when something was pruned or it failed. want_free_bytes > 0
+ * (the disk runs low) adds early pruning down to retention.min_age until that
+ * much is free (include/evident/retention.h); 0 applies max_age and max_bytes
+ * only. Returns the number of entries pruned, or a negative code (counted in
+ * the metrics, said on stderr; the log is left verifiable either way).
  */
-int64_t evd_retention_run(struct evd *d, const char *why);
+int64_t evd_retention_run(struct evd *d, const char *why, uint64_t want_free_bytes);
 
 #endif

@@ -293,7 +293,7 @@ static void *run(void *arg)
             next_disk = now + DISK_CHECK_NS;
         }
         if (now >= next_retention) {
-            (void)evd_retention_run(d, next_retention == start ? "at start" : "hourly");
+            (void)evd_retention_run(d, next_retention == start ? "at start" : "hourly", 0);
             next_retention = now + EVD_RETENTION_INTERVAL_NS;
         }
         pthread_mutex_lock(&t->lock);
