@@ -48,6 +48,8 @@ const char *ev_strerror(int code)
     case EV_EREADONLY: return "log not open for writing";
     case EV_ERANGE: return "out of range";
     case EV_EJSON: return "malformed event";
+    case EV_ENOKEY: return "data key needed";
+    case EV_EDECRYPT: return "entry does not decrypt";
     default: break;
     }
     if (code < 0 && code > EV_ERRNO_BASE) {
