@@ -474,6 +474,28 @@ static void test_seals_stay_plain(void **state)
     (void)tu_verify(f->tu.dir, f->tu.v);
 }
 
+static void test_decrypt_only_writer(void **state)
+{
+    struct fx *f = *state;
+    struct ev_datakey_info key;
+    make_log(f, EV_DATA_AES_256_GCM, 1, &key);
+    struct ev_datakeys *keys = load(f->keyfile);
+    /* Encryption turned off: new entries are plain, old ones still read. */
+    struct ev_open_options o = {.flags = EV_OPEN_DECRYPT_ONLY, .data_keys = keys};
+    struct ev_log *log = tu_open(f->tu.dir, &o);
+    assert_int_equal(append_secret(log, "test", EV_SEV_INFO, 1), 1);
+    tu_ok(ev_log_close(log));
+    struct ev_entry *e = entry_at(f->tu.dir, keys, 1);
+    assert_int_equal(ev_entry_encryption(e->bytes, e->len, NULL), 0);
+    assert_non_null(strstr(e->bytes, "SECRET-NOTE-1"));
+    ev_entry_free(e);
+    char *text = NULL;
+    tu_ok(decrypt_at(f->tu.dir, keys, 0, &text));
+    free(text);
+    ev_datakeys_free(keys);
+    (void)tu_verify(f->tu.dir, f->tu.v);
+}
+
 /* Returns a copy of e with its bytes from `"enc":` replaced by other's. */
 static char *splice_enc(const char *e, const char *other)
 {
@@ -691,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_file_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seals_stay_plain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decrypt_only_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aad_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_big_when_encrypted, setup, teardown),
         cmocka_unit_test(test_key_file_parser),

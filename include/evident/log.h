@@ -75,6 +75,11 @@ int ev_log_create(const char *dir, const struct ev_create_options *options,
 
 enum {
     EV_OPEN_READONLY = 1u << 0, /* no lock, no recovery, no appends */
+    /*
+     * A writer given data_keys does not encrypt what it appends: encryption
+     * was turned off, and the keys are there only to read older entries.
+     */
+    EV_OPEN_DECRYPT_ONLY = 1u << 1,
 };
 
 /* What recovery did at open (see docs/FORMAT.md §10). */

@@ -1571,7 +1571,8 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
     for (made = 0; made < count; made++) {
         unsigned flags = library_data != NULL && library_data[made] ? EVI_BODY_DATA_CANONICAL : 0;
         r = evi_entry_body_make(&events[made], flags, &bodies[made]);
-        if (r == 0 && log->options.data_keys != NULL) {
+        if (r == 0 && log->options.data_keys != NULL &&
+            !(log->options.flags & EV_OPEN_DECRYPT_ONLY)) {
             /* Encryption at rest (FORMAT.md §5.1): sealed in evi_entry_assemble(). */
             r = evi_entry_body_encrypt(&bodies[made], log->options.data_keys);
         }
