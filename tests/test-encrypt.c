@@ -65,7 +65,8 @@ static uint64_t append_secret(struct ev_log *log, const char *type, int severity
     (void)snprintf(data, sizeof(data), "{\"note\":\"SECRET-NOTE-%u\",\"n\":%u}", n, n);
     struct ev_event ev = {.type = type,
                           .severity = severity,
-                          .source_json = "{\"program\":\"SECRET-PROGRAM\",\"host\":\"h1\"}",
+                          .source_json =
+                              "{\"program\":\"SECRET-PROGRAM\",\"host\":\"SECRET-HOST\"}",
                           .data_json = data};
     tu_ok(ev_log_append(log, &ev, &index));
     return index;
@@ -179,12 +180,12 @@ static void round_trip(void **state, int alg)
         assert_null(strstr(e->bytes, "\"data\""));
         tu_ok(decrypt_at(f->tu.dir, keys, i, &text));
         /* The §5 entry the event would have been unencrypted, byte for byte. */
-        (void)snprintf(expect, sizeof(expect),
-                       "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"%.30s\",\"type\":\"test\","
-                       "\"severity\":\"info\",\"source\":{\"host\":\"h1\",\"program\":\"SECRET-"
-                       "PROGRAM\"},\"data\":{\"n\":%" PRIu64 ",\"note\":\"SECRET-NOTE-%" PRIu64
-                       "\"}}",
-                       i, strstr(e->bytes, "\"ts\":\"") + 6, i, i);
+        (void)snprintf(
+            expect, sizeof(expect),
+            "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"%.30s\",\"type\":\"test\","
+            "\"severity\":\"info\",\"source\":{\"host\":\"SECRET-HOST\",\"program\":\"SECRET-"
+            "PROGRAM\"},\"data\":{\"n\":%" PRIu64 ",\"note\":\"SECRET-NOTE-%" PRIu64 "\"}}",
+            i, strstr(e->bytes, "\"ts\":\"") + 6, i, i);
         assert_string_equal(text, expect);
         check_envelope(e, ev_data_alg_name(alg), key.id, text);
         nonces[i] = strndup(strstr(e->bytes, "\"nonce\":\""), 9 + EVI_AEAD_NONCE_B64);
@@ -199,7 +200,7 @@ static void round_trip(void **state, int alg)
     }
     /* No plaintext of source or data anywhere in the records. */
     assert_false(file_contains(tu_path(seg, f->tu.dir, SEGMENT), "SECRET"));
-    assert_false(file_contains(seg, "h1"));
+    assert_false(file_contains(seg, "SECRET-HOST"));
     /* Verification needs no data key. */
     (void)tu_verify(f->tu.dir, NULL);
     (void)tu_verify(f->tu.dir, f->tu.v);
@@ -299,7 +300,7 @@ static void test_missing_key(void **state)
     tu_ok(ev_log_entry(log, 0, &e));
     assert_int_equal(ev_log_decrypt(log, e, &text, &len), EV_ENOKEY);
     ev_entry_free(e);
-    struct ev_filter flt = {.max_severity = -1, .source = "h1"};
+    struct ev_filter flt = {.max_severity = -1, .source = "SECRET-HOST"};
     assert_int_equal(ev_log_scan(log, 0, 2, &flt, NULL, NULL), EV_ENOKEY);
     /* Filters on visible fields need no key. */
     struct ev_filter by_type = {.max_severity = EV_SEV_INFO, .type = "test"};

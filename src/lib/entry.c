@@ -270,8 +270,8 @@ int evi_entry_body_make(const struct ev_event *event, unsigned flags,
     p = put(p, dat, dat_len);
     p = put(p, "}", 1);
     *p = '\0';
-    ret_body->text = text;
-    ret_body->len = len;
+    /* The whole struct: callers may pass it uninitialized (a plain body, §5). */
+    *ret_body = (struct evi_entry_body){.text = text, .len = len};
     text = NULL;
     r = 0;
 out:
@@ -301,11 +301,13 @@ int evi_entry_body_encrypt(struct evi_entry_body *body, struct ev_datakeys *keys
     const struct evi_datakey *k = &keys->keys[keys->count - 1];
 
     if (src == NULL) {
+        evi_entry_body_free(body);
         return evi_error(EV_EFORMAT, "entry body without source");
     }
     size_t plain_off = (size_t)(src - body->text);
     size_t len = evi_envelope_body_len(k->alg, plain_off, 1 + body->len - plain_off);
     if (len + evi_entry_prefix_len(0) > EV_ENTRY_MAX_BYTES) {
+        evi_entry_body_free(body); /* the caller's batch frees only the bodies made */
         return evi_error(EV_ETOOBIG, "entry would be %zu bytes encrypted, over the limit of %u",
                          len + evi_entry_prefix_len(0), EV_ENTRY_MAX_BYTES);
     }
@@ -625,8 +627,7 @@ int evi_seal_body_make(const struct evi_seal *seal, struct evi_entry_body *ret_b
         free(text);
         return -EOVERFLOW;
     }
-    ret_body->text = text;
-    ret_body->len = (size_t)n;
+    *ret_body = (struct evi_entry_body){.text = text, .len = (size_t)n};
     return 0;
 }
 

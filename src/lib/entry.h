@@ -51,7 +51,8 @@ void evi_entry_body_free(struct evi_entry_body *body);
  * Makes body an encrypted one (FORMAT.md §5.1) under keys' current key: its
  * len becomes the envelope's exact length, so size checks before sequencing
  * hold. The encryption itself happens in evi_entry_assemble(), once seq and
- * ts are known (they are authenticated). EV_ETOOBIG if the envelope would not fit.
+ * ts are known (they are authenticated). EV_ETOOBIG if the envelope would not
+ * fit; on failure the body is freed (as if evi_entry_body_make had failed).
  */
 int evi_entry_body_encrypt(struct evi_entry_body *body, struct ev_datakeys *keys);
 

@@ -42,6 +42,9 @@ struct ev_datakeys {
      */
     void *seal_ctx;
     uint8_t *scratch;
+    /* Nonces drawn from the CSPRNG 256 at a time (one RAND_bytes call costs a microsecond). */
+    uint8_t nonces[EVI_AEAD_NONCE * 256];
+    size_t nonces_used; /* bytes of nonces already given out */
 };
 
 /*

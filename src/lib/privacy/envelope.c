@@ -186,11 +186,21 @@ long evi_envelope_write(struct ev_datakeys *keys, char *out, size_t prefix_len, 
     *p++ = '"';
     size_t aad_len = (size_t)(p - out);
 
-    /* A fresh random nonce per entry, never one derived from seq (§5.1). */
-    r = evi_random(nonce, sizeof(nonce));
-    if (r < 0) {
-        return evi_error(r, "no randomness for an entry nonce");
+    /*
+     * A fresh random nonce per entry, never one derived from seq (§5.1): 96
+     * bits from the CSPRNG, drawn for 256 entries at once and each used once.
+     */
+    if (keys->nonces_used == 0 || keys->nonces_used == sizeof(keys->nonces)) {
+        r = evi_random(keys->nonces, sizeof(keys->nonces));
+        if (r < 0) {
+            keys->nonces_used = 0;
+            return evi_error(r, "no randomness for entry nonces");
+        }
+        keys->nonces_used = 0;
     }
+    memcpy(nonce, keys->nonces + keys->nonces_used, sizeof(nonce));
+    evi_wipe(keys->nonces + keys->nonces_used, sizeof(nonce));
+    keys->nonces_used += sizeof(nonce);
     EVP_CIPHER_CTX *ctx = keys->seal_ctx;
     uint8_t *ct = keys->scratch;
     int len1 = 0, len2 = 0, len3 = 0;
@@ -206,10 +216,16 @@ long evi_envelope_write(struct ev_datakeys *keys, char *out, size_t prefix_len, 
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, EVI_AEAD_TAG, ct + plain_len) != 1) {
         return evi_error(-EIO, "encrypting an entry failed in OpenSSL");
     }
+    /*
+     * The nonce and ciphertext are public: OpenSSL's table-driven base64
+     * (RFC 4648 §4, padded; total was bounded by cap above, plus its NUL in
+     * the tail's room) rather than crypto.c's constant-time one for secrets,
+     * which cost more than the AEAD itself.
+     */
     p = put(p, nonce_head, LIT(nonce_head));
-    p += evi_base64_encode(nonce, sizeof(nonce), p, (size_t)(out + cap - p));
+    p += EVP_EncodeBlock((unsigned char *)p, nonce, (int)sizeof(nonce));
     p = put(p, ct_head, LIT(ct_head));
-    p += evi_base64_encode(ct, plain_len + EVI_AEAD_TAG, p, (size_t)(out + cap - p));
+    p += EVP_EncodeBlock((unsigned char *)p, ct, (int)(plain_len + EVI_AEAD_TAG));
     p = put(p, enc_tail, LIT(enc_tail));
     if ((size_t)(p - out) != total) {
         return evi_error(-EIO, "encrypted entry length %zu, expected %zu", (size_t)(p - out),
