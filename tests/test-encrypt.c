@@ -695,6 +695,10 @@ static void test_envelope_parser(void **state)
         "{\"v\":1,\"seq\":3,\"ts\":\"2026-11-27T09:00:00.000000000Z\",\"type\":\"t\","
         "\"severity\":\"info\",\"enc\":{\"alg\":\"aes-256-gcm\",\"key\":\"0123456789abcdef\","
         "\"nonce\":\"AAAAAAAAAAAAAAA\",\"ct\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}}",
+        /* Cut inside the nonce (fuzz-datakey: a pointer past the end was compared). */
+        "{\"v\":1,\"seq\":3,\"ts\":\"2026-11-27T09:00:00.000000000Z\",\"type\":\"t\","
+        "\"severity\":\"info\",\"enc\":{\"alg\":\"aes-256-gcm\",\"key\":\"0123456789abcdef\","
+        "\"nonce\":\"tZ5mY}}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(evi_envelope_parse((const uint8_t *)bad[i], strlen(bad[i]), &env),

@@ -38,9 +38,10 @@ size_t evi_envelope_body_len(int alg, size_t head_len, size_t plain_len)
            evi_base64_encoded_len(plain_len + EVI_AEAD_TAG) + LIT(enc_tail);
 }
 
+/* Whether lit (n bytes) is at p; p may lie past end (then it is not). */
 static bool at(const char *p, const char *end, const char *lit, size_t n)
 {
-    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
+    return p <= end && (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
 }
 
 int evi_envelope_parse(const uint8_t *entry, size_t len, struct evi_envelope *ret_env)
@@ -102,7 +103,9 @@ int evi_envelope_parse(const uint8_t *entry, size_t len, struct evi_envelope *re
     }
     p += EV_DATAKEY_ID_LEN + 1;
     env.aad_len = (size_t)(p - (const char *)entry);
+    /* Checked in order, so that no pointer is formed past the end (fuzz-datakey found one). */
     if (!at(p, end, nonce_head, LIT(nonce_head)) ||
+        (size_t)(end - p) < LIT(nonce_head) + EVI_AEAD_NONCE_B64 ||
         !at(p + LIT(nonce_head) + EVI_AEAD_NONCE_B64, end, ct_head, LIT(ct_head))) {
         return evi_error(EV_EFORMAT, "entry %" PRIu64 ": nonce malformed", view.seq);
     }
