@@ -11,7 +11,9 @@
 #   - 'verify' with only the pinned public key, and with V, passes: no data key;
 #   - rotation ('datakey new' again): old and new entries both read; a key file
 #     without the old key names the missing key; a 0644 key file is refused;
-#   - summary and report need the key and say so.
+#   - summary and report need the key and say so;
+#   - with EVIDENTD set: evidentd encrypts what it appends and its read API
+#     gives each encrypted entry's decrypted form.
 #
 #   EVIDENT=build/src/cli/evident SRCDIR=. bash tests/test-encrypt.sh
 #
@@ -20,11 +22,19 @@ set -euo pipefail
 
 : "${EVIDENT:?set EVIDENT to the evident binary}"
 EVIDENT=$(cd "$(dirname "$EVIDENT")" && pwd)/$(basename "$EVIDENT")
+if [[ -n ${EVIDENTD:-} ]]; then
+    EVIDENTD=$(cd "$(dirname "$EVIDENTD")" && pwd)/$(basename "$EVIDENTD")
+fi
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 SRCDIR=$(cd "$SRCDIR" && pwd)
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/evident-encrypt.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+daemon_pid=
+cleanup() {
+    [[ -n $daemon_pid ]] && kill -9 "$daemon_pid" 2>/dev/null || true
+    rm -rf "$T"
+}
+trap cleanup EXIT
 cd "$T"
 unset EVIDENT_DIR EVIDENT_CONFIG
 umask 022
@@ -173,6 +183,40 @@ run datakey new --file other
 run -d L show --data-key other 0
 expect_rc "show with another key file" 2
 expect_err "show with another key file: not in it" "entry 0 is encrypted with data key $K1, which is not in 'other'"
+
+# ---- evidentd (when EVIDENTD names it) --------------------------------------------------
+if [[ -n ${EVIDENTD:-} ]] && command -v curl >/dev/null; then
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    reader=reader-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    {
+        printf 'log:\n  dir: %s/L\n' "$T"
+        printf 'privacy:\n  encryption:\n    enabled: true\n    key_file: %s/keys\n' "$T"
+        printf 'server:\n  unix_socket: %s/d.sock\n  http_listen: ["127.0.0.1:%s"]\n' "$T" "$port"
+        printf '  reader_tokens: ["sha256:%s"]\n' "$(printf '%s' "$reader" | sha256sum | cut -d' ' -f1)"
+    } >d.yaml
+    "$EVIDENTD" --config d.yaml 2>d.err &
+    daemon_pid=$!
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    EVIDENT_SOCKET=$T/d.sock run append --type custom.daemon --data "{\"customer\":\"$SECRET\"}"
+    expect_rc "append through evidentd" 0
+    [[ $rc == 0 ]] || sed "s/^/  evidentd: /" d.err >&2
+    n=$(cat "$T/out")
+    curl -s -H "Authorization: Bearer $reader" "http://127.0.0.1:$port/v1/entries/$n" >"$T/out"
+    expect_out "read API: stored entry encrypted under the current key" "\"enc\":{\"alg\":\"chacha20-poly1305\",\"key\":\"$K2\""
+    expect_out "read API: decrypted" "\"decrypted\":{\"v\":1,\"seq\":$n,"
+    expect_out "read API: decrypted data" "\"data\":{\"customer\":\"$SECRET\"}}"
+    curl -s -H "Authorization: Bearer $reader" "http://127.0.0.1:$port/v1/entries?from=0&to=1" >"$T/out"
+    expect_out "read API list: entry 0 decrypted with key 1" "\"decrypted\":{\"v\":1,\"seq\":0,"
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid" || true
+    daemon_pid=
+    check "no secret in the segments after the daemon" no_secret_in_segments
+    run -d L verify --pubkey "$PUB" --verification-key-file V
+    expect_rc "verify after the daemon" 0
+fi
 
 echo "encrypt: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
