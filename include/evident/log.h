@@ -122,10 +122,10 @@ struct ev_open_options {
      * Encryption at rest (docs/FORMAT.md §5.1, evident/datakey.h), borrowed:
      * it must outlive the handle. A writer encrypts the source and data of
      * every event it appends under the keyring's current (last) key, unless
-     * flags has EV_OPEN_DECRYPT_ONLY; seals stay plain. A reader, and ev_log_decrypt(), decrypt with any key of it.
-     * NULL (default): nothing is encrypted, and encrypted entries can be
-     * listed and verified but not read. ev_log_entry() and ev_log_scan()
-     * always give the stored bytes, which are what is hashed.
+     * flags has EV_OPEN_DECRYPT_ONLY; seals stay plain. A reader, and ev_log_decrypt(), decrypt
+     * with any key of it. NULL (default): nothing is encrypted, and encrypted entries can be listed
+     * and verified but not read. ev_log_entry() and ev_log_scan() always give the stored bytes,
+     * which are what is hashed.
      */
     struct ev_datakeys *data_keys;
 };
