@@ -175,6 +175,12 @@ expect_rc "0644 key file refused" 2
 expect_err "0644 key file: says why" "data key file 'keys' has mode 0644: group or others have access; it must be 0600"
 run -c enc.yaml -d L append --type custom.x --data '{"a":1}'
 expect_rc "append with a 0644 key file refused" 2
+run -c enc.yaml -d L info
+expect_rc "info never loads the key file" 0
+run -c enc.yaml -d L entry 0
+expect_rc "entry N never loads the key file" 0
+run -c enc.yaml -d L verify --pubkey "$PUB"
+expect_rc "verify never loads the key file" 0
 chmod 600 keys
 check "nothing appended with a refused key file" test "$(entries)" = "$before"
 

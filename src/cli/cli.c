@@ -549,7 +549,7 @@ bool cli_data_keys(const struct cli *cli, bool readonly, struct ev_datakeys **re
         path = cli->config->privacy.encryption_key_file;
     }
     *ret_keys = NULL;
-    if (path == NULL) {
+    if (path == NULL || (readonly && !cli->decrypts)) {
         return true;
     }
     if (data_keys == NULL) {

@@ -49,6 +49,7 @@ struct cli {
     const char *config_path;        /* -c/--config or $EVIDENT_CONFIG; NULL = defaults */
     const struct ev_config *config; /* that file, loaded by main(); NULL = defaults */
     const char *data_key_path;      /* --data-key FILE of a reading command; NULL = none */
+    bool decrypts;                  /* the command shows source and data (log, show, ...) */
 };
 
 /*
@@ -169,9 +170,11 @@ int cli_write_all(int fd, const void *data, size_t len);
 bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev_log **ret_log);
 
 /*
- * Encryption at rest (docs/FORMAT.md §5.1): cli_open() gives a reader the keys
- * of --data-key FILE, else of the configuration's privacy.encryption.key_file;
- * a writer those of key_file when privacy.encryption.enabled (it encrypts).
+ * Encryption at rest (docs/FORMAT.md §5.1): cli_open() gives a reader that
+ * decrypts (cli->decrypts) the keys of --data-key FILE, else of the
+ * configuration's privacy.encryption.key_file; a writer those of key_file
+ * when privacy.encryption.enabled (it encrypts). Other readers (entry, info,
+ * prove, export, verify) get none: they never need the key file.
  * The keys live until cli_data_keys_free(), which main() calls at the end.
  */
 void cli_data_keys_free(void);

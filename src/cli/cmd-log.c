@@ -233,6 +233,7 @@ static int run(struct cli *cli, int argc, char **argv)
     struct ev_log *log = NULL;
     int c, r;
 
+    cli->decrypts = true; /* shows source and data: needs the data keys (FORMAT.md §5.1) */
     while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, options, NULL)) != -1) {
         switch (c) {
         case 't': filter.type = optarg; break;

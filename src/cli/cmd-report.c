@@ -82,6 +82,7 @@ static int run(struct cli *cli, int argc, char **argv)
     uint64_t rows;
     int c, r, ret = CLI_TROUBLE;
 
+    cli->decrypts = true; /* shows source and data: needs the data keys (FORMAT.md §5.1) */
     while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, options, NULL)) != -1) {
         switch (c) {
         case 'f':

@@ -50,6 +50,7 @@ static int run(struct cli *cli, int argc, char **argv)
     uint64_t index;
     int ret = CLI_TROUBLE, c, r;
 
+    cli->decrypts = true; /* shows source and data: needs the data keys (FORMAT.md §5.1) */
     while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, options, NULL)) != -1) {
         if (c == 'K') {
             cli->data_key_path = optarg;

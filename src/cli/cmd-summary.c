@@ -56,6 +56,7 @@ static int run(struct cli *cli, int argc, char **argv)
     size_t len = 0;
     int c, r, ret = CLI_TROUBLE;
 
+    cli->decrypts = true; /* shows source and data: needs the data keys (FORMAT.md §5.1) */
     while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, options, NULL)) != -1) {
         switch (c) {
         case 'a':
