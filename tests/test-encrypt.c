@@ -18,6 +18,7 @@
 #include "testutil.h"
 
 #include <evident/datakey.h>
+#include <evident/report.h>
 
 #include "crypto.h"
 #include "entry.h"
@@ -270,6 +271,18 @@ static void test_tampered_ciphertext(void **state)
     assert_string_equal(ev_last_error(), msg);
     tu_ok(decrypt_at(f->tu.dir, keys, 0, &text)); /* its neighbours are intact */
     free(text);
+
+    /* A summary counts it as malformed (verification says where) rather than failing. */
+    struct ev_open_options o = {.flags = EV_OPEN_READONLY, .data_keys = keys};
+    struct ev_log *log = tu_open(f->tu.dir, &o);
+    struct ev_summary *summary = NULL;
+    size_t len;
+    tu_ok(ev_summary_build(log, NULL, &summary));
+    tu_ok(ev_summary_json(summary, &text, &len));
+    assert_non_null(strstr(text, "\"malformed\":1"));
+    free(text);
+    ev_summary_free(summary);
+    tu_ok(ev_log_close(log));
     ev_datakeys_free(keys);
 }
 

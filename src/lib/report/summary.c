@@ -13,7 +13,6 @@
 #include <jansson.h>
 
 #include <evident/datakey.h>
-
 #include <evident/error.h>
 
 #include "error.h"
@@ -494,13 +493,17 @@ static int visit(void *ctx, const struct ev_entry *entry)
     json_error_t jerr;
     char *text = NULL;
     size_t len = 0;
-    /* An encrypted entry is read through its data key (FORMAT.md §5.1); without it, stop. */
+    /*
+     * An encrypted entry is read through its data key (FORMAT.md §5.1); without
+     * it, stop. One that does not decrypt is damage: counted as malformed, as a
+     * damaged plain entry is, and verification says where.
+     */
     int dr = ev_log_decrypt(((struct build *)ctx)->log, entry, &text, &len);
-    if (dr < 0) {
+    if (dr < 0 && dr != EV_EDECRYPT) {
         ((struct build *)ctx)->error = dr;
         return dr;
     }
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = dr == 0 ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     free(text);
     const char *type = str(root, "type"), *ts = str(root, "ts");
     int64_t ts_ns = 0;
