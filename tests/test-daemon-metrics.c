@@ -367,6 +367,10 @@ static void test_fresh(void **state)
         "evident_seconds_since_checkpoint",
         "evident_verification_runs_total",
         "evident_verification_failures_total",
+        "evident_retention_runs_total",
+        "evident_retention_failures_total",
+        "evident_retention_pruned_entries_total",
+        "evident_retention_freed_bytes_total",
         "evident_alerts_raised_total",
         "evident_alerts_delivered_total",
         "evident_alerts_failed_total",
@@ -428,6 +432,9 @@ static void test_counters_and_gauges(void **state)
     evd_metrics_verification(m, true);
     evd_metrics_verification(m, true);
     evd_metrics_verification(m, false);
+    evd_metrics_retention(m, true, 9469, 3889443);
+    evd_metrics_retention(m, false, 0, 0);
+    evd_metrics_retention(m, true, 0, 0);
     evd_metrics_alert_raised(m);
     evd_metrics_alert_raised(m);
     evd_metrics_alert(m, true);
@@ -466,6 +473,10 @@ static void test_counters_and_gauges(void **state)
     assert_value(e, "0", "evident_rejected_total", 2, "source=http", "reason=overload");
     assert_value(e, "3", "evident_verification_runs_total", 0);
     assert_value(e, "1", "evident_verification_failures_total", 0);
+    assert_value(e, "3", "evident_retention_runs_total", 0);
+    assert_value(e, "1", "evident_retention_failures_total", 0);
+    assert_value(e, "9469", "evident_retention_pruned_entries_total", 0);
+    assert_value(e, "3889443", "evident_retention_freed_bytes_total", 0);
     assert_value(e, "2", "evident_alerts_raised_total", 0);
     assert_value(e, "1", "evident_alerts_delivered_total", 0);
     assert_value(e, "2", "evident_alerts_failed_total", 0);

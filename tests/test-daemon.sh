@@ -505,6 +505,11 @@ grep -Eq '^evident_retention_pruned_entries_total [1-9][0-9]*$' "$T/out" && pass
     fail "pruned entries counted in the metrics"
 expect_out "no retention failure" 'evident_retention_failures_total 0'
 grep -q 'retention (at start): pruned' "$T/daemon.err" && pass || fail "retention said on stderr"
+http GET /v1/entries/1 "$READER_TOKEN"
+check "a pruned entry is 410 Gone" test "$(cat "$T/status")" = 410
+expect_out "which says why" 'was removed by retention'
+http GET "/v1/proof/1" ""
+check "and its proof is still served" test "$(cat "$T/status")" = 200
 echo '{"type":"custom.test","data":{"after":"retention"}}' |
     $CLIENT lines "$T/evidentd.sock" >"$T/out"
 expect_out "appends go on after pruning" '"index"'

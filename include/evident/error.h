@@ -41,7 +41,9 @@ enum {
     EV_EREADONLY = -1014,  /* operation needs a log opened for writing */
     EV_ERANGE = -1015,     /* index or tree size outside the log */
     EV_EJSON = -1016,      /* event JSON malformed or not of the required shape */
-    EV_EPRUNED = -1017,    /* the entry's bytes were removed by retention (its hash is kept) */
+    EV_ENOKEY = -1017,     /* entry encrypted with a data key that was not given */
+    EV_EDECRYPT = -1018,   /* entry does not decrypt with its data key (wrong key, damage) */
+    EV_EPRUNED = -1019,    /* the entry's bytes were removed by retention (its hash is kept) */
 };
 
 /* Name of a code: "entry too big", "no such file or directory", ... Never NULL. */

@@ -75,6 +75,11 @@ int ev_log_create(const char *dir, const struct ev_create_options *options,
 
 enum {
     EV_OPEN_READONLY = 1u << 0, /* no lock, no recovery, no appends */
+    /*
+     * A writer given data_keys does not encrypt what it appends: encryption
+     * was turned off, and the keys are there only to read older entries.
+     */
+    EV_OPEN_DECRYPT_ONLY = 1u << 1,
 };
 
 /* What recovery did at open (see docs/FORMAT.md §10). */
@@ -113,6 +118,16 @@ struct ev_open_options {
      */
     int compression;
     int compression_level; /* zstd level 1..19; 0 = 3 */
+    /*
+     * Encryption at rest (docs/FORMAT.md §5.1, evident/datakey.h), borrowed:
+     * it must outlive the handle. A writer encrypts the source and data of
+     * every event it appends under the keyring's current (last) key, unless
+     * flags has EV_OPEN_DECRYPT_ONLY; seals stay plain. A reader, and ev_log_decrypt(), decrypt
+     * with any key of it. NULL (default): nothing is encrypted, and encrypted entries can be listed
+     * and verified but not read. ev_log_entry() and ev_log_scan() always give the stored bytes,
+     * which are what is hashed.
+     */
+    struct ev_datakeys *data_keys;
 };
 
 /*

@@ -118,6 +118,8 @@ struct ev_report_options {
     int64_t now_ns;                  /* "generated at" and the verifier's clock; 0 = now */
     const char *dir_label;           /* how the auditor commands name the directory;
                                         NULL = dir as given */
+    struct ev_datakeys *data_keys;   /* to read encrypted entries (evident/datakey.h);
+                                        without their key the build fails with EV_ENOKEY */
 };
 
 /*

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <evident/config.h>
+#include <evident/datakey.h>
 #include <evident/error.h>
 #include <evident/event.h>
 #include <evident/log.h>
@@ -62,6 +63,24 @@ const char *cli_cause(int r)
         (void)snprintf(cause + n, sizeof(cause) - n, " (%s)", detail);
     }
     return cause;
+}
+
+int cli_fail_read(int r, const char *fmt, ...)
+{
+    char cause[768];
+    va_list ap;
+
+    if (r == EV_ENOKEY) {
+        (void)snprintf(cause, sizeof(cause), "%s %s", ev_last_error(), CLI_DATA_KEY_HINT);
+    } else if (r == EV_EDECRYPT) {
+        (void)snprintf(cause, sizeof(cause), "%s", ev_last_error());
+    } else {
+        (void)snprintf(cause, sizeof(cause), "%s", cli_cause(r));
+    }
+    va_start(ap, fmt);
+    vmessage(fmt, ap, cause);
+    va_end(ap);
+    return CLI_TROUBLE;
 }
 
 int cli_fail(int r, const char *fmt, ...)
@@ -511,6 +530,39 @@ static bool lock_held_by_daemon(const char *message)
     return got && strncmp(comm, "evidentd", 8) == 0;
 }
 
+static struct ev_datakeys *data_keys; /* borrowed by the logs cli_open() opens */
+
+void cli_data_keys_free(void)
+{
+    ev_datakeys_free(data_keys);
+    data_keys = NULL;
+}
+
+bool cli_data_keys(const struct cli *cli, bool readonly, struct ev_datakeys **ret_keys)
+{
+    const char *path = NULL;
+
+    if (readonly && cli->data_key_path != NULL) {
+        path = cli->data_key_path;
+    } else if (cli->config != NULL && cli->config->privacy.encryption_key_file != NULL &&
+               (readonly || cli->config->privacy.encrypt)) {
+        path = cli->config->privacy.encryption_key_file;
+    }
+    *ret_keys = NULL;
+    if (path == NULL || (readonly && !cli->decrypts)) {
+        return true;
+    }
+    if (data_keys == NULL) {
+        int r = ev_datakeys_load(path, &data_keys);
+        if (r < 0) {
+            cli_fail(r, "cannot load the data keys");
+            return false;
+        }
+    }
+    *ret_keys = data_keys;
+    return true;
+}
+
 bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev_log **ret_log)
 {
     struct ev_open_options options = {
@@ -560,6 +612,9 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
     if (stat(meta, &st) < 0 && errno == ENOENT) {
         cli_error("cannot open '%s': not an evident log (no evident.meta; run 'evident init')",
                   cli->dir);
+        return false;
+    }
+    if (!cli_data_keys(cli, readonly, &options.data_keys)) {
         return false;
     }
     r = ev_log_open(cli->dir, &options, ret_log);

@@ -48,6 +48,8 @@ struct cli {
     const struct cli_command *command;
     const char *config_path;        /* -c/--config or $EVIDENT_CONFIG; NULL = defaults */
     const struct ev_config *config; /* that file, loaded by main(); NULL = defaults */
+    const char *data_key_path;      /* --data-key FILE of a reading command; NULL = none */
+    bool decrypts;                  /* the command shows source and data (log, show, ...) */
 };
 
 /*
@@ -61,7 +63,7 @@ extern const struct cli_command cli_cmd_init, cli_cmd_append, cli_cmd_log, cli_c
     cli_cmd_entry, cli_cmd_info, cli_cmd_checkpoint, cli_cmd_pubkey, cli_cmd_prove, cli_cmd_verify,
     cli_cmd_verify_proof, cli_cmd_export, cli_cmd_seal, cli_cmd_event, cli_cmd_ingest,
     cli_cmd_config, cli_cmd_summary, cli_cmd_report, cli_cmd_token, cli_cmd_backup, cli_cmd_restore,
-    cli_cmd_publish, cli_cmd_prune;
+    cli_cmd_publish, cli_cmd_prune, cli_cmd_datakey;
 
 /*
  * integrity.publish around a command that may sign a checkpoint (cmd-publish.c):
@@ -166,6 +168,30 @@ int cli_write_all(int fd, const void *data, size_t len);
  * mode given. Prints "cannot open 'DIR': ..." on failure and returns false.
  */
 bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev_log **ret_log);
+
+/*
+ * Encryption at rest (docs/FORMAT.md §5.1): cli_open() gives a reader that
+ * decrypts (cli->decrypts) the keys of --data-key FILE, else of the
+ * configuration's privacy.encryption.key_file; a writer those of key_file
+ * when privacy.encryption.enabled (it encrypts). Other readers (entry, info,
+ * prove, export, verify) get none: they never need the key file.
+ * The keys live until cli_data_keys_free(), which main() calls at the end.
+ */
+void cli_data_keys_free(void);
+
+/* The data keys for a reader (readonly) or a writer, as above; NULL when none. false after a
+ * message. */
+bool cli_data_keys(const struct cli *cli, bool readonly, struct ev_datakeys **ret_keys);
+
+/* The hint after a message about a missing data key (EV_ENOKEY). */
+#define CLI_DATA_KEY_HINT "(privacy.encryption.key_file or --data-key FILE)"
+
+/*
+ * cli_fail() for reading entries: a missing data key (EV_ENOKEY) or one that
+ * does not decrypt (EV_EDECRYPT) is said as the library says it, the first
+ * followed by CLI_DATA_KEY_HINT. Returns CLI_TROUBLE.
+ */
+int cli_fail_read(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Closes a log opened for writing; prints and returns false on failure. */
 bool cli_close(const struct cli *cli, struct ev_log *log);

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include <evident/datakey.h>
 #include <evident/error.h>
 #include <evident/log.h>
 
@@ -19,13 +20,20 @@
 static const char usage[] =
     "usage: evident [-d DIR] log [--type TYPE] [--severity SEVERITY] [--source TEXT]\n"
     "                           [--since TIME] [--until TIME] [--from N] [--to N]\n"
-    "                           [--json] [--follow]\n"
+    "                           [--json] [--follow] [--data-key FILE]\n"
     "\n"
     "Lists the entries of the log, oldest first. Each line of the default output is\n"
     "    INDEX TS SEVERITY TYPE SOURCE DATA\n"
     "where SOURCE is user@host:program[pid] (or the source object when it holds other\n"
     "keys) and DATA the data object. With --json each line is the exact stored entry\n"
     "(JSON Lines), the bytes that are hashed.\n"
+    "\n"
+    "Encrypted entries (docs/FORMAT.md §5.1) are shown decrypted when their data key\n"
+    "is given (--data-key FILE, or privacy.encryption.key_file of -c CONFIG); --json\n"
+    "then prints the entry they decrypt to ('evident entry N' gives the stored bytes).\n"
+    "Without the key an entry is listed as\n"
+    "    INDEX TS SEVERITY TYPE [encrypted: data key KID]\n"
+    "(--json: the stored entry), and a note on stderr says how many were not read.\n"
     "\n"
     "Options:\n"
     "  --type TYPE          only entries of this type\n"
@@ -36,13 +44,15 @@ static const char usage[] =
     "  --from N             start at entry N (default 0)\n"
     "  --to N               stop before entry N (default: the end of the log)\n"
     "  --json               print the stored entries as JSON Lines\n"
+    "  --data-key FILE      the data key file for encrypted entries\n"
     "  --follow             keep printing new entries as they are appended (checked\n"
     "                       every 200 ms) until interrupted (SIGINT or SIGTERM)\n"
     "  -d, --dir DIR        the log directory (default: $EVIDENT_DIR, else ./evident-log)\n"
     "  -h, --help           show this help\n"
     "\n"
-    "Exit codes: 0 ok (also when --follow ends on a signal); 2 usage error, no log,\n"
-    "or a record that cannot be read (run 'evident verify').\n";
+    "Exit codes: 0 ok (also when --follow ends on a signal, and when entries were not\n"
+    "decrypted for want of their key); 2 usage error, no log, a record that cannot be\n"
+    "read (run 'evident verify'), or an entry that does not decrypt with its key.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -53,9 +63,14 @@ static void on_signal(int sig)
 }
 
 struct printer {
+    struct ev_log *log;
+    const char *dir;
     bool json;
-    uint64_t next; /* index after the last entry seen */
-    int error;     /* -errno from writing stdout */
+    uint64_t no_key;      /* encrypted entries whose key was not given */
+    uint64_t undecrypted; /* entries that did not decrypt with their key */
+    uint64_t next;        /* index after the last entry seen */
+    int error;            /* -errno from writing stdout */
+    int read_error;       /* from reading an entry (ev_log_decrypt) */
 };
 
 static const char *string_of(json_t *obj, const char *key)
@@ -103,10 +118,23 @@ static void print_source(FILE *out, json_t *source)
     }
 }
 
-static void print_human(FILE *out, const struct ev_entry *e)
+/* An encrypted entry that could not be read: its visible fields and why. */
+static void print_encrypted(FILE *out, const struct ev_entry *e, const char *why)
 {
     json_error_t jerr;
     json_t *root = json_loadb(e->bytes, e->len, 0, &jerr);
+    json_t *enc = json_object_get(root, "enc");
+
+    (void)fprintf(out, "%llu %s %s %s [%s: data key %s]\n", (unsigned long long)e->index,
+                  string_of(root, "ts"), string_of(root, "severity"), string_of(root, "type"), why,
+                  string_of(enc, "key"));
+    json_decref(root);
+}
+
+static void print_human(FILE *out, const struct ev_entry *e, const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, 0, &jerr);
 
     if (!json_is_object(root)) {
         /* Not expected from an intact log: show the bytes rather than nothing. */
@@ -126,13 +154,32 @@ static void print_human(FILE *out, const struct ev_entry *e)
 static int visit(void *ctx, const struct ev_entry *entry)
 {
     struct printer *p = ctx;
+    char *text = NULL;
+    size_t len = 0;
+    int r = ev_log_decrypt(p->log, entry, &text, &len);
 
-    if (p->json) {
-        (void)fwrite(entry->bytes, 1, entry->len, stdout);
+    if (r == EV_ENOKEY || r == EV_EDECRYPT) {
+        if (r == EV_ENOKEY) {
+            p->no_key++;
+        } else if (p->undecrypted++ == 0) {
+            cli_fail_read(r, "cannot read '%s'", p->dir);
+        }
+        if (p->json) {
+            (void)fwrite(entry->bytes, 1, entry->len, stdout);
+            (void)fputc('\n', stdout);
+        } else {
+            print_encrypted(stdout, entry, r == EV_ENOKEY ? "encrypted" : "does not decrypt");
+        }
+    } else if (r < 0) {
+        p->read_error = r;
+        return r;
+    } else if (p->json) {
+        (void)fwrite(text, 1, len, stdout);
         (void)fputc('\n', stdout);
     } else {
-        print_human(stdout, entry);
+        print_human(stdout, entry, text, len);
     }
+    free(text);
     p->next = entry->index + 1;
     if (ferror(stdout)) {
         p->error = -(errno ? errno : EIO);
@@ -146,12 +193,15 @@ static int scan(struct cli *cli, struct ev_log *log, uint64_t from, uint64_t to,
 {
     int r = ev_log_scan(log, from, to, filter, visit, p);
 
+    if (r < 0 && r == p->read_error) {
+        return cli_fail_read(r, "cannot read '%s'", cli->dir);
+    }
     if (p->error < 0) {
         cli_error("cannot write to standard output: %s", cli_strerror(-p->error));
         return CLI_TROUBLE;
     }
     if (r < 0) {
-        return cli_fail(r, "cannot read '%s'", cli->dir);
+        return cli_fail_read(r, "cannot read '%s'", cli->dir);
     }
     if (fflush(stdout) != 0) {
         cli_error("cannot write to standard output: %s", cli_strerror(errno));
@@ -172,6 +222,7 @@ static int run(struct cli *cli, int argc, char **argv)
         {"to", required_argument, NULL, 'T'},
         {"json", no_argument, NULL, 'j'},
         {"follow", no_argument, NULL, 'F'},
+        {"data-key", required_argument, NULL, 'K'},
         CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -182,6 +233,7 @@ static int run(struct cli *cli, int argc, char **argv)
     struct ev_log *log = NULL;
     int c, r;
 
+    cli->decrypts = true; /* shows source and data: needs the data keys (FORMAT.md §5.1) */
     while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, options, NULL)) != -1) {
         switch (c) {
         case 't': filter.type = optarg; break;
@@ -213,6 +265,7 @@ static int run(struct cli *cli, int argc, char **argv)
             break;
         case 'j': p.json = true; break;
         case 'F': follow = true; break;
+        case 'K': cli->data_key_path = optarg; break;
         default:
             if ((r = cli_common_option(cli, c, argv)) >= 0) {
                 return r;
@@ -233,6 +286,8 @@ static int run(struct cli *cli, int argc, char **argv)
         return CLI_TROUBLE;
     }
     p.next = from;
+    p.log = log;
+    p.dir = cli->dir;
     r = scan(cli, log, from, to, &filter, &p);
     /* Entries that the filter skipped still move the follow position on. */
     uint64_t size = ev_log_size(log);
@@ -257,6 +312,16 @@ static int run(struct cli *cli, int argc, char **argv)
             r = scan(cli, log, next, end, &filter, &p);
             next = end;
         }
+    }
+    if (p.no_key > 0) {
+        cli_error("%llu encrypted entries not shown: their data key was not given %s",
+                  (unsigned long long)p.no_key, CLI_DATA_KEY_HINT);
+    }
+    if (r == CLI_OK && p.undecrypted > 0) {
+        cli_error("%llu entries do not decrypt with their data key (wrong key or damaged "
+                  "entries; run 'evident verify')",
+                  (unsigned long long)p.undecrypted);
+        r = CLI_TROUBLE;
     }
     (void)ev_log_close(log);
     return r;

@@ -19,6 +19,7 @@ static const char usage[] =
     "usage: evident [-d DIR] report --format html|json|md --out FILE [--since TIME]\n"
     "                              [--until TIME] [--pubkey KEY]\n"
     "                              [--verification-key-file FILE] [--rows N]\n"
+    "                              [--data-key FILE]\n"
     "\n"
     "Writes an audit report of the log: the security summary (as 'evident summary'),\n"
     "charts of events over time, by severity and by type, the notable events\n"
@@ -46,6 +47,9 @@ static const char usage[] =
     "                       mode 0600 or stricter): check every record's tag too\n"
     "  --rows N             notable events listed, the most severe first chosen\n"
     "                       (default 200, at most 10000)\n"
+    "  --data-key FILE      the data key file of encrypted entries (default: the\n"
+    "                       privacy.encryption.key_file of -c CONFIG); needed when\n"
+    "                       the log holds encrypted entries\n"
     "  -d, --dir DIR        the log directory (default: $EVIDENT_DIR, else ./evident-log)\n"
     "  -h, --help           show this help\n"
     "\n"
@@ -63,6 +67,7 @@ static int run(struct cli *cli, int argc, char **argv)
         {"pubkey", required_argument, NULL, 'p'},
         {"verification-key-file", required_argument, NULL, 'k'},
         {"rows", required_argument, NULL, 'r'},
+        {"data-key", required_argument, NULL, 'K'},
         CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -77,6 +82,7 @@ static int run(struct cli *cli, int argc, char **argv)
     uint64_t rows;
     int c, r, ret = CLI_TROUBLE;
 
+    cli->decrypts = true; /* shows source and data: needs the data keys (FORMAT.md §5.1) */
     while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, options, NULL)) != -1) {
         switch (c) {
         case 'f':
@@ -98,6 +104,7 @@ static int run(struct cli *cli, int argc, char **argv)
             break;
         case 'p': ro.pubkey = optarg; break;
         case 'k': key_file = optarg; break;
+        case 'K': cli->data_key_path = optarg; break;
         case 'r':
             if (!cli_parse_u64("--rows", optarg, &rows)) {
                 return CLI_TROUBLE;
@@ -132,13 +139,16 @@ static int run(struct cli *cli, int argc, char **argv)
         ro.verification_key = key;
     }
     ro.dir_label = cli->dir;
+    if (!cli_data_keys(cli, true, &ro.data_keys)) {
+        goto out;
+    }
     r = ev_report_build(cli->dir, &ro, &report);
     if (r == EV_EBADKEY) {
         cli_fail(r, "invalid --pubkey '%s'", ro.pubkey != NULL ? ro.pubkey : "");
         goto out;
     }
     if (r < 0) {
-        cli_fail(r, "cannot make a report of '%s'", cli->dir);
+        cli_fail_read(r, "cannot make a report of '%s'", cli->dir);
         goto out;
     }
     r = ev_report_render(report, format, &text, &len);

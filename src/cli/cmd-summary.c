@@ -12,6 +12,7 @@
 
 static const char usage[] =
     "usage: evident [-d DIR] summary [--since TIME] [--until TIME] [--to N] [--json]\n"
+    "                               [--data-key FILE]\n"
     "\n"
     "Summarizes the security events of the log: counts by type, severity, source\n"
     "(the event's program, else its host) and outcome; findings of security\n"
@@ -27,6 +28,9 @@ static const char usage[] =
     "  --to N           only entries before entry N (default: all); an audit report\n"
     "                   names the N its numbers were computed over\n"
     "  --json           print the summary as one JSON object (keys sorted, compact)\n"
+    "  --data-key FILE  the data key file of encrypted entries (default: the\n"
+    "                   privacy.encryption.key_file of -c CONFIG); a log holding\n"
+    "                   encrypted entries cannot be summarized without it\n"
     "  -d, --dir DIR    the log directory (default: $EVIDENT_DIR, else ./evident-log)\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -40,6 +44,7 @@ static int run(struct cli *cli, int argc, char **argv)
         {"until", required_argument, NULL, 'b'},
         {"to", required_argument, NULL, 'T'},
         {"json", no_argument, NULL, 'j'},
+        {"data-key", required_argument, NULL, 'K'},
         CLI_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -51,6 +56,7 @@ static int run(struct cli *cli, int argc, char **argv)
     size_t len = 0;
     int c, r, ret = CLI_TROUBLE;
 
+    cli->decrypts = true; /* shows source and data: needs the data keys (FORMAT.md §5.1) */
     while ((c = getopt_long(argc, argv, CLI_SHORTOPTS, options, NULL)) != -1) {
         switch (c) {
         case 'a':
@@ -70,6 +76,7 @@ static int run(struct cli *cli, int argc, char **argv)
             so.bounded = true;
             break;
         case 'j': json = true; break;
+        case 'K': cli->data_key_path = optarg; break;
         default:
             if ((r = cli_common_option(cli, c, argv)) >= 0) {
                 return r;
@@ -87,7 +94,7 @@ static int run(struct cli *cli, int argc, char **argv)
     }
     r = ev_summary_build(log, &so, &summary);
     if (r < 0) {
-        cli_fail(r, "cannot summarize '%s'", cli->dir);
+        cli_fail_read(r, "cannot summarize '%s'", cli->dir);
         goto out;
     }
     r = json ? ev_summary_json(summary, &text, &len) : ev_summary_text(summary, &text, &len);

@@ -17,11 +17,11 @@
 
 /* The one command table: parsing, dispatch and 'evident --help' all read it. */
 static const struct cli_command *const commands[] = {
-    &cli_cmd_init,         &cli_cmd_append,     &cli_cmd_log,    &cli_cmd_show,  &cli_cmd_entry,
-    &cli_cmd_info,         &cli_cmd_checkpoint, &cli_cmd_pubkey, &cli_cmd_prove, &cli_cmd_verify,
-    &cli_cmd_verify_proof, &cli_cmd_export,     &cli_cmd_seal,   &cli_cmd_event, &cli_cmd_ingest,
-    &cli_cmd_config,       &cli_cmd_summary,    &cli_cmd_report, &cli_cmd_token, &cli_cmd_backup,
-    &cli_cmd_restore,      &cli_cmd_publish,    &cli_cmd_prune,
+    &cli_cmd_init,         &cli_cmd_append,     &cli_cmd_log,    &cli_cmd_show,    &cli_cmd_entry,
+    &cli_cmd_info,         &cli_cmd_checkpoint, &cli_cmd_pubkey, &cli_cmd_prove,   &cli_cmd_verify,
+    &cli_cmd_verify_proof, &cli_cmd_export,     &cli_cmd_seal,   &cli_cmd_event,   &cli_cmd_ingest,
+    &cli_cmd_config,       &cli_cmd_summary,    &cli_cmd_report, &cli_cmd_token,   &cli_cmd_backup,
+    &cli_cmd_restore,      &cli_cmd_publish,    &cli_cmd_prune,  &cli_cmd_datakey,
 };
 
 /* Commands that may sign a checkpoint: integrity.publish runs after them. */
@@ -164,6 +164,7 @@ int main(int argc, char **argv)
     if (publish) {
         r = cli_publish_after(&cli, r, before, before_len);
     }
+    cli_data_keys_free();
     ev_config_free(config);
     return r;
 }

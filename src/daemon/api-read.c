@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include <evident/datakey.h>
 #include <evident/error.h>
 #include <evident/log.h>
 #include <evident/note.h>
@@ -167,7 +168,30 @@ static bool is_json_object(const struct ev_entry *entry)
     return entry->len >= 2 && entry->bytes[0] == '{' && entry->bytes[entry->len - 1] == '}';
 }
 
+/*
+ * An encrypted entry (FORMAT.md §5.1) gets `,"decrypted":ENTRY` after it: the
+ * entry it decrypts to with the daemon's data keys, or null without its key.
+ * A plain entry gets nothing.
+ */
+static void add_decrypted(struct evd_buf *b, struct ev_log *log, const struct ev_entry *entry)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    if (ev_entry_encryption(entry->bytes, entry->len, NULL) != 1) {
+        return;
+    }
+    if (ev_log_decrypt(log, entry, &text, &len) < 0) {
+        evd_buf_str(b, ",\"decrypted\":null");
+        return;
+    }
+    evd_buf_str(b, ",\"decrypted\":");
+    evd_buf_add(b, text, len);
+    free(text);
+}
+
 struct page {
+    struct ev_log *log;
     struct evd_buf *body;
     uint64_t limit, count;
     bool more;     /* stopped at an entry that did not fit */
@@ -180,7 +204,8 @@ static int add_entry(void *ctx, const struct ev_entry *entry)
 {
     struct page *p = ctx;
 
-    if (p->count == p->limit || p->body->len + entry->len > EVD_API_PAGE_MAX_BYTES) {
+    /* An encrypted entry may add its decrypted form, never longer than itself. */
+    if (p->count == p->limit || p->body->len + 2 * entry->len > EVD_API_PAGE_MAX_BYTES) {
         p->more = true;
         p->next = entry->index;
         return 1;
@@ -192,6 +217,7 @@ static int add_entry(void *ctx, const struct ev_entry *entry)
     }
     evd_buf_str(p->body, p->count > 0 ? ",{\"entry\":" : "{\"entry\":");
     evd_buf_add(p->body, entry->bytes, entry->len);
+    add_decrypted(p->body, p->log, entry);
     evd_buf_printf(p->body, ",\"index\":%" PRIu64 "}", entry->index);
     p->count++;
     return 0;
@@ -202,7 +228,7 @@ void evd_api_entries(struct evd *d, const struct evd_request *q, const char *arg
 {
     struct ev_filter filter = {.max_severity = -1};
     struct evd_buf b = {0};
-    struct page page = {.body = &b, .limit = ENTRIES_DEFAULT_LIMIT};
+    struct page page = {.log = d->log, .body = &b, .limit = ENTRIES_DEFAULT_LIMIT};
     uint64_t from = 0, to = 0, size, pos, scanned = 0;
     bool from_given, to_given, limit_given;
     const char *text;
@@ -319,6 +345,14 @@ void evd_api_entry(struct evd *d, const struct evd_request *q, const char *arg,
                       ev_log_size(d->log));
         return;
     }
+    if (rc == EV_EPRUNED) {
+        /* Gone for good, and said so (FORMAT.md §3.2): its proofs still work. */
+        evd_api_error(r, 410,
+                      "entry %" PRIu64 " was removed by retention; its leaf hash is kept, so "
+                      "/v1/proof/%" PRIu64 " still proves it",
+                      index, index);
+        return;
+    }
     if (rc < 0) {
         evd_api_storage_error(r, rc);
         return;
@@ -331,6 +365,7 @@ void evd_api_entry(struct evd *d, const struct evd_request *q, const char *arg,
     hex(entry->leaf_hash, EV_HASH_BYTES, leaf);
     evd_buf_str(&b, "{\"entry\":");
     evd_buf_add(&b, entry->bytes, entry->len);
+    add_decrypted(&b, d->log, entry);
     evd_buf_printf(&b, ",\"epoch\":%" PRIu32 ",\"index\":%" PRIu64 ",\"leaf_hash\":\"%s\"}",
                    entry->epoch, entry->index, leaf);
     ev_entry_free(entry);

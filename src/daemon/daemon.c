@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 
+#include <evident/datakey.h>
 #include <evident/error.h>
 #include <evident/event.h>
 #include <evident/publish.h>
@@ -221,6 +222,15 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         .lock_timeout_ms = -1,
         .ret_recovery = &recovery,
     };
+    /* Encryption at rest (FORMAT.md §5.1): the keys encrypt when enabled, else only read. */
+    if (cfg->privacy.encryption_key_file != NULL) {
+        r = ev_datakeys_load(cfg->privacy.encryption_key_file, &d->data_keys);
+        if (r < 0) {
+            return fail(err, err_size, r, "privacy.encryption.key_file", ev_last_error());
+        }
+        open_options.data_keys = d->data_keys;
+        open_options.flags |= cfg->privacy.encrypt ? 0 : EV_OPEN_DECRYPT_ONLY;
+    }
     r = ev_log_open(cfg->log.dir, &open_options, &d->log);
     if (r == -ENOENT) {
         char why[600];
@@ -418,6 +428,8 @@ int evd_stop(struct evd *d)
             fprintf(stderr, "evidentd: closing the log: %s\n", ev_last_error());
         }
     }
+    ev_datakeys_free(d->data_keys);
+    d->data_keys = NULL;
     evd_alerts_stop(d->alerts);
     d->alerts = NULL;
     evd_metrics_free(d->metrics);

@@ -36,10 +36,11 @@ struct evd_stream;
 struct evd_timers;
 
 struct evd {
-    struct ev_config *config; /* replaced on reload (under config_lock) */
-    const char *config_path;  /* NULL: the defaults */
-    struct ev_log *log;       /* the writer handle: appends only through commit */
-    struct ev_policy *policy; /* replaced on reload: read it through evd_policy_get() */
+    struct ev_config *config;      /* replaced on reload (under config_lock) */
+    const char *config_path;       /* NULL: the defaults */
+    struct ev_log *log;            /* the writer handle: appends only through commit */
+    struct ev_datakeys *data_keys; /* privacy.encryption.key_file at start, or NULL */
+    struct ev_policy *policy;      /* replaced on reload: read it through evd_policy_get() */
     struct evd_commit *commit;
     struct evd_metrics *metrics;
     struct evd_alerts *alerts;

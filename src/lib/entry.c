@@ -20,6 +20,7 @@
 #include "entry.h"
 #include "error.h"
 #include "json.h"
+#include "privacy/datakey.h"
 
 /* `{"v":1,"seq":` + 20 digits + `,"ts":"` + ts + `",` */
 #define PREFIX_MAX (13 + 20 + 7 + EVI_TS_LEN + 2)
@@ -269,8 +270,8 @@ int evi_entry_body_make(const struct ev_event *event, unsigned flags,
     p = put(p, dat, dat_len);
     p = put(p, "}", 1);
     *p = '\0';
-    ret_body->text = text;
-    ret_body->len = len;
+    /* The whole struct: callers may pass it uninitialized (a plain body, §5). */
+    *ret_body = (struct evi_entry_body){.text = text, .len = len};
     text = NULL;
     r = 0;
 out:
@@ -283,10 +284,38 @@ out:
 void evi_entry_body_free(struct evi_entry_body *body)
 {
     if (body != NULL) {
+        if (body->enc != NULL) {
+            evi_wipe(body->text, body->plain_len); /* the plaintext of an encrypted entry */
+        }
         free(body->text);
         body->text = NULL;
         body->len = 0;
+        body->enc = NULL;
     }
+}
+
+int evi_entry_body_encrypt(struct evi_entry_body *body, struct ev_datakeys *keys)
+{
+    /* type and severity hold no quote: the first "source": is the envelope's (§5). */
+    const char *src = strstr(body->text, "\"source\":");
+    const struct evi_datakey *k = &keys->keys[keys->count - 1];
+
+    if (src == NULL) {
+        evi_entry_body_free(body);
+        return evi_error(EV_EFORMAT, "entry body without source");
+    }
+    size_t plain_off = (size_t)(src - body->text);
+    size_t len = evi_envelope_body_len(k->alg, plain_off, 1 + body->len - plain_off);
+    if (len + evi_entry_prefix_len(0) > EV_ENTRY_MAX_BYTES) {
+        evi_entry_body_free(body); /* the caller's batch frees only the bodies made */
+        return evi_error(EV_ETOOBIG, "entry would be %zu bytes encrypted, over the limit of %u",
+                         len + evi_entry_prefix_len(0), EV_ENTRY_MAX_BYTES);
+    }
+    body->enc = keys;
+    body->plain_off = plain_off;
+    body->plain_len = body->len;
+    body->len = len;
+    return 0;
 }
 
 size_t evi_entry_prefix_len(uint64_t seq)
@@ -322,6 +351,10 @@ long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body
     evi_ts_format(ts_ns, p); /* writes EVI_TS_LEN characters and a NUL that we overwrite */
     p += EVI_TS_LEN;
     p = put(p, "\",", 2);
+    if (body->enc != NULL) {
+        return evi_envelope_write(body->enc, out, n, body->text, body->plain_off, body->plain_len,
+                                  cap);
+    }
     memcpy(p, body->text, body->len);
     return (long)(n + body->len);
 }
@@ -594,8 +627,7 @@ int evi_seal_body_make(const struct evi_seal *seal, struct evi_entry_body *ret_b
         free(text);
         return -EOVERFLOW;
     }
-    ret_body->text = text;
-    ret_body->len = (size_t)n;
+    *ret_body = (struct evi_entry_body){.text = text, .len = (size_t)n};
     return 0;
 }
 

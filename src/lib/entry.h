@@ -22,7 +22,15 @@
  */
 struct evi_entry_body {
     char *text;
-    size_t len;
+    size_t len; /* the bytes the body takes in the stored entry */
+    /*
+     * Encryption (FORMAT.md §5.1), set by evi_entry_body_encrypt(): text holds
+     * the plain body (plain_len bytes), `"source":` begins at plain_off, and
+     * evi_entry_assemble() writes the envelope of len bytes in its place.
+     */
+    struct ev_datakeys *enc;
+    size_t plain_len;
+    size_t plain_off;
 };
 
 enum {
@@ -38,6 +46,15 @@ enum {
 int evi_entry_body_make(const struct ev_event *event, unsigned flags,
                         struct evi_entry_body *ret_body);
 void evi_entry_body_free(struct evi_entry_body *body);
+
+/*
+ * Makes body an encrypted one (FORMAT.md §5.1) under keys' current key: its
+ * len becomes the envelope's exact length, so size checks before sequencing
+ * hold. The encryption itself happens in evi_entry_assemble(), once seq and
+ * ts are known (they are authenticated). EV_ETOOBIG if the envelope would not
+ * fit; on failure the body is freed (as if evi_entry_body_make had failed).
+ */
+int evi_entry_body_encrypt(struct evi_entry_body *body, struct ev_datakeys *keys);
 
 /*
  * text (NUL-terminated) as one canonical JSON object (docs/FORMAT.md §5): *ret_text
@@ -56,6 +73,8 @@ size_t evi_entry_prefix_len(uint64_t seq);
 /*
  * Writes `{"v":1,"seq":N,"ts":"...",` followed by body into out (cap bytes);
  * returns the entry length or EV_ETOOBIG if over cap or EV_ENTRY_MAX_BYTES.
+ * An encrypted body is sealed here (a random nonce each call); other codes
+ * then come from the AEAD (-EIO) or the CSPRNG.
  */
 long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body, char *out,
                         size_t cap);

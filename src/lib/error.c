@@ -49,6 +49,8 @@ const char *ev_strerror(int code)
     case EV_ERANGE: return "out of range";
     case EV_EJSON: return "malformed event";
     case EV_EPRUNED: return "entry removed by retention";
+    case EV_ENOKEY: return "data key needed";
+    case EV_EDECRYPT: return "entry does not decrypt";
     default: break;
     }
     if (code < 0 && code > EV_ERRNO_BASE) {

@@ -367,8 +367,11 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
         log->segment_first_ns = ts; /* the age of a segment is its first record's (§3) */
     }
     len = evi_entry_assemble(log->size, ts, body, log->entry_buf, EV_ENTRY_MAX_BYTES);
-    if (len < 0) {
+    if (len == EV_ETOOBIG) {
         return evi_error((int)len, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
+    }
+    if (len < 0) {
+        return (int)len; /* encryption (§5.1) failed; its message is set */
     }
     size_t record_size = EVI_RECORD_OVERHEAD + (size_t)len;
     struct evi_pending *p = &log->pending;
@@ -1584,6 +1587,11 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
     for (made = 0; made < count; made++) {
         unsigned flags = library_data != NULL && library_data[made] ? EVI_BODY_DATA_CANONICAL : 0;
         r = evi_entry_body_make(&events[made], flags, &bodies[made]);
+        if (r == 0 && log->options.data_keys != NULL &&
+            !(log->options.flags & EV_OPEN_DECRYPT_ONLY)) {
+            /* Encryption at rest (FORMAT.md §5.1): sealed in evi_entry_assemble(). */
+            r = evi_entry_body_encrypt(&bodies[made], log->options.data_keys);
+        }
         if (r < 0) {
             if (ret_bad != NULL) {
                 *ret_bad = made;

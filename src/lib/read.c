@@ -18,6 +18,7 @@
 #include "entry.h"
 #include "error.h"
 #include "log-internal.h"
+#include "privacy/datakey.h"
 #include "zseg.h"
 
 int evi_log_read_hash(void *ctx, uint64_t stored_index, uint8_t ret[EV_HASH_BYTES])
@@ -514,6 +515,7 @@ int ev_log_latest_checkpoint(struct ev_log *log, char **ret_note, size_t *ret_le
 /* ---- filtered scans ----------------------------------------------------- */
 
 struct filter_ctx {
+    const struct ev_datakeys *keys;
     const struct ev_filter *filter;
     ev_visit_fn visit;
     void *ctx;
@@ -581,7 +583,13 @@ static int filter_visit(void *ctx, const struct evi_record *rec, const struct ev
         if (flt->until_ns != 0 && view->ts_ns >= flt->until_ns) {
             return 0;
         }
-        if (flt->source != NULL && !source_matches(rec, flt->source)) {
+        if (flt->source != NULL && evi_envelope_is_encrypted(rec->entry, rec->entry_len)) {
+            /* The source of an encrypted entry needs its data key (FORMAT.md §5.1). */
+            int m = evi_envelope_source_contains(f->keys, rec->entry, rec->entry_len, flt->source);
+            if (m <= 0) {
+                return m;
+            }
+        } else if (flt->source != NULL && !source_matches(rec, flt->source)) {
             return 0;
         }
     }
@@ -603,7 +611,8 @@ static int filter_visit(void *ctx, const struct evi_record *rec, const struct ev
 int ev_log_scan(struct ev_log *log, uint64_t from, uint64_t to, const struct ev_filter *filter,
                 ev_visit_fn visit, void *ctx)
 {
-    struct filter_ctx f = {.filter = filter, .visit = visit, .ctx = ctx};
+    struct filter_ctx f = {
+        .keys = log->options.data_keys, .filter = filter, .visit = visit, .ctx = ctx};
     uint64_t n = ev_log_size(log);
 
     evi_error_clear();

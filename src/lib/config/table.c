@@ -211,7 +211,9 @@ const struct evi_config_section evi_config_sections[] = {
                  "code_execution, security_assessment, container_creation, resource_violation, "
                  "security_event, system_event, syslog, and custom (every custom.* type)."},
     {"privacy", "Secret sanitization of event data, and encryption at rest."},
-    {"privacy.encryption", "Encryption of closed segments at rest."},
+    {"privacy.encryption",
+     "Encryption at rest of each entry's source and data (docs/FORMAT.md §5.1); type, "
+     "severity and ts stay readable, and verification needs no data key."},
     {"alerting", "Alerts raised by the daemon when events cross a threshold."},
     {"performance", "Batching and queueing."},
     {"server", "The daemon's listeners and their access control."},
@@ -448,15 +450,20 @@ const struct evi_config_option evi_config_options[] = {
      .kind = EVI_CFG_BOOL,
      .offset = AT(privacy.encrypt),
      .default_text = "false",
-     .used_by = LIFECYCLE,
-     .doc = "Encrypt closed segments at rest (needs key_file)."},
+     .used_by = CLI ", " DAEMON,
+     .doc = "Encrypt the source and data of every entry appended from now on with the "
+            "current (last) key of key_file (needs key_file). Seals stay plain; entries "
+            "already written are never rewritten."},
     {.path = "privacy.encryption.key_file",
      .kind = EVI_CFG_STRING,
      .offset = AT(privacy.encryption_key_file),
      .default_text = "null",
      .nullable = true,
-     .used_by = LIFECYCLE,
-     .doc = "The file holding the encryption key; its mode must be 0600."},
+     .used_by = CLI ", " DAEMON,
+     .doc = "The data key file ('evident datakey new' makes and rotates it): one key a "
+            "line, the last one current; mode 0600 (refused otherwise). Readers (log, "
+            "show, summary, report, the daemon's read API) decrypt with any key in it, "
+            "also when enabled is false."},
 
     /* alerting */
     {.path = "alerting.rules",

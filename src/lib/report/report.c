@@ -151,6 +151,7 @@ int ev_report_build(const char *dir, const struct ev_report_options *options,
     r->generated_ns = o.now_ns != 0 ? o.now_ns : evi_now_ns();
     r->since_ns = o.since_ns;
     r->until_ns = o.until_ns;
+    oo.data_keys = o.data_keys; /* encrypted entries (FORMAT.md §5.1) */
     if ((c = ev_log_open(dir, &oo, &log)) < 0) {
         goto out;
     }

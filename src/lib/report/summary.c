@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include <evident/datakey.h>
 #include <evident/error.h>
 
 #include "error.h"
@@ -482,6 +483,7 @@ static int add_assessment(struct ev_summary *s, json_t *data, int *ret_rank)
 
 struct build {
     struct ev_summary *s;
+    struct ev_log *log;
     int error;
 };
 
@@ -489,7 +491,20 @@ static int visit(void *ctx, const struct ev_entry *entry)
 {
     struct ev_summary *s = ((struct build *)ctx)->s;
     json_error_t jerr;
-    json_t *root = json_loadb(entry->bytes, entry->len, JSON_REJECT_DUPLICATES, &jerr);
+    char *text = NULL;
+    size_t len = 0;
+    /*
+     * An encrypted entry is read through its data key (FORMAT.md §5.1); without
+     * it, stop. One that does not decrypt is damage: counted as malformed, as a
+     * damaged plain entry is, and verification says where.
+     */
+    int dr = ev_log_decrypt(((struct build *)ctx)->log, entry, &text, &len);
+    if (dr < 0 && dr != EV_EDECRYPT) {
+        ((struct build *)ctx)->error = dr;
+        return dr;
+    }
+    json_t *root = dr == 0 ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    free(text);
     const char *type = str(root, "type"), *ts = str(root, "ts");
     int64_t ts_ns = 0;
     int severity = -1, r = 0;
@@ -619,7 +634,7 @@ int ev_summary_build(struct ev_log *log, const struct ev_summary_options *option
     }
     filter.since_ns = o.since_ns;
     filter.until_ns = o.until_ns;
-    struct build b = {.s = s};
+    struct build b = {.s = s, .log = log};
     r = ev_log_scan(log, 0, s->to, &filter, visit, &b);
     if (b.error < 0) {
         r = b.error;
