@@ -324,6 +324,7 @@ static void pruning_end(struct ev_log *log)
     log->pruning = false;
     evi_log_scan_end_locked(log);
     pthread_cond_signal(&log->compress_cv);
+    pthread_cond_broadcast(&log->cv);
     pthread_mutex_unlock(&log->mu);
 }
 
@@ -365,6 +366,9 @@ int ev_log_prune(struct ev_log *log, const struct ev_retention *policy, unsigned
 
     /* The closed segments not yet pruned, with the compressor held off. */
     pthread_mutex_lock(&log->mu);
+    while (log->pruning) {
+        pthread_cond_wait(&log->cv, &log->mu); /* one pruning at a time */
+    }
     log->pruning = true;
     while (log->compressor_busy) {
         pthread_cond_wait(&log->cv, &log->mu);
