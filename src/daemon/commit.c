@@ -1,39 +1,43 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The commit queue (commit.h): producers queue submissions; one committer
- * thread takes everything waiting, up to batch_max events, appends it as one
- * batch, makes it durable, and answers each submission in order.
+ * The commit queue (commit.h): producers queue submissions; committer threads
+ * take everything waiting, up to batch_max events, append it as one batch,
+ * make it durable, and answer each submission.
  *
- * Batching needs no timer: while one batch is being written and synced, the
- * next one gathers (group commit). group_wait_ns, when set, lets a lone small
- * batch wait that long for company, trading latency for fewer fdatasyncs.
+ * Batching needs no timer: while one batch is being synced, the next one
+ * gathers (group commit). group_wait_ns, when set, lets a lone small batch
+ * wait that long for company, trading latency for fewer fdatasyncs.
  *
  * Under `sync: always` the log is opened with EV_SYNC_NEVER and the daemon
  * calls ev_log_sync() itself, so that it can time the fdatasync on its own
  * (the metrics' histogram) and answer only after it.
  *
- * Two committer threads take turns, so that the append of the next batch
- * overlaps the fdatasync of the previous one without handing anything from
- * thread to thread (a hand-off is one more wake-up, which costs most when
- * the CPUs are busy):
+ * Two committer threads take turns, so that appending overlaps the fdatasync
+ * in progress, and nothing is handed from thread to thread (each hand-off is
+ * one more wake-up on a request's path, which costs most when the CPUs are
+ * busy). The thread holding the turn waits for work, takes it and appends it;
+ * under `sync: always` it keeps the turn while the other thread syncs,
+ * appending whatever arrives (gathering), and gives it up to sync and answer
+ * its batches as soon as no sync runs:
  *
- *     thread 1:  take+append N | sync N, answer N        | take+append N+2 ...
- *     thread 2:                | take+append N+1 | sync N+1, answer N+1 ...
+ *     thread 1:  append A | sync A             | answer A | append D ...
+ *     thread 2:           | append B, append C | sync B+C           | answer B, C
  *
- * The turn (turn_taken) covers waiting for work, taking it and appending it,
- * and calls (seals, checkpoints): so batches are appended in the order they
- * were taken and nothing else appends while a call runs. The sync and the
- * answers happen outside the turn. ev_log_sync() makes everything sequenced
- * before it durable, so an answer never runs ahead of its own batch's sync;
- * the library serializes the fdatasyncs themselves. Answers of consecutive
+ * Alone (a quiet daemon) a thread appends, syncs and answers in one go, as a
+ * single committer would. Calls (seals, checkpoints) run holding the turn, so
+ * nothing appends meanwhile; batches are appended in the order they were
+ * taken. ev_log_sync() makes everything sequenced before it durable, so a
+ * batch is answered only after a sync that began after its append; the
+ * library serializes the fdatasyncs themselves. Answers of consecutive
  * batches may come from the two threads in either order: producers that need
  * an order per connection (stream.c) restore it themselves, and every done
  * callback takes its own lock.
  *
  * Ownership: a submission belongs to the queue from evd_commit_submit() to
- * its done call; a taken list belongs to the thread that took it. head, tail,
- * depth, error, stopping, the call fields and turn_taken are under lock; the
- * batch buffer is used only by the thread holding the turn.
+ * its done call; a taken batch belongs to the committer that took it (its
+ * struct pending, no lock). head, tail, depth, error, stopping, the call
+ * fields, turn_taken and syncing are under lock; the batch buffer is used
+ * only by the thread holding the turn. Only the turn holder waits on wake.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -73,8 +77,10 @@ struct evd_commit {
     size_t batch_cap;
 
     /* The second committer, and the turn they take (see the top of the file). */
+    struct committer *committers; /* [2] */
     pthread_t thread2;
     bool turn_taken;
+    bool syncing;        /* a committer is in ev_log_sync() */
     pthread_cond_t turn; /* a committer waiting for the turn */
 };
 
@@ -257,45 +263,90 @@ static int append_list(struct evd_commit *c, struct evd_submission **list, size_
     }
 }
 
+/* Batches a committer appended and has not answered yet (its own: no lock). */
+#define PENDING_MAX 64
+struct pending {
+    struct batch {
+        struct evd_submission *list;
+        size_t events;
+        uint64_t first, append_ns;
+        int rc; /* the append's */
+    } batches[PENDING_MAX];
+    size_t count;
+};
+
+struct committer {
+    struct evd_commit *commit;
+    struct pending pending;
+};
+
 /*
- * Appends the submissions of list as one batch (holding the turn), then gives
- * the turn up, makes the batch durable under `sync: always` and answers it.
- * Called with c->lock held; returns with it held.
+ * Takes a batch from the queue and appends it, holding the turn; called and
+ * returns with c->lock held. The batch joins p (unless every submission of it
+ * was refused and answered already).
  */
-static void commit_list(struct evd_commit *c, struct evd_submission *list, size_t events)
+static void take_and_append(struct evd_commit *c, struct pending *p)
 {
-    uint64_t first = 0, append_ns = 0, sync_ns = 0;
-    int r;
+    size_t events;
+    struct evd_submission *list = take_locked(c, &events);
+    uint64_t first = 0, append_ns = 0;
 
     pthread_mutex_unlock(&c->lock);
-    r = append_list(c, &list, &events, &first, &append_ns);
-    pthread_mutex_lock(&c->lock);
-    c->turn_taken = false;
-    pthread_cond_signal(&c->turn);
-    pthread_mutex_unlock(&c->lock);
-
-    if (list != NULL) { /* else every submission was refused and answered */
+    int r = append_list(c, &list, &events, &first, &append_ns);
+    if (list != NULL) {
         if (r != EV_EJSON && r != EV_EFORMAT && r != EV_ETOOBIG) {
             note_failure(c, r);
         }
-        if (r == 0 && c->options.sync == EV_SYNC_ALWAYS) {
-            int64_t t0 = evd_now_ns();
-            r = ev_log_sync(c->log);
-            sync_ns = (uint64_t)(evd_now_ns() - t0);
-            note_failure(c, r);
-        }
-        if (r == 0) {
-            /* sync_ns 0: not synced here (the log syncs on its own under interval and never). */
-            evd_metrics_commit(c->options.metrics, events, append_ns, sync_ns);
-        }
-        finish_list(c, list, events, r, first);
+        p->batches[p->count++] = (struct batch){
+            .list = list, .events = events, .first = first, .append_ns = append_ns, .rc = r};
     }
+    pthread_mutex_lock(&c->lock);
+}
+
+/*
+ * Makes the batches of p durable (sync: always) and answers them, without the
+ * turn; called and returns with c->lock held.
+ */
+static void sync_and_answer(struct evd_commit *c, struct pending *p)
+{
+    bool any = false;
+    for (size_t i = 0; i < p->count; i++) {
+        any = any || p->batches[i].rc == 0;
+    }
+    int sync_rc = 0;
+    uint64_t sync_ns = 0;
+    if (any && c->options.sync == EV_SYNC_ALWAYS) {
+        c->syncing = true;
+        pthread_mutex_unlock(&c->lock);
+        int64_t t0 = evd_now_ns();
+        sync_rc = ev_log_sync(c->log);
+        sync_ns = (uint64_t)(evd_now_ns() - t0);
+        note_failure(c, sync_rc);
+        pthread_mutex_lock(&c->lock);
+        c->syncing = false;
+        pthread_cond_signal(&c->wake); /* the other committer may sync what it gathered */
+    }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < p->count; i++) {
+        struct batch *b = &p->batches[i];
+        int r = b->rc < 0 ? b->rc : sync_rc;
+        if (r == 0) {
+            /* The fdatasync counts once, with the first batch it made durable; 0: none here. */
+            evd_metrics_commit(c->options.metrics, b->events, b->append_ns, sync_ns);
+            sync_ns = 0;
+        }
+        finish_list(c, b->list, b->events, r, b->first);
+    }
+    p->count = 0;
     pthread_mutex_lock(&c->lock);
 }
 
 static void *committer(void *arg)
 {
-    struct evd_commit *c = arg;
+    struct committer *self = arg;
+    struct evd_commit *c = self->commit;
+    struct pending *p = &self->pending;
+    bool gather = c->options.sync == EV_SYNC_ALWAYS;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
@@ -303,7 +354,7 @@ static void *committer(void *arg)
             pthread_cond_wait(&c->turn, &c->lock);
         }
         c->turn_taken = true;
-        /* Holding the turn: wait for a call, work or the stop. */
+        /* Holding the turn: calls, appends, and (always) gathering while the other syncs. */
         for (;;) {
             if (c->call_fn != NULL) {
                 int (*fn)(struct ev_log *, void *) = c->call_fn;
@@ -317,31 +368,37 @@ static void *committer(void *arg)
                 pthread_cond_broadcast(&c->call_done);
                 continue;
             }
-            if (c->head != NULL || c->stopping) {
+            if (p->count > 0 && (!gather || !c->syncing)) {
+                break; /* no sync running: make what was appended durable now */
+            }
+            if (c->head != NULL && p->count < PENDING_MAX) {
+                if (c->options.group_wait_ns > 0 && c->head == c->tail &&
+                    c->head->count < c->options.batch_max && !c->stopping) {
+                    /* A lone submission: give others group_wait_ns to join it. */
+                    struct timespec until;
+                    clock_gettime(CLOCK_MONOTONIC, &until);
+                    uint64_t ns = (uint64_t)until.tv_nsec + c->options.group_wait_ns;
+                    until.tv_sec += (time_t)(ns / 1000000000u);
+                    until.tv_nsec = (long)(ns % 1000000000u);
+                    while (c->head == c->tail && !c->stopping && c->call_fn == NULL &&
+                           pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0) {
+                    }
+                }
+                take_and_append(c, p);
+                continue;
+            }
+            if (c->stopping && c->head == NULL && p->count == 0) {
                 break;
             }
-            pthread_cond_wait(&c->wake, &c->lock);
+            pthread_cond_wait(&c->wake, &c->lock); /* work, a call, a stop or the sync's end */
         }
-        if (c->head == NULL) { /* stopping, and nothing left */
-            c->turn_taken = false;
+        c->turn_taken = false;
+        if (p->count == 0) { /* stopping, and nothing left */
             pthread_cond_broadcast(&c->turn);
             break;
         }
-        if (c->options.group_wait_ns > 0 && c->head == c->tail &&
-            c->head->count < c->options.batch_max && !c->stopping) {
-            /* A lone submission: give others group_wait_ns to join it. */
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            uint64_t ns = (uint64_t)until.tv_nsec + c->options.group_wait_ns;
-            until.tv_sec += (time_t)(ns / 1000000000u);
-            until.tv_nsec = (long)(ns % 1000000000u);
-            while (c->head == c->tail && !c->stopping && c->call_fn == NULL &&
-                   pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0) {
-            }
-        }
-        size_t events;
-        struct evd_submission *list = take_locked(c, &events);
-        commit_list(c, list, events); /* gives the turn up after the append */
+        pthread_cond_signal(&c->turn);
+        sync_and_answer(c, p);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -373,10 +430,15 @@ int evd_commit_start(struct ev_log *log, const struct evd_commit_options *option
     pthread_cond_init(&c->call_done, NULL);
     pthread_cond_init(&c->turn, NULL);
     r = grow_batch(c, c->options.batch_max);
-    if (r == 0) {
-        r = -pthread_create(&c->thread, NULL, committer, c);
+    if (r == 0 && (c->committers = calloc(2, sizeof(*c->committers))) == NULL) {
+        r = -ENOMEM;
     }
-    if (r == 0 && (r = -pthread_create(&c->thread2, NULL, committer, c)) < 0) {
+    if (r == 0) {
+        c->committers[0].commit = c;
+        c->committers[1].commit = c;
+        r = -pthread_create(&c->thread, NULL, committer, &c->committers[0]);
+    }
+    if (r == 0 && (r = -pthread_create(&c->thread2, NULL, committer, &c->committers[1])) < 0) {
         pthread_mutex_lock(&c->lock);
         c->stopping = true;
         pthread_cond_signal(&c->wake);
@@ -384,6 +446,7 @@ int evd_commit_start(struct ev_log *log, const struct evd_commit_options *option
         pthread_join(c->thread, NULL);
     }
     if (r < 0) {
+        free(c->committers);
         free(c->batch);
         pthread_cond_destroy(&c->wake);
         pthread_cond_destroy(&c->call_done);
@@ -530,6 +593,7 @@ void evd_commit_stop(struct evd_commit *c)
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
     pthread_join(c->thread2, NULL);
+    free(c->committers);
     free(c->batch);
     pthread_cond_destroy(&c->wake);
     pthread_cond_destroy(&c->call_done);
