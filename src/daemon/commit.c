@@ -372,9 +372,9 @@ static void *committer(void *arg)
                 break; /* no sync running: make what was appended durable now */
             }
             if (c->head != NULL && p->count < PENDING_MAX) {
-                if (c->options.group_wait_ns > 0 && c->head == c->tail &&
+                if (c->options.group_wait_ns > 0 && p->count == 0 && c->head == c->tail &&
                     c->head->count < c->options.batch_max && !c->stopping) {
-                    /* A lone submission: give others group_wait_ns to join it. */
+                    /* A lone submission (not gathering already): give others group_wait_ns. */
                     struct timespec until;
                     clock_gettime(CLOCK_MONOTONIC, &until);
                     uint64_t ns = (uint64_t)until.tv_nsec + c->options.group_wait_ns;
