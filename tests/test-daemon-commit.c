@@ -338,12 +338,14 @@ static void test_stop_answers_everything(void **state)
  * The two committers (one appending and gathering while the other syncs)
  * append batches in the order they were queued: a burst of submissions, not
  * waited for one by one, gets increasing indexes in submission order, each
- * answered once, and each index holds its own event. The same under interval.
+ * answered once, and each index holds its own event. The same under interval,
+ * and with group_commit_wait.
  */
-static void burst_in_order(const char *dir, enum ev_sync sync)
+static void burst_in_order(const char *dir, enum ev_sync sync, uint64_t group_wait_ns)
 {
     struct ev_log *log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
-    struct evd_commit_options o = {.sync = sync, .batch_max = 7, .queue_max = 100000};
+    struct evd_commit_options o = {
+        .sync = sync, .batch_max = 7, .queue_max = 100000, .group_wait_ns = group_wait_ns};
     struct evd_commit *c = NULL;
     static struct answer a[300];
 
@@ -374,8 +376,9 @@ static void test_burst_in_order(void **state)
 {
     struct tu_fixture *f = *state;
     tu_create(f->dir, 0, NULL);
-    burst_in_order(f->dir, EV_SYNC_ALWAYS);
-    burst_in_order(f->dir, EV_SYNC_INTERVAL);
+    burst_in_order(f->dir, EV_SYNC_ALWAYS, 0);
+    burst_in_order(f->dir, EV_SYNC_INTERVAL, 0);
+    burst_in_order(f->dir, EV_SYNC_ALWAYS, 1000000); /* a lone batch waits 1 ms for company */
 }
 
 /* ---- intake ----------------------------------------------------------------- */
