@@ -13,6 +13,7 @@
  *     every later one with the same error, and what was acknowledged before
  *     is intact after a reopen;
  *   - stopping answers everything queued;
+ *   - a burst of submissions is appended in queue order by the two committers;
  *   - intake turns JSON into prepared events, or into the exact error.
  */
 #include "testutil.h"
@@ -333,6 +334,53 @@ static void test_stop_answers_everything(void **state)
     tu_ok(ev_log_close(log));
 }
 
+/*
+ * The two committers (one appending and gathering while the other syncs)
+ * append batches in the order they were queued: a burst of submissions, not
+ * waited for one by one, gets increasing indexes in submission order, each
+ * answered once, and each index holds its own event. The same under interval,
+ * and with group_commit_wait.
+ */
+static void burst_in_order(const char *dir, enum ev_sync sync, uint64_t group_wait_ns)
+{
+    struct ev_log *log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    struct evd_commit_options o = {
+        .sync = sync, .batch_max = 7, .queue_max = 100000, .group_wait_ns = group_wait_ns};
+    struct evd_commit *c = NULL;
+    static struct answer a[300];
+
+    tu_ok(evd_commit_start(log, &o, &c));
+    for (int k = 0; k < 300; k++) {
+        answer_init(&a[k], (size_t)(k % 3) + 1, k);
+        tu_ok(evd_commit_submit(c, &a[k].s));
+    }
+    for (int k = 0; k < 300; k++) {
+        wait_calls(&a[k]);
+        assert_int_equal(a[k].rc, 0);
+        if (k > 0) {
+            assert_true(a[k].first >= a[k - 1].first + a[k - 1].count);
+        }
+        for (size_t i = 0; i < a[k].count; i++) {
+            assert_entry(log, a[k].first + i, k, i);
+        }
+    }
+    evd_commit_stop(c);
+    for (int k = 0; k < 300; k++) {
+        assert_int_equal(atomic_load(&a[k].calls), 1);
+        answer_release(&a[k]);
+    }
+    tu_ok(ev_log_close(log));
+}
+
+static void test_burst_in_order(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    burst_in_order(f->dir, EV_SYNC_ALWAYS, 0);
+    burst_in_order(f->dir, EV_SYNC_INTERVAL, 0);
+    burst_in_order(f->dir, EV_SYNC_ALWAYS, 1000000); /* a lone batch waits 1 ms for company */
+}
+
 /* ---- intake ----------------------------------------------------------------- */
 
 static void intake_err(struct evd *d, const char *json, const char *type, int want_rc,
@@ -410,6 +458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_disk_pushes_back, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_failing_disk, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_everything, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_burst_in_order, tu_setup, tu_teardown),
         cmocka_unit_test(test_intake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,7 @@
  *
  *   main.c      arguments, signals, privileges, systemd readiness
  *   daemon.c    open the log, start and stop the parts below, reload
- *   commit.c    the bounded queue and the committer thread (group commit)
+ *   commit.c    the bounded queue and the two committer threads (group commit)
  *   intake.c    JSON events and syslog messages into prepared events
  *   stream.c    the epoll loop: Unix socket and syslog TCP/UDP connections
  *   http.c      libmicrohttpd: connections, bodies, TLS, suspend/resume

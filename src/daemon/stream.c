@@ -48,6 +48,14 @@
 #define MAX_ITEMS 4096     /* lines or frames per chunk */
 #define STOP_FLUSH_MS 2000 /* at stop, how long replies may wait for slow readers, in all */
 #define UDP_BATCH 64
+/*
+ * A chunk's arrays start this small and double as items come (a read of 64 KiB
+ * holds about 350 syslog messages): sizing them for the worst case (one item
+ * per two bytes) cleared 600 KiB per read.
+ */
+#define CHUNK_FIRST_ITEMS 64
+#define SPARE_CHUNKS 16      /* answered chunks the loop keeps for reuse */
+#define SPARE_ITEMS_MAX 1024 /* a chunk with larger arrays is freed, not kept */
 #define RETRY_MS 20
 #define ACCEPT_PAUSE_NS 100000000 /* out of descriptors: accept again after 100 ms */
 
@@ -73,6 +81,7 @@ struct chunk {
     size_t event_count;
     struct line_result *lines; /* Unix: one per line */
     size_t line_count;
+    size_t cap; /* items each of the three arrays holds */
     bool done;
     int rc;
     uint64_t first;
@@ -124,6 +133,8 @@ struct evd_stream {
 
     struct conn *conns;
     struct conn *closed; /* closed this round, freed after it */
+    struct chunk *spare; /* answered chunks kept for reuse (the loop's own: no lock) */
+    size_t spare_count;
     atomic_size_t conn_count;
     size_t waiting;           /* chunks refused by a full queue */
     size_t inflight;          /* chunks submitted and not answered */
@@ -133,7 +144,8 @@ struct evd_stream {
 
 /* ---- chunks ----------------------------------------------------------------- */
 
-static void chunk_free(struct chunk *c)
+/* Releases what the items own; the arrays stay. */
+static void chunk_clear(struct chunk *c)
 {
     for (size_t i = 0; i < c->event_count; i++) {
         ev_prepared_release(&c->events[i]);
@@ -142,10 +154,30 @@ static void chunk_free(struct chunk *c)
     for (size_t i = 0; i < c->line_count; i++) {
         free(c->lines[i].error);
     }
+    c->event_count = 0;
+    c->line_count = 0;
+}
+
+static void chunk_free(struct chunk *c)
+{
+    chunk_clear(c);
     free(c->events);
     free(c->sources);
     free(c->lines);
     free(c);
+}
+
+/* On the loop thread: a chunk it is done with goes to the spares, or is freed. */
+static void chunk_put(struct evd_stream *s, struct chunk *c)
+{
+    if (s->spare_count >= SPARE_CHUNKS || c->cap > SPARE_ITEMS_MAX) {
+        chunk_free(c);
+        return;
+    }
+    chunk_clear(c);
+    c->next = s->spare;
+    s->spare = c;
+    s->spare_count++;
 }
 
 /* On the committer thread: hand the chunk back to the loop. */
@@ -168,25 +200,51 @@ static void done_chunk(struct evd_submission *sub, int rc, uint64_t first)
     pthread_mutex_unlock(&s->done_lock);
 }
 
-static struct chunk *chunk_new(struct evd_stream *s, struct conn *conn, size_t max_items)
+/* An empty chunk for conn (NULL: datagrams), a spare one if there is one. */
+static struct chunk *chunk_new(struct evd_stream *s, struct conn *conn)
 {
-    struct chunk *c = calloc(1, sizeof(*c));
+    struct chunk *c = s->spare;
 
-    if (c == NULL) {
+    if (c != NULL) {
+        s->spare = c->next;
+        s->spare_count--;
+        struct chunk keep = {
+            .events = c->events, .sources = c->sources, .lines = c->lines, .cap = c->cap};
+        *c = keep;
+    } else if ((c = calloc(1, sizeof(*c))) == NULL) {
         return NULL;
     }
     c->stream = s;
     c->conn = conn;
-    c->events = calloc(max_items, sizeof(*c->events));
-    c->sources = calloc(max_items, sizeof(*c->sources));
-    if (conn->kind == CONN_UNIX) {
-        c->lines = calloc(max_items, sizeof(*c->lines));
-    }
-    if (c->events == NULL || c->sources == NULL || (conn->kind == CONN_UNIX && c->lines == NULL)) {
-        chunk_free(c);
-        return NULL;
-    }
     return c;
+}
+
+/* Room for one more item (event, line or both). False: out of memory. */
+static bool chunk_room(struct chunk *c)
+{
+    size_t used = c->event_count > c->line_count ? c->event_count : c->line_count;
+
+    if (used < c->cap) {
+        return true;
+    }
+    size_t cap = c->cap > 0 ? 2 * c->cap : CHUNK_FIRST_ITEMS;
+    struct ev_prepared *events = realloc(c->events, cap * sizeof(*events));
+    if (events == NULL) {
+        return false;
+    }
+    c->events = events;
+    char **sources = realloc(c->sources, cap * sizeof(*sources));
+    if (sources == NULL) {
+        return false;
+    }
+    c->sources = sources;
+    struct line_result *lines = realloc(c->lines, cap * sizeof(*lines));
+    if (lines == NULL) {
+        return false;
+    }
+    c->lines = lines;
+    c->cap = cap;
+    return true;
 }
 
 /* ---- connections ------------------------------------------------------------- */
@@ -364,7 +422,7 @@ static void reply_answered(struct evd_stream *s, struct conn *c)
                 }
             }
         }
-        chunk_free(ch);
+        chunk_put(s, ch);
     }
     flush(s, c);
 }
@@ -442,6 +500,7 @@ static void take_item(struct evd_stream *s, struct conn *c, struct chunk *ch, co
     size_t e = ch->event_count;
 
     c->lines++;
+    ch->sources[e] = NULL; /* the arrays are not cleared: every item sets its own */
     if (c->kind == CONN_UNIX) {
         r = evd_intake_json(s->d, text, len, c->source, NULL, &ch->events[e], &ch->sources[e], err,
                             sizeof(err));
@@ -459,7 +518,7 @@ static void take_item(struct evd_stream *s, struct conn *c, struct chunk *ch, co
     }
     if (c->kind == CONN_UNIX) {
         struct line_result *l = &ch->lines[ch->line_count++];
-        l->line = c->lines;
+        *l = (struct line_result){.line = c->lines};
         if (r == 0) {
             l->kind = RESULT_EVENT;
             l->event = (unsigned)e;
@@ -478,9 +537,7 @@ static void line_error(struct evd_stream *s, struct conn *c, struct chunk *ch, c
     evd_metrics_reject(s->d->metrics, c->source_kind, EVD_REJ_TOO_BIG, 1);
     if (c->kind == CONN_UNIX) {
         struct line_result *l = &ch->lines[ch->line_count++];
-        l->line = c->lines;
-        l->kind = RESULT_ERROR;
-        l->error = strdup(what);
+        *l = (struct line_result){.line = c->lines, .kind = RESULT_ERROR, .error = strdup(what)};
     }
 }
 
@@ -499,13 +556,18 @@ static bool consume(struct evd_stream *s, struct conn *c)
     if (max_items > MAX_ITEMS) {
         max_items = MAX_ITEMS; /* the rest stays in the buffer for the next chunk */
     }
-    if ((ch = chunk_new(s, c, max_items)) == NULL) {
+    if ((ch = chunk_new(s, c)) == NULL) {
         c->dead = true;
         return false;
     }
     while (used < c->in_len && ch->line_count < max_items && ch->event_count < max_items) {
         const char *buf = c->in + used;
         size_t avail = c->in_len - used;
+
+        if (!chunk_room(ch)) { /* each turn adds at most one item */
+            c->dead = true;
+            break;
+        }
 
         if (c->discarding) {
             const char *nl = memchr(buf, '\n', avail);
@@ -572,7 +634,7 @@ static bool consume(struct evd_stream *s, struct conn *c)
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
     if (ch->line_count == 0 && ch->event_count == 0) {
-        chunk_free(ch);
+        chunk_put(s, ch);
         return full;
     }
     submit(s, c, ch);
@@ -821,16 +883,18 @@ static void on_datagrams(struct evd_stream *s, struct listener *l)
         if (n <= 0) {
             return;
         }
-        /* One chunk for the datagrams of one read, on a pseudo connection. */
-        struct conn pseudo = {.kind = CONN_SYSLOG_TCP, .source_kind = kind};
-        struct chunk *ch = chunk_new(s, &pseudo, (size_t)n);
+        /* One chunk for the datagrams of one read, on no connection. */
+        struct chunk *ch = chunk_new(s, NULL);
         if (ch == NULL) {
             evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, (uint64_t)n);
             return;
         }
-        ch->conn = NULL;
         for (int i = 0; i < n; i++) {
             char source[640];
+            if (!chunk_room(ch)) {
+                evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, (uint64_t)(n - i));
+                break;
+            }
             datagram_source(s, is_unix, &msgs[i].msg_hdr, source, sizeof(source));
             size_t e = ch->event_count;
             /* Each datagram has its own peer: its source is owned by the chunk. */
@@ -853,7 +917,7 @@ static void on_datagrams(struct evd_stream *s, struct listener *l)
             }
         }
         if (ch->event_count == 0) {
-            chunk_free(ch);
+            chunk_put(s, ch);
             continue;
         }
         ch->submission = (struct evd_submission){
@@ -866,7 +930,7 @@ static void on_datagrams(struct evd_stream *s, struct listener *l)
         if (evd_commit_submit(s->d->commit, &ch->submission) < 0) {
             /* UDP cannot be held back or answered: the datagrams are dropped, and counted. */
             evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, ch->event_count);
-            chunk_free(ch);
+            chunk_put(s, ch);
             continue;
         }
         s->inflight++;
@@ -890,7 +954,7 @@ static void on_answers(struct evd_stream *s)
         s->inflight--;
         ch->done = true;
         if (ch->conn == NULL) {
-            chunk_free(ch); /* UDP */
+            chunk_put(s, ch); /* UDP */
             continue;
         }
         progress(s, ch->conn);
@@ -1140,6 +1204,11 @@ void evd_stream_stop(struct evd_stream *s)
         conn_free(s, c);
     }
     free_closed(s);
+    while (s->spare != NULL) {
+        struct chunk *ch = s->spare;
+        s->spare = ch->next;
+        chunk_free(ch);
+    }
     if (s->unix_path != NULL) {
         (void)unlink(s->unix_path);
         free(s->unix_path);

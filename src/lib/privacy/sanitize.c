@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -361,11 +362,26 @@ static bool may_end_word(uint8_t c)
     return c == 'd' || c == 'e' || c == 't' || c == 'n' || c == 'y';
 }
 
-/* Whether the "=" or ":" at p follows a credential-like key (`password`, `"api_key" `). */
+/* Whether the bytes before end (not before start) are word (lower case), in any case. */
+static bool key_ends_with(const uint8_t *start, const uint8_t *end, const char *word, size_t len)
+{
+    if ((size_t)(end - start) < len) {
+        return false;
+    }
+    for (size_t i = 1; i <= len; i++) {
+        if (lower(end[-(ptrdiff_t)i]) != (uint8_t)word[len - i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Whether the "=" or ":" at p follows a credential-like key (`password`, `"api_key" `):
+ * its last characters are one of prefilter_words (keep the two in step).
+ */
 static bool credential_before(const uint8_t *start, const uint8_t *p)
 {
-    uint8_t rev[PREFILTER_WORD_MAX];
-    size_t n = 0;
     const uint8_t *q = p;
 
     /* Also over the escapes \t and \" of a JSON string that has not been decoded. */
@@ -384,15 +400,25 @@ static bool credential_before(const uint8_t *start, const uint8_t *p)
             q--;
         }
     }
-    if (q == start || !may_end_word(q[-1])) {
+    if (q == start) {
         return false;
     }
-    while (q > start && n < sizeof(rev) && is_key_char(q[-1])) {
-        rev[n++] = lower(q[-1]);
-        q--;
+    /*
+     * The key ends with one of prefilter_words: by its last letter, then the
+     * word backwards (the same as collecting the key's last letters and
+     * calling ends_with_any(), which cost a third of the prefilter on
+     * key=value text such as syslog messages).
+     */
+    switch (lower(q[-1])) {
+    case 'd':
+        return key_ends_with(start, q, "password", 8) || key_ends_with(start, q, "passwd", 6) ||
+               key_ends_with(start, q, "pwd", 3);
+    case 'e': return key_ends_with(start, q, "passphrase", 10);
+    case 't': return key_ends_with(start, q, "secret", 6);
+    case 'n': return key_ends_with(start, q, "token", 5);
+    case 'y': return key_ends_with(start, q, "key", 3);
+    default: return false;
     }
-    return ends_with_any(rev, n, prefilter_words,
-                         sizeof(prefilter_words) / sizeof(*prefilter_words));
 }
 
 /* Whether the option name at p (after "--") ends in a credential word or is "user". */
@@ -431,7 +457,7 @@ static uint32_t anchors_at(uint8_t t, const uint8_t *start, const uint8_t *p, co
 
     switch (t) {
     case T_DASH:
-        if (after >= 11 && memcmp(p, "-----BEGIN ", 11) == 0) {
+        if (after >= 11 && p[1] == '-' && memcmp(p, "-----BEGIN ", 11) == 0) {
             mask |= BIT(EVI_PAT_PRIVATE_KEY);
         }
         if (before >= 2 && p[-2] == 's' && p[-1] == 'k') {
@@ -517,6 +543,12 @@ static uint32_t prefilter(const struct evi_sanitizer *s, const char *text, size_
     bool valid = true;
 
     for (;;) {
+        /* Most bytes trigger nothing: 8 at a time, one branch (T_NONE is 0). */
+        while (end - p >= 8 &&
+               (trigger[p[0]] | trigger[p[1]] | trigger[p[2]] | trigger[p[3]] | trigger[p[4]] |
+                trigger[p[5]] | trigger[p[6]] | trigger[p[7]]) == 0) {
+            p += 8;
+        }
         while (p < end && trigger[*p] == T_NONE) {
             p++;
         }
