@@ -367,6 +367,16 @@ expect_err "verify-proof with a missing file" "evident: cannot read 'missing.pro
 run prove 3
 expect_rc "prove to stdout" 0
 check "prove to stdout equals --out" cmp -s "$T/out" p3.proof
+# --out to something that is not a regular file (a FIFO here; /dev/null as root was
+# replaced by a regular file before the fix): written into, left what it was.
+mkfifo proof.fifo
+timeout 10 cat proof.fifo >fifo.got &
+fifo_reader=$!
+run prove 3 --out proof.fifo
+expect_rc "prove --out a FIFO" 0
+wait "$fifo_reader"
+check "the FIFO got the proof" cmp -s fifo.got p3.proof
+check "and is still a FIFO" test -p proof.fifo
 run prove 3 --size 9
 expect_rc "prove against an older checkpoint" 0
 cp "$T/out" p3-9.proof

@@ -478,6 +478,28 @@ bool cli_write_output(const char *path, const void *data, size_t len)
         }
         return true;
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /*
+         * A device, a FIFO, a socket (-o /dev/null, -o /dev/stdout, a pipe):
+         * written into as it is. The atomic replacement below would put a
+         * regular file in its place, which as root replaces /dev/null.
+         */
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+            cli_error("cannot write '%s': %s", path, cli_strerror(errno));
+            return false;
+        }
+        r = cli_write_all(fd, data, len);
+        if (close(fd) < 0 && r == 0) {
+            r = -errno;
+        }
+        if (r < 0) {
+            cli_error("cannot write '%s': %s", path, cli_strerror(-r));
+            return false;
+        }
+        return true;
+    }
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) >= sizeof(tmp)) {
         cli_error("cannot write '%s': path too long", path);
         return false;
