@@ -6,7 +6,7 @@
  *   - self-verification passes on an intact log, and on a damaged one fails,
  *     counts the failure and raises the verification_failure alert, which is
  *     recorded with the failure's kind;
- *   - free space under alerting.disk_low raises the disk_low alert;
+ *   - free space under disk.space_left raises the disk_low alert;
  *   - a checkpoint requested through the committer covers every entry.
  */
 #include "testutil.h"
@@ -70,7 +70,7 @@ static void rig_start(struct rig *g, const char *dir)
     tu_ok(ev_config_defaults(&cfg));
     free(cfg->log.dir);
     cfg->log.dir = strdup(dir);
-    cfg->alerting.disk_low_bytes = 1024ull << 40; /* 1 PiB: every disk is low */
+    cfg->disk.space_left = (struct ev_space){.bytes = 1024ull << 40}; /* 1 PiB: every disk is low */
     cfg->alerting.rule_count = 2;
     cfg->alerting.rules[0] = (struct ev_alert_rule){.name = strdup("verify"),
                                                     .condition = EV_ALERT_VERIFICATION_FAILURE,

@@ -126,6 +126,8 @@ static const char *const condition_names[] = {
     [EV_ALERT_VERIFICATION_FAILURE] = "verification_failure",
     [EV_ALERT_DISK_LOW] = "disk_low",
     [EV_ALERT_LOGGING_FAILURE] = "logging_failure",
+    [EV_ALERT_ADMIN_SPACE_LEFT] = "admin_space_left",
+    [EV_ALERT_DISK_FULL] = "disk_full",
 };
 
 static const char *const condition_texts[] = {
@@ -133,6 +135,8 @@ static const char *const condition_texts[] = {
     [EV_ALERT_VERIFICATION_FAILURE] = "the log's self-verification failed",
     [EV_ALERT_DISK_LOW] = "free disk space is low",
     [EV_ALERT_LOGGING_FAILURE] = "the log cannot append: events are being refused",
+    [EV_ALERT_ADMIN_SPACE_LEFT] = "free disk space is critically low",
+    [EV_ALERT_DISK_FULL] = "the disk is full",
 };
 
 #define CONDITION_COUNT (sizeof(condition_names) / sizeof(condition_names[0]))

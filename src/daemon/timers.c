@@ -211,16 +211,15 @@ int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report)
 void evd_check_disk(struct evd *d)
 {
     struct statvfs st;
-    pthread_rwlock_rdlock(&d->config_lock); /* a reload may swap the configuration */
-    uint64_t low = d->config->alerting.disk_low_bytes;
-    pthread_rwlock_unlock(&d->config_lock);
-
     atomic_store(&d->log_bytes, dir_bytes(d->log_dir, 2));
-    if (low == 0 || statvfs(d->log_dir, &st) < 0) {
+    if (statvfs(d->log_dir, &st) < 0) {
         return;
     }
+    pthread_rwlock_rdlock(&d->config_lock); /* a reload may swap the configuration */
+    uint64_t low = ev_space_bytes(&d->config->disk.space_left, (uint64_t)st.f_blocks * st.f_frsize);
+    pthread_rwlock_unlock(&d->config_lock);
     uint64_t free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
-    if (free_bytes < low && d->alerts != NULL) {
+    if (low != 0 && free_bytes < low && d->alerts != NULL) {
         char detail[128];
         (void)snprintf(detail, sizeof(detail), "%llu bytes free on the log's file system",
                        (unsigned long long)free_bytes);
