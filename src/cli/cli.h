@@ -170,6 +170,9 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
 /* Closes a log opened for writing; prints and returns false on failure. */
 bool cli_close(const struct cli *cli, struct ev_log *log);
 
+/* After a failure r: when the disk is full, one line saying what that means. */
+void cli_disk_full_hint(int r);
+
 struct ev_checkpoint;
 
 /*
