@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 #include "alert.h"
 #include "commit.h"
 #include "daemon.h"
+#include "disk.h"
 #include "metrics.h"
 
 struct evd_commit {
@@ -48,7 +50,22 @@ struct evd_commit {
     /* The committer's own batch buffer. */
     struct ev_prepared *batch;
     size_t batch_cap;
+
+    /*
+     * A full disk (disk.h): submissions of a failed batch waiting for space,
+     * in order, ahead of the queue; and where that batch started, until a
+     * writer handle shows what recovery kept of it. Committer thread only.
+     */
+    struct evd_submission *held;
+    bool reconcile_pending;
+    uint64_t reconcile_from;
 };
+
+/* Events of s not yet in the log. */
+static size_t pending_of(const struct evd_submission *s)
+{
+    return s->count - s->written;
+}
 
 int64_t evd_now_ns(void)
 {
@@ -89,10 +106,10 @@ static struct evd_submission *take_locked(struct evd_commit *c, size_t *ret_even
     size_t events = 0;
 
     for (struct evd_submission *s = c->head; s != NULL; s = s->next) {
-        if (last != NULL && events + s->count > c->options.batch_max) {
+        if (last != NULL && events + pending_of(s) > c->options.batch_max) {
             break;
         }
-        events += s->count;
+        events += pending_of(s);
         last = s;
     }
     c->head = last->next;
@@ -112,8 +129,8 @@ static void answer(struct evd_commit *c, struct evd_submission *s, int rc, uint6
             const struct ev_prepared *p = &s->events[i];
             evd_metrics_events(c->options.metrics, (enum evd_source)s->source, p->event.type, 1);
             if (!s->no_alerts && c->options.alerts != NULL) {
-                evd_alerts_observe(c->options.alerts, p->event.type, p->event.severity, first + i,
-                                   evd_now_ns());
+                evd_alerts_observe(c->options.alerts, p->event.type, p->event.severity,
+                                   evd_submission_index(s, first, i), evd_now_ns());
             }
         }
     } else {
@@ -129,17 +146,21 @@ static void answer(struct evd_commit *c, struct evd_submission *s, int rc, uint6
  * event (which intake should have caught) fails its own submission only: the
  * others are appended without it.
  */
+static void disk_full_batch(struct evd_commit *c, struct evd_submission *list, int r,
+                            uint64_t size_before);
+
 static void commit_list(struct evd_commit *c, struct evd_submission *list, size_t events)
 {
     uint64_t first = 0;
+    uint64_t size_before = c->options.disk != NULL ? ev_log_size(c->log) : 0;
     size_t bad = 0, n = 0;
     int r;
 
     r = grow_batch(c, events);
     if (r == 0) {
         for (struct evd_submission *s = list; s != NULL; s = s->next) {
-            memcpy(&c->batch[n], s->events, s->count * sizeof(*s->events));
-            n += s->count;
+            memcpy(&c->batch[n], s->events + s->written, pending_of(s) * sizeof(*s->events));
+            n += pending_of(s);
         }
         int64_t t0 = evd_now_ns();
         r = ev_audit_append_prepared(c->log, c->batch, n, &first, &bad);
@@ -160,14 +181,14 @@ static void commit_list(struct evd_commit *c, struct evd_submission *list, size_
         /* One bad event: fail its submission, append the rest again. */
         struct evd_submission *prev = NULL, *s = list;
         size_t at = 0;
-        while (s != NULL && at + s->count <= bad) {
-            at += s->count;
+        while (s != NULL && at + pending_of(s) <= bad) {
+            at += pending_of(s);
             prev = s;
             s = s->next;
         }
         if (s != NULL) {
             struct evd_submission *rest = s->next;
-            size_t rest_events = events - s->count;
+            size_t rest_events = events - pending_of(s);
             if (prev != NULL) {
                 prev->next = rest;
             } else {
@@ -186,8 +207,13 @@ static void commit_list(struct evd_commit *c, struct evd_submission *list, size_
         }
     }
 
+    if (r < 0 && c->options.disk != NULL && evd_disk_is_full_error(r)) {
+        disk_full_batch(c, list, r, size_before); /* nothing sticky: it recovers */
+        return;
+    }
+
     int64_t now = evd_now_ns();
-    size_t at = 0;
+    size_t at = 0, answered = 0;
     if (r < 0 && r != -ENOMEM) {
         pthread_mutex_lock(&c->lock);
         if (c->error == 0) {
@@ -200,14 +226,203 @@ static void commit_list(struct evd_commit *c, struct evd_submission *list, size_
     }
     while (list != NULL) {
         struct evd_submission *next = list->next;
-        size_t count = list->count;
-        answer(c, list, r, first + at, now);
-        at += count;
+        size_t pending = pending_of(list);
+        answered += list->count;
+        answer(c, list, r, first + at, now); /* may free list */
+        at += pending;
         list = next;
     }
     pthread_mutex_lock(&c->lock);
-    c->depth -= events;
+    c->depth -= answered;
     pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- a full disk (disk.h) ---------------------------------------------------- */
+
+/* Answers s with rc and takes it off the depth. */
+static void answer_alone(struct evd_commit *c, struct evd_submission *s, int rc, uint64_t first)
+{
+    size_t count = s->count;
+    s->next = NULL;
+    answer(c, s, rc, first, evd_now_ns()); /* may free s */
+    pthread_mutex_lock(&c->lock);
+    c->depth -= count;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static size_t events_of(const struct evd_submission *list)
+{
+    size_t n = 0;
+    for (; list != NULL; list = list->next) {
+        n += pending_of(list);
+    }
+    return n;
+}
+
+/*
+ * A writer handle is open again after a failed batch that began at
+ * size_before: the first events of *list that recovery kept (records made
+ * durable before the failure, e.g. at a rotation) are in the log. Answers the
+ * submissions they cover wholly; marks the one they cover in part, so that
+ * only its other events are appended again. Nothing is appended twice.
+ */
+static void apply_survivors(struct evd_commit *c, struct evd_submission **list,
+                            uint64_t size_before)
+{
+    uint64_t first = 0;
+    size_t kept = 0;
+    int r = evd_disk_survivors(c->log, size_before, &first, &kept);
+
+    if (r < 0) {
+        fprintf(stderr, "evidentd: disk: cannot tell what recovery kept: %s\n", ev_strerror(r));
+        kept = 0;
+    }
+    while (*list != NULL && kept > 0) {
+        struct evd_submission *s = *list;
+        size_t pending = pending_of(s);
+        if (kept >= pending) {
+            *list = s->next;
+            answer_alone(c, s, 0, first);
+            first += pending;
+            kept -= pending;
+        } else if (s->written > 0) {
+            /* Split a second time: one answer cannot name three runs of indexes. */
+            *list = s->next;
+            answer_alone(c, s, -ENOSPC, 0);
+            kept = 0;
+        } else {
+            s->written = kept;
+            s->written_first = first;
+            kept = 0;
+        }
+    }
+}
+
+/*
+ * The disk filled during this batch: the handle failed (log.h). disk.c
+ * closes it and opens the log again. What recovery kept of the batch is
+ * answered; the rest waits in c->held for space (block) or is refused
+ * (reject). The daemon's own events are never held: their threads wait for
+ * the answer (an alert is then delivered as not recorded).
+ */
+static void disk_full_batch(struct evd_commit *c, struct evd_submission *list, int r,
+                            uint64_t size_before)
+{
+    unsigned bits = evd_disk_failed(c->options.disk, &c->log, r);
+    struct evd_submission **tail = &c->held;
+
+    if (bits & EVD_GATE_REOPENED) {
+        apply_survivors(c, &list, size_before);
+    }
+    while (*tail != NULL) {
+        tail = &(*tail)->next;
+    }
+    bool held_any = false;
+    while (list != NULL) {
+        struct evd_submission *s = list;
+        list = s->next;
+        s->next = NULL;
+        if (s->source == EVD_SRC_DAEMON || (bits & EVD_GATE_REFUSE) || c->stopping) {
+            answer_alone(c, s, r, 0);
+        } else {
+            *tail = s;
+            tail = &s->next;
+            held_any = true;
+        }
+    }
+    if (held_any && !(bits & EVD_GATE_REOPENED)) {
+        /* Survivors are known only once a writer opens: disk_gate_locked() asks then. */
+        c->reconcile_pending = true;
+        c->reconcile_from = size_before;
+    }
+    evd_disk_held(c->options.disk, events_of(c->held));
+}
+
+/*
+ * A seal or checkpoint (evd_commit_call) found the disk full: the handle is
+ * failed as after a batch (log.h), with no events of its own to answer.
+ */
+static void disk_full_call(struct evd_commit *c, int rc)
+{
+    unsigned bits = evd_disk_failed(c->options.disk, &c->log, rc);
+    if ((bits & EVD_GATE_REOPENED) && c->reconcile_pending) {
+        c->reconcile_pending = false;
+        apply_survivors(c, &c->held, c->reconcile_from);
+        evd_disk_held(c->options.disk, events_of(c->held));
+    }
+}
+
+/*
+ * Before a batch: while the disk is full only the daemon's own events go in
+ * (disk.reserve keeps room for them); the producers' wait in the queue
+ * (block: it fills, and they feel the usual pushback) or are refused
+ * (reject, or stopping). Returns true when it did this round's work.
+ */
+static bool disk_gate_locked(struct evd_commit *c)
+{
+    pthread_mutex_unlock(&c->lock);
+    unsigned bits = evd_disk_gate(c->options.disk, &c->log);
+    if ((bits & EVD_GATE_REOPENED) && c->reconcile_pending) {
+        c->reconcile_pending = false;
+        apply_survivors(c, &c->held, c->reconcile_from);
+        evd_disk_held(c->options.disk, events_of(c->held));
+    }
+    pthread_mutex_lock(&c->lock);
+    bits &= ~(unsigned)EVD_GATE_REOPENED;
+    if (bits == 0) {
+        return false;
+    }
+
+    bool refuse = (bits & EVD_GATE_REFUSE) || c->stopping;
+    struct evd_submission *own = NULL, **own_tail = &own, *refused = NULL, **ref_tail = &refused;
+    if (refuse) {
+        *ref_tail = c->held;
+        c->held = NULL;
+        while (*ref_tail != NULL) {
+            ref_tail = &(*ref_tail)->next;
+        }
+    }
+    c->tail = NULL;
+    for (struct evd_submission **pp = &c->head; *pp != NULL;) {
+        struct evd_submission *s = *pp;
+        bool own_event = s->source == EVD_SRC_DAEMON;
+        bool mine = own_event && !(bits & EVD_GATE_NO_LOG);
+        if (mine || refuse || own_event) {
+            *pp = s->next;
+            s->next = NULL;
+            if (mine) {
+                *own_tail = s;
+                own_tail = &s->next;
+            } else {
+                *ref_tail = s;
+                ref_tail = &s->next;
+            }
+        } else {
+            c->tail = s;
+            pp = &s->next;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+
+    bool worked = own != NULL || refused != NULL;
+    while (refused != NULL) {
+        struct evd_submission *s = refused;
+        refused = s->next;
+        answer_alone(c, s, -ENOSPC, 0);
+    }
+    evd_disk_held(c->options.disk, events_of(c->held));
+    if (own != NULL) {
+        commit_list(c, own, events_of(own));
+    }
+    pthread_mutex_lock(&c->lock);
+    if (!worked && !c->stopping && c->call_fn == NULL) {
+        /* Look at the disk again in a second, or sooner for a call, a submission or a stop. */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        (void)pthread_cond_timedwait(&c->wake, &c->lock, &until);
+    }
+    return true;
 }
 
 static void *committer(void *arg)
@@ -221,18 +436,37 @@ static void *committer(void *arg)
             void *fn_arg = c->call_arg;
             c->call_fn = NULL;
             pthread_mutex_unlock(&c->lock);
-            int rc = fn(c->log, fn_arg);
+            int rc = c->log != NULL ? fn(c->log, fn_arg) : -ENOSPC; /* none: disk.c reopens */
+            if (c->options.disk != NULL && evd_disk_is_full_error(rc)) {
+                disk_full_call(c, rc); /* a seal or checkpoint failed the handle */
+            }
             pthread_mutex_lock(&c->lock);
             c->call_rc = rc;
             c->calls_done++;
             pthread_cond_broadcast(&c->call_done);
             continue;
         }
-        if (c->head == NULL) {
+        if (c->head == NULL && c->held == NULL) {
             if (c->stopping) {
                 break;
             }
             pthread_cond_wait(&c->wake, &c->lock);
+            continue;
+        }
+        if (c->options.disk != NULL && disk_gate_locked(c)) {
+            continue;
+        }
+        if (c->head == NULL && c->held == NULL) {
+            continue; /* the gate answered them all (what recovery kept) */
+        }
+        if (c->held != NULL) {
+            /* Space is back: the held submissions go first, in their order. */
+            struct evd_submission *held = c->held;
+            c->held = NULL;
+            pthread_mutex_unlock(&c->lock);
+            evd_disk_held(c->options.disk, 0);
+            commit_list(c, held, events_of(held));
+            pthread_mutex_lock(&c->lock);
             continue;
         }
         if (c->options.group_wait_ns > 0 && c->head == c->tail &&

@@ -11,6 +11,7 @@
  *   api.c       the HTTP API's routes, independent of libmicrohttpd (fuzzed)
  *   auth.c      bearer tokens (hashed) and Unix peer checks
  *   timers.c    seals, checkpoints, self-verification, disk checks
+ *   disk.c      free-space levels and the full-disk actions (block, reject)
  *   metrics.c   counters and the Prometheus text
  *   alert.c     alert rules and webhook delivery
  */
@@ -33,11 +34,19 @@ struct evd_auth;
 struct evd_http;
 struct evd_stream;
 struct evd_timers;
+struct evd_disk;
 
 struct evd {
     struct ev_config *config; /* replaced on reload (under config_lock) */
     const char *config_path;  /* NULL: the defaults */
-    struct ev_log *log;       /* the writer handle: appends only through commit */
+    /*
+     * The writer handle: appends only through commit. disk.c replaces it
+     * after a full disk (close, open again) under log_lock held for writing:
+     * everyone else uses it under log_lock held for reading. NULL only while
+     * even a read-only open fails.
+     */
+    struct ev_log *log;
+    pthread_rwlock_t log_lock;
     struct ev_policy *policy; /* replaced on reload: read it through evd_policy_get() */
     struct evd_commit *commit;
     struct evd_metrics *metrics;
@@ -46,6 +55,7 @@ struct evd {
     struct evd_http *http;
     struct evd_stream *stream;
     struct evd_timers *timers;
+    struct evd_disk *disk;       /* NULL in tests that do not need it */
 
     pthread_rwlock_t config_lock; /* config, policy and auth swap under it */
     char config_sha256[65];       /* of the running configuration's file; "" for the defaults */

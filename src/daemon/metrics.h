@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "disk.h"
+
 enum evd_source {
     EVD_SRC_UNIX = 0,
     EVD_SRC_HTTP,
@@ -85,6 +87,7 @@ struct evd_gauges {
     uint64_t disk_free_bytes, disk_bytes;
     bool healthy;
     double uptime_seconds;
+    struct evd_disk_stats disk;
 };
 
 /*
