@@ -382,6 +382,12 @@ static void test_fresh(void **state)
         "evident_disk_space_left_total",
         "evident_disk_admin_space_left_total",
         "evident_log_reopens_total",
+        "evident_backups_total",
+        "evident_backup_failures_total",
+        "evident_backup_last_success_timestamp_seconds",
+        "evident_backup_last_tree_size",
+        "evident_backup_last_copied_bytes",
+        "evident_backup_generations",
     };
     assert_int_equal(e->family_count, sizeof(families) / sizeof(families[0]));
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
@@ -406,6 +412,7 @@ static void test_fresh(void **state)
     assert_value(e, "1", "evident_up", 0);
     assert_value(e, "0", "evident_healthy", 0);
     assert_value(e, "0", "evident_disk_state", 0);
+    assert_int_equal(count_samples(e, "evident_backup_last_success_timestamp_seconds"), 0);
     assert_value(e, "0", "evident_connections", 0);
     assert_int_equal(count_samples(e, "evident_seconds_since_seal"), 0);
     assert_int_equal(count_samples(e, "evident_seconds_since_checkpoint"), 0);

@@ -22,6 +22,7 @@
 #include <evident/report.h>
 
 #include "api.h"
+#include "backupd.h"
 #include "commit.h"
 #include "disk.h"
 #include "metrics.h"
@@ -568,6 +569,8 @@ void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg
     g.seconds_since_checkpoint = seconds_since(atomic_load(&d->last_checkpoint_ns), now);
     g.healthy = unhealthy(d, why, sizeof(why)) == NULL;
     evd_disk_stats(d->disk, &g.disk);
+    evd_backupd_stats(d->backupd, &g.backup);
+    g.backup_enabled = d->backupd != NULL;
     g.uptime_seconds = d->started_ns != 0 ? (double)(now - d->started_ns) / 1e9 : 0.0;
 
     rc = evd_metrics_render(d->metrics, &g, &b.data, &len);

@@ -29,6 +29,7 @@
 
 #include "alert.h"
 #include "auth.h"
+#include "backupd.h"
 #include "commit.h"
 #include "disk.h"
 #include "http.h"
@@ -305,6 +306,9 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     if ((r = evd_timers_start(d, &d->timers)) < 0) {
         return fail(err, err_size, r, "timers", strerror(-r));
     }
+    if ((r = evd_backupd_start(d, &d->backupd)) < 0) {
+        return fail(err, err_size, r, "backup timer", strerror(-r));
+    }
     system_event(d, "startup", "evidentd started", NULL, d->config_sha256);
     atomic_store(&d->ready, true);
     return 0;
@@ -410,6 +414,8 @@ int evd_stop(struct evd *d)
     d->stream = NULL;
     evd_timers_stop(d->timers);
     d->timers = NULL;
+    evd_backupd_stop(d->backupd); /* lets a backup under way finish */
+    d->backupd = NULL;
     if (d->commit != NULL) {
         system_event(d, "shutdown", "evidentd stopping (SIGTERM)", NULL, NULL);
         /* Alerts raised from here on still go to webhooks, but are not written. */

@@ -12,6 +12,7 @@
  *   auth.c      bearer tokens (hashed) and Unix peer checks
  *   timers.c    seals, checkpoints, self-verification, disk checks
  *   disk.c      free-space levels and the full-disk actions (block, reject)
+ *   backupd.c   the backup timer (retention.backup_dir), on its own thread
  *   metrics.c   counters and the Prometheus text
  *   alert.c     alert rules and webhook delivery
  */
@@ -35,6 +36,7 @@ struct evd_http;
 struct evd_stream;
 struct evd_timers;
 struct evd_disk;
+struct evd_backupd;
 
 struct evd {
     struct ev_config *config; /* replaced on reload (under config_lock) */
@@ -56,6 +58,7 @@ struct evd {
     struct evd_stream *stream;
     struct evd_timers *timers;
     struct evd_disk *disk;       /* NULL in tests that do not need it */
+    struct evd_backupd *backupd; /* NULL without retention.backup_dir */
 
     pthread_rwlock_t config_lock; /* config, policy and auth swap under it */
     char config_sha256[65];       /* of the running configuration's file; "" for the defaults */

@@ -477,6 +477,33 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
             g->disk.admin_left_total);
     counter(&t, "evident_log_reopens_total",
             "Times the log was closed and opened again after a full disk.", g->disk.reopen_total);
+    counter(&t, "evident_backups_total", "Backups the backup timer made (unchanged ones too).",
+            g->backup.runs);
+    counter(&t, "evident_backup_failures_total", "Backups the backup timer failed to make.",
+            g->backup.failures);
+    /* No sample before the first good backup (as evident_seconds_since_seal). */
+    bool backed_up = g->backup_enabled && g->backup.last_success_ns > 0;
+    family(&t, "evident_backup_last_success_timestamp_seconds", "gauge",
+           "Unix time of the last good backup of the backup timer.");
+    if (backed_up) {
+        put(&t, "evident_backup_last_success_timestamp_seconds %.3f\n",
+            (double)g->backup.last_success_ns / 1e9);
+    }
+    family(&t, "evident_backup_last_tree_size", "gauge",
+           "Entries covered by the last good backup's checkpoint.");
+    if (backed_up) {
+        put(&t, "evident_backup_last_tree_size %" PRIu64 "\n", g->backup.last_tree_size);
+    }
+    family(&t, "evident_backup_last_copied_bytes", "gauge",
+           "Bytes the last good backup copied (hard-linked and unchanged files cost none).");
+    if (backed_up) {
+        put(&t, "evident_backup_last_copied_bytes %" PRIu64 "\n", g->backup.last_bytes);
+    }
+    family(&t, "evident_backup_generations", "gauge",
+           "Backup generations in retention.backup_dir after the last good backup.");
+    if (backed_up) {
+        put(&t, "evident_backup_generations %" PRIu64 "\n", g->backup.last_generations);
+    }
 
     if (t.failed) {
         free(t.buf);

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backupd.h"
 #include "disk.h"
 
 enum evd_source {
@@ -88,6 +89,8 @@ struct evd_gauges {
     bool healthy;
     double uptime_seconds;
     struct evd_disk_stats disk;
+    struct evd_backupd_stats backup;
+    bool backup_enabled; /* retention.backup_dir is set: the backup families have samples */
 };
 
 /*
