@@ -245,6 +245,11 @@ writer_pid=$!
 check "the writer fills the disk to disk.reserve: full" wait_disk full 150
 check "the disk_full alert reaches the webhook" wait_webhook '"condition":"disk_full"' 50
 check "the logging_failure alert too" wait_webhook '"condition":"logging_failure"' 50
+check "severities rise with the level: disk_low warning" \
+    grep -q '"condition":"disk_low".*"severity":"warning"' "$T/webhook.bodies"
+check "admin_space_left critical" \
+    grep -q '"condition":"admin_space_left".*"severity":"critical"' "$T/webhook.bodies"
+check "disk_full alert" grep -q '"condition":"disk_full".*"severity":"alert"' "$T/webhook.bodies"
 check "evident_disk_state is 3" test "$(metric evident_disk_state)" = 3
 curl -s "$BASE/healthz" >"$T/out"
 expect_out "healthz: why" '"reason":"disk full: '
