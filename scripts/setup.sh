@@ -13,7 +13,8 @@ packages=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
           golang-go golang-golang-x-mod-dev xxd python3
           bandit chromium fonts-dejavu-core
           libmicrohttpd-dev libcurl4-openssl-dev libsystemd-dev
-          rsyslog bsdutils curl openssl systemd)
+          rsyslog bsdutils curl openssl systemd
+          util-linux mount)  # test-disk.sh: mount, umount, mountpoint, fallocate
 
 missing=()
 for p in "${packages[@]}"; do

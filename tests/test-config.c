@@ -33,6 +33,8 @@
 
 #define SEC 1000000000ull
 #define MIB (1ull << 20)
+#define KIB (1ull << 10)
+#define GIB (1ull << 30)
 
 static struct ev_config *parse_ok(const char *text)
 {
@@ -185,7 +187,11 @@ static const char every_section[] =
     "  backup_dir: /backup/evident\n"
     "  backup_interval: 6h\n"
     "  backup_keep: 30\n"
-    "  min_free_space: 512MiB\n"
+    "disk:\n"
+    "  space_left: 12.5%\n"
+    "  admin_space_left: 2GiB\n"
+    "  reserve: 512MiB\n"
+    "  disk_full_action: reject\n"
     "levels:\n"
     "  default: comprehensive\n"
     "policies:\n"
@@ -270,7 +276,11 @@ static void test_every_section(void **state)
     assert_string_equal(c->retention.backup_dir, "/backup/evident");
     assert_int_equal(c->retention.backup_interval_ns, 6 * 3600 * SEC);
     assert_int_equal(c->retention.backup_keep, 30);
-    assert_int_equal(c->retention.min_free_bytes, 512 * MIB);
+    assert_int_equal(c->disk.space_left.percent_x100, 1250);
+    assert_int_equal(c->disk.admin_space_left.bytes, 2 * GIB);
+    assert_int_equal(c->disk.admin_space_left.percent_x100, 0);
+    assert_int_equal(c->disk.reserve.bytes, 512 * MIB);
+    assert_int_equal(c->disk.disk_full_action, EV_DISK_FULL_REJECT);
     assert_int_equal(c->levels.default_level, EV_LEVEL_COMPREHENSIVE);
     assert_int_equal(c->policies[EV_TYPE_CODE_EXECUTION].level, EV_LEVEL_MINIMAL);
     assert_true(c->policies[EV_TYPE_CODE_EXECUTION].enabled);
@@ -341,7 +351,8 @@ static void test_values(void **state)
     (void)state;
 
     c = parse_ok("storage:\n  segment_size: 1048576\n"
-                 "retention:\n  max_bytes: 1024TiB\n  min_free_space: 1MiB\n"
+                 "retention:\n  max_bytes: 1024TiB\n"
+                 "disk:\n  space_left: 0.5%\n  admin_space_left: 0.05%\n  reserve: 64KiB\n"
                  "log:\n  sync_interval: 1ms\n  dir: \"a \\\"quoted\\\" \\\\ dir: #1 é\"\n"
                  "  origin: 'it''s'\n  sync: \"never\"\n"
                  "server:\n  unix_socket_mode: 0644\n  http_listen: ~\n"
@@ -349,6 +360,9 @@ static void test_values(void **state)
                  "alerting:\n  rules: []\n");
     assert_int_equal(c->storage.segment_bytes, MIB);
     assert_int_equal(c->retention.max_bytes, 1ull << 50);
+    assert_int_equal(c->disk.space_left.percent_x100, 50);
+    assert_int_equal(c->disk.admin_space_left.percent_x100, 5);
+    assert_int_equal(c->disk.reserve.bytes, 64 * KIB);
     assert_int_equal(c->log.sync_interval_ns, 1000000);
     assert_string_equal(c->log.dir, "a \"quoted\" \\ dir: #1 é");
     assert_string_equal(c->log.origin, "it's");
@@ -511,7 +525,34 @@ static void test_errors(void **state)
          "evident.yaml:2:15: server.syslog_udp: expected host:port such as 127.0.0.1:8080"},
         {"server:\n  http_listen: 127.0.0.1:8080\n",
          "evident.yaml:2:16: server.http_listen: expected a list of host:port"},
+        {"disk:\n  space_left: 51%\n",
+         "evident.yaml:2:15: disk.space_left: a percentage must be 0 (off) or between 0.01% and "
+         "50%"},
+        {"disk:\n  space_left: 0.001%\n",
+         "evident.yaml:2:15: disk.space_left: expected a size such as 512MiB or a percentage such "
+         "as 10% or 0.5%"},
+        {"disk:\n  space_left: 10 %\n",
+         "evident.yaml:2:15: disk.space_left: expected a size such as 512MiB or a percentage such "
+         "as 10% or 0.5%"},
+        {"disk:\n  space_left: \"10%\"\n",
+         "evident.yaml:2:15: disk.space_left: expected a size such as 512MiB or a percentage such "
+         "as 10% or 0.5%"},
+        {"disk:\n  space_left: -1%\n",
+         "evident.yaml:2:15: disk.space_left: expected a size such as 512MiB or a percentage such "
+         "as 10% or 0.5%"},
+        {"disk:\n  reserve: 1KiB\n",
+         "evident.yaml:2:12: disk.reserve: must be 0 (off) or between 64KiB and 1024TiB"},
+        {"disk:\n  disk_full_action: drop\n",
+         "evident.yaml:2:21: disk.disk_full_action: expected one of block, reject"},
+        {"alerting:\n  disk_low: 1GiB\n",
+         "evident.yaml:2:3: alerting.disk_low: renamed: use disk.space_left (docs/CONFIG.md)"},
+        {"retention:\n  min_free_space: 1GiB\n",
+         "evident.yaml:2:3: retention.min_free_space: renamed: use disk.reserve (docs/CONFIG.md)"},
         /* across options */
+        {"disk:\n  space_left: 5%\n  admin_space_left: 5%\n",
+         "evident.yaml:3:21: disk.admin_space_left: must be less than disk.space_left"},
+        {"disk:\n  space_left: 0\n  admin_space_left: 1GiB\n  reserve: 1GiB\n",
+         "evident.yaml:4:12: disk.reserve: must be less than disk.admin_space_left"},
         {"server:\n  tls_cert_file: /c.pem\n",
          "evident.yaml:2:18: server.tls_cert_file: tls_cert_file and tls_key_file go together"},
         {"privacy:\n  encryption:\n    enabled: true\n",

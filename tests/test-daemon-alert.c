@@ -584,7 +584,8 @@ static void test_conditions(void **state)
                         "is low: 12 MiB free\",\"details\":{\"condition\":\"disk_low\",\"count\":"
                         "1,\"detail\":\"12 MiB free\",\"rule\":\"disk\",\"threshold\":1,"
                         "\"window_seconds\":60}}");
-    assert_int_equal(seen.severity[0], EV_SEV_CRITICAL);
+    assert_int_equal(seen.severity[0],
+                     EV_SEV_WARNING); /* disk_low; admin_space_left and disk_full rise */
     assert_string_equal(seen.data[1],
                         "{\"category\":\"alert\",\"description\":\"rule 'disk': free disk space "
                         "is low\",\"details\":{\"condition\":\"disk_low\",\"count\":1,\"rule\":"
@@ -600,7 +601,7 @@ static void test_conditions(void **state)
     json_t *body = json_loads(r->seen[0].body, 0, &error);
     assert_non_null(body);
     assert_string_equal(string_of(body, "condition"), "disk_low");
-    assert_string_equal(string_of(body, "severity"), "critical");
+    assert_string_equal(string_of(body, "severity"), "warning");
     json_decref(body);
     receiver_stop(r);
     ev_config_free(c);

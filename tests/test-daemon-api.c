@@ -584,7 +584,8 @@ static void test_routes_and_auth(void **state)
            "cover it)\",\"status\":404}");
     expect(&f, "GET", "/v1/consistency?old=1", NULL, NULL, 400,
            "{\"error\":\"old: expected 1 to new (0)\",\"status\":400}");
-    expect(&f, "GET", "/healthz", NULL, NULL, 200, "{\"status\":\"ok\",\"tree_size\":0}");
+    expect(&f, "GET", "/healthz", NULL, NULL, 200,
+           "{\"disk\":\"ok\",\"status\":\"ok\",\"tree_size\":0}");
     fx_stop(&f);
 }
 
@@ -808,10 +809,11 @@ static void test_health_and_metrics(void **state)
     (void)state;
     fx_start(&f, &o);
     post_events(&f, 2);
-    expect(&f, "GET", "/healthz", NULL, NULL, 200, "{\"status\":\"ok\",\"tree_size\":2}");
+    expect(&f, "GET", "/healthz", NULL, NULL, 200,
+           "{\"disk\":\"ok\",\"status\":\"ok\",\"tree_size\":2}");
     atomic_store(&f.d.ready, false);
     expect(&f, "GET", "/healthz", NULL, NULL, 503,
-           "{\"reason\":\"starting\",\"status\":\"unavailable\"}");
+           "{\"disk\":\"ok\",\"reason\":\"starting\",\"status\":\"unavailable\"}");
     expect(&f, "POST", "/v1/events", WRITER, "{\"type\":\"custom.a\"}", 503,
            "{\"error\":\"starting: not accepting events yet\",\"status\":503}");
     atomic_store(&f.d.ready, true);

@@ -378,6 +378,20 @@ static void test_fresh(void **state)
         "evident_connections",
         "evident_disk_free_bytes",
         "evident_log_disk_bytes",
+        "evident_disk_state",
+        "evident_disk_needed_bytes",
+        "evident_disk_held_events",
+        "evident_disk_full_total",
+        "evident_disk_enospc_total",
+        "evident_disk_space_left_total",
+        "evident_disk_admin_space_left_total",
+        "evident_log_reopens_total",
+        "evident_backups_total",
+        "evident_backup_failures_total",
+        "evident_backup_last_success_timestamp_seconds",
+        "evident_backup_last_tree_size",
+        "evident_backup_last_copied_bytes",
+        "evident_backup_generations",
     };
     assert_int_equal(e->family_count, sizeof(families) / sizeof(families[0]));
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
@@ -401,6 +415,8 @@ static void test_fresh(void **state)
     assert_int_equal(count_samples(e, "evident_rejected_total"), EVD_SRC_COUNT * EVD_REJ_COUNT);
     assert_value(e, "1", "evident_up", 0);
     assert_value(e, "0", "evident_healthy", 0);
+    assert_value(e, "0", "evident_disk_state", 0);
+    assert_int_equal(count_samples(e, "evident_backup_last_success_timestamp_seconds"), 0);
     assert_value(e, "0", "evident_connections", 0);
     assert_int_equal(count_samples(e, "evident_seconds_since_seal"), 0);
     assert_int_equal(count_samples(e, "evident_seconds_since_checkpoint"), 0);

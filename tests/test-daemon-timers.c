@@ -6,7 +6,7 @@
  *   - self-verification passes on an intact log, and on a damaged one fails,
  *     counts the failure and raises the verification_failure alert, which is
  *     recorded with the failure's kind;
- *   - free space under alerting.disk_low raises the disk_low alert;
+ *   - free space under disk.space_left raises the disk_low alert, once per crossing;
  *   - a checkpoint requested through the committer covers every entry.
  */
 #include "testutil.h"
@@ -20,6 +20,7 @@
 
 #include "alert.h"
 #include "commit.h"
+#include "disk.h"
 #include "metrics.h"
 #include "timers.h"
 
@@ -70,7 +71,10 @@ static void rig_start(struct rig *g, const char *dir)
     tu_ok(ev_config_defaults(&cfg));
     free(cfg->log.dir);
     cfg->log.dir = strdup(dir);
-    cfg->alerting.disk_low_bytes = 1024ull << 40; /* 1 PiB: every disk is low */
+    /* 1 PiB: every disk is under space_left; nothing under the others. */
+    cfg->disk.space_left = (struct ev_space){.bytes = 1024ull << 40};
+    cfg->disk.admin_space_left = (struct ev_space){0};
+    cfg->disk.reserve = (struct ev_space){0};
     cfg->alerting.rule_count = 2;
     cfg->alerting.rules[0] = (struct ev_alert_rule){.name = strdup("verify"),
                                                     .condition = EV_ALERT_VERIFICATION_FAILURE,
@@ -85,12 +89,14 @@ static void rig_start(struct rig *g, const char *dir)
     g->d.config = cfg;
     (void)snprintf(g->d.log_dir, sizeof(g->d.log_dir), "%s", dir);
     pthread_rwlock_init(&g->d.config_lock, NULL);
+    pthread_rwlock_init(&g->d.log_lock, NULL);
     tu_ok(ev_policy_new(cfg, &g->d.policy));
     g->d.log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
     tu_ok(evd_metrics_new(&g->d.metrics));
     struct evd_alert_options ao = {
         .config = cfg, .metrics = g->d.metrics, .record = record, .record_ctx = &g->rec};
     tu_ok(evd_alerts_start(&ao, &g->d.alerts));
+    tu_ok(evd_disk_new(&g->d, &(struct ev_open_options){.sync = EV_SYNC_NEVER}, &g->d.disk));
     struct evd_commit_options co = {.sync = EV_SYNC_ALWAYS,
                                     .batch_max = 64,
                                     .queue_max = 1024,
@@ -104,10 +110,12 @@ static void rig_stop(struct rig *g)
     evd_commit_stop(g->d.commit);
     (void)ev_log_close(g->d.log);
     evd_alerts_stop(g->d.alerts);
+    evd_disk_free(g->d.disk);
     evd_metrics_free(g->d.metrics);
     ev_policy_free(g->d.policy);
     ev_config_free(g->d.config);
     pthread_rwlock_destroy(&g->d.config_lock);
+    pthread_rwlock_destroy(&g->d.log_lock);
     pthread_mutex_destroy(&g->rec.lock);
 }
 
@@ -200,7 +208,16 @@ static void test_disk_low(void **state)
     rig_start(&g, f->dir);
     evd_check_disk(&g.d);
     assert_true(wait_recorded(&g.rec, "\"condition\":\"disk_low\""));
-    assert_true(wait_recorded(&g.rec, "bytes free on the log's file system"));
+    assert_true(wait_recorded(&g.rec, "free on the log's file system, under disk.space_left"));
+    /* Once per crossing: the disk stays low, no second crossing is counted. */
+    evd_check_disk(&g.d);
+    evd_check_disk(&g.d);
+    struct evd_disk_stats st;
+    evd_disk_stats(g.d.disk, &st);
+    assert_int_equal(st.level, EVD_DISK_SPACE_LEFT);
+    assert_int_equal(st.space_left_total, 1);
+    assert_int_equal(st.admin_left_total, 0);
+    assert_int_equal(st.full_total, 0);
     rig_stop(&g);
 }
 

@@ -251,11 +251,15 @@ static void test_prune_by_bytes(void **state)
     tu_ok(ev_log_close(log));
     (void)tu_verify(f->dir, f->v);
 
-    /* Nothing more is over the limit now: a second prune does nothing. */
+    /*
+     * A second prune goes on from where the first stopped (the appends may have
+     * closed another segment), never over what is already pruned.
+     */
     ev_prune_report_free(&rep);
     rep = prune(f->dir, &policy, 0);
-    assert_int_equal(rep.count, 0);
+    assert_true(rep.count == 0 || rep.segments[0].first == last + 1);
     ev_prune_report_free(&rep);
+    (void)tu_verify(f->dir, f->v);
     entries_free(&before);
     entries_free(&after);
 }

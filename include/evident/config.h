@@ -71,9 +71,23 @@ struct ev_sanitize_pattern {
 enum ev_alert_condition {
     EV_ALERT_EVENTS = 0,           /* events of type at or above min_severity (default) */
     EV_ALERT_VERIFICATION_FAILURE, /* the daemon's self-verification failed */
-    EV_ALERT_DISK_LOW,             /* free space under alerting.disk_low */
+    EV_ALERT_DISK_LOW,             /* free space fell under disk.space_left ("space_left") */
     EV_ALERT_LOGGING_FAILURE,      /* an append or sync failed: events are being refused */
+    EV_ALERT_ADMIN_SPACE_LEFT,     /* free space fell under disk.admin_space_left */
+    EV_ALERT_DISK_FULL,            /* free space under disk.reserve, or the disk said ENOSPC */
 };
+
+/*
+ * An amount of free space: bytes, or a share of the file system's size in
+ * hundredths of a percent ("10%" is percent_x100 1000). Both 0: off.
+ */
+struct ev_space {
+    uint64_t bytes;        /* used when percent_x100 is 0 */
+    uint32_t percent_x100; /* 1..5000 (0.01% to 50%), or 0 */
+};
+
+/* The bytes space stands for on a file system of fs_bytes (0 when off). */
+uint64_t ev_space_bytes(const struct ev_space *space, uint64_t fs_bytes);
 
 struct ev_alert_rule {
     char *name;
@@ -83,6 +97,12 @@ struct ev_alert_rule {
     uint64_t threshold;                /* events within window that raise the alert, >= 1 */
     uint64_t window_ns;
     char *webhook; /* http:// or https:// URL, or NULL */
+};
+
+/* What the daemon does while the disk is full (disk.disk_full_action). */
+enum ev_disk_full_action {
+    EV_DISK_FULL_BLOCK = 0, /* hold writers until space returns: nothing is lost */
+    EV_DISK_FULL_REJECT,    /* refuse writes with an error until space returns */
 };
 
 struct ev_config {
@@ -126,8 +146,15 @@ struct ev_config {
         char *backup_dir;    /* NULL = no backups */
         uint64_t backup_interval_ns;
         uint64_t backup_keep;
-        uint64_t min_free_bytes; /* refuse appends below this much free disk */
     } retention;
+
+    /* disk: free-space thresholds of the log's file system; daemon, issue 5 */
+    struct {
+        struct ev_space space_left;       /* an alert and an early retention pass */
+        struct ev_space admin_space_left; /* the same, more severe */
+        struct ev_space reserve;          /* below it the disk counts as full */
+        int disk_full_action;             /* enum ev_disk_full_action */
+    } disk;
 
     /* levels */
     struct {
@@ -152,7 +179,6 @@ struct ev_config {
         size_t rule_count;
         uint64_t webhook_timeout_ns;
         uint64_t webhook_retries; /* attempts after the first, with backoff */
-        uint64_t disk_low_bytes;  /* disk_low fires below this much free space; 0 = off */
     } alerting;
 
     /* performance */

@@ -649,6 +649,7 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
     }
     if (r < 0) {
         cli_fail(r, "cannot open '%s'", cli->dir);
+        cli_disk_full_hint(r);
         return false;
     }
     return true;
@@ -659,9 +660,18 @@ bool cli_close(const struct cli *cli, struct ev_log *log)
     int r = ev_log_close(log);
     if (r < 0) {
         cli_fail(r, "cannot close '%s'", cli->dir);
+        cli_disk_full_hint(r);
         return false;
     }
     return true;
+}
+
+void cli_disk_full_hint(int r)
+{
+    if (r == -ENOSPC || r == -EDQUOT) {
+        cli_error("the log's file system is full: nothing after the last index printed was "
+                  "acknowledged; free space, then check the log with 'evident verify'");
+    }
 }
 
 bool cli_latest_checkpoint(const struct cli *cli, struct ev_log *log, char **ret_note,
@@ -788,10 +798,27 @@ int cli_record_event(struct cli *cli, const struct ev_event *event, enum ev_sync
     ev_prepared_release(&prepared);
     if (r < 0) {
         cli_fail(r, "cannot append to '%s'", cli->dir);
+        cli_disk_full_hint(r);
         (void)ev_log_close(log);
         return CLI_TROUBLE;
     }
-    if (!cli_close(cli, log)) {
+    r = ev_log_close(log);
+    if (r < 0 && sync == EV_SYNC_ALWAYS) {
+        /*
+         * The event was durable when the append returned: only the close's
+         * seal or checkpoint failed (a full disk, most often). Say so, and
+         * print its index: a script that retried would append it twice.
+         */
+        (void)printf("%llu\n", (unsigned long long)index);
+        cli_error("warning: event %llu is durable, but closing '%s' failed: %s (the next writer "
+                  "signs its checkpoint)",
+                  (unsigned long long)index, cli->dir, cli_cause(r));
+        return fflush(stdout) == 0 ? CLI_OK : CLI_TROUBLE;
+    }
+    if (r < 0) {
+        cli_fail(r, "event %llu may not have reached the disk: cannot close '%s'",
+                 (unsigned long long)index, cli->dir);
+        cli_disk_full_hint(r);
         return CLI_TROUBLE;
     }
     (void)printf("%llu\n", (unsigned long long)index);

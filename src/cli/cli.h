@@ -196,6 +196,9 @@ int cli_fail_read(int r, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* Closes a log opened for writing; prints and returns false on failure. */
 bool cli_close(const struct cli *cli, struct ev_log *log);
 
+/* After a failure r: when the disk is full, one line saying what that means. */
+void cli_disk_full_hint(int r);
+
 struct ev_checkpoint;
 
 /*

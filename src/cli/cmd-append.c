@@ -378,6 +378,7 @@ static int append_batch(struct stream *s, struct batch *b)
         }
         cli_fail(r, "cannot append lines %llu-%llu to '%s'", b->pending[0].line,
                  b->pending[b->count - 1].line, s->cli->dir);
+        cli_disk_full_hint(r);
         break;
     }
 release:

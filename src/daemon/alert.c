@@ -126,6 +126,8 @@ static const char *const condition_names[] = {
     [EV_ALERT_VERIFICATION_FAILURE] = "verification_failure",
     [EV_ALERT_DISK_LOW] = "disk_low",
     [EV_ALERT_LOGGING_FAILURE] = "logging_failure",
+    [EV_ALERT_ADMIN_SPACE_LEFT] = "admin_space_left",
+    [EV_ALERT_DISK_FULL] = "disk_full",
 };
 
 static const char *const condition_texts[] = {
@@ -133,9 +135,23 @@ static const char *const condition_texts[] = {
     [EV_ALERT_VERIFICATION_FAILURE] = "the log's self-verification failed",
     [EV_ALERT_DISK_LOW] = "free disk space is low",
     [EV_ALERT_LOGGING_FAILURE] = "the log cannot append: events are being refused",
+    [EV_ALERT_ADMIN_SPACE_LEFT] = "free disk space is critically low",
+    [EV_ALERT_DISK_FULL] = "the disk is full",
+};
+
+/* The severity of a condition's alert: the free-space levels rise with the level. */
+static const int condition_severities[] = {
+    [EV_ALERT_EVENTS] = EV_SEV_CRITICAL, /* not used: an events alert takes its events' */
+    [EV_ALERT_VERIFICATION_FAILURE] = EV_SEV_CRITICAL,
+    [EV_ALERT_DISK_LOW] = EV_SEV_WARNING,
+    [EV_ALERT_LOGGING_FAILURE] = EV_SEV_CRITICAL,
+    [EV_ALERT_ADMIN_SPACE_LEFT] = EV_SEV_CRITICAL,
+    [EV_ALERT_DISK_FULL] = EV_SEV_ALERT,
 };
 
 #define CONDITION_COUNT (sizeof(condition_names) / sizeof(condition_names[0]))
+_Static_assert(sizeof(condition_severities) / sizeof(condition_severities[0]) == CONDITION_COUNT,
+               "a severity for every condition");
 
 static void warn(struct evd_alerts *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -469,7 +485,8 @@ void evd_alerts_condition(struct evd_alerts *a, enum ev_alert_condition conditio
     (void)pthread_mutex_lock(&a->rules_lock);
     for (size_t i = 0; i < a->rules.count && n < EV_CONFIG_MAX_RULES; i++) {
         struct rule *rule = &a->rules.rules[i];
-        if (rule->condition == condition && rule_count(rule, now, 0, EV_SEV_CRITICAL, &counted)) {
+        if (rule->condition == condition &&
+            rule_count(rule, now, 0, condition_severities[condition], &counted)) {
             counted.type[0] = '\0';
             copy_utf8(counted.detail, sizeof(counted.detail), detail != NULL ? detail : "");
             fired[n++] = fired_new(a, rule, &counted);

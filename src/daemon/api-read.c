@@ -23,7 +23,9 @@
 #include <evident/report.h>
 
 #include "api.h"
+#include "backupd.h"
 #include "commit.h"
+#include "disk.h"
 #include "metrics.h"
 
 #define JSON_TYPE "application/json"
@@ -533,6 +535,10 @@ static const char *unhealthy(struct evd *d, char *buf, size_t size)
         (void)snprintf(buf, size, "storage: %s", ev_strerror(rc));
         return buf;
     }
+    if (evd_disk_level(d->disk) == EVD_DISK_FULL) {
+        evd_disk_describe(d->disk, buf, size); /* "disk full: ..." */
+        return buf;
+    }
     return NULL;
 }
 
@@ -543,14 +549,17 @@ void evd_api_healthz(struct evd *d, const struct evd_request *q, const char *arg
     char why[128];
     const char *reason = unhealthy(d, why, sizeof(why));
 
+    const char *disk = evd_disk_level_name(evd_disk_level(d->disk));
+
     if (reason != NULL) {
-        evd_buf_str(&b, "{\"reason\":");
+        evd_buf_printf(&b, "{\"disk\":\"%s\",\"reason\":", disk);
         evd_buf_json_string(&b, reason, strlen(reason));
         evd_buf_str(&b, ",\"status\":\"unavailable\"}");
         evd_api_reply(r, 503, JSON_TYPE, &b);
         return;
     }
-    evd_buf_printf(&b, "{\"status\":\"ok\",\"tree_size\":%" PRIu64 "}", ev_log_size(d->log));
+    evd_buf_printf(&b, "{\"disk\":\"%s\",\"status\":\"ok\",\"tree_size\":%" PRIu64 "}", disk,
+                   d->log != NULL ? ev_log_size(d->log) : 0);
     evd_api_reply(r, 200, JSON_TYPE, &b);
 }
 
@@ -585,7 +594,7 @@ void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg
         g.queue_depth = evd_commit_depth(d->commit);
     }
     /* Cheap reads only: a scrape must not cost the writer (ev_log_info reads the open epoch). */
-    g.tree_size = ev_log_size(d->log);
+    g.tree_size = d->log != NULL ? ev_log_size(d->log) : 0;
     g.checkpoint_size = atomic_load(&d->checkpoint_size);
     g.disk_bytes = atomic_load(&d->log_bytes);
     if (dir[0] != '\0' && statvfs(dir, &vfs) == 0) {
@@ -594,6 +603,9 @@ void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg
     g.seconds_since_seal = seconds_since(atomic_load(&d->last_seal_ns), now);
     g.seconds_since_checkpoint = seconds_since(atomic_load(&d->last_checkpoint_ns), now);
     g.healthy = unhealthy(d, why, sizeof(why)) == NULL;
+    evd_disk_stats(d->disk, &g.disk);
+    evd_backupd_stats(d->backupd, &g.backup);
+    g.backup_enabled = d->backupd != NULL;
     g.uptime_seconds = d->started_ns != 0 ? (double)(now - d->started_ns) / 1e9 : 0.0;
 
     rc = evd_metrics_render(d->metrics, &g, &b.data, &len);

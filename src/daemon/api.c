@@ -22,6 +22,7 @@
 #include "api.h"
 #include "auth.h"
 #include "commit.h"
+#include "disk.h"
 #include "intake.h"
 #include "metrics.h"
 
@@ -201,6 +202,19 @@ void evd_api_storage_error(struct evd_response *r, int code)
         return;
     }
     evd_api_error(r, 500, "storage: %s", ev_strerror(code));
+}
+
+/* A failed write: 507 "disk full: ..." when the disk is full (disk.h), else as above. */
+static void write_error(struct evd *d, struct evd_response *r, int code)
+{
+    if (evd_disk_is_full_error(code)) {
+        char why[160];
+        evd_disk_describe(d->disk, why, sizeof(why));
+        r->retry_after = 60;
+        evd_api_error(r, 507, "%s", why);
+        return;
+    }
+    evd_api_storage_error(r, code);
 }
 
 static void count_reject(struct evd *d, enum evd_reject reason, uint64_t n)
@@ -523,13 +537,14 @@ static void call_free(struct evd_api_call *c)
 static void reply_written(struct evd_api_call *c, uint64_t first, struct evd_response *r)
 {
     struct evd_buf b = {0};
-    uint64_t next = first;
+    size_t next = 0; /* among the kept events */
 
     if (c->single) {
         if (c->dropped[0]) {
             evd_buf_str(&b, "{\"dropped\":true}");
         } else {
-            evd_buf_printf(&b, "{\"index\":%" PRIu64 "}", first);
+            evd_buf_printf(&b, "{\"index\":%" PRIu64 "}",
+                           evd_submission_index(&c->submission, first, 0));
         }
         evd_api_reply(r, 200, JSON_TYPE, &b);
         return;
@@ -548,7 +563,7 @@ static void reply_written(struct evd_api_call *c, uint64_t first, struct evd_res
         if (c->dropped[i]) {
             evd_buf_str(&b, "null");
         } else {
-            evd_buf_printf(&b, "%" PRIu64, next++);
+            evd_buf_printf(&b, "%" PRIu64, evd_submission_index(&c->submission, first, next++));
         }
     }
     evd_buf_str(&b, "]}");
@@ -570,7 +585,7 @@ static void call_done(struct evd_submission *s, int rc, uint64_t first)
         /* The log refused an event intake let through: the request's fault, not storage's. */
         evd_api_error(&r, 400, "an event was refused by the log: %s", ev_strerror(rc));
     } else {
-        evd_api_storage_error(&r, rc);
+        write_error(c->d, &r, rc);
     }
     call_free(c);
     done(ctx, &r);
@@ -756,7 +771,7 @@ static int handle_write(struct evd *d, const struct evd_request *q, const char *
         evd_api_error(r, 503, "stopping: not accepting events");
     } else {
         count_reject(d, EVD_REJ_STORAGE, c->submission.count);
-        evd_api_storage_error(r, rc);
+        write_error(d, r, rc);
     }
 answered:
     call_free(c);
@@ -901,6 +916,14 @@ int evd_api_handle(struct evd *d, const struct evd_request *request, evd_api_don
         }
         return handle_write(d, request, arg, s.token_id, &s.limits, done, ctx, r);
     }
-    rt->read(d, request, arg, r);
+    /* disk.c may reopen the log after a full disk: reads hold it meanwhile. */
+    (void)pthread_rwlock_rdlock(&d->log_lock);
+    if (d->log == NULL && rt->read != evd_api_healthz && rt->read != evd_api_metrics) {
+        r->retry_after = 1;
+        evd_api_error(r, 503, "the log is being reopened after a full disk");
+    } else {
+        rt->read(d, request, arg, r);
+    }
+    (void)pthread_rwlock_unlock(&d->log_lock);
     return 1;
 }

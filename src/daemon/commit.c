@@ -1,46 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The commit queue (commit.h): producers queue submissions; committer threads
- * take everything waiting, up to batch_max events, append it as one batch,
- * make it durable, and answer each submission.
+ * The commit queue (commit.h): producers queue submissions; one committer
+ * thread takes everything waiting, up to batch_max events, appends it as one
+ * batch, makes it durable, and answers each submission in order.
  *
- * Batching needs no timer: while one batch is being synced, the next one
- * gathers (group commit). group_wait_ns, when set, lets a lone small batch
- * wait that long for company, trading latency for fewer fdatasyncs.
+ * Batching needs no timer: while one batch is being written and synced, the
+ * next one gathers (group commit). group_wait_ns, when set, lets a lone small
+ * batch wait that long for company, trading latency for fewer fdatasyncs.
  *
- * Under `sync: always` the log is opened with EV_SYNC_NEVER and the daemon
- * calls ev_log_sync() itself, so that it can time the fdatasync on its own
- * (the metrics' histogram) and answer only after it.
- *
- * Two committer threads take turns, so that appending overlaps the fdatasync
- * in progress, and nothing is handed from thread to thread (each hand-off is
- * one more wake-up on a request's path, which costs most when the CPUs are
- * busy). The thread holding the turn waits for work, takes it and appends it;
- * under `sync: always` it keeps the turn while the other thread syncs,
- * appending whatever arrives (gathering), and gives it up to sync and answer
- * its batches as soon as no sync runs:
- *
- *     thread 1:  append A | sync A             | answer A | append D ...
- *     thread 2:           | append B, append C | sync B+C           | answer B, C
- *
- * Alone (a quiet daemon) a thread appends, syncs and answers in one go, as a
- * single committer would. Calls (seals, checkpoints) run holding the turn, so
- * nothing appends meanwhile; batches are appended in the order they were
- * taken. ev_log_sync() makes everything sequenced before it durable, so a
- * batch is answered only after a sync that began after its append; the
- * library serializes the fdatasyncs themselves. Answers of consecutive
- * batches may come from the two threads in either order: producers that need
- * an order per connection (stream.c) restore it themselves, and every done
- * callback takes its own lock.
- *
- * Ownership: a submission belongs to the queue from evd_commit_submit() to
- * its done call; a taken batch belongs to the committer that took it (its
- * struct pending, no lock). head, tail, depth, error, stopping, the call
- * fields, turn_taken and syncing are under lock; the batch buffer is used
- * only by the thread holding the turn. Only the turn holder waits on wake.
+ * Under `sync: always` the log is opened with EV_SYNC_NEVER and the committer
+ * calls ev_log_sync() itself after each append, so that it can time the
+ * fdatasync on its own (the metrics' histogram) and answer only after it.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +24,7 @@
 #include "alert.h"
 #include "commit.h"
 #include "daemon.h"
+#include "disk.h"
 #include "metrics.h"
 
 struct evd_commit {
@@ -57,7 +32,7 @@ struct evd_commit {
     struct evd_commit_options options;
 
     pthread_mutex_t lock;
-    pthread_cond_t wake;      /* the committer holding the turn: work, a call or a stop */
+    pthread_cond_t wake;      /* the committer: work, a call or a stop */
     pthread_cond_t call_done; /* callers of evd_commit_call */
     struct evd_submission *head, *tail;
     size_t depth; /* events queued or being appended */
@@ -72,17 +47,25 @@ struct evd_commit {
 
     pthread_t thread;
 
-    /* The batch buffer of the committer holding the turn. */
+    /* The committer's own batch buffer. */
     struct ev_prepared *batch;
     size_t batch_cap;
 
-    /* The second committer, and the turn they take (see the top of the file). */
-    struct committer *committers; /* [2] */
-    pthread_t thread2;
-    bool turn_taken;
-    bool syncing;        /* a committer is in ev_log_sync() */
-    pthread_cond_t turn; /* a committer waiting for the turn */
+    /*
+     * A full disk (disk.h): submissions of a failed batch waiting for space,
+     * in order, ahead of the queue; and where that batch started, until a
+     * writer handle shows what recovery kept of it. Committer thread only.
+     */
+    struct evd_submission *held;
+    bool reconcile_pending;
+    uint64_t reconcile_from;
 };
+
+/* Events of s not yet in the log. */
+static size_t pending_of(const struct evd_submission *s)
+{
+    return s->count - s->written;
+}
 
 int64_t evd_now_ns(void)
 {
@@ -123,10 +106,10 @@ static struct evd_submission *take_locked(struct evd_commit *c, size_t *ret_even
     size_t events = 0;
 
     for (struct evd_submission *s = c->head; s != NULL; s = s->next) {
-        if (last != NULL && events + s->count > c->options.batch_max) {
+        if (last != NULL && events + pending_of(s) > c->options.batch_max) {
             break;
         }
-        events += s->count;
+        events += pending_of(s);
         last = s;
     }
     c->head = last->next;
@@ -142,22 +125,12 @@ static void answer(struct evd_commit *c, struct evd_submission *s, int rc, uint6
                    int64_t now)
 {
     if (rc == 0) {
-        /* Counted per run of one type (the metric parses the type name): one call per chunk. */
-        size_t run = 0;
         for (size_t i = 0; i < s->count; i++) {
-            const char *type = s->events[i].event.type;
-            const char *next = i + 1 < s->count ? s->events[i + 1].event.type : NULL;
-            if (next == NULL || type == NULL || strcmp(type, next) != 0) {
-                evd_metrics_events(c->options.metrics, (enum evd_source)s->source, type,
-                                   i + 1 - run);
-                run = i + 1;
-            }
-        }
-        if (!s->no_alerts && c->options.alerts != NULL) {
-            for (size_t i = 0; i < s->count; i++) {
-                const struct ev_prepared *p = &s->events[i];
-                evd_alerts_observe(c->options.alerts, p->event.type, p->event.severity, first + i,
-                                   now);
+            const struct ev_prepared *p = &s->events[i];
+            evd_metrics_events(c->options.metrics, (enum evd_source)s->source, p->event.type, 1);
+            if (!s->no_alerts && c->options.alerts != NULL) {
+                evd_alerts_observe(c->options.alerts, p->event.type, p->event.severity,
+                                   evd_submission_index(s, first, i), evd_now_ns());
             }
         }
     } else {
@@ -169,236 +142,350 @@ static void answer(struct evd_commit *c, struct evd_submission *s, int rc, uint6
 }
 
 /*
- * On the thread where the append or the sync failed (ev_last_error() is per
- * thread): the log's I/O error becomes sticky and raises an alert.
+ * Appends the submissions of list as one batch and answers them. A malformed
+ * event (which intake should have caught) fails its own submission only: the
+ * others are appended without it.
  */
-static void note_failure(struct evd_commit *c, int r)
-{
-    if (r >= 0 || r == -ENOMEM) {
-        return;
-    }
-    pthread_mutex_lock(&c->lock);
-    if (c->error == 0) {
-        c->error = r;
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (c->options.alerts != NULL) {
-        evd_alerts_condition(c->options.alerts, EV_ALERT_LOGGING_FAILURE, ev_last_error());
-    }
-}
+static void disk_full_batch(struct evd_commit *c, struct evd_submission *list, int r,
+                            uint64_t size_before);
 
-/* Answers the submissions of list (rc 0: at first and after) and takes them off the depth. */
-static void finish_list(struct evd_commit *c, struct evd_submission *list, size_t events, int r,
-                        uint64_t first)
+static void commit_list(struct evd_commit *c, struct evd_submission *list, size_t events)
 {
-    int64_t now = evd_now_ns();
-    size_t at = 0;
+    uint64_t first = 0;
+    uint64_t size_before = c->options.disk != NULL ? ev_log_size(c->log) : 0;
+    size_t bad = 0, n = 0;
+    int r;
 
-    /* Off the depth first: a producer answered may submit again at once and find the room. */
-    pthread_mutex_lock(&c->lock);
-    c->depth -= events;
-    pthread_mutex_unlock(&c->lock);
-    while (list != NULL) {
-        struct evd_submission *next = list->next;
-        size_t count = list->count;
-        answer(c, list, r, first + at, now);
-        at += count;
-        list = next;
-    }
-}
-
-/*
- * Appends the submissions of *list as one batch: 0 with the first index, or
- * the append's error. A malformed event (which intake should have caught)
- * fails its own submission only, answered at once: the others are appended
- * without it, and *list and *events shrink. An empty *list afterwards means
- * nothing is left to answer.
- */
-static int append_list(struct evd_commit *c, struct evd_submission **list, size_t *events,
-                       uint64_t *ret_first, uint64_t *ret_append_ns)
-{
-    for (;;) {
-        uint64_t first = 0;
-        size_t bad = 0, n = 0;
-        int r = grow_batch(c, *events);
-        if (r < 0) {
-            return r;
-        }
-        for (struct evd_submission *s = *list; s != NULL; s = s->next) {
-            memcpy(&c->batch[n], s->events, s->count * sizeof(*s->events));
-            n += s->count;
+    r = grow_batch(c, events);
+    if (r == 0) {
+        for (struct evd_submission *s = list; s != NULL; s = s->next) {
+            memcpy(&c->batch[n], s->events + s->written, pending_of(s) * sizeof(*s->events));
+            n += pending_of(s);
         }
         int64_t t0 = evd_now_ns();
         r = ev_audit_append_prepared(c->log, c->batch, n, &first, &bad);
-        *ret_append_ns = (uint64_t)(evd_now_ns() - t0);
+        int64_t t1 = evd_now_ns();
+        bool synced = r == 0 && c->options.sync == EV_SYNC_ALWAYS;
+        if (synced) {
+            r = ev_log_sync(c->log);
+        }
+        int64_t t2 = evd_now_ns();
         if (r == 0) {
-            *ret_first = first;
-            return 0;
+            /* 0: not synced here (the log syncs on its own under interval and never). */
+            evd_metrics_commit(c->options.metrics, n, (uint64_t)(t1 - t0),
+                               synced ? (uint64_t)(t2 - t1) : 0);
         }
-        if (r != EV_EJSON && r != EV_EFORMAT && r != EV_ETOOBIG) {
-            return r;
-        }
+    }
+
+    if (r == EV_EJSON || r == EV_EFORMAT || r == EV_ETOOBIG) {
         /* One bad event: fail its submission, append the rest again. */
-        struct evd_submission *prev = NULL, *s = *list;
+        struct evd_submission *prev = NULL, *s = list;
         size_t at = 0;
-        while (s != NULL && at + s->count <= bad) {
-            at += s->count;
+        while (s != NULL && at + pending_of(s) <= bad) {
+            at += pending_of(s);
             prev = s;
             s = s->next;
         }
-        if (s == NULL) {
-            return r;
-        }
-        if (prev != NULL) {
-            prev->next = s->next;
-        } else {
-            *list = s->next;
-        }
-        *events -= s->count;
-        s->next = NULL;
-        finish_list(c, s, s->count, r, 0);
-        if (*list == NULL) {
-            return 0;
+        if (s != NULL) {
+            struct evd_submission *rest = s->next;
+            size_t rest_events = events - pending_of(s);
+            if (prev != NULL) {
+                prev->next = rest;
+            } else {
+                list = rest;
+            }
+            size_t count = s->count;
+            s->next = NULL;
+            answer(c, s, r, 0, evd_now_ns()); /* may free s */
+            pthread_mutex_lock(&c->lock);
+            c->depth -= count;
+            pthread_mutex_unlock(&c->lock);
+            if (list != NULL) {
+                commit_list(c, list, rest_events);
+            }
+            return;
         }
     }
-}
 
-/* Batches a committer appended and has not answered yet (its own: no lock). */
-#define PENDING_MAX 64
-struct pending {
-    struct batch {
-        struct evd_submission *list;
-        size_t events;
-        uint64_t first, append_ns;
-        int rc; /* the append's */
-    } batches[PENDING_MAX];
-    size_t count;
-};
-
-struct committer {
-    struct evd_commit *commit;
-    struct pending pending;
-};
-
-/*
- * Takes a batch from the queue and appends it, holding the turn; called and
- * returns with c->lock held. The batch joins p (unless every submission of it
- * was refused and answered already).
- */
-static void take_and_append(struct evd_commit *c, struct pending *p)
-{
-    size_t events;
-    struct evd_submission *list = take_locked(c, &events);
-    uint64_t first = 0, append_ns = 0;
-
-    pthread_mutex_unlock(&c->lock);
-    int r = append_list(c, &list, &events, &first, &append_ns);
-    if (list != NULL) {
-        if (r != EV_EJSON && r != EV_EFORMAT && r != EV_ETOOBIG) {
-            note_failure(c, r);
-        }
-        p->batches[p->count++] = (struct batch){
-            .list = list, .events = events, .first = first, .append_ns = append_ns, .rc = r};
+    if (r < 0 && c->options.disk != NULL && evd_disk_is_full_error(r)) {
+        disk_full_batch(c, list, r, size_before); /* nothing sticky: it recovers */
+        return;
     }
-    pthread_mutex_lock(&c->lock);
-}
 
-/*
- * Makes the batches of p durable (sync: always) and answers them, without the
- * turn; called and returns with c->lock held.
- */
-static void sync_and_answer(struct evd_commit *c, struct pending *p)
-{
-    bool any = false;
-    for (size_t i = 0; i < p->count; i++) {
-        any = any || p->batches[i].rc == 0;
-    }
-    int sync_rc = 0;
-    uint64_t sync_ns = 0;
-    if (any && c->options.sync == EV_SYNC_ALWAYS) {
-        c->syncing = true;
-        pthread_mutex_unlock(&c->lock);
-        int64_t t0 = evd_now_ns();
-        sync_rc = ev_log_sync(c->log);
-        sync_ns = (uint64_t)(evd_now_ns() - t0);
-        note_failure(c, sync_rc);
+    int64_t now = evd_now_ns();
+    size_t at = 0, answered = 0;
+    if (r < 0 && r != -ENOMEM) {
         pthread_mutex_lock(&c->lock);
-        c->syncing = false;
-        pthread_cond_signal(&c->wake); /* the other committer may sync what it gathered */
+        if (c->error == 0) {
+            c->error = r;
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (c->options.alerts != NULL) {
+            evd_alerts_condition(c->options.alerts, EV_ALERT_LOGGING_FAILURE, ev_last_error());
+        }
+    }
+    while (list != NULL) {
+        struct evd_submission *next = list->next;
+        size_t pending = pending_of(list);
+        answered += list->count;
+        answer(c, list, r, first + at, now); /* may free list */
+        at += pending;
+        list = next;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->depth -= answered;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- a full disk (disk.h) ---------------------------------------------------- */
+
+/* Answers s with rc and takes it off the depth. */
+static void answer_alone(struct evd_commit *c, struct evd_submission *s, int rc, uint64_t first)
+{
+    size_t count = s->count;
+    s->next = NULL;
+    answer(c, s, rc, first, evd_now_ns()); /* may free s */
+    pthread_mutex_lock(&c->lock);
+    c->depth -= count;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static size_t events_of(const struct evd_submission *list)
+{
+    size_t n = 0;
+    for (; list != NULL; list = list->next) {
+        n += pending_of(list);
+    }
+    return n;
+}
+
+/*
+ * A writer handle is open again after a failed batch that began at
+ * size_before: the first events of *list that recovery kept (records made
+ * durable before the failure, e.g. at a rotation) are in the log. Answers the
+ * submissions they cover wholly; marks the one they cover in part, so that
+ * only its other events are appended again. Nothing is appended twice.
+ */
+static void apply_survivors(struct evd_commit *c, struct evd_submission **list,
+                            uint64_t size_before)
+{
+    uint64_t first = 0;
+    size_t kept = 0;
+    int r = evd_disk_survivors(c->log, size_before, &first, &kept);
+
+    if (r < 0) {
+        fprintf(stderr, "evidentd: disk: cannot tell what recovery kept: %s\n", ev_strerror(r));
+        kept = 0;
+    }
+    while (*list != NULL && kept > 0) {
+        struct evd_submission *s = *list;
+        size_t pending = pending_of(s);
+        if (kept >= pending) {
+            *list = s->next;
+            answer_alone(c, s, 0, first);
+            first += pending;
+            kept -= pending;
+        } else if (s->written > 0) {
+            /* Split a second time: one answer cannot name three runs of indexes. */
+            *list = s->next;
+            answer_alone(c, s, -ENOSPC, 0);
+            kept = 0;
+        } else {
+            s->written = kept;
+            s->written_first = first;
+            kept = 0;
+        }
+    }
+}
+
+/*
+ * The disk filled during this batch: the handle failed (log.h). disk.c
+ * closes it and opens the log again. What recovery kept of the batch is
+ * answered; the rest waits in c->held for space (block) or is refused
+ * (reject). The daemon's own events are never held: their threads wait for
+ * the answer (an alert is then delivered as not recorded).
+ */
+static void disk_full_batch(struct evd_commit *c, struct evd_submission *list, int r,
+                            uint64_t size_before)
+{
+    unsigned bits = evd_disk_failed(c->options.disk, &c->log, r);
+    struct evd_submission **tail = &c->held;
+
+    if (bits & EVD_GATE_REOPENED) {
+        apply_survivors(c, &list, size_before);
+    }
+    while (*tail != NULL) {
+        tail = &(*tail)->next;
+    }
+    bool held_any = false;
+    while (list != NULL) {
+        struct evd_submission *s = list;
+        list = s->next;
+        s->next = NULL;
+        if (s->source == EVD_SRC_DAEMON || (bits & EVD_GATE_REFUSE) || c->stopping) {
+            answer_alone(c, s, r, 0);
+        } else {
+            *tail = s;
+            tail = &s->next;
+            held_any = true;
+        }
+    }
+    if (held_any && !(bits & EVD_GATE_REOPENED)) {
+        /* Survivors are known only once a writer opens: disk_gate_locked() asks then. */
+        c->reconcile_pending = true;
+        c->reconcile_from = size_before;
+    }
+    evd_disk_held(c->options.disk, events_of(c->held));
+}
+
+/*
+ * A seal or checkpoint (evd_commit_call) found the disk full: the handle is
+ * failed as after a batch (log.h), with no events of its own to answer.
+ */
+static void disk_full_call(struct evd_commit *c, int rc)
+{
+    unsigned bits = evd_disk_failed(c->options.disk, &c->log, rc);
+    if ((bits & EVD_GATE_REOPENED) && c->reconcile_pending) {
+        c->reconcile_pending = false;
+        apply_survivors(c, &c->held, c->reconcile_from);
+        evd_disk_held(c->options.disk, events_of(c->held));
+    }
+}
+
+/*
+ * Before a batch: while the disk is full only the daemon's own events go in
+ * (disk.reserve keeps room for them); the producers' wait in the queue
+ * (block: it fills, and they feel the usual pushback) or are refused
+ * (reject, or stopping). Returns true when it did this round's work.
+ */
+static bool disk_gate_locked(struct evd_commit *c)
+{
+    pthread_mutex_unlock(&c->lock);
+    unsigned bits = evd_disk_gate(c->options.disk, &c->log);
+    if ((bits & EVD_GATE_REOPENED) && c->reconcile_pending) {
+        c->reconcile_pending = false;
+        apply_survivors(c, &c->held, c->reconcile_from);
+        evd_disk_held(c->options.disk, events_of(c->held));
+    }
+    pthread_mutex_lock(&c->lock);
+    bits &= ~(unsigned)EVD_GATE_REOPENED;
+    if (bits == 0) {
+        return false;
+    }
+
+    bool refuse = (bits & EVD_GATE_REFUSE) || c->stopping;
+    struct evd_submission *own = NULL, **own_tail = &own, *refused = NULL, **ref_tail = &refused;
+    if (refuse) {
+        *ref_tail = c->held;
+        c->held = NULL;
+        while (*ref_tail != NULL) {
+            ref_tail = &(*ref_tail)->next;
+        }
+    }
+    c->tail = NULL;
+    for (struct evd_submission **pp = &c->head; *pp != NULL;) {
+        struct evd_submission *s = *pp;
+        bool own_event = s->source == EVD_SRC_DAEMON;
+        bool mine = own_event && !(bits & EVD_GATE_NO_LOG);
+        if (mine || refuse || own_event) {
+            *pp = s->next;
+            s->next = NULL;
+            if (mine) {
+                *own_tail = s;
+                own_tail = &s->next;
+            } else {
+                *ref_tail = s;
+                ref_tail = &s->next;
+            }
+        } else {
+            c->tail = s;
+            pp = &s->next;
+        }
     }
     pthread_mutex_unlock(&c->lock);
-    for (size_t i = 0; i < p->count; i++) {
-        struct batch *b = &p->batches[i];
-        int r = b->rc < 0 ? b->rc : sync_rc;
-        if (r == 0) {
-            /* The fdatasync counts once, with the first batch it made durable; 0: none here. */
-            evd_metrics_commit(c->options.metrics, b->events, b->append_ns, sync_ns);
-            sync_ns = 0;
-        }
-        finish_list(c, b->list, b->events, r, b->first);
+
+    bool worked = own != NULL || refused != NULL;
+    while (refused != NULL) {
+        struct evd_submission *s = refused;
+        refused = s->next;
+        answer_alone(c, s, -ENOSPC, 0);
     }
-    p->count = 0;
+    evd_disk_held(c->options.disk, events_of(c->held));
+    if (own != NULL) {
+        commit_list(c, own, events_of(own));
+    }
     pthread_mutex_lock(&c->lock);
+    if (!worked && !c->stopping && c->call_fn == NULL) {
+        /* Look at the disk again in a second, or sooner for a call, a submission or a stop. */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        (void)pthread_cond_timedwait(&c->wake, &c->lock, &until);
+    }
+    return true;
 }
 
 static void *committer(void *arg)
 {
-    struct committer *self = arg;
-    struct evd_commit *c = self->commit;
-    struct pending *p = &self->pending;
-    bool gather = c->options.sync == EV_SYNC_ALWAYS;
+    struct evd_commit *c = arg;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (c->turn_taken) {
-            pthread_cond_wait(&c->turn, &c->lock);
+        if (c->call_fn != NULL) {
+            int (*fn)(struct ev_log *, void *) = c->call_fn;
+            void *fn_arg = c->call_arg;
+            c->call_fn = NULL;
+            pthread_mutex_unlock(&c->lock);
+            int rc = c->log != NULL ? fn(c->log, fn_arg) : -ENOSPC; /* none: disk.c reopens */
+            if (c->options.disk != NULL && evd_disk_is_full_error(rc)) {
+                disk_full_call(c, rc); /* a seal or checkpoint failed the handle */
+            }
+            pthread_mutex_lock(&c->lock);
+            c->call_rc = rc;
+            c->calls_done++;
+            pthread_cond_broadcast(&c->call_done);
+            continue;
         }
-        c->turn_taken = true;
-        /* Holding the turn: calls, appends, and (always) gathering while the other syncs. */
-        for (;;) {
-            if (c->call_fn != NULL) {
-                int (*fn)(struct ev_log *, void *) = c->call_fn;
-                void *fn_arg = c->call_arg;
-                c->call_fn = NULL;
-                pthread_mutex_unlock(&c->lock);
-                int rc = fn(c->log, fn_arg);
-                pthread_mutex_lock(&c->lock);
-                c->call_rc = rc;
-                c->calls_done++;
-                pthread_cond_broadcast(&c->call_done);
-                continue;
-            }
-            if (p->count > 0 && (!gather || !c->syncing)) {
-                break; /* no sync running: make what was appended durable now */
-            }
-            if (c->head != NULL && p->count < PENDING_MAX) {
-                if (c->options.group_wait_ns > 0 && p->count == 0 && c->head == c->tail &&
-                    c->head->count < c->options.batch_max && !c->stopping) {
-                    /* A lone submission (not gathering already): give others group_wait_ns. */
-                    struct timespec until;
-                    clock_gettime(CLOCK_MONOTONIC, &until);
-                    uint64_t ns = (uint64_t)until.tv_nsec + c->options.group_wait_ns;
-                    until.tv_sec += (time_t)(ns / 1000000000u);
-                    until.tv_nsec = (long)(ns % 1000000000u);
-                    while (c->head == c->tail && !c->stopping && c->call_fn == NULL &&
-                           pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0) {
-                    }
-                }
-                take_and_append(c, p);
-                continue;
-            }
-            if (c->stopping && c->head == NULL && p->count == 0) {
+        if (c->head == NULL && c->held == NULL) {
+            if (c->stopping) {
                 break;
             }
-            pthread_cond_wait(&c->wake, &c->lock); /* work, a call, a stop or the sync's end */
+            pthread_cond_wait(&c->wake, &c->lock);
+            continue;
         }
-        c->turn_taken = false;
-        if (p->count == 0) { /* stopping, and nothing left */
-            pthread_cond_broadcast(&c->turn);
-            break;
+        if (c->options.disk != NULL && disk_gate_locked(c)) {
+            continue;
         }
-        pthread_cond_signal(&c->turn);
-        sync_and_answer(c, p);
+        if (c->head == NULL && c->held == NULL) {
+            continue; /* the gate answered them all (what recovery kept) */
+        }
+        if (c->held != NULL) {
+            /* Space is back: the held submissions go first, in their order. */
+            struct evd_submission *held = c->held;
+            c->held = NULL;
+            pthread_mutex_unlock(&c->lock);
+            evd_disk_held(c->options.disk, 0);
+            commit_list(c, held, events_of(held));
+            pthread_mutex_lock(&c->lock);
+            continue;
+        }
+        if (c->options.group_wait_ns > 0 && c->head == c->tail &&
+            c->head->count < c->options.batch_max && !c->stopping) {
+            /* A lone submission: give others group_wait_ns to join it. */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            uint64_t ns = (uint64_t)until.tv_nsec + c->options.group_wait_ns;
+            until.tv_sec += (time_t)(ns / 1000000000u);
+            until.tv_nsec = (long)(ns % 1000000000u);
+            while (c->head == c->tail && !c->stopping && c->call_fn == NULL &&
+                   pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0) {
+            }
+        }
+        size_t events;
+        struct evd_submission *list = take_locked(c, &events);
+        pthread_mutex_unlock(&c->lock);
+        commit_list(c, list, events);
+        pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -428,29 +515,14 @@ int evd_commit_start(struct ev_log *log, const struct evd_commit_options *option
     pthread_cond_init(&c->wake, &attr);
     pthread_condattr_destroy(&attr);
     pthread_cond_init(&c->call_done, NULL);
-    pthread_cond_init(&c->turn, NULL);
     r = grow_batch(c, c->options.batch_max);
-    if (r == 0 && (c->committers = calloc(2, sizeof(*c->committers))) == NULL) {
-        r = -ENOMEM;
-    }
     if (r == 0) {
-        c->committers[0].commit = c;
-        c->committers[1].commit = c;
-        r = -pthread_create(&c->thread, NULL, committer, &c->committers[0]);
-    }
-    if (r == 0 && (r = -pthread_create(&c->thread2, NULL, committer, &c->committers[1])) < 0) {
-        pthread_mutex_lock(&c->lock);
-        c->stopping = true;
-        pthread_cond_signal(&c->wake);
-        pthread_mutex_unlock(&c->lock);
-        pthread_join(c->thread, NULL);
+        r = -pthread_create(&c->thread, NULL, committer, c);
     }
     if (r < 0) {
-        free(c->committers);
         free(c->batch);
         pthread_cond_destroy(&c->wake);
         pthread_cond_destroy(&c->call_done);
-        pthread_cond_destroy(&c->turn);
         pthread_mutex_destroy(&c->lock);
         free(c);
         return r;
@@ -592,12 +664,9 @@ void evd_commit_stop(struct evd_commit *c)
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
-    pthread_join(c->thread2, NULL);
-    free(c->committers);
     free(c->batch);
     pthread_cond_destroy(&c->wake);
     pthread_cond_destroy(&c->call_done);
-    pthread_cond_destroy(&c->turn);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }

@@ -22,11 +22,13 @@
 
 struct evd_metrics;
 struct evd_alerts;
+struct evd_disk;
 struct evd_submission;
 
 /*
  * Called on the committer thread once the events are durable (rc 0: the
- * first event got index first, the others the indexes after it, in order) or
+ * first event got index first, the others the indexes after it, in order;
+ * evd_submission_index() says it for a submission a full disk split) or
  * failed (rc < 0: nothing acknowledged). Must not block; it may free s.
  */
 typedef void (*evd_done_fn)(struct evd_submission *s, int rc, uint64_t first);
@@ -41,7 +43,21 @@ struct evd_submission {
     /* private to the queue */
     struct evd_submission *next;
     int64_t enqueued_ns;
+    /*
+     * Set by the queue when the disk filled during this submission's batch and
+     * recovery kept its first `written` events (disk.h): those have indexes
+     * from written_first on, the rest from done's first on. 0 otherwise.
+     */
+    size_t written;
+    uint64_t written_first;
 };
+
+/* The index of event i of s, answered with first (rc 0). */
+static inline uint64_t evd_submission_index(const struct evd_submission *s, uint64_t first,
+                                            size_t i)
+{
+    return i < s->written ? s->written_first + i : first + (i - s->written);
+}
 
 struct evd_commit_options {
     enum ev_sync sync;           /* always: fdatasync before done; others as the log does */
@@ -50,6 +66,7 @@ struct evd_commit_options {
     uint64_t group_wait_ns;      /* wait this long for more when a batch is small */
     struct evd_metrics *metrics; /* may be NULL */
     struct evd_alerts *alerts;   /* may be NULL: sees each committed event */
+    struct evd_disk *disk;       /* may be NULL: the full-disk actions (disk.h) */
 };
 
 struct evd_commit;

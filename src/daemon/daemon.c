@@ -30,7 +30,9 @@
 
 #include "alert.h"
 #include "auth.h"
+#include "backupd.h"
 #include "commit.h"
+#include "disk.h"
 #include "http.h"
 #include "metrics.h"
 #include "stream.h"
@@ -186,6 +188,12 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
 
     d->started_ns = evd_wall_ns();
     pthread_rwlock_init(&d->config_lock, NULL);
+    /* Writer-preferring: a stream of reads must not keep disk.c from reopening the log. */
+    pthread_rwlockattr_t log_lock_attr;
+    pthread_rwlockattr_init(&log_lock_attr);
+    pthread_rwlockattr_setkind_np(&log_lock_attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&d->log_lock, &log_lock_attr);
+    pthread_rwlockattr_destroy(&log_lock_attr);
     if (gethostname(d->host, sizeof(d->host) - 1) < 0) {
         (void)snprintf(d->host, sizeof(d->host), "localhost");
     }
@@ -263,6 +271,9 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     if ((r = evd_alerts_start(&alert_options, &d->alerts)) < 0) {
         return fail(err, err_size, r, "alerting", strerror(-r));
     }
+    if ((r = evd_disk_new(d, &open_options, &d->disk)) < 0) {
+        return fail(err, err_size, r, "disk", strerror(-r));
+    }
     struct evd_commit_options commit_options = {
         .sync = cfg->log.sync,
         .batch_max = cfg->performance.batch_max,
@@ -270,6 +281,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         .group_wait_ns = cfg->performance.group_commit_wait_ns,
         .metrics = d->metrics,
         .alerts = d->alerts,
+        .disk = d->disk,
     };
     if ((r = evd_commit_start(d->log, &commit_options, &d->commit)) < 0) {
         return fail(err, err_size, r, "committer", strerror(-r));
@@ -303,6 +315,9 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     }
     if ((r = evd_timers_start(d, &d->timers)) < 0) {
         return fail(err, err_size, r, "timers", strerror(-r));
+    }
+    if ((r = evd_backupd_start(d, &d->backupd)) < 0) {
+        return fail(err, err_size, r, "backup timer", strerror(-r));
     }
     system_event(d, "startup", "evidentd started", NULL, d->config_sha256);
     atomic_store(&d->ready, true);
@@ -409,6 +424,8 @@ int evd_stop(struct evd *d)
     d->stream = NULL;
     evd_timers_stop(d->timers);
     d->timers = NULL;
+    evd_backupd_stop(d->backupd); /* lets a backup under way finish */
+    d->backupd = NULL;
     if (d->commit != NULL) {
         system_event(d, "shutdown", "evidentd stopping (SIGTERM)", NULL, NULL);
         /* Alerts raised from here on still go to webhooks, but are not written. */
@@ -432,6 +449,8 @@ int evd_stop(struct evd *d)
     d->data_keys = NULL;
     evd_alerts_stop(d->alerts);
     d->alerts = NULL;
+    evd_disk_free(d->disk);
+    d->disk = NULL;
     evd_metrics_free(d->metrics);
     d->metrics = NULL;
     while (d->retired != NULL) {
@@ -449,5 +468,6 @@ int evd_stop(struct evd *d)
     d->auth = NULL;
     d->config = NULL;
     pthread_rwlock_destroy(&d->config_lock);
+    pthread_rwlock_destroy(&d->log_lock);
     return r;
 }

@@ -4,7 +4,7 @@
  *
  *   main.c      arguments, signals, privileges, systemd readiness
  *   daemon.c    open the log, start and stop the parts below, reload
- *   commit.c    the bounded queue and the two committer threads (group commit)
+ *   commit.c    the bounded queue and the committer thread (group commit, full disks)
  *   intake.c    JSON events and syslog messages into prepared events
  *   stream.c    the epoll loop: Unix socket and syslog TCP/UDP connections
  *   http.c      libmicrohttpd: connections, bodies, TLS, suspend/resume
@@ -12,6 +12,8 @@
  *   auth.c      bearer tokens (hashed) and Unix peer checks
  *   timers.c    seals, checkpoints, self-verification, disk checks
  *   retention.c retention passes (ev_log_prune), at start, hourly, and when the disk runs low
+ *   disk.c      free-space levels and the full-disk actions (block, reject)
+ *   backupd.c   the backup timer (retention.backup_dir), on its own thread
  *   metrics.c   counters and the Prometheus text
  *   alert.c     alert rules and webhook delivery
  */
@@ -34,11 +36,20 @@ struct evd_auth;
 struct evd_http;
 struct evd_stream;
 struct evd_timers;
+struct evd_disk;
+struct evd_backupd;
 
 struct evd {
-    struct ev_config *config;      /* replaced on reload (under config_lock) */
-    const char *config_path;       /* NULL: the defaults */
-    struct ev_log *log;            /* the writer handle: appends only through commit */
+    struct ev_config *config; /* replaced on reload (under config_lock) */
+    const char *config_path;  /* NULL: the defaults */
+    /*
+     * The writer handle: appends only through commit. disk.c replaces it
+     * after a full disk (close, open again) under log_lock held for writing:
+     * everyone else uses it under log_lock held for reading. NULL only while
+     * even a read-only open fails.
+     */
+    struct ev_log *log;
+    pthread_rwlock_t log_lock;
     struct ev_datakeys *data_keys; /* privacy.encryption.key_file at start, or NULL */
     struct ev_policy *policy;      /* replaced on reload: read it through evd_policy_get() */
     struct evd_commit *commit;
@@ -48,6 +59,8 @@ struct evd {
     struct evd_http *http;
     struct evd_stream *stream;
     struct evd_timers *timers;
+    struct evd_disk *disk;       /* NULL in tests that do not need it */
+    struct evd_backupd *backupd; /* NULL without retention.backup_dir */
 
     pthread_rwlock_t config_lock; /* config, policy and auth swap under it */
     char config_sha256[65];       /* of the running configuration's file; "" for the defaults */

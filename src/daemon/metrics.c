@@ -483,6 +483,53 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
     gauge_u64(&t, "evident_disk_free_bytes", "Free bytes on the log's file system.",
               g->disk_free_bytes);
     gauge_u64(&t, "evident_log_disk_bytes", "Bytes the log directory takes.", g->disk_bytes);
+    gauge_u64(&t, "evident_disk_state",
+              "Free space level: 0 ok, 1 under disk.space_left, 2 under disk.admin_space_left, "
+              "3 full (under disk.reserve or ENOSPC: writers held or refused).",
+              (uint64_t)g->disk.level);
+    gauge_u64(&t, "evident_disk_needed_bytes",
+              "Free bytes the daemon needs before it takes producers' events again "
+              "(disk.reserve, or more after an ENOSPC).",
+              g->disk.need_bytes);
+    gauge_u64(&t, "evident_disk_held_events",
+              "Producers' events of a failed batch waiting for space (disk_full_action: block).",
+              g->disk.held_events);
+    counter(&t, "evident_disk_full_total", "Times the log's disk became full.", g->disk.full_total);
+    counter(&t, "evident_disk_enospc_total", "Appends that failed because the disk was full.",
+            g->disk.enospc_total);
+    counter(&t, "evident_disk_space_left_total", "Crossings under disk.space_left.",
+            g->disk.space_left_total);
+    counter(&t, "evident_disk_admin_space_left_total", "Crossings under disk.admin_space_left.",
+            g->disk.admin_left_total);
+    counter(&t, "evident_log_reopens_total",
+            "Times the log was closed and opened again after a full disk.", g->disk.reopen_total);
+    counter(&t, "evident_backups_total", "Backups the backup timer made (unchanged ones too).",
+            g->backup.runs);
+    counter(&t, "evident_backup_failures_total", "Backups the backup timer failed to make.",
+            g->backup.failures);
+    /* No sample before the first good backup (as evident_seconds_since_seal). */
+    bool backed_up = g->backup_enabled && g->backup.last_success_ns > 0;
+    family(&t, "evident_backup_last_success_timestamp_seconds", "gauge",
+           "Unix time of the last good backup of the backup timer.");
+    if (backed_up) {
+        put(&t, "evident_backup_last_success_timestamp_seconds %.3f\n",
+            (double)g->backup.last_success_ns / 1e9);
+    }
+    family(&t, "evident_backup_last_tree_size", "gauge",
+           "Entries covered by the last good backup's checkpoint.");
+    if (backed_up) {
+        put(&t, "evident_backup_last_tree_size %" PRIu64 "\n", g->backup.last_tree_size);
+    }
+    family(&t, "evident_backup_last_copied_bytes", "gauge",
+           "Bytes the last good backup copied (hard-linked and unchanged files cost none).");
+    if (backed_up) {
+        put(&t, "evident_backup_last_copied_bytes %" PRIu64 "\n", g->backup.last_bytes);
+    }
+    family(&t, "evident_backup_generations", "gauge",
+           "Backup generations in retention.backup_dir after the last good backup.");
+    if (backed_up) {
+        put(&t, "evident_backup_generations %" PRIu64 "\n", g->backup.last_generations);
+    }
 
     if (t.failed) {
         free(t.buf);

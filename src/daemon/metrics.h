@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backupd.h"
+#include "disk.h"
+
 enum evd_source {
     EVD_SRC_UNIX = 0,
     EVD_SRC_HTTP,
@@ -87,6 +90,9 @@ struct evd_gauges {
     uint64_t disk_free_bytes, disk_bytes;
     bool healthy;
     double uptime_seconds;
+    struct evd_disk_stats disk;
+    struct evd_backupd_stats backup;
+    bool backup_enabled; /* retention.backup_dir is set: the backup families have samples */
 };
 
 /*

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Retention in evidentd: see retention.h. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -26,7 +27,9 @@ int64_t evd_retention_run(struct evd *d, const char *why, uint64_t want_free_byt
     if (policy.max_age_ns == 0 && policy.max_bytes == 0 && policy.want_free_bytes == 0) {
         return 0; /* keep everything */
     }
-    int r = ev_log_prune(d->log, &policy, 0, &rep);
+    pthread_rwlock_rdlock(&d->log_lock); /* disk.c may reopen the log */
+    int r = d->log != NULL ? ev_log_prune(d->log, &policy, 0, &rep) : -ENODEV;
+    pthread_rwlock_unlock(&d->log_lock);
     if (r < 0) {
         fprintf(stderr, "evidentd: retention (%s): %s\n", why, ev_last_error());
         evd_metrics_retention(d->metrics, false, 0, 0);

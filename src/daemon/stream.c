@@ -32,6 +32,7 @@
 
 #include "auth.h"
 #include "commit.h"
+#include "disk.h"
 #include "intake.h"
 #include "metrics.h"
 #include "net.h"
@@ -409,15 +410,21 @@ static void reply_answered(struct evd_stream *s, struct conn *c)
                     out_add(c, "{\"dropped\":true}\n", 17);
                 } else if (ch->rc < 0) {
                     char msg[256];
+                    char full[160] = "";
+                    if (evd_disk_is_full_error(ch->rc)) {
+                        evd_disk_describe(s->d->disk, full, sizeof(full));
+                    }
                     (void)snprintf(msg, sizeof(msg), "not recorded: %s",
-                                   ch->rc == -EAGAIN ? "the daemon is overloaded"
+                                   full[0] != '\0'     ? full
+                                   : ch->rc == -EAGAIN ? "the daemon is overloaded"
                                    : ch->rc == -ESHUTDOWN
                                        ? "the daemon is stopping"
                                        : "the log cannot append (storage failure)");
                     out_error(c, msg, l->line);
                 } else {
                     int n = snprintf(buf, sizeof(buf), "{\"index\":%llu}\n",
-                                     (unsigned long long)(ch->first + l->event));
+                                     (unsigned long long)evd_submission_index(&ch->submission,
+                                                                              ch->first, l->event));
                     out_add(c, buf, (size_t)n);
                 }
             }

@@ -15,12 +15,13 @@
 
 #include "alert.h"
 #include "commit.h"
+#include "disk.h"
 #include "metrics.h"
 #include "retention.h"
 #include "timers.h"
 
 #define TICK_NS 250000000ll
-#define DISK_CHECK_NS 10000000000ll
+#define DISK_CHECK_NS 1000000000ll /* free space (disk.c); the log's own size every 10th */
 
 struct evd_timers {
     struct evd *d;
@@ -122,7 +123,10 @@ static void note_checkpoint(struct evd *d)
     char *note = NULL;
     size_t len = 0;
 
-    if (ev_log_latest_checkpoint(d->log, &note, &len) != 0) {
+    pthread_rwlock_rdlock(&d->log_lock); /* disk.c may reopen the log */
+    int r = d->log != NULL ? ev_log_latest_checkpoint(d->log, &note, &len) : -ENOENT;
+    pthread_rwlock_unlock(&d->log_lock);
+    if (r != 0) {
         return;
     }
     const char *body_end = strstr(note, "\n\n");
@@ -211,22 +215,14 @@ int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report)
 
 void evd_check_disk(struct evd *d)
 {
-    struct statvfs st;
-    pthread_rwlock_rdlock(&d->config_lock); /* a reload may swap the configuration */
-    uint64_t low = d->config->alerting.disk_low_bytes;
-    pthread_rwlock_unlock(&d->config_lock);
-
     atomic_store(&d->log_bytes, dir_bytes(d->log_dir, 2));
-    if (low == 0 || statvfs(d->log_dir, &st) < 0) {
-        return;
-    }
-    uint64_t free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
-    if (free_bytes < low && d->alerts != NULL) {
-        char detail[128];
-        (void)snprintf(detail, sizeof(detail), "%llu bytes free on the log's file system",
-                       (unsigned long long)free_bytes);
-        evd_alerts_condition(d->alerts, EV_ALERT_DISK_LOW, detail);
-    }
+    evd_disk_check(d);
+}
+
+/* An error of a seal or checkpoint worth a line: not one of a failed or full log's. */
+static bool worth_saying(struct evd *d)
+{
+    return evd_commit_error(d->commit) == 0 && evd_disk_level(d->disk) != EVD_DISK_FULL;
 }
 
 static void *run(void *arg)
@@ -236,6 +232,7 @@ static void *run(void *arg)
     int64_t start = evd_now_ns();
     int64_t next_checkpoint = start, next_verify = start, next_disk = start;
     int64_t next_retention = start; /* a first pass at start, then hourly */
+    uint64_t disk_checks = 0;
 
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
@@ -272,12 +269,12 @@ static void *run(void *arg)
                 atomic_store(&d->last_seal_ns,
                              t->start_ns + (int64_t)(epoch * t->seal_interval_ns));
                 note_checkpoint(d);
-            } else if (evd_commit_error(d->commit) == 0) {
+            } else if (worth_saying(d)) {
                 fprintf(stderr, "evidentd: seal: %s\n", ev_last_error());
             }
         }
         if (now >= next_checkpoint) {
-            if (evd_checkpoint_now(d) < 0 && evd_commit_error(d->commit) == 0) {
+            if (evd_checkpoint_now(d) < 0 && worth_saying(d)) {
                 fprintf(stderr, "evidentd: checkpoint: %s\n", ev_last_error());
             }
             next_checkpoint = now + (int64_t)checkpoint_interval;
@@ -289,7 +286,10 @@ static void *run(void *arg)
             next_verify = now + (int64_t)verify_interval;
         }
         if (now >= next_disk) {
-            evd_check_disk(d);
+            if (disk_checks++ % 10 == 0) {
+                atomic_store(&d->log_bytes, dir_bytes(d->log_dir, 2));
+            }
+            evd_disk_check(d);
             next_disk = now + DISK_CHECK_NS;
         }
         if (now >= next_retention) {

@@ -26,7 +26,7 @@ int evd_checkpoint_now(struct evd *d);
  */
 int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report);
 
-/* Raises the disk_low alert when the log's file system has less than alerting.disk_low free. */
+/* Measures the log directory and looks at free space now (disk.h: levels and their alerts). */
 void evd_check_disk(struct evd *d);
 
 #endif

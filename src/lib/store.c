@@ -744,7 +744,11 @@ int evi_segment_compress(int dirfd, const struct evi_segment *plain, int level, 
     if (r == 0) {
         r = sync_segments_dir(dirfd);
     }
-    if (r == 0 && unlinkat(dirfd, name, 0) < 0) {
+    /*
+     * ENOENT: an earlier attempt removed the .seg and then failed to sync the
+     * directory; the .zst just renamed over its .zst is the same bytes.
+     */
+    if (r == 0 && unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
         r = -errno;
     }
     if (r == 0) {

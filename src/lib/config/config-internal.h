@@ -42,7 +42,11 @@ enum evi_config_kind {
     EVI_CFG_RECORDS,    /* an array of records + size_t count: a list of mappings */
     EVI_CFG_POLICIES,   /* struct ev_type_policy[EV_TYPE_COUNT]: a mapping by type name */
     EVI_CFG_DEST,       /* char *: an absolute directory path or an http(s):// URL */
+    EVI_CFG_SPACE,      /* struct ev_space: a size (min..max) or a percentage "10%", "0.5%" */
 };
+
+/* A percentage of EVI_CFG_SPACE: at least 0.01%, at most 50% (hundredths of a percent). */
+#define EVI_SPACE_PERCENT_MAX_X100 5000u
 
 struct evi_config_choice {
     const char *name;
@@ -97,6 +101,13 @@ extern const struct evi_config_record evi_config_policy_record;
 /* The policies map's keys in enum ev_event_type order ("custom" last). */
 extern const char *const evi_config_type_names[EV_TYPE_COUNT];
 extern const struct evi_config_choice evi_config_level_choices[];
+
+/* Options that were renamed: a file using the old key is told the new one. */
+struct evi_config_renamed {
+    const char *old_path;
+    const char *new_path;
+};
+extern const struct evi_config_renamed evi_config_renamed[]; /* ends with {NULL, NULL} */
 
 /*
  * Checks that span options (a TLS certificate needs its key, ...). Returns

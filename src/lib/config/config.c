@@ -10,6 +10,16 @@
 #include "config-internal.h"
 #include "error.h"
 
+uint64_t ev_space_bytes(const struct ev_space *space, uint64_t fs_bytes)
+{
+    if (space->percent_x100 == 0) {
+        return space->bytes;
+    }
+    /* fs_bytes / 10000 first: no overflow for any file system size. */
+    return fs_bytes / 10000u * space->percent_x100 +
+           fs_bytes % 10000u * space->percent_x100 / 10000u;
+}
+
 int ev_config_defaults(struct ev_config **ret_config)
 {
     struct ev_config *config = calloc(1, sizeof(*config));
@@ -174,6 +184,13 @@ static bool same_fields(const struct evi_config_option *fields, size_t count, co
                 return false;
             }
             break;
+        case EVI_CFG_SPACE: {
+            const struct ev_space *p = (const struct ev_space *)x, *q = (const struct ev_space *)y;
+            if (p->bytes != q->bytes || p->percent_x100 != q->percent_x100) {
+                return false;
+            }
+            break;
+        }
         case EVI_CFG_LIST:
         case EVI_CFG_RECORDS:
             n = *(const size_t *)((const char *)a + o->count_offset);

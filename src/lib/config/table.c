@@ -34,6 +34,8 @@ _Static_assert(sizeof(enum ev_level) == sizeof(int), "enum ev_level is not int-s
 _Static_assert(sizeof(enum ev_compression) == sizeof(int), "enum ev_compression is not int-sized");
 _Static_assert(sizeof(enum ev_alert_condition) == sizeof(int),
                "enum ev_alert_condition is not int-sized");
+_Static_assert(sizeof(((struct ev_config *)0)->disk.disk_full_action) == sizeof(int),
+               "disk_full_action is not int-sized");
 
 const char *const evi_config_type_names[EV_TYPE_COUNT] = {
     [EV_TYPE_CODE_EXECUTION] = "code_execution",
@@ -131,11 +133,21 @@ static const struct evi_config_record pattern_record = {
 
 /* ---- alerting.rules[] -------------------------------------------------------- */
 
+/* disk_low is space_left's first name; both parse, `config show` writes disk_low. */
 static const struct evi_config_choice condition_choices[] = {
     {"events", EV_ALERT_EVENTS},
     {"verification_failure", EV_ALERT_VERIFICATION_FAILURE},
     {"disk_low", EV_ALERT_DISK_LOW},
+    {"space_left", EV_ALERT_DISK_LOW},
+    {"admin_space_left", EV_ALERT_ADMIN_SPACE_LEFT},
+    {"disk_full", EV_ALERT_DISK_FULL},
     {"logging_failure", EV_ALERT_LOGGING_FAILURE},
+    {NULL, 0},
+};
+
+static const struct evi_config_choice disk_full_choices[] = {
+    {"block", EV_DISK_FULL_BLOCK},
+    {"reject", EV_DISK_FULL_REJECT},
     {NULL, 0},
 };
 
@@ -152,7 +164,8 @@ static const struct evi_config_option rule_fields[] = {
      .choices = condition_choices,
      .used_by = DAEMON,
      .doc = "What the rule watches: events (matching type and min_severity), "
-            "verification_failure, disk_low or logging_failure."},
+            "verification_failure, disk_low (free space under disk.space_left; also spelt "
+            "space_left), admin_space_left, disk_full or logging_failure."},
     {.path = "type",
      .kind = EVI_CFG_EVENT_TYPE,
      .offset = offsetof(struct ev_alert_rule, type),
@@ -206,6 +219,8 @@ const struct evi_config_section evi_config_sections[] = {
     {"integrity", "Seals, checkpoints and self-verification."},
     {"storage", "Segment files."},
     {"retention", "Expiry and backups of closed segments."},
+    {"disk", "Free space on the log's file system: alerts, early expiry, and what the daemon "
+             "does when the disk is full (docs/LIFECYCLE.md, \"Full disks\")."},
     {"levels", "How much of each typed event is kept."},
     {"policies", "Per event type: recorded or not, least severity kept, detail level. Keys: "
                  "code_execution, security_assessment, container_creation, resource_violation, "
@@ -379,10 +394,11 @@ const struct evi_config_option evi_config_options[] = {
      .kind = EVI_CFG_DURATION,
      .offset = AT(retention.backup_interval_ns),
      .default_text = "1d",
-     .min = MINUTE,
+     .min = SEC,
      .max = 30 * DAY,
      .used_by = LIFECYCLE,
-     .doc = "How often a backup is made (with backup_dir)."},
+     .doc = "How often the daemon makes a backup (with backup_dir); each one copies only what "
+            "is new."},
     {.path = "retention.backup_keep",
      .kind = EVI_CFG_COUNT,
      .offset = AT(retention.backup_keep),
@@ -391,16 +407,47 @@ const struct evi_config_option evi_config_options[] = {
      .max = 10000,
      .used_by = LIFECYCLE,
      .doc = "How many backups are kept."},
-    {.path = "retention.min_free_space",
-     .kind = EVI_CFG_SIZE,
-     .offset = AT(retention.min_free_bytes),
-     .default_text = "0",
+
+    /* disk */
+    {.path = "disk.space_left",
+     .kind = EVI_CFG_SPACE,
+     .offset = AT(disk.space_left),
+     .default_text = "10%",
      .min = MIB,
      .max = 1024 * TIB,
      .zero_off = true,
      .used_by = LIFECYCLE,
-     .doc = "Refuse appends while the log's file system has less free space than this; 0: no "
-            "check."},
+     .doc = "Free space (a size, or a percentage of the file system) below which the daemon "
+            "raises disk_low (space_left) alerts and runs retention early; 0: off."},
+    {.path = "disk.admin_space_left",
+     .kind = EVI_CFG_SPACE,
+     .offset = AT(disk.admin_space_left),
+     .default_text = "5%",
+     .min = MIB,
+     .max = 1024 * TIB,
+     .zero_off = true,
+     .used_by = LIFECYCLE,
+     .doc = "Free space below which admin_space_left alerts fire (critical) and retention runs "
+            "early; keep it under space_left; 0: off."},
+    {.path = "disk.reserve",
+     .kind = EVI_CFG_SPACE,
+     .offset = AT(disk.reserve),
+     .default_text = "32MiB",
+     .min = 64 * KIB,
+     .max = 1024 * TIB,
+     .zero_off = true,
+     .used_by = LIFECYCLE,
+     .doc = "Free space kept for the daemon's own seals, checkpoints and alerts: below it the "
+            "disk counts as full before the kernel says ENOSPC; 0: only ENOSPC."},
+    {.path = "disk.disk_full_action",
+     .kind = EVI_CFG_ENUM,
+     .offset = AT(disk.disk_full_action),
+     .default_text = "block",
+     .choices = disk_full_choices,
+     .used_by = LIFECYCLE,
+     .doc = "While the disk is full: block (hold writers; their events are written and "
+            "answered once space returns, nothing is lost) or reject (refuse them with "
+            "\"disk full\", HTTP 507)."},
 
     /* levels */
     {.path = "levels.default",
@@ -499,15 +546,6 @@ const struct evi_config_option evi_config_options[] = {
      .used_by = DAEMON,
      .doc = "Attempts after a failed delivery, with exponential backoff from 1s (capped at "
             "5m)."},
-    {.path = "alerting.disk_low",
-     .kind = EVI_CFG_SIZE,
-     .offset = AT(alerting.disk_low_bytes),
-     .default_text = "1GiB",
-     .min = MIB,
-     .max = 1024 * TIB,
-     .zero_off = true,
-     .used_by = DAEMON,
-     .doc = "Free space on the log's file system below which disk_low rules fire; 0: off."},
 
     /* performance */
     {.path = "performance.batch_max",
@@ -694,12 +732,47 @@ const struct evi_config_option evi_config_options[] = {
 
 const size_t evi_config_option_count = sizeof(evi_config_options) / sizeof(evi_config_options[0]);
 
+const struct evi_config_renamed evi_config_renamed[] = {
+    {"alerting.disk_low", "disk.space_left"},
+    {"retention.min_free_space", "disk.reserve"},
+    {NULL, NULL},
+};
+
+/* Both sizes or both percentages: whether a is below b (an unknown order counts as fine). */
+static bool space_below(const struct ev_space *a, const struct ev_space *b)
+{
+    if ((a->percent_x100 == 0) != (b->percent_x100 == 0)) {
+        return true; /* checked at run time, against the file system's size */
+    }
+    return a->percent_x100 != 0 ? a->percent_x100 < b->percent_x100 : a->bytes < b->bytes;
+}
+
+static bool space_on(const struct ev_space *s)
+{
+    return s->bytes != 0 || s->percent_x100 != 0;
+}
+
 const char *evi_config_check(const struct ev_config *c, const char **ret_path)
 {
     if ((c->server.tls_cert_file == NULL) != (c->server.tls_key_file == NULL)) {
         *ret_path =
             c->server.tls_cert_file != NULL ? "server.tls_cert_file" : "server.tls_key_file";
         return "tls_cert_file and tls_key_file go together";
+    }
+    if (space_on(&c->disk.admin_space_left) && space_on(&c->disk.space_left) &&
+        !space_below(&c->disk.admin_space_left, &c->disk.space_left)) {
+        *ret_path = "disk.admin_space_left";
+        return "must be less than disk.space_left";
+    }
+    if (space_on(&c->disk.reserve) && space_on(&c->disk.admin_space_left) &&
+        !space_below(&c->disk.reserve, &c->disk.admin_space_left)) {
+        *ret_path = "disk.reserve";
+        return "must be less than disk.admin_space_left";
+    }
+    if (space_on(&c->disk.reserve) && space_on(&c->disk.space_left) &&
+        !space_below(&c->disk.reserve, &c->disk.space_left)) {
+        *ret_path = "disk.reserve";
+        return "must be less than disk.space_left";
     }
     if (c->privacy.encrypt && c->privacy.encryption_key_file == NULL) {
         *ret_path = "privacy.encryption.enabled";

@@ -121,7 +121,7 @@ static void format_with_unit(char *out, size_t cap, uint64_t v, const struct uni
 /* A number of option o in its own syntax (a size, a duration, digits). */
 static void format_number(char *out, size_t cap, const struct evi_config_option *o, uint64_t v)
 {
-    if (o->kind == EVI_CFG_SIZE) {
+    if (o->kind == EVI_CFG_SIZE || o->kind == EVI_CFG_SPACE) {
         format_with_unit(out, cap, v, size_units, UNIT_COUNT(size_units));
     } else if (o->kind == EVI_CFG_DURATION) {
         format_with_unit(out, cap, v, duration_units, UNIT_COUNT(duration_units));
@@ -404,6 +404,77 @@ static const char *parse_number(const struct evi_config_option *o,
     return check_range(o, *ret_value, msg, cap);
 }
 
+/*
+ * A percentage "10%", "0.5%", "12.25%": digits, at most two decimals, '%'.
+ * Returns false if malformed; *ret_x100 in hundredths of a percent.
+ */
+static bool parse_percent(const char *text, uint32_t *ret_x100)
+{
+    uint64_t whole = 0, frac = 0;
+    bool overflow;
+    size_t n = parse_digits(text, &whole, &overflow);
+
+    if (n == 0 || n > 3) {
+        return false;
+    }
+    text += n;
+    if (*text == '.') {
+        size_t f = 0;
+        text++;
+        while (text[f] >= '0' && text[f] <= '9' && f < 3) {
+            frac = frac * 10 + (uint64_t)(text[f] - '0');
+            f++;
+        }
+        if (f == 0 || f > 2) {
+            return false;
+        }
+        if (f == 1) {
+            frac *= 10;
+        }
+        text += f;
+    }
+    if (strcmp(text, "%") != 0) {
+        return false;
+    }
+    *ret_x100 = (uint32_t)(whole * 100 + frac);
+    return true;
+}
+
+/* A free-space amount: a size (within o's min..max, or 0 when zero_off) or a percentage. */
+static const char *parse_space(const struct evi_config_option *o, const struct evi_config_scalar *s,
+                               struct ev_space *ret_space, char *msg, size_t cap)
+{
+    struct ev_space v = {0};
+    bool overflow = false;
+    const char *why;
+
+    if (s->plain && s->len > 0 && s->text[s->len - 1] == '%') {
+        if (!parse_percent(s->text, &v.percent_x100)) {
+            return "expected a size such as 512MiB or a percentage such as 10% or 0.5%";
+        }
+        if (v.percent_x100 == 0 && o->zero_off) {
+            *ret_space = (struct ev_space){0};
+            return NULL;
+        }
+        if (v.percent_x100 < 1 || v.percent_x100 > EVI_SPACE_PERCENT_MAX_X100) {
+            return o->zero_off ? "a percentage must be 0 (off) or between 0.01% and 50%"
+                               : "a percentage must be between 0.01% and 50%";
+        }
+        *ret_space = v;
+        return NULL;
+    }
+    if (!s->plain ||
+        !parse_with_unit(s->text, size_units, UNIT_COUNT(size_units), false, &v.bytes, &overflow)) {
+        return overflow ? "too large"
+                        : "expected a size such as 512MiB or a percentage such as 10% or 0.5%";
+    }
+    if ((why = check_range(o, v.bytes, msg, cap)) != NULL) {
+        return why;
+    }
+    *ret_space = v;
+    return NULL;
+}
+
 static void describe_choices(char *out, size_t cap, const struct evi_config_choice *choices)
 {
     size_t len = 0;
@@ -467,6 +538,7 @@ const char *evi_config_value_parse(const struct evi_config_option *o,
         }
         *(int *)dst = (int)v; /* the table's max is at most INT_MAX */
         return NULL;
+    case EVI_CFG_SPACE: return parse_space(o, s, dst, msg, cap);
     case EVI_CFG_ENUM:
         for (size_t i = 0; o->choices[i].name != NULL; i++) {
             if (strcmp(s->text, o->choices[i].name) == 0) {
@@ -531,6 +603,22 @@ void evi_config_value_format(struct evi_text *t, const struct evi_config_option 
         evi_text_add(t, number);
         return;
     case EVI_CFG_INT: evi_text_addf(t, "%d", *(const int *)src); return;
+    case EVI_CFG_SPACE: {
+        const struct ev_space *space = (const struct ev_space *)src;
+        uint32_t p = space->percent_x100;
+        if (p == 0) {
+            format_with_unit(number, sizeof(number), space->bytes, size_units,
+                             UNIT_COUNT(size_units));
+            evi_text_add(t, number);
+        } else if (p % 100 == 0) {
+            evi_text_addf(t, "%u%%", p / 100);
+        } else if (p % 10 == 0) {
+            evi_text_addf(t, "%u.%u%%", p / 100, p % 100 / 10);
+        } else {
+            evi_text_addf(t, "%u.%02u%%", p / 100, p % 100);
+        }
+        return;
+    }
     case EVI_CFG_ENUM: {
         int v = *(const int *)src;
         for (size_t i = 0; o->choices[i].name != NULL; i++) {
@@ -575,6 +663,7 @@ const char *evi_config_kind_name(const struct evi_config_option *o)
     case EVI_CFG_STRING: return "string";
     case EVI_CFG_BOOL: return "bool";
     case EVI_CFG_SIZE: return "size";
+    case EVI_CFG_SPACE: return "size or percent";
     case EVI_CFG_DURATION: return "duration";
     case EVI_CFG_COUNT:
     case EVI_CFG_INT: return "number";
@@ -615,6 +704,11 @@ void evi_config_value_bounds(struct evi_text *t, const struct evi_config_option 
         format_number(lo, sizeof(lo), o, o->min);
         format_number(hi, sizeof(hi), o, o->max);
         evi_text_addf(t, "%s to %s%s", lo, hi, o->zero_off ? ", or 0 (off)" : "");
+        break;
+    case EVI_CFG_SPACE:
+        format_number(lo, sizeof(lo), o, o->min);
+        format_number(hi, sizeof(hi), o, o->max);
+        evi_text_addf(t, "%s to %s or 0.01%% to 50%%%s", lo, hi, o->zero_off ? ", or 0 (off)" : "");
         break;
     case EVI_CFG_ENUM:
         describe_choices(choices, sizeof(choices), o->choices);

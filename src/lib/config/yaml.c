@@ -319,7 +319,15 @@ static int unknown_key(const struct reader *r, size_t at, const char *path, cons
     struct suggestion s = {.key = key->text, .key_len = key->len, .best_distance = SIZE_MAX};
     size_t prefix_len = strlen(prefix);
     const char *dot = strrchr(key->text, '.');
+    char full[PATH_MAX_TEXT];
 
+    set_path(full, sizeof(full), "%s%s", prefix, key->text);
+    for (size_t i = 0; sections && evi_config_renamed[i].old_path != NULL; i++) {
+        if (strcmp(evi_config_renamed[i].old_path, full) == 0) {
+            return fail(r, at, path, "renamed: use %s (docs/CONFIG.md)",
+                        evi_config_renamed[i].new_path);
+        }
+    }
     if (dot != NULL && strlen(key->text) == key->len) {
         char dotted[PATH_MAX_TEXT];
         set_path(dotted, sizeof(dotted), "%s%s", prefix, key->text);

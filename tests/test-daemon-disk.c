@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The committer on a full disk (src/daemon/disk.c, commit.c), with ENOSPC
+ * injected at an exact write or sync (evi_io_fail_after), so that it runs
+ * everywhere (tests/test-disk.sh does the same on a real tmpfs, as root):
+ *
+ *   - block: for every k across a batch that crosses a segment rotation, the
+ *     batch is held, the log reopened, and once the disk "has room" every
+ *     submission is answered rc 0; every event is in the log exactly once, at
+ *     the index its answer gives (events that recovery kept, made durable at
+ *     the rotation before the failure, are not appended again: a submission
+ *     they cover in part is split), and the log verifies;
+ *   - reject: the batch is refused with -ENOSPC and the daemon appends again
+ *     by itself afterwards;
+ *   - the reserve: under disk.reserve producers' events wait (block) while
+ *     the daemon's own events (alerts) still go in; they go in once the
+ *     reserve is met.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <evident/config.h>
+#include <evident/event.h>
+
+#include "alert.h"
+#include "commit.h"
+#include "daemon.h"
+#include "disk.h"
+#include "metrics.h"
+#include "store.h"
+
+#define SEGMENT (64 * 1024)
+
+struct answer {
+    struct evd_submission s;
+    struct ev_prepared events[4];
+    size_t count;
+    int tag;
+    atomic_int calls;
+    int rc;
+    uint64_t first;
+};
+
+static void on_done(struct evd_submission *s, int rc, uint64_t first)
+{
+    struct answer *a = s->ctx;
+    a->rc = rc;
+    a->first = first;
+    atomic_fetch_add(&a->calls, 1);
+}
+
+/* count events of ~20 KiB (three fill a 64 KiB segment), tagged tag. */
+static void answer_init(struct answer *a, size_t count, int tag, int source)
+{
+    static char data[21000];
+    memset(a, 0, sizeof(*a));
+    for (size_t i = 0; i < count; i++) {
+        (void)snprintf(data, sizeof(data), "{\"i\":%zu,\"pad\":\"%020000d\",\"tag\":%d}", i, 0,
+                       tag);
+        struct ev_event ev = {.type = "custom.disk", .severity = EV_SEV_INFO, .data_json = data};
+        tu_ok(ev_event_prepare(NULL, &ev, &a->events[i]));
+    }
+    a->count = count;
+    a->tag = tag;
+    a->s = (struct evd_submission){
+        .events = a->events, .count = count, .done = on_done, .ctx = a, .source = source};
+}
+
+static void answer_release(struct answer *a)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        ev_prepared_release(&a->events[i]);
+    }
+}
+
+static uint64_t enospc_count(struct evd_disk *disk)
+{
+    struct evd_disk_stats st;
+    evd_disk_stats(disk, &st);
+    return st.enospc_total;
+}
+
+static bool answered(struct answer *a, int ms)
+{
+    for (int i = 0; i < ms && atomic_load(&a->calls) == 0; i++) {
+        usleep(1000);
+    }
+    return atomic_load(&a->calls) > 0;
+}
+
+struct rig {
+    struct evd d;
+    struct evd_commit *commit;
+};
+
+static void rig_start(struct rig *g, const char *dir, int action, uint64_t reserve)
+{
+    struct ev_config *cfg = NULL;
+    struct ev_open_options o = {.segment_bytes = SEGMENT};
+
+    memset(g, 0, sizeof(*g));
+    tu_ok(ev_config_defaults(&cfg));
+    cfg->disk.space_left = (struct ev_space){0};
+    cfg->disk.admin_space_left = (struct ev_space){0};
+    cfg->disk.reserve = (struct ev_space){.bytes = reserve};
+    cfg->disk.disk_full_action = action;
+    g->d.config = cfg;
+    (void)snprintf(g->d.log_dir, sizeof(g->d.log_dir), "%s", dir);
+    pthread_rwlock_init(&g->d.config_lock, NULL);
+    pthread_rwlock_init(&g->d.log_lock, NULL);
+    g->d.log = tu_open(dir, &o);
+    tu_ok(evd_metrics_new(&g->d.metrics));
+    tu_ok(evd_disk_new(&g->d, &o, &g->d.disk));
+    evd_disk_set_retry(g->d.disk, 20000000); /* 20 ms: the sweep retries at once */
+    struct evd_commit_options co = {.sync = EV_SYNC_ALWAYS,
+                                    .batch_max = 64,
+                                    .queue_max = 1024,
+                                    .metrics = g->d.metrics,
+                                    .disk = g->d.disk};
+    tu_ok(evd_commit_start(g->d.log, &co, &g->commit));
+    g->d.commit = g->commit;
+}
+
+static void rig_stop(struct rig *g)
+{
+    evd_commit_stop(g->commit);
+    if (g->d.log != NULL) {
+        (void)ev_log_close(g->d.log);
+    }
+    evd_disk_free(g->d.disk);
+    evd_metrics_free(g->d.metrics);
+    ev_config_free(g->d.config);
+    pthread_rwlock_destroy(&g->d.config_lock);
+    pthread_rwlock_destroy(&g->d.log_lock);
+}
+
+/* Runs fn on the committer: while it runs, submissions gather into one batch. */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool open;
+};
+
+static int wait_gate(struct ev_log *log, void *arg)
+{
+    struct gate *g = arg;
+    (void)log;
+    pthread_mutex_lock(&g->lock);
+    while (!g->open) {
+        pthread_cond_wait(&g->cond, &g->lock);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return 0;
+}
+
+struct call_arg {
+    struct evd_commit *c;
+    struct gate *gate;
+};
+
+static void *call_thread(void *arg)
+{
+    struct call_arg *a = arg;
+    (void)evd_commit_call(a->c, wait_gate, a->gate);
+    return NULL;
+}
+
+/* Every event of every answer is in the log once, at its index; counts events. */
+static void check_log(const char *dir, struct answer **a, size_t n, long k, const uint8_t *v)
+{
+    struct ev_log *log = tu_open(dir, &(struct ev_open_options){.flags = EV_OPEN_READONLY});
+    size_t events = 0, found = 0;
+
+    for (size_t s = 0; s < n; s++) {
+        for (size_t i = 0; i < a[s]->count; i++) {
+            char want[64];
+            struct ev_entry *e = NULL;
+            uint64_t index = evd_submission_index(&a[s]->s, a[s]->first, i);
+            tu_ok(ev_log_entry(log, index, &e));
+            (void)snprintf(want, sizeof(want), "\"tag\":%d", a[s]->tag);
+            bool ok = strstr(e->bytes, want) != NULL;
+            (void)snprintf(want, sizeof(want), "{\"i\":%zu,", i);
+            ok = ok && strstr(e->bytes, want) != NULL;
+            if (!ok) {
+                fail_msg("k=%ld: submission %zu event %zu: index %" PRIu64 " holds another entry",
+                         k, s, i, index);
+            }
+            ev_entry_free(e);
+            events++;
+        }
+    }
+    for (uint64_t i = 0; i < ev_log_size(log); i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        found += strstr(e->bytes, "\"type\":\"custom.disk\"") != NULL;
+        ev_entry_free(e);
+    }
+    if (found != events) {
+        fail_msg("k=%ld: %zu events in the log, %zu acknowledged (appended twice?)", k, found,
+                 events);
+    }
+    tu_ok(ev_log_close(log));
+    (void)tu_verify(dir, v);
+}
+
+/* Three submissions, one batch of 7 events crossing two rotations, ENOSPC at call k. */
+static bool block_once(struct tu_fixture *f, long k)
+{
+    struct rig g;
+    struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    static struct answer a[3];
+    pthread_t caller;
+
+    tu_rm_rf(f->dir);
+    tu_create(f->dir, 0, f->v);
+    rig_start(&g, f->dir, EV_DISK_FULL_BLOCK, 0);
+    struct call_arg ca = {g.commit, &gate};
+    assert_int_equal(pthread_create(&caller, NULL, call_thread, &ca), 0);
+    usleep(20000); /* the committer is in wait_gate (or soon): the three form one batch */
+    answer_init(&a[0], 2, 1, EVD_SRC_UNIX);
+    answer_init(&a[1], 3, 2, EVD_SRC_HTTP);
+    answer_init(&a[2], 2, 3, EVD_SRC_UNIX);
+    for (int i = 0; i < 3; i++) {
+        tu_ok(evd_commit_submit(g.commit, &a[i].s));
+    }
+    evi_io_fail_after(k, ENOSPC);
+    pthread_mutex_lock(&gate.lock);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
+    pthread_join(caller, NULL);
+
+    /* The injected failure (if k is within the batch) happens now; then the disk heals. */
+    for (int i = 0; i < 2000 && enospc_count(g.d.disk) == 0 && !answered(&a[2], 1); i++) {
+    }
+    bool failed = enospc_count(g.d.disk) > 0;
+    evi_io_fail_after(0, 0);
+    for (int i = 0; i < 3; i++) {
+        if (!answered(&a[i], 10000)) {
+            fail_msg("k=%ld: submission %d never answered", k, i);
+        }
+        if (a[i].rc != 0) {
+            fail_msg("k=%ld: submission %d: %d (%s), expected it held and written", k, i, a[i].rc,
+                     ev_strerror(a[i].rc));
+        }
+        assert_int_equal(atomic_load(&a[i].calls), 1);
+    }
+    rig_stop(&g);
+    struct answer *all[3] = {&a[0], &a[1], &a[2]};
+    check_log(f->dir, all, 3, k, f->v);
+    for (int i = 0; i < 3; i++) {
+        answer_release(&a[i]);
+    }
+    return failed;
+}
+
+static void test_block_sweep(void **state)
+{
+    struct tu_fixture *f = *state;
+    long k, held = 0;
+
+    for (k = 1; k < 200; k++) {
+        if (!block_once(f, k)) {
+            break; /* past the batch's last write or sync */
+        }
+        held++;
+    }
+    print_message("ENOSPC held and recovered at each of %ld I/O calls\n", held);
+    assert_true(k < 200);
+    assert_true(held >= 8); /* records, syncs, two segment creations, derived files */
+}
+
+static void test_reject(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    static struct answer bad, later;
+
+    tu_create(f->dir, 0, f->v);
+    rig_start(&g, f->dir, EV_DISK_FULL_REJECT, 0);
+    answer_init(&bad, 2, 7, EVD_SRC_HTTP);
+    evi_io_fail_after(1, ENOSPC);
+    tu_ok(evd_commit_submit(g.commit, &bad.s));
+    assert_true(answered(&bad, 10000));
+    evi_io_fail_after(0, 0);
+    assert_int_equal(bad.rc, -ENOSPC);
+    assert_int_equal(evd_commit_error(g.commit), 0); /* not sticky: it recovers */
+    char why[160];
+    evd_disk_describe(g.d.disk, why, sizeof(why));
+    assert_non_null(strstr(why, "disk full: "));
+    assert_non_null(strstr(why, " free of "));
+    /* After the retry time it appends again by itself, through a reopened handle. */
+    for (int i = 0; i < 100; i++) {
+        answer_init(&later, 1, 8, EVD_SRC_HTTP);
+        tu_ok(evd_commit_submit(g.commit, &later.s));
+        assert_true(answered(&later, 10000));
+        if (later.rc == 0) {
+            break;
+        }
+        assert_int_equal(later.rc, -ENOSPC);
+        answer_release(&later);
+        usleep(10000);
+    }
+    assert_int_equal(later.rc, 0);
+    rig_stop(&g);
+    struct answer *one[1] = {&later};
+    check_log(f->dir, one, 1, 0, f->v);
+    answer_release(&bad);
+    answer_release(&later);
+}
+
+static void test_reserve_holds_producers_not_alerts(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    static struct answer producer, own;
+
+    tu_create(f->dir, 0, f->v);
+    rig_start(&g, f->dir, EV_DISK_FULL_BLOCK, 1024ull << 40); /* 1 PiB: always full */
+    answer_init(&producer, 1, 9, EVD_SRC_UNIX);
+    answer_init(&own, 1, 10, EVD_SRC_DAEMON);
+    tu_ok(evd_commit_submit(g.commit, &producer.s));
+    tu_ok(evd_commit_submit(g.commit, &own.s));
+    assert_true(answered(&own, 10000));
+    assert_int_equal(own.rc, 0);            /* the daemon's own events fit in the reserve */
+    assert_false(answered(&producer, 300)); /* held: the queue fills, producers feel it */
+    assert_int_equal(evd_disk_level(g.d.disk), EVD_DISK_FULL);
+    pthread_rwlock_wrlock(&g.d.config_lock);
+    g.d.config->disk.reserve = (struct ev_space){0}; /* space is back */
+    pthread_rwlock_unlock(&g.d.config_lock);
+    assert_true(answered(&producer, 10000));
+    assert_int_equal(producer.rc, 0);
+    assert_true(producer.first > own.first);
+    rig_stop(&g);
+    struct answer *both[2] = {&own, &producer};
+    check_log(f->dir, both, 2, 0, f->v);
+    answer_release(&producer);
+    answer_release(&own);
+}
+
+static int teardown(void **state)
+{
+    evi_io_fail_after(0, 0);
+    return tu_teardown(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_block_sweep, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_holds_producers_not_alerts, tu_setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
