@@ -553,6 +553,138 @@ static void test_tamper_pruned_leaf_epoch_and_removal(void **state)
     assert_int_equal(vr.failure, EV_FAIL_RECORD);
 }
 
+/*
+ * A retention record anyone could append (no key): taken from a real pruning of
+ * the same log and put after the last checkpoint of a copy whose first segment
+ * was replaced by its pruned form. Only a claim under a signed checkpoint counts.
+ */
+static void test_tamper_unsigned_claim(void **state)
+{
+    struct tu_fixture *f = *state;
+    char pristine[PATH_MAX], pruned[PATH_MAX], path[PATH_MAX], from[PATH_MAX];
+    tu_path(pristine, f->root, "pristine");
+    tu_path(pruned, f->root, "pruned");
+    uint64_t n = make_log(pristine, f->v, 900);
+    copy_dir(pristine, pruned);
+    struct ev_retention policy = {.max_bytes = 1};
+    struct ev_prune_report rep = prune(pruned, &policy, 0);
+    assert_int_equal(rep.retention_index, n);
+    ev_prune_report_free(&rep);
+
+    /* The copy: segment 0 in its (correct) pruned form, the retention record appended. */
+    copy_dir(pristine, f->dir);
+    tu_path(from, pruned, "segments/00000000000000000000.pruned");
+    tu_path(path, f->dir, "segments/00000000000000000000.pruned");
+    size_t len;
+    uint8_t *bytes = tu_read(from, &len);
+    tu_write(path, bytes, len);
+    free(bytes);
+    tu_path(path, f->dir, "segments/00000000000000000000.seg");
+    assert_int_equal(unlink(path), 0);
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    struct ev_log *log = tu_open(pruned, &ro);
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, n, &e));
+    tu_ok(ev_log_close(log));
+    uint8_t tag[32] = {0}, rec[EVI_RECORD_MAX];
+    size_t size = evi_record_encode(e->epoch, e->bytes, e->len, tag, rec);
+    ev_entry_free(e);
+    tu_last_segment(f->dir, path);
+    tu_write_at(path, rec, size, (off_t)tu_size(path));
+
+    expect_failure(f->dir, NULL, EV_FAIL_PRUNED, 0);
+    struct ev_verify_options o = {.threads = 1};
+    struct ev_verify_report vr;
+    assert_int_equal(ev_verify_dir(f->dir, &o, &vr), EV_EVERIFY);
+    assert_non_null(strstr(vr.detail, "covered by a signed checkpoint"));
+    /* The same claim under the writer's checkpoint (the real pruning) is accepted. */
+    (void)tu_verify(pruned, NULL);
+}
+
+/* Pruned forms the writer never makes: an empty one, and one as the last segment. */
+static void test_tamper_pruned_last_or_empty(void **state)
+{
+    struct tu_fixture *f = *state;
+    char path[PATH_MAX], name[64];
+    uint64_t n = make_log(f->dir, f->v, 600);
+    struct evi_segment_header h = {.first_index = n, .created_ns = 1, .pruned = true};
+    uint8_t hdr[EVI_SEGMENT_HEADER];
+    evi_segment_header_encode(&h, hdr);
+    (void)snprintf(name, sizeof(name), "segments/%020" PRIu64 ".pruned", n);
+    tu_write(tu_path(path, f->dir, name), hdr, sizeof(hdr));
+    expect_failure(f->dir, f->v, EV_FAIL_PRUNED, n);
+    /* A writer refuses it rather than append beside it (and later lose what it appended). */
+    struct ev_log *log = NULL;
+    assert_int_equal(ev_log_open(f->dir, &small, &log), EV_ECORRUPT);
+    assert_non_null(strstr(ev_last_error(), "pruned form"));
+}
+
+/* A crash between the rename and the unlink: the whole form wins, and is pruned again. */
+static void test_both_forms_whole_wins(void **state)
+{
+    struct tu_fixture *f = *state;
+    char pristine[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    tu_path(pristine, f->root, "pristine");
+    make_log(pristine, f->v, 600);
+    copy_dir(pristine, f->dir);
+    struct entries want = collect(pristine);
+    struct ev_retention policy = {.max_bytes = 1};
+    struct ev_prune_report rep = prune(f->dir, &policy, 0);
+    ev_prune_report_free(&rep);
+    /* Put the whole first segment back beside its pruned form. */
+    tu_path(from, pristine, "segments/00000000000000000000.seg");
+    tu_path(to, f->dir, "segments/00000000000000000000.seg");
+    size_t len;
+    uint8_t *bytes = tu_read(from, &len);
+    tu_write(to, bytes, len);
+    free(bytes);
+    /* Readers read the whole one. */
+    struct entries got = collect(f->dir);
+    assert_non_null(got.bytes[1]);
+    assert_string_equal(got.bytes[1], want.bytes[1]);
+    entries_free(&got);
+    struct ev_verify_report vr = tu_verify(f->dir, f->v);
+    assert_int_equal(vr.retention_entries, 1);
+    /* The next writer removes the pruned form; the next pruning redoes it. */
+    struct ev_log *log = tu_open(f->dir, &small);
+    tu_ok(ev_log_close(log));
+    struct seg_files c = seg_files(f->dir);
+    assert_int_equal(c.plain, 2);
+    rep = prune(f->dir, &policy, 0);
+    assert_int_equal(rep.count, 1);
+    assert_int_equal(rep.segments[0].first, 0);
+    ev_prune_report_free(&rep);
+    vr = tu_verify(f->dir, f->v);
+    assert_int_equal(vr.retention_entries, 2);
+    entries_free(&want);
+}
+
+/* Limits that cannot be met by pruning more prune nothing more. */
+static void test_limits_edges(void **state)
+{
+    struct tu_fixture *f = *state;
+    make_log(f->dir, f->v, 900);
+    /* An age beyond the clock's range: nothing is that old (it once wrapped negative). */
+    struct ev_retention ancient = {.max_age_ns = UINT64_MAX};
+    struct ev_prune_report rep = prune(f->dir, &ancient, 0);
+    assert_int_equal(rep.count, 0);
+    ev_prune_report_free(&rep);
+    /* After everything closed is pruned, a limit the pruned forms alone exceed prunes no more. */
+    struct ev_retention all = {.max_bytes = 1};
+    rep = prune(f->dir, &all, 0);
+    size_t first_count = rep.count;
+    ev_prune_report_free(&rep);
+    struct ev_log *log = tu_open(f->dir, &small);
+    append_events(log, 300, 7); /* two more closed segments */
+    tu_ok(ev_log_close(log));
+    struct ev_retention some = {.max_bytes = 3 * SMALL_SEGMENT};
+    rep = prune(f->dir, &some, 0);
+    assert_true(rep.count <= 2);
+    ev_prune_report_free(&rep);
+    assert_int_equal(seg_files(f->dir).pruned >= (int)first_count, 1);
+    (void)tu_verify(f->dir, f->v);
+}
+
 /* ---- crashes and full disks ----------------------------------------------------- */
 
 static void test_prune_crash_every_step(void **state)
@@ -661,6 +793,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tamper_unaccounted, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_tamper_pruned_leaf_epoch_and_removal, tu_setup,
                                         tu_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_unsigned_claim, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_pruned_last_or_empty, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_both_forms_whole_wins, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_limits_edges, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_crash_every_step, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_enospc, tu_setup, tu_teardown),
     };

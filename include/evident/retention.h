@@ -39,7 +39,8 @@ extern "C" {
 
 struct ev_retention {
     uint64_t max_age_ns; /* a segment whose newest entry is this old expires; 0 = no limit */
-    uint64_t max_bytes;  /* segments (on disk) beyond this expire, oldest first; 0 = no limit */
+    uint64_t max_bytes;  /* while the segments still holding their entries take more than
+                            this on disk, the oldest expire; 0 = no limit */
     int64_t now_ns;      /* the clock for max_age and min_age; 0 = now */
     /*
      * Early pruning when the disk runs low: while the log's file system has

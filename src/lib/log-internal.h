@@ -68,6 +68,8 @@ struct ev_log {
     unsigned scans;            /* scans running over a copy of the segment table */
     int *retired_fds;          /* fds replaced while a scan ran: closed when none does */
     size_t retired_count, retired_cap;
+    uint64_t **retired_zframes; /* seek tables of replaced segments: freed the same way */
+    size_t retired_zcount, retired_zcap;
 
     /* writer: the background compressor of closed segments (FORMAT.md §3.1) */
     pthread_t compressor;
@@ -104,6 +106,9 @@ int evi_log_read_hash(void *ctx, uint64_t stored_index, uint8_t ret[EV_HASH_BYTE
  * the last one ends. Called with log->mu held.
  */
 void evi_log_retire_fd_locked(struct ev_log *log, int fd);
+
+/* The same for a replaced segment's seek table (zframes), which copies of the table share. */
+void evi_log_retire_zframes_locked(struct ev_log *log, uint64_t *zframes);
 
 /* Starts (scan_begin) and ends a scan over a copy of the table; mu held. */
 void evi_log_scan_end_locked(struct ev_log *log);

@@ -564,6 +564,27 @@ void evi_log_retire_fd_locked(struct ev_log *log, int fd)
     log->retired_fds[log->retired_count++] = fd;
 }
 
+void evi_log_retire_zframes_locked(struct ev_log *log, uint64_t *zframes)
+{
+    if (zframes == NULL) {
+        return;
+    }
+    if (log->scans == 0) {
+        free(zframes);
+        return;
+    }
+    if (log->retired_zcount == log->retired_zcap) {
+        size_t cap = log->retired_zcap ? log->retired_zcap * 2 : 8;
+        uint64_t **grown = realloc(log->retired_zframes, cap * sizeof(*grown));
+        if (grown == NULL) {
+            return; /* out of memory: leaking a table beats freeing it under a scan */
+        }
+        log->retired_zframes = grown;
+        log->retired_zcap = cap;
+    }
+    log->retired_zframes[log->retired_zcount++] = zframes;
+}
+
 void evi_log_scan_end_locked(struct ev_log *log)
 {
     if (--log->scans == 0) {
@@ -571,6 +592,10 @@ void evi_log_scan_end_locked(struct ev_log *log)
             (void)close(log->retired_fds[i]);
         }
         log->retired_count = 0;
+        for (size_t i = 0; i < log->retired_zcount; i++) {
+            free(log->retired_zframes[i]);
+        }
+        log->retired_zcount = 0;
     }
 }
 
@@ -859,6 +884,10 @@ static void log_free(struct ev_log *log)
         (void)close(log->retired_fds[i]);
     }
     free(log->retired_fds);
+    for (size_t i = 0; i < log->retired_zcount; i++) {
+        free(log->retired_zframes[i]);
+    }
+    free(log->retired_zframes);
     evi_zcache_free(log->zcache);
     if (log->hashes_fd >= 0) {
         (void)close(log->hashes_fd);
@@ -1334,7 +1363,14 @@ static int prepare_last_segment(struct ev_log *log)
     size_t n;
     int r;
 
-    if (last->compressed || last->pruned) {
+    if (last->pruned) {
+        /* The writer never prunes its last segment (§3.2): this one was put there. */
+        return evi_error(EV_ECORRUPT,
+                         "the last segment (%" PRIu64 ") is in pruned form, which the writer "
+                         "never makes; run 'evident verify'",
+                         last->first_index);
+    }
+    if (last->compressed) {
         struct evi_segment seg;
         struct evi_segment *grown =
             realloc(log->segments, (log->segment_count + 1) * sizeof(*grown));

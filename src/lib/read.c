@@ -108,6 +108,7 @@ int ev_log_refresh(struct ev_log *log)
                  * file's space is freed.
                  */
                 evi_log_retire_fd_locked(log, old->fd);
+                evi_log_retire_zframes_locked(log, old->zframes);
                 continue;
             }
             uint64_t bytes = segs[i].bytes;

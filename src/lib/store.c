@@ -420,7 +420,7 @@ static int segment_open_one(int dirfd, bool writable, struct evi_segment *seg, c
             seg->compressed = true; /* the writer unlinked it after compressing it */
             continue;
         }
-        if (seg->fd < 0 && errno == ENOENT && seg->compressed && !writable && attempt == 1) {
+        if (seg->fd < 0 && errno == ENOENT && seg->compressed && !writable) {
             char pname[64];
             pruned_name(seg->first_index, pname);
             int pfd = openat(dirfd, pname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -501,10 +501,11 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
         qsort(segs, n, sizeof(*segs), cmp_segment);
     }
     /*
-     * Several forms of one segment: a NNN.pruned wins (§3.2: it was renamed
-     * into place only after the retention entry that authorised it was
-     * durable, so the pruning is finished); else the .seg wins over the .zst,
-     * which is redone (§3.1). The writer removes the losers.
+     * Several forms of one segment: the whole one wins, the .seg before the
+     * .zst (§3.1: the .zst is redone) and either before a .pruned (§3.2: the
+     * pruning is redone by the next pass under a retention entry of its own;
+     * a pruned form is never trusted over the bytes it stands for). The
+     * writer removes the losers.
      */
     size_t kept = 0;
     for (size_t i = 0; i < n;) {
@@ -512,7 +513,7 @@ int evi_segments_open(int dirfd, bool writable, struct evi_segment **ret_segment
         while (end < n && segs[end].first_index == segs[i].first_index) {
             end++;
         }
-        size_t win = segs[end - 1].pruned ? end - 1 : i;
+        size_t win = i; /* sorted: .seg, .seg.zst, .pruned */
         for (size_t k = i; k < end; k++) {
             char name[64];
             if (k == win) {

@@ -334,6 +334,17 @@ out:
  */
 static int check_pruning(struct verifier_state *st, const struct evi_segment *segs, size_t count)
 {
+    /*
+     * A claim counts only if a signed checkpoint the verifier holds covers its
+     * retention entry: the writer signs one right after it (FORMAT.md §3.2), and
+     * anyone can append a record, but not one under the log's key.
+     */
+    uint64_t signed_size = 0;
+    for (size_t k = 0; k < st->req_count; k++) {
+        if (st->reqs[k].size > signed_size) {
+            signed_size = st->reqs[k].size;
+        }
+    }
     for (size_t s = 0; s < count; s++) {
         if (!segs[s].pruned) {
             continue;
@@ -343,8 +354,11 @@ static int check_pruning(struct verifier_state *st, const struct evi_segment *se
         char name[64];
         struct evi_pruned_summary sum;
         evi_segment_file_name(&segs[s], name);
-        if (end <= first) {
-            continue; /* reported by the scan */
+        if (s + 1 == count || end <= first) {
+            /* The writer never prunes its last segment, nor writes an empty pruned form. */
+            return fail(st, EV_FAIL_PRUNED, true, first,
+                        "'%s' is a pruned form %s, which retention never writes", name,
+                        s + 1 == count ? "as the last segment" : "holding no entry");
         }
         int r = evi_pruned_summary(&segs[s], end, &sum, NULL);
         if (r < 0) {
@@ -352,17 +366,23 @@ static int check_pruning(struct verifier_state *st, const struct evi_segment *se
                                     : r;
         }
         const struct retention_claim *match = NULL;
+        bool unsigned_claim = false;
         for (size_t k = 0; k < st->claim_count && match == NULL; k++) {
             const struct retention_claim *c = &st->claims[k];
             if (c->first == first && c->last == end - 1) {
-                match = c;
+                if (c->by < signed_size) {
+                    match = c;
+                } else {
+                    unsigned_claim = true;
+                }
             }
         }
         if (match == NULL) {
             return fail(st, EV_FAIL_PRUNED, true, first,
                         "entries %" PRIu64 "..%" PRIu64 " were pruned (%s) but no retention "
-                        "entry accounts for it",
-                        first, end - 1, name);
+                        "entry %saccounts for it",
+                        first, end - 1, name,
+                        unsigned_claim ? "covered by a signed checkpoint " : "");
         }
         if (!evi_ct_equal(match->leaf_digest, sum.leaf_digest, EV_HASH_BYTES)) {
             return fail(st, EV_FAIL_PRUNED, true, first,
@@ -487,8 +507,8 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
         st->report->epochs_sealed++;
         st->epoch_entries_after_seal = 0;
     } else {
-        if (st->epoch_entries_after_seal == 0) {
-            st->open_since_ns = view.ts_ns;
+        if (st->open_since_ns == 0 && rec->leaf == NULL) {
+            st->open_since_ns = view.ts_ns; /* the first entry whose time is still there */
         }
         st->epoch_entries_after_seal++;
     }
@@ -649,8 +669,10 @@ static void fill_batch(struct batch *b, struct evi_scanner *sc, const struct evi
         }
         it->len = (uint32_t)rec.entry_len;
         it->off = b->used;
-        memcpy(b->arena + b->used, rec.entry, rec.entry_len);
-        b->used += rec.entry_len;
+        if (rec.entry_len > 0) {
+            memcpy(b->arena + b->used, rec.entry, rec.entry_len);
+            b->used += rec.entry_len;
+        }
     }
 }
 

@@ -369,8 +369,9 @@ const struct evi_config_option evi_config_options[] = {
      .max = 1024 * TIB,
      .zero_off = true,
      .used_by = LIFECYCLE,
-     .doc = "While the log's segments take more than this on disk, the oldest closed ones are "
-            "pruned the same way; 0: no limit."},
+     .doc = "While the segments that still hold their entries take more than this on disk, the "
+            "oldest closed ones are pruned the same way (pruned forms, 32 bytes an entry, do not "
+            "count); 0: no limit."},
     {.path = "retention.min_age",
      .kind = EVI_CFG_DURATION,
      .offset = AT(retention.min_age_ns),

@@ -339,8 +339,9 @@ static int install_pruned(struct ev_log *log, uint64_t first_index)
     }
     pthread_mutex_lock(&log->mu);
     size_t i = evi_log_segment_of(log, first_index);
+    /* Scans may hold copies of this entry: its fd and seek table go when they end. */
     evi_log_retire_fd_locked(log, log->segments[i].fd);
-    free(log->segments[i].zframes);
+    evi_log_retire_zframes_locked(log, log->segments[i].zframes);
     log->segments[i] = seg;
     pthread_mutex_unlock(&log->mu);
     return 0;
@@ -355,6 +356,7 @@ int ev_log_prune(struct ev_log *log, const struct ev_retention *policy, unsigned
     struct candidate *cands = NULL;
     struct evi_pruned_summary *sums = NULL;
     size_t ncand = 0, written = 0;
+    uint64_t last_bytes = 0;
     int64_t now = pol->now_ns != 0 ? pol->now_ns : evi_now_ns();
     int r = 0;
 
@@ -379,6 +381,9 @@ int ev_log_prune(struct ev_log *log, const struct ev_retention *policy, unsigned
         struct stat st;
         const struct evi_segment *g = &log->segments[i];
         rep.log_bytes += fstat(g->fd, &st) == 0 ? (uint64_t)st.st_size : g->bytes;
+        if (i + 1 == log->segment_count) {
+            last_bytes = fstat(g->fd, &st) == 0 ? (uint64_t)st.st_size : g->bytes;
+        }
         if (i + 1 < log->segment_count && !g->pruned) {
             cands[ncand].seg = *g;
             cands[ncand].end = log->segments[i + 1].first_index;
@@ -393,7 +398,16 @@ int ev_log_prune(struct ev_log *log, const struct ev_retention *policy, unsigned
     }
 
     /* Oldest first, and only a prefix: retention never leaves a hole behind it. */
-    uint64_t remaining = rep.log_bytes, free_now = 0;
+    /*
+     * max_bytes bounds the segments that still hold their entries: pruned forms
+     * cannot shrink further, so counting them would prune everything once they
+     * alone came near the limit.
+     */
+    uint64_t remaining = 0, free_now = 0;
+    for (size_t k = 0; k < ncand; k++) {
+        remaining += cands[k].disk_bytes;
+    }
+    remaining += last_bytes;
     if (pol->want_free_bytes != 0) {
         struct statvfs vfs;
         if (fstatvfs(log->dirfd, &vfs) == 0) {
@@ -409,12 +423,13 @@ int ev_log_prune(struct ev_log *log, const struct ev_retention *policy, unsigned
         if (r < 0) {
             goto out;
         }
-        if (pol->max_age_ns != 0 && now - newest >= (int64_t)pol->max_age_ns) {
+        uint64_t age = now > newest ? (uint64_t)(now - newest) : 0;
+        if (pol->max_age_ns != 0 && age >= pol->max_age_ns) {
             reason = "max_age";
         } else if (pol->max_bytes != 0 && remaining > pol->max_bytes) {
             reason = "max_bytes";
         } else if (pol->want_free_bytes != 0 && free_now < pol->want_free_bytes &&
-                   now - newest >= (int64_t)pol->min_age_ns) {
+                   age >= pol->min_age_ns) {
             reason = "disk_space";
         }
         if (reason == NULL) {
