@@ -178,7 +178,10 @@ static void test_prune_by_bytes(void **state)
 
     struct seg_files c = seg_files(f->dir);
     assert_int_equal(c.pruned, (int)rep.count);
-    assert_int_equal(c.plain + c.zst, segments - (int)rep.count);
+    /* The whole ones left: the last, and one more if the retention entry and its
+     * seal did not fit in it (they are appended like any entry, and may rotate). */
+    assert_true(c.plain + c.zst == segments - (int)rep.count ||
+                c.plain + c.zst == segments - (int)rep.count + 1);
     assert_int_equal(c.tmp, 0);
 
     /* Verification: everything, with V, and the pruned range said exactly. */
@@ -377,11 +380,12 @@ static void test_prune_compressed(void **state)
     struct ev_open_options z = {.segment_bytes = SMALL_SEGMENT, .compression = EV_COMPRESSION_ZSTD};
     struct ev_log *log = tu_open(f->dir, &z);
     tu_ok(evi_log_compress_wait(log));
+    struct seg_files before = seg_files(f->dir);
+    assert_true(before.zst >= 3);
     struct ev_retention policy = {.max_bytes = 1};
     struct ev_prune_report rep;
     tu_ok(ev_log_prune(log, &policy, 0, &rep));
-    int segments = tu_segment_count(f->dir) + (int)rep.count;
-    assert_int_equal(rep.count, (size_t)segments - 1);
+    assert_int_equal(rep.count, (size_t)before.zst); /* every closed one, all compressed */
     assert_non_null(strstr(rep.segments[0].file, ".seg.zst"));
     append_events(log, 300, 9); /* more rotations: the compressor runs again */
     tu_ok(evi_log_compress_wait(log));
@@ -649,9 +653,13 @@ static void test_both_forms_whole_wins(void **state)
     struct ev_log *log = tu_open(f->dir, &small);
     tu_ok(ev_log_close(log));
     struct seg_files c = seg_files(f->dir);
-    assert_int_equal(c.plain, 2);
+    assert_true(c.plain >= 2);
+    assert_int_equal(access(to, F_OK), 0);
+    char gone[PATH_MAX];
+    tu_path(gone, f->dir, "segments/00000000000000000000.pruned");
+    assert_int_equal(access(gone, F_OK), -1);
     rep = prune(f->dir, &policy, 0);
-    assert_int_equal(rep.count, 1);
+    assert_true(rep.count >= 1);
     assert_int_equal(rep.segments[0].first, 0);
     ev_prune_report_free(&rep);
     vr = tu_verify(f->dir, f->v);
@@ -734,7 +742,7 @@ static void test_prune_crash_every_step(void **state)
         ev_prune_report_free(&rep);
         struct seg_files c = seg_files(f->dir);
         assert_int_equal(c.pruned, segments - 1);
-        assert_int_equal(c.plain, 1);
+        assert_true(c.plain == 1 || c.plain == 2); /* the retention entry may rotate */
         assert_int_equal(c.tmp, 0);
         struct ev_verify_report vr = tu_verify(f->dir, f->v);
         assert_true(vr.retention_entries >= 1);

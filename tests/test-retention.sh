@@ -66,7 +66,9 @@ expect_rc "prune --max-bytes" 0
 expect_out "pruned, with the retention entry" "; retention entry 9000"
 check "every closed segment became its pruned form" \
     test "$(ls log/segments | grep -c '\.pruned$')" = $((segments - 1))
-check "the last segment stays whole" test "$(ls log/segments | grep -c '\.seg$')" = 1
+# The retention entry and its seal are appended like any entry: they may start a segment.
+whole=$(ls log/segments | grep -c '\.seg$')
+check "the last segment stays whole ($whole whole)" test "$whole" -ge 1 -a "$whole" -le 2
 last=$(sed -n 's/^pruned [0-9]*\.seg: entries [0-9]*\.\.\([0-9]*\),.*/\1/p' "$T/out" | tail -n 1)
 run -d log verify --verification-key-file vkey
 expect_rc "a pruned log verifies with V" 0
