@@ -492,6 +492,15 @@ run -d "$T/log" verify --verification-key-file "$T/vkey" --checkpoint-dir "$T/pu
 expect_rc "verify over compressed segments, against every published checkpoint" 0
 
 # ---- retention: the first pass at start prunes the oldest segments ---------------------
+# max_bytes counts the segments that still hold entries, and the compressed ones above are
+# small: first 2 MB of uncompressed segments, then a daemon with a 1 MiB limit.
+write_config
+sed -i 's/^  compression: zstd$/  compression: none/' "$T/evidentd.yaml"
+start_daemon
+$CLIENT lines "$T/evidentd.sock" <"$T/bulk" >"$T/out"
+check "6,000 more bulk events acknowledged" test "$(grep -c '"index"' "$T/out")" = 6000
+stop_daemon
+expect_rc "SIGTERM before retention" 0
 write_config
 printf 'retention:\n  max_bytes: 1MiB\n' >>"$T/evidentd.yaml"
 start_daemon
