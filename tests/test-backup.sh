@@ -28,6 +28,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/evident-backup.XXXXXX")
 writer_pid=
 cleanup() {
     if [[ -n $writer_pid ]]; then
+        touch "$T/stop-writer"
+        pkill -P "$writer_pid" 2>/dev/null || true
         kill "$writer_pid" 2>/dev/null || true
         wait "$writer_pid" 2>/dev/null || true
     fi
@@ -60,8 +62,11 @@ for _ in $(seq 1 20000); do echo "$line"; done >batch.jsonl
 run_in batch.jsonl -c small.yaml -d L append --jsonl --sync never
 expect_rc "first batch" 0
 
+# The writer stops at a file, after its current batch: killing the loop's shell would leave
+# its `evident append` running on, appending behind the backups that follow.
+rm -f stop-writer
 (
-    while :; do
+    while [ ! -e stop-writer ]; do
         "$EVIDENT" -c small.yaml -d L append --jsonl --sync never <batch.jsonl >/dev/null 2>&1 || exit 0
         "$EVIDENT" -d L checkpoint --new >/dev/null 2>&1 || true
     done
@@ -77,7 +82,7 @@ for i in 1 2 3; do
     expect_out "generation $i: verified" "verified: log 'B/$gen'"
     sleep 0.3
 done
-kill "$writer_pid" 2>/dev/null || true
+touch stop-writer
 wait "$writer_pid" 2>/dev/null || true
 writer_pid=
 run -d L checkpoint --new
