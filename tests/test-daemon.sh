@@ -132,6 +132,28 @@ set -e
 expect_rc "missing config" 1
 expect_err "missing config" "nonexistent.yaml"
 
+# A start that fails after the log is open (the HTTP port is taken) records no shutdown
+# without a startup, and leaves a log that verifies.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); open(sys.argv[2], "w").close(); time.sleep(30)' \
+    "$HTTP_PORT" "$T/port-taken" &
+holder_pid=$!
+for _ in $(seq 1 50); do [[ -e $T/port-taken ]] && break; sleep 0.1; done
+set +e
+"$EVIDENTD" --config "$T/evidentd.yaml" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+kill "$holder_pid" 2>/dev/null || true
+wait "$holder_pid" 2>/dev/null || true
+expect_rc "HTTP port taken: the start fails" 1
+expect_err "HTTP port taken: the error names http" "http"
+entries >"$T/tail"
+check "failed start: no shutdown event" test "$(grep -cF '"action":"shutdown"' "$T/tail")" = 0
+check "failed start: no startup event" test "$(grep -cF '"action":"startup"' "$T/tail")" = 0
+run -d "$T/log" verify --verification-key-file "$T/vkey"
+expect_rc "failed start: the log verifies" 0
+
 # The systemd unit is valid and sandboxed (systemd-analyze's exposure score: 0 best, 10 worst).
 sed "s|/usr/sbin/evidentd|$EVIDENTD|" "$SRCDIR/packaging/evidentd.service" >"$T/evidentd.service"
 check "systemd unit verifies" systemd-analyze verify --man=no "$T/evidentd.service"

@@ -320,6 +320,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         return fail(err, err_size, r, "backup timer", strerror(-r));
     }
     system_event(d, "startup", "evidentd started", NULL, d->config_sha256);
+    d->started = true;
     atomic_store(&d->ready, true);
     return 0;
 }
@@ -427,7 +428,9 @@ int evd_stop(struct evd *d)
     evd_backupd_stop(d->backupd); /* lets a backup under way finish */
     d->backupd = NULL;
     if (d->commit != NULL) {
-        system_event(d, "shutdown", "evidentd stopping (SIGTERM)", NULL, NULL);
+        if (d->started) { /* a start that failed recorded no startup: no shutdown either */
+            system_event(d, "shutdown", "evidentd stopping (SIGTERM)", NULL, NULL);
+        }
         /* Alerts raised from here on still go to webhooks, but are not written. */
         if (d->alerts != NULL) {
             evd_alerts_close_record(d->alerts);

@@ -68,6 +68,7 @@ struct evd {
     char origin[256];
     char log_dir[4096]; /* config->log.dir at start (it needs a restart to change) */
     int64_t started_ns;
+    bool started;                                          /* the startup event is in the log */
     atomic_bool ready;                                     /* log open and verified at start */
     atomic_bool stopping;                                  /* SIGTERM: no new work */
     atomic_int_least64_t last_seal_ns, last_checkpoint_ns; /* 0: none yet */
