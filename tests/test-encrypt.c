@@ -510,6 +510,76 @@ static void test_decrypt_only_writer(void **state)
     (void)tu_verify(f->tu.dir, f->tu.v);
 }
 
+/* ev_log_set_data_keys(): rotation, decrypt-only and off on an open writer, no reopen. */
+static void test_set_keys_while_open(void **state)
+{
+    struct fx *f = *state;
+    struct ev_datakey_info k1, k2, info;
+    char *text = NULL;
+    size_t len;
+    make_log(f, EV_DATA_AES_256_GCM, 1, &k1);
+    struct ev_datakeys *old = load(f->keyfile);
+    struct ev_open_options o = {.data_keys = old};
+    struct ev_log *log = tu_open(f->tu.dir, &o);
+    assert_int_equal(append_secret(log, "test", EV_SEV_INFO, 1), 1);
+
+    /* A rotation appends key 2; the handle takes the new file without closing. */
+    tu_ok(ev_datakey_new(f->keyfile, EV_DATA_CHACHA20_POLY1305, &k2));
+    struct ev_datakeys *rotated = load(f->keyfile);
+    tu_ok(ev_log_set_data_keys(log, rotated, true));
+    assert_int_equal(append_secret(log, "test", EV_SEV_INFO, 2), 2);
+    /* Decrypt only: plain appends, old entries still read through the handle. */
+    tu_ok(ev_log_set_data_keys(log, rotated, false));
+    assert_int_equal(append_secret(log, "test", EV_SEV_INFO, 3), 3);
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, 2, &e));
+    tu_ok(ev_log_decrypt(log, e, &text, &len));
+    assert_non_null(strstr(text, "SECRET-NOTE-2"));
+    free(text);
+    ev_entry_free(e);
+    /* No keys: plain appends, and an encrypted entry no longer reads here. */
+    tu_ok(ev_log_set_data_keys(log, NULL, false));
+    assert_int_equal(append_secret(log, "test", EV_SEV_INFO, 4), 4);
+    tu_ok(ev_log_entry(log, 1, &e));
+    assert_int_equal(ev_log_decrypt(log, e, &text, &len), EV_ENOKEY);
+    ev_entry_free(e);
+    assert_int_equal(ev_log_set_data_keys(log, NULL, true), -EINVAL);
+    assert_string_equal(ev_last_error(), "encryption needs data keys");
+    tu_ok(ev_log_close(log));
+
+    const char *want[] = {k1.id, k1.id, k2.id, NULL, NULL};
+    for (uint64_t i = 0; i < 5; i++) {
+        e = entry_at(f->tu.dir, rotated, i);
+        if (want[i] != NULL) {
+            assert_int_equal(ev_entry_encryption(e->bytes, e->len, &info), 1);
+            assert_string_equal(info.id, want[i]);
+            assert_null(strstr(e->bytes, "SECRET"));
+        } else {
+            assert_int_equal(ev_entry_encryption(e->bytes, e->len, NULL), 0);
+            assert_non_null(strstr(e->bytes, "SECRET-NOTE"));
+        }
+        ev_entry_free(e);
+        tu_ok(decrypt_at(f->tu.dir, rotated, i, &text));
+        free(text);
+    }
+    /* The old set still opens what it knows, not what key 2 sealed. */
+    assert_int_equal(decrypt_at(f->tu.dir, old, 2, &text), EV_ENOKEY);
+
+    /* A reader cannot be told to encrypt. */
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    log = tu_open(f->tu.dir, &ro);
+    assert_int_equal(ev_log_set_data_keys(log, rotated, true), EV_EREADONLY);
+    tu_ok(ev_log_set_data_keys(log, rotated, false));
+    tu_ok(ev_log_entry(log, 2, &e));
+    tu_ok(ev_log_decrypt(log, e, &text, &len));
+    free(text);
+    ev_entry_free(e);
+    tu_ok(ev_log_close(log));
+    ev_datakeys_free(old);
+    ev_datakeys_free(rotated);
+    (void)tu_verify(f->tu.dir, f->tu.v);
+}
+
 /* Returns a copy of e with its bytes from `"enc":` replaced by other's. */
 static char *splice_enc(const char *e, const char *other)
 {
@@ -732,6 +802,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seals_stay_plain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decrypt_only_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_keys_while_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aad_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_big_when_encrypted, setup, teardown),
         cmocka_unit_test(test_key_file_parser),

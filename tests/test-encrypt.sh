@@ -216,6 +216,35 @@ if [[ -n ${EVIDENTD:-} ]] && command -v curl >/dev/null; then
     expect_out "read API: decrypted data" "\"data\":{\"customer\":\"$SECRET\"}}"
     curl -s -H "Authorization: Bearer $reader" "http://127.0.0.1:$port/v1/entries?from=0&to=1" >"$T/out"
     expect_out "read API list: entry 0 decrypted with key 1" "\"decrypted\":{\"v\":1,\"seq\":0,"
+
+    # A rotation while the daemon runs: SIGHUP reads the key file again, no restart.
+    run datakey new --file keys
+    K3=$(cut -d' ' -f1 "$T/out")
+    kill -HUP "$daemon_pid"
+    for _ in $(seq 1 50); do
+        grep -q "current $K3" d.err && break
+        sleep 0.1
+    done
+    check "SIGHUP: the rotated key file is in force" grep -q "data keys from $T/keys: 3, current $K3; new entries are encrypted under it" d.err
+    EVIDENT_SOCKET=$T/d.sock run append --type custom.daemon --data "{\"customer\":\"$SECRET\"}"
+    expect_rc "append after the rotation" 0
+    n=$(cat "$T/out")
+    curl -s -H "Authorization: Bearer $reader" "http://127.0.0.1:$port/v1/entries/$n" >"$T/out"
+    expect_out "after SIGHUP: encrypted under the new key" "\"enc\":{\"alg\":\"aes-256-gcm\",\"key\":\"$K3\""
+    expect_out "after SIGHUP: decrypted by the read API" "\"data\":{\"customer\":\"$SECRET\"}}"
+    # An unreadable key file refuses the reload; the keys in force stay.
+    chmod 644 keys
+    kill -HUP "$daemon_pid"
+    for _ in $(seq 1 50); do
+        grep -q "reload refused" d.err && break
+        sleep 0.1
+    done
+    check "SIGHUP with a key file of mode 0644: reload refused" grep -q "reload refused, the running configuration stays" d.err
+    chmod 600 keys
+    EVIDENT_SOCKET=$T/d.sock run append --type custom.daemon --data "{\"customer\":\"$SECRET\"}"
+    n=$(cat "$T/out")
+    curl -s -H "Authorization: Bearer $reader" "http://127.0.0.1:$port/v1/entries/$n" >"$T/out"
+    expect_out "after a refused reload: still under the new key" "\"key\":\"$K3\""
     kill -TERM "$daemon_pid"
     wait "$daemon_pid" || true
     daemon_pid=

@@ -28,6 +28,7 @@
 #ifndef EVIDENT_DATAKEY_H
 #define EVIDENT_DATAKEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -116,9 +117,26 @@ int ev_entry_encryption(const char *entry, size_t len, struct ev_datakey_info *r
 int ev_entry_decrypt(const struct ev_datakeys *keys, const char *entry, size_t len, char **ret_text,
                      size_t *ret_len);
 
-/* ev_entry_decrypt() with the keys the log was opened with (ev_open_options.data_keys). */
+/* ev_entry_decrypt() with the handle's keys (ev_open_options.data_keys, or the last set). */
 int ev_log_decrypt(struct ev_log *log, const struct ev_entry *entry, char **ret_text,
                    size_t *ret_len);
+
+/*
+ * Replaces the data keys of an open handle (ev_open_options.data_keys), e.g.
+ * after a rotation appended a key to the file (ev_datakey_new()), without
+ * closing it. With encrypt, a writer encrypts every batch it starts from now
+ * on under keys' current (last) key; without, it appends plain entries and
+ * only reads with keys. keys NULL (encrypt false): nothing is encrypted and
+ * encrypted entries can no longer be read through this handle. Safe while
+ * other threads append and read: each batch and each read uses one set.
+ *
+ * Borrowed, like the option: the caller keeps the previous set and this one
+ * alive until ev_log_close(), since a batch or read under way may still use
+ * the previous one.
+ *
+ * Errors: -EINVAL (encrypt without keys), EV_EREADONLY (encrypt on a reader).
+ */
+int ev_log_set_data_keys(struct ev_log *log, struct ev_datakeys *keys, bool encrypt);
 
 #pragma GCC visibility pop
 

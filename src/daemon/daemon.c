@@ -238,6 +238,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         }
         open_options.data_keys = d->data_keys;
         open_options.flags |= cfg->privacy.encrypt ? 0 : EV_OPEN_DECRYPT_ONLY;
+        d->encrypt = cfg->privacy.encrypt;
     }
     r = ev_log_open(cfg->log.dir, &open_options, &d->log);
     if (r == -ENOENT) {
@@ -362,11 +363,42 @@ static void report_restart_needed(const struct ev_config *old, const struct ev_c
 #undef SAME_STR
 }
 
+/*
+ * Hands the data keys read again by a reload to the log (the next batch
+ * encrypts under the current key), and to disk.c's reopen through d; the
+ * previous set is retired with the old configuration, since a read or batch
+ * under way may still use it. Says what is in force.
+ */
+static void reload_data_keys(struct evd *d, struct ev_datakeys *keys, bool encrypt,
+                             struct evd_retired *old)
+{
+    pthread_rwlock_wrlock(&d->log_lock);
+    old->data_keys = d->data_keys;
+    d->data_keys = keys;
+    d->encrypt = encrypt;
+    int r = d->log != NULL ? ev_log_set_data_keys(d->log, keys, encrypt) : 0;
+    pthread_rwlock_unlock(&d->log_lock);
+    if (r < 0) { /* a read-only handle after a full disk: the reopen takes them */
+        fprintf(stderr, "evidentd: reload: data keys: %s\n", ev_last_error());
+    }
+    struct ev_datakey_info current;
+    size_t n = keys != NULL ? ev_datakeys_count(keys) : 0;
+    if (n > 0 && ev_datakeys_get(keys, n - 1, &current) == 0) {
+        fprintf(stderr, "evidentd: reload: data keys from %s: %zu, current %s; %s\n",
+                ev_datakeys_path(keys), n, current.id,
+                encrypt ? "new entries are encrypted under it" : "new entries are plain");
+    } else if (old->data_keys != NULL) {
+        fprintf(stderr, "evidentd: reload: no data keys: new entries are plain, and the read API "
+                        "no longer decrypts\n");
+    }
+}
+
 int evd_reload(struct evd *d)
 {
     struct ev_config *cfg = NULL;
     struct ev_policy *policy = NULL;
     struct evd_auth *auth = NULL;
+    struct ev_datakeys *keys = NULL;
     struct evd_retired *old = calloc(1, sizeof(*old));
     char old_digest[65], new_digest[65];
     int r;
@@ -380,9 +412,14 @@ int evd_reload(struct evd *d)
     if (r == 0 && (r = ev_policy_new(cfg, &policy)) == 0) {
         r = evd_auth_new(cfg, &auth);
     }
+    if (r == 0 && cfg->privacy.encryption_key_file != NULL) {
+        /* Read again: a rotation (`evident datakey new`) appends the new current key. */
+        r = ev_datakeys_load(cfg->privacy.encryption_key_file, &keys);
+    }
     if (r < 0) {
         fprintf(stderr, "evidentd: reload refused, the running configuration stays: %s\n",
                 ev_last_error());
+        evd_auth_free(auth);
         ev_policy_free(policy);
         ev_config_free(cfg);
         free(old);
@@ -405,9 +442,10 @@ int evd_reload(struct evd *d)
     if (d->alerts != NULL) {
         (void)evd_alerts_reload(d->alerts, cfg);
     }
+    reload_data_keys(d, keys, keys != NULL && cfg->privacy.encrypt, old);
     fprintf(stderr,
-            "evidentd: reloaded %s: policies, sanitization, tokens, Unix peers, alert rules "
-            "and intervals now apply\n",
+            "evidentd: reloaded %s: policies, sanitization, tokens, Unix peers, alert rules, "
+            "intervals and data keys now apply\n",
             d->config_path != NULL ? d->config_path : "the defaults");
     system_event(d, "config_change", "configuration reloaded (SIGHUP)", old_digest, new_digest);
     return 0;
@@ -460,6 +498,7 @@ int evd_stop(struct evd *d)
         struct evd_retired *o = d->retired;
         d->retired = o->next;
         ev_config_free(o->config);
+        ev_datakeys_free(o->data_keys);
         ev_policy_free(o->policy);
         evd_auth_free(o->auth);
         free(o);

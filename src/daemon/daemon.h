@@ -50,8 +50,10 @@ struct evd {
      */
     struct ev_log *log;
     pthread_rwlock_t log_lock;
-    struct ev_datakeys *data_keys; /* privacy.encryption.key_file at start, or NULL */
-    struct ev_policy *policy;      /* replaced on reload: read it through evd_policy_get() */
+    /* privacy.encryption.key_file, or NULL; a reload replaces them under log_lock (write). */
+    struct ev_datakeys *data_keys;
+    bool encrypt; /* appends are encrypted under data_keys (privacy.encryption.enabled) */
+    struct ev_policy *policy; /* replaced on reload: read it through evd_policy_get() */
     struct evd_commit *commit;
     struct evd_metrics *metrics;
     struct evd_alerts *alerts;
@@ -81,6 +83,7 @@ struct evd {
 /* Keeps replaced configurations alive until the daemon stops (threads may still read them). */
 struct evd_retired {
     struct ev_config *config;
+    struct ev_datakeys *data_keys; /* replaced by a reload (a read may still use them) */
     struct ev_policy *policy;
     struct evd_auth *auth;
     struct evd_retired *next;

@@ -278,6 +278,8 @@ static int reopen(struct evd_disk *k, struct ev_log **log)
 
     o.ret_recovery = &rec;
     pthread_rwlock_wrlock(&d->log_lock);
+    o.data_keys = d->data_keys; /* a reload may have replaced them (daemon.c) */
+    o.flags = (o.flags & ~(unsigned)EV_OPEN_DECRYPT_ONLY) | (d->encrypt ? 0 : EV_OPEN_DECRYPT_ONLY);
     if (*log != NULL) {
         (void)ev_log_close(*log); /* a failed handle: it only releases its files and lock */
     }

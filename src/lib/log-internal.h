@@ -40,7 +40,8 @@ struct ev_log {
     uint64_t size; /* entries sequenced (writer) or visible (reader) */
 
     /* writer only */
-    struct ev_open_options options;
+    struct ev_open_options options;   /* data_keys: atomic, see evi_log_data_keys() */
+    struct ev_datakeys *encrypt_keys; /* atomic: what appends encrypt under, or NULL */
     int lock_fd, keystate_fd;
     struct ev_signer *signer;
     struct evi_fskey key;         /* state for record `size`; key.chain = c(size - 1) */
@@ -131,5 +132,20 @@ int evi_log_append_own(struct ev_log *log, const char *type, int severity, const
 
 /* Reads entry index's record offset from the index file. */
 int evi_log_entry_offset(struct ev_log *log, uint64_t index, uint64_t *ret_offset);
+
+/*
+ * The data keys of a handle (ev_open_options.data_keys) and those a writer
+ * encrypts under: ev_log_set_data_keys() may replace both while other threads
+ * append and read, so they are read once per use with these.
+ */
+static inline struct ev_datakeys *evi_log_data_keys(struct ev_log *log)
+{
+    return __atomic_load_n(&log->options.data_keys, __ATOMIC_ACQUIRE);
+}
+
+static inline struct ev_datakeys *evi_log_encrypt_keys(struct ev_log *log)
+{
+    return __atomic_load_n(&log->encrypt_keys, __ATOMIC_ACQUIRE);
+}
 
 #endif

@@ -1516,6 +1516,9 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     if (options != NULL) {
         log->options = *options;
     }
+    if (!(log->options.flags & EV_OPEN_DECRYPT_ONLY)) {
+        log->encrypt_keys = log->options.data_keys;
+    }
     if (log->options.sync_interval_ns == 0) {
         log->options.sync_interval_ns = 1000000000ull;
     }
@@ -1620,13 +1623,13 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
     if (bodies == NULL) {
         return -ENOMEM;
     }
+    struct ev_datakeys *encrypt_keys = evi_log_encrypt_keys(log); /* one set for the batch */
     for (made = 0; made < count; made++) {
         unsigned flags = library_data != NULL && library_data[made] ? EVI_BODY_DATA_CANONICAL : 0;
         r = evi_entry_body_make(&events[made], flags, &bodies[made]);
-        if (r == 0 && log->options.data_keys != NULL &&
-            !(log->options.flags & EV_OPEN_DECRYPT_ONLY)) {
+        if (r == 0 && encrypt_keys != NULL) {
             /* Encryption at rest (FORMAT.md §5.1): sealed in evi_entry_assemble(). */
-            r = evi_entry_body_encrypt(&bodies[made], log->options.data_keys);
+            r = evi_entry_body_encrypt(&bodies[made], encrypt_keys);
         }
         if (r < 0) {
             if (ret_bad != NULL) {

@@ -613,7 +613,7 @@ int ev_log_scan(struct ev_log *log, uint64_t from, uint64_t to, const struct ev_
                 ev_visit_fn visit, void *ctx)
 {
     struct filter_ctx f = {
-        .keys = log->options.data_keys, .filter = filter, .visit = visit, .ctx = ctx};
+        .keys = evi_log_data_keys(log), .filter = filter, .visit = visit, .ctx = ctx};
     uint64_t n = ev_log_size(log);
 
     evi_error_clear();

@@ -390,5 +390,19 @@ int ev_entry_decrypt(const struct ev_datakeys *keys, const char *entry, size_t l
 int ev_log_decrypt(struct ev_log *log, const struct ev_entry *entry, char **ret_text,
                    size_t *ret_len)
 {
-    return ev_entry_decrypt(log->options.data_keys, entry->bytes, entry->len, ret_text, ret_len);
+    return ev_entry_decrypt(evi_log_data_keys(log), entry->bytes, entry->len, ret_text, ret_len);
+}
+
+int ev_log_set_data_keys(struct ev_log *log, struct ev_datakeys *keys, bool encrypt)
+{
+    evi_error_clear();
+    if (encrypt && keys == NULL) {
+        return evi_error(-EINVAL, "encryption needs data keys");
+    }
+    if (encrypt && !log->writer) {
+        return evi_error(EV_EREADONLY, "log opened read-only: it does not encrypt");
+    }
+    __atomic_store_n(&log->options.data_keys, keys, __ATOMIC_RELEASE);
+    __atomic_store_n(&log->encrypt_keys, encrypt ? keys : NULL, __ATOMIC_RELEASE);
+    return 0;
 }
