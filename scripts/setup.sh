@@ -14,7 +14,8 @@ packages=(meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
           bandit chromium fonts-dejavu-core
           libmicrohttpd-dev libcurl4-openssl-dev libsystemd-dev
           rsyslog bsdutils curl openssl systemd
-          util-linux mount)  # test-disk.sh: mount, umount, mountpoint, fallocate
+          util-linux mount   # test-disk.sh: mount, umount, mountpoint, fallocate
+          faketime)          # test-disk.sh: entries two hours old, for retention.min_age
 
 missing=()
 for p in "${packages[@]}"; do

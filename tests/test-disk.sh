@@ -14,7 +14,9 @@
 #     the failed handle, the reopen and recovery;
 #   - reject: HTTP 507 "disk full: ... free of ... needed", the Unix socket's
 #     error line, reads still served, writes work again once space returns;
-#   - the CLI on a full disk: a clear message, exit 2, a log that verifies.
+#   - the CLI on a full disk: a clear message, exit 2, a log that verifies;
+#   - early pruning: under space_left, retention.min_age lets the oldest closed
+#     segments go (entries made two hours old with libfaketime).
 #
 # Needs root (mount). Without it: "SKIP: cannot mount tmpfs (reason)", exit 77,
 # which meson reports as skipped. The ENOSPC injection tests (test-disk-faults,
@@ -335,6 +337,57 @@ unfill
 check "the log verifies after the CLI's failed append" verify
 run -d "$MNT/log" append --type custom.cli --data '{"marker":"cli-2"}'
 expect_rc "CLI: appends again once there is space" 0
+
+# ---- early pruning at space_left, down to retention.min_age ---------------------------
+# A fresh log whose entries are two hours old (written under libfaketime), older than
+# min_age (1h, its least). 2.3 MB of them leave the 4 MiB disk under space_left (2 MiB):
+# evidentd's first disk check prunes the oldest closed segment, no younger one and never
+# the open one, and the log still verifies with the pruning accounted for.
+libfaketime=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1 || true)
+check "libfaketime is installed (scripts/setup.sh)" test -n "$libfaketime"
+if [[ -n $libfaketime ]]; then
+    unfill
+    rm -rf "$MNT/log"
+    # ASan (the sanitized build) wants to be first in the link order; libfaketime is preloaded.
+    two_hours_ago=(env FAKETIME=-2h LD_PRELOAD="$libfaketime"
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+    "${two_hours_ago[@]}" "$EVIDENT" -d "$MNT/log" init --origin test.example/disk-early \
+        --verification-key-file "$T/vkey.early" >/dev/null 2>&1
+    printf 'storage:\n  segment_size: 1MiB\n' >"$T/small.yaml"
+    python3 -c '
+import json, sys
+for i in range(1100):
+    sys.stdout.write(json.dumps({"type": "custom.old", "data": {"i": i, "pad": "x" * 2000}}) + "\n")
+' >"$T/old.jsonl"
+    "${two_hours_ago[@]}" "$EVIDENT" -c "$T/small.yaml" -d "$MNT/log" append --jsonl \
+        --sync never <"$T/old.jsonl" >/dev/null
+    check "early pruning: two closed segments two hours old" \
+        test "$(find "$MNT/log/segments" -name '*.seg' | wc -l)" -ge 3
+    ls "$MNT/log/segments" >"$T/segments.before"
+    write_config block 0
+    printf 'retention:\n  min_age: 1h\n' >>"$T/evidentd.yaml"
+    start_daemon
+    wait_pruned() {
+        for _ in $(seq 1 "$1"); do
+            ls "$MNT/log/segments" | grep -q '\.pruned$' && return 0
+            sleep 0.1
+        done
+        return 1
+    }
+    check "early pruning: the oldest segment became its pruned form" wait_pruned 100
+    first=$(head -n 1 "$T/segments.before")
+    check "early pruning: it is $first" test -e "$MNT/log/segments/${first%.seg}.pruned"
+    check "early pruning: said on stderr" grep -q 'retention (space_left): pruned' "$T/daemon.err"
+    check "early pruning: counted" test "$(metric evident_retention_pruned_entries_total)" -ge 1
+    check "early pruning: the disk is ok again" wait_disk ok 50
+    last=$(tail -n 1 "$T/segments.before")
+    check "early pruning: the open segment is whole" test -e "$MNT/log/segments/$last"
+    stop_daemon
+    expect_rc "stop after early pruning" 0
+    "$EVIDENT" -d "$MNT/log" verify --verification-key-file "$T/vkey.early" >"$T/verify.out" 2>&1
+    check "the log verifies after early pruning" grep -q '^verified: ' "$T/verify.out"
+    check "verify accounts for the pruned entries" grep -q '^pruned: ' "$T/verify.out"
+fi
 
 echo "disk: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
