@@ -124,6 +124,7 @@ static void fx_start(struct fx *f, const struct fx_options *o)
     }
     f->d.config = c;
     assert_int_equal(pthread_rwlock_init(&f->d.config_lock, NULL), 0);
+    assert_int_equal(pthread_mutex_init(&f->d.summary_lock, NULL), 0);
     tu_ok(ev_policy_new(c, &f->d.policy));
     tu_ok(evd_auth_new(c, &f->d.auth));
     tu_ok(evd_metrics_new(&f->d.metrics));
@@ -153,6 +154,8 @@ static void fx_stop(struct fx *f)
     ev_policy_free(f->d.policy);
     ev_config_free(f->d.config);
     ev_verifier_free(f->verifier);
+    evd_summary_forget(&f->d);
+    (void)pthread_mutex_destroy(&f->d.summary_lock);
     (void)pthread_rwlock_destroy(&f->d.config_lock);
     tu_rm_rf(f->root);
 }
@@ -788,7 +791,24 @@ static void test_summary(void **state)
     assert_int_equal(request(&f, "GET", "/v1/summary", READER, NULL, &r), 200);
     assert_non_null(strstr(r.body, "\"format\":\"evident-summary/v1\""));
     assert_true(r.body[0] == '{' && r.body[r.body_len - 1] == '}');
+    assert_non_null(strstr(r.body, "\"events\":3,"));
+    char *first = xstrdup(r.body);
     evd_response_clear(&r);
+    /* The kept summary grows by what is new, and equals one built from the start. */
+    post_events(&f, 2);
+    assert_int_equal(request(&f, "GET", "/v1/summary", READER, NULL, &r), 200);
+    assert_non_null(strstr(r.body, "\"events\":5,"));
+    assert_string_not_equal(r.body, first);
+    char *grown = xstrdup(r.body);
+    evd_response_clear(&r);
+    assert_non_null(f.d.summary);
+    evd_summary_forget(&f.d);
+    assert_null(f.d.summary);
+    assert_int_equal(request(&f, "GET", "/v1/summary", READER, NULL, &r), 200);
+    assert_string_equal(r.body, grown);
+    evd_response_clear(&r);
+    free(first);
+    free(grown);
     assert_int_equal(request(&f, "GET", "/v1/summary?since=2000-01-01T00:00:00Z", READER, NULL, &r),
                      200);
     evd_response_clear(&r);

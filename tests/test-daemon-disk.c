@@ -110,6 +110,7 @@ static void rig_start(struct rig *g, const char *dir, int action, uint64_t reser
     (void)snprintf(g->d.log_dir, sizeof(g->d.log_dir), "%s", dir);
     pthread_rwlock_init(&g->d.config_lock, NULL);
     pthread_rwlock_init(&g->d.log_lock, NULL);
+    pthread_mutex_init(&g->d.summary_lock, NULL);
     g->d.log = tu_open(dir, &o);
     tu_ok(evd_metrics_new(&g->d.metrics));
     tu_ok(evd_disk_new(&g->d, &o, &g->d.disk));
@@ -134,6 +135,8 @@ static void rig_stop(struct rig *g)
     ev_config_free(g->d.config);
     pthread_rwlock_destroy(&g->d.config_lock);
     pthread_rwlock_destroy(&g->d.log_lock);
+    evd_summary_forget(&g->d);
+    pthread_mutex_destroy(&g->d.summary_lock);
 }
 
 /* Runs fn on the committer: while it runs, submissions gather into one batch. */

@@ -90,6 +90,7 @@ static void rig_start(struct rig *g, const char *dir)
     (void)snprintf(g->d.log_dir, sizeof(g->d.log_dir), "%s", dir);
     pthread_rwlock_init(&g->d.config_lock, NULL);
     pthread_rwlock_init(&g->d.log_lock, NULL);
+    pthread_mutex_init(&g->d.summary_lock, NULL);
     tu_ok(ev_policy_new(cfg, &g->d.policy));
     g->d.log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
     tu_ok(evd_metrics_new(&g->d.metrics));
@@ -116,6 +117,8 @@ static void rig_stop(struct rig *g)
     ev_config_free(g->d.config);
     pthread_rwlock_destroy(&g->d.config_lock);
     pthread_rwlock_destroy(&g->d.log_lock);
+    evd_summary_forget(&g->d);
+    pthread_mutex_destroy(&g->d.summary_lock);
     pthread_mutex_destroy(&g->rec.lock);
 }
 

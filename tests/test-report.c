@@ -320,6 +320,55 @@ static void test_summary_wide_window(void **state)
     json_decref(j);
 }
 
+/* A summary extended in steps is byte for byte the one built at once. */
+static char *summary_text(struct ev_summary *s)
+{
+    char *text = NULL;
+    size_t len;
+    tu_ok(ev_summary_json(s, &text, &len));
+    return text;
+}
+
+static void test_summary_extend(void **state)
+{
+    struct fixture *f = *state;
+    struct ev_log *log = tu_open(f->tu.dir, &(struct ev_open_options){.flags = EV_OPEN_READONLY});
+    struct ev_summary_options windows[] = {
+        {.bounded = true, .to = f->size, .notable_rows = 5},
+        {.bounded = true, .to = f->size, .since_ns = f->mid_ns},
+        {.bounded = true,
+         .to = f->size,
+         .since_ns = f->mid_ns - 3600ll * 1000000000,
+         .until_ns = f->mid_ns},
+    };
+    for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
+        struct ev_summary *whole = NULL, *grown = NULL;
+        tu_ok(ev_summary_build(log, &windows[w], &whole));
+        struct ev_summary_options start = windows[w];
+        start.to = 0;
+        tu_ok(ev_summary_build(log, &start, &grown));
+        for (uint64_t to = 1; to <= f->size; to += 2) { /* 1, 3, 5, ...: across the seal */
+            tu_ok(ev_summary_extend(log, grown, to));
+        }
+        tu_ok(ev_summary_extend(log, grown, f->size));
+        tu_ok(ev_summary_extend(log, grown, f->size)); /* nothing new: unchanged */
+        char *a = summary_text(whole), *b = summary_text(grown);
+        assert_string_equal(b, a);
+        free(a);
+        free(b);
+
+        assert_int_equal(ev_summary_extend(log, grown, f->size - 1), EV_ERANGE);
+        char msg[128];
+        (void)snprintf(msg, sizeof(msg), "the summary covers entries up to %llu already, not %llu",
+                       (unsigned long long)f->size, (unsigned long long)f->size - 1);
+        assert_string_equal(ev_last_error(), msg);
+        assert_int_equal(ev_summary_extend(log, grown, f->size + 1), EV_ERANGE);
+        ev_summary_free(whole);
+        ev_summary_free(grown);
+    }
+    tu_ok(ev_log_close(log));
+}
+
 static void test_summary_errors(void **state)
 {
     struct fixture *f = *state;
@@ -604,6 +653,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_summary_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_wide_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_summary_extend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary_bounded_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_integrity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_covers_checkpoint, setup, teardown),

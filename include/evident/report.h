@@ -81,6 +81,18 @@ struct ev_summary_options {
 int ev_summary_build(struct ev_log *log, const struct ev_summary_options *options,
                      struct ev_summary **ret_summary);
 
+/*
+ * Extends summary (built by ev_summary_build(), same window) with the entries
+ * [its to, to): the result is what ev_summary_build() up to `to` gives, for
+ * the cost of the new entries only. A caller that keeps a summary of a growing
+ * log (evidentd's /v1/summary) extends it instead of rebuilding. Entries that
+ * retention pruned since are still counted: rebuild after a pruning.
+ * Returns 0; EV_ERANGE (to past the log's size, or before the summary's end);
+ * the errors of ev_summary_build(). On failure the summary may hold part of the
+ * new entries: free it, do not extend it again.
+ */
+int ev_summary_extend(struct ev_log *log, struct ev_summary *summary, uint64_t to);
+
 void ev_summary_free(struct ev_summary *summary);
 
 /* Security events counted (seals and entries outside the window excluded). */

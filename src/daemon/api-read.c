@@ -502,11 +502,25 @@ void evd_api_summary(struct evd *d, const struct evd_request *q, const char *arg
     /* A fixed end: entries appended while the summary is built are left for the next one. */
     options.bounded = true;
     options.to = ev_log_size(d->log);
-    rc = ev_summary_build(d->log, &options, &summary);
-    if (rc == 0) {
-        rc = ev_summary_json(summary, &text, &len);
+    if (options.since_ns == 0 && options.until_ns == 0) {
+        /* The whole log: the kept summary, extended by what is new (an O(new) request). */
+        pthread_mutex_lock(&d->summary_lock);
+        if (d->summary != NULL && ev_summary_extend(d->log, d->summary, options.to) < 0) {
+            ev_summary_free(d->summary); /* e.g. fewer entries after a reopen: build again */
+            d->summary = NULL;
+        }
+        rc = d->summary != NULL ? 0 : ev_summary_build(d->log, &options, &d->summary);
+        if (rc == 0) {
+            rc = ev_summary_json(d->summary, &text, &len);
+        }
+        pthread_mutex_unlock(&d->summary_lock);
+    } else {
+        rc = ev_summary_build(d->log, &options, &summary);
+        if (rc == 0) {
+            rc = ev_summary_json(summary, &text, &len);
+        }
+        ev_summary_free(summary);
     }
-    ev_summary_free(summary);
     if (rc < 0) {
         evd_api_storage_error(r, rc);
         return;
@@ -515,6 +529,14 @@ void evd_api_summary(struct evd *d, const struct evd_request *q, const char *arg
     b.len = len;
     b.cap = len + 1;
     evd_api_reply(r, 200, JSON_TYPE, &b);
+}
+
+void evd_summary_forget(struct evd *d)
+{
+    pthread_mutex_lock(&d->summary_lock);
+    ev_summary_free(d->summary);
+    d->summary = NULL;
+    pthread_mutex_unlock(&d->summary_lock);
 }
 
 /* ---- GET /healthz and /metrics ------------------------------------------- */

@@ -128,6 +128,7 @@ void evd_api_consistency(struct evd *d, const struct evd_request *q, const char 
                          struct evd_response *r);
 void evd_api_summary(struct evd *d, const struct evd_request *q, const char *arg,
                      struct evd_response *r);
+
 void evd_api_healthz(struct evd *d, const struct evd_request *q, const char *arg,
                      struct evd_response *r);
 void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg,

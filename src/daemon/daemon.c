@@ -188,6 +188,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
 
     d->started_ns = evd_wall_ns();
     pthread_rwlock_init(&d->config_lock, NULL);
+    pthread_mutex_init(&d->summary_lock, NULL);
     /* Writer-preferring: a stream of reads must not keep disk.c from reopening the log. */
     pthread_rwlockattr_t log_lock_attr;
     pthread_rwlockattr_init(&log_lock_attr);
@@ -509,6 +510,9 @@ int evd_stop(struct evd *d)
     d->policy = NULL;
     d->auth = NULL;
     d->config = NULL;
+    ev_summary_free(d->summary);
+    d->summary = NULL;
+    pthread_mutex_destroy(&d->summary_lock);
     pthread_rwlock_destroy(&d->config_lock);
     pthread_rwlock_destroy(&d->log_lock);
     return r;

@@ -28,6 +28,7 @@
 #include <evident/config.h>
 #include <evident/log.h>
 #include <evident/policy.h>
+#include <evident/report.h>
 
 struct evd_commit;
 struct evd_metrics;
@@ -78,6 +79,14 @@ struct evd {
     atomic_uint_least64_t checkpoint_size; /* tree size of the latest checkpoint (timers.c) */
     atomic_uint_least64_t log_bytes;       /* the log directory's size, every 10 s (timers.c) */
     struct evd_retired *retired;
+    /*
+     * GET /v1/summary without a window (api-read.c): extended by the entries
+     * appended since the last request instead of rebuilt from the start;
+     * dropped (evd_summary_forget()) when retention prunes or the log is
+     * reopened after a full disk.
+     */
+    pthread_mutex_t summary_lock;
+    struct ev_summary *summary;
 };
 
 /* Keeps replaced configurations alive until the daemon stops (threads may still read them). */
@@ -97,6 +106,9 @@ struct evd_retired {
  * nothing is left running.
  */
 int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size);
+
+/* Drops the kept summary of /v1/summary (api-read.c): the next request builds it again. */
+void evd_summary_forget(struct evd *d);
 
 /* SIGHUP: rereads the configuration; applies what can change while running. */
 int evd_reload(struct evd *d);

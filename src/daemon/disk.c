@@ -300,6 +300,7 @@ static int reopen(struct evd_disk *k, struct ev_log **log)
     *log = fresh;
     d->log = fresh;
     pthread_rwlock_unlock(&d->log_lock);
+    evd_summary_forget(d); /* recovery may have cut entries it counted */
     if (ret == 0) {
         k->reopen_total++;
         if (rec.torn_bytes > 0) {

@@ -37,6 +37,7 @@ int64_t evd_retention_run(struct evd *d, const char *why, uint64_t want_free_byt
     }
     evd_metrics_retention(d->metrics, true, rep.entries, rep.bytes_freed);
     if (rep.count > 0) {
+        evd_summary_forget(d); /* it counted what is gone */
         fprintf(stderr,
                 "evidentd: retention (%s): pruned %zu segments, entries %" PRIu64 "..%" PRIu64
                 ", %" PRIu64 " bytes freed; retention entry %" PRIu64 "\n",

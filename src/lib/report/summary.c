@@ -648,6 +648,36 @@ out:
     return 0;
 }
 
+int ev_summary_extend(struct ev_log *log, struct ev_summary *s, uint64_t to)
+{
+    uint64_t size = ev_log_size(log);
+
+    evi_error_clear();
+    if (to > size) {
+        return evi_error(EV_ERANGE, "entries up to %llu asked for, the log has %llu",
+                         (unsigned long long)to, (unsigned long long)size);
+    }
+    if (to < s->to) {
+        return evi_error(EV_ERANGE, "the summary covers entries up to %llu already, not %llu",
+                         (unsigned long long)s->to, (unsigned long long)to);
+    }
+    if (to == s->to) {
+        return 0;
+    }
+    struct ev_filter filter = {
+        .max_severity = -1, .since_ns = s->since_ns, .until_ns = s->until_ns};
+    struct build b = {.s = s, .log = log};
+    int r = ev_log_scan(log, s->to, to, &filter, visit, &b);
+    if (b.error < 0) {
+        r = b.error;
+    }
+    if (r < 0) {
+        return r;
+    }
+    s->to = to;
+    return 0;
+}
+
 void ev_summary_free(struct ev_summary *s)
 {
     if (s == NULL) {
