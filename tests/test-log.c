@@ -888,6 +888,74 @@ static int reentry_visit(void *ctx, const struct ev_entry *entry)
  * whole scan.) Runs in a child with a generous watchdog so that a deadlock
  * shows as a failure, not a hung suite.
  */
+/*
+ * Time windows find their stretch by binary search (entries' times never
+ * decrease): every window whose ends are at, just before or just after an
+ * entry's time, over every sub-range, gives exactly what filtering each entry
+ * gives. Batches share times; a seal sits in the middle.
+ */
+static void test_scan_time_windows(void **state)
+{
+    struct tu_fixture *f = *state;
+    enum { N = 32 };
+    int64_t ts[N + 1];
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_event batch[4];
+    for (size_t i = 0; i < 4; i++) {
+        batch[i] = (struct ev_event){.type = "t", .severity = EV_SEV_INFO, .data_json = "{}"};
+    }
+    for (int round = 0; round < 3; round++) {
+        uint64_t first;
+        tu_ok(ev_log_append_batch(log, batch, 4, &first, NULL));
+        struct ev_event one = {.type = "t", .severity = EV_SEV_INFO, .data_json = "{}"};
+        for (int k = 0; k < 4; k++) {
+            struct timespec pause = {0, 200000};
+            (void)nanosleep(&pause, NULL);
+            tu_ok(ev_log_append(log, &one, NULL));
+        }
+        if (round == 1) {
+            tu_ok(ev_log_seal(log));
+        }
+    }
+    uint64_t n = ev_log_size(log);
+    assert_true(n <= N);
+    for (uint64_t i = 0; i < n; i++) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        ts[i] = entry_ts_ns(e->bytes);
+        ev_entry_free(e);
+    }
+    int64_t marks[3 * N + 2];
+    size_t m = 0;
+    marks[m++] = 0; /* no bound */
+    for (uint64_t i = 0; i < n; i++) {
+        marks[m++] = ts[i] - 1;
+        marks[m++] = ts[i];
+        marks[m++] = ts[i] + 1;
+    }
+    uint64_t want[N];
+    for (size_t a = 0; a < m; a++) {
+        for (size_t b = 0; b < m; b++) {
+            struct ev_filter flt = {.max_severity = -1, .since_ns = marks[a], .until_ns = marks[b]};
+            for (uint64_t from = 0; from <= n; from += 3) {
+                for (uint64_t to = from; to <= n + 1; to += 4) {
+                    size_t k = 0;
+                    for (uint64_t i = from; i < to && i < n; i++) {
+                        if ((flt.since_ns == 0 || ts[i] >= flt.since_ns) &&
+                            (flt.until_ns == 0 || ts[i] < flt.until_ns)) {
+                            want[k++] = i;
+                        }
+                    }
+                    assert_scan(log, from, to, &flt, want, k);
+                }
+            }
+        }
+    }
+    tu_ok(ev_log_close(log));
+}
+
 static void test_scan_visitor_reentry(void **state)
 {
     struct tu_fixture *f = *state;
@@ -1531,6 +1599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_bad_events, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_batch_bad_event, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_read_and_scan_filters, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_scan_time_windows, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_scan_visitor_reentry, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_refresh_during_scan, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_roots_and_proofs, tu_setup, tu_teardown),

@@ -609,16 +609,58 @@ static int filter_visit(void *ctx, const struct evi_record *rec, const struct ev
     return r;
 }
 
+/*
+ * *ret = the first index of [lo, hi) whose entry has ts >= t, or hi: entries'
+ * times never decrease along the log (FORMAT.md §5), so a binary search reads
+ * about log2(hi - lo) entries. An entry that does not read (pruned by
+ * retention, damaged) gives up (false): the caller's scan then filters every
+ * entry, which is slower but gives the same result.
+ */
+static bool first_at_or_after(struct ev_log *log, uint64_t lo, uint64_t hi, int64_t t,
+                              uint64_t *ret)
+{
+    uint64_t a = lo, b = hi;
+
+    while (a < b) {
+        uint64_t mid = a + (b - a) / 2;
+        struct ev_entry *e = NULL;
+        struct evi_entry_view view;
+        if (ev_log_entry(log, mid, &e) < 0 ||
+            evi_entry_view((const uint8_t *)e->bytes, e->len, &view) < 0) {
+            ev_entry_free(e);
+            evi_error_clear();
+            return false;
+        }
+        ev_entry_free(e);
+        if (view.ts_ns < t) {
+            a = mid + 1;
+        } else {
+            b = mid;
+        }
+    }
+    *ret = a;
+    return true;
+}
+
 int ev_log_scan(struct ev_log *log, uint64_t from, uint64_t to, const struct ev_filter *filter,
                 ev_visit_fn visit, void *ctx)
 {
     struct filter_ctx f = {
         .keys = evi_log_data_keys(log), .filter = filter, .visit = visit, .ctx = ctx};
-    uint64_t n = ev_log_size(log);
+    uint64_t n = ev_log_size(log), at;
 
     evi_error_clear();
     if (to > n) {
         to = n;
+    }
+    /* A time window reads only its own stretch of the log (the filter still checks each). */
+    if (filter != NULL && filter->until_ns != 0 && from < to &&
+        first_at_or_after(log, from, to, filter->until_ns, &at)) {
+        to = at;
+    }
+    if (filter != NULL && filter->since_ns != 0 && from < to &&
+        first_at_or_after(log, from, to, filter->since_ns, &at)) {
+        from = at;
     }
     return scan_range(log, from, to, filter_visit, &f);
 }
