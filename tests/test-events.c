@@ -607,6 +607,23 @@ static void test_append_prepared(void **state)
     tu_ok(ev_log_entry(log, 4, &entry));
     assert_non_null(strstr(entry->bytes, ",\"data\":{\"action\":\"denied\",\"limit\":10,"));
     ev_entry_free(entry);
+    /* A shorter buffer in its place (read only up to its NUL), and one byte changed. */
+    free(p[1].buffer);
+    p[1].buffer = strdup("{}");
+    p[1].event.data_json = p[1].buffer;
+    ev_prepared_release(&p[2]);
+    tu_ok(ev_resource_violation_prepare(NULL, &v, &p[2]));
+    char *limit = strstr(p[2].buffer, "\"limit\":10");
+    assert_non_null(limit);
+    limit[9] = '2';
+    tu_ok(ev_audit_append_prepared(log, p + 1, 2, &first, NULL));
+    assert_int_equal(first, 5);
+    tu_ok(ev_log_entry(log, 5, &entry));
+    assert_non_null(strstr(entry->bytes, ",\"data\":{}}"));
+    ev_entry_free(entry);
+    tu_ok(ev_log_entry(log, 6, &entry));
+    assert_non_null(strstr(entry->bytes, "\"limit\":12,"));
+    ev_entry_free(entry);
     /* Prepared events may be moved: their types and data go with them. */
     struct ev_prepared q[2];
     struct ev_event custom = {.type = "custom.moved", .severity = -1, .data_json = "{\"k\":1}"};
@@ -616,12 +633,12 @@ static void test_append_prepared(void **state)
     memmove(&q[0], &q[1], sizeof(q[0]));
     q[1] = tmp;
     tu_ok(ev_audit_append_prepared(log, q, 2, &first, NULL));
-    assert_int_equal(first, 5);
-    tu_ok(ev_log_entry(log, 5, &entry));
+    assert_int_equal(first, 7);
+    tu_ok(ev_log_entry(log, 7, &entry));
     assert_non_null(strstr(entry->bytes, "\"type\":\"resource_violation\""));
     assert_non_null(strstr(entry->bytes, "\"data\":{\"action\":\"denied\""));
     ev_entry_free(entry);
-    tu_ok(ev_log_entry(log, 6, &entry));
+    tu_ok(ev_log_entry(log, 8, &entry));
     assert_non_null(strstr(entry->bytes, "\"type\":\"custom.moved\""));
     assert_non_null(strstr(entry->bytes, "\"data\":{\"k\":1}}"));
     ev_entry_free(entry);

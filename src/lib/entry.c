@@ -212,8 +212,43 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
+/*
+ * Whether a source is one already seen canonical by this thread. A daemon sends
+ * the same few sources (one per connection) with every event, and comparing
+ * bytes costs far less than checking them again; the answer depends only on
+ * the bytes, so a match is as good as the check.
+ */
+#define SOURCE_CACHE_BYTES 512
+static _Thread_local char source_seen[SOURCE_CACHE_BYTES];
+static _Thread_local size_t source_seen_len;
+
+static bool source_is_canonical(const char *text, size_t len)
+{
+    if (len != 0 && len == source_seen_len && memcmp(text, source_seen, len) == 0) {
+        return true;
+    }
+    if (!evi_json_is_canonical_object(text, len)) {
+        return false;
+    }
+    if (len <= SOURCE_CACHE_BYTES) {
+        memcpy(source_seen, text, len);
+        source_seen_len = len;
+    }
+    return true;
+}
+
 int evi_entry_body_make(const struct ev_event *event, unsigned flags,
                         struct evi_entry_body *ret_body)
+{
+    size_t data_len = 0;
+    if (event->data_json != NULL && (flags & EVI_BODY_DATA_CANONICAL)) {
+        data_len = strlen(event->data_json);
+    }
+    return evi_entry_body_make_len(event, flags, data_len, ret_body);
+}
+
+int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t data_len,
+                            struct evi_entry_body *ret_body)
 {
     char *source = NULL, *data = NULL, *text = NULL, *p;
     const char *src = evi_default_source(), *dat = "{}";
@@ -229,24 +264,35 @@ int evi_entry_body_make(const struct ev_event *event, unsigned flags,
     if (sev == NULL) {
         return evi_error(EV_EJSON, "severity %d out of range 0..7", event->severity);
     }
+    src_len = 0;
     if (event->source_json != NULL) {
-        r = evi_canonical_object("source", event->source_json, &src, &source);
-        if (r < 0) {
-            goto out;
+        src_len = strlen(event->source_json);
+        if (src_len <= EV_ENTRY_MAX_BYTES && source_is_canonical(event->source_json, src_len)) {
+            src = event->source_json;
+        } else {
+            r = evi_canonical_object("source", event->source_json, &src, &source);
+            if (r < 0) {
+                goto out;
+            }
+            src_len = strlen(src);
         }
+    } else {
+        src_len = strlen(src);
     }
     if (event->data_json != NULL && (flags & EVI_BODY_DATA_CANONICAL)) {
         dat = event->data_json;
+        dat_len = data_len;
     } else if (event->data_json != NULL) {
         r = evi_canonical_object("data", event->data_json, &dat, &data);
         if (r < 0) {
             goto out;
         }
+        dat_len = strlen(dat);
+    } else {
+        dat_len = 2;
     }
     type_len = strlen(event->type);
     sev_len = strlen(sev);
-    src_len = strlen(src);
-    dat_len = strlen(dat);
     /* "type":"T","severity":"S","source":SRC,"data":DATA} */
     len = 8 + type_len + 14 + sev_len + 11 + src_len + 8 + dat_len + 1;
     /* The exact check, with the real seq, is evi_entry_fits() at sequencing. */

@@ -45,6 +45,13 @@ enum {
 /* Validates and canonicalizes an event into a body. EV_EJSON/EV_ETOOBIG on bad input. */
 int evi_entry_body_make(const struct ev_event *event, unsigned flags,
                         struct evi_entry_body *ret_body);
+/*
+ * The same, with EVI_BODY_DATA_CANONICAL data whose length the caller knows
+ * (data_len == strlen(event->data_json)): the library's own prepared events.
+ * data_len is ignored without that flag.
+ */
+int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t data_len,
+                            struct evi_entry_body *ret_body);
 void evi_entry_body_free(struct evi_entry_body *body);
 
 /*
