@@ -266,6 +266,33 @@ static void test_hmac_prepared_key(void **state)
     }
 }
 
+/* Two MACs under one key, as the record key makes its tag and its successor. */
+static void test_hmac_pair(void **state)
+{
+    (void)state;
+    uint8_t key[32], msg1[200], msg2[200], want1[32], want2[32], got1[32], got2[32];
+
+    for (int round = 0; round < 20; round++) {
+        assert_int_equal(evi_random(key, sizeof(key)), 0);
+        assert_int_equal(evi_random(msg1, sizeof(msg1)), 0);
+        assert_int_equal(evi_random(msg2, sizeof(msg2)), 0);
+        for (size_t len1 = 0; len1 <= sizeof(msg1); len1 += 23) {
+            size_t len2 = (len1 * 7 + 15) % (sizeof(msg2) + 1);
+            evi_hmac_sha256(key, msg1, len1, want1);
+            evi_hmac_sha256(key, msg2, len2, want2);
+            evi_hmac_pair(key, msg1, len1, msg2, len2, got1, got2);
+            assert_memory_equal(got1, want1, 32);
+            assert_memory_equal(got2, want2, 32);
+        }
+        /* The second output may be the key itself (the record-key step). */
+        evi_hmac_sha256(key, msg1, 40, want1);
+        evi_hmac_sha256(key, msg2, 15, want2);
+        evi_hmac_pair(key, msg1, 40, msg2, 15, got1, key);
+        assert_memory_equal(got1, want1, 32);
+        assert_memory_equal(key, want2, 32);
+    }
+}
+
 static void test_hmac_output_may_alias_key(void **state)
 {
     static const char label[] = "evident next v1";
@@ -767,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_hmac_rfc4231),
         cmocka_unit_test(test_hmac_output_may_alias_key),
         cmocka_unit_test(test_hmac_prepared_key),
+        cmocka_unit_test(test_hmac_pair),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_ed25519_rfc8032),
         cmocka_unit_test(test_ed25519_vector_key),

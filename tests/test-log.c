@@ -15,6 +15,7 @@
 
 #include "testutil.h"
 
+#include "entry.h"
 #include "record.h"
 
 #define HASH EV_HASH_BYTES
@@ -476,6 +477,32 @@ static void test_source_seen_before(void **state)
     assert_int_equal(ev_log_append(log, &bad, &index), EV_EJSON);
     assert_int_equal(ev_log_size(log), 4);
     tu_ok(ev_log_close(log));
+}
+
+/* The prefix length for every digit count, at each power of ten and either side of it. */
+static void test_entry_prefix_len(void **state)
+{
+    (void)state;
+    char text[128];
+    uint64_t p = 1;
+    for (int k = 0; k <= 19; k++) {
+        /* p * 10 - 1 is the largest with k + 1 digits; past 10^19 it would not fit. */
+        uint64_t around[] = {p - 1, p, p + 1, k < 19 ? p * 10 - 1 : UINT64_MAX};
+        for (size_t i = 0; i < sizeof(around) / sizeof(around[0]); i++) {
+            int n =
+                snprintf(text, sizeof(text),
+                         "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"2026-11-27T10:51:00.000000000Z\",",
+                         around[i]);
+            assert_int_equal(evi_entry_prefix_len(around[i]), (size_t)n);
+        }
+        if (k < 19) {
+            p *= 10;
+        }
+    }
+    int n = snprintf(text, sizeof(text),
+                     "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"2026-11-27T10:51:00.000000000Z\",",
+                     UINT64_MAX);
+    assert_int_equal(evi_entry_prefix_len(UINT64_MAX), (size_t)n);
 }
 
 static void test_entry_max_size(void **state)
@@ -1569,6 +1596,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_indexes, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_entry_envelope, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_source_seen_before, tu_setup, tu_teardown),
+        cmocka_unit_test(test_entry_prefix_len),
         cmocka_unit_test_setup_teardown(test_entry_max_size, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_entry_max_size_digits, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reject_bad_events, tu_setup, tu_teardown),

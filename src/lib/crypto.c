@@ -178,6 +178,45 @@ void evi_hmac_key_wipe(struct evi_hmac_key *hk)
     OPENSSL_cleanse(hk, sizeof(*hk));
 }
 
+void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, const void *msg2,
+                   size_t len2, uint8_t out1[EVI_HASH], uint8_t out2[EVI_HASH])
+{
+    /* Everything here is as good as the key: one struct, one wipe (it was 7 per record). */
+    struct {
+        uint8_t pad[SHA256_CBLOCK];
+        SHA256_CTX inner_state, outer_state, ctx;
+        uint8_t inner[EVI_HASH];
+    } t;
+
+    for (size_t i = 0; i < EVI_HASH; i++) {
+        t.pad[i] = key[i] ^ 0x36;
+    }
+    memset(t.pad + EVI_HASH, 0x36, sizeof(t.pad) - EVI_HASH);
+    (void)SHA256_Init(&t.inner_state);
+    sha256_update(&t.inner_state, t.pad, sizeof(t.pad));
+    for (size_t i = 0; i < sizeof(t.pad); i++) {
+        t.pad[i] ^= 0x36 ^ 0x5c;
+    }
+    (void)SHA256_Init(&t.outer_state);
+    sha256_update(&t.outer_state, t.pad, sizeof(t.pad));
+
+    t.ctx = t.inner_state;
+    sha256_update(&t.ctx, msg1, len1);
+    (void)SHA256_Final(t.inner, &t.ctx);
+    t.ctx = t.outer_state;
+    sha256_update(&t.ctx, t.inner, sizeof(t.inner));
+    (void)SHA256_Final(out1, &t.ctx);
+
+    t.ctx = t.inner_state;
+    sha256_update(&t.ctx, msg2, len2);
+    (void)SHA256_Final(t.inner, &t.ctx);
+    t.ctx = t.outer_state;
+    sha256_update(&t.ctx, t.inner, sizeof(t.inner));
+    (void)SHA256_Final(out2, &t.ctx);
+
+    OPENSSL_cleanse(&t, sizeof(t));
+}
+
 int evi_random(void *buf, size_t len)
 {
     uint8_t *p = buf;
