@@ -267,8 +267,8 @@ static void test_create_files(void **state)
     assert_true(snprintf(meta, sizeof(meta),
                          "{\"format\":1,\"origin\":\"%s\",\"seal_interval_ns\":%llu,"
                          "\"start_ns\":%" PRId64 ",\"vkey\":\"%s\"}\n",
-                         TU_ORIGIN, (unsigned long long)EV_DEFAULT_SEAL_INTERVAL_NS, info.start_ns,
-                         info.vkey) < (int)sizeof(meta));
+                         TU_ORIGIN, (unsigned long long)EV_DEFAULT_SEAL_INTERVAL_NS,
+                         info.start_ns, info.vkey) < (int)sizeof(meta));
     assert_string_equal(text, meta);
     free(text);
 
@@ -324,7 +324,8 @@ static void test_append_indexes(void **state)
         struct ev_entry *e = NULL;
         char sev[64];
         tu_ok(ev_log_entry(log, 1 + (uint64_t)i, &e));
-        (void)snprintf(sev, sizeof(sev), "\"type\":\"b\",\"severity\":\"%s\"", ev_severity_name(i));
+        (void)snprintf(sev, sizeof(sev), "\"type\":\"b\",\"severity\":\"%s\"",
+                       ev_severity_name(i));
         assert_non_null(strstr(e->bytes, sev));
         ev_entry_free(e);
     }
@@ -380,8 +381,8 @@ static void test_entry_envelope(void **state)
     time_t secs = (time_t)(ts_ns / 1000000000);
     char again[64];
     assert_non_null(gmtime_r(&secs, &tm));
-    (void)snprintf(again, sizeof(again), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+    (void)snprintf(again, sizeof(again), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                    (long)(ts_ns % 1000000000));
     assert_string_equal(ts, again);
 
@@ -409,8 +410,7 @@ static void test_entry_envelope(void **state)
     struct ev_event deep = {.type = "a1_b.c:d-e",
                             .severity = EV_SEV_EMERGENCY,
                             .source_json = "{}",
-                            .data_json =
-                                "{\"z\":[3,{\"y\":1,\"x\":2}],\"m\":\"a\\/b\",\"a\":null}"};
+                            .data_json = "{\"z\":[3,{\"y\":1,\"x\":2}],\"m\":\"a\\/b\",\"a\":null}"};
     tu_ok(ev_log_append(log, &deep, &index));
     tu_ok(ev_log_entry(log, index, &e));
     memcpy(ts, entry_ts(e->bytes), 30);
@@ -517,8 +517,8 @@ static void test_entry_max_size(void **state)
 
     /* One byte over the limit: refused, nothing written. */
     char *over = sized_data(3, EV_ENTRY_MAX_BYTES + 1);
-    struct ev_event ev = {
-        .type = "t", .severity = EV_SEV_INFO, .source_json = "{}", .data_json = over};
+    struct ev_event ev = {.type = "t", .severity = EV_SEV_INFO, .source_json = "{}",
+                          .data_json = over};
     struct sizes before = sizes_of(log, f->dir);
     assert_int_equal(ev_log_append(log, &ev, &index), EV_ETOOBIG);
     assert_sizes_equal(sizes_of(log, f->dir), before);
@@ -583,8 +583,8 @@ static void test_entry_max_size_digits(void **state)
     tu_append_n(log, 8, "pre");
     char *one_digit = sized_data(8, EV_ENTRY_MAX_BYTES); /* 65535 bytes at seq 0..9 */
     char *two_digits = sized_data(10, EV_ENTRY_MAX_BYTES);
-    struct ev_event e1 = {
-        .type = "t", .severity = EV_SEV_INFO, .source_json = "{}", .data_json = one_digit};
+    struct ev_event e1 = {.type = "t", .severity = EV_SEV_INFO, .source_json = "{}",
+                          .data_json = one_digit};
     struct ev_event e2 = e1;
     e2.data_json = two_digits;
     struct ev_event three[3] = {e1, e1, e1};
@@ -686,8 +686,8 @@ static void test_batch_bad_event(void **state)
     struct ev_log *log = tu_open(f->dir, NULL);
     tu_append_n(log, 4, "pre");
     for (int i = 0; i < 6; i++) {
-        events[i] = (struct ev_event){
-            .type = "batch", .severity = EV_SEV_INFO, .data_json = "{\"ok\":true}"};
+        events[i] = (struct ev_event){.type = "batch", .severity = EV_SEV_INFO,
+                                      .data_json = "{\"ok\":true}"};
     }
     struct sizes before = sizes_of(log, f->dir);
 
@@ -707,8 +707,7 @@ static void test_batch_bad_event(void **state)
     assert_int_equal(ev_log_append_batch(log, events, 6, &first, &bad), EV_EJSON);
     assert_int_equal(bad, 5);
     events[2].data_json = "{";
-    assert_int_equal(ev_log_append_batch(log, events, 6, &first, NULL),
-                     EV_EJSON); /* ret_bad may be NULL */
+    assert_int_equal(ev_log_append_batch(log, events, 6, &first, NULL), EV_EJSON); /* ret_bad may be NULL */
     events[2].data_json = "{}";
     events[5].severity = EV_SEV_INFO;
     assert_int_equal(first, 777);
@@ -735,7 +734,7 @@ struct collected {
 struct collect {
     struct collected got[64];
     size_t count;
-    size_t stop_after; /* 0 = never stop */
+    size_t stop_after;               /* 0 = never stop */
 };
 
 /*
@@ -802,10 +801,10 @@ static void assert_scan(struct ev_log *log, uint64_t from, uint64_t to, const st
     }
 }
 
-#define SCAN(log, from, to, flt, ...)                                                              \
-    do {                                                                                           \
-        const uint64_t want_[] = {__VA_ARGS__};                                                    \
-        assert_scan(log, from, to, flt, want_, sizeof(want_) / sizeof(want_[0]));                  \
+#define SCAN(log, from, to, flt, ...)                                                       \
+    do {                                                                                    \
+        const uint64_t want_[] = {__VA_ARGS__};                                             \
+        assert_scan(log, from, to, flt, want_, sizeof(want_) / sizeof(want_[0]));           \
     } while (0)
 
 static void test_read_and_scan_filters(void **state)
@@ -833,10 +832,8 @@ static void test_read_and_scan_filters(void **state)
     tu_create(f->dir, 0, f->v);
     struct ev_log *log = tu_open(f->dir, NULL);
     for (size_t i = 0; i < N; i++) {
-        struct ev_event ev = {.type = events[i].type,
-                              .severity = events[i].severity,
-                              .source_json = events[i].source,
-                              .data_json = "{\"k\":\"v\"}"};
+        struct ev_event ev = {.type = events[i].type, .severity = events[i].severity,
+                              .source_json = events[i].source, .data_json = "{\"k\":\"v\"}"};
         uint64_t index;
         tu_ok(ev_log_append(log, &ev, &index));
         assert_int_equal(index, i);
@@ -908,10 +905,8 @@ static void test_read_and_scan_filters(void **state)
     SCAN(log, 0, N, &flt, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
 
     /* All filters at once. */
-    flt = (struct ev_filter){.type = "auth.login",
-                             .max_severity = EV_SEV_WARNING,
-                             .source = "\"user\":\"ann\"",
-                             .since_ns = ts[0],
+    flt = (struct ev_filter){.type = "auth.login", .max_severity = EV_SEV_WARNING,
+                             .source = "\"user\":\"ann\"", .since_ns = ts[0],
                              .until_ns = ts[N - 1] + 1};
     SCAN(log, 0, N, &flt, 4);
 
@@ -983,8 +978,7 @@ static void test_scan_visitor_reentry(void **state)
     assert_int_equal(waitpid(child, &status, 0), child);
     if (WIFSIGNALED(status)) {
         fail_msg("a scan visitor calling ev_log_size/ev_log_entry on the same handle "
-                 "deadlocked (child killed by signal %d)",
-                 WTERMSIG(status));
+                 "deadlocked (child killed by signal %d)", WTERMSIG(status));
     }
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -1080,9 +1074,9 @@ static void check_tree(struct ev_log *log, uint64_t n, uint64_t step)
             tu_ok(ev_log_prove_inclusion(log, i, s, proof, &len));
             tu_ok(ev_merkle_verify_inclusion(i, s, leaves[i], CP(proof), len, roots[s]));
             /* The check can fail: another leaf does not verify with this proof. */
-            assert_int_equal(
-                ev_merkle_verify_inclusion(i, s, leaves[(i + 1) % n], CP(proof), len, roots[s]),
-                s > 1 || n > 1 ? EV_ETAMPERED : 0);
+            assert_int_equal(ev_merkle_verify_inclusion(i, s, leaves[(i + 1) % n], CP(proof),
+                                                        len, roots[s]),
+                             s > 1 || n > 1 ? EV_ETAMPERED : 0);
         }
         for (uint64_t m = 1; m <= s; m++) {
             tu_ok(ev_log_prove_consistency(log, m, s, proof, &len));
@@ -1408,17 +1402,17 @@ static void test_seal_forced(void **state)
     tu_create(f->dir, 0, f->v);
     struct ev_log *log = tu_open(f->dir, NULL);
     tu_append_n(log, 3, "e0");
-    tu_ok(ev_log_seal(log));   /* entry 3: seal of epoch 0 */
-    tu_append_n(log, 1, "e1"); /* entry 4, epoch 1 */
-    tu_ok(ev_log_seal(log));   /* entry 5: seal of epoch 1 */
-    tu_ok(ev_log_seal(log));   /* entry 6: epoch 2, empty, sealed */
+    tu_ok(ev_log_seal(log));             /* entry 3: seal of epoch 0 */
+    tu_append_n(log, 1, "e1");           /* entry 4, epoch 1 */
+    tu_ok(ev_log_seal(log));             /* entry 5: seal of epoch 1 */
+    tu_ok(ev_log_seal(log));             /* entry 6: epoch 2, empty, sealed */
     tu_ok(ev_log_info(log, &info));
     assert_int_equal(info.tree_size, 7);
     assert_int_equal(info.checkpoint_size, 7); /* a seal signs a checkpoint */
     assert_true(info.last_epoch_sealed);
     assert_int_equal(info.last_epoch, 2);
     assert_int_equal(info.open_epoch_entries, 0);
-    tu_append_n(log, 1, "e3"); /* entry 7, epoch 3 */
+    tu_append_n(log, 1, "e3");           /* entry 7, epoch 3 */
 
     static const uint32_t epochs[] = {0, 0, 0, 0, 1, 1, 2, 3};
     for (uint64_t i = 0; i < 8; i++) {
