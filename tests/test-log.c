@@ -505,6 +505,39 @@ static void test_entry_prefix_len(void **state)
     assert_int_equal(evi_entry_prefix_len(UINT64_MAX), (size_t)n);
 }
 
+/* A borrowed body (EVI_BODY_BORROW) assembles to the bytes of a joined one. */
+static void test_entry_body_borrowed(void **state)
+{
+    (void)state;
+    static const struct ev_event events[] = {
+        {.type = "t", .severity = EV_SEV_INFO},
+        {.type = "syslog", .severity = EV_SEV_DEBUG, .source_json = "{\"peer\":\"a\"}",
+         .data_json = "{\"m\":\"x\\\"y\"}"},
+        {.type = "auth.login", .severity = EV_SEV_EMERGENCY, .source_json = "{\"b\":1,\"a\":2}",
+         .data_json = "{\"z\":1,\"a\":[]}"},
+    };
+    char joined[1024], borrowed[1024];
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+        for (unsigned canonical = 0; canonical <= 1; canonical++) {
+            unsigned flags = canonical && i == 1 ? EVI_BODY_DATA_CANONICAL : 0;
+            struct evi_entry_body a, b;
+            tu_ok(evi_entry_body_make(&events[i], flags, &a));
+            tu_ok(evi_entry_body_make(&events[i], flags | EVI_BODY_BORROW, &b));
+            /* Only text that needs no canonical copy is borrowed. */
+            assert_true((b.text == NULL) == (i < 2));
+            assert_int_equal(a.len, b.len);
+            long na = evi_entry_assemble(1234567, 1764240660123456789, &a, joined, sizeof(joined));
+            long nb =
+                evi_entry_assemble(1234567, 1764240660123456789, &b, borrowed, sizeof(borrowed));
+            assert_true(na > 0);
+            assert_int_equal(na, nb);
+            assert_memory_equal(joined, borrowed, (size_t)na);
+            evi_entry_body_free(&a);
+            evi_entry_body_free(&b);
+        }
+    }
+}
+
 static void test_entry_max_size(void **state)
 {
     struct tu_fixture *f = *state;
@@ -1591,6 +1624,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_entry_envelope, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_source_seen_before, tu_setup, tu_teardown),
         cmocka_unit_test(test_entry_prefix_len),
+        cmocka_unit_test(test_entry_body_borrowed),
         cmocka_unit_test_setup_teardown(test_entry_max_size, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_entry_max_size_digits, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reject_bad_events, tu_setup, tu_teardown),

@@ -212,6 +212,20 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
+/* `"type":"T","severity":"S","source":SRC,"data":DATA}` from a body's pieces (§5). */
+static char *put_parts(char *p, const struct evi_entry_body *body)
+{
+    p = put(p, "\"type\":\"", 8);
+    p = put(p, body->part[0], body->part_len[0]);
+    p = put(p, "\",\"severity\":\"", 14);
+    p = put(p, body->part[1], body->part_len[1]);
+    p = put(p, "\",\"source\":", 11);
+    p = put(p, body->part[2], body->part_len[2]);
+    p = put(p, ",\"data\":", 8);
+    p = put(p, body->part[3], body->part_len[3]);
+    return put(p, "}", 1);
+}
+
 /*
  * Whether a source is one already seen canonical by this thread. A daemon sends
  * the same few sources (one per connection) with every event, and comparing
@@ -301,22 +315,24 @@ int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t
                       len + evi_entry_prefix_len(0), EV_ENTRY_MAX_BYTES);
         goto out;
     }
+    /* The whole struct: callers may pass it uninitialized (a plain body, §5). */
+    struct evi_entry_body body = {
+        .len = len,
+        .part = {event->type, sev, src, dat},
+        .part_len = {type_len, sev_len, src_len, dat_len},
+    };
+    if ((flags & EVI_BODY_BORROW) && source == NULL && data == NULL) {
+        *ret_body = body;
+        r = 0;
+        goto out;
+    }
     text = malloc(len + 1);
     if (text == NULL) {
         r = -ENOMEM;
         goto out;
     }
-    p = put(text, "\"type\":\"", 8);
-    p = put(p, event->type, type_len);
-    p = put(p, "\",\"severity\":\"", 14);
-    p = put(p, sev, sev_len);
-    p = put(p, "\",\"source\":", 11);
-    p = put(p, src, src_len);
-    p = put(p, ",\"data\":", 8);
-    p = put(p, dat, dat_len);
-    p = put(p, "}", 1);
+    p = put_parts(text, &body);
     *p = '\0';
-    /* The whole struct: callers may pass it uninitialized (a plain body, §5). */
     *ret_body = (struct evi_entry_body){.text = text, .len = len};
     text = NULL;
     r = 0;
@@ -342,6 +358,16 @@ void evi_entry_body_free(struct evi_entry_body *body)
 
 int evi_entry_body_encrypt(struct evi_entry_body *body, struct ev_datakeys *keys)
 {
+    if (body->text == NULL) {
+        /* Borrowed pieces: the envelope needs the plain body as one text. */
+        char *text = malloc(body->len + 1);
+        if (text == NULL) {
+            evi_entry_body_free(body); /* nothing of its own yet: as documented for failures */
+            return -ENOMEM;
+        }
+        *put_parts(text, body) = '\0';
+        body->text = text;
+    }
     /* type and severity hold no quote: the first "source": is the envelope's (§5). */
     const char *src = strstr(body->text, "\"source\":");
     const struct evi_datakey *k = &keys->keys[keys->count - 1];
@@ -428,7 +454,11 @@ long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body
         return evi_envelope_write(body->enc, out, n, body->text, body->plain_off, body->plain_len,
                                   cap);
     }
-    memcpy(p, body->text, body->len);
+    if (body->text == NULL) {
+        (void)put_parts(p, body); /* borrowed (EVI_BODY_BORROW): len is the pieces' sum */
+    } else {
+        memcpy(p, body->text, body->len);
+    }
     return (long)(n + body->len);
 }
 

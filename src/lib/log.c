@@ -1624,8 +1624,9 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
     }
     for (made = 0; made < count; made++) {
         size_t data_len = library_len != NULL ? library_len[made] : 0;
-        r = evi_entry_body_make_len(&events[made], data_len > 0 ? EVI_BODY_DATA_CANONICAL : 0,
-                                    data_len, &bodies[made]);
+        /* Borrowed bodies: the events outlive them (assembled below, before returning). */
+        unsigned flags = EVI_BODY_BORROW | (data_len > 0 ? EVI_BODY_DATA_CANONICAL : 0);
+        r = evi_entry_body_make_len(&events[made], flags, data_len, &bodies[made]);
         if (r == 0 && log->options.data_keys != NULL &&
             !(log->options.flags & EV_OPEN_DECRYPT_ONLY)) {
             /* Encryption at rest (FORMAT.md §5.1): sealed in evi_entry_assemble(). */

@@ -236,7 +236,9 @@ int ev_syslog_prepare(const struct ev_policy *policy, const struct ev_syslog_mes
         }
         total += 3 * spans[i]->len + 1;
     }
-    strings = malloc(total);
+    /* Most messages fit on the stack: a malloc and a free less per message. */
+    char local[4096];
+    strings = total <= sizeof(local) ? local : malloc(total);
     if (strings == NULL) {
         return evi_error(-ENOMEM, "out of memory");
     }
@@ -266,6 +268,8 @@ int ev_syslog_prepare(const struct ev_policy *policy, const struct ev_syslog_mes
     r = ev_syslog_event_prepare(policy, &e, out);
 out:
     free(sd);
-    free(strings);
+    if (strings != local) {
+        free(strings);
+    }
     return r;
 }
