@@ -266,6 +266,56 @@ static void test_hmac_prepared_key(void **state)
     }
 }
 
+/*
+ * Up to three parts hashed as one message: short messages (one or two blocks
+ * once padded) take the padded-by-hand path, longer ones SHA256_Update; both
+ * must equal the one-shot hash at every length around the block and padding
+ * edges (55/56, 64, 119/120) and every split.
+ */
+static void test_sha256_parts_lengths(void **state)
+{
+    (void)state;
+    uint8_t msg[160], want[32], got[32];
+    assert_int_equal(evi_random(msg, sizeof(msg)), 0);
+    for (size_t len = 0; len <= 140; len++) {
+        evi_sha256(msg, len, want);
+        for (size_t a = 0; a <= len; a += (len < 20 ? 1 : 7)) {
+            size_t b = (len - a) / 2;
+            evi_sha256_parts(msg, a, msg + a, b, msg + a + b, len - a - b, got);
+            assert_memory_equal(got, want, 32);
+        }
+        evi_sha256_parts(NULL, 0, msg, len, NULL, 0, got);
+        assert_memory_equal(got, want, 32);
+    }
+}
+
+/* Two MACs under one key, as the record key makes its tag and its successor. */
+static void test_hmac_pair(void **state)
+{
+    (void)state;
+    uint8_t key[32], msg1[200], msg2[200], want1[32], want2[32], got1[32], got2[32];
+
+    for (int round = 0; round < 20; round++) {
+        assert_int_equal(evi_random(key, sizeof(key)), 0);
+        assert_int_equal(evi_random(msg1, sizeof(msg1)), 0);
+        assert_int_equal(evi_random(msg2, sizeof(msg2)), 0);
+        for (size_t len1 = 0; len1 <= sizeof(msg1); len1 += 23) {
+            size_t len2 = (len1 * 7 + 15) % (sizeof(msg2) + 1);
+            evi_hmac_sha256(key, msg1, len1, want1);
+            evi_hmac_sha256(key, msg2, len2, want2);
+            evi_hmac_pair(key, msg1, len1, msg2, len2, got1, got2);
+            assert_memory_equal(got1, want1, 32);
+            assert_memory_equal(got2, want2, 32);
+        }
+        /* The second output may be the key itself (the record-key step). */
+        evi_hmac_sha256(key, msg1, 40, want1);
+        evi_hmac_sha256(key, msg2, 15, want2);
+        evi_hmac_pair(key, msg1, 40, msg2, 15, got1, key);
+        assert_memory_equal(got1, want1, 32);
+        assert_memory_equal(key, want2, 32);
+    }
+}
+
 static void test_hmac_output_may_alias_key(void **state)
 {
     static const char label[] = "evident next v1";
@@ -475,7 +525,8 @@ static void test_crc32c_paths_agree(void **state)
     assert_non_null(buf);
     prng_fill(buf, MAX_LEN + MAX_SHIFT);
     for (size_t shift = 0; shift < MAX_SHIFT; shift++) {
-        for (size_t len = 0; len <= MAX_LEN; len += len < 80 ? 1 : 37) {
+        /* Every length through three blocks of the SSE4.2 path's 3 x 64 bytes and its tails. */
+        for (size_t len = 0; len <= MAX_LEN; len += len < 600 ? 1 : 37) {
             const uint8_t *p = buf + shift;
             uint32_t seed = (uint32_t)prng_next();
             uint32_t want = crc32c_reference(seed, p, len);
@@ -767,6 +818,8 @@ int main(void)
         cmocka_unit_test(test_hmac_rfc4231),
         cmocka_unit_test(test_hmac_output_may_alias_key),
         cmocka_unit_test(test_hmac_prepared_key),
+        cmocka_unit_test(test_hmac_pair),
+        cmocka_unit_test(test_sha256_parts_lengths),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_ed25519_rfc8032),
         cmocka_unit_test(test_ed25519_vector_key),

@@ -24,6 +24,7 @@
 
 #include "events/events.h"
 #include "json.h"
+#include "jsonw.h"
 #include "testutil.h"
 
 #define SHA_PRINT1 "cc42155088fca5730758db72b2a5bca33112a941dfaa2d43098ec422ce4ea213"
@@ -607,6 +608,23 @@ static void test_append_prepared(void **state)
     tu_ok(ev_log_entry(log, 4, &entry));
     assert_non_null(strstr(entry->bytes, ",\"data\":{\"action\":\"denied\",\"limit\":10,"));
     ev_entry_free(entry);
+    /* A shorter buffer in its place (read only up to its NUL), and one byte changed. */
+    free(p[1].buffer);
+    p[1].buffer = strdup("{}");
+    p[1].event.data_json = p[1].buffer;
+    ev_prepared_release(&p[2]);
+    tu_ok(ev_resource_violation_prepare(NULL, &v, &p[2]));
+    char *limit = strstr(p[2].buffer, "\"limit\":10");
+    assert_non_null(limit);
+    limit[9] = '2';
+    tu_ok(ev_audit_append_prepared(log, p + 1, 2, &first, NULL));
+    assert_int_equal(first, 5);
+    tu_ok(ev_log_entry(log, 5, &entry));
+    assert_non_null(strstr(entry->bytes, ",\"data\":{}}"));
+    ev_entry_free(entry);
+    tu_ok(ev_log_entry(log, 6, &entry));
+    assert_non_null(strstr(entry->bytes, "\"limit\":12,"));
+    ev_entry_free(entry);
     /* Prepared events may be moved: their types and data go with them. */
     struct ev_prepared q[2];
     struct ev_event custom = {.type = "custom.moved", .severity = -1, .data_json = "{\"k\":1}"};
@@ -616,12 +634,12 @@ static void test_append_prepared(void **state)
     memmove(&q[0], &q[1], sizeof(q[0]));
     q[1] = tmp;
     tu_ok(ev_audit_append_prepared(log, q, 2, &first, NULL));
-    assert_int_equal(first, 5);
-    tu_ok(ev_log_entry(log, 5, &entry));
+    assert_int_equal(first, 7);
+    tu_ok(ev_log_entry(log, 7, &entry));
     assert_non_null(strstr(entry->bytes, "\"type\":\"resource_violation\""));
     assert_non_null(strstr(entry->bytes, "\"data\":{\"action\":\"denied\""));
     ev_entry_free(entry);
-    tu_ok(ev_log_entry(log, 6, &entry));
+    tu_ok(ev_log_entry(log, 8, &entry));
     assert_non_null(strstr(entry->bytes, "\"type\":\"custom.moved\""));
     assert_non_null(strstr(entry->bytes, "\"data\":{\"k\":1}}"));
     ev_entry_free(entry);
@@ -790,11 +808,103 @@ static void test_jsonw_matches_jansson(void **state)
     evi_jsonw_free(&w);
 }
 
+/*
+ * The 16-byte scans of strings (jsonscan.h) against the byte-at-a-time paths:
+ * one special character (or none) after every length of plain prefix across
+ * the 16- and 32-byte boundaries, then plain text. The canonical check must
+ * agree with a jansson round trip, the writer with jansson's escapes (or, for
+ * what jansson refuses, with the length of its own per-character path).
+ */
+static void test_string_scan_boundaries(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } specials[] = {
+        {"", 0},             {"\"", 1},           {"\\", 1},           {"\n", 1},
+        {"\x01", 1},         {"\x1f", 1},         {"\x7f", 1},         {"\xC3\xA9", 2},
+        {"\xE2\x98\x83", 3}, {"\xF0\x9F\x98\x80", 4}, {"\xFF", 1},     {"\xC3", 1},
+        {"\xE2\x98", 2},     {"\xED\xA0\x80", 3}, {"\xC0\xAF", 2},     {"\0", 1},
+    };
+    /* In JSON text: what a canonical string may hold for them (escapes included). */
+    static const char *const escaped[] = {"\\\"", "\\\\", "\\n", "\\u0001", "\\u001F", "\\t"};
+    struct evi_jsonw w;
+    evi_jsonw_init(&w, 0);
+    for (size_t k = 0; k <= 40; k++) {
+        for (size_t sp = 0; sp < sizeof(specials) / sizeof(specials[0]); sp++) {
+            for (size_t tail = 0; tail <= 17; tail += 17) {
+                char text[128];
+                size_t len = 0;
+                for (size_t i = 0; i < k; i++) {
+                    text[len++] = (char)('a' + i % 26);
+                }
+                memcpy(text + len, specials[sp].bytes, specials[sp].len);
+                len += specials[sp].len;
+                for (size_t i = 0; i < tail; i++) {
+                    text[len++] = (char)('A' + i % 26);
+                }
+                /* The writer: jansson's bytes where jansson takes the text. */
+                evi_jsonw_reset(&w);
+                evi_jsonw_string(&w, text, len);
+                assert_int_equal(evi_jsonw_error(&w), 0);
+                assert_int_equal(w.len, evi_jsonw_escaped_len(text, len) + 2);
+                /* (NUL aside: jansson writes \u0000, the writer U+FFFD on purpose.) */
+                json_t *str = memchr(text, 0, len) == NULL ? json_stringn(text, len) : NULL;
+                if (str != NULL) {
+                    char *jan = json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT);
+                    assert_non_null(jan);
+                    assert_string_equal(w.data, jan);
+                    free(jan);
+                    json_decref(str);
+                }
+                /* The check, on the raw bytes as a member value and as a key. */
+                char obj[256];
+                for (int as_key = 0; as_key <= 1; as_key++) {
+                    size_t n = 0;
+                    memcpy(obj + n, as_key ? "{\"" : "{\"k\":\"", as_key ? 2 : 6);
+                    n += as_key ? 2 : 6;
+                    memcpy(obj + n, text, len);
+                    n += len;
+                    memcpy(obj + n, as_key ? "\":1}" : "\"}", as_key ? 4 : 2);
+                    n += as_key ? 4 : 2;
+                    json_t *v = json_loadb(obj, n, JSON_REJECT_DUPLICATES, NULL);
+                    bool same = false;
+                    if (v != NULL) {
+                        char *back = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+                        same = back != NULL && strlen(back) == n && memcmp(back, obj, n) == 0;
+                        free(back);
+                        json_decref(v);
+                    }
+                    assert_int_equal(evi_json_is_canonical_object(obj, n), same);
+                }
+            }
+        }
+        /* Escapes as they stand in JSON text, after the same prefixes. */
+        for (size_t e = 0; e < sizeof(escaped) / sizeof(escaped[0]); e++) {
+            char obj[256];
+            int n = snprintf(obj, sizeof(obj), "{\"k\":\"%.*s%s%s\"}", (int)k,
+                             "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz", escaped[e],
+                             "ABCDEFGHIJKLMNOPQ");
+            json_t *v = json_loadb(obj, (size_t)n, 0, NULL);
+            assert_non_null(v);
+            char *back = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+            assert_non_null(back);
+            bool same = strcmp(back, obj) == 0;
+            assert_int_equal(evi_json_is_canonical_object(obj, (size_t)n), same);
+            free(back);
+            json_decref(v);
+        }
+    }
+    evi_jsonw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_sorted_and_unique),
         cmocka_unit_test(test_jsonw_matches_jansson),
+        cmocka_unit_test(test_string_scan_boundaries),
         cmocka_unit_test(test_events_md_matches_table),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_code_execution_levels),

@@ -15,6 +15,7 @@
 
 #include "testutil.h"
 
+#include "entry.h"
 #include "record.h"
 
 #define HASH EV_HASH_BYTES
@@ -440,6 +441,101 @@ static char *sized_data(uint64_t seq, size_t total)
     memset(data + 6, 'a', fill);
     memcpy(data + 6 + fill, "\"}", 3);
     return data;
+}
+
+/*
+ * A source the writer has seen canonical is recognized by its bytes: one of the
+ * same length that is not canonical, or not JSON at all, is still checked.
+ */
+static void test_source_seen_before(void **state)
+{
+    struct tu_fixture *f = *state;
+    static const char *const sources[] = {
+        "{\"a\":\"x\",\"z\":1}", /* canonical: remembered */
+        "{\"z\":1,\"a\":\"x\"}", /* same length, members out of order */
+        "{\"a\":\"x\",\"z\":1}", /* the remembered one again */
+        "{\"a\":\"y\",\"z\":1}", /* one byte apart, canonical too */
+    };
+    struct ev_entry *e = NULL;
+    uint64_t index;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+        struct ev_event ev = {.type = "t", .severity = EV_SEV_INFO, .source_json = sources[i]};
+        tu_ok(ev_log_append(log, &ev, &index));
+        assert_int_equal(index, i);
+        tu_ok(ev_log_entry(log, index, &e));
+        const char *want =
+            i == 3 ? "\"source\":{\"a\":\"y\",\"z\":1}," : "\"source\":{\"a\":\"x\",\"z\":1},";
+        assert_non_null(strstr(e->bytes, want));
+        ev_entry_free(e);
+        e = NULL;
+    }
+    struct ev_event bad = {
+        .type = "t", .severity = EV_SEV_INFO, .source_json = "{\"a\":\"x\",\"z\":1]"};
+    assert_int_equal(ev_log_append(log, &bad, &index), EV_EJSON);
+    assert_int_equal(ev_log_size(log), 4);
+    tu_ok(ev_log_close(log));
+}
+
+/* The prefix length for every digit count, at each power of ten and either side of it. */
+static void test_entry_prefix_len(void **state)
+{
+    (void)state;
+    char text[128];
+    uint64_t p = 1;
+    for (int k = 0; k <= 19; k++) {
+        /* p * 10 - 1 is the largest with k + 1 digits; past 10^19 it would not fit. */
+        uint64_t around[] = {p - 1, p, p + 1, k < 19 ? p * 10 - 1 : UINT64_MAX};
+        for (size_t i = 0; i < sizeof(around) / sizeof(around[0]); i++) {
+            int n =
+                snprintf(text, sizeof(text),
+                         "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"2026-11-27T10:51:00.000000000Z\",",
+                         around[i]);
+            assert_int_equal(evi_entry_prefix_len(around[i]), (size_t)n);
+        }
+        if (k < 19) {
+            p *= 10;
+        }
+    }
+    int n = snprintf(text, sizeof(text),
+                     "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"2026-11-27T10:51:00.000000000Z\",",
+                     UINT64_MAX);
+    assert_int_equal(evi_entry_prefix_len(UINT64_MAX), (size_t)n);
+}
+
+/* A borrowed body (EVI_BODY_BORROW) assembles to the bytes of a joined one. */
+static void test_entry_body_borrowed(void **state)
+{
+    (void)state;
+    static const struct ev_event events[] = {
+        {.type = "t", .severity = EV_SEV_INFO},
+        {.type = "syslog", .severity = EV_SEV_DEBUG, .source_json = "{\"peer\":\"a\"}",
+         .data_json = "{\"m\":\"x\\\"y\"}"},
+        {.type = "auth.login", .severity = EV_SEV_EMERGENCY, .source_json = "{\"b\":1,\"a\":2}",
+         .data_json = "{\"z\":1,\"a\":[]}"},
+    };
+    char joined[1024], borrowed[1024];
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+        for (unsigned canonical = 0; canonical <= 1; canonical++) {
+            unsigned flags = canonical && i == 1 ? EVI_BODY_DATA_CANONICAL : 0;
+            struct evi_entry_body a, b;
+            tu_ok(evi_entry_body_make(&events[i], flags, &a));
+            tu_ok(evi_entry_body_make(&events[i], flags | EVI_BODY_BORROW, &b));
+            /* Only text that needs no canonical copy is borrowed. */
+            assert_true((b.text == NULL) == (i < 2));
+            assert_int_equal(a.len, b.len);
+            long na = evi_entry_assemble(1234567, 1764240660123456789, &a, joined, sizeof(joined));
+            long nb =
+                evi_entry_assemble(1234567, 1764240660123456789, &b, borrowed, sizeof(borrowed));
+            assert_true(na > 0);
+            assert_int_equal(na, nb);
+            assert_memory_equal(joined, borrowed, (size_t)na);
+            evi_entry_body_free(&a);
+            evi_entry_body_free(&b);
+        }
+    }
 }
 
 static void test_entry_max_size(void **state)
@@ -1594,6 +1690,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_files, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_append_indexes, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_entry_envelope, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_source_seen_before, tu_setup, tu_teardown),
+        cmocka_unit_test(test_entry_prefix_len),
+        cmocka_unit_test(test_entry_body_borrowed),
         cmocka_unit_test_setup_teardown(test_entry_max_size, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_entry_max_size_digits, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reject_bad_events, tu_setup, tu_teardown),

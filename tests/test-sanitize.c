@@ -217,6 +217,59 @@ static void test_builtin_positives(void **state)
     evi_sanitizer_free(s);
 }
 
+/*
+ * The prefilter's 16-byte scan for anchor bytes: every positive sample, with
+ * and without a plain tail, gives the same result after 1..40 spaces (so each
+ * anchor crosses the 16- and 32-byte boundaries) as without them.
+ */
+static void test_builtin_positives_shifted(void **state)
+{
+    struct evi_sanitizer *s = builtin_sanitizer();
+    char in[512], want[512];
+    (void)state;
+    for (size_t i = 0; i < ARRAY_SIZE(positives); i++) {
+        size_t in_len = strlen(positives[i].in);
+        for (size_t tail = 0; tail <= 19; tail += 19) {
+            char *base = NULL;
+            size_t base_len = 0;
+            assert_true(in_len + tail < sizeof(in));
+            memcpy(in, positives[i].in, in_len);
+            memset(in + in_len, ' ', tail);
+            int count = evi_sanitize_text(s, in, in_len + tail, &base, &base_len);
+            assert_int_equal(count, positives[i].count);
+            for (size_t k = 1; k <= 40 && k + in_len + tail < sizeof(in) &&
+                               k + base_len < sizeof(want);
+                 k++) {
+                memset(in, ' ', k);
+                memcpy(in + k, positives[i].in, in_len);
+                memset(in + k + in_len, ' ', tail);
+                memset(want, ' ', k);
+                memcpy(want + k, base, base_len);
+                want[k + base_len] = '\0';
+                check_text(s, in, k + in_len + tail, want, count);
+            }
+            free(base);
+        }
+    }
+    /* UTF-8 sequences (valid and not) across the block edges, before and after an anchor. */
+    static const char utf8[] = "\xC3\xA9\xE2\x98\x83\xF0\x9F\x98\x80 password=hunter2 \xFF\xE2\x98 "
+                               "\xF0\x9F\x98\x80x";
+    for (size_t k = 0; k <= 40; k++) {
+        char *base = NULL, *out = NULL;
+        size_t base_len = 0, out_len = 0;
+        memset(in, ' ', k);
+        memcpy(in + k, utf8, sizeof(utf8) - 1);
+        int count = evi_sanitize_text(s, in + k, sizeof(utf8) - 1, &base, &base_len);
+        assert_true(count > 0);
+        assert_int_equal(evi_sanitize_text(s, in, k + sizeof(utf8) - 1, &out, &out_len), count);
+        assert_int_equal(out_len, k + base_len);
+        assert_memory_equal(out + k, base, base_len);
+        free(base);
+        free(out);
+    }
+    evi_sanitizer_free(s);
+}
+
 static const char *const negatives[] = {
     "",
     "a",
@@ -631,6 +684,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_names),
         cmocka_unit_test(test_builtin_positives),
+        cmocka_unit_test(test_builtin_positives_shifted),
         cmocka_unit_test(test_builtin_negatives),
         cmocka_unit_test(test_markers_in_input),
         cmocka_unit_test(test_configured),

@@ -24,6 +24,7 @@
 #include <evident/policy.h>
 #include <evident/syslog.h>
 
+#include "syslog/syslog-internal.h"
 #include "testutil.h"
 
 #define SOURCE "{\"listener\":\"syslog-test\"}"
@@ -380,6 +381,55 @@ static void test_parse_limits(void **state)
     parse_fails(big, max + 1, EV_ETOOBIG, "syslog message of 65537 bytes, over the limit of 65536");
     free(big);
     assert_int_equal(ev_syslog_parse(NULL, 0, &m), EV_EFORMAT);
+}
+
+/* The byte-at-a-time copy evi_syslog_copy_text() must equal (NUL as U+FFFD, cut at max). */
+static size_t copy_reference(char *out, const char *text, size_t len, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 3 <= max; i++) {
+        if (text[i] == '\0') {
+            memcpy(out + n, "\xEF\xBF\xBD", 3);
+            n += 3;
+        } else {
+            out[n++] = text[i];
+        }
+    }
+    out[n++] = '\0';
+    return n;
+}
+
+static void test_copy_text(void **state)
+{
+    (void)state;
+    char text[64], want[200], got[200];
+    /* NULs at the start, the end, in runs and alone; every cut from nothing to past the end. */
+    static const char *const shapes[] = {"abcdef", "\1abc\1\1de\1", "\1\1\1\1", "a\1b\1c\1d",
+                                         "\1bcdefghijklmnopqrstuvwxyz\1"};
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        size_t len = strlen(shapes[s]);
+        for (size_t i = 0; i < len; i++) {
+            text[i] = shapes[s][i] == '\1' ? '\0' : shapes[s][i];
+        }
+        for (size_t max = 0; max <= 3 * len + 4; max++) {
+            size_t n = copy_reference(want, text, len, max);
+            memset(got, 0x55, sizeof(got));
+            char *cursor = got;
+            struct ev_syslog_span span = {text, len};
+            assert_ptr_equal(evi_syslog_copy_text(&cursor, span, max), got);
+            assert_int_equal((size_t)(cursor - got), n);
+            assert_memory_equal(got, want, n);
+        }
+        char *cursor = got;
+        struct ev_syslog_span span = {text, len};
+        assert_int_equal(copy_reference(want, text, len, SIZE_MAX),
+                         (size_t)(evi_syslog_copy_text(&cursor, span, SIZE_MAX), cursor - got));
+        assert_memory_equal(got, want, (size_t)(cursor - got));
+    }
+    char *cursor = got;
+    struct ev_syslog_span absent = {NULL, 0};
+    assert_null(evi_syslog_copy_text(&cursor, absent, SIZE_MAX));
+    assert_ptr_equal(cursor, got);
 }
 
 static void test_facility_names(void **state)
@@ -741,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_rfc3164_examples),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_limits),
+        cmocka_unit_test(test_copy_text),
         cmocka_unit_test(test_facility_names),
         cmocka_unit_test(test_frame_octet_counting),
         cmocka_unit_test(test_frame_lines),

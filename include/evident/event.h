@@ -323,8 +323,9 @@ struct ev_prepared {
     unsigned redacted;     /* secrets replaced in the data */
     bool truncated;        /* findings or outputs cut to fit (the data says which) */
     char type[72];
-    char *buffer;   /* owned; free with ev_prepared_release() */
-    uint32_t check; /* private: what ev_audit_append_prepared() recognizes its data by */
+    char *buffer;       /* owned; free with ev_prepared_release() */
+    uint32_t check;     /* private: what ev_audit_append_prepared() recognizes its data by */
+    uint32_t check_len; /* private: the length of that data */
 };
 
 void ev_prepared_release(struct ev_prepared *prepared);

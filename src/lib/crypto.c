@@ -79,11 +79,71 @@ void evi_sha256(const void *data, size_t len, uint8_t out[EVI_HASH])
     (void)SHA256_Final(out, &ctx);
 }
 
+/*
+ * Short messages (at most SHORT_MAX bytes: one or two blocks once padded, as
+ * FIPS 180-4 §5.1.1 pads) are padded here and compressed with SHA256_Transform,
+ * which is the same block function as SHA256_Update without its buffering,
+ * and the digest is read from the state (§6.2.2 step 4, big-endian). The
+ * append path hashes such messages five times per record (chain, node, the
+ * two HMACs' inner and outer hashes); SHA256_Update/Final's copies and wipes
+ * cost about as much as the compressions.
+ */
+#define SHORT_MAX (2 * SHA256_CBLOCK - 9)
+
+/* Pads a message of len bytes, already at block[0..len), after prefix_bytes hashed before it. */
+static size_t sha256_pad(uint8_t block[2 * SHA256_CBLOCK], size_t len, uint64_t prefix_bytes)
+{
+    size_t n = len + 9 <= SHA256_CBLOCK ? SHA256_CBLOCK : 2 * SHA256_CBLOCK;
+    uint64_t bits = (prefix_bytes + len) * 8;
+
+    block[len] = 0x80;
+    memset(block + len + 1, 0, n - 8 - len - 1);
+    for (int i = 0; i < 8; i++) {
+        block[n - 1 - (size_t)i] = (uint8_t)(bits >> (8 * i));
+    }
+    return n / SHA256_CBLOCK;
+}
+
+/* The blocks through ctx's state, then the digest: the end of a hash padded by sha256_pad(). */
+static void sha256_blocks_final(SHA256_CTX *ctx, const uint8_t *blocks, size_t count,
+                                uint8_t out[EVI_HASH])
+{
+    for (size_t i = 0; i < count; i++) {
+        SHA256_Transform(ctx, blocks + i * SHA256_CBLOCK);
+    }
+    for (int i = 0; i < 8; i++) {
+        out[4 * i] = (uint8_t)(ctx->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(ctx->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(ctx->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)ctx->h[i];
+    }
+}
+
 void evi_sha256_parts(const void *a, size_t alen, const void *b, size_t blen, const void *c,
                       size_t clen, uint8_t out[EVI_HASH])
 {
     SHA256_CTX ctx;
 
+    if (alen <= SHORT_MAX && blen <= SHORT_MAX - alen && clen <= SHORT_MAX - alen - blen) {
+        /* Chain and node hashes (64 and 65 bytes): public inputs, nothing to wipe. */
+        uint8_t block[2 * SHA256_CBLOCK];
+        size_t len = 0;
+        if (alen > 0) {
+            memcpy(block, a, alen);
+            len += alen;
+        }
+        if (blen > 0) {
+            memcpy(block + len, b, blen);
+            len += blen;
+        }
+        if (clen > 0) {
+            memcpy(block + len, c, clen);
+            len += clen;
+        }
+        (void)SHA256_Init(&ctx);
+        sha256_blocks_final(&ctx, block, sha256_pad(block, len, 0), out);
+        return;
+    }
     (void)SHA256_Init(&ctx);
     sha256_update(&ctx, a, alen);
     sha256_update(&ctx, b, blen);
@@ -176,6 +236,54 @@ void evi_hmac_with(const struct evi_hmac_key *hk, const void *msg, size_t len,
 void evi_hmac_key_wipe(struct evi_hmac_key *hk)
 {
     OPENSSL_cleanse(hk, sizeof(*hk));
+}
+
+void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, const void *msg2,
+                   size_t len2, uint8_t out1[EVI_HASH], uint8_t out2[EVI_HASH])
+{
+    /* Everything here is as good as the key: one struct, one wipe (it was 7 per record). */
+    struct {
+        uint8_t pad[SHA256_CBLOCK];
+        SHA256_CTX inner_state, outer_state, ctx;
+        uint8_t inner[EVI_HASH];
+        uint8_t block[2 * SHA256_CBLOCK];
+    } t;
+
+    for (size_t i = 0; i < EVI_HASH; i++) {
+        t.pad[i] = key[i] ^ 0x36;
+    }
+    memset(t.pad + EVI_HASH, 0x36, sizeof(t.pad) - EVI_HASH);
+    (void)SHA256_Init(&t.inner_state);
+    sha256_update(&t.inner_state, t.pad, sizeof(t.pad));
+    for (size_t i = 0; i < sizeof(t.pad); i++) {
+        t.pad[i] ^= 0x36 ^ 0x5c;
+    }
+    (void)SHA256_Init(&t.outer_state);
+    sha256_update(&t.outer_state, t.pad, sizeof(t.pad));
+
+    const void *msg[2] = {msg1, msg2};
+    size_t len[2] = {len1, len2};
+    uint8_t *out[2] = {out1, out2};
+    for (int m = 0; m < 2; m++) {
+        t.ctx = t.inner_state;
+        if (len[m] <= SHORT_MAX) {
+            /* The record key's two messages (40 and 15 bytes) after the 64-byte pad. */
+            if (len[m] > 0) {
+                memcpy(t.block, msg[m], len[m]);
+            }
+            sha256_blocks_final(&t.ctx, t.block, sha256_pad(t.block, len[m], SHA256_CBLOCK),
+                                t.inner);
+        } else {
+            sha256_update(&t.ctx, msg[m], len[m]);
+            (void)SHA256_Final(t.inner, &t.ctx);
+        }
+        t.ctx = t.outer_state;
+        memcpy(t.block, t.inner, sizeof(t.inner));
+        sha256_blocks_final(&t.ctx, t.block, sha256_pad(t.block, sizeof(t.inner), SHA256_CBLOCK),
+                            out[m]);
+    }
+
+    OPENSSL_cleanse(&t, sizeof(t));
 }
 
 int evi_random(void *buf, size_t len)
@@ -309,6 +417,16 @@ void evi_wipe(void *p, size_t n)
 static uint32_t crc32c_table[8][256];
 static pthread_once_t crc32c_table_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The SSE4.2 path runs three crc32 chains over three adjacent blocks of
+ * CRC32C_STRIDE bytes (the instruction has a latency of 3 cycles and a
+ * throughput of 1), then joins them: the raw CRC of A || B from state s is
+ * shift(crc(s, A)) ^ crc(0, B), where shift() advances a state through
+ * CRC32C_STRIDE zero bytes, a linear map kept as 4 byte tables.
+ */
+#define CRC32C_STRIDE 64
+static uint32_t crc32c_shift_table[4][256];
+
 static void crc32c_table_init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
@@ -325,6 +443,17 @@ static void crc32c_table_init(void)
             uint32_t prev = crc32c_table[k - 1][i];
 
             crc32c_table[k][i] = (prev >> 8) ^ crc32c_table[0][prev & 0xff];
+        }
+    }
+    /* Each byte of a state, through CRC32C_STRIDE zero bytes. */
+    for (uint32_t k = 0; k < 4; k++) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i << (8 * k);
+
+            for (int n = 0; n < CRC32C_STRIDE; n++) {
+                c = (c >> 8) ^ crc32c_table[0][c & 0xff];
+            }
+            crc32c_shift_table[k][i] = c;
         }
     }
 }
@@ -357,6 +486,12 @@ uint32_t evi_crc32c_portable(uint32_t crc, const void *data, size_t len)
 }
 
 #if defined(__x86_64__)
+static inline uint64_t crc32c_shift(uint64_t c)
+{
+    return crc32c_shift_table[0][c & 0xff] ^ crc32c_shift_table[1][(c >> 8) & 0xff] ^
+           crc32c_shift_table[2][(c >> 16) & 0xff] ^ crc32c_shift_table[3][(c >> 24) & 0xff];
+}
+
 __attribute__((target("sse4.2"))) uint32_t evi_crc32c_sse42(uint32_t crc, const void *data,
                                                             size_t len)
 {
@@ -368,6 +503,27 @@ __attribute__((target("sse4.2"))) uint32_t evi_crc32c_sse42(uint32_t crc, const 
         c = _mm_crc32_u8((uint32_t)c, *p);
         p++;
         len--;
+    }
+    if (len >= 3 * CRC32C_STRIDE) {
+        (void)pthread_once(&crc32c_table_once, crc32c_table_init);
+    }
+    while (len >= 3 * CRC32C_STRIDE) {
+        uint64_t c1 = 0, c2 = 0;
+
+        for (size_t i = 0; i < CRC32C_STRIDE; i += 8) {
+            uint64_t w0, w1, w2;
+
+            memcpy(&w0, p + i, 8);
+            memcpy(&w1, p + CRC32C_STRIDE + i, 8);
+            memcpy(&w2, p + 2 * CRC32C_STRIDE + i, 8);
+            c = _mm_crc32_u64(c, w0);
+            c1 = _mm_crc32_u64(c1, w1);
+            c2 = _mm_crc32_u64(c2, w2);
+        }
+        c = crc32c_shift(c) ^ c1;
+        c = crc32c_shift(c) ^ c2;
+        p += 3 * CRC32C_STRIDE;
+        len -= 3 * CRC32C_STRIDE;
     }
     while (len >= 8) {
         uint64_t word;

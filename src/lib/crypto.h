@@ -51,6 +51,17 @@ void evi_hmac_with(const struct evi_hmac_key *hk, const void *msg, size_t len,
                    uint8_t out[EVI_HASH]);
 void evi_hmac_key_wipe(struct evi_hmac_key *hk);
 
+/*
+ * Two HMAC-SHA256s under one 32-byte key: out1 = HMAC(key, msg1), out2 =
+ * HMAC(key, msg2), the key prepared once (6 compressions for short messages)
+ * and every temporary wiped once at the end rather than after each step. The
+ * key is read completely before either output is written, so out2 may alias
+ * key: a record key's tag and its successor, R(e, j+1) over R(e, j) (FORMAT.md
+ * §7). out1 and out2 must not alias msg2.
+ */
+void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, const void *msg2,
+                   size_t len2, uint8_t out1[EVI_HASH], uint8_t out2[EVI_HASH]);
+
 /* Fills buf from the operating system's CSPRNG. 0 or negative error. */
 int evi_random(void *buf, size_t len);
 

@@ -212,8 +212,57 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
+/* `"type":"T","severity":"S","source":SRC,"data":DATA}` from a body's pieces (§5). */
+static char *put_parts(char *p, const struct evi_entry_body *body)
+{
+    p = put(p, "\"type\":\"", 8);
+    p = put(p, body->part[0], body->part_len[0]);
+    p = put(p, "\",\"severity\":\"", 14);
+    p = put(p, body->part[1], body->part_len[1]);
+    p = put(p, "\",\"source\":", 11);
+    p = put(p, body->part[2], body->part_len[2]);
+    p = put(p, ",\"data\":", 8);
+    p = put(p, body->part[3], body->part_len[3]);
+    return put(p, "}", 1);
+}
+
+/*
+ * Whether a source is one already seen canonical by this thread. A daemon sends
+ * the same few sources (one per connection) with every event, and comparing
+ * bytes costs far less than checking them again; the answer depends only on
+ * the bytes, so a match is as good as the check.
+ */
+#define SOURCE_CACHE_BYTES 512
+static _Thread_local char source_seen[SOURCE_CACHE_BYTES];
+static _Thread_local size_t source_seen_len;
+
+static bool source_is_canonical(const char *text, size_t len)
+{
+    if (len != 0 && len == source_seen_len && memcmp(text, source_seen, len) == 0) {
+        return true;
+    }
+    if (!evi_json_is_canonical_object(text, len)) {
+        return false;
+    }
+    if (len <= SOURCE_CACHE_BYTES) {
+        memcpy(source_seen, text, len);
+        source_seen_len = len;
+    }
+    return true;
+}
+
 int evi_entry_body_make(const struct ev_event *event, unsigned flags,
                         struct evi_entry_body *ret_body)
+{
+    size_t data_len = 0;
+    if (event->data_json != NULL && (flags & EVI_BODY_DATA_CANONICAL)) {
+        data_len = strlen(event->data_json);
+    }
+    return evi_entry_body_make_len(event, flags, data_len, ret_body);
+}
+
+int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t data_len,
+                            struct evi_entry_body *ret_body)
 {
     char *source = NULL, *data = NULL, *text = NULL, *p;
     const char *src = evi_default_source(), *dat = "{}";
@@ -229,24 +278,35 @@ int evi_entry_body_make(const struct ev_event *event, unsigned flags,
     if (sev == NULL) {
         return evi_error(EV_EJSON, "severity %d out of range 0..7", event->severity);
     }
+    src_len = 0;
     if (event->source_json != NULL) {
-        r = evi_canonical_object("source", event->source_json, &src, &source);
-        if (r < 0) {
-            goto out;
+        src_len = strlen(event->source_json);
+        if (src_len <= EV_ENTRY_MAX_BYTES && source_is_canonical(event->source_json, src_len)) {
+            src = event->source_json;
+        } else {
+            r = evi_canonical_object("source", event->source_json, &src, &source);
+            if (r < 0) {
+                goto out;
+            }
+            src_len = strlen(src);
         }
+    } else {
+        src_len = strlen(src);
     }
     if (event->data_json != NULL && (flags & EVI_BODY_DATA_CANONICAL)) {
         dat = event->data_json;
+        dat_len = data_len;
     } else if (event->data_json != NULL) {
         r = evi_canonical_object("data", event->data_json, &dat, &data);
         if (r < 0) {
             goto out;
         }
+        dat_len = strlen(dat);
+    } else {
+        dat_len = 2;
     }
     type_len = strlen(event->type);
     sev_len = strlen(sev);
-    src_len = strlen(src);
-    dat_len = strlen(dat);
     /* "type":"T","severity":"S","source":SRC,"data":DATA} */
     len = 8 + type_len + 14 + sev_len + 11 + src_len + 8 + dat_len + 1;
     /* The exact check, with the real seq, is evi_entry_fits() at sequencing. */
@@ -255,22 +315,24 @@ int evi_entry_body_make(const struct ev_event *event, unsigned flags,
                       len + evi_entry_prefix_len(0), EV_ENTRY_MAX_BYTES);
         goto out;
     }
+    /* The whole struct: callers may pass it uninitialized (a plain body, §5). */
+    struct evi_entry_body body = {
+        .len = len,
+        .part = {event->type, sev, src, dat},
+        .part_len = {type_len, sev_len, src_len, dat_len},
+    };
+    if ((flags & EVI_BODY_BORROW) && source == NULL && data == NULL) {
+        *ret_body = body;
+        r = 0;
+        goto out;
+    }
     text = malloc(len + 1);
     if (text == NULL) {
         r = -ENOMEM;
         goto out;
     }
-    p = put(text, "\"type\":\"", 8);
-    p = put(p, event->type, type_len);
-    p = put(p, "\",\"severity\":\"", 14);
-    p = put(p, sev, sev_len);
-    p = put(p, "\",\"source\":", 11);
-    p = put(p, src, src_len);
-    p = put(p, ",\"data\":", 8);
-    p = put(p, dat, dat_len);
-    p = put(p, "}", 1);
+    p = put_parts(text, &body);
     *p = '\0';
-    /* The whole struct: callers may pass it uninitialized (a plain body, §5). */
     *ret_body = (struct evi_entry_body){.text = text, .len = len};
     text = NULL;
     r = 0;
@@ -296,6 +358,16 @@ void evi_entry_body_free(struct evi_entry_body *body)
 
 int evi_entry_body_encrypt(struct evi_entry_body *body, struct ev_datakeys *keys)
 {
+    if (body->text == NULL) {
+        /* Borrowed pieces: the envelope needs the plain body as one text. */
+        char *text = malloc(body->len + 1);
+        if (text == NULL) {
+            evi_entry_body_free(body); /* nothing of its own yet: as documented for failures */
+            return -ENOMEM;
+        }
+        *put_parts(text, body) = '\0';
+        body->text = text;
+    }
     /* type and severity hold no quote: the first "source": is the envelope's (§5). */
     const char *src = strstr(body->text, "\"source\":");
     const struct evi_datakey *k = &keys->keys[keys->count - 1];
@@ -318,14 +390,41 @@ int evi_entry_body_encrypt(struct evi_entry_body *body, struct ev_datakeys *keys
     return 0;
 }
 
+/* Decimal digits of v without dividing: twice per entry on the writer's path. */
+static size_t decimal_digits(uint64_t v)
+{
+    static const uint64_t powers[20] = {
+        1ull,
+        10ull,
+        100ull,
+        1000ull,
+        10000ull,
+        100000ull,
+        1000000ull,
+        10000000ull,
+        100000000ull,
+        1000000000ull,
+        10000000000ull,
+        100000000000ull,
+        1000000000000ull,
+        10000000000000ull,
+        100000000000000ull,
+        1000000000000000ull,
+        10000000000000000ull,
+        100000000000000000ull,
+        1000000000000000000ull,
+        10000000000000000000ull,
+    };
+    /* log10(2) ~ 1233 / 4096: a guess from the bit length, exact or one short. */
+    uint64_t w = v | 1; /* as many digits as v (a power of ten is even); 0 has one */
+    unsigned bits = 64 - (unsigned)__builtin_clzll(w);
+    size_t guess = (bits * 1233) >> 12;
+    return guess + (w >= powers[guess] ? 1 : 0);
+}
+
 size_t evi_entry_prefix_len(uint64_t seq)
 {
-    size_t digits = 1;
-    while (seq >= 10) {
-        seq /= 10;
-        digits++;
-    }
-    return sizeof(prefix_head) - 1 + digits + 7 + EVI_TS_LEN + 2;
+    return sizeof(prefix_head) - 1 + decimal_digits(seq) + 7 + EVI_TS_LEN + 2;
 }
 
 long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body *body, char *out,
@@ -355,7 +454,11 @@ long evi_entry_assemble(uint64_t seq, int64_t ts_ns, const struct evi_entry_body
         return evi_envelope_write(body->enc, out, n, body->text, body->plain_off, body->plain_len,
                                   cap);
     }
-    memcpy(p, body->text, body->len);
+    if (body->text == NULL) {
+        (void)put_parts(p, body); /* borrowed (EVI_BODY_BORROW): len is the pieces' sum */
+    } else {
+        memcpy(p, body->text, body->len);
+    }
     return (long)(n + body->len);
 }
 

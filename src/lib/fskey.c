@@ -50,7 +50,6 @@ void evi_fskey_tag(const struct evi_fskey *k, uint64_t index, const uint8_t chai
 void evi_fskey_tag_next(struct evi_fskey *k, uint64_t index, const uint8_t chain[32],
                         uint8_t ret_tag[32])
 {
-    struct evi_hmac_key hk;
     uint8_t msg[40];
 
     for (int i = 0; i < 8; i++) {
@@ -58,10 +57,8 @@ void evi_fskey_tag_next(struct evi_fskey *k, uint64_t index, const uint8_t chain
     }
     memcpy(msg + 8, chain, 32);
     /* One key preparation for both uses of R(e, j); then R(e, j) is gone. */
-    evi_hmac_key_init(&hk, k->record_key);
-    evi_hmac_with(&hk, msg, sizeof(msg), ret_tag);
-    evi_hmac_with(&hk, label_next, sizeof(label_next) - 1, k->record_key);
-    evi_hmac_key_wipe(&hk);
+    evi_hmac_pair(k->record_key, msg, sizeof(msg), label_next, sizeof(label_next) - 1, ret_tag,
+                  k->record_key);
     k->j++;
 }
 

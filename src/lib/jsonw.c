@@ -9,6 +9,7 @@
 
 #include <evident/error.h>
 
+#include "jsonscan.h"
 #include "utf8.h"
 
 void evi_jsonw_init(struct evi_jsonw *w, size_t max)
@@ -201,24 +202,6 @@ static size_t next_char(const char *s, size_t len, size_t i, size_t *ret_in, cha
     return n;
 }
 
-/* Bytes that end a run copied as is: controls, the quote, the backslash, non-ASCII. */
-static inline bool special(unsigned char c)
-{
-    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
-}
-
-/* true if any of the 8 bytes at p is special() (SWAR: no branch per byte). */
-static inline bool any_special(const char *p)
-{
-    uint64_t x;
-    memcpy(&x, p, 8);
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    uint64_t control = (x - ones * 0x20) & ~x; /* bytes below 0x20 (or >= 0x80) */
-    uint64_t quote = ((x ^ (ones * '"')) - ones) & ~(x ^ (ones * '"'));
-    uint64_t backslash = ((x ^ (ones * '\\')) - ones) & ~(x ^ (ones * '\\'));
-    return ((control | quote | backslash | x) & highs) != 0;
-}
-
 void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
 {
     before_value(w);
@@ -234,14 +217,8 @@ void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
     *out++ = '"';
     size_t i = 0;
     while (i < len) {
-        size_t run = i;
-        /* Eight bytes at a time while none of them needs attention. */
-        while (len - run >= 8 && !any_special(s + run)) {
-            run += 8;
-        }
-        while (run < len && !special((unsigned char)s[run])) {
-            run++;
-        }
+        /* Runs that need no attention (controls, quote, backslash, non-ASCII end one). */
+        size_t run = i + evi_json_plain_run((const unsigned char *)s + i, len - i);
         memcpy(out, s + i, run - i);
         out += run - i;
         i = run;

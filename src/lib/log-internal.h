@@ -87,12 +87,14 @@ struct ev_log {
 int evi_log_flush_for_read(struct ev_log *log, uint64_t upto);
 
 /*
- * ev_log_append_batch where library_data[i] says that event i's data was
- * written by the library itself in canonical form (ev_audit_*): that data is
- * not checked again. Sources, types and severities are checked as always.
+ * ev_log_append_batch where library_len[i] > 0 says that event i's data was
+ * written by the library itself in canonical form (ev_audit_*) and is that
+ * many bytes long: that data is neither checked nor measured again. 0: the
+ * caller's JSON, checked as always. Sources, types and severities are checked
+ * as always.
  */
 int evi_log_append_library_data(struct ev_log *log, const struct ev_event *events,
-                                const bool *library_data, size_t count, uint64_t *ret_first,
+                                const size_t *library_len, size_t count, uint64_t *ret_first,
                                 size_t *ret_bad);
 
 /* Segment that holds entry index (the last one whose first index <= index). */

@@ -1602,10 +1602,12 @@ static int settle_locked(struct ev_log *log, uint64_t end)
     return r;
 }
 
-/* library_data (may be NULL): which events carry data the library wrote (EVI_BODY_DATA_CANONICAL).
+/*
+ * library_len (may be NULL): the length of each event's data when the library wrote it
+ * (EVI_BODY_DATA_CANONICAL), 0 for a caller's.
  */
 static int append_batch(struct ev_log *log, const struct ev_event *events, size_t count,
-                        uint64_t *ret_first, size_t *ret_bad, const bool *library_data)
+                        uint64_t *ret_first, size_t *ret_bad, const size_t *library_len)
 {
     struct evi_entry_body *bodies;
     uint64_t first = 0;
@@ -1625,8 +1627,10 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
     }
     struct ev_datakeys *encrypt_keys = evi_log_encrypt_keys(log); /* one set for the batch */
     for (made = 0; made < count; made++) {
-        unsigned flags = library_data != NULL && library_data[made] ? EVI_BODY_DATA_CANONICAL : 0;
-        r = evi_entry_body_make(&events[made], flags, &bodies[made]);
+        size_t data_len = library_len != NULL ? library_len[made] : 0;
+        /* Borrowed bodies: the events outlive them (assembled below, before returning). */
+        unsigned flags = EVI_BODY_BORROW | (data_len > 0 ? EVI_BODY_DATA_CANONICAL : 0);
+        r = evi_entry_body_make_len(&events[made], flags, data_len, &bodies[made]);
         if (r == 0 && encrypt_keys != NULL) {
             /* Encryption at rest (FORMAT.md §5.1): sealed in evi_entry_assemble(). */
             r = evi_entry_body_encrypt(&bodies[made], encrypt_keys);
@@ -1703,10 +1707,10 @@ int ev_log_append(struct ev_log *log, const struct ev_event *event, uint64_t *re
 }
 
 int evi_log_append_library_data(struct ev_log *log, const struct ev_event *events,
-                                const bool *library_data, size_t count, uint64_t *ret_first,
+                                const size_t *library_len, size_t count, uint64_t *ret_first,
                                 size_t *ret_bad)
 {
-    return append_batch(log, events, count, ret_first, ret_bad, library_data);
+    return append_batch(log, events, count, ret_first, ret_bad, library_len);
 }
 
 int ev_log_seal(struct ev_log *log)

@@ -74,11 +74,8 @@ static bool check_one(struct evi_tagcheck *c, const struct job *job)
     }
     memcpy(msg + 8, job->chain, 32);
     /* The tag and the next record key from one preparation of R(e, j). */
-    struct evi_hmac_key hk;
-    evi_hmac_key_init(&hk, c->record_key);
-    evi_hmac_with(&hk, msg, sizeof(msg), tag);
-    evi_hmac_with(&hk, label_next, sizeof(label_next) - 1, c->record_key);
-    evi_hmac_key_wipe(&hk);
+    evi_hmac_pair(c->record_key, msg, sizeof(msg), label_next, sizeof(label_next) - 1, tag,
+                  c->record_key);
     c->key_j++;
     if (!evi_ct_equal(tag, job->tag, 32)) {
         if (!c->failed) {

@@ -135,6 +135,7 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
     }
     out->buffer = w.data;
     out->check = evi_crc32c(0, w.data, w.len);
+    out->check_len = (uint32_t)w.len; /* at most EV_ENTRY_MAX_BYTES (data_budget) */
     w.data = NULL;
     out->event.data_json = out->buffer;
 out:
@@ -310,6 +311,7 @@ static int prepare_custom(const struct ev_policy *policy, const struct ev_event 
     out->event.type = grown + out_len + 1;
     out->event.data_json = out->buffer;
     out->check = evi_crc32c(0, out->buffer, out_len);
+    out->check_len = (uint32_t)out_len; /* at most the data budget */
     r = 0;
 out:
     json_decref(obj);
@@ -396,8 +398,8 @@ static int append_prepared(struct ev_log *log, int r, struct ev_prepared *p, uin
         return EV_DROPPED;
     }
     /* The data is ours, canonical by construction and never seen by the caller. */
-    static const bool ours = true;
-    r = evi_log_append_library_data(log, &p->event, &ours, 1, ret_index, NULL);
+    size_t len = p->check_len;
+    r = evi_log_append_library_data(log, &p->event, &len, 1, ret_index, NULL);
     ev_prepared_release(p);
     return r;
 }
@@ -409,20 +411,28 @@ int ev_audit_append(struct ev_log *log, const struct ev_policy *policy,
     return append_prepared(log, ev_event_prepare(policy, event, &p), &p, ret_index);
 }
 
-/* Whether a prepared event still carries the data the library wrote for it. */
-static bool still_ours(const struct ev_prepared *p)
+/*
+ * The length of the data the library wrote for a prepared event if it still
+ * carries exactly that data, else 0 (then it is checked as a caller's JSON).
+ * strnlen: a buffer the caller replaced may be shorter than check_len.
+ */
+static size_t still_ours(const struct ev_prepared *p)
 {
-    return p->buffer != NULL && p->event.data_json == p->buffer &&
-           evi_crc32c(0, p->buffer, strlen(p->buffer)) == p->check;
+    size_t len = p->check_len;
+    if (p->buffer == NULL || p->event.data_json != p->buffer || len == 0 ||
+        strnlen(p->buffer, len + 1) != len || evi_crc32c(0, p->buffer, len) != p->check) {
+        return 0;
+    }
+    return len;
 }
 
 int ev_audit_append_prepared(struct ev_log *log, const struct ev_prepared *prepared, size_t count,
                              uint64_t *ret_first, size_t *ret_bad)
 {
     struct ev_event one[64];
-    bool ours_one[64];
+    size_t ours_one[64];
     struct ev_event *events = count <= 64 ? one : calloc(count, sizeof(*events));
-    bool *ours = count <= 64 ? ours_one : calloc(count, sizeof(*ours));
+    size_t *ours = count <= 64 ? ours_one : calloc(count, sizeof(*ours));
     int r = 0;
 
     if (events == NULL || ours == NULL) {

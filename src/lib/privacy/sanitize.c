@@ -25,6 +25,10 @@
 
 #include <evident/error.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "error.h"
 #include "jsonw.h"
 #include "patterns.h"
@@ -76,6 +80,19 @@ enum trigger {
     T_CONTROL, /* below 0x20: never raw in a JSON string */
 };
 
+/*
+ * prefilter() finds the next byte that trigger[] marks 16 bytes at a time when
+ * the table is one of the two it knows as byte sets (checked when the
+ * sanitizer is made, so the scan and the table cannot disagree); else it reads
+ * the table a byte at a time.
+ */
+enum trigger_scan {
+    SCAN_TABLE,   /* any table */
+    SCAN_HIGH,    /* bytes >= 0x80 only (no built-in patterns) */
+    SCAN_BUILTIN, /* those and BUILTIN_TRIGGERS */
+};
+static const char builtin_triggers[] = "-A_xJBb:=";
+
 struct evi_sanitizer {
     struct pattern *patterns; /* the built-ins (indexes = enum evi_builtin_pattern_id), then
                                  the configured ones */
@@ -84,7 +101,22 @@ struct evi_sanitizer {
     size_t min_len;          /* shortest text any pattern can match */
     uint8_t trigger[256];    /* enum trigger of each byte in text */
     uint8_t json_class[256]; /* the same inside a JSON string, plus its syntax */
+    enum trigger_scan scan;  /* how prefilter() finds the bytes trigger[] marks */
 };
+
+/* Which scan finds exactly the bytes that trigger marks (see enum trigger_scan). */
+static enum trigger_scan trigger_scan_of(const uint8_t trigger[256])
+{
+    bool high = true, builtin = true;
+    for (unsigned c = 0; c < 256; c++) {
+        bool marked = trigger[c] != T_NONE;
+        bool in_builtin = c >= 0x80 || (c != 0 && memchr(builtin_triggers, (int)c,
+                                                         sizeof(builtin_triggers) - 1) != NULL);
+        high = high && marked == (c >= 0x80);
+        builtin = builtin && marked == in_builtin;
+    }
+    return builtin ? SCAN_BUILTIN : high ? SCAN_HIGH : SCAN_TABLE;
+}
 
 /* ---- per-thread matching state ---- */
 
@@ -268,6 +300,7 @@ int evi_sanitizer_new(bool builtin, const struct ev_sanitize_pattern *patterns, 
     for (size_t c = 0x80; c <= 0xFF; c++) {
         s->trigger[c] = T_HIGH;
     }
+    s->scan = trigger_scan_of(s->trigger);
     memcpy(s->json_class, s->trigger, sizeof(s->json_class));
     for (size_t c = 0; c < 0x20; c++) {
         s->json_class[c] = T_CONTROL;
@@ -531,6 +564,25 @@ static uint32_t anchors_at(uint8_t t, const uint8_t *start, const uint8_t *p, co
 }
 
 /*
+ * The trigger at p (of class t): the anchors it holds go into *mask, a bad
+ * UTF-8 sequence clears *valid. Returns where the scan goes on.
+ */
+static const uint8_t *at_trigger(uint8_t t, const uint8_t *start, const uint8_t *p,
+                                 const uint8_t *end, uint32_t *mask, bool *valid)
+{
+    if (t == T_HIGH) {
+        size_t n = evi_utf8_decode(p, (size_t)(end - p), NULL);
+        if (n == 0) {
+            *valid = false;
+            n = 1;
+        }
+        return p + n;
+    }
+    *mask |= anchors_at(t, start, p, end);
+    return p + 1;
+}
+
+/*
  * One pass over text: the built-in patterns whose anchor occurs, and whether
  * the text is valid UTF-8.
  */
@@ -542,6 +594,48 @@ static uint32_t prefilter(const struct evi_sanitizer *s, const char *text, size_
     uint32_t mask = 0;
     bool valid = true;
 
+#if defined(__SSE2__)
+    if (s->scan != SCAN_TABLE) {
+        /* 16 bytes per step: a bit per trigger byte, each visited in order. */
+        const bool builtin = s->scan == SCAN_BUILTIN;
+        const __m128i t0 = _mm_set1_epi8(builtin_triggers[0]),
+                      t1 = _mm_set1_epi8(builtin_triggers[1]),
+                      t2 = _mm_set1_epi8(builtin_triggers[2]),
+                      t3 = _mm_set1_epi8(builtin_triggers[3]),
+                      t4 = _mm_set1_epi8(builtin_triggers[4]),
+                      t5 = _mm_set1_epi8(builtin_triggers[5]),
+                      t6 = _mm_set1_epi8(builtin_triggers[6]),
+                      t7 = _mm_set1_epi8(builtin_triggers[7]),
+                      t8 = _mm_set1_epi8(builtin_triggers[8]);
+        _Static_assert(sizeof(builtin_triggers) - 1 == 9, "one constant per trigger byte");
+        while (end - p >= 16) {
+            const uint8_t *block = p;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
+            unsigned bits = (unsigned)_mm_movemask_epi8(v); /* the sign bit: >= 0x80 */
+            if (builtin) {
+                __m128i hit = _mm_or_si128(
+                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t0), _mm_cmpeq_epi8(v, t1)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, t2), _mm_cmpeq_epi8(v, t3))),
+                    _mm_or_si128(
+                        _mm_or_si128(_mm_cmpeq_epi8(v, t4), _mm_cmpeq_epi8(v, t5)),
+                        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t6), _mm_cmpeq_epi8(v, t7)),
+                                     _mm_cmpeq_epi8(v, t8))));
+                bits |= (unsigned)_mm_movemask_epi8(hit);
+            }
+            p = block + 16;
+            const uint8_t *next = block;
+            for (; bits != 0; bits &= bits - 1) {
+                const uint8_t *q = block + __builtin_ctz(bits);
+                if (q >= next) { /* not inside a UTF-8 sequence already read */
+                    next = at_trigger(trigger[*q], start, q, end, &mask, &valid);
+                }
+            }
+            if (next > p) {
+                p = next;
+            }
+        }
+    }
+#endif
     for (;;) {
         /* Most bytes trigger nothing: 8 at a time, one branch (T_NONE is 0). */
         while (end - p >= 8 &&
@@ -555,17 +649,7 @@ static uint32_t prefilter(const struct evi_sanitizer *s, const char *text, size_
         if (p == end) {
             break;
         }
-        if (trigger[*p] == T_HIGH) {
-            size_t n = evi_utf8_decode(p, (size_t)(end - p), NULL);
-            if (n == 0) {
-                valid = false;
-                n = 1;
-            }
-            p += n;
-            continue;
-        }
-        mask |= anchors_at(trigger[*p], start, p, end);
-        p++;
+        p = at_trigger(trigger[*p], start, p, end, &mask, &valid);
     }
     *ret_valid = valid;
     return mask;

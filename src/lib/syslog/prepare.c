@@ -179,19 +179,32 @@ out:
     return r;
 }
 
-/* Appends span as a NUL-terminated string to *cursor, NUL bytes as U+FFFD, at most max bytes. */
-static const char *copy_text(char **cursor, struct ev_syslog_span s, size_t max)
+const char *evi_syslog_copy_text(char **cursor, struct ev_syslog_span s, size_t max)
 {
     char *start = *cursor, *p = start;
+    size_t i = 0;
     if (s.ptr == NULL) {
         return NULL;
     }
-    for (size_t i = 0; i < s.len && (size_t)(p - start) + 3 <= max; i++) {
-        if (s.ptr[i] == '\0') {
+    /*
+     * Byte by byte, a byte goes in while 3 bytes of room are left (max - 2 in
+     * all): whole runs without NUL are copied at once up to that same bound.
+     */
+    size_t plain_max = max >= 2 ? max - 2 : 0;
+    while (i < s.len && (size_t)(p - start) + 3 <= max) {
+        const char *nul = memchr(s.ptr + i, '\0', s.len - i);
+        size_t run = (nul != NULL ? (size_t)(nul - s.ptr) : s.len) - i;
+        size_t room = plain_max - (size_t)(p - start);
+        if (run > room) {
+            run = room;
+        }
+        memcpy(p, s.ptr + i, run);
+        p += run;
+        i += run;
+        if (nul != NULL && s.ptr + i == nul && (size_t)(p - start) + 3 <= max) {
             memcpy(p, "\xEF\xBF\xBD", 3);
             p += 3;
-        } else {
-            *p++ = s.ptr[i];
+            i++;
         }
     }
     *p++ = '\0';
@@ -223,7 +236,9 @@ int ev_syslog_prepare(const struct ev_policy *policy, const struct ev_syslog_mes
         }
         total += 3 * spans[i]->len + 1;
     }
-    strings = malloc(total);
+    /* Most messages fit on the stack: a malloc and a free less per message. */
+    char local[4096];
+    strings = total <= sizeof(local) ? local : malloc(total);
     if (strings == NULL) {
         return evi_error(-ENOMEM, "out of memory");
     }
@@ -239,13 +254,13 @@ int ev_syslog_prepare(const struct ev_policy *policy, const struct ev_syslog_mes
     e.facility = EV_SYSLOG_FACILITY(message->facility);
     /* The header fields are printable ASCII (the parser checked); their limits are the schema's,
      * so a message not from ev_syslog_parse() is refused by validation, not cut. */
-    e.timestamp = copy_text(&cursor, message->timestamp, SIZE_MAX);
-    e.hostname = copy_text(&cursor, message->hostname, SIZE_MAX);
-    e.app_name = copy_text(&cursor, message->app_name, SIZE_MAX);
-    e.procid = copy_text(&cursor, message->procid, SIZE_MAX);
-    e.msgid = copy_text(&cursor, message->msgid, SIZE_MAX);
+    e.timestamp = evi_syslog_copy_text(&cursor, message->timestamp, SIZE_MAX);
+    e.hostname = evi_syslog_copy_text(&cursor, message->hostname, SIZE_MAX);
+    e.app_name = evi_syslog_copy_text(&cursor, message->app_name, SIZE_MAX);
+    e.procid = evi_syslog_copy_text(&cursor, message->procid, SIZE_MAX);
+    e.msgid = evi_syslog_copy_text(&cursor, message->msgid, SIZE_MAX);
     /* Cut to the schema's input bound; every level keeps less than that anyway. */
-    e.message = copy_text(&cursor, message->msg, EV_SYSLOG_MAX_BYTES);
+    e.message = evi_syslog_copy_text(&cursor, message->msg, EV_SYSLOG_MAX_BYTES);
     e.structured_data_json = sd;
     if (sd_truncated) {
         e.structured_data_truncated = EV_SOME_BOOL(true);
@@ -253,6 +268,8 @@ int ev_syslog_prepare(const struct ev_policy *policy, const struct ev_syslog_mes
     r = ev_syslog_event_prepare(policy, &e, out);
 out:
     free(sd);
-    free(strings);
+    if (strings != local) {
+        free(strings);
+    }
     return r;
 }

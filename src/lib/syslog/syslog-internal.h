@@ -26,4 +26,13 @@ typedef int (*evi_sd_visit)(void *ctx, struct ev_syslog_span id, struct ev_syslo
 int evi_syslog_sd_walk(const char *text, size_t len, size_t pos, evi_sd_visit visit, void *ctx,
                        size_t *ret_end);
 
+/*
+ * Appends span s as a NUL-terminated string at *cursor and advances it: NUL
+ * bytes become U+FFFD, and a byte (or its U+FFFD) goes in only while 3 bytes
+ * are left of max, so the text takes at most max - 2 bytes before its NUL.
+ * Returns the start, or NULL (nothing written) for an absent span. The
+ * buffer must hold 3 * s.len + 1 bytes.
+ */
+const char *evi_syslog_copy_text(char **cursor, struct ev_syslog_span s, size_t max);
+
 #endif
