@@ -266,29 +266,6 @@ static void test_hmac_prepared_key(void **state)
     }
 }
 
-/*
- * Up to three parts hashed as one message: short messages (one or two blocks
- * once padded) take the padded-by-hand path, longer ones SHA256_Update; both
- * must equal the one-shot hash at every length around the block and padding
- * edges (55/56, 64, 119/120) and every split.
- */
-static void test_sha256_parts_lengths(void **state)
-{
-    (void)state;
-    uint8_t msg[160], want[32], got[32];
-    assert_int_equal(evi_random(msg, sizeof(msg)), 0);
-    for (size_t len = 0; len <= 140; len++) {
-        evi_sha256(msg, len, want);
-        for (size_t a = 0; a <= len; a += (len < 20 ? 1 : 7)) {
-            size_t b = (len - a) / 2;
-            evi_sha256_parts(msg, a, msg + a, b, msg + a + b, len - a - b, got);
-            assert_memory_equal(got, want, 32);
-        }
-        evi_sha256_parts(NULL, 0, msg, len, NULL, 0, got);
-        assert_memory_equal(got, want, 32);
-    }
-}
-
 /* Two MACs under one key, as the record key makes its tag and its successor. */
 static void test_hmac_pair(void **state)
 {
@@ -819,7 +796,6 @@ int main(void)
         cmocka_unit_test(test_hmac_output_may_alias_key),
         cmocka_unit_test(test_hmac_prepared_key),
         cmocka_unit_test(test_hmac_pair),
-        cmocka_unit_test(test_sha256_parts_lengths),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_ed25519_rfc8032),
         cmocka_unit_test(test_ed25519_vector_key),

@@ -79,71 +79,11 @@ void evi_sha256(const void *data, size_t len, uint8_t out[EVI_HASH])
     (void)SHA256_Final(out, &ctx);
 }
 
-/*
- * Short messages (at most SHORT_MAX bytes: one or two blocks once padded, as
- * FIPS 180-4 §5.1.1 pads) are padded here and compressed with SHA256_Transform,
- * which is the same block function as SHA256_Update without its buffering,
- * and the digest is read from the state (§6.2.2 step 4, big-endian). The
- * append path hashes such messages five times per record (chain, node, the
- * two HMACs' inner and outer hashes); SHA256_Update/Final's copies and wipes
- * cost about as much as the compressions.
- */
-#define SHORT_MAX (2 * SHA256_CBLOCK - 9)
-
-/* Pads a message of len bytes, already at block[0..len), after prefix_bytes hashed before it. */
-static size_t sha256_pad(uint8_t block[2 * SHA256_CBLOCK], size_t len, uint64_t prefix_bytes)
-{
-    size_t n = len + 9 <= SHA256_CBLOCK ? SHA256_CBLOCK : 2 * SHA256_CBLOCK;
-    uint64_t bits = (prefix_bytes + len) * 8;
-
-    block[len] = 0x80;
-    memset(block + len + 1, 0, n - 8 - len - 1);
-    for (int i = 0; i < 8; i++) {
-        block[n - 1 - (size_t)i] = (uint8_t)(bits >> (8 * i));
-    }
-    return n / SHA256_CBLOCK;
-}
-
-/* The blocks through ctx's state, then the digest: the end of a hash padded by sha256_pad(). */
-static void sha256_blocks_final(SHA256_CTX *ctx, const uint8_t *blocks, size_t count,
-                                uint8_t out[EVI_HASH])
-{
-    for (size_t i = 0; i < count; i++) {
-        SHA256_Transform(ctx, blocks + i * SHA256_CBLOCK);
-    }
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(ctx->h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(ctx->h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(ctx->h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)ctx->h[i];
-    }
-}
-
 void evi_sha256_parts(const void *a, size_t alen, const void *b, size_t blen, const void *c,
                       size_t clen, uint8_t out[EVI_HASH])
 {
     SHA256_CTX ctx;
 
-    if (alen <= SHORT_MAX && blen <= SHORT_MAX - alen && clen <= SHORT_MAX - alen - blen) {
-        /* Chain and node hashes (64 and 65 bytes): public inputs, nothing to wipe. */
-        uint8_t block[2 * SHA256_CBLOCK];
-        size_t len = 0;
-        if (alen > 0) {
-            memcpy(block, a, alen);
-            len += alen;
-        }
-        if (blen > 0) {
-            memcpy(block + len, b, blen);
-            len += blen;
-        }
-        if (clen > 0) {
-            memcpy(block + len, c, clen);
-            len += clen;
-        }
-        (void)SHA256_Init(&ctx);
-        sha256_blocks_final(&ctx, block, sha256_pad(block, len, 0), out);
-        return;
-    }
     (void)SHA256_Init(&ctx);
     sha256_update(&ctx, a, alen);
     sha256_update(&ctx, b, blen);
@@ -246,7 +186,6 @@ void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, c
         uint8_t pad[SHA256_CBLOCK];
         SHA256_CTX inner_state, outer_state, ctx;
         uint8_t inner[EVI_HASH];
-        uint8_t block[2 * SHA256_CBLOCK];
     } t;
 
     for (size_t i = 0; i < EVI_HASH; i++) {
@@ -261,27 +200,19 @@ void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, c
     (void)SHA256_Init(&t.outer_state);
     sha256_update(&t.outer_state, t.pad, sizeof(t.pad));
 
-    const void *msg[2] = {msg1, msg2};
-    size_t len[2] = {len1, len2};
-    uint8_t *out[2] = {out1, out2};
-    for (int m = 0; m < 2; m++) {
-        t.ctx = t.inner_state;
-        if (len[m] <= SHORT_MAX) {
-            /* The record key's two messages (40 and 15 bytes) after the 64-byte pad. */
-            if (len[m] > 0) {
-                memcpy(t.block, msg[m], len[m]);
-            }
-            sha256_blocks_final(&t.ctx, t.block, sha256_pad(t.block, len[m], SHA256_CBLOCK),
-                                t.inner);
-        } else {
-            sha256_update(&t.ctx, msg[m], len[m]);
-            (void)SHA256_Final(t.inner, &t.ctx);
-        }
-        t.ctx = t.outer_state;
-        memcpy(t.block, t.inner, sizeof(t.inner));
-        sha256_blocks_final(&t.ctx, t.block, sha256_pad(t.block, sizeof(t.inner), SHA256_CBLOCK),
-                            out[m]);
-    }
+    t.ctx = t.inner_state;
+    sha256_update(&t.ctx, msg1, len1);
+    (void)SHA256_Final(t.inner, &t.ctx);
+    t.ctx = t.outer_state;
+    sha256_update(&t.ctx, t.inner, sizeof(t.inner));
+    (void)SHA256_Final(out1, &t.ctx);
+
+    t.ctx = t.inner_state;
+    sha256_update(&t.ctx, msg2, len2);
+    (void)SHA256_Final(t.inner, &t.ctx);
+    t.ctx = t.outer_state;
+    sha256_update(&t.ctx, t.inner, sizeof(t.inner));
+    (void)SHA256_Final(out2, &t.ctx);
 
     OPENSSL_cleanse(&t, sizeof(t));
 }
