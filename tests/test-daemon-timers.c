@@ -117,7 +117,7 @@ static void rig_stop(struct rig *g)
     ev_config_free(g->d.config);
     pthread_rwlock_destroy(&g->d.config_lock);
     pthread_rwlock_destroy(&g->d.log_lock);
-    evd_summary_forget(&g->d);
+    ev_summary_free(g->d.summary);
     pthread_mutex_destroy(&g->d.summary_lock);
     pthread_mutex_destroy(&g->rec.lock);
 }

@@ -141,7 +141,7 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); open(sys.argv[2], "w").clo
 holder_pid=$!
 for _ in $(seq 1 50); do [[ -e $T/port-taken ]] && break; sleep 0.1; done
 set +e
-"$EVIDENTD" --config "$T/evidentd.yaml" >"$T/out" 2>"$T/err"
+timeout 60 "$EVIDENTD" --config "$T/evidentd.yaml" >"$T/out" 2>"$T/err"
 rc=$?
 set -e
 kill "$holder_pid" 2>/dev/null || true
@@ -527,6 +527,7 @@ write_config
 # Without compression here too: a background compressor racing the pass at start could
 # shrink the segments under the limit first (1,040,005 bytes once, and nothing was pruned).
 sed -i 's/^  compression: zstd$/  compression: none/' "$T/evidentd.yaml"
+check "the retention daemon runs without compression" grep -q '^  compression: none$' "$T/evidentd.yaml"
 printf 'retention:\n  max_bytes: 1MiB\n' >>"$T/evidentd.yaml"
 start_daemon
 for _ in $(seq 100); do

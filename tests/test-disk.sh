@@ -351,8 +351,12 @@ if [[ -n $libfaketime ]]; then
     # ASan (the sanitized build) wants to be first in the link order; libfaketime is preloaded.
     two_hours_ago=(env FAKETIME=-2h LD_PRELOAD="$libfaketime"
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+    set +e
     "${two_hours_ago[@]}" "$EVIDENT" -d "$MNT/log" init --origin test.example/disk-early \
-        --verification-key-file "$T/vkey.early" >/dev/null 2>&1
+        --verification-key-file "$T/vkey.early" >"$T/out" 2>"$T/err"
+    rc=$?
+    set -e
+    expect_rc "early pruning: a log made two hours ago" 0
     printf 'storage:\n  segment_size: 1MiB\n' >"$T/small.yaml"
     python3 -c '
 import json, sys

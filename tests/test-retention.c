@@ -417,6 +417,51 @@ static void test_prune_keeps_seals(void **state)
     ev_prune_report_free(&rep);
 }
 
+/*
+ * A time window at the end of a mostly pruned log finds its stretch among the
+ * whole segments: it never reads the first whole entry, which a scan of every
+ * entry does (here it is damaged, so that the difference shows without timing).
+ */
+static void test_window_skips_pruned_stretch(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, HOUR, f->v);
+    struct ev_log *log = tu_open(f->dir, &small);
+    for (int k = 0; k < 8; k++) {
+        append_events(log, 60, (unsigned)k);
+        tu_ok(ev_log_seal(log));
+    }
+    tu_ok(ev_log_close(log));
+    struct ev_retention policy = {.max_bytes = 2 * SMALL_SEGMENT};
+    struct ev_prune_report rep = prune(f->dir, &policy, 0);
+    uint64_t whole = rep.segments[rep.count - 1].last + 1;
+    ev_prune_report_free(&rep);
+    char path[PATH_MAX + 64];
+    (void)snprintf(path, sizeof(path), "%s/segments/%020" PRIu64 ".seg", f->dir, whole);
+    tu_flip(path, EVI_SEGMENT_HEADER + EVI_RECORD_PREFIX + 5, 0x01);
+
+    struct ev_open_options ro = {.flags = EV_OPEN_READONLY};
+    log = tu_open(f->dir, &ro);
+    uint64_t n = ev_log_size(log);
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, n - 1, &e));
+    const char *at = strstr(e->bytes, "\"ts\":\"");
+    char text[31];
+    memcpy(text, at + 6, 30);
+    text[30] = '\0';
+    ev_entry_free(e);
+    struct ev_filter late = {.max_severity = -1};
+    tu_ok(ev_time_parse(text, &late.since_ns));
+    static struct seen got;
+    got.n = 0;
+    tu_ok(ev_log_scan(log, 0, n, &late, seen_visit, &got));
+    assert_true(got.n >= 1);
+    assert_int_equal(got.index[got.n - 1], n - 1);
+    got.n = 0;
+    assert_int_equal(ev_log_scan(log, 0, n, NULL, seen_visit, &got), EV_ECORRUPT);
+    tu_ok(ev_log_close(log));
+}
+
 /* Compressed segments prune the same way; the compressor never resurrects them. */
 static void test_prune_compressed(void **state)
 {
@@ -841,6 +886,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prune_by_age_and_dry_run, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_for_disk_space, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_keeps_seals, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_window_skips_pruned_stretch, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_compressed, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_reader_during_prune, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_tamper_unaccounted, tu_setup, tu_teardown),

@@ -501,20 +501,25 @@ void evd_api_summary(struct evd *d, const struct evd_request *q, const char *arg
     }
     /* A fixed end: entries appended while the summary is built are left for the next one. */
     options.bounded = true;
-    options.to = ev_log_size(d->log);
     if (options.since_ns == 0 && options.until_ns == 0) {
         /* The whole log: the kept summary, extended by what is new (an O(new) request). */
         pthread_mutex_lock(&d->summary_lock);
-        if (d->summary != NULL && ev_summary_extend(d->log, d->summary, options.to) < 0) {
-            ev_summary_free(d->summary); /* e.g. fewer entries after a reopen: build again */
+        /* Read first: a forget during the build below makes the next request build again. */
+        uint64_t generation = atomic_load(&d->summary_generation);
+        options.to = ev_log_size(d->log);
+        if (d->summary != NULL && (d->summary_built != generation ||
+                                   ev_summary_extend(d->log, d->summary, options.to) < 0)) {
+            ev_summary_free(d->summary); /* forgotten, or fewer entries than it holds */
             d->summary = NULL;
         }
         rc = d->summary != NULL ? 0 : ev_summary_build(d->log, &options, &d->summary);
         if (rc == 0) {
+            d->summary_built = generation;
             rc = ev_summary_json(d->summary, &text, &len);
         }
         pthread_mutex_unlock(&d->summary_lock);
     } else {
+        options.to = ev_log_size(d->log);
         rc = ev_summary_build(d->log, &options, &summary);
         if (rc == 0) {
             rc = ev_summary_json(summary, &text, &len);
@@ -533,10 +538,7 @@ void evd_api_summary(struct evd *d, const struct evd_request *q, const char *arg
 
 void evd_summary_forget(struct evd *d)
 {
-    pthread_mutex_lock(&d->summary_lock);
-    ev_summary_free(d->summary);
-    d->summary = NULL;
-    pthread_mutex_unlock(&d->summary_lock);
+    atomic_fetch_add(&d->summary_generation, 1); /* never waits for a summary being built */
 }
 
 /* ---- GET /healthz and /metrics ------------------------------------------- */

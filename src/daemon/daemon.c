@@ -364,22 +364,51 @@ static void report_restart_needed(const struct ev_config *old, const struct ev_c
 #undef SAME_STR
 }
 
+/* Whether two key sets hold the same keys, in the same order (ids name the key bytes). */
+static bool same_keys(const struct ev_datakeys *a, const struct ev_datakeys *b)
+{
+    size_t n = ev_datakeys_count(a);
+    if (n != ev_datakeys_count(b)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ev_datakey_info x, y;
+        if (ev_datakeys_get(a, i, &x) < 0 || ev_datakeys_get(b, i, &y) < 0 ||
+            strcmp(x.id, y.id) != 0 || x.alg != y.alg) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * Hands the data keys read again by a reload to the log (the next batch
- * encrypts under the current key), and to disk.c's reopen through d; the
+ * encrypts under the current key), and to disk.c's reopen through d (it reads
+ * them under log_lock held for writing; this thread alone writes them). The
  * previous set is retired with the old configuration, since a read or batch
- * under way may still use it. Says what is in force.
+ * under way may still use it; an unchanged set is not swapped at all. The
+ * kept /v1/summary is dropped when the keys change: it may hold what the new
+ * keys no longer decrypt. Says what is in force.
  */
 static void reload_data_keys(struct evd *d, struct ev_datakeys *keys, bool encrypt,
                              struct evd_retired *old)
 {
-    pthread_rwlock_wrlock(&d->log_lock);
+    if (same_keys(keys, d->data_keys) && encrypt == d->encrypt) {
+        ev_datakeys_free(keys);
+        return;
+    }
+    pthread_rwlock_rdlock(&d->log_lock); /* against a reopen, without stalling the reads */
     old->data_keys = d->data_keys;
     d->data_keys = keys;
     d->encrypt = encrypt;
-    int r = d->log != NULL ? ev_log_set_data_keys(d->log, keys, encrypt) : 0;
+    int r = 0;
+    if (d->log != NULL && (r = ev_log_set_data_keys(d->log, keys, encrypt)) == EV_EREADONLY) {
+        /* Read-only after a full disk: it reads with them; the reopen as a writer encrypts. */
+        r = ev_log_set_data_keys(d->log, keys, false);
+    }
     pthread_rwlock_unlock(&d->log_lock);
-    if (r < 0) { /* a read-only handle after a full disk: the reopen takes them */
+    evd_summary_forget(d);
+    if (r < 0) {
         fprintf(stderr, "evidentd: reload: data keys: %s\n", ev_last_error());
     }
     struct ev_datakey_info current;
@@ -392,6 +421,34 @@ static void reload_data_keys(struct evd *d, struct ev_datakeys *keys, bool encry
         fprintf(stderr, "evidentd: reload: no data keys: new entries are plain, and the read API "
                         "no longer decrypts\n");
     }
+}
+
+/*
+ * The data keys a reload brings (privacy.encryption): 0 and *ret_keys (NULL
+ * without a key file), or 1: a key file that no longer loads at the path in
+ * force (e.g. readable only by root, after the drop to server.user) keeps the
+ * keys and encryption in force, with a warning, so that the rest of the reload
+ * still applies. A new path that does not load refuses the reload (< 0).
+ */
+static int reload_keys_load(struct evd *d, const struct ev_config *cfg,
+                            struct ev_datakeys **ret_keys)
+{
+    const char *path = cfg->privacy.encryption_key_file;
+    const char *running = d->data_keys != NULL ? ev_datakeys_path(d->data_keys) : NULL;
+
+    *ret_keys = NULL;
+    if (path == NULL) {
+        return 0;
+    }
+    int r = ev_datakeys_load(path, ret_keys);
+    if (r < 0 && running != NULL && strcmp(running, path) == 0) {
+        fprintf(stderr,
+                "evidentd: reload: data keys: %s; the keys loaded before stay in force "
+                "(the key file must be readable by the daemon's user)\n",
+                ev_last_error());
+        return 1;
+    }
+    return r;
 }
 
 int evd_reload(struct evd *d)
@@ -413,9 +470,12 @@ int evd_reload(struct evd *d)
     if (r == 0 && (r = ev_policy_new(cfg, &policy)) == 0) {
         r = evd_auth_new(cfg, &auth);
     }
-    if (r == 0 && cfg->privacy.encryption_key_file != NULL) {
+    bool keep_keys = false;
+    if (r == 0) {
         /* Read again: a rotation (`evident datakey new`) appends the new current key. */
-        r = ev_datakeys_load(cfg->privacy.encryption_key_file, &keys);
+        r = reload_keys_load(d, cfg, &keys);
+        keep_keys = r == 1;
+        r = r == 1 ? 0 : r;
     }
     if (r < 0) {
         fprintf(stderr, "evidentd: reload refused, the running configuration stays: %s\n",
@@ -443,7 +503,9 @@ int evd_reload(struct evd *d)
     if (d->alerts != NULL) {
         (void)evd_alerts_reload(d->alerts, cfg);
     }
-    reload_data_keys(d, keys, keys != NULL && cfg->privacy.encrypt, old);
+    if (!keep_keys) {
+        reload_data_keys(d, keys, keys != NULL && cfg->privacy.encrypt, old);
+    }
     fprintf(stderr,
             "evidentd: reloaded %s: policies, sanitization, tokens, Unix peers, alert rules, "
             "intervals and data keys now apply\n",

@@ -86,7 +86,9 @@ struct evd {
      * reopened after a full disk.
      */
     pthread_mutex_t summary_lock;
-    struct ev_summary *summary;
+    struct ev_summary *summary; /* under summary_lock, with the generation it was built at */
+    uint64_t summary_built;
+    atomic_uint_least64_t summary_generation; /* evd_summary_forget() adds one */
 };
 
 /* Keeps replaced configurations alive until the daemon stops (threads may still read them). */
@@ -107,7 +109,10 @@ struct evd_retired {
  */
 int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size);
 
-/* Drops the kept summary of /v1/summary (api-read.c): the next request builds it again. */
+/*
+ * Drops the kept summary of /v1/summary (api-read.c): the next request builds
+ * it again. Never blocks (a summary may be under construction).
+ */
 void evd_summary_forget(struct evd *d);
 
 /* SIGHUP: rereads the configuration; applies what can change while running. */

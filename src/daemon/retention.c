@@ -30,6 +30,10 @@ int64_t evd_retention_run(struct evd *d, const char *why, uint64_t want_free_byt
     pthread_rwlock_rdlock(&d->log_lock); /* disk.c may reopen the log */
     int r = d->log != NULL ? ev_log_prune(d->log, &policy, 0, &rep) : -ENODEV;
     pthread_rwlock_unlock(&d->log_lock);
+    if (r < 0 || rep.count > 0) {
+        /* It counted what is gone (a failed pass may have pruned some segments already). */
+        evd_summary_forget(d);
+    }
     if (r < 0) {
         fprintf(stderr, "evidentd: retention (%s): %s\n", why, ev_last_error());
         evd_metrics_retention(d->metrics, false, 0, 0);
@@ -37,7 +41,6 @@ int64_t evd_retention_run(struct evd *d, const char *why, uint64_t want_free_byt
     }
     evd_metrics_retention(d->metrics, true, rep.entries, rep.bytes_freed);
     if (rep.count > 0) {
-        evd_summary_forget(d); /* it counted what is gone */
         fprintf(stderr,
                 "evidentd: retention (%s): pruned %zu segments, entries %" PRIu64 "..%" PRIu64
                 ", %" PRIu64 " bytes freed; retention entry %" PRIu64 "\n",

@@ -610,16 +610,39 @@ static int filter_visit(void *ctx, const struct evi_record *rec, const struct ev
 }
 
 /*
- * *ret = the first index of [lo, hi) whose entry has ts >= t, or hi: entries'
- * times never decrease along the log (FORMAT.md §5), so a binary search reads
- * about log2(hi - lo) entries. An entry that does not read (pruned by
- * retention, damaged) gives up (false): the caller's scan then filters every
- * entry, which is slower but gives the same result.
+ * The first index after the segments retention pruned (FORMAT.md §3.2): they
+ * are the oldest, and hold only leaf hashes besides their seals and retention
+ * entries. 0 when nothing is pruned.
  */
-static bool first_at_or_after(struct ev_log *log, uint64_t lo, uint64_t hi, int64_t t,
-                              uint64_t *ret)
+static uint64_t first_whole_index(struct ev_log *log)
 {
-    uint64_t a = lo, b = hi;
+    uint64_t first = 0;
+
+    pthread_mutex_lock(&log->mu);
+    for (size_t i = 0; i + 1 < log->segment_count; i++) {
+        if (log->segments[i].pruned) {
+            first = log->segments[i + 1].first_index;
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+    return first;
+}
+
+/*
+ * Where a scan of [lo, hi) may start (upper false) or end (upper true) for a
+ * time bound t: entries' times never decrease along the log (FORMAT.md §5), so
+ * the first entry with ts >= t is found by binary search, about log2(hi - lo)
+ * entries read. The search runs over the entries that pruning left whole; when
+ * the boundary may lie in the pruned stretch before them (whose kept seals have
+ * times too), the start is lo and the end the stretch's end, and the scan's
+ * filter decides there. False when an entry does not read (damaged): the
+ * caller then filters every entry, which is slower but gives the same result.
+ */
+static bool time_bound(struct ev_log *log, uint64_t lo, uint64_t hi, int64_t t, bool upper,
+                       uint64_t *ret)
+{
+    uint64_t whole = first_whole_index(log);
+    uint64_t a = whole > lo ? (whole < hi ? whole : hi) : lo, b = hi, start = a;
 
     while (a < b) {
         uint64_t mid = a + (b - a) / 2;
@@ -638,7 +661,7 @@ static bool first_at_or_after(struct ev_log *log, uint64_t lo, uint64_t hi, int6
             b = mid;
         }
     }
-    *ret = a;
+    *ret = a == start && !upper ? lo : a;
     return true;
 }
 
@@ -655,11 +678,11 @@ int ev_log_scan(struct ev_log *log, uint64_t from, uint64_t to, const struct ev_
     }
     /* A time window reads only its own stretch of the log (the filter still checks each). */
     if (filter != NULL && filter->until_ns != 0 && from < to &&
-        first_at_or_after(log, from, to, filter->until_ns, &at)) {
+        time_bound(log, from, to, filter->until_ns, true, &at)) {
         to = at;
     }
     if (filter != NULL && filter->since_ns != 0 && from < to &&
-        first_at_or_after(log, from, to, filter->since_ns, &at)) {
+        time_bound(log, from, to, filter->since_ns, false, &at)) {
         from = at;
     }
     return scan_range(log, from, to, filter_visit, &f);
