@@ -189,6 +189,13 @@ first=$(sed -n 1p "$T/out" | grep -Eo '[0-9]+')
 "$EVIDENT" -d "$T/log" entry "$first" >"$T/entry" 2>&1 || true
 grep -qF '"transport":"unix"' "$T/entry" && pass || fail "source is the Unix peer"
 grep -qF "\"uid\":$(id -u)" "$T/entry" && pass || fail "source has the peer's uid"
+grep -qF "\"user\":\"$(id -un)\"" "$T/entry" && pass || fail "source has the peer's user name"
+# A second connection of the same uid: the name comes from the minute-long cache, the same.
+echo '{"type":"custom.test","severity":"warning","data":{"again":true}}' |
+    $CLIENT lines "$T/evidentd.sock" >"$T/out2"
+again=$(grep -Eo '[0-9]+' "$T/out2" | head -n 1)
+"$EVIDENT" -d "$T/log" entry "$again" >"$T/entry2" 2>&1 || true
+grep -qF "\"user\":\"$(id -un)\"" "$T/entry2" && pass || fail "second connection: same user name"
 idx3=$(sed -n 5p "$T/out" | grep -Eo '[0-9]+')
 "$EVIDENT" -d "$T/log" entry "$idx3" >"$T/entry" 2>&1 || true
 grep -qF '"claimed":{"job":"ci-42"}' "$T/entry" && pass || fail "producer's source kept as claimed"

@@ -118,6 +118,21 @@ struct listener {
     int fd;
 };
 
+/*
+ * User names of Unix peers' uids, kept a minute: NSS may ask a directory
+ * server, and the loop must not wait on it at every connection. A uid without
+ * a plain name is kept too (name "").
+ */
+#define PEER_NAMES 64
+#define PEER_NAME_TTL_NS (60 * 1000000000LL)
+
+struct peer_name {
+    bool used;
+    uid_t uid;
+    int64_t until_ns;
+    char name[64];
+};
+
 struct evd_stream {
     struct evd *d;
     int epfd, efd;
@@ -141,6 +156,8 @@ struct evd_stream {
     size_t inflight;          /* chunks submitted and not answered */
     int64_t accept_paused_ns; /* out of descriptors at this time: listeners not watched */
     struct listener event_listener;
+    struct peer_name names[PEER_NAMES]; /* the loop's own: no lock */
+    size_t names_next;
 };
 
 /* ---- chunks ----------------------------------------------------------------- */
@@ -729,6 +746,33 @@ static void on_readable(struct evd_stream *s, struct conn *c)
 
 /* ---- accepting ----------------------------------------------------------- */
 
+/* The user name of uid when it is plain ([A-Za-z0-9._-], safe in JSON as it is), else "". */
+static const char *peer_name(struct evd_stream *s, uid_t uid)
+{
+    int64_t now = evd_now_ns();
+    for (size_t i = 0; i < PEER_NAMES; i++) {
+        if (s->names[i].used && s->names[i].uid == uid && s->names[i].until_ns > now) {
+            return s->names[i].name;
+        }
+    }
+    struct peer_name *n = &s->names[s->names_next++ % PEER_NAMES];
+    *n = (struct peer_name){.used = true, .uid = uid, .until_ns = now + PEER_NAME_TTL_NS};
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found != NULL &&
+        strlen(found->pw_name) < sizeof(n->name)) {
+        bool plain = true;
+        for (const char *p = found->pw_name; *p != '\0'; p++) {
+            plain = plain && (*p == '.' || *p == '_' || *p == '-' || (*p >= '0' && *p <= '9') ||
+                              (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'));
+        }
+        if (plain) {
+            (void)snprintf(n->name, sizeof(n->name), "%s", found->pw_name);
+        }
+    }
+    return n->name;
+}
+
 static void unix_source(struct evd_stream *s, int fd, struct conn *c, bool *ret_allowed)
 {
     struct ucred cred;
@@ -743,19 +787,9 @@ static void unix_source(struct evd_stream *s, int fd, struct conn *c, bool *ret_
     *ret_allowed = evd_auth_peer(s->d->auth, cred.uid, cred.gid);
     pthread_rwlock_unlock(&s->d->config_lock);
 
-    struct passwd pw, *found = NULL;
-    char buf[1024];
-    if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &found) == 0 && found != NULL &&
-        strlen(found->pw_name) < 64) {
-        /* User names are [A-Za-z0-9._-]: safe in JSON as they are; others are left out. */
-        bool plain = true;
-        for (const char *p = found->pw_name; *p != '\0'; p++) {
-            plain = plain && (*p == '.' || *p == '_' || *p == '-' || (*p >= '0' && *p <= '9') ||
-                              (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'));
-        }
-        if (plain) {
-            (void)snprintf(user, sizeof(user), ",\"user\":\"%s\"", found->pw_name);
-        }
+    const char *name = peer_name(s, cred.uid);
+    if (name[0] != '\0') {
+        (void)snprintf(user, sizeof(user), ",\"user\":\"%s\"", name);
     }
     (void)snprintf(c->source, sizeof(c->source),
                    "{\"gid\":%u,\"host\":\"%s\",\"pid\":%d,\"transport\":\"unix\",\"uid\":%u%s}",
