@@ -8,7 +8,9 @@
 #      omfile) fed the same messages by the same generator: messages/s ingested
 #   2. HTTP batches with sync: always: events/s with C clients posting arrays
 #      of B events; then at half that rate, the client-side acknowledgement
-#      latency against the machine's 4 KiB append + fdatasync latency
+#      latency against the machine's 4 KiB append + fdatasync latency and
+#      against evident-ackserver (bench/evident-ackserver.c), the simplest
+#      durable-ack HTTP server with evidentd's thread model, under the same load
 #   3. evidentd's VmRSS/VmHWM with 1,000 producers connected to the Unix socket
 #
 # Builds nothing. Usage:
@@ -46,7 +48,8 @@ rsyslogd_bin=${RSYSLOGD:-rsyslogd}
 evident=$build/src/cli/evident
 evidentd=$build/src/daemon/evidentd
 loadgen=$build/bench/evident-loadgen
-for b in "$evident" "$evidentd" "$loadgen"; do
+ackserver=$build/bench/evident-ackserver
+for b in "$evident" "$evidentd" "$loadgen" "$ackserver"; do
     [ -x "$b" ] || { echo "daemon.sh: '$b' not built" >&2; exit 2; }
 done
 
@@ -145,6 +148,20 @@ EOF
         { cat "$dir/rsyslogd.out" >&2; exit 1; }
 }
 stop_rsyslogd() { stop_pid "$r_pid"; forget_pid "$r_pid"; }
+
+# start_ackserver NAME: the reference durable-ack server in a fresh directory
+# (same file system); sets a_pid, a_http, a_dir.
+start_ackserver() {
+    a_dir=$tmp/$1
+    mkdir -p "$a_dir"
+    a_http=$("$loadgen" free-ports 1)
+    "$ackserver" --port "$a_http" --dir "$a_dir" >"$a_dir/ackserver.out" 2>&1 &
+    a_pid=$!
+    pids+=("$a_pid")
+    "$loadgen" probe --addr "127.0.0.1:$a_http" --path /healthz --timeout 20 >/dev/null ||
+        { cat "$a_dir/ackserver.out" >&2; exit 1; }
+}
+stop_ackserver() { stop_pid "$a_pid"; forget_pid "$a_pid"; }
 
 results=$tmp/results # one "key value" per line and repetition
 : >"$results"
@@ -255,13 +272,34 @@ if [[ $only == *http* ]]; then
             "ack (queue to answer) p99 <= $(hist_p99 "$a0" "$a1") µs"
         rec lat_p50 "$(field "$out" p50_us)"
         rec lat_p99 "$(field "$out" p99_us)"
+        ev_p99=$(field "$out" p99_us)
         rec lat_service_p99 "$(field "$out" service_p99_us)"
         rec lat_wake_p99 "$(field "$out" wake_p99_us)"
         rec lat_daemon_fsync_p99 "$(hist_p99 "$f0" "$f1")"
         rec lat_rate "$(field "$out" rate)"
         stop_evidentd
+
+        # The same load against the simplest durable-ack HTTP server (no JSON, no
+        # hashing, no log): what any server with this thread model reaches here.
+        say "http rep $r/$reps: reference durable-ack server, same load"
+        start_ackserver "ref-$r"
+        out=$("$loadgen" http --addr "127.0.0.1:$a_http" --token "$token" \
+            --clients "$lat_clients" --batch "$lat_batch" --seconds "$http_seconds" --warmup 1 \
+            --rate "$lat_rate")
+        stop_ackserver
+        say "  $out"
+        say "  server: $(cat "$a_dir/ackserver.out")"
+        rec ref_p50 "$(field "$out" p50_us)"
+        rec ref_p99 "$(field "$out" p99_us)"
+        rec ref_service_p99 "$(field "$out" service_p99_us)"
+        rec ref_wake_p99 "$(field "$out" wake_p99_us)"
+        rec ref_rate "$(field "$out" rate)"
+        rec ref_server_fsync_p99 "$(field "$(cat "$a_dir/ackserver.out")" write_fdatasync_p99_us)"
+        # Per repetition, so that the ratio compares runs minutes apart, not medians.
+        rec lat_p99_over_ref "$(awk -v a="$ev_p99" -v b="$(field "$out" p99_us)" \
+            'BEGIN { if (b > 0) printf "%.2f", a / b }')"
         fsync_probe 2000
-        rm -rf "$tmp/http-$r" "$tmp/lat-$r"
+        rm -rf "$tmp/http-$r" "$tmp/lat-$r" "$tmp/ref-$r"
     done
 fi
 
@@ -321,6 +359,17 @@ row "  ack latency p99 (client)" lat_p99 µs "< 3 x fdatasync p99" "fdatasync p9
 row "  ack latency p99 from the actual send" lat_service_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
 row "  load generator's late wake-ups, p99" lat_wake_p99 µs "" "" ""
 row "  the daemon's own fdatasync p99 (bucket bound)" lat_daemon_fsync_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
+rp50=$(med ref_p50)
+rp99=$(med ref_p99)
+row "reference durable-ack server, same load: achieved" ref_rate events/s "" "" ""
+row "  reference durable-ack server: ack p50" ref_p50 µs "" "fdatasync p50 $fp50 µs" "$fp50"
+row "  reference durable-ack server: ack p99" ref_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
+row "  reference durable-ack server: ack p99 from the actual send" ref_service_p99 µs "" "" ""
+row "  reference: load generator's late wake-ups, p99" ref_wake_p99 µs "" "" ""
+row "  reference: its own write + fdatasync p99" ref_server_fsync_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
+row "  evidentd ack p50 / reference's" lat_p50 µs "" "reference p50 $rp50 µs" "$rp50"
+row "  evidentd ack p99 / reference's" lat_p99 µs "" "reference p99 $rp99 µs" "$rp99"
+row "  evidentd ack p99 / reference's, per repetition" lat_p99_over_ref "" "" "" ""
 row "evidentd VmRSS, idle (before producers)" mem_idle KiB "" "" ""
 row "evidentd VmRSS, $producers Unix producers (max sampled)" mem_rss KiB "< 65536" "" "65536"
 row "evidentd VmHWM, $producers Unix producers" mem_hwm KiB "< 65536" "" "65536"
