@@ -8,7 +8,9 @@
 #      omfile) fed the same messages by the same generator: messages/s ingested
 #   2. HTTP batches with sync: always: events/s with C clients posting arrays
 #      of B events; then at half that rate, the client-side acknowledgement
-#      latency against the machine's 4 KiB append + fdatasync latency
+#      latency against the machine's 4 KiB append + fdatasync latency and
+#      against evident-ackserver (bench/evident-ackserver.c), the simplest
+#      durable-ack HTTP server with evidentd's thread model, under the same load
 #   3. evidentd's VmRSS/VmHWM with 1,000 producers connected to the Unix socket
 #
 # Builds nothing. Usage:
@@ -20,7 +22,9 @@
 # HTTP_BATCH (1000), HTTP_SECONDS (5), LAT_BATCH (100), LAT_RATE (50000: half the
 # 100,000 events/s target), LAT_CLIENTS (16), LAT_AFTER_THROUGHPUT (0: the latency run
 # gets a fresh daemon; 1: the throughput run's, as before), PRODUCERS (1000),
-# PRODUCER_SECONDS (10), ONLY (syslog,http,memory), RSYSLOGD (rsyslogd).
+# PRODUCER_SECONDS (10), ONLY (syslog,http,memory), RSYSLOGD (rsyslogd),
+# ACKSERVER (BUILD_DIR's bench/evident-ackserver), EVIDENTD_B (another build's
+# evidentd, e.g. main's: the latency run again with it, in the same repetition).
 #
 # Every daemon started here runs in a fresh temporary directory on free
 # loopback ports and is stopped by its pid (SIGTERM, then SIGKILL after 10 s);
@@ -46,7 +50,9 @@ rsyslogd_bin=${RSYSLOGD:-rsyslogd}
 evident=$build/src/cli/evident
 evidentd=$build/src/daemon/evidentd
 loadgen=$build/bench/evident-loadgen
-for b in "$evident" "$evidentd" "$loadgen"; do
+ackserver=${ACKSERVER:-$build/bench/evident-ackserver}
+evidentd_b=${EVIDENTD_B:-}
+for b in "$evident" "$evidentd" "$loadgen" "$ackserver" ${evidentd_b:+"$evidentd_b"}; do
     [ -x "$b" ] || { echo "daemon.sh: '$b' not built" >&2; exit 2; }
 done
 
@@ -146,6 +152,20 @@ EOF
 }
 stop_rsyslogd() { stop_pid "$r_pid"; forget_pid "$r_pid"; }
 
+# start_ackserver NAME: the reference durable-ack server in a fresh directory
+# (same file system); sets a_pid, a_http, a_dir.
+start_ackserver() {
+    a_dir=$tmp/$1
+    mkdir -p "$a_dir"
+    a_http=$("$loadgen" free-ports 1)
+    "$ackserver" --port "$a_http" --dir "$a_dir" >"$a_dir/ackserver.out" 2>&1 &
+    a_pid=$!
+    pids+=("$a_pid")
+    "$loadgen" probe --addr "127.0.0.1:$a_http" --path /healthz --timeout 20 >/dev/null ||
+        { cat "$a_dir/ackserver.out" >&2; exit 1; }
+}
+stop_ackserver() { stop_pid "$a_pid"; forget_pid "$a_pid"; }
+
 results=$tmp/results # one "key value" per line and repetition
 : >"$results"
 rec() { echo "$1 $2" >>"$results"; }
@@ -216,6 +236,37 @@ hist_p99() {
                   print (le[i] == "+Inf" ? "inf" : le[i] * 1e6); exit } }'
 }
 
+# lat_measure KEY: the latency load against the running daemon; records KEY_p50, ...
+lat_measure() {
+    local out f0 f1 a0 a1
+    say "  latency at $lat_rate events/s, $lat_clients clients, batches of $lat_batch ($1)"
+    f0=$(buckets evident_fdatasync_seconds)
+    a0=$(buckets evident_ack_seconds)
+    out=$("$loadgen" http --addr "127.0.0.1:$d_http" --token "$token" \
+        --clients "$lat_clients" --batch "$lat_batch" --seconds "$http_seconds" --warmup 1 \
+        --rate "$lat_rate")
+    f1=$(buckets evident_fdatasync_seconds)
+    a1=$(buckets evident_ack_seconds)
+    say "  $out"
+    say "  daemon during it: fdatasync p99 <= $(hist_p99 "$f0" "$f1") µs," \
+        "ack (queue to answer) p99 <= $(hist_p99 "$a0" "$a1") µs"
+    rec "$1_p50" "$(field "$out" p50_us)"
+    rec "$1_p99" "$(field "$out" p99_us)"
+    rec "$1_service_p99" "$(field "$out" service_p99_us)"
+    rec "$1_wake_p99" "$(field "$out" wake_p99_us)"
+    rec "$1_daemon_fsync_p99" "$(hist_p99 "$f0" "$f1")"
+    rec "$1_rate" "$(field "$out" rate)"
+}
+# lat_run NAME EVIDENTD KEY: a fresh log and daemon (that binary), the latency load, stop.
+lat_run() {
+    local saved=$evidentd
+    evidentd=$2
+    start_evidentd "$1" always
+    evidentd=$saved
+    lat_measure "$3"
+    stop_evidentd
+}
+
 if [[ $only == *http* ]]; then
     for r in $(seq "$reps"); do
         say "http rep $r/$reps: machine fdatasync"
@@ -240,28 +291,46 @@ if [[ $only == *http* ]]; then
         # throughput run's 700 MB that is still going on (LAT_AFTER_THROUGHPUT=1: the same one).
         if [[ ${LAT_AFTER_THROUGHPUT:-0} != 1 ]]; then
             stop_evidentd
-            start_evidentd "lat-$r" always
         fi
-        say "http rep $r/$reps: latency at $lat_rate events/s, $lat_clients clients, batches of $lat_batch"
-        f0=$(buckets evident_fdatasync_seconds)
-        a0=$(buckets evident_ack_seconds)
-        out=$("$loadgen" http --addr "127.0.0.1:$d_http" --token "$token" \
+        # EVIDENTD_B: the same latency run with another build's daemon, before
+        # this one in even repetitions and after it in odd ones (always after
+        # with LAT_AFTER_THROUGHPUT=1, whose daemon is still running).
+        b_first=$([[ $((r % 2)) == 0 && ${LAT_AFTER_THROUGHPUT:-0} != 1 ]] && echo 1 || echo 0)
+        if [[ -n $evidentd_b && $b_first == 1 ]]; then
+            lat_run "latb-$r" "$evidentd_b" latb
+        fi
+        if [[ ${LAT_AFTER_THROUGHPUT:-0} == 1 ]]; then
+            lat_measure lat
+            stop_evidentd
+        else
+            lat_run "lat-$r" "$evidentd" lat
+        fi
+        ev_p99=$(awk '$1 == "lat_p99" { v = $2 } END { print v }' "$results")
+        if [[ -n $evidentd_b && $b_first == 0 ]]; then
+            lat_run "latb-$r" "$evidentd_b" latb
+        fi
+
+        # The same load against the simplest durable-ack HTTP server (no JSON, no
+        # hashing, no log): what any server with this thread model reaches here.
+        say "http rep $r/$reps: reference durable-ack server, same load"
+        start_ackserver "ref-$r"
+        out=$("$loadgen" http --addr "127.0.0.1:$a_http" --token "$token" \
             --clients "$lat_clients" --batch "$lat_batch" --seconds "$http_seconds" --warmup 1 \
             --rate "$lat_rate")
-        f1=$(buckets evident_fdatasync_seconds)
-        a1=$(buckets evident_ack_seconds)
+        stop_ackserver
         say "  $out"
-        say "  daemon during it: fdatasync p99 <= $(hist_p99 "$f0" "$f1") µs," \
-            "ack (queue to answer) p99 <= $(hist_p99 "$a0" "$a1") µs"
-        rec lat_p50 "$(field "$out" p50_us)"
-        rec lat_p99 "$(field "$out" p99_us)"
-        rec lat_service_p99 "$(field "$out" service_p99_us)"
-        rec lat_wake_p99 "$(field "$out" wake_p99_us)"
-        rec lat_daemon_fsync_p99 "$(hist_p99 "$f0" "$f1")"
-        rec lat_rate "$(field "$out" rate)"
-        stop_evidentd
+        say "  server: $(cat "$a_dir/ackserver.out")"
+        rec ref_p50 "$(field "$out" p50_us)"
+        rec ref_p99 "$(field "$out" p99_us)"
+        rec ref_service_p99 "$(field "$out" service_p99_us)"
+        rec ref_wake_p99 "$(field "$out" wake_p99_us)"
+        rec ref_rate "$(field "$out" rate)"
+        rec ref_server_fsync_p99 "$(field "$(cat "$a_dir/ackserver.out")" write_fdatasync_p99_us)"
+        # Per repetition, so that the ratio compares runs minutes apart, not medians.
+        rec lat_p99_over_ref "$(awk -v a="$ev_p99" -v b="$(field "$out" p99_us)" \
+            'BEGIN { if (b > 0) printf "%.2f", a / b }')"
         fsync_probe 2000
-        rm -rf "$tmp/http-$r" "$tmp/lat-$r"
+        rm -rf "$tmp/http-$r" "$tmp/lat-$r" "$tmp/latb-$r" "$tmp/ref-$r"
     done
 fi
 
@@ -321,6 +390,25 @@ row "  ack latency p99 (client)" lat_p99 µs "< 3 x fdatasync p99" "fdatasync p9
 row "  ack latency p99 from the actual send" lat_service_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
 row "  load generator's late wake-ups, p99" lat_wake_p99 µs "" "" ""
 row "  the daemon's own fdatasync p99 (bucket bound)" lat_daemon_fsync_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
+rp50=$(med ref_p50)
+rp99=$(med ref_p99)
+row "reference durable-ack server, same load: achieved" ref_rate events/s "" "" ""
+row "  reference durable-ack server: ack p50" ref_p50 µs "" "fdatasync p50 $fp50 µs" "$fp50"
+row "  reference durable-ack server: ack p99" ref_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
+row "  reference durable-ack server: ack p99 from the actual send" ref_service_p99 µs "" "" ""
+row "  reference: load generator's late wake-ups, p99" ref_wake_p99 µs "" "" ""
+row "  reference: its own write + fdatasync p99" ref_server_fsync_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
+row "  evidentd ack p50 / reference's" lat_p50 µs "" "reference p50 $rp50 µs" "$rp50"
+row "  evidentd ack p99 / reference's" lat_p99 µs "" "reference p99 $rp99 µs" "$rp99"
+row "  evidentd ack p99 / reference's, per repetition" lat_p99_over_ref "" "" "" ""
+if [[ -n $evidentd_b ]]; then
+    row "EVIDENTD_B at $lat_rate events/s: achieved" latb_rate events/s "" "" ""
+    row "  EVIDENTD_B ack latency p50 (client)" latb_p50 µs "" "this build's p50 $(med lat_p50) µs" "$(med lat_p50)"
+    row "  EVIDENTD_B ack latency p99 (client)" latb_p99 µs "" "this build's p99 $(med lat_p99) µs" "$(med lat_p99)"
+    row "  EVIDENTD_B ack p99 from the actual send" latb_service_p99 µs "" "" ""
+    row "  EVIDENTD_B: load generator's late wake-ups, p99" latb_wake_p99 µs "" "" ""
+    row "  EVIDENTD_B: the daemon's own fdatasync p99 (bucket bound)" latb_daemon_fsync_p99 µs "" "" ""
+fi
 row "evidentd VmRSS, idle (before producers)" mem_idle KiB "" "" ""
 row "evidentd VmRSS, $producers Unix producers (max sampled)" mem_rss KiB "< 65536" "" "65536"
 row "evidentd VmHWM, $producers Unix producers" mem_hwm KiB "< 65536" "" "65536"

@@ -13,7 +13,11 @@
  *     every later one with the same error, and what was acknowledged before
  *     is intact after a reopen;
  *   - stopping answers everything queued;
- *   - a burst of submissions is appended in queue order by the two committers;
+ *   - a burst of submissions is appended and answered in queue order;
+ *   - a write or sync failing at any step of such a burst acknowledges only
+ *     what is durable: the answers come in order, all 0 up to the failure and
+ *     the error after it, and every acknowledged event is in the log at its
+ *     index after a reopen;
  *   - intake turns JSON into prepared events, or into the exact error.
  */
 #include "testutil.h"
@@ -36,13 +40,17 @@ struct answer {
     atomic_int calls;
     int rc;
     uint64_t first;
+    int order; /* when it was answered, among all answers */
 };
+
+static atomic_int answers_given;
 
 static void on_done(struct evd_submission *s, int rc, uint64_t first)
 {
     struct answer *a = s->ctx;
     a->rc = rc;
     a->first = first;
+    a->order = atomic_fetch_add(&answers_given, 1);
     atomic_fetch_add(&a->calls, 1);
 }
 
@@ -335,11 +343,10 @@ static void test_stop_answers_everything(void **state)
 }
 
 /*
- * The two committers (one appending and gathering while the other syncs)
- * append batches in the order they were queued: a burst of submissions, not
- * waited for one by one, gets increasing indexes in submission order, each
- * answered once, and each index holds its own event. The same under interval,
- * and with group_commit_wait.
+ * The committer appends batches in the order they were queued: a burst of
+ * submissions, not waited for one by one, gets increasing indexes in
+ * submission order, is answered in that order, each once, and each index
+ * holds its own event. The same under interval, and with group_commit_wait.
  */
 static void burst_in_order(const char *dir, enum ev_sync sync, uint64_t group_wait_ns)
 {
@@ -359,6 +366,7 @@ static void burst_in_order(const char *dir, enum ev_sync sync, uint64_t group_wa
         assert_int_equal(a[k].rc, 0);
         if (k > 0) {
             assert_true(a[k].first >= a[k - 1].first + a[k - 1].count);
+            assert_true(a[k].order > a[k - 1].order);
         }
         for (size_t i = 0; i < a[k].count; i++) {
             assert_entry(log, a[k].first + i, k, i);
@@ -379,6 +387,125 @@ static void test_burst_in_order(void **state)
     burst_in_order(f->dir, EV_SYNC_ALWAYS, 0);
     burst_in_order(f->dir, EV_SYNC_INTERVAL, 0);
     burst_in_order(f->dir, EV_SYNC_ALWAYS, 1000000); /* a lone batch waits 1 ms for company */
+}
+
+/* count events of about 6 KiB each ({"i":i,"tag":tag,"zpad":"000..."}): 10 fill a segment. */
+static void answer_init_big(struct answer *a, size_t count, int tag)
+{
+    static char data[6200];
+    memset(a, 0, sizeof(*a));
+    for (size_t i = 0; i < count; i++) {
+        (void)snprintf(data, sizeof(data), "{\"i\":%zu,\"tag\":%d,\"zpad\":\"%06000d\"}", i, tag,
+                       0);
+        prepare(&a->events[i], "custom.commit", data);
+    }
+    a->count = count;
+    a->s = (struct evd_submission){
+        .events = a->events, .count = count, .done = on_done, .ctx = a, .source = EVD_SRC_UNIX};
+}
+
+static void assert_big_entry(struct ev_log *log, uint64_t index, int tag, size_t i)
+{
+    struct ev_entry *e = NULL;
+    char want[64];
+    tu_ok(ev_log_entry(log, index, &e));
+    (void)snprintf(want, sizeof(want), "\"data\":{\"i\":%zu,\"tag\":%d,\"zpad\"", i, tag);
+    if (strstr(e->bytes, want) == NULL) {
+        fail_msg("entry %llu does not hold %s", (unsigned long long)index, want);
+    }
+    ev_entry_free(e);
+}
+
+/*
+ * A burst of batches (batch_max 7) of 6 KiB events, crossing a segment
+ * rotation every 10 events, the I/O failing from its k-th write or sync on:
+ * returns whether any submission failed. Whatever step fails (a
+ * record write or fdatasync, a rotation inside an append, the derived files),
+ * nothing is acknowledged that is not durable, and the answers keep their
+ * order (a committer that overlaps appends with syncs must keep this too).
+ */
+static bool failing_burst_once(const char *dir, const uint8_t *v, long k)
+{
+    struct ev_open_options oo = {.sync = EV_SYNC_NEVER, .segment_bytes = 64 * 1024};
+    struct ev_log *log = tu_open(dir, &oo);
+    struct evd_commit_options o = {.sync = EV_SYNC_ALWAYS, .batch_max = 7, .queue_max = 100000};
+    struct evd_commit *c = NULL;
+    struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    void *args[2];
+    pthread_t t;
+    static struct answer a[60];
+    uint64_t size0 = ev_log_size(log);
+
+    tu_ok(evd_commit_start(log, &o, &c));
+    args[0] = c;
+    args[1] = &g;
+    /* Hold the committer so that the burst is queued whole, then let it go. */
+    assert_int_equal(pthread_create(&t, NULL, hold_thread, args), 0);
+    pthread_mutex_lock(&g.lock);
+    while (!g.entered) {
+        pthread_cond_wait(&g.cond, &g.lock);
+    }
+    pthread_mutex_unlock(&g.lock);
+    for (int n = 0; n < 60; n++) {
+        answer_init_big(&a[n], (size_t)(n % 3) + 1, n);
+        tu_ok(evd_commit_submit(c, &a[n].s));
+    }
+    evi_io_fail_after(k, EIO);
+    pthread_mutex_lock(&g.lock);
+    g.open = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    pthread_join(t, NULL);
+
+    bool failed = false;
+    for (int n = 0; n < 60; n++) {
+        wait_calls(&a[n]);
+        if (n > 0 && a[n].order <= a[n - 1].order) {
+            fail_msg("k=%ld: submission %d answered before %d", k, n, n - 1);
+        }
+        if (a[n].rc != 0) {
+            failed = true;
+            assert_int_equal(a[n].rc, -EIO);
+        } else if (failed) {
+            fail_msg("k=%ld: submission %d acknowledged after one before it failed", k, n);
+        }
+    }
+    evi_io_fail_after(0, 0);
+    evd_commit_stop(c);
+    (void)ev_log_close(log);
+
+    log = tu_open(dir, &oo);
+    for (int n = 0; n < 60; n++) {
+        if (a[n].rc == 0) {
+            for (size_t i = 0; i < a[n].count; i++) {
+                assert_big_entry(log, a[n].first + i, n, i);
+            }
+        }
+        answer_release(&a[n]);
+    }
+    assert_true(ev_log_size(log) >= size0);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(dir, v);
+    assert_int_equal(rep.failure, EV_FAIL_NONE);
+    return failed;
+}
+
+static void test_failing_burst(void **state)
+{
+    struct tu_fixture *f = *state;
+    uint8_t v[EV_VERIFICATION_KEY_BYTES];
+    long k, failed = 0;
+
+    tu_create(f->dir, 0, v);
+    for (k = 1; k < 400; k++) {
+        if (!failing_burst_once(f->dir, v, k)) {
+            break; /* past the burst's last write or sync */
+        }
+        failed++;
+    }
+    print_message("a failure at each of %ld I/O calls of the burst\n", failed);
+    assert_true(k < 400);
+    assert_true(failed >= 20); /* records, syncs, rotations, derived files */
 }
 
 /* ---- intake ----------------------------------------------------------------- */
@@ -459,6 +586,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_disk, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_everything, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_burst_in_order, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_failing_burst, tu_setup, tu_teardown),
         cmocka_unit_test(test_intake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

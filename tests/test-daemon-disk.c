@@ -10,6 +10,9 @@
  *     the index its answer gives (events that recovery kept, made durable at
  *     the rotation before the failure, are not appended again: a submission
  *     they cover in part is split), and the log verifies;
+ *   - block, several batches: the same for five submissions in four
+ *     batches queued at once: answered in order, each once, each event in
+ *     the log exactly once at its answer's index;
  *   - reject: the batch is refused with -ENOSPC and the daemon appends again
  *     by itself afterwards;
  *   - the reserve: under disk.reserve producers' events wait (block) while
@@ -41,13 +44,17 @@ struct answer {
     atomic_int calls;
     int rc;
     uint64_t first;
+    int order; /* when it was answered, among all answers */
 };
+
+static atomic_int answers_given;
 
 static void on_done(struct evd_submission *s, int rc, uint64_t first)
 {
     struct answer *a = s->ctx;
     a->rc = rc;
     a->first = first;
+    a->order = atomic_fetch_add(&answers_given, 1);
     atomic_fetch_add(&a->calls, 1);
 }
 
@@ -95,7 +102,8 @@ struct rig {
     struct evd_commit *commit;
 };
 
-static void rig_start(struct rig *g, const char *dir, int action, uint64_t reserve)
+static void rig_start_batch(struct rig *g, const char *dir, int action, uint64_t reserve,
+                            size_t batch_max)
 {
     struct ev_config *cfg = NULL;
     struct ev_open_options o = {.segment_bytes = SEGMENT};
@@ -116,12 +124,17 @@ static void rig_start(struct rig *g, const char *dir, int action, uint64_t reser
     tu_ok(evd_disk_new(&g->d, &o, &g->d.disk));
     evd_disk_set_retry(g->d.disk, 20000000); /* 20 ms: the sweep retries at once */
     struct evd_commit_options co = {.sync = EV_SYNC_ALWAYS,
-                                    .batch_max = 64,
+                                    .batch_max = batch_max,
                                     .queue_max = 1024,
                                     .metrics = g->d.metrics,
                                     .disk = g->d.disk};
     tu_ok(evd_commit_start(g->d.log, &co, &g->commit));
     g->d.commit = g->commit;
+}
+
+static void rig_start(struct rig *g, const char *dir, int action, uint64_t reserve)
+{
+    rig_start_batch(g, dir, action, reserve, 64);
 }
 
 static void rig_stop(struct rig *g)
@@ -275,6 +288,78 @@ static void test_block_sweep(void **state)
     assert_true(held >= 8); /* records, syncs, two segment creations, derived files */
 }
 
+/*
+ * Five submissions of 2, 3, 2, 1 and 2 events (tags 1 to 5) with batch_max 3:
+ * four batches, [1] [2] [3 4] [5], across rotations (three events fill a
+ * segment); ENOSPC from I/O call k on. Returns whether it happened.
+ */
+static bool block_batches_once(struct tu_fixture *f, long k)
+{
+    static const size_t sizes[5] = {2, 3, 2, 1, 2};
+    struct rig g;
+    struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    static struct answer a[5];
+    pthread_t caller;
+
+    tu_rm_rf(f->dir);
+    tu_create(f->dir, 0, f->v);
+    rig_start_batch(&g, f->dir, EV_DISK_FULL_BLOCK, 0, 3);
+    struct call_arg ca = {g.commit, &gate};
+    assert_int_equal(pthread_create(&caller, NULL, call_thread, &ca), 0);
+    usleep(20000); /* the committer is in wait_gate (or soon): all five are queued */
+    for (int i = 0; i < 5; i++) {
+        answer_init(&a[i], sizes[i], i + 1, i % 2 ? EVD_SRC_HTTP : EVD_SRC_UNIX);
+        tu_ok(evd_commit_submit(g.commit, &a[i].s));
+    }
+    evi_io_fail_after(k, ENOSPC);
+    pthread_mutex_lock(&gate.lock);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
+    pthread_join(caller, NULL);
+
+    for (int i = 0; i < 2000 && enospc_count(g.d.disk) == 0 && !answered(&a[4], 1); i++) {
+    }
+    bool failed = enospc_count(g.d.disk) > 0;
+    evi_io_fail_after(0, 0);
+    for (int i = 0; i < 5; i++) {
+        if (!answered(&a[i], 10000)) {
+            fail_msg("k=%ld: submission %d never answered", k, i);
+        }
+        if (a[i].rc != 0) {
+            fail_msg("k=%ld: submission %d: %d (%s), expected it held and written", k, i, a[i].rc,
+                     ev_strerror(a[i].rc));
+        }
+        assert_int_equal(atomic_load(&a[i].calls), 1);
+        if (i > 0 && a[i].order <= a[i - 1].order) {
+            fail_msg("k=%ld: submission %d answered before %d", k, i, i - 1);
+        }
+    }
+    rig_stop(&g);
+    struct answer *all[5] = {&a[0], &a[1], &a[2], &a[3], &a[4]};
+    check_log(f->dir, all, 5, k, f->v);
+    for (int i = 0; i < 5; i++) {
+        answer_release(&a[i]);
+    }
+    return failed;
+}
+
+static void test_block_batches_sweep(void **state)
+{
+    struct tu_fixture *f = *state;
+    long k, held = 0;
+
+    for (k = 1; k < 300; k++) {
+        if (!block_batches_once(f, k)) {
+            break; /* past the last write or sync */
+        }
+        held++;
+    }
+    print_message("ENOSPC held and recovered at each of %ld I/O calls (4 batches)\n", held);
+    assert_true(k < 300);
+    assert_true(held >= 12);
+}
+
 static void test_reject(void **state)
 {
     struct tu_fixture *f = *state;
@@ -353,6 +438,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_block_sweep, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_batches_sweep, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_holds_producers_not_alerts, tu_setup,
                                         teardown),
