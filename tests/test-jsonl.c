@@ -137,6 +137,9 @@ static void test_jansson_reader(void **state)
     expect_event("{\"type\":\"custom.a\",\"severity\":\"\\u0064ebug\",\"source\":{\"b\":1e2,"
                  "\"a\":[]}}",
                  0, "custom.a", EV_SEV_DEBUG, "{\"a\":[],\"b\":100.0}", NULL);
+    /* DEL (0x7f) is JSON text, but not the fast reader's. */
+    expect_event("{\"type\":\"custom.a\",\"data\":{\"k\":\"a\x7f\"}}", 0, "custom.a", -1, NULL,
+                 "{\"k\":\"a\x7f\"}");
     /* Deeper than the fast reader goes (32), well within jansson's 2048. */
     char deep[256];
     size_t n = (size_t)snprintf(deep, sizeof(deep), "{\"type\":\"custom.a\",\"data\":{\"a\":");
