@@ -347,6 +347,16 @@ static void test_buffer(void **state)
     assert_int_equal(ev_jsonl_buffer_size(b), 0);
     assert_int_equal(ev_jsonl_read(b, "{\"type\":\"custom.z\"}", 19, &events[0]), 1);
     assert_int_equal(events[0].type, 0);
+    /* Arguments: an empty line may be NULL; nothing else may. */
+    assert_int_equal(ev_jsonl_read(b, NULL, 0, &events[1]), 0);
+    assert_int_equal(ev_jsonl_read_fast(b, NULL, 0, 100, &events[1]), 0);
+    assert_int_equal(ev_jsonl_read(b, NULL, 1, &events[1]), -EINVAL);
+    assert_string_equal(ev_last_error(), "ev_jsonl_read: NULL argument");
+    assert_int_equal(ev_jsonl_read_fast(b, NULL, 1, 100, &events[1]), -EINVAL);
+    assert_int_equal(ev_jsonl_read(NULL, "{}", 2, &events[1]), -EINVAL);
+    assert_int_equal(ev_jsonl_read(b, "{}", 2, NULL), -EINVAL);
+    assert_int_equal(ev_jsonl_read_fast(NULL, "{}", 2, 100, &events[1]), -EINVAL);
+    assert_int_equal(ev_jsonl_buffer_size(b), 9);
     ev_jsonl_buffer_free(b);
     ev_jsonl_buffer_free(NULL);
     free(events);

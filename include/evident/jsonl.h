@@ -123,7 +123,8 @@ void ev_jsonl_event_get(const struct ev_jsonl_buffer *buffer, const struct ev_js
  *   EV_ETOOBIG   len > EV_JSONL_LINE_MAX ("longer than 1048576 bytes"), or
  *                the event's text over EV_JSONL_EVENT_MAX ("event too big: an
  *                entry holds at most 65535 bytes"); nothing added to buffer;
- *   -ENOMEM      out of memory; nothing added to buffer.
+ *   -ENOMEM      out of memory; nothing added to buffer;
+ *   -EINVAL      buffer or ret_event NULL, or line NULL with len > 0.
  * The messages are at most 511 bytes (a long key is cut).
  */
 int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
@@ -136,7 +137,8 @@ int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
  * is a good event as ev_jsonl_read() defines it, read into *ret_event and
  * buffer, with source and data together taking at most max_object_bytes in
  * the buffer; 0 when it is not sure (buffer left as it was: parse the line
- * with a full JSON parser to decide); -ENOMEM. Never an error message.
+ * with a full JSON parser to decide); -ENOMEM; -EINVAL as ev_jsonl_read().
+ * Never an error message.
  */
 int ev_jsonl_read_fast(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
                        size_t max_object_bytes, struct ev_jsonl_event *ret_event);

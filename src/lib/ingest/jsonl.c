@@ -473,11 +473,16 @@ int ev_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
 {
     struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
     struct ev_jsonl_event *p = &ev;
-    struct reader r = {text, text + len};
+    struct reader r;
     const char *type = NULL, *severity = NULL;
-    size_t type_len = 0, severity_len = 0, mark = a->len;
+    size_t type_len = 0, severity_len = 0, mark;
     bool plain;
 
+    if (a == NULL || text == NULL || ret_event == NULL) {
+        return a != NULL && ret_event != NULL && len == 0 ? 0 : -EINVAL;
+    }
+    r = (struct reader){text, text + len};
+    mark = a->len;
     skip_ws(&r);
     if (r.p >= r.end || *r.p++ != '{') {
         goto fallback;
@@ -670,6 +675,9 @@ int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
     size_t lead = 0;
     int r;
 
+    if (buffer == NULL || (line == NULL && len > 0) || ret_event == NULL) {
+        return evi_error(-EINVAL, "ev_jsonl_read: NULL argument");
+    }
     if (len > EV_JSONL_LINE_MAX) {
         return evi_error(EV_ETOOBIG, "longer than %u bytes", EV_JSONL_LINE_MAX);
     }
