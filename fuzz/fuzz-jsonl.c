@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer target: the CLI's fast reader of events as JSON Lines
- * (src/cli/jsonl.c, `evident append --jsonl`).
+ * libFuzzer target: the library's reader of events as JSON Lines
+ * (include/evident/jsonl.h: ev_jsonl_read_fast() and ev_jsonl_read(), used by
+ * `evident append --jsonl` and evidentd).
  *
- * The reader may only say "good event" for a line that jansson agrees is a
- * good event with the same content; otherwise it must say "not sure" and leave
- * its arena as it was. Checked on every input:
- *  - no crash, no read past the line (ASan), the arena untouched on "not sure";
+ * The fast reader may only say "good event" for a line that jansson agrees is
+ * a good event with the same content; otherwise it must say "not sure" and
+ * leave its buffer as it was. Checked on every input:
+ *  - no crash, no read past the line (ASan), the buffer untouched on "not sure";
  *  - on "good" for a line jansson rejects: the fault is inside source or data,
  *    which the reader leaves to the library, and the library refuses them;
  *  - on "good": jansson parses the line (duplicates rejected) as an object
@@ -14,7 +15,10 @@
  *    jansson's string and is a valid type; the severity equals what
  *    ev_severity_parse makes of jansson's string (info when absent); source
  *    and data, when present, are objects whose text in the arena means the
- *    same JSON as jansson's value (equal canonical forms).
+ *    same JSON as jansson's value (equal canonical forms);
+ *  - ev_jsonl_read() (the fast reader, else jansson) agrees: the same event
+ *    where the fast reader is sure; otherwise an event exactly when jansson
+ *    finds one, or an error with a message and the buffer as it was.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,10 +27,11 @@
 
 #include <jansson.h>
 
+#include <evident/error.h>
+#include <evident/jsonl.h>
 #include <evident/log.h>
 
 #include "entry.h"
-#include "jsonl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,11 +47,20 @@ static char *canonical(const json_t *value)
     return json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
-/* The arena text at off means the same JSON as value. */
-static void check_same(const struct cli_arena *a, size_t off, const json_t *value)
+/* 1-64 of [a-z0-9_.:-], starting with a letter: FORMAT.md §5, written out again here. */
+static bool type_valid(const char *t)
+{
+    size_t n = strlen(t);
+    if (n < 1 || n > 64 || !(t[0] >= 'a' && t[0] <= 'z')) {
+        return false;
+    }
+    return strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_.:-") == n;
+}
+
+/* The text means the same JSON object as value. */
+static void check_same(const char *text, const json_t *value)
 {
     json_error_t jerr;
-    const char *text = a->data + off;
     json_t *mine = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 
     CHECK(mine != NULL && json_is_object(mine) && json_is_object(value));
@@ -57,26 +71,90 @@ static void check_same(const struct cli_arena *a, size_t off, const json_t *valu
     json_decref(mine);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static bool same_text(const char *x, const char *y)
 {
-    struct cli_arena a = {0};
-    struct cli_event_text ev;
+    return (x == NULL && y == NULL) || (x != NULL && y != NULL && strcmp(x, y) == 0);
+}
+
+/*
+ * ev_jsonl_read() on the same line: the fast reader's event (under the same
+ * bound) where it is sure, else jansson's verdict; on failure a message and
+ * nothing added to the buffer.
+ */
+static void check_full(const char *line, size_t size)
+{
+    struct ev_jsonl_buffer *fast = NULL, *full = NULL;
+    struct ev_jsonl_event fast_ev, ev;
+    struct ev_event want, got;
     json_error_t jerr;
 
-    /* An arena with something in it already: "not sure" must leave it as it was. */
-    CHECK(cli_arena_add(&a, "prefix", 6) == 0);
-    size_t before = a.len;
+    CHECK(ev_jsonl_buffer_new(&fast) == 0 && ev_jsonl_buffer_new(&full) == 0);
+    int f = ev_jsonl_read_fast(fast, line, size, EV_JSONL_EVENT_MAX, &fast_ev);
+    int r = ev_jsonl_read(full, line, size, &ev);
+    CHECK(f == 0 || f == 1);
+    CHECK(r == 1 || r == 0 || r == EV_EJSON || r == EV_ETOOBIG);
+    if (r != 1) {
+        CHECK(ev_jsonl_buffer_size(full) == 0);
+        CHECK(r == 0 || ev_last_error()[0] != '\0');
+        CHECK(f == 0 || size > EV_JSONL_LINE_MAX);
+        goto out;
+    }
+    ev_jsonl_event_get(full, &ev, &got);
+    if (f == 1) {
+        ev_jsonl_event_get(fast, &fast_ev, &want);
+        CHECK(strcmp(got.type, want.type) == 0 && got.severity == want.severity);
+        CHECK(same_text(got.source_json, want.source_json));
+        CHECK(same_text(got.data_json, want.data_json));
+        goto out;
+    }
+    /* Not the fast reader's: jansson read it, so it is a good event as jansson sees it. */
+    json_t *root = json_loadb(line, size, JSON_REJECT_DUPLICATES, &jerr);
+    CHECK(root != NULL && json_is_object(root));
+    const char *type = json_string_value(json_object_get(root, "type"));
+    CHECK(type != NULL && strcmp(type, got.type) == 0 && type_valid(type));
+    json_t *sev = json_object_get(root, "severity");
+    int severity = -1;
+    CHECK(sev == NULL ||
+          (json_is_string(sev) && ev_severity_parse(json_string_value(sev), &severity) == 0));
+    CHECK(got.severity == severity);
+    json_t *source = json_object_get(root, "source"), *payload = json_object_get(root, "data");
+    CHECK((source == NULL) == (got.source_json == NULL));
+    CHECK((payload == NULL) == (got.data_json == NULL));
+    if (source != NULL) {
+        check_same(got.source_json, source);
+    }
+    if (payload != NULL) {
+        check_same(got.data_json, payload);
+    }
+    json_decref(root);
+out:
+    ev_jsonl_buffer_free(fast);
+    ev_jsonl_buffer_free(full);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct ev_jsonl_buffer *b = NULL;
+    struct ev_jsonl_event ev;
+    struct ev_event e = {0};
+    json_error_t jerr;
+
+    CHECK(ev_jsonl_buffer_new(&b) == 0);
+    /* A buffer with an event in it already: "not sure" must leave it as it was. */
+    CHECK(ev_jsonl_read(b, "{\"type\":\"prefix\"}", 17, &ev) == 1);
+    size_t before = ev_jsonl_buffer_size(b);
     /* An exact-size copy, so that a read past the line is an ASan report. */
     char *line = malloc(size ? size : 1);
     CHECK(line != NULL);
     memcpy(line, data, size);
 
-    int r = cli_jsonl_fast(line, size, EV_ENTRY_MAX_BYTES, &a, &ev);
+    int r = ev_jsonl_read_fast(b, line, size, EV_ENTRY_MAX_BYTES, &ev);
     CHECK(r == 0 || r == 1);
     if (r == 0) {
-        CHECK(a.len == before);
+        CHECK(ev_jsonl_buffer_size(b) == before);
         goto out;
     }
+    ev_jsonl_event_get(b, &ev, &e);
     CHECK(memchr(line, '\0', size) == NULL);
     json_t *root = json_loadb(line, size, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -85,12 +163,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * validate (jsonl.h): a line jansson rejects may be "good" only if the
          * fault is inside them, and then the library must refuse the event.
          */
-        struct ev_event e = {
-            .type = a.data + ev.type,
-            .severity = ev.severity,
-            .source_json = ev.source == SIZE_MAX ? NULL : a.data + ev.source,
-            .data_json = ev.data == SIZE_MAX ? NULL : a.data + ev.data,
-        };
         struct evi_entry_body body = {0};
         CHECK(evi_entry_body_make(&e, false, &body) < 0);
         goto out;
@@ -104,8 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
               strcmp(key, "source") == 0 || strcmp(key, "data") == 0);
     }
     const char *type = json_string_value(json_object_get(root, "type"));
-    CHECK(type != NULL && ev.type != SIZE_MAX && strcmp(type, a.data + ev.type) == 0);
-    CHECK(cli_event_type_ok(type));
+    CHECK(type != NULL && ev.type != EV_JSONL_ABSENT && strcmp(type, e.type) == 0);
+    CHECK(type_valid(type));
     json_t *sev = json_object_get(root, "severity");
     int want = -1; /* the type's default */
     if (sev != NULL) {
@@ -113,18 +185,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK(ev.severity == want);
     json_t *source = json_object_get(root, "source");
-    CHECK((source == NULL) == (ev.source == SIZE_MAX));
+    CHECK((source == NULL) == (ev.source == EV_JSONL_ABSENT));
     if (source != NULL) {
-        check_same(&a, ev.source, source);
+        check_same(e.source_json, source);
     }
     json_t *payload = json_object_get(root, "data");
-    CHECK((payload == NULL) == (ev.data == SIZE_MAX));
+    CHECK((payload == NULL) == (ev.data == EV_JSONL_ABSENT));
     if (payload != NULL) {
-        check_same(&a, ev.data, payload);
+        check_same(e.data_json, payload);
     }
     json_decref(root);
 out:
+    check_full(line, size);
     free(line);
-    free(a.data);
+    ev_jsonl_buffer_free(b);
     return 0;
 }

@@ -22,22 +22,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include <evident/config.h>
 #include <evident/error.h>
 #include <evident/event.h>
+#include <evident/jsonl.h>
 #include <evident/log.h>
 #include <evident/policy.h>
 
 #include "cli.h"
-#include "jsonl.h"
 
-#define LINE_MAX_BYTES (1u << 20) /* longest accepted input line */
 #define READ_BLOCK (256u << 10)
 #define BATCH_MAX 4096
-/* Room in an entry for everything but source and data: {"v":1,"seq":...,"type":...}. */
-#define ENTRY_OVERHEAD 256
 
 static const char usage[] =
     "usage: evident [-d DIR] append --type TYPE [--severity SEVERITY] [--source JSON]\n"
@@ -74,14 +69,13 @@ static const char usage[] =
 /* ---- JSON Lines ----------------------------------------------------------- */
 
 struct pending_event {
-    size_t type, source, data; /* offsets into the arena; SIZE_MAX = absent */
-    int severity;
+    struct ev_jsonl_event event; /* its text in the batch's buffer */
     unsigned long long line;
 };
 
 /* One batch of checked lines: filled by the reading thread, appended by the other. */
 struct batch {
-    struct cli_arena arena;
+    struct ev_jsonl_buffer *text;
     struct pending_event pending[BATCH_MAX];
     struct ev_prepared prepared[BATCH_MAX]; /* what the policy made of each line */
     size_t count;
@@ -117,20 +111,6 @@ struct stream {
     size_t out_len, out_cap;
 };
 
-/* Compact JSON of an object into the arena. */
-static size_t arena_dump(struct cli_arena *a, const json_t *json)
-{
-    size_t need = json_dumpb(json, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
-    if (need == 0 || cli_arena_reserve(a, need + 1) < 0) {
-        return SIZE_MAX;
-    }
-    size_t off = a->len;
-    (void)json_dumpb(json, a->data + off, need, JSON_COMPACT | JSON_SORT_KEYS);
-    a->data[off + need] = '\0';
-    a->len += need + 1;
-    return off;
-}
-
 /* Reports a rejected line (main thread). */
 static void line_error(struct stream *s, unsigned long long line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -147,120 +127,20 @@ static void line_error(struct stream *s, unsigned long long line, const char *fm
     s->rejected++;
 }
 
-/*
- * The jansson path: the authority on what is wrong with a line. Checks one
- * line as an event on its own and adds it to the batch, or reports it and
- * counts it as rejected. Returns -ENOMEM only.
- */
-static int jansson_line(struct stream *s, const char *text, size_t len)
-{
-    struct pending_event *p = &s->b->pending[s->b->count];
-    json_error_t jerr;
-    json_t *root, *value;
-    const char *key;
-    size_t mark = s->b->arena.len;
-    int r = 0;
-
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        line_error(s, s->line, "invalid JSON at column %d: %s", jerr.column, jerr.text);
-        return 0;
-    }
-    if (!json_is_object(root)) {
-        line_error(s, s->line, "not a JSON object");
-        goto out;
-    }
-    *p = (struct pending_event){SIZE_MAX, SIZE_MAX, SIZE_MAX, -1, s->line};
-    json_object_foreach(root, key, value)
-    {
-        if (strcmp(key, "type") == 0) {
-            const char *t = json_string_value(value);
-            if (t == NULL || !cli_event_type_ok(t) || strcmp(t, "seal") == 0) {
-                line_error(s, s->line,
-                           "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a "
-                           "letter (and not \"seal\")");
-                goto drop;
-            }
-            p->type = cli_arena_add(&s->b->arena, t, strlen(t));
-            if (p->type == SIZE_MAX) {
-                r = -ENOMEM;
-                goto drop;
-            }
-        } else if (strcmp(key, "severity") == 0) {
-            const char *sev = json_string_value(value);
-            if (sev == NULL || ev_severity_parse(sev, &p->severity) < 0) {
-                line_error(s, s->line,
-                           "\"severity\" must be one of emergency alert critical "
-                           "error warning notice info debug");
-                goto drop;
-            }
-        } else if (strcmp(key, "source") == 0 || strcmp(key, "data") == 0) {
-            if (!json_is_object(value)) {
-                line_error(s, s->line, "\"%s\" must be a JSON object", key);
-                goto drop;
-            }
-            /* Written canonical (FORMAT.md §5), so the library takes it as it is. */
-            size_t off = arena_dump(&s->b->arena, value);
-            if (off == SIZE_MAX) {
-                r = -ENOMEM;
-                goto drop;
-            }
-            if (strcmp(key, "source") == 0) {
-                p->source = off;
-            } else {
-                p->data = off;
-            }
-        } else {
-            line_error(s, s->line, "unknown key \"%s\" (expected type, severity, source, data)",
-                       key);
-            goto drop;
-        }
-    }
-    if (p->type == SIZE_MAX) {
-        line_error(s, s->line, "\"type\" missing");
-        goto drop;
-    }
-    if (s->b->arena.len - mark > EV_ENTRY_MAX_BYTES - ENTRY_OVERHEAD) {
-        line_error(s, s->line, "event too big: an entry holds at most %u bytes",
-                   EV_ENTRY_MAX_BYTES);
-        goto drop;
-    }
-    s->b->count++;
-    goto out;
-drop:
-    s->b->arena.len = mark;
-out:
-    json_decref(root);
-    return r;
-}
-
 /* One input line (without its newline): into the batch, or reported. */
 static int add_line(struct stream *s, const char *text, size_t len)
 {
-    size_t lead = 0;
+    struct pending_event *p = &s->b->pending[s->b->count];
+    int r = ev_jsonl_read(s->b->text, text, len, &p->event);
 
-    while (lead < len && (text[lead] == ' ' || text[lead] == '\t' || text[lead] == '\r')) {
-        lead++;
-    }
-    if (lead == len) {
-        return 0; /* blank line */
-    }
-    /* JSON text never holds a NUL byte; jansson would skip one between tokens. */
-    if (memchr(text, '\0', len) != NULL) {
-        line_error(s, s->line, "contains a NUL byte");
-        return 0;
-    }
-    struct cli_event_text ev;
-    int r = cli_jsonl_fast(text, len, EV_ENTRY_MAX_BYTES - ENTRY_OVERHEAD, &s->b->arena, &ev);
     if (r > 0) {
-        s->b->pending[s->b->count++] = (struct pending_event){.type = ev.type,
-                                                              .source = ev.source,
-                                                              .data = ev.data,
-                                                              .severity = ev.severity,
-                                                              .line = s->line};
-        return 0;
+        p->line = s->line;
+        s->b->count++;
+    } else if (r < 0 && r != -ENOMEM) {
+        line_error(s, s->line, "%s", ev_last_error());
+        r = 0;
     }
-    return r < 0 ? r : jansson_line(s, text, len);
+    return r < 0 ? r : 0;
 }
 
 static int out_reserve(struct stream *s, size_t more)
@@ -308,12 +188,8 @@ static void prepare_batch(struct stream *s, struct batch *b)
     b->failed = 0;
     for (size_t i = 0; i < b->count; i++) {
         const struct pending_event *p = &b->pending[i];
-        struct ev_event in = {
-            .type = b->arena.data + p->type,
-            .severity = p->severity,
-            .source_json = p->source == SIZE_MAX ? NULL : b->arena.data + p->source,
-            .data_json = p->data == SIZE_MAX ? NULL : b->arena.data + p->data,
-        };
+        struct ev_event in;
+        ev_jsonl_event_get(b->text, &p->event, &in);
         struct ev_prepared *prep = &b->prepared[kept];
         r = ev_event_prepare(s->policy, &in, prep);
         if (r == -ENOMEM) {
@@ -386,7 +262,7 @@ release:
         ev_prepared_release(&b->prepared[i]);
     }
     b->count = 0;
-    b->arena.len = 0;
+    ev_jsonl_buffer_clear(b->text);
     if (s->out_len > 0) {
         int w = cli_write_all(STDOUT_FILENO, s->out, s->out_len);
         s->out_len = 0;
@@ -456,7 +332,7 @@ static int hand_over(struct stream *s)
     if (r == 0) {
         s->b = s->b == &s->batches[0] ? &s->batches[1] : &s->batches[0];
         s->b->count = 0;
-        s->b->arena.len = 0;
+        ev_jsonl_buffer_clear(s->b->text);
     }
     return r;
 }
@@ -495,8 +371,6 @@ static int read_lines(struct stream *s, char *buf, size_t cap)
             s->line++;
             if (skipping) {
                 skipping = false; /* the tail of a line already reported as too long */
-            } else if (len > LINE_MAX_BYTES) {
-                line_error(s, s->line, "longer than %u bytes", LINE_MAX_BYTES);
             } else if (add_line(s, buf + start, len) < 0) {
                 cli_error("out of memory");
                 return CLI_TROUBLE;
@@ -509,19 +383,20 @@ static int read_lines(struct stream *s, char *buf, size_t cap)
         if (eof) {
             if (end > start && !skipping) {
                 s->line++;
-                if (end - start > LINE_MAX_BYTES) {
-                    line_error(s, s->line, "longer than %u bytes", LINE_MAX_BYTES);
-                } else if (add_line(s, buf + start, end - start) < 0) {
+                if (add_line(s, buf + start, end - start) < 0) {
                     cli_error("out of memory");
                     return CLI_TROUBLE;
                 }
             }
             return hand_over(s) < 0 ? CLI_TROUBLE : CLI_OK;
         }
-        /* Keep the partial line; a line over the limit is reported once and skipped. */
-        if (end - start > LINE_MAX_BYTES) {
+        /*
+         * Keep the partial line; a line over the limit is reported once (as
+         * ev_jsonl_read() words it for a whole line) and skipped.
+         */
+        if (end - start > EV_JSONL_LINE_MAX) {
             if (!skipping) {
-                line_error(s, s->line + 1, "longer than %u bytes", LINE_MAX_BYTES);
+                line_error(s, s->line + 1, "longer than %u bytes", EV_JSONL_LINE_MAX);
                 skipping = true;
             }
             start = end;
@@ -549,7 +424,7 @@ static int read_lines(struct stream *s, char *buf, size_t cap)
 static int append_stream(struct cli *cli, enum ev_sync sync)
 {
     struct stream *s = calloc(1, sizeof(*s));
-    size_t cap = LINE_MAX_BYTES + READ_BLOCK;
+    size_t cap = EV_JSONL_LINE_MAX + READ_BLOCK;
     char *buf = malloc(cap);
     bool started = false;
     int ret = CLI_TROUBLE, pipe_size;
@@ -569,6 +444,12 @@ static int append_stream(struct cli *cli, enum ev_sync sync)
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    for (int i = 0; i < 2; i++) {
+        if (ev_jsonl_buffer_new(&s->batches[i].text) < 0) {
+            cli_error("out of memory");
+            goto out;
+        }
+    }
     if (!cli_open(cli, false, sync, &s->log)) {
         goto out;
     }
@@ -607,7 +488,7 @@ out:
         }
         (void)ev_log_close(s->log);
         for (int i = 0; i < 2; i++) {
-            free(s->batches[i].arena.data);
+            ev_jsonl_buffer_free(s->batches[i].text);
         }
         free(s->out);
         ev_policy_free(s->policy);

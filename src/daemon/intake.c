@@ -13,10 +13,10 @@
 #include <jansson.h>
 
 #include <evident/error.h>
+#include <evident/jsonl.h>
 #include <evident/syslog.h>
 
 #include "intake.h"
-#include "jsonl.h"
 
 static int fail(char *err, size_t err_size, int code, const char *message)
 {
@@ -138,68 +138,61 @@ int evd_intake_value(struct evd *d, const void *json_value, const char *transpor
 }
 
 /* Each thread's buffer for the fast reader, freed when the thread ends. */
-static pthread_key_t arena_key;
-static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static pthread_key_t text_key;
+static pthread_once_t text_once = PTHREAD_ONCE_INIT;
 
-static void arena_free(void *p)
+static void text_free(void *p)
 {
-    struct cli_arena *a = p;
-    free(a->data);
-    free(a);
+    ev_jsonl_buffer_free(p);
 }
 
-static void arena_key_make(void)
+static void text_key_make(void)
 {
-    (void)pthread_key_create(&arena_key, arena_free);
+    (void)pthread_key_create(&text_key, text_free);
 }
 
-static struct cli_arena *thread_arena(void)
+static struct ev_jsonl_buffer *thread_text(void)
 {
-    struct cli_arena *a;
+    struct ev_jsonl_buffer *b;
 
-    (void)pthread_once(&arena_once, arena_key_make);
-    a = pthread_getspecific(arena_key);
-    if (a == NULL && (a = calloc(1, sizeof(*a))) != NULL &&
-        pthread_setspecific(arena_key, a) != 0) {
-        free(a);
-        a = NULL;
+    (void)pthread_once(&text_once, text_key_make);
+    b = pthread_getspecific(text_key);
+    if (b == NULL && ev_jsonl_buffer_new(&b) == 0 && pthread_setspecific(text_key, b) != 0) {
+        ev_jsonl_buffer_free(b);
+        b = NULL;
     }
-    return a;
+    return b;
 }
 
 /*
  * The common event, with no source claim, read without a parse tree (the
- * CLI's fast reader): 1 done (r in *ret_r), 0 not sure (take the jansson way,
- * which also names what is wrong). Its text lives in a per-thread buffer that
- * grows to the largest event seen and is freed with the thread.
+ * library's fast reader, ev_jsonl_read_fast()): 1 done (r in *ret_r), 0 not
+ * sure (take the jansson way, which also names what is wrong). Its text lives
+ * in a per-thread buffer that grows to the largest event seen and is freed
+ * with the thread.
  */
 static int intake_fast(struct evd *d, const char *json, size_t len, const char *transport_source,
                        const char *type_override, struct ev_prepared *out, char *err,
                        size_t err_size, int *ret_r)
 {
-    struct cli_arena *arena_p = thread_arena();
-    struct cli_event_text text;
+    struct ev_jsonl_buffer *text = thread_text();
+    struct ev_jsonl_event event;
+    struct ev_event ev;
     int r;
 
-    if (arena_p == NULL) {
+    if (text == NULL) {
         return 0;
     }
-    struct cli_arena *arena = arena_p;
-    arena->len = 0;
-    if (cli_jsonl_fast(json, len, EV_ENTRY_MAX_BYTES, arena, &text) != 1 ||
-        text.source != SIZE_MAX) {
+    ev_jsonl_buffer_clear(text);
+    if (ev_jsonl_read_fast(text, json, len, EV_ENTRY_MAX_BYTES, &event) != 1 ||
+        event.source != EV_JSONL_ABSENT) {
         return 0;
     }
-    const char *type = arena->data + text.type;
-    if (type_override != NULL && strcmp(type, type_override) != 0) {
+    ev_jsonl_event_get(text, &event, &ev);
+    if (type_override != NULL && strcmp(ev.type, type_override) != 0) {
         return 0;
     }
-    struct ev_event ev = {
-        .type = type,
-        .severity = text.severity,
-        .source_json = transport_source,
-        .data_json = text.data != SIZE_MAX ? arena->data + text.data : NULL,
-    };
+    ev.source_json = transport_source;
     pthread_rwlock_rdlock(&d->config_lock);
     r = ev_event_prepare(d->policy, &ev, out);
     pthread_rwlock_unlock(&d->config_lock);

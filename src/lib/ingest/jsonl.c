@@ -1,15 +1,73 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Events as JSON Lines: the arena and the fast line reader (see jsonl.h). */
+/*
+ * JSON event in (include/evident/jsonl.h): a line of JSON Lines as an event,
+ * read by a fast reader without a parse tree when it is sure of the line, and
+ * otherwise by jansson, which is the authority on what is wrong with a line.
+ */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include <evident/error.h>
+#include <evident/jsonl.h>
 #include <evident/log.h>
 
-#include "jsonl.h"
+#include "error.h"
 
-int cli_arena_reserve(struct cli_arena *a, size_t more)
+/* Strings by offset into one growing allocation: offsets survive its growth. */
+struct ev_jsonl_buffer {
+    char *data;
+    size_t len, cap;
+};
+
+int ev_jsonl_buffer_new(struct ev_jsonl_buffer **ret_buffer)
+{
+    struct ev_jsonl_buffer *b = calloc(1, sizeof(*b));
+
+    if (b == NULL) {
+        return -ENOMEM;
+    }
+    *ret_buffer = b;
+    return 0;
+}
+
+void ev_jsonl_buffer_free(struct ev_jsonl_buffer *buffer)
+{
+    if (buffer != NULL) {
+        free(buffer->data);
+        free(buffer);
+    }
+}
+
+void ev_jsonl_buffer_clear(struct ev_jsonl_buffer *buffer)
+{
+    buffer->len = 0;
+}
+
+size_t ev_jsonl_buffer_size(const struct ev_jsonl_buffer *buffer)
+{
+    return buffer->len;
+}
+
+void ev_jsonl_event_get(const struct ev_jsonl_buffer *buffer, const struct ev_jsonl_event *event,
+                        struct ev_event *ret_event)
+{
+    const char *base = buffer->data;
+
+    *ret_event = (struct ev_event){
+        .type = base + event->type,
+        .severity = event->severity,
+        .source_json = event->source == EV_JSONL_ABSENT ? NULL : base + event->source,
+        .data_json = event->data == EV_JSONL_ABSENT ? NULL : base + event->data,
+    };
+}
+
+/* Makes room for more bytes. 0 or -ENOMEM. */
+static int buffer_reserve(struct ev_jsonl_buffer *a, size_t more)
 {
     if (a->cap - a->len >= more) {
         return 0;
@@ -27,9 +85,10 @@ int cli_arena_reserve(struct cli_arena *a, size_t more)
     return 0;
 }
 
-size_t cli_arena_add(struct cli_arena *a, const char *s, size_t len)
+/* Copies len bytes and a NUL; returns their offset, or SIZE_MAX if out of memory. */
+static size_t buffer_add(struct ev_jsonl_buffer *a, const char *s, size_t len)
 {
-    if (cli_arena_reserve(a, len + 1) < 0) {
+    if (buffer_reserve(a, len + 1) < 0) {
         return SIZE_MAX;
     }
     size_t off = a->len;
@@ -39,7 +98,8 @@ size_t cli_arena_add(struct cli_arena *a, const char *s, size_t len)
     return off;
 }
 
-bool cli_event_type_ok(const char *t)
+/* 1-64 of [a-z0-9_.:-], starting with a letter (docs/FORMAT.md §5). */
+static bool type_ok(const char *t)
 {
     size_t n = 0;
     if (!(t[0] >= 'a' && t[0] <= 'z')) {
@@ -54,6 +114,8 @@ bool cli_event_type_ok(const char *t)
     }
     return n <= 64;
 }
+
+/* ---- the fast reader ------------------------------------------------------- */
 
 /* Deeper values go to jansson. */
 #define FAST_MAX_DEPTH 32
@@ -212,7 +274,7 @@ static bool fast_value(struct reader *r, int depth)
 /*
  * Writes a value in canonical form (compact, object keys sorted by byte
  * order: what jansson writes with JSON_COMPACT | JSON_SORT_KEYS, FORMAT.md
- * §5) into the arena, so that the library can take it as it is instead of
+ * §5) into the buffer, so that the library can take it as it is instead of
  * parsing and re-writing it. Only plain values qualify: strings without
  * escapes, integers, literals, objects of at most CANON_MAX_MEMBERS members.
  * false leaves the value to the library; a wrong "true" could only cost
@@ -225,11 +287,11 @@ struct member {
     size_t key_len, value_len;
 };
 
-static bool canon_value(struct reader *r, struct cli_arena *a, int depth);
+static bool canon_value(struct reader *r, struct ev_jsonl_buffer *a, int depth);
 
-static bool canon_put(struct cli_arena *a, const char *p, size_t n)
+static bool canon_put(struct ev_jsonl_buffer *a, const char *p, size_t n)
 {
-    if (cli_arena_reserve(a, n) < 0) {
+    if (buffer_reserve(a, n) < 0) {
         return false;
     }
     memcpy(a->data + a->len, p, n);
@@ -244,7 +306,7 @@ static int member_cmp(const struct member *x, const struct member *y)
     return c != 0 ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
-static bool canon_object(struct reader *r, struct cli_arena *a, int depth)
+static bool canon_object(struct reader *r, struct ev_jsonl_buffer *a, int depth)
 {
     struct member m[CANON_MAX_MEMBERS];
     size_t count = 0;
@@ -314,7 +376,7 @@ static bool canon_object(struct reader *r, struct cli_arena *a, int depth)
     return canon_put(a, "}", 1);
 }
 
-static bool canon_array(struct reader *r, struct cli_arena *a, int depth)
+static bool canon_array(struct reader *r, struct ev_jsonl_buffer *a, int depth)
 {
     bool first = true;
 
@@ -349,7 +411,7 @@ static bool canon_array(struct reader *r, struct cli_arena *a, int depth)
     return canon_put(a, "]", 1);
 }
 
-static bool canon_value(struct reader *r, struct cli_arena *a, int depth)
+static bool canon_value(struct reader *r, struct ev_jsonl_buffer *a, int depth)
 {
     const char *start = r->p;
     bool plain;
@@ -375,11 +437,11 @@ static bool canon_value(struct reader *r, struct cli_arena *a, int depth)
 }
 
 /*
- * The canonical form of the object at r into the arena as a NUL-terminated
+ * The canonical form of the object at r into the buffer as a NUL-terminated
  * string (its offset in *ret_off), or else its raw text. false if the value
  * is not even plain JSON (the jansson path then decides).
  */
-static bool take_object(struct reader *r, struct cli_arena *a, size_t *ret_off)
+static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret_off)
 {
     const char *start = r->p;
     size_t mark = a->len;
@@ -396,20 +458,31 @@ static bool take_object(struct reader *r, struct cli_arena *a, size_t *ret_off)
     if (!fast_value(r, 0)) {
         return false;
     }
-    *ret_off = cli_arena_add(a, start, (size_t)(r->p - start));
+    *ret_off = buffer_add(a, start, (size_t)(r->p - start));
     return *ret_off != SIZE_MAX;
 }
 
-int cli_jsonl_fast(const char *text, size_t len, size_t max_object_bytes, struct cli_arena *a,
-                   struct cli_event_text *ret_event)
+/*
+ * Any doubt is "not sure" (0), never an error: the caller's full parser
+ * decides, and names the fault. Only plain keys, type and severity (no
+ * escapes) are read; the first occurrence of each key is taken, a repeated
+ * one goes to jansson, which refuses it.
+ */
+int ev_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
+                       size_t max_object_bytes, struct ev_jsonl_event *ret_event)
 {
-    struct cli_event_text ev = {SIZE_MAX, SIZE_MAX, SIZE_MAX, -1};
-    struct cli_event_text *p = &ev;
-    struct reader r = {text, text + len};
+    struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
+    struct ev_jsonl_event *p = &ev;
+    struct reader r;
     const char *type = NULL, *severity = NULL;
-    size_t type_len = 0, severity_len = 0, mark = a->len;
+    size_t type_len = 0, severity_len = 0, mark;
     bool plain;
 
+    if (a == NULL || text == NULL || ret_event == NULL) {
+        return a != NULL && ret_event != NULL && len == 0 ? 0 : -EINVAL;
+    }
+    r = (struct reader){text, text + len};
+    mark = a->len;
     skip_ws(&r);
     if (r.p >= r.end || *r.p++ != '{') {
         goto fallback;
@@ -439,11 +512,11 @@ int cli_jsonl_fast(const char *text, size_t len, size_t max_object_bytes, struct
             }
             severity = value + 1;
             severity_len = (size_t)(r.p - 1 - severity);
-        } else if (key_len == 6 && memcmp(key, "source", 6) == 0 && p->source == SIZE_MAX) {
+        } else if (key_len == 6 && memcmp(key, "source", 6) == 0 && p->source == EV_JSONL_ABSENT) {
             if (!take_object(&r, a, &p->source)) {
                 goto fallback;
             }
-        } else if (key_len == 4 && memcmp(key, "data", 4) == 0 && p->data == SIZE_MAX) {
+        } else if (key_len == 4 && memcmp(key, "data", 4) == 0 && p->data == EV_JSONL_ABSENT) {
             if (!take_object(&r, a, &p->data)) {
                 goto fallback;
             }
@@ -473,7 +546,7 @@ int cli_jsonl_fast(const char *text, size_t len, size_t max_object_bytes, struct
     char name[80];
     memcpy(name, type, type_len);
     name[type_len] = '\0';
-    if (!cli_event_type_ok(name) || strcmp(name, "seal") == 0) {
+    if (!type_ok(name) || strcmp(name, "seal") == 0) {
         goto fallback;
     }
     if (severity != NULL) {
@@ -483,7 +556,7 @@ int cli_jsonl_fast(const char *text, size_t len, size_t max_object_bytes, struct
             goto fallback;
         }
     }
-    p->type = cli_arena_add(a, type, type_len);
+    p->type = buffer_add(a, type, type_len);
     if (p->type == SIZE_MAX) {
         a->len = mark;
         return -ENOMEM;
@@ -493,4 +566,134 @@ int cli_jsonl_fast(const char *text, size_t len, size_t max_object_bytes, struct
 fallback:
     a->len = mark;
     return 0;
+}
+
+/* ---- jansson: the authority on what is wrong with a line ------------------- */
+
+/* Compact JSON of an object into the buffer, canonical (FORMAT.md §5). */
+static size_t buffer_dump(struct ev_jsonl_buffer *a, const json_t *json)
+{
+    size_t need = json_dumpb(json, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+    if (need == 0 || buffer_reserve(a, need + 1) < 0) {
+        return SIZE_MAX;
+    }
+    size_t off = a->len;
+    (void)json_dumpb(json, a->data + off, need, JSON_COMPACT | JSON_SORT_KEYS);
+    a->data[off + need] = '\0';
+    a->len += need + 1;
+    return off;
+}
+
+/*
+ * Reads the line with jansson: 1 and the event, or EV_EJSON / EV_ETOOBIG
+ * with ev_last_error() set, or -ENOMEM; the buffer as it was on failure.
+ * The messages and their order are those `evident append --jsonl` has
+ * always printed after "line N: ", which scripts may match.
+ */
+static int jansson_read(struct ev_jsonl_buffer *a, const char *text, size_t len,
+                        struct ev_jsonl_event *ret_event)
+{
+    struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
+    json_error_t jerr;
+    json_t *root, *value;
+    const char *key;
+    size_t mark = a->len;
+    int r;
+
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        return evi_error(EV_EJSON, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+    }
+    if (!json_is_object(root)) {
+        r = evi_error(EV_EJSON, "not a JSON object");
+        goto out;
+    }
+    json_object_foreach(root, key, value)
+    {
+        if (strcmp(key, "type") == 0) {
+            const char *t = json_string_value(value);
+            if (t == NULL || !type_ok(t) || strcmp(t, "seal") == 0) {
+                r = evi_error(EV_EJSON, "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a "
+                                        "letter (and not \"seal\")");
+                goto out;
+            }
+            ev.type = buffer_add(a, t, strlen(t));
+            if (ev.type == SIZE_MAX) {
+                r = -ENOMEM;
+                goto out;
+            }
+        } else if (strcmp(key, "severity") == 0) {
+            const char *sev = json_string_value(value);
+            if (sev == NULL || ev_severity_parse(sev, &ev.severity) < 0) {
+                r = evi_error(EV_EJSON, "\"severity\" must be one of emergency alert critical "
+                                        "error warning notice info debug");
+                goto out;
+            }
+        } else if (strcmp(key, "source") == 0 || strcmp(key, "data") == 0) {
+            if (!json_is_object(value)) {
+                r = evi_error(EV_EJSON, "\"%s\" must be a JSON object", key);
+                goto out;
+            }
+            size_t off = buffer_dump(a, value);
+            if (off == SIZE_MAX) {
+                r = -ENOMEM;
+                goto out;
+            }
+            if (strcmp(key, "source") == 0) {
+                ev.source = off;
+            } else {
+                ev.data = off;
+            }
+        } else {
+            r = evi_error(EV_EJSON, "unknown key \"%s\" (expected type, severity, source, data)",
+                          key);
+            goto out;
+        }
+    }
+    if (ev.type == EV_JSONL_ABSENT) {
+        r = evi_error(EV_EJSON, "\"type\" missing");
+        goto out;
+    }
+    if (a->len - mark > EV_JSONL_EVENT_MAX) {
+        r = evi_error(EV_ETOOBIG, "event too big: an entry holds at most %u bytes",
+                      EV_ENTRY_MAX_BYTES);
+        goto out;
+    }
+    *ret_event = ev;
+    r = 1;
+out:
+    if (r != 1) {
+        a->len = mark;
+    }
+    json_decref(root);
+    return r;
+}
+
+int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
+                  struct ev_jsonl_event *ret_event)
+{
+    size_t lead = 0;
+    int r;
+
+    if (buffer == NULL || (line == NULL && len > 0) || ret_event == NULL) {
+        return evi_error(-EINVAL, "ev_jsonl_read: NULL argument");
+    }
+    if (len > EV_JSONL_LINE_MAX) {
+        return evi_error(EV_ETOOBIG, "longer than %u bytes", EV_JSONL_LINE_MAX);
+    }
+    while (lead < len && (line[lead] == ' ' || line[lead] == '\t' || line[lead] == '\r')) {
+        lead++;
+    }
+    if (lead == len) {
+        return 0;
+    }
+    /* JSON text never holds a NUL byte; jansson would skip one between tokens. */
+    if (memchr(line, '\0', len) != NULL) {
+        return evi_error(EV_EJSON, "contains a NUL byte");
+    }
+    r = ev_jsonl_read_fast(buffer, line, len, EV_JSONL_EVENT_MAX, ret_event);
+    if (r != 0) {
+        return r;
+    }
+    return jansson_read(buffer, line, len, ret_event);
 }

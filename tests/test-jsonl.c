@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * JSON event in (include/evident/jsonl.h): exact events for good lines, by
+ * the fast reader and by jansson; canonical source and data; every error
+ * message with its code, the buffer left as it was; hostile lines (over-long,
+ * invalid UTF-8, deep nesting, duplicate keys, not an object, truncated, NUL
+ * bytes); offsets that survive the buffer's growth; and what the library's
+ * prepare makes of a line the reader hands on unchecked.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <evident/error.h>
+#include <evident/event.h>
+#include <evident/jsonl.h>
+#include <evident/log.h>
+
+/* Reads text (NUL-terminated, so no NUL inside) with ev_jsonl_read() into a fresh buffer. */
+struct reading {
+    struct ev_jsonl_buffer *buffer;
+    int r;    /* ev_jsonl_read()'s result */
+    int fast; /* ev_jsonl_read_fast()'s, under the same bound */
+    struct ev_event event;
+};
+
+static struct reading read_len(const char *text, size_t len)
+{
+    struct reading out = {0};
+    struct ev_jsonl_buffer *fast = NULL;
+    struct ev_jsonl_event ev, fast_ev;
+
+    assert_int_equal(ev_jsonl_buffer_new(&out.buffer), 0);
+    assert_int_equal(ev_jsonl_buffer_new(&fast), 0);
+    out.fast = ev_jsonl_read_fast(fast, text, len, EV_JSONL_EVENT_MAX, &fast_ev);
+    if (out.fast == 0) {
+        assert_int_equal(ev_jsonl_buffer_size(fast), 0);
+    }
+    ev_jsonl_buffer_free(fast);
+    out.r = ev_jsonl_read(out.buffer, text, len, &ev);
+    if (out.r == 1) {
+        ev_jsonl_event_get(out.buffer, &ev, &out.event);
+    } else {
+        assert_int_equal(ev_jsonl_buffer_size(out.buffer), 0);
+    }
+    return out;
+}
+
+static struct reading read_line(const char *text)
+{
+    return read_len(text, strlen(text));
+}
+
+static void done(struct reading *rd)
+{
+    ev_jsonl_buffer_free(rd->buffer);
+}
+
+/* A good line: the event read, and which reader read it (1 = the fast one). */
+static void expect_event(const char *line, int fast, const char *type, int severity,
+                         const char *source, const char *data)
+{
+    struct reading rd = read_line(line);
+
+    assert_int_equal(rd.r, 1);
+    assert_int_equal(rd.fast, fast);
+    assert_string_equal(rd.event.type, type);
+    assert_int_equal(rd.event.severity, severity);
+    if (source == NULL) {
+        assert_null(rd.event.source_json);
+    } else {
+        assert_string_equal(rd.event.source_json, source);
+    }
+    if (data == NULL) {
+        assert_null(rd.event.data_json);
+    } else {
+        assert_string_equal(rd.event.data_json, data);
+    }
+    done(&rd);
+}
+
+/* A bad line: code and exact message, and nothing left in the buffer. */
+static void expect_error_len(const char *line, size_t len, int code, const char *message)
+{
+    struct reading rd = read_len(line, len);
+
+    assert_int_equal(rd.fast, 0);
+    assert_int_equal(rd.r, code);
+    assert_string_equal(ev_last_error(), message);
+    done(&rd);
+}
+
+static void expect_error(const char *line, int code, const char *message)
+{
+    expect_error_len(line, strlen(line), code, message);
+}
+
+static void test_fast_reader(void **state)
+{
+    (void)state;
+    expect_event("{\"type\":\"custom.a\"}", 1, "custom.a", -1, NULL, NULL);
+    /* Canonical source and data: compact, keys sorted at every depth. */
+    expect_event("  {\"data\": {\"b\": [1, 2, {\"d\": null, \"c\": true}], \"a\": -5},"
+                 " \"severity\": \"warn\", \"source\": {\"z\": 1, \"a\": \"x\"},"
+                 " \"type\": \"code_execution\"}\r",
+                 1, "code_execution", EV_SEV_WARNING, "{\"a\":\"x\",\"z\":1}",
+                 "{\"a\":-5,\"b\":[1,2,{\"c\":true,\"d\":null}]}");
+    expect_event("{\"type\":\"custom.a\",\"severity\":\"crit\",\"data\":{}}", 1, "custom.a",
+                 EV_SEV_CRITICAL, NULL, "{}");
+    /* Plain JSON that is not canonical as it stands is handed on as its text. */
+    expect_event("{\"type\":\"custom.a\",\"data\":{ \"x\" : 1.5 }}", 1, "custom.a", -1, NULL,
+                 "{ \"x\" : 1.5 }");
+    expect_event("{\"type\":\"custom.a\",\"data\":{\"k\":-0}}", 1, "custom.a", -1, NULL,
+                 "{\"k\":-0}");
+    expect_event("{\"type\":\"custom.a\",\"data\":{\"k\":\"a\\nb\"}}", 1, "custom.a", -1, NULL,
+                 "{\"k\":\"a\\nb\"}");
+    /* A 64-byte type is the longest. */
+    expect_event("{\"type\":\"a123456789012345678901234567890123456789012345678901234567890123\"}",
+                 1, "a123456789012345678901234567890123456789012345678901234567890123", -1, NULL,
+                 NULL);
+}
+
+static void test_jansson_reader(void **state)
+{
+    (void)state;
+    /* What the fast reader is not sure of, jansson reads, writing source and data canonical. */
+    expect_event("{\"typ\\u0065\":\"custom.a\"}", 0, "custom.a", -1, NULL, NULL);
+    expect_event("{\"type\":\"custom.a\",\"data\":{\"k\":\"\xc3\xa9\",\"b\":1}}", 0, "custom.a", -1,
+                 NULL, "{\"b\":1,\"k\":\"\xc3\xa9\"}");
+    expect_event("{\"type\":\"custom.a\",\"severity\":\"\\u0064ebug\",\"source\":{\"b\":1e2,"
+                 "\"a\":[]}}",
+                 0, "custom.a", EV_SEV_DEBUG, "{\"a\":[],\"b\":100.0}", NULL);
+    /* DEL (0x7f) is JSON text, but not the fast reader's. */
+    expect_event("{\"type\":\"custom.a\",\"data\":{\"k\":\"a\x7f\"}}", 0, "custom.a", -1, NULL,
+                 "{\"k\":\"a\x7f\"}");
+    /* Deeper than the fast reader goes (32), well within jansson's 2048. */
+    char deep[256];
+    size_t n = (size_t)snprintf(deep, sizeof(deep), "{\"type\":\"custom.a\",\"data\":{\"a\":");
+    memset(deep + n, '[', 40);
+    memset(deep + n + 40, ']', 40);
+    memcpy(deep + n + 80, "}}", 3);
+    char want[128] = "{\"a\":";
+    memset(want + 5, '[', 40);
+    memset(want + 45, ']', 40);
+    memcpy(want + 85, "}", 2);
+    expect_event(deep, 0, "custom.a", -1, NULL, want);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect_error("{\"type\":\"custom.a\",", EV_EJSON,
+                 "invalid JSON at column 19: string or '}' expected near end of file");
+    expect_error("{\"type\":\"custom.a\",\"data\":{\"k\":", EV_EJSON,
+                 "invalid JSON at column 31: unexpected token near end of file");
+    expect_error("{\"type\":\"custom.a\",\"type\":\"custom.b\"}", EV_EJSON,
+                 "invalid JSON at column 25: duplicate object key near '\"type\"'");
+    expect_error("\"str\"", EV_EJSON, "invalid JSON at column 5: '[' or '{' expected near '\"str\"'");
+    expect_error("[1,2]", EV_EJSON, "not a JSON object");
+    expect_error("{}", EV_EJSON, "\"type\" missing");
+    expect_error("{\"severity\":\"info\"}", EV_EJSON, "\"type\" missing");
+    static const char type_message[] =
+        "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a letter (and not \"seal\")";
+    expect_error("{\"type\":\"seal\"}", EV_EJSON, type_message);
+    expect_error("{\"type\":\"Custom.a\"}", EV_EJSON, type_message);
+    expect_error("{\"type\":\"9a\"}", EV_EJSON, type_message);
+    expect_error("{\"type\":\"custom a\"}", EV_EJSON, type_message);
+    expect_error("{\"type\":5}", EV_EJSON, type_message);
+    expect_error("{\"type\":\"\"}", EV_EJSON, type_message);
+    expect_error("{\"type\":\"a1234567890123456789012345678901234567890123456789012345678901234\"}",
+                 EV_EJSON, type_message);
+    static const char severity_message[] =
+        "\"severity\" must be one of emergency alert critical error warning notice info debug";
+    expect_error("{\"type\":\"custom.a\",\"severity\":\"loud\"}", EV_EJSON, severity_message);
+    expect_error("{\"type\":\"custom.a\",\"severity\":3}", EV_EJSON, severity_message);
+    expect_error("{\"type\":\"custom.a\",\"source\":[]}", EV_EJSON,
+                 "\"source\" must be a JSON object");
+    expect_error("{\"type\":\"custom.a\",\"data\":\"x\"}", EV_EJSON,
+                 "\"data\" must be a JSON object");
+    expect_error("{\"type\":\"custom.a\",\"extra\":1}", EV_EJSON,
+                 "unknown key \"extra\" (expected type, severity, source, data)");
+    /* The first fault in the line's order. */
+    expect_error("{\"extra\":1,\"type\":5}", EV_EJSON,
+                 "unknown key \"extra\" (expected type, severity, source, data)");
+    expect_error("{\"type\":5,\"extra\":1}", EV_EJSON, type_message);
+    expect_error_len("{\"type\":\"custom.a\"}\0", 20, EV_EJSON, "contains a NUL byte");
+    expect_error_len("{\"type\":\"cus\0tom.a\"}", 20, EV_EJSON, "contains a NUL byte");
+}
+
+static void test_hostile(void **state)
+{
+    (void)state;
+    /* Invalid UTF-8 and lone surrogates anywhere. */
+    expect_error("{\"type\":\"custom.a\",\"data\":{\"k\":\"\xff\"}}", EV_EJSON,
+                 "invalid JSON at column 32: unable to decode byte 0xff near '\"'");
+    expect_error("{\"type\":\"custom.a\" , \"data\":{\"k\":1}}\xe2\x82", EV_EJSON,
+                 "invalid JSON at column 36: unable to decode byte 0xe2");
+    expect_error("{\"type\":\"custom.a\",\"data\":{\"k\":\"\\ud800\"}}", EV_EJSON,
+                 "invalid JSON at column 39: invalid Unicode '\\uD800' near '\"\\ud800\"'");
+    expect_error("{\"type\":\"custom.\xc3\xa9\"}", EV_EJSON,
+                 "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a letter (and not "
+                 "\"seal\")");
+    /* Numbers jansson cannot hold. */
+    expect_error("{\"type\":\"custom.a\",\"data\":{\"k\":1e400}}", EV_EJSON,
+                 "invalid JSON at column 36: real number overflow near '1e400'");
+    expect_error("{\"type\":\"custom.a\",\"data\":{\"k\":12345678901234567890}}", EV_EJSON,
+                 "invalid JSON at column 51: too big integer near '12345678901234567890'");
+
+    /* Nesting past jansson's limit. */
+    size_t n = 3000;
+    char *deep = malloc(64 + 2 * n);
+    assert_non_null(deep);
+    size_t len = (size_t)snprintf(deep, 64, "{\"type\":\"custom.a\",\"data\":");
+    memset(deep + len, '[', n);
+    memset(deep + len + n, ']', n);
+    memcpy(deep + len + 2 * n, "}", 2);
+    expect_error(deep, EV_EJSON,
+                 "invalid JSON at column 2074: maximum parsing depth reached near '['");
+    free(deep);
+
+    /* A key longer than a message holds: cut to 511 bytes. */
+    char key_line[1100];
+    len = (size_t)snprintf(key_line, sizeof(key_line), "{\"type\":\"custom.a\",\"");
+    memset(key_line + len, 'k', 1000);
+    memcpy(key_line + len + 1000, "\":1}", 5);
+    struct reading rd = read_line(key_line);
+    assert_int_equal(rd.r, EV_EJSON);
+    assert_int_equal(strlen(ev_last_error()), 511);
+    assert_memory_equal(ev_last_error(), "unknown key \"kkkk", 17);
+    done(&rd);
+
+    /* Duplicate keys inside data are the library's to find: handed on, then refused. */
+    rd = read_line("{\"type\":\"custom.a\",\"data\":{\"k\":1,\"k\":2}}");
+    assert_int_equal(rd.r, 1);
+    assert_int_equal(rd.fast, 1);
+    assert_string_equal(rd.event.data_json, "{\"k\":1,\"k\":2}");
+    struct ev_prepared prepared;
+    assert_int_equal(ev_event_prepare(NULL, &rd.event, &prepared), EV_EJSON);
+    done(&rd);
+}
+
+static void test_blank_lines(void **state)
+{
+    (void)state;
+    static const char *const blanks[] = {"", " ", "\t \r", "\r"};
+    for (size_t i = 0; i < sizeof(blanks) / sizeof(blanks[0]); i++) {
+        struct reading rd = read_line(blanks[i]);
+        assert_int_equal(rd.r, 0);
+        assert_int_equal(rd.fast, 0);
+        done(&rd);
+    }
+    /* A newline is the caller's framing, not a blank. */
+    expect_error("\n", EV_EJSON, "invalid JSON at column 0: '[' or '{' expected near end of file");
+}
+
+static void test_bounds(void **state)
+{
+    (void)state;
+    /* A line of exactly EV_JSONL_LINE_MAX bytes is read; one more is too long. */
+    char *line = malloc(EV_JSONL_LINE_MAX + 1);
+    assert_non_null(line);
+    static const char event[] = "{\"type\":\"custom.a\"}";
+    memcpy(line, event, sizeof(event) - 1);
+    memset(line + sizeof(event) - 1, ' ', EV_JSONL_LINE_MAX + 1 - (sizeof(event) - 1));
+    struct reading rd = read_len(line, EV_JSONL_LINE_MAX);
+    assert_int_equal(rd.r, 1);
+    assert_string_equal(rd.event.type, "custom.a");
+    done(&rd);
+    rd = read_len(line, EV_JSONL_LINE_MAX + 1);
+    assert_int_equal(rd.r, EV_ETOOBIG);
+    assert_string_equal(ev_last_error(), "longer than 1048576 bytes");
+    done(&rd);
+
+    /*
+     * Source and data may take EV_JSONL_EVENT_MAX bytes with their NULs:
+     * {"k":"x...x"} is n + 8 bytes.
+     */
+    size_t n = EV_JSONL_EVENT_MAX - 9;
+    int len = snprintf(line, EV_JSONL_LINE_MAX, "{\"type\":\"custom.a\",\"data\":{\"k\":\"%0*d\"}}",
+                       (int)n, 0);
+    assert_true(len > 0);
+    rd = read_len(line, (size_t)len);
+    assert_int_equal(rd.r, 1);
+    assert_int_equal(rd.fast, 1);
+    assert_int_equal(strlen(rd.event.data_json), n + 8);
+    done(&rd);
+    len = snprintf(line, EV_JSONL_LINE_MAX, "{\"type\":\"custom.a\",\"data\":{\"k\":\"%0*d\"}}",
+                   (int)n + 1, 0);
+    expect_error_len(line, (size_t)len, EV_ETOOBIG,
+                     "event too big: an entry holds at most 65535 bytes");
+    free(line);
+
+    /* The fast reader alone, under a caller's bound: not sure above it. */
+    struct ev_jsonl_buffer *b = NULL;
+    struct ev_jsonl_event ev;
+    assert_int_equal(ev_jsonl_buffer_new(&b), 0);
+    static const char small[] = "{\"type\":\"custom.a\",\"data\":{\"k\":12}}";
+    assert_int_equal(ev_jsonl_read_fast(b, small, sizeof(small) - 1, 8, &ev), 0);
+    assert_int_equal(ev_jsonl_buffer_size(b), 0);
+    assert_int_equal(ev_jsonl_read_fast(b, small, sizeof(small) - 1, 9, &ev), 1);
+    assert_int_equal(ev.source, EV_JSONL_ABSENT);
+    assert_int_equal(ev.data, 0);
+    ev_jsonl_buffer_free(b);
+}
+
+/* Many events in one buffer: offsets survive its growth, failures add nothing. */
+static void test_buffer(void **state)
+{
+    (void)state;
+    struct ev_jsonl_buffer *b = NULL;
+    enum { COUNT = 2000 };
+    struct ev_jsonl_event *events = calloc(COUNT, sizeof(*events));
+    char line[1200], want[1200];
+
+    assert_non_null(events);
+    assert_int_equal(ev_jsonl_buffer_new(&b), 0);
+    assert_int_equal(ev_jsonl_buffer_size(b), 0);
+    for (int i = 0; i < COUNT; i++) {
+        int len = snprintf(line, sizeof(line),
+                           "{\"type\":\"custom.n%d\",\"data\":{\"pad\":\"%01000d\",\"i\":%d}}", i,
+                           i, i);
+        size_t before = ev_jsonl_buffer_size(b);
+        assert_int_equal(ev_jsonl_read(b, "{\"type\":\"x\",\"bad\":1}", 20, &events[i]), EV_EJSON);
+        assert_int_equal(ev_jsonl_read(b, "{\"type\":", 8, &events[i]), EV_EJSON);
+        assert_int_equal(ev_jsonl_buffer_size(b), before);
+        assert_int_equal(ev_jsonl_read(b, line, (size_t)len, &events[i]), 1);
+    }
+    assert_true(ev_jsonl_buffer_size(b) > COUNT * 1000);
+    for (int i = 0; i < COUNT; i++) {
+        struct ev_event e;
+        ev_jsonl_event_get(b, &events[i], &e);
+        (void)snprintf(line, sizeof(line), "custom.n%d", i);
+        (void)snprintf(want, sizeof(want), "{\"i\":%d,\"pad\":\"%01000d\"}", i, i);
+        assert_string_equal(e.type, line);
+        assert_string_equal(e.data_json, want);
+        assert_null(e.source_json);
+        assert_int_equal(e.severity, -1);
+    }
+    ev_jsonl_buffer_clear(b);
+    assert_int_equal(ev_jsonl_buffer_size(b), 0);
+    assert_int_equal(ev_jsonl_read(b, "{\"type\":\"custom.z\"}", 19, &events[0]), 1);
+    assert_int_equal(events[0].type, 0);
+    /* Arguments: an empty line may be NULL; nothing else may. */
+    assert_int_equal(ev_jsonl_read(b, NULL, 0, &events[1]), 0);
+    assert_int_equal(ev_jsonl_read_fast(b, NULL, 0, 100, &events[1]), 0);
+    assert_int_equal(ev_jsonl_read(b, NULL, 1, &events[1]), -EINVAL);
+    assert_string_equal(ev_last_error(), "ev_jsonl_read: NULL argument");
+    assert_int_equal(ev_jsonl_read_fast(b, NULL, 1, 100, &events[1]), -EINVAL);
+    assert_int_equal(ev_jsonl_read(NULL, "{}", 2, &events[1]), -EINVAL);
+    assert_int_equal(ev_jsonl_read(b, "{}", 2, NULL), -EINVAL);
+    assert_int_equal(ev_jsonl_read_fast(NULL, "{}", 2, 100, &events[1]), -EINVAL);
+    assert_int_equal(ev_jsonl_buffer_size(b), 9);
+    ev_jsonl_buffer_free(b);
+    ev_jsonl_buffer_free(NULL);
+    free(events);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fast_reader),  cmocka_unit_test(test_jansson_reader),
+        cmocka_unit_test(test_errors),       cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_blank_lines),  cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
