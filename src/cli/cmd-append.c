@@ -431,8 +431,13 @@ static int append_stream(struct cli *cli, enum ev_sync sync)
 
     if (s == NULL || buf == NULL) {
         cli_error("out of memory");
-        goto out;
+        free(s);
+        free(buf);
+        return CLI_TROUBLE;
     }
+    /* First, so that every way out below finds them initialized. */
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     s->cli = cli;
     s->b = &s->batches[0];
     if (!cli_policy(cli, &s->policy)) {
@@ -442,8 +447,6 @@ static int append_stream(struct cli *cli, enum ev_sync sync)
     if (cli->config != NULL && cli->config->performance.batch_max < BATCH_MAX) {
         s->batch_max = (size_t)cli->config->performance.batch_max;
     }
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < 2; i++) {
         if (ev_jsonl_buffer_new(&s->batches[i].text) < 0) {
             cli_error("out of memory");
@@ -482,19 +485,17 @@ static int append_stream(struct cli *cli, enum ev_sync sync)
         }
     }
 out:
-    if (s != NULL) {
-        if (started) {
-            (void)finish(s);
-        }
-        (void)ev_log_close(s->log);
-        for (int i = 0; i < 2; i++) {
-            ev_jsonl_buffer_free(s->batches[i].text);
-        }
-        free(s->out);
-        ev_policy_free(s->policy);
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->cv);
+    if (started) {
+        (void)finish(s);
     }
+    (void)ev_log_close(s->log);
+    for (int i = 0; i < 2; i++) {
+        ev_jsonl_buffer_free(s->batches[i].text);
+    }
+    free(s->out);
+    ev_policy_free(s->policy);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
     free(s);
     free(buf);
     return ret;
