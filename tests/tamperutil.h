@@ -16,6 +16,7 @@
 #ifndef EV_TAMPERUTIL_H
 #define EV_TAMPERUTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -410,7 +411,9 @@ static inline bool tl_digits(const uint8_t *s, int n, int *ret)
 
 /*
  * A ts as the writer writes it (evi_ts_format of some instant) is canonical;
- * returns TL_ENV_GRAMMAR for a second of 60 that is otherwise well formed.
+ * returns TL_ENV_GRAMMAR for a second of 60 that is otherwise well formed, with
+ * *ret_ns the instant it names if read as the second after :59 (what the
+ * ts rule of §5 then compares).
  */
 static inline enum tl_envelope_verdict tl_ts_check(const uint8_t *s, int64_t *ret_ns)
 {
@@ -442,10 +445,12 @@ static inline enum tl_envelope_verdict tl_ts_check(const uint8_t *s, int64_t *re
     evi_ts_format(ns, again);
     if (se == 60) {
         /* Equal to the :59 spelling in every other character: only the leap second differs. */
-        return again[17] == '5' && again[18] == '9' && memcmp(again, s, 17) == 0 &&
-                       memcmp(again + 19, s + 19, EVI_TS_LEN - 19) == 0
-                   ? TL_ENV_GRAMMAR
-                   : TL_ENV_MALFORMED;
+        if (again[17] == '5' && again[18] == '9' && memcmp(again, s, 17) == 0 &&
+            memcmp(again + 19, s + 19, EVI_TS_LEN - 19) == 0) {
+            *ret_ns = ns + 1000000000;
+            return TL_ENV_GRAMMAR;
+        }
+        return TL_ENV_MALFORMED;
     }
     if (memcmp(again, s, EVI_TS_LEN) != 0) {
         return TL_ENV_MALFORMED; /* an impossible date that timegm moved */
@@ -576,6 +581,31 @@ static inline void tl_seal_set(struct tl_record *r, const uint8_t chain_head[EV_
                      epoch, root_hex, tree_size);
     assert_true(n > 0 && (size_t)n < sizeof(text));
     tl_record_set_entry(r, text, (size_t)n);
+}
+
+/* The ts of an entry (§5): its 30 characters into text (NUL added), and its time in ns. */
+static inline int64_t tl_entry_ts(const uint8_t *entry, size_t len, char text[EVI_TS_LEN + 1])
+{
+    const char *at = memmem(entry, len, TL_TS_HEAD, strlen(TL_TS_HEAD));
+    int64_t ns;
+
+    assert_non_null(at);
+    memcpy(text, at + strlen(TL_TS_HEAD), EVI_TS_LEN);
+    text[EVI_TS_LEN] = '\0';
+    assert_int_equal(tl_ts_check((const uint8_t *)text, &ns), TL_ENV_OK);
+    return ns;
+}
+
+/* Rewrites an entry's ts to the writer's spelling of ns (evi_ts_format). */
+static inline void tl_entry_set_ts(struct tl_record *r, int64_t ns)
+{
+    char old[EVI_TS_LEN + 1], from[64], to[64];
+
+    (void)tl_entry_ts(r->entry, r->len, old);
+    (void)snprintf(from, sizeof(from), "%s%s\"", TL_TS_HEAD, old);
+    evi_ts_format(ns, old);
+    (void)snprintf(to, sizeof(to), "%s%s\"", TL_TS_HEAD, old);
+    tl_entry_replace(r, from, to);
 }
 
 /* ---- hashes, tags (FORMAT.md §5, §7) ------------------------------------- */
@@ -819,6 +849,286 @@ static inline void tl_resign(const char *dir, const struct tl_log *log)
     free(note);
     free(hist);
     free(h);
+    ev_signer_free(signer);
+}
+
+/*
+ * What a writer holding every key (V and the signing key) does after changing
+ * records of dir's one segment, the first at index from: seals and tags from
+ * there redone as the writer would, every checkpoint re-signed. Only rules
+ * that need no key can catch what it wrote.
+ */
+static inline void tl_forge_as_writer(const char *dir, struct tl_log *log, size_t from,
+                                      const uint8_t v[EV_HASH_BYTES])
+{
+    tl_rebuild(log, from, TL_RESEAL, v);
+    tl_log_write(dir, log);
+    tl_resign(dir, log);
+}
+
+/* ---- a whole log directory: several segments, pruned forms (FORMAT.md §3, §3.2) ---- */
+
+/* One entry of a log directory: a record, or a pruned entry (its leaf hash only). */
+struct tl_item {
+    uint32_t epoch;
+    uint8_t *entry; /* NULL when pruned; NUL added after len bytes */
+    size_t len;
+    uint8_t tag[EV_HASH_BYTES];
+    uint8_t leaf[EV_HASH_BYTES]; /* every entry's, after tl_dir_read or tl_dir_forge */
+    size_t file;                 /* the segment file that holds it */
+    bool run_start;              /* a pruned entry that begins a run */
+};
+
+struct tl_dir {
+    char (*names)[32]; /* segment file names (NNN.seg, NNN.pruned), in index order */
+    uint8_t (*headers)[EVI_SEGMENT_HEADER];
+    size_t file_count;
+    struct tl_item *items;
+    size_t count;
+};
+
+static inline int tl_name_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Decodes every segment of dir (no compressed ones) with this file's own decoder. */
+static inline void tl_dir_read(const char *dir, struct tl_dir *ret)
+{
+    char segdir[PATH_MAX], name[64];
+    DIR *d = opendir(tl_path(segdir, dir, "segments"));
+    struct dirent *de;
+    size_t cap = 0;
+
+    memset(ret, 0, sizeof(*ret));
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        assert_true(n == 24 || n == 27); /* NNN.seg or NNN.pruned: no .seg.zst here */
+        ret->names = realloc(ret->names, (ret->file_count + 1) * sizeof(*ret->names));
+        assert_non_null(ret->names);
+        memcpy(ret->names[ret->file_count++], de->d_name, n + 1);
+    }
+    (void)closedir(d);
+    qsort(ret->names, ret->file_count, sizeof(*ret->names), tl_name_cmp);
+    ret->headers = calloc(ret->file_count, sizeof(*ret->headers));
+    assert_non_null(ret->headers);
+    for (size_t f = 0; f < ret->file_count; f++) {
+        size_t size, pos = EVI_SEGMENT_HEADER;
+        (void)snprintf(name, sizeof(name), "segments/%s", ret->names[f]);
+        uint8_t *seg = tl_read_in(dir, name, &size);
+        bool pruned = strstr(ret->names[f], ".pruned") != NULL;
+        assert_true(size >= EVI_SEGMENT_HEADER);
+        memcpy(ret->headers[f], seg, EVI_SEGMENT_HEADER);
+        while (pos < size) {
+            uint32_t head = tl_get32(seg + pos);
+            size_t n = pruned && (head & EVI_PRUNED_FLAG) ? head & ~EVI_PRUNED_FLAG : 1;
+            if (ret->count + n > cap) {
+                cap = (ret->count + n) * 2;
+                ret->items = realloc(ret->items, cap * sizeof(*ret->items));
+                assert_non_null(ret->items);
+            }
+            if (pruned && (head & EVI_PRUNED_FLAG)) {
+                assert_true(size - pos >= EVI_PRUNED_RUN_BYTES(n));
+                assert_int_equal(tl_get32(seg + pos + 4),
+                                 evi_crc32c(evi_crc32c(0, seg + pos, 4), seg + pos + 8,
+                                            EVI_PRUNED_RUN_BYTES(n) - 8));
+                for (size_t k = 0; k < n; k++) {
+                    struct tl_item *it = &ret->items[ret->count++];
+                    memset(it, 0, sizeof(*it));
+                    it->epoch = tl_get32(seg + pos + 8);
+                    memcpy(it->leaf, seg + pos + EVI_RECORD_PREFIX + 32 * k, EV_HASH_BYTES);
+                    it->file = f;
+                    it->run_start = k == 0;
+                }
+                pos += EVI_PRUNED_RUN_BYTES(n);
+                continue;
+            }
+            assert_true(head >= 1 && head <= 65535 && size - pos >= EVI_RECORD_OVERHEAD + head);
+            assert_int_equal(tl_get32(seg + pos + 4), tl_record_crc(seg + pos, head));
+            struct tl_item *it = &ret->items[ret->count++];
+            memset(it, 0, sizeof(*it));
+            it->epoch = tl_get32(seg + pos + 8);
+            it->entry = malloc(head + 1);
+            assert_non_null(it->entry);
+            memcpy(it->entry, seg + pos + EVI_RECORD_PREFIX, head);
+            it->entry[head] = '\0';
+            it->len = head;
+            memcpy(it->tag, seg + pos + EVI_RECORD_PREFIX + head, EV_HASH_BYTES);
+            ev_leaf_hash(it->entry, it->len, it->leaf);
+            it->file = f;
+            pos += EVI_RECORD_OVERHEAD + head;
+        }
+        free(seg);
+    }
+}
+
+static inline void tl_dir_free(struct tl_dir *d)
+{
+    for (size_t i = 0; i < d->count; i++) {
+        free(d->items[i].entry);
+    }
+    free(d->items);
+    free(d->names);
+    free(d->headers);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Item i as a tl_record, to edit it with the tl_entry_* helpers (then tl_dir_set). */
+static inline struct tl_record tl_dir_record(const struct tl_dir *d, size_t i)
+{
+    struct tl_record r = {.epoch = d->items[i].epoch};
+    assert_non_null(d->items[i].entry);
+    tl_record_set_entry(&r, d->items[i].entry, d->items[i].len);
+    return r;
+}
+
+static inline void tl_dir_set(struct tl_dir *d, size_t i, struct tl_record *r)
+{
+    free(d->items[i].entry);
+    d->items[i].entry = r->entry;
+    d->items[i].len = r->len;
+    r->entry = NULL;
+}
+
+/*
+ * A retention entry (§3.2) names each segment it removed with the SHA-256 of
+ * its leaf hashes: redone here from leaves (the first `before` entries), in
+ * place (same length), as the writer would write it over changed entries. Its
+ * `sha256` of the segment's bytes is left: verification cannot check it.
+ */
+static inline void tl_retention_redigest(uint8_t *entry, size_t len,
+                                         const uint8_t (*leaves)[EV_HASH_BYTES], size_t before)
+{
+    static const char key[] = "\"first\":";
+    char *p = (char *)entry, *end = (char *)entry + len;
+
+    if (strstr((const char *)entry, "\"type\":\"retention\"") == NULL) {
+        return;
+    }
+    while ((p = memmem(p, (size_t)(end - p), key, strlen(key))) != NULL) {
+        unsigned long long first, last;
+        int at = 0;
+        if (sscanf(p, "\"first\":%llu,\"last\":%llu,\"leaf_digest\":\"%n", &first, &last, &at) ==
+                2 &&
+            at > 0 && first <= last && last < before && end - (p + at) >= 64) {
+            uint8_t digest[EV_HASH_BYTES];
+            char hex[2 * EV_HASH_BYTES + 1];
+            evi_sha256(leaves[first], (size_t)(last - first + 1) * EV_HASH_BYTES, digest);
+            evi_hex_encode(digest, EV_HASH_BYTES, hex);
+            memcpy(p + at, hex, 2 * EV_HASH_BYTES);
+        }
+        p += strlen(key);
+    }
+}
+
+/*
+ * tl_forge_as_writer for a whole directory: from the records as they now are,
+ * every seal's contents and retention entry's leaf digests, every leaf, chain
+ * value and tag (keyed from v, j counting pruned entries too, §7), the segment
+ * files, and every checkpoint (history and latest, for origin) re-signed over
+ * the new roots.
+ */
+static inline void tl_dir_forge(const char *dir, struct tl_dir *d, const char *origin,
+                                const uint8_t v[EV_HASH_BYTES])
+{
+    uint8_t(*leaves)[EV_HASH_BYTES] = calloc(d->count + 1, EV_HASH_BYTES);
+    uint8_t chain[EV_HASH_BYTES] = {0};
+    uint64_t j = 0;
+    char name[64];
+
+    assert_non_null(leaves);
+    for (size_t i = 0; i < d->count; i++) {
+        struct tl_item *it = &d->items[i];
+        j = (i == 0 || it->epoch != d->items[i - 1].epoch) ? 0 : j + 1;
+        if (it->entry != NULL) {
+            struct tl_record r = {.entry = it->entry, .len = it->len};
+            tl_retention_redigest(it->entry, it->len, (const uint8_t(*)[EV_HASH_BYTES])leaves, i);
+            if (tl_is_seal(&r)) {
+                uint8_t root[EV_HASH_BYTES];
+                tl_mth((const uint8_t(*)[EV_HASH_BYTES])leaves, i, root);
+                tl_seal_set(&r, chain, it->epoch, root, i);
+                it->entry = r.entry;
+                it->len = r.len;
+            }
+            ev_leaf_hash(it->entry, it->len, it->leaf);
+        }
+        memcpy(leaves[i], it->leaf, EV_HASH_BYTES);
+        evi_sha256_parts(chain, EV_HASH_BYTES, it->leaf, EV_HASH_BYTES, NULL, 0, chain);
+        if (it->entry != NULL) {
+            tl_tag(v, it->epoch, j, i, chain, it->tag);
+        }
+    }
+
+    for (size_t f = 0; f < d->file_count; f++) {
+        size_t cap = EVI_SEGMENT_HEADER, pos = EVI_SEGMENT_HEADER;
+        for (size_t i = 0; i < d->count; i++) {
+            if (d->items[i].file == f) {
+                cap += d->items[i].entry != NULL ? EVI_RECORD_OVERHEAD + d->items[i].len
+                                                 : EVI_RECORD_PREFIX + EV_HASH_BYTES;
+            }
+        }
+        uint8_t *buf = malloc(cap);
+        assert_non_null(buf);
+        memcpy(buf, d->headers[f], EVI_SEGMENT_HEADER);
+        for (size_t i = 0; i < d->count; i++) {
+            const struct tl_item *it = &d->items[i];
+            if (it->file != f) {
+                continue;
+            }
+            if (it->entry != NULL) {
+                pos += evi_record_encode(it->epoch, it->entry, it->len, it->tag, buf + pos);
+                continue;
+            }
+            if (!it->run_start) {
+                continue; /* written with the run it belongs to */
+            }
+            uint32_t n = 1;
+            while (i + n < d->count && d->items[i + n].file == f &&
+                   d->items[i + n].entry == NULL && !d->items[i + n].run_start) {
+                n++;
+            }
+            pos += evi_record_encode_run(it->epoch, leaves[i], n, buf + pos);
+        }
+        assert_true(pos <= cap);
+        (void)snprintf(name, sizeof(name), "segments/%s", d->names[f]);
+        tl_write_in(dir, name, buf, pos);
+        free(buf);
+    }
+
+    /* Every checkpoint, as tl_resign does for one segment. */
+    struct ev_signer *signer = tl_log_signer(dir);
+    size_t max = 4096, hist_len = 0, len = 0;
+    uint64_t *sizes = calloc(max, sizeof(*sizes));
+    assert_non_null(sizes);
+    size_t count = tl_history_sizes(dir, sizes, max);
+    uint8_t *hist = NULL, root[EV_HASH_BYTES];
+    char *note = NULL;
+    bool have_last = false;
+    for (size_t k = 0; k < count; k++) {
+        if (sizes[k] > d->count) {
+            continue;
+        }
+        tl_mth((const uint8_t(*)[EV_HASH_BYTES])leaves, sizes[k], root);
+        note = tl_sign_checkpoint(signer, origin, sizes[k], root, &len);
+        tl_history_frame(&hist, &hist_len, note, len);
+        have_last = sizes[k] == d->count;
+        free(note);
+    }
+    tl_mth((const uint8_t(*)[EV_HASH_BYTES])leaves, d->count, root);
+    note = tl_sign_checkpoint(signer, origin, d->count, root, &len);
+    if (!have_last) {
+        tl_history_frame(&hist, &hist_len, note, len);
+    }
+    tl_write_in(dir, "checkpoints", hist, hist_len);
+    tl_write_in(dir, "checkpoint", note, len);
+    free(note);
+    free(hist);
+    free(sizes);
+    free(leaves);
     ev_signer_free(signer);
 }
 

@@ -30,6 +30,7 @@
 #include "log-internal.h"
 #include "record.h"
 #include "store.h"
+#include "tamperutil.h"
 
 #define SMALL_SEGMENT 65611u /* the smallest segment_bytes: one largest record */
 #define HOUR (3600ull * 1000000000ull)
@@ -695,6 +696,123 @@ static void test_tamper_unsigned_claim(void **state)
     (void)tu_verify(pruned, NULL);
 }
 
+/*
+ * ts never decreases (FORMAT.md §5), across pruned entries too: a writer
+ * holding every key (tl_dir_forge: seals, tags, checkpoints redone) writes the
+ * first entry after a pruned stretch with a ts before the last entry still
+ * there (a kept seal). The pruned entries' times are gone, so the rule spans
+ * them: equal to that seal passes, even though the pruned entries between were
+ * later. The log starts with pruned entries: its first entry with a ts has none
+ * to follow. The same failure from a compressed segment (§3.1).
+ */
+static void test_ts_backwards_across_pruned(void **state)
+{
+    struct tu_fixture *f = *state;
+    char pristine[PATH_MAX], text[EVI_TS_LEN + 1];
+    struct tl_dir d;
+    tu_path(pristine, f->root, "pristine");
+    tu_create(pristine, HOUR, f->v);
+    struct ev_log *log = tu_open(pristine, &small);
+    for (int k = 0; k < 8; k++) {
+        append_events(log, 60, (unsigned)k);
+        tu_ok(ev_log_seal(log));
+    }
+    tu_ok(ev_log_close(log));
+    struct ev_retention policy = {.max_bytes = 2 * SMALL_SEGMENT};
+    struct ev_prune_report rep = prune(pristine, &policy, 0);
+    ev_prune_report_free(&rep);
+
+    tl_dir_read(pristine, &d);
+    assert_null(d.items[0].entry); /* the log starts after pruning */
+    size_t gap = 0, kept = 0;
+    for (size_t i = 1; i < d.count && gap == 0; i++) {
+        if (d.items[i].entry != NULL && d.items[i - 1].entry == NULL) {
+            for (size_t p = i - 1; p-- > 0 && gap == 0;) {
+                if (d.items[p].entry != NULL) {
+                    gap = i;
+                    kept = p;
+                }
+            }
+        }
+    }
+    assert_true(gap > kept + 1); /* pruned entries between */
+    struct tl_record kept_rec = tl_dir_record(&d, kept);
+    assert_true(tl_is_seal(&kept_rec));
+    int64_t kept_ts = tl_entry_ts(kept_rec.entry, kept_rec.len, text);
+    free(kept_rec.entry);
+    tl_dir_free(&d);
+
+    /* Equal to the kept seal: passes. */
+    copy_dir(pristine, f->dir);
+    tl_dir_read(f->dir, &d);
+    struct tl_record r = tl_dir_record(&d, gap);
+    tl_entry_set_ts(&r, kept_ts);
+    tl_dir_set(&d, gap, &r);
+    tl_dir_forge(f->dir, &d, TU_ORIGIN, f->v);
+    tl_dir_free(&d);
+    (void)tu_verify(f->dir, f->v);
+    (void)tu_verify(f->dir, NULL);
+
+    /* One nanosecond before it: fails at that entry, naming the seal. */
+    copy_dir(pristine, f->dir);
+    tl_dir_read(f->dir, &d);
+    r = tl_dir_record(&d, gap);
+    tl_entry_set_ts(&r, kept_ts - 1);
+    tl_dir_set(&d, gap, &r);
+    tl_dir_forge(f->dir, &d, TU_ORIGIN, f->v);
+    tl_dir_free(&d);
+    expect_failure(f->dir, f->v, EV_FAIL_TS_BACKWARDS, gap);
+    expect_failure(f->dir, NULL, EV_FAIL_TS_BACKWARDS, gap);
+    struct ev_verify_options o = {.threads = 1};
+    struct ev_verify_report vr;
+    char want[64];
+    assert_int_equal(ev_verify_dir(f->dir, &o, &vr), EV_EVERIFY);
+    (void)snprintf(want, sizeof(want), "is before entry %zu's ts", kept);
+    assert_non_null(strstr(vr.detail, want));
+
+    /*
+     * A compressed segment: the first whole one (not the last) starts with an
+     * entry before the entry before it; then compressed as the writer would.
+     */
+    copy_dir(pristine, f->dir);
+    tl_dir_read(f->dir, &d);
+    size_t file = 0;
+    while (strstr(d.names[file], ".pruned") != NULL) {
+        file++;
+    }
+    assert_true(file + 1 < d.file_count);
+    size_t first = 0, prev = 0;
+    while (d.items[first].file != file) {
+        first++;
+    }
+    for (prev = first; prev-- > 0 && d.items[prev].entry == NULL;) {
+    }
+    assert_non_null(d.items[prev].entry);
+    struct tl_record before = tl_dir_record(&d, prev);
+    r = tl_dir_record(&d, first);
+    tl_entry_set_ts(&r, tl_entry_ts(before.entry, before.len, text) - 1);
+    free(before.entry);
+    tl_dir_set(&d, first, &r);
+    tl_dir_forge(f->dir, &d, TU_ORIGIN, f->v);
+    tl_dir_free(&d);
+    expect_failure(f->dir, f->v, EV_FAIL_TS_BACKWARDS, first);
+    char segdir[PATH_MAX];
+    int dirfd = open(tu_path(segdir, f->dir, "."), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dirfd >= 0);
+    struct evi_segment *segs = NULL, z;
+    size_t count = 0;
+    bool stop = false;
+    tu_ok(evi_segments_open(dirfd, true, &segs, &count));
+    assert_true(file < count && segs[file].first_index == first && !segs[file].pruned);
+    tu_ok(evi_segment_compress(dirfd, &segs[file], 3, &stop, &z));
+    evi_segment_release(&z);
+    evi_segments_close(segs, count);
+    (void)close(dirfd);
+    assert_int_equal(seg_files(f->dir).zst, 1);
+    expect_failure(f->dir, f->v, EV_FAIL_TS_BACKWARDS, first);
+    expect_failure(f->dir, NULL, EV_FAIL_TS_BACKWARDS, first);
+}
+
 /* Pruned forms the writer never makes: an empty one, and one as the last segment. */
 static void test_tamper_pruned_last_or_empty(void **state)
 {
@@ -894,6 +1012,7 @@ int main(void)
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_tamper_unsigned_claim, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_tamper_pruned_last_or_empty, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_ts_backwards_across_pruned, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_both_forms_whole_wins, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_limits_edges, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prune_crash_every_step, tu_setup, tu_teardown),

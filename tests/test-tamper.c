@@ -13,6 +13,8 @@
  */
 #include "tamperutil.h"
 
+#include <evident/datakey.h>
+
 struct fixture {
     char base[PATH_MAX];
     char pristine[PATH_MAX];    /* the small log, never modified after setup */
@@ -311,11 +313,13 @@ static void consider(struct outcome *best, int *best_rank, uint64_t entry, int r
 
 /*
  * Without V: what first catches record k's entry changed to (entry, len) when
- * its envelope still holds and its seq is k. A seal is checked against the
- * recomputed values; anything else shows where the changed leaf is next
+ * its envelope still holds and its seq is k. A ts now before record k-1's
+ * fails at k (FORMAT.md §5), before the seal checks. A seal is checked against
+ * the recomputed values; anything else shows where the changed leaf is next
  * committed to: the next record's epoch rule (a seal that stopped being one),
- * the next seal's root, or the first checkpoint that covers k. At one entry,
- * the epoch rule comes before the seal check, which comes before checkpoints.
+ * its ts rule (a ts now after record k+1's), the next seal's root, or the
+ * first checkpoint that covers k. At one entry, the epoch rule comes before
+ * the ts rule, then the seal check, then checkpoints.
  */
 static struct outcome unkeyed_outcome(size_t k, const uint8_t *entry, size_t len,
                                       const struct tl_envelope *env, const uint64_t *req,
@@ -325,7 +329,11 @@ static struct outcome unkeyed_outcome(size_t k, const uint8_t *entry, size_t len
     bool was_seal = tl_is_seal(&log->rec[k]), now_seal = strcmp(env->type, "seal") == 0;
     struct outcome best = {EV_FAIL_NONE, 0};
     int rank = 0;
+    char text[EVI_TS_LEN + 1];
 
+    if (k > 0 && env->ts_ns < tl_entry_ts(log->rec[k - 1].entry, log->rec[k - 1].len, text)) {
+        return (struct outcome){EV_FAIL_TS_BACKWARDS, k};
+    }
     if (now_seal) {
         struct evi_seal s;
         if (evi_seal_parse(entry, len, &s) < 0 || s.epoch != log->rec[k].epoch ||
@@ -345,15 +353,19 @@ static struct outcome unkeyed_outcome(size_t k, const uint8_t *entry, size_t len
             consider(&best, &rank, k + 1, 0, f);
         }
     }
+    if (k + 1 < log->count &&
+        env->ts_ns > tl_entry_ts(log->rec[k + 1].entry, log->rec[k + 1].len, text)) {
+        consider(&best, &rank, k + 1, 1, EV_FAIL_TS_BACKWARDS);
+    }
     for (size_t s = k + 1; s < log->count; s++) {
         if (tl_is_seal(&log->rec[s])) {
-            consider(&best, &rank, s, 1, EV_FAIL_ROOT);
+            consider(&best, &rank, s, 2, EV_FAIL_ROOT);
             break;
         }
     }
     for (size_t i = 0; i < req_count; i++) {
         if (req[i] > k) {
-            consider(&best, &rank, req[i] - 1, 2, EV_FAIL_ROOT);
+            consider(&best, &rank, req[i] - 1, 3, EV_FAIL_ROOT);
         }
     }
     return best;
@@ -401,7 +413,7 @@ static void check_flip(const char *what, const struct outcome *keyed, const stru
  * stride-th byte (b = all 8 bits when stride is 1, else the byte's offset mod 8).
  */
 static void entry_flips(const uint64_t *req, size_t req_count, size_t stride,
-                        size_t bare_seen[EV_FAIL_NO_CHECKPOINT + 1], size_t *grammar_seen)
+                        size_t bare_seen[EV_FAIL_TS_BACKWARDS + 1], size_t *grammar_seen)
 {
     uint8_t rec[EVI_RECORD_MAX];
     char what[128];
@@ -442,27 +454,28 @@ static void entry_flips(const uint64_t *req, size_t req_count, size_t stride,
 
 static void test_flip_entry_bits_recrc(void **state)
 {
-    size_t count, seen[EV_FAIL_NO_CHECKPOINT + 1] = {0}, grammar = 0;
+    size_t count, seen[EV_FAIL_TS_BACKWARDS + 1] = {0}, grammar = 0;
     const uint64_t *req = latest_only(&count);
     (void)state;
     strip_history();
     entry_flips(req, count, 1, seen, &grammar);
     tl_expect(F->work, &no_v, EV_FAIL_NONE, 0, "restored");
     print_message("entry flips without V: entry %zu, sequence %zu, seal %zu, root %zu, "
-                  "chain %zu, missing seal %zu (%zu leap seconds)\n",
+                  "chain %zu, missing seal %zu, ts %zu (%zu leap seconds)\n",
                   seen[EV_FAIL_ENTRY], seen[EV_FAIL_SEQUENCE], seen[EV_FAIL_SEAL],
-                  seen[EV_FAIL_ROOT], seen[EV_FAIL_CHAIN], seen[EV_FAIL_MISSING_SEAL], grammar);
+                  seen[EV_FAIL_ROOT], seen[EV_FAIL_CHAIN], seen[EV_FAIL_MISSING_SEAL],
+                  seen[EV_FAIL_TS_BACKWARDS], grammar);
     /* Every branch of the expectation was taken: this loop can fail each way. */
     assert_true(seen[EV_FAIL_ENTRY] > 0 && seen[EV_FAIL_SEQUENCE] > 0 && seen[EV_FAIL_SEAL] > 0 &&
                 seen[EV_FAIL_ROOT] > 0 && seen[EV_FAIL_CHAIN] > 0 &&
-                seen[EV_FAIL_MISSING_SEAL] > 0);
+                seen[EV_FAIL_MISSING_SEAL] > 0 && seen[EV_FAIL_TS_BACKWARDS] > 0);
 }
 
 /* A sample of the same flips with the history in place: its checkpoints come first. */
 static void test_flip_entry_bits_recrc_history(void **state)
 {
     (void)state;
-    size_t seen[EV_FAIL_NO_CHECKPOINT + 1] = {0}, grammar = 0;
+    size_t seen[EV_FAIL_TS_BACKWARDS + 1] = {0}, grammar = 0;
     entry_flips(F->req, F->req_count, 5, seen, &grammar);
     expect_all(F->work, EV_FAIL_NONE, 0, "restored");
 }
@@ -943,6 +956,161 @@ static void test_epoch_skipped(void **state)
     tl_resign(F->work, &log);
     expect_all(F->work, EV_FAIL_MISSING_SEAL, seal1 + 1, "a seal turned into an event");
     tl_log_free(&log);
+}
+
+/* ---- ts order (FORMAT.md §5; records forged with valid tags from V) ---------- */
+
+/*
+ * A writer holding every key writes an entry whose ts is before the one
+ * before it: roots, chain, seals and tags all hold (tl_forge_as_writer), so
+ * only the ts rule sees it, at every depth. Readers' time windows would miss
+ * entries over such a log.
+ */
+static void expect_ts_backwards(const char *dir, const struct tl_log *log, size_t k, size_t prev,
+                                const char *what)
+{
+    char ts[EVI_TS_LEN + 1], prev_ts[EVI_TS_LEN + 1], detail[256];
+    struct ev_verify_report rep;
+    struct tl_depth v = with_v();
+
+    (void)tl_entry_ts(log->rec[k].entry, log->rec[k].len, ts);
+    (void)tl_entry_ts(log->rec[prev].entry, log->rec[prev].len, prev_ts);
+    expect_all(dir, EV_FAIL_TS_BACKWARDS, k, what);
+    (void)snprintf(detail, sizeof(detail), "entry %zu: ts %s is before entry %zu's ts %s", k, ts,
+                   prev, prev_ts);
+    tl_expect_at(__FILE__, __LINE__, dir, &no_v, EV_FAIL_TS_BACKWARDS, k, what, &rep);
+    assert_string_equal(rep.detail, detail);
+    tl_expect_at(__FILE__, __LINE__, dir, &v, EV_FAIL_TS_BACKWARDS, k, what, &rep);
+    assert_string_equal(rep.detail, detail);
+    assert_string_equal(ev_failure_name(rep.failure), "ts went backwards");
+}
+
+/* The first k >= from with records k-1 and k both ordinary events. */
+static size_t event_after_event(size_t from)
+{
+    for (size_t k = from > 0 ? from : 1; k < F->log.count; k++) {
+        if (!tl_is_seal(&F->log.rec[k - 1]) && !tl_is_seal(&F->log.rec[k])) {
+            return k;
+        }
+    }
+    fail_msg("no two ordinary events in a row after %zu", from);
+    return 0;
+}
+
+static void test_ts_backwards(void **state)
+{
+    struct tl_log log;
+    char text[EVI_TS_LEN + 1];
+    /* After the early checkpoint, which an auditor holds: that stays true. */
+    size_t k = event_after_event((size_t)F->early_size);
+    (void)state;
+
+    /* One nanosecond before the entry before it. */
+    work_log(&log);
+    tl_entry_set_ts(&log.rec[k], tl_entry_ts(log.rec[k - 1].entry, log.rec[k - 1].len, text) - 1);
+    tl_forge_as_writer(F->work, &log, k, F->v);
+    expect_ts_backwards(F->work, &log, k, k - 1, "an event 1 ns before the event before it");
+    tl_log_free(&log);
+
+    /* The first event of an epoch, before the seal of the epoch before. */
+    tl_fresh_copy(F->pristine, F->work);
+    work_log(&log);
+    size_t s = tl_seal_index(&log, 1);
+    assert_true(s + 1 < log.count && s >= F->early_size);
+    tl_entry_set_ts(&log.rec[s + 1], tl_entry_ts(log.rec[s].entry, log.rec[s].len, text) - 1);
+    tl_forge_as_writer(F->work, &log, s + 1, F->v);
+    expect_ts_backwards(F->work, &log, s + 1, s, "an event before the seal before it");
+    tl_log_free(&log);
+
+    /* A seal before the last event of its epoch (a seal's ts is a ts too). */
+    tl_fresh_copy(F->pristine, F->work);
+    work_log(&log);
+    tl_entry_set_ts(&log.rec[s], tl_entry_ts(log.rec[s - 1].entry, log.rec[s - 1].len, text) - 1);
+    tl_forge_as_writer(F->work, &log, s, F->v);
+    expect_ts_backwards(F->work, &log, s, s - 1, "a seal before the event before it");
+    tl_log_free(&log);
+
+    /* A year back, at the last event: every later time is checked, not only neighbours. */
+    tl_fresh_copy(F->pristine, F->work);
+    work_log(&log);
+    size_t last = log.count - 2;
+    assert_false(tl_is_seal(&log.rec[last]));
+    tl_entry_set_ts(&log.rec[last], tl_entry_ts(log.rec[last].entry, log.rec[last].len, text) -
+                                        365 * 86400 * 1000000000ll);
+    tl_forge_as_writer(F->work, &log, last, F->v);
+    expect_ts_backwards(F->work, &log, last, last - 1, "an event a year back");
+    tl_log_free(&log);
+}
+
+/*
+ * Equal times are allowed (§5: ts never decreases); only a checkpoint kept
+ * elsewhere sees that the history changed.
+ */
+static void test_ts_equal_passes(void **state)
+{
+    struct tl_log log;
+    char text[EVI_TS_LEN + 1];
+    size_t k = event_after_event((size_t)F->early_size);
+    struct tl_depth v = with_v(), t = trusted(F->v);
+    (void)state;
+
+    work_log(&log);
+    /* Every record from k on, seals included, at record k-1's time. */
+    int64_t ts = tl_entry_ts(log.rec[k - 1].entry, log.rec[k - 1].len, text);
+    for (size_t i = k; i < log.count; i++) {
+        tl_entry_set_ts(&log.rec[i], ts);
+    }
+    tl_forge_as_writer(F->work, &log, k, F->v);
+    tl_expect(F->work, &no_v, EV_FAIL_NONE, 0, "equal times");
+    tl_expect(F->work, &v, EV_FAIL_NONE, 0, "equal times");
+    /* The forged history is not the one the auditor's final checkpoint signed. */
+    tl_expect(F->work, &t, EV_FAIL_FORKED, log.count - 1, "equal times, trusted checkpoints");
+    tl_log_free(&log);
+}
+
+/*
+ * Encrypted entries (FORMAT.md §5.1) keep ts in their clear prefix: the rule
+ * needs no data key. (The forged entry no longer decrypts, since the AAD binds
+ * ts; a hostile writer would have encrypted it with that ts. Verification
+ * never decrypts, so it makes no difference here.)
+ */
+static void test_ts_backwards_encrypted(void **state)
+{
+    char dir[PATH_MAX], keyfile[PATH_MAX], text[EVI_TS_LEN + 1];
+    uint8_t v[EV_HASH_BYTES];
+    struct ev_datakeys *keys = NULL;
+    struct tl_log log;
+    (void)state;
+
+    tl_path(dir, F->base, "encrypted");
+    tl_path(keyfile, F->base, "data.keys");
+    tl_rm_rf(dir);
+    (void)unlink(keyfile);
+    tl_ok(ev_datakey_new(keyfile, EV_DATA_AES_256_GCM, NULL));
+    tl_ok(ev_datakeys_load(keyfile, &keys));
+    tl_create(dir, 1000000000ull, v);
+    struct ev_open_options o = {.data_keys = keys};
+    struct ev_log *w = NULL;
+    tl_ok(ev_log_open(dir, &o, &w));
+    tl_append(w, 3);
+    tl_ok(ev_log_seal(w));
+    tl_append(w, 3);
+    tl_ok(ev_log_seal(w));
+    tl_ok(ev_log_close(w));
+    ev_datakeys_free(keys);
+
+    tl_log_read(dir, &log);
+    size_t k = tl_seal_index(&log, 0) + 2;
+    assert_non_null(strstr((const char *)log.rec[k].entry, "\"enc\":{\"alg\":"));
+    assert_non_null(strstr((const char *)log.rec[k - 1].entry, "\"enc\":{\"alg\":"));
+    tl_entry_set_ts(&log.rec[k], tl_entry_ts(log.rec[k - 1].entry, log.rec[k - 1].len, text) - 1);
+    tl_forge_as_writer(dir, &log, k, v);
+    struct tl_depth with_key = {.v = v};
+    tl_expect(dir, &no_v, EV_FAIL_TS_BACKWARDS, k, "encrypted, without V");
+    tl_expect(dir, &with_key, EV_FAIL_TS_BACKWARDS, k, "encrypted, with V");
+    tl_log_free(&log);
+    tl_rm_rf(dir);
+    (void)unlink(keyfile);
 }
 
 /*
@@ -1694,6 +1862,9 @@ int main(void)
         cmocka_unit_test_setup(test_record_after_seal, fresh),
         cmocka_unit_test_setup(test_epoch_backwards, fresh),
         cmocka_unit_test_setup(test_epoch_skipped, fresh),
+        cmocka_unit_test_setup(test_ts_backwards, fresh),
+        cmocka_unit_test_setup(test_ts_equal_passes, fresh),
+        cmocka_unit_test_setup(test_ts_backwards_encrypted, fresh),
         cmocka_unit_test_setup(test_cut_at_seal_boundary_resigned, fresh),
         cmocka_unit_test_setup(test_rollback, fresh),
         cmocka_unit_test_setup(test_other_key, fresh),

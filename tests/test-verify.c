@@ -273,9 +273,9 @@ static void test_report_on_failure(void **state)
 
 static void test_failure_names(void **state)
 {
-    const char *names[EV_FAIL_NO_CHECKPOINT + 1];
+    const char *names[EV_FAIL_TS_BACKWARDS + 1];
     (void)state;
-    for (int f = EV_FAIL_NONE; f <= EV_FAIL_NO_CHECKPOINT; f++) {
+    for (int f = EV_FAIL_NONE; f <= EV_FAIL_TS_BACKWARDS; f++) {
         names[f] = ev_failure_name((enum ev_failure)f);
         assert_non_null(names[f]);
         assert_true(strlen(names[f]) > 0);
@@ -290,6 +290,9 @@ static void test_failure_names(void **state)
     assert_int_equal(EV_FAIL_SIGNATURE, 7);
     assert_int_equal(EV_FAIL_TRUNCATED, 12);
     assert_int_equal(EV_FAIL_NO_CHECKPOINT, 14);
+    assert_int_equal(EV_FAIL_PRUNED, 15);
+    assert_int_equal(EV_FAIL_TS_BACKWARDS, 16);
+    assert_string_equal(ev_failure_name(EV_FAIL_TS_BACKWARDS), "ts went backwards");
     assert_string_equal(ev_failure_name(EV_FAIL_NONE), "none");
     assert_string_equal(ev_failure_name(EV_FAIL_RECORD), "record damaged");
     assert_non_null(ev_failure_name((enum ev_failure)99));

@@ -4,8 +4,8 @@
  *
  * Three depths, each adding to the one before:
  *   1. public key only: records intact, entries well formed, sequence
- *      continuous, seal contents, tree root equal to every checkpoint signed by
- *      the key, structure of epochs and seals;
+ *      continuous, ts never decreasing, seal contents, tree root equal to every
+ *      checkpoint signed by the key, structure of epochs and seals;
  *   2. with the verification key V: every record's forward-secure tag;
  *   3. against trusted checkpoints kept elsewhere: the log must contain and be
  *      consistent with each (else truncated or forked).
@@ -50,6 +50,7 @@ enum ev_failure {
     EV_FAIL_FORKED = 13,         /* a trusted checkpoint's root differs at its size */
     EV_FAIL_NO_CHECKPOINT = 14,  /* the log has entries but no signed checkpoint */
     EV_FAIL_PRUNED = 15,         /* pruned entries that no retention entry accounts for */
+    EV_FAIL_TS_BACKWARDS = 16,   /* an entry's ts before the ts of the entry before it */
 };
 
 /* "record damaged", "tag", ...; never NULL. */

@@ -4,9 +4,9 @@
  *
  * One pass over the records, in order. For each record, checks run from the
  * outside in, so that the report names the most basic damage: framing and
- * checksum, entry envelope, sequence number, forward-secure tag (with V), epoch
- * structure, seal contents. Along the way the tree is rebuilt in a frontier
- * (O(log n) memory), and its root is compared with every checkpoint the
+ * checksum, entry envelope, sequence number, epoch structure, forward-secure
+ * tag (with V), ts order (§5), seal contents. Along the way the tree is
+ * rebuilt in a frontier (O(log n) memory), and its root is compared with every checkpoint the
  * verifier has to honour at the size that checkpoint names: the latest one in
  * the directory, every one in its history, and every trusted one given.
  *
@@ -56,6 +56,7 @@ const char *ev_failure_name(enum ev_failure failure)
     case EV_FAIL_FORKED: return "forked";
     case EV_FAIL_NO_CHECKPOINT: return "no checkpoint";
     case EV_FAIL_PRUNED: return "unaccounted pruning";
+    case EV_FAIL_TS_BACKWARDS: return "ts went backwards";
     }
     return "unknown";
 }
@@ -93,6 +94,12 @@ struct verifier_state {
     int64_t open_since_ns;
     uint32_t last_seal_epoch;
     int64_t last_seal_ns;
+
+    /* the last entry whose bytes are there (§5: ts never decreases; pruned ones have none) */
+    bool have_ts;
+    uint64_t last_ts_entry;
+    int64_t last_ts_ns;
+    char last_ts[EVI_TS_LEN];
 
     /* with V: tags are checked by this, inline or on a second thread */
     struct evi_tagcheck *tags;
@@ -465,6 +472,30 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
         evi_tagcheck_add(st->tags, i, rec->epoch, j, chain, rec->tag)) {
         /* A tag before this one is bad: stop; ev_verify_dir reports it. */
         return EV_EVERIFY;
+    }
+
+    /*
+     * ts never decreases (§5): readers find a time window by binary search and
+     * would miss entries. Checked after the tag: with V, a ts changed by
+     * someone who lacks it is reported as the bad tag it also is, and a ts
+     * that goes back under a valid tag was written by a holder of the keys (a
+     * buggy or hostile writer), which only this rule shows. The ns values are
+     * what readers compare; in the writer's canonical form they order as the
+     * 30 characters do. A pruned entry's ts is gone: the comparison spans it,
+     * from the last entry whose ts is there.
+     */
+    if (rec->leaf == NULL) {
+        /* §5's fixed layout: the ts ends just before `","type":"`. */
+        const char *ts = view.type - (sizeof("\",\"type\":\"") - 1) - EVI_TS_LEN;
+        if (st->have_ts && view.ts_ns < st->last_ts_ns) {
+            return fail(st, EV_FAIL_TS_BACKWARDS, true, i,
+                        "entry %" PRIu64 ": ts %.*s is before entry %" PRIu64 "'s ts %.*s", i,
+                        EVI_TS_LEN, ts, st->last_ts_entry, EVI_TS_LEN, st->last_ts);
+        }
+        st->have_ts = true;
+        st->last_ts_entry = i;
+        st->last_ts_ns = view.ts_ns;
+        memcpy(st->last_ts, ts, EVI_TS_LEN);
     }
 
     if (seal) {
