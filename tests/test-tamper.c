@@ -12,7 +12,9 @@
  * §7, §8), independently of the verifier's own code.
  */
 #include "tamperutil.h"
+#include "tree.h"
 
+#include <evident/bundle.h>
 #include <evident/datakey.h>
 
 struct fixture {
@@ -985,6 +987,57 @@ static void expect_ts_backwards(const char *dir, const struct tl_log *log, size_
     assert_string_equal(ev_failure_name(rep.failure), "ts went backwards");
 }
 
+/*
+ * The same forged log exported as a bundle from entry prev on (FORMAT.md §11):
+ * the bundle's verifier applies the ts rule too, with and without V.
+ */
+static void expect_bundle_ts_backwards(const char *dir, const struct tl_log *log, size_t k,
+                                       size_t prev)
+{
+    char ts[EVI_TS_LEN + 1], prev_ts[EVI_TS_LEN + 1], detail[256];
+    struct ev_open_options o = {.flags = EV_OPEN_READONLY};
+    struct ev_log *r = NULL;
+    char *text = NULL;
+    size_t len = 0;
+
+    (void)tl_entry_ts(log->rec[k].entry, log->rec[k].len, ts);
+    (void)tl_entry_ts(log->rec[prev].entry, log->rec[prev].len, prev_ts);
+    (void)snprintf(detail, sizeof(detail), "entry %zu: ts %s is before entry %zu's ts %s", k, ts,
+                   prev, prev_ts);
+    /* A forging writer rewrites the derived hashes too: the exporter's proofs come from them. */
+    struct evi_frontier f;
+    uint8_t stored[64][EV_HASH_BYTES], leaf[EV_HASH_BYTES];
+    FILE *hashes = open_memstream(&text, &len);
+    assert_non_null(hashes);
+    evi_frontier_init(&f);
+    for (size_t i = 0; i < log->count; i++) {
+        ev_leaf_hash(log->rec[i].entry, log->rec[i].len, leaf);
+        int n = evi_frontier_append(&f, leaf, stored);
+        assert_int_equal(fwrite(stored, EV_HASH_BYTES, (size_t)n, hashes), (size_t)n);
+    }
+    assert_int_equal(fclose(hashes), 0);
+    tl_write_in(dir, "hashes", text, len);
+    free(text);
+    text = NULL;
+
+    tl_ok(ev_log_open(dir, &o, &r));
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    tl_ok(ev_bundle_export(r, prev, EV_BUNDLE_TO_CHECKPOINT, out));
+    assert_int_equal(fclose(out), 0);
+    tl_ok(ev_log_close(r));
+    for (int with = 0; with < 2; with++) {
+        struct ev_bundle_report rep;
+        int rc = ev_bundle_verify(text, len, F->vkey, with ? F->v : NULL, &rep);
+        assert_int_equal(rc, EV_EVERIFY);
+        assert_int_equal(rep.failure, EV_FAIL_TS_BACKWARDS);
+        assert_true(rep.has_entry);
+        assert_int_equal(rep.entry, k);
+        assert_string_equal(rep.detail, detail);
+    }
+    free(text);
+}
+
 /* The first k >= from with records k-1 and k both ordinary events. */
 static size_t event_after_event(size_t from)
 {
@@ -1010,6 +1063,7 @@ static void test_ts_backwards(void **state)
     tl_entry_set_ts(&log.rec[k], tl_entry_ts(log.rec[k - 1].entry, log.rec[k - 1].len, text) - 1);
     tl_forge_as_writer(F->work, &log, k, F->v);
     expect_ts_backwards(F->work, &log, k, k - 1, "an event 1 ns before the event before it");
+    expect_bundle_ts_backwards(F->work, &log, k, k - 1);
     tl_log_free(&log);
 
     /* The first event of an epoch, before the seal of the epoch before. */
@@ -1020,6 +1074,7 @@ static void test_ts_backwards(void **state)
     tl_entry_set_ts(&log.rec[s + 1], tl_entry_ts(log.rec[s].entry, log.rec[s].len, text) - 1);
     tl_forge_as_writer(F->work, &log, s + 1, F->v);
     expect_ts_backwards(F->work, &log, s + 1, s, "an event before the seal before it");
+    expect_bundle_ts_backwards(F->work, &log, s + 1, s);
     tl_log_free(&log);
 
     /* A seal before the last event of its epoch (a seal's ts is a ts too). */

@@ -647,6 +647,8 @@ struct walk {
     bool prev_seal;
     const uint8_t *v;     /* verification key or NULL */
     struct evi_fskey key; /* R(epoch, j) for the next entry, when v */
+    int64_t ts_ns;        /* ts of the previous entry (FORMAT.md §5: never decreases) */
+    char ts[EVI_TS_LEN];  /* and as written */
 };
 
 static int check_entry(struct verifier_state *s, const struct header *h,
@@ -751,6 +753,16 @@ static int check_entry(struct verifier_state *s, const struct header *h,
         }
         evi_fskey_next_record(&w->key);
     }
+
+    /* ts never decreases (FORMAT.md §5), checked after the tag as in ev_verify. */
+    const char *ts = view.type - (sizeof("\",\"type\":\"") - 1) - EVI_TS_LEN;
+    if (w->any && view.ts_ns < w->ts_ns) {
+        return fail(s, EV_FAIL_TS_BACKWARDS, true,
+                    "entry %" PRIu64 ": ts %.*s is before entry %" PRIu64 "'s ts %.*s", i,
+                    EVI_TS_LEN, ts, i - 1, EVI_TS_LEN, w->ts);
+    }
+    w->ts_ns = view.ts_ns;
+    memcpy(w->ts, ts, EVI_TS_LEN);
     w->any = true;
     w->epoch = epoch;
     w->prev_seal = is_seal;
