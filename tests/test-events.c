@@ -95,6 +95,42 @@ static void test_schema_sorted_and_unique(void **state)
     }
 }
 
+/* What the merged tables keep precomputed for the encoder and validator, in every row. */
+static void check_rows(const struct evi_schema *s, bool top)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        const struct evi_field *f = &s->fields[i];
+        assert_int_equal(evi_field_name_len(f), strlen(f->name));
+        assert_true(f->name_len == 0 || f->name_len == strlen(f->name));
+        assert_true(!top || f->name_len != 0);
+        /* The flag stands for the by-name test it replaced. */
+        bool redacted = (f->flags & EVI_DERIVED) && strcmp(f->name, "redacted") == 0;
+        assert_int_equal((f->flags & EVI_REDACTED) != 0, redacted);
+        assert_true(!redacted || top);
+        if (f->kind == EV_FIELD_ENUM) {
+            size_t n = 0;
+            while (f->enum_names[n] != NULL) {
+                n++;
+            }
+            assert_true(f->enum_count == 0 || f->enum_count == n);
+            assert_true(!top || f->enum_count == n);
+        } else {
+            assert_int_equal(f->enum_count, 0);
+        }
+        if (f->sub != NULL) {
+            check_rows(f->sub, false);
+        }
+    }
+}
+
+static void test_schema_precomputed(void **state)
+{
+    (void)state;
+    for (int t = 0; t < EV_TYPE_CUSTOM; t++) {
+        check_rows(evi_schema_of((enum ev_event_type)t), true);
+    }
+}
+
 static void test_events_md_matches_table(void **state)
 {
     (void)state;
@@ -809,6 +845,34 @@ static void test_jsonw_matches_jansson(void **state)
 }
 
 /*
+ * A string value that would pass the writer's limit: EV_ETOOBIG exactly when
+ * its escaped form and quotes do not fit what is left, whether the string
+ * needs escapes (sized for the worst case, then exactly near the limit) or
+ * not (sized exactly), and the text before it stays as it was.
+ */
+static void test_jsonw_string_at_limit(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "", "a", "plain ascii text", "plain ascii text of exactly 32 b", "tab\there",
+        "quote\"", "\xC3\xA9" "t\xC3\xA9", "\x01\x02\x03", "\xFF" "bad", "a fairly long plain string, no escapes at all"};
+    for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+        size_t len = strlen(texts[t]);
+        size_t need = evi_jsonw_escaped_len(texts[t], len) + 2;
+        for (size_t max = 4; max < 4 + need + 8; max++) {
+            struct evi_jsonw w;
+            evi_jsonw_init(&w, max);
+            evi_jsonw_raw(&w, "[", 1);
+            evi_jsonw_string(&w, texts[t], len);
+            bool fits = 1 + need <= max;
+            assert_int_equal(evi_jsonw_error(&w), fits ? 0 : EV_ETOOBIG);
+            assert_int_equal(w.len, fits ? 1 + need : 1);
+            evi_jsonw_free(&w);
+        }
+    }
+}
+
+/*
  * The 16-byte scans of strings (jsonscan.h) against the byte-at-a-time paths:
  * one special character (or none) after every length of plain prefix across
  * the 16- and 32-byte boundaries, then plain text. The canonical check must
@@ -903,8 +967,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_sorted_and_unique),
+        cmocka_unit_test(test_schema_precomputed),
         cmocka_unit_test(test_jsonw_matches_jansson),
         cmocka_unit_test(test_string_scan_boundaries),
+        cmocka_unit_test(test_jsonw_string_at_limit),
         cmocka_unit_test(test_events_md_matches_table),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_code_execution_levels),

@@ -40,6 +40,8 @@ void evi_jsonw_end_array(struct evi_jsonw *w);
 
 /* "key": (with the comma before it when needed); key is plain ASCII needing no escapes. */
 void evi_jsonw_key(struct evi_jsonw *w, const char *key);
+/* The same for a key of n bytes whose length is known (the schema's rows keep theirs). */
+void evi_jsonw_key_n(struct evi_jsonw *w, const char *key, size_t n);
 
 /*
  * A string value from len bytes of UTF-8. Escapes as jansson does: \" \\ \b

@@ -195,8 +195,10 @@ static void put_json(struct enc *x, const char *path, const char *text)
 
 static bool object_set(const struct evi_schema *schema, const void *obj);
 
-/* Whether a field has a value to write (derived fields are read from derived). */
-static bool field_set(const struct evi_field *f, const void *p)
+/* Whether a field has a value to write (derived fields are read from derived). Inline: it is
+ * asked for every row of every event, and is mostly one load. */
+static inline __attribute__((always_inline)) bool field_set(const struct evi_field *f,
+                                                            const void *p)
 {
     switch (f->kind) {
     case EV_FIELD_STRING:
@@ -294,7 +296,7 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
         if (f->level > x->e->level) {
             continue;
         }
-        if ((f->flags & EVI_DERIVED) && strcmp(f->name, "redacted") == 0) {
+        if (f->flags & EVI_REDACTED) {
             /* Known only at the end: remember where it goes. */
             if (ret_redacted_at != NULL) {
                 *ret_redacted_at = x->w->len;
@@ -306,7 +308,7 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
             /* Its row follows the string's (NAME, then NAME_truncated, in byte order). */
             if (x->cut && i > 0 && (schema->fields[i - 1].flags & EVI_CUT) &&
                 schema->fields[i - 1].level <= x->e->level) {
-                evi_jsonw_key(x->w, f->name);
+                evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
                 evi_jsonw_bool(x->w, true);
                 any = true;
             }
@@ -325,7 +327,7 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
         if (!field_set(f, p) && !(f->kind == EV_FIELD_OBJECT && (f->flags & EVI_OUT_DERIVED))) {
             continue;
         }
-        evi_jsonw_key(x->w, f->name);
+        evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
         put_field(x, f, p);
         any = true;
     }
