@@ -21,9 +21,11 @@
 #include <evident/event.h>
 #include <evident/log.h>
 #include <evident/policy.h>
+#include <evident/syslog.h>
 
 #include "events/events.h"
 #include "json.h"
+#include "privacy/sanitize.h"
 #include "jsonw.h"
 #include "testutil.h"
 
@@ -110,6 +112,12 @@ static void check_rows(const struct evi_schema *s, bool top)
         if (f->kind == EV_FIELD_ENUM) {
             size_t n = 0;
             while (f->enum_names[n] != NULL) {
+                /* Written without escaping (evi_jsonw_plain_string): plain ASCII only. */
+                const char *name = f->enum_names[n];
+                for (size_t k = 0; name[k] != '\0'; k++) {
+                    assert_true(name[k] >= 0x20 && name[k] < 0x7f && name[k] != '"' &&
+                                name[k] != '\\');
+                }
                 n++;
             }
             assert_true(f->enum_count == 0 || f->enum_count == n);
@@ -128,7 +136,95 @@ static void test_schema_precomputed(void **state)
     (void)state;
     for (int t = 0; t < EV_TYPE_CUSTOM; t++) {
         check_rows(evi_schema_of((enum ev_event_type)t), true);
+        /* A prepared event's type is the name's own pointer; a copy parses the same. */
+        const char *name = ev_event_type_name((enum ev_event_type)t);
+        char copy[64];
+        enum ev_event_type parsed = EV_TYPE_COUNT;
+        assert_string_equal(evi_schema_of((enum ev_event_type)t)->name, name);
+        assert_int_equal(ev_event_type_parse(name, &parsed), 0);
+        assert_int_equal(parsed, t);
+        (void)snprintf(copy, sizeof(copy), "%s", name);
+        parsed = EV_TYPE_COUNT;
+        assert_int_equal(ev_event_type_parse(copy, &parsed), 0);
+        assert_int_equal(parsed, t);
     }
+}
+
+/* The data object of event with lengths from validation (or measured again), its count. */
+static char *encode_with(const struct evi_schema *schema, const void *event,
+                         const struct evi_sanitizer *sanitizer, enum ev_level level,
+                         bool known_lengths, unsigned *ret_redacted)
+{
+    size_t lengths[EVI_MAX_FIELDS];
+    struct evi_derived d;
+    struct evi_arena arena = {0};
+    struct evi_jsonw w;
+    tu_ok(evi_event_validate(schema, event, "syslog", lengths));
+    tu_ok(evi_event_derive(EV_TYPE_SYSLOG, event, &d, &arena));
+    struct evi_encoding e = {.sanitizer = sanitizer,
+                             .level = level,
+                             .max_bytes = EV_ENTRY_MAX_BYTES,
+                             .lengths = known_lengths ? lengths : NULL};
+    evi_jsonw_init(&w, 0);
+    tu_ok(evi_event_encode(schema, event, &d, &e, &w, ret_redacted));
+    evi_arena_free(&arena);
+    return w.data;
+}
+
+/*
+ * The encoder with the string lengths validation took against measuring each
+ * string again: the same bytes and count for random syslog events (strings
+ * of every length around the level cuts, secrets, escapes, invalid UTF-8) at
+ * every level, with and without the sanitizer.
+ */
+static void test_encode_known_lengths(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"a", " ", "password=hunter2 ", "\"", "\\", "\n", "\xC3\xA9",
+                                         "\xFF", "AKIAIOSFODNN7EXAMPLE", "0123456789abcdef",
+                                         "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n"};
+    const struct evi_schema *schema = evi_schema_of(EV_TYPE_SYSLOG);
+    struct evi_sanitizer *sanitizer = NULL;
+    uint64_t rng = 4242;
+    static char texts[5][1400];
+    tu_ok(evi_sanitizer_new(true, NULL, 0, &sanitizer));
+    for (int round = 0; round < 600; round++) {
+        size_t limits[5] = {255, 48, 128, 32, sizeof(texts[4]) - 1};
+        for (size_t t = 0; t < 5; t++) {
+            size_t want = (size_t)(tu_next_random(&rng) % (limits[t] + 1)), len = 0;
+            while (len < want) {
+                const char *piece = pieces[tu_next_random(&rng) % (sizeof(pieces) / sizeof(*pieces))];
+                size_t n = strlen(piece) < want - len ? strlen(piece) : want - len;
+                memcpy(texts[t] + len, piece, n);
+                len += n;
+            }
+            texts[t][len] = '\0';
+        }
+        struct ev_syslog_event e = {
+            .format = EV_SYSLOG_RFC5424,
+            .facility = EV_SYSLOG_FACILITY((int)(tu_next_random(&rng) % 24)),
+            .hostname = texts[0],
+            .app_name = round % 3 == 0 ? NULL : texts[1],
+            .procid = texts[2],
+            .msgid = round % 5 == 0 ? NULL : texts[3],
+            .timestamp = "2026-11-27T10:51:00.000004+00:00",
+            .message = texts[4],
+        };
+        e.common.host = round % 2 == 0 ? texts[1] : NULL;
+        for (int level = EV_LEVEL_MINIMAL; level <= EV_LEVEL_COMPREHENSIVE; level++) {
+            for (int sanitize = 0; sanitize <= 1; sanitize++) {
+                unsigned known = 0, measured = 0;
+                const struct evi_sanitizer *s = sanitize ? sanitizer : NULL;
+                char *a = encode_with(schema, &e, s, (enum ev_level)level, true, &known);
+                char *b = encode_with(schema, &e, s, (enum ev_level)level, false, &measured);
+                assert_string_equal(a, b);
+                assert_int_equal(known, measured);
+                free(a);
+                free(b);
+            }
+        }
+    }
+    evi_sanitizer_free(sanitizer);
 }
 
 static void test_events_md_matches_table(void **state)
@@ -968,6 +1064,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_sorted_and_unique),
         cmocka_unit_test(test_schema_precomputed),
+        cmocka_unit_test(test_encode_known_lengths),
         cmocka_unit_test(test_jsonw_matches_jansson),
         cmocka_unit_test(test_string_scan_boundaries),
         cmocka_unit_test(test_jsonw_string_at_limit),

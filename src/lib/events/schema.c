@@ -462,7 +462,7 @@ static const struct type_table type_tables[EV_TYPE_CUSTOM] = {
 };
 
 #define COMMON_COUNT (sizeof(common_fields) / sizeof(common_fields[0]))
-#define MAX_FIELDS 48
+#define MAX_FIELDS EVI_MAX_FIELDS
 
 static struct evi_field merged_fields[EV_TYPE_CUSTOM][MAX_FIELDS];
 static struct evi_schema merged[EV_TYPE_CUSTOM];

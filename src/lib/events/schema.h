@@ -90,6 +90,9 @@ extern const struct evi_capture_limits evi_capture_limits[3];
 /* Finding messages are cut to this many bytes at level basic. */
 #define EVI_BASIC_MESSAGE_MAX 256
 
+/* Rows in a merged table at most. */
+#define EVI_MAX_FIELDS 48
+
 /* The merged, sorted table of a built-in type (common fields included). */
 const struct evi_schema *evi_schema_of(enum ev_event_type type);
 

@@ -84,9 +84,12 @@ static int check_length(const struct vpath *p, const char *s, int64_t max)
 }
 
 static int validate_object(const struct evi_schema *schema, const void *obj,
-                           const struct vpath *path);
+                           const struct vpath *path, size_t *lengths);
 
-static int validate_field(const struct evi_field *f, const void *obj, const struct vpath *parent)
+/* ret_len: where a string row's length goes once checked (NULL: not wanted). Out of line: the
+ * common rows are checked in validate_object(). */
+static __attribute__((noinline)) int validate_field(const struct evi_field *f, const void *obj,
+                                                    const struct vpath *parent, size_t *ret_len)
 {
     const struct vpath here = {parent, f->name, 0};
     const void *p = at(obj, f->offset);
@@ -100,6 +103,16 @@ static int validate_field(const struct evi_field *f, const void *obj, const stru
         }
         if (required && s[0] == '\0') {
             return fail(&here, "must not be empty");
+        }
+        if (ret_len != NULL && f->max > 0) {
+            /* check_length(), keeping the length for the encoder. */
+            size_t len = strnlen(s, (size_t)f->max + 1);
+            if (len > (size_t)f->max) {
+                return fail(&here, "%zu bytes, over the limit of %lld", strlen(s),
+                            (long long)f->max);
+            }
+            *ret_len = len;
+            return 0;
         }
         return check_length(&here, s, f->max);
     }
@@ -179,7 +192,7 @@ static int validate_field(const struct evi_field *f, const void *obj, const stru
         }
         return 0;
     }
-    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here);
+    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here, NULL);
     case EV_FIELD_OBJECTS: {
         const void *items = *(const void *const *)p;
         size_t count = *(const size_t *)at(obj, f->count_offset);
@@ -191,7 +204,7 @@ static int validate_field(const struct evi_field *f, const void *obj, const stru
         }
         for (size_t i = 0; i < count; i++) {
             const struct vpath item = {&here, NULL, i};
-            int r = validate_object(f->sub, at(items, i * f->item_size), &item);
+            int r = validate_object(f->sub, at(items, i * f->item_size), &item, NULL);
             if (r < 0) {
                 return r;
             }
@@ -229,7 +242,7 @@ static bool optional_unset(const struct evi_field *f, const void *obj)
 }
 
 static int validate_object(const struct evi_schema *schema, const void *obj,
-                           const struct vpath *path)
+                           const struct vpath *path, size_t *lengths)
 {
     for (size_t i = 0; i < schema->count; i++) {
         const struct evi_field *f = &schema->fields[i];
@@ -239,7 +252,21 @@ static int validate_object(const struct evi_schema *schema, const void *obj,
         if (optional_unset(f, obj)) {
             continue;
         }
-        int r = validate_field(f, obj, path);
+        if (f->kind == EV_FIELD_STRING && f->max > 0) {
+            /* A set string within its limit, as validate_field() checks it (which says what is
+             * wrong otherwise). */
+            const char *s = *(const char *const *)at(obj, f->offset);
+            if (s != NULL && (s[0] != '\0' || !(f->flags & EVI_REQUIRED))) {
+                size_t len = strnlen(s, (size_t)f->max + 1);
+                if (len <= (size_t)f->max) {
+                    if (lengths != NULL) {
+                        lengths[i] = len;
+                    }
+                    continue;
+                }
+            }
+        }
+        int r = validate_field(f, obj, path, lengths != NULL ? &lengths[i] : NULL);
         if (r < 0) {
             return r;
         }
@@ -247,7 +274,8 @@ static int validate_object(const struct evi_schema *schema, const void *obj,
     return 0;
 }
 
-int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix)
+int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
+                       size_t *ret_lengths)
 {
     const struct ev_common *common = event;
     const struct vpath root = {NULL, prefix, 0};
@@ -256,5 +284,5 @@ int evi_event_validate(const struct evi_schema *schema, const void *event, const
         return fail(&root, "severity %lld is not a syslog severity (0..7)",
                     (long long)common->severity.value);
     }
-    return validate_object(schema, event, &root);
+    return validate_object(schema, event, &root, ret_lengths);
 }
