@@ -1119,7 +1119,7 @@ int evi_sanitize_text(const struct evi_sanitizer *s, const char *text, size_t le
     if (len < s->min_len) {
         return 0;
     }
-    mask = prefilter(s, text, len, &valid);
+    mask = prefilter_with(s, text, len, true, &valid); /* inline: most texts end here */
     if (valid) {
         if (mask == 0 && s->count == s->builtin_count) {
             return 0;
