@@ -54,6 +54,10 @@ void evi_arena_free(struct evi_arena *arena);
  */
 int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
                        size_t *ret_lengths);
+/* For tests: the same checks without the shortcuts for common rows (every row through the
+ * full test); the result and ev_last_error() must be those of evi_event_validate(). */
+int evi_event_validate_reference(const struct evi_schema *schema, const void *event,
+                                 const char *prefix);
 
 /* Fills the derived fields of an event (counts, score, risks, sorted findings). */
 int evi_event_derive(enum ev_event_type type, const void *event, struct evi_derived *derived,

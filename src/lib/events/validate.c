@@ -84,12 +84,13 @@ static int check_length(const struct vpath *p, const char *s, int64_t max)
 }
 
 static int validate_object(const struct evi_schema *schema, const void *obj,
-                           const struct vpath *path, size_t *lengths);
+                           const struct vpath *path, size_t *lengths, bool quick);
 
 /* ret_len: where a string row's length goes once checked (NULL: not wanted). Out of line: the
  * common rows are checked in validate_object(). */
 static __attribute__((noinline)) int validate_field(const struct evi_field *f, const void *obj,
-                                                    const struct vpath *parent, size_t *ret_len)
+                                                    const struct vpath *parent, size_t *ret_len,
+                                                    bool quick)
 {
     const struct vpath here = {parent, f->name, 0};
     const void *p = at(obj, f->offset);
@@ -192,7 +193,7 @@ static __attribute__((noinline)) int validate_field(const struct evi_field *f, c
         }
         return 0;
     }
-    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here, NULL);
+    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here, NULL, quick);
     case EV_FIELD_OBJECTS: {
         const void *items = *(const void *const *)p;
         size_t count = *(const size_t *)at(obj, f->count_offset);
@@ -204,7 +205,7 @@ static __attribute__((noinline)) int validate_field(const struct evi_field *f, c
         }
         for (size_t i = 0; i < count; i++) {
             const struct vpath item = {&here, NULL, i};
-            int r = validate_object(f->sub, at(items, i * f->item_size), &item, NULL);
+            int r = validate_object(f->sub, at(items, i * f->item_size), &item, NULL, quick);
             if (r < 0) {
                 return r;
             }
@@ -241,18 +242,19 @@ static bool optional_unset(const struct evi_field *f, const void *obj)
     }
 }
 
+/* quick: pass over the common rows before validate_field() (false: the reference, for tests). */
 static int validate_object(const struct evi_schema *schema, const void *obj,
-                           const struct vpath *path, size_t *lengths)
+                           const struct vpath *path, size_t *lengths, bool quick)
 {
     for (size_t i = 0; i < schema->count; i++) {
         const struct evi_field *f = &schema->fields[i];
         if (f->flags & EVI_DERIVED) {
             continue; /* EVI_OUT_DERIVED values given are checked like any other */
         }
-        if (optional_unset(f, obj)) {
+        if (quick && optional_unset(f, obj)) {
             continue;
         }
-        if (f->kind == EV_FIELD_STRING && f->max > 0) {
+        if (quick && f->kind == EV_FIELD_STRING && f->max > 0) {
             /* A set string within its limit, as validate_field() checks it (which says what is
              * wrong otherwise). */
             const char *s = *(const char *const *)at(obj, f->offset);
@@ -266,7 +268,7 @@ static int validate_object(const struct evi_schema *schema, const void *obj,
                 }
             }
         }
-        int r = validate_field(f, obj, path, lengths != NULL ? &lengths[i] : NULL);
+        int r = validate_field(f, obj, path, lengths != NULL ? &lengths[i] : NULL, quick);
         if (r < 0) {
             return r;
         }
@@ -274,8 +276,8 @@ static int validate_object(const struct evi_schema *schema, const void *obj,
     return 0;
 }
 
-int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
-                       size_t *ret_lengths)
+static int validate_event(const struct evi_schema *schema, const void *event, const char *prefix,
+                          size_t *lengths, bool quick)
 {
     const struct ev_common *common = event;
     const struct vpath root = {NULL, prefix, 0};
@@ -284,5 +286,17 @@ int evi_event_validate(const struct evi_schema *schema, const void *event, const
         return fail(&root, "severity %lld is not a syslog severity (0..7)",
                     (long long)common->severity.value);
     }
-    return validate_object(schema, event, &root, ret_lengths);
+    return validate_object(schema, event, &root, lengths, quick);
+}
+
+int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
+                       size_t *ret_lengths)
+{
+    return validate_event(schema, event, prefix, ret_lengths, true);
+}
+
+int evi_event_validate_reference(const struct evi_schema *schema, const void *event,
+                                 const char *prefix)
+{
+    return validate_event(schema, event, prefix, NULL, false);
 }
