@@ -379,8 +379,11 @@ static void test_validate_matches_reference(void **state)
                 valid++;
                 for (size_t i = 0; i < s->count; i++) {
                     const struct evi_field *f = &s->fields[i];
+                    if (f->kind != EV_FIELD_STRING || f->max <= 0) {
+                        continue;
+                    }
                     const char *v = *(const char *const *)((const char *)event + f->offset);
-                    if (f->kind == EV_FIELD_STRING && f->max > 0 && v != NULL) {
+                    if (v != NULL) {
                         assert_int_equal(lengths[i], strlen(v));
                     }
                 }
