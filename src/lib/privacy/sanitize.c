@@ -582,12 +582,40 @@ static const bool credential_tail[256] = {
  * a 'b' or 'x' inside a word, and the full check (a call that compares every
  * anchor of the class) runs only for the few that may start one.
  */
+/*
+ * Whether credential_before(start, p) may be true, from the one or two bytes
+ * before p: after a blank, a quote or a 't' it decides; after one of the
+ * other last letters of prefilter_words, the letter before it must be that
+ * word's too (passwo-r-d, passw-d, p-w-d, passphra-s-e, tok-e-n, k-e-y).
+ */
+static inline bool credential_may_end(const uint8_t *start, const uint8_t *p)
+{
+    if (p == start || !credential_tail[p[-1]]) {
+        return false;
+    }
+    uint8_t c = lower(p[-1]);
+    if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == 't') {
+        return true;
+    }
+    if (p - start < 2) {
+        return false; /* every word is 3 letters or more */
+    }
+    uint8_t b = lower(p[-2]);
+    switch (c) {
+    case 'd': return b == 'r' || b == 'w';
+    case 'e': return b == 's';
+    case 'n':
+    case 'y': return b == 'e';
+    default: return true;
+    }
+}
+
 static inline bool may_anchor(uint8_t t, const uint8_t *start, const uint8_t *p, const uint8_t *end)
 {
     size_t before = (size_t)(p - start), after = (size_t)(end - p);
     switch (t) {
-    case T_EQUALS: return before >= 1 && credential_tail[p[-1]];
-    case T_COLON: return (after >= 3 && p[1] == '/') || (before >= 1 && credential_tail[p[-1]]);
+    case T_EQUALS: return credential_may_end(start, p);
+    case T_COLON: return (after >= 3 && p[1] == '/') || credential_may_end(start, p);
     case T_DASH:
         return (after >= 2 && (p[1] == '-' || p[1] == 'u')) || (before >= 2 && p[-1] == 'k');
     case T_B: return after >= 5 && ((p[1] | 0x20) == 'e' || (p[1] | 0x20) == 'a');
