@@ -21,9 +21,11 @@
 #include <evident/event.h>
 #include <evident/log.h>
 #include <evident/policy.h>
+#include <evident/syslog.h>
 
 #include "events/events.h"
 #include "json.h"
+#include "privacy/sanitize.h"
 #include "jsonw.h"
 #include "testutil.h"
 
@@ -92,6 +94,307 @@ static void test_schema_sorted_and_unique(void **state)
                 assert_true(strcmp(sub->fields[j - 1].name, sub->fields[j].name) < 0);
             }
         }
+    }
+}
+
+/* What the merged tables keep precomputed for the encoder and validator, in every row. */
+static void check_rows(const struct evi_schema *s, bool top)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        const struct evi_field *f = &s->fields[i];
+        assert_int_equal(evi_field_name_len(f), strlen(f->name));
+        assert_true(f->name_len == 0 || f->name_len == strlen(f->name));
+        assert_true(!top || f->name_len != 0);
+        /* The flag stands for the by-name test it replaced. */
+        bool redacted = (f->flags & EVI_DERIVED) && strcmp(f->name, "redacted") == 0;
+        assert_int_equal((f->flags & EVI_REDACTED) != 0, redacted);
+        assert_true(!redacted || top);
+        if (f->kind == EV_FIELD_ENUM) {
+            size_t n = 0;
+            while (f->enum_names[n] != NULL) {
+                /* Written without escaping (evi_jsonw_plain_string): plain ASCII only. */
+                const char *name = f->enum_names[n];
+                for (size_t k = 0; name[k] != '\0'; k++) {
+                    assert_true(name[k] >= 0x20 && name[k] < 0x7f && name[k] != '"' &&
+                                name[k] != '\\');
+                }
+                struct evi_jsonw plain, escaped;
+                evi_jsonw_init(&plain, 0);
+                evi_jsonw_init(&escaped, 0);
+                evi_jsonw_plain_string(&plain, name, strlen(name));
+                evi_jsonw_string(&escaped, name, strlen(name));
+                assert_string_equal(plain.data, escaped.data);
+                evi_jsonw_free(&plain);
+                evi_jsonw_free(&escaped);
+                n++;
+            }
+            assert_true(f->enum_count == 0 || f->enum_count == n);
+            assert_true(!top || f->enum_count == n);
+        } else {
+            assert_int_equal(f->enum_count, 0);
+        }
+        if (f->sub != NULL) {
+            check_rows(f->sub, false);
+        }
+    }
+}
+
+static void test_schema_precomputed(void **state)
+{
+    (void)state;
+    for (int t = 0; t < EV_TYPE_CUSTOM; t++) {
+        check_rows(evi_schema_of((enum ev_event_type)t), true);
+        /* A prepared event's type is the name's own pointer; a copy parses the same. */
+        const char *name = ev_event_type_name((enum ev_event_type)t);
+        char copy[64];
+        enum ev_event_type parsed = EV_TYPE_COUNT;
+        assert_string_equal(evi_schema_of((enum ev_event_type)t)->name, name);
+        assert_int_equal(ev_event_type_parse(name, &parsed), 0);
+        assert_int_equal(parsed, t);
+        (void)snprintf(copy, sizeof(copy), "%s", name);
+        parsed = EV_TYPE_COUNT;
+        assert_int_equal(ev_event_type_parse(copy, &parsed), 0);
+        assert_int_equal(parsed, t);
+    }
+}
+
+/* The data object of event with lengths from validation (or measured again), its count. */
+static char *encode_with(const struct evi_schema *schema, const void *event,
+                         const struct evi_sanitizer *sanitizer, enum ev_level level,
+                         bool known_lengths, unsigned *ret_redacted)
+{
+    size_t lengths[EVI_MAX_FIELDS];
+    struct evi_derived d;
+    struct evi_arena arena = {0};
+    struct evi_jsonw w;
+    tu_ok(evi_event_validate(schema, event, "syslog", lengths));
+    tu_ok(evi_event_derive(EV_TYPE_SYSLOG, event, &d, &arena));
+    struct evi_encoding e = {.sanitizer = sanitizer,
+                             .level = level,
+                             .max_bytes = EV_ENTRY_MAX_BYTES,
+                             .lengths = known_lengths ? lengths : NULL};
+    evi_jsonw_init(&w, 0);
+    tu_ok(evi_event_encode(schema, event, &d, &e, &w, ret_redacted));
+    evi_arena_free(&arena);
+    return w.data;
+}
+
+/*
+ * The encoder with the string lengths validation took against measuring each
+ * string again: the same bytes and count for random syslog events (strings
+ * of every length around the level cuts, secrets, escapes, invalid UTF-8) at
+ * every level, with and without the sanitizer.
+ */
+static void test_encode_known_lengths(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"a", " ", "password=hunter2 ", "\"", "\\", "\n", "\xC3\xA9",
+                                         "\xFF", "AKIAIOSFODNN7EXAMPLE", "0123456789abcdef",
+                                         "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n"};
+    const struct evi_schema *schema = evi_schema_of(EV_TYPE_SYSLOG);
+    struct evi_sanitizer *sanitizer = NULL;
+    uint64_t rng = 4242;
+    static char texts[5][1400];
+    tu_ok(evi_sanitizer_new(true, NULL, 0, &sanitizer));
+    for (int round = 0; round < 600; round++) {
+        size_t limits[5] = {255, 48, 128, 32, sizeof(texts[4]) - 1};
+        for (size_t t = 0; t < 5; t++) {
+            size_t want = (size_t)(tu_next_random(&rng) % (limits[t] + 1)), len = 0;
+            while (len < want) {
+                const char *piece = pieces[tu_next_random(&rng) % (sizeof(pieces) / sizeof(*pieces))];
+                size_t n = strlen(piece) < want - len ? strlen(piece) : want - len;
+                memcpy(texts[t] + len, piece, n);
+                len += n;
+            }
+            texts[t][len] = '\0';
+        }
+        struct ev_syslog_event e = {
+            .format = EV_SYSLOG_RFC5424,
+            .facility = EV_SYSLOG_FACILITY((int)(tu_next_random(&rng) % 24)),
+            .hostname = texts[0],
+            .app_name = round % 3 == 0 ? NULL : texts[1],
+            .procid = texts[2],
+            .msgid = round % 5 == 0 ? NULL : texts[3],
+            .timestamp = "2026-11-27T10:51:00.000004+00:00",
+            .message = texts[4],
+        };
+        e.common.host = round % 2 == 0 ? texts[1] : NULL;
+        for (int level = EV_LEVEL_MINIMAL; level <= EV_LEVEL_COMPREHENSIVE; level++) {
+            for (int sanitize = 0; sanitize <= 1; sanitize++) {
+                unsigned known = 0, measured = 0;
+                const struct evi_sanitizer *s = sanitize ? sanitizer : NULL;
+                char *a = encode_with(schema, &e, s, (enum ev_level)level, true, &known);
+                char *b = encode_with(schema, &e, s, (enum ev_level)level, false, &measured);
+                assert_string_equal(a, b);
+                assert_int_equal(known, measured);
+                free(a);
+                free(b);
+            }
+        }
+    }
+    evi_sanitizer_free(sanitizer);
+}
+
+/* Memory of random events, freed all at once. */
+struct pool {
+    void *blocks[4096];
+    size_t count;
+};
+
+static void *pool_alloc(struct pool *pool, size_t size)
+{
+    assert_true(pool->count < sizeof(pool->blocks) / sizeof(pool->blocks[0]));
+    void *p = calloc(1, size);
+    assert_non_null(p);
+    pool->blocks[pool->count++] = p;
+    return p;
+}
+
+/* A string of len bytes. */
+static const char *random_text(struct pool *pool, size_t len)
+{
+    char *t = pool_alloc(pool, len + 1);
+    memset(t, 's', len);
+    return t;
+}
+
+/* A length near the limit (or small): the interesting ones for a check of bounds. */
+static size_t random_len(uint64_t *rng, size_t max)
+{
+    switch (tu_next_random(rng) % 5) {
+    case 0: return 0;
+    case 1: return max > 0 ? max - 1 : 0;
+    case 2: return max;
+    case 3: return max + 1;
+    default: return tu_next_random(rng) % 8;
+    }
+}
+
+static int64_t random_int(uint64_t *rng, const struct evi_field *f)
+{
+    int64_t edges[] = {f->min, f->max, f->min - (f->min > INT64_MIN), f->max + (f->max < INT64_MAX),
+                       0};
+    return edges[tu_next_random(rng) % 5];
+}
+
+/* Fills obj (zeroed) of schema s with values set or not, valid or not, by row. */
+static void random_object(struct pool *pool, uint64_t *rng, const struct evi_schema *s, void *obj,
+                          int depth)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        const struct evi_field *f = &s->fields[i];
+        char *p = (char *)obj + f->offset;
+        uint64_t r = tu_next_random(rng);
+        if ((f->flags & EVI_DERIVED) || r % 3 == 0) {
+            continue; /* unset */
+        }
+        switch (f->kind) {
+        case EV_FIELD_STRING:
+            *(const char **)p = random_text(pool, random_len(rng, (size_t)f->max));
+            break;
+        case EV_FIELD_DIGEST:
+            *(const char **)p = r % 2 ? SHA_HELLO : "not-a-digest";
+            break;
+        case EV_FIELD_JSON: *(const char **)p = "{}"; break;
+        case EV_FIELD_INT:
+            if (f->flags & EVI_PLAIN_INT) {
+                *(int64_t *)p = random_int(rng, f);
+            } else {
+                *(struct ev_opt_int *)p = EV_SOME_INT(random_int(rng, f));
+            }
+            break;
+        case EV_FIELD_BOOL: *(struct ev_opt_bool *)p = EV_SOME_BOOL(r % 2 == 0); break;
+        case EV_FIELD_ENUM: {
+            int n = 0;
+            while (f->enum_names[n] != NULL) {
+                n++;
+            }
+            *(int *)p = (int)(tu_next_random(rng) % (size_t)(n + 1)) - (r % 7 == 0);
+            break;
+        }
+        case EV_FIELD_STRINGS: {
+            struct ev_strings *l = (struct ev_strings *)(void *)p;
+            size_t count = r % 5 == 0 ? (size_t)f->max + 1 : r % 3;
+            const char **items = pool_alloc(pool, (count + 1) * sizeof(*items));
+            for (size_t k = 0; k < count; k++) {
+                items[k] = random_text(pool, random_len(rng, f->item_max));
+            }
+            l->items = items;
+            l->count = count;
+            break;
+        }
+        case EV_FIELD_CAPTURE: {
+            struct ev_capture *c = (struct ev_capture *)(void *)p;
+            c->sha256 = r % 2 ? SHA_OOPS : "bad";
+            c->bytes = EV_SOME_INT(r % 4 == 0 ? -1 : 5);
+            break;
+        }
+        case EV_FIELD_OBJECT:
+            if (depth < 2) {
+                random_object(pool, rng, f->sub, p, depth + 1);
+            }
+            break;
+        case EV_FIELD_OBJECTS:
+            if (depth < 2) {
+                size_t count = r % 4;
+                char *items = pool_alloc(pool, (count + 1) * f->item_size);
+                for (size_t k = 0; k < count; k++) {
+                    random_object(pool, rng, f->sub, items + k * f->item_size, depth + 1);
+                }
+                *(void **)p = items;
+                *(size_t *)((char *)obj + f->count_offset) = count;
+            }
+            break;
+        }
+    }
+}
+
+/*
+ * Validation with its shortcuts for common rows (optional and unset; a set
+ * string within its limit) against the reference that puts every row
+ * through the full test: the same result and message for 3,000 random events
+ * of each type, and the lengths it hands the encoder are the strings'.
+ */
+static void test_validate_matches_reference(void **state)
+{
+    (void)state;
+    uint64_t rng = 777;
+    for (int t = 0; t < EV_TYPE_CUSTOM; t++) {
+        const struct evi_schema *s = evi_schema_of((enum ev_event_type)t);
+        size_t valid = 0;
+        for (int round = 0; round < 3000; round++) {
+            struct pool *pool = calloc(1, sizeof(*pool));
+            assert_non_null(pool);
+            void *event = pool_alloc(pool, s->struct_size);
+            random_object(pool, &rng, s, event, 0);
+            size_t lengths[EVI_MAX_FIELDS];
+            int quick = evi_event_validate(s, event, "data", lengths);
+            char message[512];
+            (void)snprintf(message, sizeof(message), "%s", quick < 0 ? ev_last_error() : "");
+            int reference = evi_event_validate_reference(s, event, "data");
+            assert_int_equal(quick, reference);
+            if (reference < 0) {
+                assert_string_equal(message, ev_last_error());
+            } else {
+                valid++;
+                for (size_t i = 0; i < s->count; i++) {
+                    const struct evi_field *f = &s->fields[i];
+                    if (f->kind != EV_FIELD_STRING || f->max <= 0) {
+                        continue;
+                    }
+                    const char *v = *(const char *const *)((const char *)event + f->offset);
+                    if (v != NULL) {
+                        assert_int_equal(lengths[i], strlen(v));
+                    }
+                }
+            }
+            for (size_t k = 0; k < pool->count; k++) {
+                free(pool->blocks[k]);
+            }
+            free(pool);
+        }
+        /* Both ways out are taken (the events are not all refused). */
+        assert_true(valid > 10 && valid < 2990);
     }
 }
 
@@ -809,6 +1112,34 @@ static void test_jsonw_matches_jansson(void **state)
 }
 
 /*
+ * A string value that would pass the writer's limit: EV_ETOOBIG exactly when
+ * its escaped form and quotes do not fit what is left, whether the string
+ * needs escapes (sized for the worst case, then exactly near the limit) or
+ * not (sized exactly), and the text before it stays as it was.
+ */
+static void test_jsonw_string_at_limit(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "", "a", "plain ascii text", "plain ascii text of exactly 32 b", "tab\there",
+        "quote\"", "\xC3\xA9" "t\xC3\xA9", "\x01\x02\x03", "\xFF" "bad", "a fairly long plain string, no escapes at all"};
+    for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+        size_t len = strlen(texts[t]);
+        size_t need = evi_jsonw_escaped_len(texts[t], len) + 2;
+        for (size_t max = 4; max < 4 + need + 8; max++) {
+            struct evi_jsonw w;
+            evi_jsonw_init(&w, max);
+            evi_jsonw_raw(&w, "[", 1);
+            evi_jsonw_string(&w, texts[t], len);
+            bool fits = 1 + need <= max;
+            assert_int_equal(evi_jsonw_error(&w), fits ? 0 : EV_ETOOBIG);
+            assert_int_equal(w.len, fits ? 1 + need : 1);
+            evi_jsonw_free(&w);
+        }
+    }
+}
+
+/*
  * The 16-byte scans of strings (jsonscan.h) against the byte-at-a-time paths:
  * one special character (or none) after every length of plain prefix across
  * the 16- and 32-byte boundaries, then plain text. The canonical check must
@@ -903,8 +1234,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_sorted_and_unique),
+        cmocka_unit_test(test_schema_precomputed),
+        cmocka_unit_test(test_encode_known_lengths),
+        cmocka_unit_test(test_validate_matches_reference),
         cmocka_unit_test(test_jsonw_matches_jansson),
         cmocka_unit_test(test_string_scan_boundaries),
+        cmocka_unit_test(test_jsonw_string_at_limit),
         cmocka_unit_test(test_events_md_matches_table),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_code_execution_levels),

@@ -662,6 +662,79 @@ static void *work(void *arg)
     return NULL;
 }
 
+static uint64_t next_random(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+/* The prefilter as the sanitizer runs it agrees with its reference on text[0..len) and all its
+ * suffixes (each start moves the text against the 16-byte steps). */
+static void check_prefilter(const struct evi_sanitizer *s, const char *text, size_t len)
+{
+    for (size_t from = 0; from <= len; from++) {
+        bool fast_valid = false, ref_valid = true;
+        uint32_t fast = evi_sanitize_prefilter(s, text + from, len - from, true, &fast_valid);
+        uint32_t ref = evi_sanitize_prefilter(s, text + from, len - from, false, &ref_valid);
+        if (fast != ref || fast_valid != ref_valid) {
+            fail_msg("prefilter of '%.*s' (%zu bytes): fast %#x valid %d, reference %#x valid %d",
+                     (int)(len - from), text + from, len - from, fast, fast_valid, ref, ref_valid);
+        }
+    }
+}
+
+/*
+ * The prefilter's shortcuts (16 bytes per step with the text's last bytes in
+ * one step; the quick look at the bytes around a trigger before the full
+ * check) against its reference, a byte at a time with the full check at
+ * every trigger: the samples, and random texts of the bytes and words that
+ * anchors are made of, of every length up to 70.
+ */
+static void test_prefilter_fast_matches_reference(void **state)
+{
+    static const char *const pieces[] = {
+        "=",        ":",       "-",      "--",     "-u ",      "://",     " ",     "\t",     "\\t",
+        "\"",       "'",       "\\",     "_",      "b",        "B",       "x",     "A",      "J",
+        "a",        "k",       "s",      "y",      "d",        "e",       "t",     "n",      "u",
+        "o",        "I",       "K",      "S",      "z",        "/",       "password", "pwd", "token",
+        "secret",   "key",     "passphrase", "passwd", "sk", "rk",      "gh",    "github", "eyJ",
+        "earer",    "asic",    "AKIA",   "AIza",   "xox",      "xapp",    "-----BEGIN ", "user",
+        "hooks.slack.com/", "\xC3\xA9", "\xE2\x98\x83", "\xF0\x9F\x98\x80", "\xFF", "\xE2\x98",
+        "\x80",     "0",       "9",      ".",      "Bearer ",  "basic ",  "api_key", "--password",
+    };
+    struct evi_sanitizer *s = builtin_sanitizer();
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    char text[128];
+    (void)state;
+
+    for (size_t i = 0; i < ARRAY_SIZE(positives); i++) {
+        check_prefilter(s, positives[i].in, strlen(positives[i].in));
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(negatives); i++) {
+        check_prefilter(s, negatives[i], strlen(negatives[i]));
+    }
+    for (int round = 0; round < 20000; round++) {
+        size_t want = (size_t)(next_random(&seed) % 71), len = 0;
+        while (len < want) {
+            const char *piece = pieces[next_random(&seed) % ARRAY_SIZE(pieces)];
+            size_t n = strlen(piece);
+            if (next_random(&seed) % 4 == 0) {
+                text[len++] = (char)(next_random(&seed) >> 24); /* any byte */
+                continue;
+            }
+            if (len + n > want) {
+                n = want - len;
+            }
+            memcpy(text + len, piece, n);
+            len += n;
+        }
+        check_prefilter(s, text, len);
+    }
+    evi_sanitizer_free(s);
+}
+
 static void test_threads(void **state)
 {
     struct evi_sanitizer *s = builtin_sanitizer();
@@ -686,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_builtin_positives),
         cmocka_unit_test(test_builtin_positives_shifted),
         cmocka_unit_test(test_builtin_negatives),
+        cmocka_unit_test(test_prefilter_fast_matches_reference),
         cmocka_unit_test(test_markers_in_input),
         cmocka_unit_test(test_configured),
         cmocka_unit_test(test_bad_patterns),

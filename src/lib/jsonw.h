@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct evi_jsonw {
     char *data;
@@ -40,6 +41,8 @@ void evi_jsonw_end_array(struct evi_jsonw *w);
 
 /* "key": (with the comma before it when needed); key is plain ASCII needing no escapes. */
 void evi_jsonw_key(struct evi_jsonw *w, const char *key);
+/* The same for a key of n bytes whose length is known (the schema's rows keep theirs). */
+static inline void evi_jsonw_key_n(struct evi_jsonw *w, const char *key, size_t n);
 
 /*
  * A string value from len bytes of UTF-8. Escapes as jansson does: \" \\ \b
@@ -48,6 +51,9 @@ void evi_jsonw_key(struct evi_jsonw *w, const char *key);
  * never hold U+0000).
  */
 void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len);
+/* A string value of len bytes known to need no escapes (plain ASCII, see jsonscan.h): the
+ * same bytes as evi_jsonw_string() without looking at them. */
+void evi_jsonw_plain_string(struct evi_jsonw *w, const char *s, size_t len);
 void evi_jsonw_int(struct evi_jsonw *w, int64_t v);
 void evi_jsonw_bool(struct evi_jsonw *w, bool v);
 /* A value already in canonical JSON (an object from the canonicalizer). */
@@ -64,5 +70,40 @@ size_t evi_jsonw_escaped_len(const char *s, size_t len);
  * boundary and whose escaped form is at most max_escaped bytes.
  */
 size_t evi_jsonw_prefix_fitting(const char *s, size_t len, size_t max_escaped);
+
+/*
+ * Inline, for the encoder's loop over a schema's rows (a call per key cost
+ * more than the key): room for more bytes and a NUL, growing out of line
+ * (evi_jsonw_grow: false, with the sticky error set, when it cannot).
+ */
+bool evi_jsonw_grow(struct evi_jsonw *w, size_t more);
+
+static inline bool evi_jsonw_reserve(struct evi_jsonw *w, size_t more)
+{
+    if (w->error == 0 && more < w->cap - w->len && (w->max == 0 || more <= w->max - w->len)) {
+        return true;
+    }
+    return evi_jsonw_grow(w, more);
+}
+
+static inline void evi_jsonw_key_n(struct evi_jsonw *w, const char *key, size_t n)
+{
+    /* Keys are the schema's names: plain ASCII, nothing to escape. */
+    if (!evi_jsonw_reserve(w, n + 4)) {
+        return;
+    }
+    char *p = w->data + w->len;
+    if (w->need_comma) {
+        *p++ = ',';
+    }
+    *p++ = '"';
+    memcpy(p, key, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    *p = '\0';
+    w->len = (size_t)(p - w->data);
+    w->need_comma = false;
+}
 
 #endif

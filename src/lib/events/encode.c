@@ -195,8 +195,10 @@ static void put_json(struct enc *x, const char *path, const char *text)
 
 static bool object_set(const struct evi_schema *schema, const void *obj);
 
-/* Whether a field has a value to write (derived fields are read from derived). */
-static bool field_set(const struct evi_field *f, const void *p)
+/* Whether a field has a value to write (derived fields are read from derived). Inline: it is
+ * asked for every row of every event, and is mostly one load. */
+static inline __attribute__((always_inline)) bool field_set(const struct evi_field *f,
+                                                            const void *p)
 {
     switch (f->kind) {
     case EV_FIELD_STRING:
@@ -228,19 +230,21 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
                        const struct evi_derived *derived, size_t *ret_redacted_at,
                        bool *ret_before_redacted);
 
-static void put_field(struct enc *x, const struct evi_field *f, const void *p)
+/* known_len: strlen() of a string row's value when validation took it, else SIZE_MAX. */
+static void put_field(struct enc *x, const struct evi_field *f, const void *p, size_t known_len)
 {
     struct evi_jsonw *w = x->w;
     switch (f->kind) {
     case EV_FIELD_STRING: {
         const char *s = *(const char *const *)p;
+        size_t len = known_len != SIZE_MAX ? known_len : strlen(s);
         if (f->flags & EVI_CUT) {
             /* Sanitized whole before the cut, so a secret across the cut is still found. */
-            put_text(x, s, strlen(s), f->cut[x->e->level], &x->cut);
+            put_text(x, s, len, f->cut[x->e->level], &x->cut);
             return;
         }
         size_t cut = x->e->level == EV_LEVEL_BASIC ? f->basic_max : 0;
-        put_text(x, s, strlen(s), cut, NULL);
+        put_text(x, s, len, cut, NULL);
         return;
     }
     case EV_FIELD_DIGEST: {
@@ -254,8 +258,9 @@ static void put_field(struct enc *x, const struct evi_field *f, const void *p)
         return;
     case EV_FIELD_BOOL: evi_jsonw_bool(w, ((const struct ev_opt_bool *)p)->value); return;
     case EV_FIELD_ENUM: {
+        /* The schema's own names: plain ASCII, nothing to escape (test_schema_precomputed). */
         const char *name = f->enum_names[*(const int *)p];
-        evi_jsonw_string(w, name, strlen(name));
+        evi_jsonw_plain_string(w, name, strlen(name));
         return;
     }
     case EV_FIELD_STRINGS: {
@@ -287,14 +292,32 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
                        const struct evi_derived *derived, size_t *ret_redacted_at,
                        bool *ret_before_redacted)
 {
+    /* In locals: the text written through w->data (char) may alias anything. */
+    const enum ev_level level = x->e->level;
+    /* The event's own row lengths from validation: for the top-level object only. */
+    const size_t *lengths = derived != NULL ? x->e->lengths : NULL;
+    const struct evi_field *fields = schema->fields;
+    const size_t count = schema->count;
     evi_jsonw_begin_object(x->w);
     bool any = false;
-    for (size_t i = 0; i < schema->count; i++) {
-        const struct evi_field *f = &schema->fields[i];
-        if (f->level > x->e->level) {
+    for (size_t i = 0; i < count; i++) {
+        const struct evi_field *f = &fields[i];
+        if (f->level > level) {
             continue;
         }
-        if ((f->flags & EVI_DERIVED) && strcmp(f->name, "redacted") == 0) {
+        if (!(f->flags & (EVI_REDACTED | EVI_CUT_MARK | EVI_DERIVED | EVI_OUT_DERIVED))) {
+            /* Most rows: a value of the event, written when it is set (as below). */
+            const void *p = at(obj, f->offset);
+            if (field_set(f, p)) {
+                evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
+                /* Validation took the length of every set string row with a limit. */
+                bool known = lengths != NULL && f->kind == EV_FIELD_STRING && f->max > 0;
+                put_field(x, f, p, known ? lengths[i] : SIZE_MAX);
+                any = true;
+            }
+            continue;
+        }
+        if (f->flags & EVI_REDACTED) {
             /* Known only at the end: remember where it goes. */
             if (ret_redacted_at != NULL) {
                 *ret_redacted_at = x->w->len;
@@ -304,9 +327,9 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
         }
         if (f->flags & EVI_CUT_MARK) {
             /* Its row follows the string's (NAME, then NAME_truncated, in byte order). */
-            if (x->cut && i > 0 && (schema->fields[i - 1].flags & EVI_CUT) &&
-                schema->fields[i - 1].level <= x->e->level) {
-                evi_jsonw_key(x->w, f->name);
+            if (x->cut && i > 0 && (fields[i - 1].flags & EVI_CUT) &&
+                fields[i - 1].level <= level) {
+                evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
                 evi_jsonw_bool(x->w, true);
                 any = true;
             }
@@ -325,8 +348,8 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
         if (!field_set(f, p) && !(f->kind == EV_FIELD_OBJECT && (f->flags & EVI_OUT_DERIVED))) {
             continue;
         }
-        evi_jsonw_key(x->w, f->name);
-        put_field(x, f, p);
+        evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
+        put_field(x, f, p, SIZE_MAX);
         any = true;
     }
     evi_jsonw_end_object(x->w);

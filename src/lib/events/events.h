@@ -47,8 +47,17 @@ void evi_arena_free(struct evi_arena *arena);
 /*
  * Checks a struct against its schema: required fields, bounds, sizes, digests.
  * EV_EFORMAT naming "PREFIX.field" (prefix: "data" or the type's name).
+ * ret_lengths (NULL, or schema->count entries): on success, the length of
+ * the value of each EV_FIELD_STRING row with a limit (max > 0) that is set;
+ * other entries are left alone. For evi_encoding.lengths, valid while the
+ * event is unchanged.
  */
-int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix);
+int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
+                       size_t *ret_lengths);
+/* For tests: the same checks without the shortcuts for common rows (every row through the
+ * full test); the result and ev_last_error() must be those of evi_event_validate(). */
+int evi_event_validate_reference(const struct evi_schema *schema, const void *event,
+                                 const char *prefix);
 
 /* Fills the derived fields of an event (counts, score, risks, sorted findings). */
 int evi_event_derive(enum ev_event_type type, const void *event, struct evi_derived *derived,
@@ -62,6 +71,9 @@ struct evi_encoding {
     const struct evi_sanitizer *sanitizer; /* NULL: none */
     enum ev_level level;
     size_t max_bytes; /* the data object's budget */
+    /* NULL, or the string lengths evi_event_validate() took of this event's rows, so that
+     * they are not measured again. */
+    const size_t *lengths;
 };
 
 /*

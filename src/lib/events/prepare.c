@@ -102,7 +102,8 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
     if (policy == NULL && (policy = evi_policy_default()) == NULL) {
         return evi_error(-ENOMEM, "cannot build the default policy");
     }
-    r = evi_event_validate(schema, event, prefix);
+    size_t lengths[EVI_MAX_FIELDS];
+    r = evi_event_validate(schema, event, prefix, schema->count <= EVI_MAX_FIELDS ? lengths : NULL);
     if (r < 0) {
         goto out;
     }
@@ -112,7 +113,8 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
     }
     int severity = common->severity.set ? (int)common->severity.value
                                         : evi_event_default_severity(type, event, &d);
-    set_head(out, schema->name, true, severity, common->source_json);
+    /* The name's own pointer, which ev_event_type_parse() knows without comparing strings. */
+    set_head(out, ev_event_type_name(type), true, severity, common->source_json);
     if (!evi_policy_keeps(policy, type, severity)) {
         out->dropped = true;
         r = 0;
@@ -122,6 +124,7 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
         .sanitizer = policy->sanitizer,
         .level = ev_policy_level(policy, type),
         .max_bytes = data_budget(common->source_json),
+        .lengths = schema->count <= EVI_MAX_FIELDS ? lengths : NULL,
     };
     r = encode_fitting(schema, type, event, &d, &encoding, &w, &out->redacted, &out->truncated);
     if (r == EV_ETOOBIG) {

@@ -151,7 +151,7 @@ static const struct evi_field common_fields[] = {
     STR("program", program, struct ev_common, 256, "program that acted"),
     {.name = "redacted",
      .kind = EV_FIELD_INT,
-     .flags = EVI_DERIVED,
+     .flags = EVI_DERIVED | EVI_REDACTED,
      .min = 1,
      .doc = "secrets the sanitizer replaced in this event (present only when > 0)"},
 };
@@ -462,7 +462,7 @@ static const struct type_table type_tables[EV_TYPE_CUSTOM] = {
 };
 
 #define COMMON_COUNT (sizeof(common_fields) / sizeof(common_fields[0]))
-#define MAX_FIELDS 48
+#define MAX_FIELDS EVI_MAX_FIELDS
 
 static struct evi_field merged_fields[EV_TYPE_CUSTOM][MAX_FIELDS];
 static struct evi_schema merged[EV_TYPE_CUSTOM];
@@ -485,6 +485,13 @@ static void merge(void)
             merged_fields[t][n++] = tt->fields[i];
         }
         qsort(merged_fields[t], n, sizeof(struct evi_field), by_name);
+        for (size_t i = 0; i < n; i++) {
+            struct evi_field *f = &merged_fields[t][i];
+            f->name_len = strlen(f->name);
+            while (f->kind == EV_FIELD_ENUM && f->enum_names[f->enum_count] != NULL) {
+                f->enum_count++;
+            }
+        }
         merged[t] = (struct evi_schema){tt->name, merged_fields[t], n, tt->struct_size};
     }
 }
@@ -503,7 +510,7 @@ const struct evi_field *evi_schema_field(const struct evi_schema *schema, const 
 {
     for (size_t i = 0; i < schema->count; i++) {
         const char *f = schema->fields[i].name;
-        if (strlen(f) == n && memcmp(f, name, n) == 0) {
+        if (evi_field_name_len(&schema->fields[i]) == n && memcmp(f, name, n) == 0) {
             return &schema->fields[i];
         }
     }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <evident/event.h>
 
@@ -32,10 +33,12 @@ enum {
     EVI_PLAIN_INT = 1u << 3,   /* an int64_t, always set (not a struct ev_opt_int) */
     EVI_CUT = 1u << 4,         /* a string kept up to cut[level] escaped bytes, sanitized whole */
     EVI_CUT_MARK = 1u << 5,    /* derived boolean, written true when the row before was cut */
+    EVI_REDACTED = 1u << 6,    /* the derived "redacted" count, known only once the rest is out */
 };
 
 struct evi_field {
     const char *name;
+    size_t name_len; /* strlen(name) in the merged tables (evi_schema_of); 0 = not known */
     enum ev_field_kind kind;
     unsigned flags;
     size_t offset;                 /* in the event struct (or the derived struct if EVI_DERIVED) */
@@ -47,10 +50,11 @@ struct evi_field {
     size_t cut[3];                 /* EVI_CUT strings: escaped bytes kept at each level */
     enum ev_level level;           /* kept at this level and above */
     const char *const *enum_names; /* EV_FIELD_ENUM: index = C enum value, [0] unused */
-    const struct evi_schema *sub;  /* EV_FIELD_OBJECT(S) */
-    size_t item_size;              /* EV_FIELD_OBJECTS: sizeof one element */
-    const char *unit;              /* "ms", "bytes", ... or NULL */
-    const char *doc;               /* one line for docs/EVENTS.md */
+    size_t enum_count;            /* its names ([0] included) in the merged tables; 0 = not known */
+    const struct evi_schema *sub; /* EV_FIELD_OBJECT(S) */
+    size_t item_size;             /* EV_FIELD_OBJECTS: sizeof one element */
+    const char *unit;             /* "ms", "bytes", ... or NULL */
+    const char *doc;              /* one line for docs/EVENTS.md */
 };
 
 struct evi_schema {
@@ -86,8 +90,17 @@ extern const struct evi_capture_limits evi_capture_limits[3];
 /* Finding messages are cut to this many bytes at level basic. */
 #define EVI_BASIC_MESSAGE_MAX 256
 
+/* Rows in a merged table at most. */
+#define EVI_MAX_FIELDS 48
+
 /* The merged, sorted table of a built-in type (common fields included). */
 const struct evi_schema *evi_schema_of(enum ev_event_type type);
+
+/* strlen(f->name), without the strlen for the rows of the merged tables. */
+static inline size_t evi_field_name_len(const struct evi_field *f)
+{
+    return f->name_len != 0 ? f->name_len : strlen(f->name);
+}
 
 /* A field of schema by name (n bytes), or NULL. */
 const struct evi_field *evi_schema_field(const struct evi_schema *schema, const char *name,

@@ -41,6 +41,14 @@ int ev_event_type_parse(const char *name, enum ev_event_type *ret_type)
     if (name == NULL) {
         return evi_error(EV_EFORMAT, "event type missing");
     }
+    /* A prepared event's type is one of these very pointers (prepare.c): found without a
+     * strcmp() per type. */
+    for (size_t t = 0; t < EV_TYPE_CUSTOM; t++) {
+        if (name == type_names[t]) {
+            *ret_type = (enum ev_event_type)t;
+            return 0;
+        }
+    }
     for (size_t t = 0; t < EV_TYPE_CUSTOM; t++) {
         if (strcmp(name, type_names[t]) == 0) {
             *ret_type = (enum ev_event_type)t;

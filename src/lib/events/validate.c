@@ -84,9 +84,13 @@ static int check_length(const struct vpath *p, const char *s, int64_t max)
 }
 
 static int validate_object(const struct evi_schema *schema, const void *obj,
-                           const struct vpath *path);
+                           const struct vpath *path, size_t *lengths, bool quick);
 
-static int validate_field(const struct evi_field *f, const void *obj, const struct vpath *parent)
+/* ret_len: where a string row's length goes once checked (NULL: not wanted). Out of line: the
+ * common rows are checked in validate_object(). */
+static __attribute__((noinline)) int validate_field(const struct evi_field *f, const void *obj,
+                                                    const struct vpath *parent, size_t *ret_len,
+                                                    bool quick)
 {
     const struct vpath here = {parent, f->name, 0};
     const void *p = at(obj, f->offset);
@@ -100,6 +104,16 @@ static int validate_field(const struct evi_field *f, const void *obj, const stru
         }
         if (required && s[0] == '\0') {
             return fail(&here, "must not be empty");
+        }
+        if (ret_len != NULL && f->max > 0) {
+            /* check_length(), keeping the length for the encoder. */
+            size_t len = strnlen(s, (size_t)f->max + 1);
+            if (len > (size_t)f->max) {
+                return fail(&here, "%zu bytes, over the limit of %lld", strlen(s),
+                            (long long)f->max);
+            }
+            *ret_len = len;
+            return 0;
         }
         return check_length(&here, s, f->max);
     }
@@ -134,11 +148,15 @@ static int validate_field(const struct evi_field *f, const void *obj, const stru
         if (v == 0) {
             return required ? fail(&here, "required") : 0;
         }
-        int n = 0;
-        while (f->enum_names[n] != NULL) {
-            n++;
+        size_t n = f->enum_count;
+        if (n == 0) {
+            while (f->enum_names[n] != NULL) {
+                n++;
+            }
         }
-        return v < 0 || v >= n ? fail(&here, "value %d is not one of the documented ones", v) : 0;
+        return v < 0 || (size_t)v >= n
+                   ? fail(&here, "value %d is not one of the documented ones", v)
+                   : 0;
     }
     case EV_FIELD_STRINGS: {
         const struct ev_strings *l = p;
@@ -175,7 +193,7 @@ static int validate_field(const struct evi_field *f, const void *obj, const stru
         }
         return 0;
     }
-    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here);
+    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here, NULL, quick);
     case EV_FIELD_OBJECTS: {
         const void *items = *(const void *const *)p;
         size_t count = *(const size_t *)at(obj, f->count_offset);
@@ -187,7 +205,7 @@ static int validate_field(const struct evi_field *f, const void *obj, const stru
         }
         for (size_t i = 0; i < count; i++) {
             const struct vpath item = {&here, NULL, i};
-            int r = validate_object(f->sub, at(items, i * f->item_size), &item);
+            int r = validate_object(f->sub, at(items, i * f->item_size), &item, NULL, quick);
             if (r < 0) {
                 return r;
             }
@@ -203,15 +221,54 @@ static int validate_field(const struct evi_field *f, const void *obj, const stru
     return 0;
 }
 
+/*
+ * Whether validate_field() has nothing to check: an optional field left
+ * unset, as most rows of an event are (the same tests it starts with).
+ */
+static bool optional_unset(const struct evi_field *f, const void *obj)
+{
+    const void *p = at(obj, f->offset);
+    if (f->flags & EVI_REQUIRED) {
+        return f->kind == EV_FIELD_JSON && *(const char *const *)p == NULL;
+    }
+    switch (f->kind) {
+    case EV_FIELD_STRING:
+    case EV_FIELD_DIGEST:
+    case EV_FIELD_JSON: return *(const char *const *)p == NULL;
+    case EV_FIELD_INT: return !(f->flags & EVI_PLAIN_INT) && !((const struct ev_opt_int *)p)->set;
+    case EV_FIELD_BOOL: return true;
+    case EV_FIELD_ENUM: return *(const int *)p == 0;
+    default: return false;
+    }
+}
+
+/* quick: pass over the common rows before validate_field() (false: the reference, for tests). */
 static int validate_object(const struct evi_schema *schema, const void *obj,
-                           const struct vpath *path)
+                           const struct vpath *path, size_t *lengths, bool quick)
 {
     for (size_t i = 0; i < schema->count; i++) {
         const struct evi_field *f = &schema->fields[i];
         if (f->flags & EVI_DERIVED) {
             continue; /* EVI_OUT_DERIVED values given are checked like any other */
         }
-        int r = validate_field(f, obj, path);
+        if (quick && optional_unset(f, obj)) {
+            continue;
+        }
+        if (quick && f->kind == EV_FIELD_STRING && f->max > 0) {
+            /* A set string within its limit, as validate_field() checks it (which says what is
+             * wrong otherwise). */
+            const char *s = *(const char *const *)at(obj, f->offset);
+            if (s != NULL && (s[0] != '\0' || !(f->flags & EVI_REQUIRED))) {
+                size_t len = strnlen(s, (size_t)f->max + 1);
+                if (len <= (size_t)f->max) {
+                    if (lengths != NULL) {
+                        lengths[i] = len;
+                    }
+                    continue;
+                }
+            }
+        }
+        int r = validate_field(f, obj, path, lengths != NULL ? &lengths[i] : NULL, quick);
         if (r < 0) {
             return r;
         }
@@ -219,7 +276,8 @@ static int validate_object(const struct evi_schema *schema, const void *obj,
     return 0;
 }
 
-int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix)
+static int validate_event(const struct evi_schema *schema, const void *event, const char *prefix,
+                          size_t *lengths, bool quick)
 {
     const struct ev_common *common = event;
     const struct vpath root = {NULL, prefix, 0};
@@ -228,5 +286,17 @@ int evi_event_validate(const struct evi_schema *schema, const void *event, const
         return fail(&root, "severity %lld is not a syslog severity (0..7)",
                     (long long)common->severity.value);
     }
-    return validate_object(schema, event, &root);
+    return validate_object(schema, event, &root, lengths, quick);
+}
+
+int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
+                       size_t *ret_lengths)
+{
+    return validate_event(schema, event, prefix, ret_lengths, true);
+}
+
+int evi_event_validate_reference(const struct evi_schema *schema, const void *event,
+                                 const char *prefix)
+{
+    return validate_event(schema, event, prefix, NULL, false);
 }

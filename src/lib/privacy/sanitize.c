@@ -564,11 +564,75 @@ static uint32_t anchors_at(uint8_t t, const uint8_t *start, const uint8_t *p, co
 }
 
 /*
- * The trigger at p (of class t): the anchors it holds go into *mask, a bad
- * UTF-8 sequence clears *valid. Returns where the scan goes on.
+ * The bytes before an "=" or ":" with which credential_before() can be true:
+ * those it skips back over (blanks, the 't' of an escaped tab, quotes) and
+ * the last letters of prefilter_words in either case. After any other byte it
+ * is false without looking further.
  */
-static const uint8_t *at_trigger(uint8_t t, const uint8_t *start, const uint8_t *p,
-                                 const uint8_t *end, uint32_t *mask, bool *valid)
+static const bool credential_tail[256] = {
+    [' '] = true, ['\t'] = true, ['"'] = true, ['\''] = true, ['d'] = true,
+    ['D'] = true, ['e'] = true,  ['E'] = true, ['t'] = true,  ['T'] = true,
+    ['n'] = true, ['N'] = true,  ['y'] = true, ['Y'] = true,
+};
+
+/*
+ * false only where anchors_at() finds nothing, decided from the bytes next to
+ * p with the first test of each of its anchors: in ordinary text most trigger
+ * bytes are an "=" or ":" after a plain word, a "-" inside a word or a date,
+ * a 'b' or 'x' inside a word, and the full check (a call that compares every
+ * anchor of the class) runs only for the few that may start one.
+ */
+/*
+ * Whether credential_before(start, p) may be true, from the one or two bytes
+ * before p: after a blank, a quote or a 't' it decides; after one of the
+ * other last letters of prefilter_words, the letter before it must be that
+ * word's too (passwo-r-d, passw-d, p-w-d, passphra-s-e, tok-e-n, k-e-y).
+ */
+static inline bool credential_may_end(const uint8_t *start, const uint8_t *p)
+{
+    if (p == start || !credential_tail[p[-1]]) {
+        return false;
+    }
+    uint8_t c = lower(p[-1]);
+    if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == 't') {
+        return true;
+    }
+    if (p - start < 2) {
+        return false; /* every word is 3 letters or more */
+    }
+    uint8_t b = lower(p[-2]);
+    switch (c) {
+    case 'd': return b == 'r' || b == 'w';
+    case 'e': return b == 's';
+    case 'n':
+    case 'y': return b == 'e';
+    default: return true;
+    }
+}
+
+static inline bool may_anchor(uint8_t t, const uint8_t *start, const uint8_t *p, const uint8_t *end)
+{
+    size_t before = (size_t)(p - start), after = (size_t)(end - p);
+    switch (t) {
+    case T_EQUALS: return credential_may_end(start, p);
+    case T_COLON: return (after >= 3 && p[1] == '/') || credential_may_end(start, p);
+    case T_DASH:
+        return (after >= 2 && (p[1] == '-' || p[1] == 'u')) || (before >= 2 && p[-1] == 'k');
+    case T_B: return after >= 5 && ((p[1] | 0x20) == 'e' || (p[1] | 0x20) == 'a');
+    case T_X: return after >= 5 && (p[1] == 'o' || p[1] == 'a');
+    case T_A: return after >= 4 && (p[1] == 'K' || p[1] == 'S' || p[1] == 'I');
+    case T_J: return before >= 2 && p[-1] == 'y';
+    default: return true;
+    }
+}
+
+/*
+ * The trigger at p (of class t): the anchors it holds go into *mask, a bad
+ * UTF-8 sequence clears *valid. Returns where the scan goes on. quick: ask
+ * may_anchor() first (the reference path for tests does not).
+ */
+static inline const uint8_t *at_trigger(uint8_t t, const uint8_t *start, const uint8_t *p,
+                                        const uint8_t *end, uint32_t *mask, bool *valid, bool quick)
 {
     if (t == T_HIGH) {
         size_t n = evi_utf8_decode(p, (size_t)(end - p), NULL);
@@ -578,16 +642,46 @@ static const uint8_t *at_trigger(uint8_t t, const uint8_t *start, const uint8_t 
         }
         return p + n;
     }
-    *mask |= anchors_at(t, start, p, end);
+    if (!quick || may_anchor(t, start, p, end)) {
+        *mask |= anchors_at(t, start, p, end);
+    }
     return p + 1;
 }
 
+#if defined(__SSE2__)
+/* A bit per byte of the 16 at block that the scan marks (see enum trigger_scan). */
+static inline unsigned trigger_bits(const uint8_t *block, bool builtin)
+{
+    const __m128i t0 = _mm_set1_epi8(builtin_triggers[0]), t1 = _mm_set1_epi8(builtin_triggers[1]),
+                  t2 = _mm_set1_epi8(builtin_triggers[2]), t3 = _mm_set1_epi8(builtin_triggers[3]),
+                  t4 = _mm_set1_epi8(builtin_triggers[4]), t5 = _mm_set1_epi8(builtin_triggers[5]),
+                  t6 = _mm_set1_epi8(builtin_triggers[6]), t7 = _mm_set1_epi8(builtin_triggers[7]),
+                  t8 = _mm_set1_epi8(builtin_triggers[8]);
+    _Static_assert(sizeof(builtin_triggers) - 1 == 9, "one constant per trigger byte");
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
+    unsigned bits = (unsigned)_mm_movemask_epi8(v); /* the sign bit: >= 0x80 */
+    if (builtin) {
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t0), _mm_cmpeq_epi8(v, t1)),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, t2), _mm_cmpeq_epi8(v, t3))),
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t4), _mm_cmpeq_epi8(v, t5)),
+                         _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t6), _mm_cmpeq_epi8(v, t7)),
+                                      _mm_cmpeq_epi8(v, t8))));
+        bits |= (unsigned)_mm_movemask_epi8(hit);
+    }
+    return bits;
+}
+#endif
+
 /*
  * One pass over text: the built-in patterns whose anchor occurs, and whether
- * the text is valid UTF-8.
+ * the text is valid UTF-8. fast: 16 bytes per step where the table allows it
+ * and may_anchor() before anchors_at(); the reference (for tests) reads the
+ * table a byte at a time and asks anchors_at() about every trigger byte.
  */
-static uint32_t prefilter(const struct evi_sanitizer *s, const char *text, size_t len,
-                          bool *ret_valid)
+static inline __attribute__((always_inline)) uint32_t prefilter_with(const struct evi_sanitizer *s,
+                                                                     const char *text, size_t len,
+                                                                     bool fast, bool *ret_valid)
 {
     const uint8_t *start = (const uint8_t *)text, *end = start + len, *p = start;
     const uint8_t *trigger = s->trigger;
@@ -595,50 +689,56 @@ static uint32_t prefilter(const struct evi_sanitizer *s, const char *text, size_
     bool valid = true;
 
 #if defined(__SSE2__)
-    if (s->scan != SCAN_TABLE) {
+    if (fast && s->scan != SCAN_TABLE) {
         /* 16 bytes per step: a bit per trigger byte, each visited in order. */
         const bool builtin = s->scan == SCAN_BUILTIN;
-        const __m128i t0 = _mm_set1_epi8(builtin_triggers[0]),
-                      t1 = _mm_set1_epi8(builtin_triggers[1]),
-                      t2 = _mm_set1_epi8(builtin_triggers[2]),
-                      t3 = _mm_set1_epi8(builtin_triggers[3]),
-                      t4 = _mm_set1_epi8(builtin_triggers[4]),
-                      t5 = _mm_set1_epi8(builtin_triggers[5]),
-                      t6 = _mm_set1_epi8(builtin_triggers[6]),
-                      t7 = _mm_set1_epi8(builtin_triggers[7]),
-                      t8 = _mm_set1_epi8(builtin_triggers[8]);
-        _Static_assert(sizeof(builtin_triggers) - 1 == 9, "one constant per trigger byte");
         while (end - p >= 16) {
             const uint8_t *block = p;
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
-            unsigned bits = (unsigned)_mm_movemask_epi8(v); /* the sign bit: >= 0x80 */
-            if (builtin) {
-                __m128i hit = _mm_or_si128(
-                    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t0), _mm_cmpeq_epi8(v, t1)),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v, t2), _mm_cmpeq_epi8(v, t3))),
-                    _mm_or_si128(
-                        _mm_or_si128(_mm_cmpeq_epi8(v, t4), _mm_cmpeq_epi8(v, t5)),
-                        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t6), _mm_cmpeq_epi8(v, t7)),
-                                     _mm_cmpeq_epi8(v, t8))));
-                bits |= (unsigned)_mm_movemask_epi8(hit);
-            }
+            unsigned bits = trigger_bits(block, builtin);
             p = block + 16;
             const uint8_t *next = block;
             for (; bits != 0; bits &= bits - 1) {
                 const uint8_t *q = block + __builtin_ctz(bits);
                 if (q >= next) { /* not inside a UTF-8 sequence already read */
-                    next = at_trigger(trigger[*q], start, q, end, &mask, &valid);
+                    next = at_trigger(trigger[*q], start, q, end, &mask, &valid, true);
                 }
             }
             if (next > p) {
                 p = next;
             }
         }
+        if (p < end) {
+            /*
+             * The last 1..15 bytes in one step too (most fields are short): the
+             * 16 that end the text less those already read, or a copy padded
+             * with NULs (never a trigger) of a text shorter than 16.
+             */
+            const uint8_t *block;
+            unsigned bits;
+            if (len >= 16) {
+                block = end - 16;
+                bits = trigger_bits(block, builtin) & (0xFFFFu << (p - block));
+            } else {
+                uint8_t padded[16] = {0};
+                memcpy(padded, start, len);
+                block = start;
+                bits = trigger_bits(padded, builtin);
+            }
+            const uint8_t *next = p;
+            for (; bits != 0; bits &= bits - 1) {
+                const uint8_t *q = block + __builtin_ctz(bits);
+                if (q >= next) {
+                    next = at_trigger(trigger[*q], start, q, end, &mask, &valid, true);
+                }
+            }
+        }
+        *ret_valid = valid;
+        return mask;
     }
 #endif
     for (;;) {
         /* Most bytes trigger nothing: 8 at a time, one branch (T_NONE is 0). */
-        while (end - p >= 8 &&
+        while (fast && end - p >= 8 &&
                (trigger[p[0]] | trigger[p[1]] | trigger[p[2]] | trigger[p[3]] | trigger[p[4]] |
                 trigger[p[5]] | trigger[p[6]] | trigger[p[7]]) == 0) {
             p += 8;
@@ -649,10 +749,25 @@ static uint32_t prefilter(const struct evi_sanitizer *s, const char *text, size_
         if (p == end) {
             break;
         }
-        p = at_trigger(trigger[*p], start, p, end, &mask, &valid);
+        p = at_trigger(trigger[*p], start, p, end, &mask, &valid, fast);
     }
     *ret_valid = valid;
     return mask;
+}
+
+static uint32_t prefilter(const struct evi_sanitizer *s, const char *text, size_t len,
+                          bool *ret_valid)
+{
+    return prefilter_with(s, text, len, true, ret_valid);
+}
+
+uint32_t evi_sanitize_prefilter(const struct evi_sanitizer *s, const char *text, size_t len,
+                                bool fast, bool *ret_valid)
+{
+    if (fast) {
+        return prefilter(s, text, len, ret_valid);
+    }
+    return prefilter_with(s, text, len, false, ret_valid);
 }
 
 /* ---- matching ---- */
@@ -1032,7 +1147,7 @@ int evi_sanitize_text(const struct evi_sanitizer *s, const char *text, size_t le
     if (len < s->min_len) {
         return 0;
     }
-    mask = prefilter(s, text, len, &valid);
+    mask = prefilter_with(s, text, len, true, &valid); /* inline: most texts end here */
     if (valid) {
         if (mask == 0 && s->count == s->builtin_count) {
             return 0;

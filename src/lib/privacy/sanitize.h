@@ -42,6 +42,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <evident/config.h>
 
@@ -106,5 +107,16 @@ int evi_sanitize_member(const struct evi_sanitizer *s, const char *key, size_t k
 
 int evi_sanitize_json(const struct evi_sanitizer *s, const char *json, size_t len, char **ret_json,
                       size_t *ret_len);
+
+/*
+ * For tests: the prefilter's verdict on text[0..len), the built-in patterns
+ * whose anchor occurs (a bit per enum evi_builtin_pattern_id) and in
+ * *ret_valid whether the text is valid UTF-8; fast as the sanitizer runs it
+ * (16 bytes per step, the quick test of the bytes around a trigger before
+ * the full one) or the reference (a byte at a time, the full test at every
+ * trigger byte). The two must agree on every text.
+ */
+uint32_t evi_sanitize_prefilter(const struct evi_sanitizer *s, const char *text, size_t len,
+                                bool fast, bool *ret_valid);
 
 #endif
