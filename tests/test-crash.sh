@@ -91,6 +91,8 @@ run_round() {
     }' >"$fifo" 2>/dev/null &
     gen=$!
     pids+=("$gen")
+    # Created here: a kill before the child's own redirection would leave no file.
+    : >"$ack"
     # Not through ev(): $! must be the writer itself, not a subshell around it.
     "$EVIDENT" -d "$dir" append --jsonl <"$fifo" >"$ack" 2>"$work/err.$round" &
     wpid=$!
