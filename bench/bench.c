@@ -1607,7 +1607,7 @@ static struct ev_log *open_compress_log(const char *dir, bool compress, int leve
 /* Bytes of the segment files: .seg (closed ones only when closed_only) and .seg.zst. */
 static void segment_bytes(const char *dir, bool closed_only, uint64_t *ret_plain, uint64_t *ret_zst)
 {
-    char segdir[PATH_MAX], path[PATH_MAX + 512], last[256] = "";
+    char segdir[PATH_MAX + 16], path[PATH_MAX + 512], last[256] = "";
     struct dirent *de;
     struct stat st;
     (void)snprintf(segdir, sizeof(segdir), "%s/segments", dir);

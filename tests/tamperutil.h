@@ -587,7 +587,7 @@ static inline void tl_seal_set(struct tl_record *r, const uint8_t chain_head[EV_
 static inline int64_t tl_entry_ts(const uint8_t *entry, size_t len, char text[EVI_TS_LEN + 1])
 {
     const char *at = memmem(entry, len, TL_TS_HEAD, strlen(TL_TS_HEAD));
-    int64_t ns;
+    int64_t ns = 0;
 
     assert_non_null(at);
     memcpy(text, at + strlen(TL_TS_HEAD), EVI_TS_LEN);

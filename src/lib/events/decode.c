@@ -75,7 +75,7 @@ static int decode_field(const struct evi_field *f, json_t *v, void *out, struct 
     switch (f->kind) {
     case EV_FIELD_STRING:
     case EV_FIELD_DIGEST: {
-        size_t len;
+        size_t len = 0;
         int r = want_string(v, path, false, (const char **)p, &len);
         if (r == 0 && f->max > 0 && len > (size_t)f->max) {
             return evi_error(EV_EFORMAT, "%s: %zu bytes, over the limit of %lld", path, len,
@@ -100,7 +100,7 @@ static int decode_field(const struct evi_field *f, json_t *v, void *out, struct 
         *(struct ev_opt_bool *)p = EV_SOME_BOOL(json_is_true(v));
         return 0;
     case EV_FIELD_ENUM: {
-        const char *s;
+        const char *s = NULL;
         int r = want_string(v, path, false, &s, NULL);
         if (r < 0) {
             return r;

@@ -321,7 +321,7 @@ int evi_ingest_cut(struct evi_ingest *in, const char *s, const char **ret)
 int evi_ingest_message(struct evi_ingest *in, const json_t *obj, const char *key, bool required,
                        const char **ret)
 {
-    const char *s;
+    const char *s = NULL;
     int r = evi_ingest_string(in, obj, key, required, 0, &s);
 
     if (r < 0) {
