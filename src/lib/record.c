@@ -73,15 +73,20 @@ size_t evi_record_encode_run(uint32_t epoch, const uint8_t *leaves, uint32_t n, 
     return EVI_PRUNED_RUN_BYTES(n);
 }
 
+size_t evi_record_finish(uint8_t *record, uint32_t epoch, size_t entry_len, const uint8_t tag[32])
+{
+    put32(record, (uint32_t)entry_len);
+    put32(record + 8, epoch);
+    memcpy(record + EVI_RECORD_PREFIX + entry_len, tag, 32);
+    put32(record + 4, record_crc(record, entry_len));
+    return EVI_RECORD_OVERHEAD + entry_len;
+}
+
 size_t evi_record_encode(uint32_t epoch, const void *entry, size_t entry_len, const uint8_t tag[32],
                          uint8_t *out)
 {
-    put32(out, (uint32_t)entry_len);
-    put32(out + 8, epoch);
     memcpy(out + EVI_RECORD_PREFIX, entry, entry_len);
-    memcpy(out + EVI_RECORD_PREFIX + entry_len, tag, 32);
-    put32(out + 4, record_crc(out, entry_len));
-    return EVI_RECORD_OVERHEAD + entry_len;
+    return evi_record_finish(out, epoch, entry_len, tag);
 }
 
 enum evi_record_status evi_record_decode(const uint8_t *buf, size_t avail,
