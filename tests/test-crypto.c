@@ -290,6 +290,12 @@ static void test_hmac_pair(void **state)
         evi_hmac_pair(key, msg1, 40, msg2, 15, got1, key);
         assert_memory_equal(got1, want1, 32);
         assert_memory_equal(key, want2, 32);
+        /* Both messages are read before either output is written: out1 may be msg2. */
+        evi_hmac_sha256(key, msg1, 40, want1);
+        evi_hmac_sha256(key, msg2, 32, want2);
+        evi_hmac_pair(key, msg1, 40, msg2, 32, msg2, got2);
+        assert_memory_equal(msg2, want1, 32);
+        assert_memory_equal(got2, want2, 32);
     }
 }
 
