@@ -544,6 +544,25 @@ static void test_crc32c_incremental(void **state)
     }
 }
 
+/* A 32-bit value taken from a register is its 4 little-endian bytes (a record's len, epoch). */
+static void test_crc32c_le32(void **state)
+{
+    uint8_t bytes[4];
+    uint32_t crc = 0;
+
+    (void)state;
+    for (int i = 0; i < 1000; i++) {
+        uint32_t v;
+        prng_fill(bytes, sizeof(bytes));
+        v = (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8 | (uint32_t)bytes[2] << 16 |
+            (uint32_t)bytes[3] << 24;
+        uint32_t want = evi_crc32c_portable(crc, bytes, sizeof(bytes));
+        assert_int_equal(evi_crc32c_le32(crc, v), want);
+        assert_int_equal(evi_crc32c(crc, bytes, sizeof(bytes)), want);
+        crc = want;
+    }
+}
+
 static void test_base64_rfc4648(void **state)
 {
     static const struct {
@@ -810,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_crc32c_known_answers),
         cmocka_unit_test(test_crc32c_paths_agree),
         cmocka_unit_test(test_crc32c_incremental),
+        cmocka_unit_test(test_crc32c_le32),
         cmocka_unit_test(test_base64_rfc4648),
         cmocka_unit_test(test_base64_hash),
         cmocka_unit_test(test_base64_round_trip),

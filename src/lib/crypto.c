@@ -497,6 +497,26 @@ uint32_t evi_crc32c(uint32_t crc, const void *data, size_t len)
     return evi_crc32c_portable(crc, data, len);
 }
 
+#if defined(__x86_64__)
+/* crc32 of a 32-bit register takes its bytes in little-endian order, as memory would. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_le32_sse42(uint32_t crc, uint32_t v)
+{
+    return ~_mm_crc32_u32(~crc, v);
+}
+#endif
+
+uint32_t evi_crc32c_le32(uint32_t crc, uint32_t v)
+{
+#if defined(__x86_64__)
+    if (evi_crc32c_sse42_supported()) {
+        return crc32c_le32_sse42(crc, v);
+    }
+#endif
+    const uint8_t bytes[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                              (uint8_t)(v >> 24)};
+    return evi_crc32c_portable(crc, bytes, sizeof(bytes));
+}
+
 /*
  * Constant-time helpers for the codecs: base64 and hex carry secrets here (the
  * signer key file, the verification key shown at init), so character
