@@ -290,6 +290,12 @@ static void test_hmac_pair(void **state)
         evi_hmac_pair(key, msg1, 40, msg2, 15, got1, key);
         assert_memory_equal(got1, want1, 32);
         assert_memory_equal(key, want2, 32);
+        /* Both messages are read before either output is written: out1 may be msg2. */
+        evi_hmac_sha256(key, msg1, 40, want1);
+        evi_hmac_sha256(key, msg2, 32, want2);
+        evi_hmac_pair(key, msg1, 40, msg2, 32, msg2, got2);
+        assert_memory_equal(msg2, want1, 32);
+        assert_memory_equal(got2, want2, 32);
     }
 }
 
@@ -535,6 +541,25 @@ static void test_crc32c_incremental(void **state)
         assert_int_equal(evi_crc32c(a, buf + split, sizeof(buf) - split), whole);
         a = evi_crc32c_portable(0, buf, split);
         assert_int_equal(evi_crc32c_portable(a, buf + split, sizeof(buf) - split), whole);
+    }
+}
+
+/* A 32-bit value taken from a register is its 4 little-endian bytes (a record's len, epoch). */
+static void test_crc32c_le32(void **state)
+{
+    uint8_t bytes[4];
+    uint32_t crc = 0;
+
+    (void)state;
+    for (int i = 0; i < 1000; i++) {
+        uint32_t v;
+        prng_fill(bytes, sizeof(bytes));
+        v = (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8 | (uint32_t)bytes[2] << 16 |
+            (uint32_t)bytes[3] << 24;
+        uint32_t want = evi_crc32c_portable(crc, bytes, sizeof(bytes));
+        assert_int_equal(evi_crc32c_le32(crc, v), want);
+        assert_int_equal(evi_crc32c(crc, bytes, sizeof(bytes)), want);
+        crc = want;
     }
 }
 
@@ -804,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_crc32c_known_answers),
         cmocka_unit_test(test_crc32c_paths_agree),
         cmocka_unit_test(test_crc32c_incremental),
+        cmocka_unit_test(test_crc32c_le32),
         cmocka_unit_test(test_base64_rfc4648),
         cmocka_unit_test(test_base64_hash),
         cmocka_unit_test(test_base64_round_trip),

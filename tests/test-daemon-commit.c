@@ -577,6 +577,89 @@ static void test_intake(void **state)
     pthread_rwlock_destroy(&d.config_lock);
 }
 
+/* The value of one evident_events_total sample in the metrics text. */
+static uint64_t events_total(struct evd_metrics *m, const char *source, const char *type)
+{
+    char *text = NULL, want[128];
+    size_t len = 0;
+    unsigned long long n = 0;
+    tu_ok(evd_metrics_render(m, NULL, &text, &len));
+    int w = snprintf(want, sizeof(want), "evident_events_total{source=\"%s\",type=\"%s\"} ",
+                     source, type);
+    const char *at = strstr(text, want);
+    assert_non_null(at);
+    assert_int_equal(sscanf(at + w, "%llu", &n), 1);
+    free(text);
+    return n;
+}
+
+/*
+ * answer() counts events per run of one type pointer; one submission is
+ * appended from its own array, several from the gathered batch. Mixed types
+ * in and across submissions are each counted once, in their column.
+ */
+static void test_metrics_by_type(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    struct evd_metrics *m = NULL;
+    tu_ok(evd_metrics_new(&m));
+    struct evd_commit_options o = {
+        .sync = EV_SYNC_ALWAYS, .batch_max = 64, .queue_max = 1000, .metrics = m};
+    struct evd_commit *c = NULL;
+    tu_ok(evd_commit_start(log, &o, &c));
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
+                                      .limit = EV_SOME_INT(10),
+                                      .observed = EV_SOME_INT(11),
+                                      .action = EV_ACTION_DENIED};
+    static struct answer a[3];
+    for (int k = 0; k < 3; k++) {
+        memset(&a[k], 0, sizeof(a[k]));
+        /* rv rv custom rv: runs of 2, 1 and 1 */
+        for (int i = 0; i < 4; i++) {
+            if (i == 2) {
+                prepare(&a[k].events[i], "custom.mixed", "{\"k\":1}");
+            } else {
+                tu_ok(ev_resource_violation_prepare(NULL, &v, &a[k].events[i]));
+            }
+        }
+        a[k].count = 4;
+        a[k].s = (struct evd_submission){.events = a[k].events,
+                                         .count = 4,
+                                         .done = on_done,
+                                         .ctx = &a[k],
+                                         .source = k == 2 ? EVD_SRC_HTTP : EVD_SRC_UNIX};
+    }
+    /* One alone (its own array), then two together (the batch, if they meet in the queue). */
+    tu_ok(evd_commit_submit(c, &a[0].s));
+    wait_calls(&a[0]);
+    tu_ok(evd_commit_submit(c, &a[1].s));
+    tu_ok(evd_commit_submit(c, &a[2].s));
+    wait_calls(&a[1]);
+    wait_calls(&a[2]);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(a[k].rc, 0);
+        for (size_t i = 0; i < 4; i++) {
+            struct ev_entry *e = NULL;
+            tu_ok(ev_log_entry(log, a[k].first + i, &e));
+            assert_non_null(strstr(e->bytes, i == 2 ? "\"type\":\"custom.mixed\""
+                                                    : "\"type\":\"resource_violation\""));
+            ev_entry_free(e);
+        }
+    }
+    evd_commit_stop(c);
+    assert_int_equal(events_total(m, "unix", "resource_violation"), 6);
+    assert_int_equal(events_total(m, "unix", "custom"), 2);
+    assert_int_equal(events_total(m, "http", "resource_violation"), 3);
+    assert_int_equal(events_total(m, "http", "custom"), 1);
+    for (int k = 0; k < 3; k++) {
+        answer_release(&a[k]);
+    }
+    evd_metrics_free(m);
+    tu_ok(ev_log_close(log));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -588,6 +671,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_burst_in_order, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_failing_burst, tu_setup, tu_teardown),
         cmocka_unit_test(test_intake),
+        cmocka_unit_test_setup_teardown(test_metrics_by_type, tu_setup, tu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,8 @@
 
 #include "testutil.h"
 
+#include <evident/event.h>
+
 #include "entry.h"
 #include "record.h"
 
@@ -1759,6 +1761,288 @@ static void test_segment_rotation(void **state)
     }
 }
 
+/* ---- the writer's records, byte for byte ------------------------------------- */
+
+static void ref_sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[HASH])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int len = 0;
+    assert_non_null(md);
+    assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+    assert_int_equal(EVP_DigestUpdate(md, a, alen), 1);
+    assert_int_equal(EVP_DigestUpdate(md, b, blen), 1);
+    assert_int_equal(EVP_DigestFinal_ex(md, out, &len), 1);
+    assert_int_equal(len, HASH);
+    EVP_MD_CTX_free(md);
+}
+
+/* HMAC-SHA256 with a 32-byte key, RFC 2104 over EVP digests (not the library's HMAC). */
+static void ref_hmac(const uint8_t key[HASH], const void *msg, size_t len, uint8_t out[HASH])
+{
+    uint8_t pad[64], inner[HASH];
+    memset(pad, 0x36, sizeof(pad));
+    for (int i = 0; i < HASH; i++) {
+        pad[i] ^= key[i];
+    }
+    ref_sha256(pad, sizeof(pad), msg, len, inner);
+    for (size_t i = 0; i < sizeof(pad); i++) {
+        pad[i] ^= 0x36 ^ 0x5c;
+    }
+    ref_sha256(pad, sizeof(pad), inner, sizeof(inner), out);
+}
+
+/* CRC32C bit by bit (reflected 0x82f63b78), apart from the library's two versions. */
+static uint32_t ref_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++) {
+            crc = (crc & 1) ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+        }
+    }
+    return ~crc;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * The writer assembles each entry in its place in the record buffer and
+ * hashes contiguous buffers (log.c, sequence_locked): every record it writes
+ * must be exactly the one rebuilt here from its entry bytes with FORMAT.md
+ * §4, §5 and §7 and OpenSSL's EVP alone: length, CRC32C, epoch, leaf hash,
+ * chain, tag under the key derived from V for its place, and the leaf hash in
+ * the hashes file (§6). Entries of many lengths (across SHA-256 block
+ * edges), batches of one and many, library data (prepared events), a seal.
+ */
+static void test_records_byte_exact(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    char pad[200];
+    char data[40][256];
+    struct ev_event batch[40];
+    memset(pad, 'x', sizeof(pad));
+    for (int i = 0; i < 40; i++) {
+        /* Data of 9 + 3i bytes and more: the entries cross several 64-byte boundaries. */
+        assert_true(snprintf(data[i], sizeof(data[i]), "{\"p\":\"%.*s\"}", 3 * i, pad) > 0);
+        batch[i] = (struct ev_event){.type = "t", .severity = i % 8, .data_json = data[i]};
+    }
+    tu_ok(ev_log_append_batch(log, batch, 40, NULL, NULL));
+    for (int i = 0; i < 3; i++) {
+        tu_ok(ev_log_append(log, &batch[i * 7], NULL));
+    }
+    tu_ok(ev_log_seal(log)); /* a seal record, then epoch 1 */
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
+                                      .limit = EV_SOME_INT(10),
+                                      .observed = EV_SOME_INT(11),
+                                      .action = EV_ACTION_DENIED};
+    struct ev_prepared p[20];
+    for (int i = 0; i < 20; i++) {
+        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
+    }
+    tu_ok(ev_audit_append_prepared(log, p, 20, NULL, NULL));
+    tu_ok(ev_audit_append_prepared(log, p + 3, 1, NULL, NULL));
+    for (int i = 0; i < 20; i++) {
+        ev_prepared_release(&p[i]);
+    }
+    tu_ok(ev_log_append_batch(log, batch + 10, 17, NULL, NULL));
+    uint64_t n = ev_log_size(log);
+    tu_ok(ev_log_close(log));
+
+    char seg[PATH_MAX], path[PATH_MAX];
+    size_t seg_len = 0, hashes_len = 0;
+    uint8_t *bytes = tu_read(tu_last_segment(f->dir, seg), &seg_len);
+    uint8_t *hashes = tu_read(tu_path(path, f->dir, "hashes"), &hashes_len);
+    uint8_t epoch_key[HASH], record_key[HASH], chain[HASH] = {0};
+    uint32_t epoch = 0;
+    uint64_t seals = 0;
+    int64_t last_ts = 0;
+    memcpy(epoch_key, f->v, HASH); /* A(0) = V */
+    ref_hmac(epoch_key, "evident record v1", 17, record_key);
+    size_t off = EVI_SEGMENT_HEADER;
+    uint64_t i = 0;
+    for (; off < seg_len; i++) {
+        const uint8_t *rec = bytes + off;
+        assert_true(seg_len - off >= EVI_RECORD_OVERHEAD);
+        uint32_t len = le32(rec);
+        assert_true(len > 0 && off + EVI_RECORD_OVERHEAD + len <= seg_len);
+        const uint8_t *entry = rec + EVI_RECORD_PREFIX;
+        char head[64];
+        (void)snprintf(head, sizeof(head), "{\"v\":1,\"seq\":%" PRIu64 ",\"ts\":\"", i);
+        assert_memory_equal(entry, head, strlen(head));
+        char *text = strndup((const char *)entry, len);
+        int64_t ts = entry_ts_ns(text);
+        assert_true(ts >= last_ts);
+        last_ts = ts;
+        bool seal = entry_is_seal(text);
+        if (i < 40) {
+            /* The batch's severities, each name whole where the envelope puts it (§5). */
+            char sev[64];
+            (void)snprintf(sev, sizeof(sev), "\",\"type\":\"t\",\"severity\":\"%s\",\"source\":{",
+                           ev_severity_name((int)(i % 8)));
+            assert_non_null(strstr(text, sev));
+        }
+        free(text);
+
+        /* Rebuild the record from its entry alone. */
+        uint8_t leaf[HASH], tag[HASH], msg[8 + HASH], want[EVI_RECORD_OVERHEAD + 65535];
+        static const uint8_t zero = 0x00;
+        ref_sha256(&zero, 1, entry, len, leaf);
+        ref_sha256(chain, HASH, leaf, HASH, chain);
+        for (int b = 0; b < 8; b++) {
+            msg[b] = (uint8_t)(i >> (56 - 8 * b));
+        }
+        memcpy(msg + 8, chain, HASH);
+        ref_hmac(record_key, msg, sizeof(msg), tag);
+        for (int b = 0; b < 4; b++) {
+            want[b] = (uint8_t)(len >> (8 * b));
+            want[8 + b] = (uint8_t)(epoch >> (8 * b));
+        }
+        memcpy(want + EVI_RECORD_PREFIX, entry, len);
+        memcpy(want + EVI_RECORD_PREFIX + len, tag, HASH);
+        uint32_t crc = ref_crc32c(ref_crc32c(0, want, 4), want + 8, 4 + len + HASH);
+        for (int b = 0; b < 4; b++) {
+            want[4 + b] = (uint8_t)(crc >> (8 * b));
+        }
+        assert_memory_equal(rec, want, EVI_RECORD_OVERHEAD + len);
+        /* The leaf hash is stored hash 2i - popcount(i) (FORMAT.md §6). */
+        uint64_t at = 2 * i - (uint64_t)__builtin_popcountll(i);
+        assert_true((at + 1) * HASH <= hashes_len);
+        assert_memory_equal(hashes + at * HASH, leaf, HASH);
+
+        /* The next record's key (§7): R(e, j+1), or R(e+1, 0) after a seal. */
+        if (seal) {
+            ref_hmac(epoch_key, "evident epoch v1", 16, epoch_key);
+            ref_hmac(epoch_key, "evident record v1", 17, record_key);
+            epoch++;
+            seals++;
+        } else {
+            ref_hmac(record_key, "evident next v1", 15, record_key);
+        }
+        off += EVI_RECORD_OVERHEAD + len;
+    }
+    assert_int_equal(off, seg_len);
+    assert_int_equal(i, n);
+    assert_true(seals >= 1); /* the forced one */
+    free(bytes);
+    free(hashes);
+}
+
+/*
+ * A prepared event is recognized by its data's length and CRC (prepare.c,
+ * still_ours): data changed after preparing, even at the same length, is
+ * checked as a caller's JSON. If it were taken as the library's, the broken
+ * or non-canonical bytes below would be written as they are.
+ */
+static void test_prepared_changed_caught(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
+                                      .limit = EV_SOME_INT(10),
+                                      .observed = EV_SOME_INT(11),
+                                      .action = EV_ACTION_DENIED};
+    struct ev_prepared p[3];
+    for (int i = 0; i < 3; i++) {
+        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
+    }
+    size_t len = strlen(p[1].buffer);
+    /* Same length, no longer JSON: refused, nothing written. */
+    p[1].buffer[len - 1] = ' ';
+    size_t bad = 99;
+    assert_int_equal(ev_audit_append_prepared(log, p, 3, NULL, &bad), EV_EJSON);
+    assert_int_equal(bad, 1);
+    assert_int_equal(ev_log_size(log), 0);
+    /* Same length, still JSON but not canonical ("limit":10 -> "limit": 1): canonicalized. */
+    p[1].buffer[len - 1] = '}';
+    char *limit = strstr(p[1].buffer, "\"limit\":10");
+    assert_non_null(limit);
+    memcpy(limit, "\"limit\": 1", 10);
+    assert_int_equal(strlen(p[1].buffer), len);
+    uint64_t first = 99;
+    tu_ok(ev_audit_append_prepared(log, p, 3, &first, NULL));
+    assert_int_equal(first, 0);
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, 1, &e));
+    assert_non_null(strstr(e->bytes, "\"limit\":1,"));
+    assert_null(strstr(e->bytes, "\"limit\": 1"));
+    ev_entry_free(e);
+    tu_ok(ev_log_entry(log, 2, &e));
+    assert_non_null(strstr(e->bytes, "\"limit\":10,"));
+    ev_entry_free(e);
+    for (int i = 0; i < 3; i++) {
+        ev_prepared_release(&p[i]);
+    }
+    tu_ok(ev_log_close(log));
+    (void)tu_verify(f->dir, f->v);
+}
+
+/*
+ * A batch's entries share a clock read per few entries (log.c,
+ * SEQUENCE_CLOCK_REUSE): every ts still lies between the call's start and
+ * end, never decreases, and a later batch reads the clock again.
+ */
+static void test_batch_ts_window(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_event batch[100];
+    for (int i = 0; i < 100; i++) {
+        batch[i] = (struct ev_event){.type = "t", .severity = EV_SEV_INFO};
+    }
+    int64_t last = 0;
+    uint64_t first = 0;
+    for (int round = 0; round < 3; round++) {
+        int64_t t0 = now_ns();
+        tu_ok(ev_log_append_batch(log, batch, 100, &first, NULL));
+        int64_t t1 = now_ns();
+        for (uint64_t i = first; i < first + 100; i++) {
+            struct ev_entry *e = NULL;
+            tu_ok(ev_log_entry(log, i, &e));
+            int64_t ts = entry_ts_ns(e->bytes);
+            ev_entry_free(e);
+            assert_true(ts >= t0 && ts <= t1);
+            assert_true(ts >= last);
+            last = ts;
+        }
+        sleep_ms(2);
+    }
+    tu_ok(ev_log_close(log));
+}
+
+/*
+ * evi_ts_format keeps the text of the last ns (a batch's entries share clock
+ * reads): every call must still give exactly the text for its own ns.
+ */
+static void test_ts_format_repeats(void **state)
+{
+    (void)state;
+    const int64_t times[] = {
+        1764237600123456789LL, 1764237600123456789LL, 1764237600123456790LL,
+        1764237600123456789LL, 1764237601000000000LL, 1764237601000000000LL,
+        0,                     0,                     1764237599999999999LL,
+    };
+    for (size_t k = 0; k < sizeof(times) / sizeof(times[0]); k++) {
+        char got[EVI_TS_LEN + 1], want[64];
+        time_t secs = (time_t)(times[k] / 1000000000);
+        struct tm tm;
+        assert_non_null(gmtime_r(&secs, &tm));
+        (void)snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ",
+                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                       tm.tm_sec, (long long)(times[k] % 1000000000));
+        memset(got, '#', sizeof(got));
+        evi_ts_format(times[k], got);
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1785,6 +2069,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seals_timed, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_seal_forced, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_segment_rotation, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_records_byte_exact, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_prepared_changed_caught, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_ts_window, tu_setup, tu_teardown),
+        cmocka_unit_test(test_ts_format_repeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

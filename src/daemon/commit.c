@@ -125,12 +125,24 @@ static void answer(struct evd_commit *c, struct evd_submission *s, int rc, uint6
                    int64_t now)
 {
     if (rc == 0) {
-        for (size_t i = 0; i < s->count; i++) {
-            const struct ev_prepared *p = &s->events[i];
-            evd_metrics_events(c->options.metrics, (enum evd_source)s->source, p->event.type, 1);
-            if (!s->no_alerts && c->options.alerts != NULL) {
+        /*
+         * Counted per run of events with the same type pointer (a stream's
+         * submission is one type throughout): the metrics parse a type name
+         * once per run, not once per event. The pointer, not a cache across
+         * calls: a custom type points into its event's buffer, freed after done.
+         */
+        for (size_t i = 0, run = 1; i < s->count; i += run) {
+            const char *type = s->events[i].event.type;
+            for (run = 1; i + run < s->count && s->events[i + run].event.type == type; run++) {
+            }
+            evd_metrics_events(c->options.metrics, (enum evd_source)s->source, type, run);
+        }
+        if (!s->no_alerts && c->options.alerts != NULL) {
+            /* The answer's own time for all: the events became durable together. */
+            for (size_t i = 0; i < s->count; i++) {
+                const struct ev_prepared *p = &s->events[i];
                 evd_alerts_observe(c->options.alerts, p->event.type, p->event.severity,
-                                   evd_submission_index(s, first, i), evd_now_ns());
+                                   evd_submission_index(s, first, i), now);
             }
         }
     } else {
@@ -156,14 +168,22 @@ static void commit_list(struct evd_commit *c, struct evd_submission *list, size_
     size_t bad = 0, n = 0;
     int r;
 
-    r = grow_batch(c, events);
-    if (r == 0) {
-        for (struct evd_submission *s = list; s != NULL; s = s->next) {
+    /* One submission is appended from its own array; several are gathered into the batch. */
+    const struct ev_prepared *batch = list->events + list->written;
+    n = pending_of(list);
+    r = 0;
+    if (list->next != NULL) {
+        r = grow_batch(c, events);
+        n = 0;
+        batch = c->batch;
+        for (struct evd_submission *s = list; r == 0 && s != NULL; s = s->next) {
             memcpy(&c->batch[n], s->events + s->written, pending_of(s) * sizeof(*s->events));
             n += pending_of(s);
         }
+    }
+    if (r == 0) {
         int64_t t0 = evd_now_ns();
-        r = ev_audit_append_prepared(c->log, c->batch, n, &first, &bad);
+        r = ev_audit_append_prepared(c->log, batch, n, &first, &bad);
         int64_t t1 = evd_now_ns();
         bool synced = r == 0 && c->options.sync == EV_SYNC_ALWAYS;
         if (synced) {

@@ -57,7 +57,7 @@ void evi_hmac_key_wipe(struct evi_hmac_key *hk);
  * and every temporary wiped once at the end rather than after each step. The
  * key is read completely before either output is written, so out2 may alias
  * key: a record key's tag and its successor, R(e, j+1) over R(e, j) (FORMAT.md
- * §7). out1 and out2 must not alias msg2.
+ * §7). Both messages are read before either output is written too.
  */
 void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, const void *msg2,
                    size_t len2, uint8_t out1[EVI_HASH], uint8_t out2[EVI_HASH]);
@@ -81,6 +81,12 @@ void evi_wipe(void *p, size_t n);
 
 /* CRC32C (Castagnoli), as iSCSI / ext4: evi_crc32c(0, "123456789", 9) == 0xe3069283. */
 uint32_t evi_crc32c(uint32_t crc, const void *data, size_t len);
+/*
+ * evi_crc32c over the 4 bytes of v in little-endian order, from a register:
+ * for fields the caller holds as values (a record's len and epoch, FORMAT.md
+ * §4), with no load of bytes it may just have stored.
+ */
+uint32_t evi_crc32c_le32(uint32_t crc, uint32_t v);
 
 /* Standard base64 with '=' padding (RFC 4648 section 4). */
 size_t evi_base64_encoded_len(size_t len); /* without the NUL */

@@ -29,6 +29,8 @@ static const char prefix_head[] = "{\"v\":1,\"seq\":";
 static const char *const severity_names[] = {
     "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug",
 };
+_Static_assert(sizeof(severity_names) / sizeof(severity_names[0]) == EV_SEV_DEBUG + 1,
+               "one name per severity");
 
 const char *ev_severity_name(int severity)
 {
@@ -77,30 +79,38 @@ static bool type_char(char c)
            c == '-';
 }
 
-static int check_type(const char *type, bool allow_reserved)
+/*
+ * Checks an event type (FORMAT.md §5) and returns its length, or a negative
+ * code. One pass: the length comes with the check (once per entry on the
+ * writer's path, where a strlen, the check and a second strlen were).
+ */
+static long check_type(const char *type, bool allow_reserved)
 {
-    size_t n;
+    size_t n = 0, bad = SIZE_MAX;
 
     if (type == NULL || type[0] == '\0') {
         return evi_error(EV_EJSON, "event type missing");
     }
-    n = strlen(type);
-    if (n > EVI_TYPE_MAX) {
-        return evi_error(EV_EJSON, "event type longer than %d characters", EVI_TYPE_MAX);
+    for (; type[n] != '\0'; n++) {
+        if (n == EVI_TYPE_MAX) {
+            return evi_error(EV_EJSON, "event type longer than %d characters", EVI_TYPE_MAX);
+        }
+        if (bad == SIZE_MAX && !type_char(type[n])) {
+            bad = n;
+        }
     }
     if (type[0] < 'a' || type[0] > 'z') {
         return evi_error(EV_EJSON, "event type '%.64s' must start with a letter a-z", type);
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!type_char(type[i])) {
-            return evi_error(EV_EJSON, "event type '%.64s': character %zu not in [a-z0-9_.:-]",
-                             type, i + 1);
-        }
+    if (bad != SIZE_MAX) {
+        return evi_error(EV_EJSON, "event type '%.64s': character %zu not in [a-z0-9_.:-]", type,
+                         bad + 1);
     }
-    if (!allow_reserved && (strcmp(type, "seal") == 0 || strcmp(type, "retention") == 0)) {
+    if (!allow_reserved && ((n == 4 && memcmp(type, "seal", 4) == 0) ||
+                            (n == 9 && memcmp(type, "retention", 9) == 0))) {
         return evi_error(EV_EJSON, "event type '%s' is reserved for the log itself", type);
     }
-    return 0;
+    return (long)n;
 }
 
 /* Parses an object and writes it back compact with sorted keys (§5). */
@@ -264,20 +274,24 @@ int evi_entry_body_make(const struct ev_event *event, unsigned flags,
 int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t data_len,
                             struct evi_entry_body *ret_body)
 {
+    static const unsigned char severity_lens[] = {9, 5, 8, 5, 7, 6, 4, 5};
+    _Static_assert(sizeof(severity_lens) == EV_SEV_DEBUG + 1, "one length per severity");
     char *source = NULL, *data = NULL, *text = NULL, *p;
-    const char *src = evi_default_source(), *dat = "{}";
+    const char *src = NULL, *dat = "{}";
     const char *sev;
     size_t type_len, sev_len, src_len, dat_len, len;
     int r;
 
-    r = check_type(event->type, (flags & EVI_BODY_ALLOW_RESERVED) != 0);
-    if (r < 0) {
-        return r;
+    long checked = check_type(event->type, (flags & EVI_BODY_ALLOW_RESERVED) != 0);
+    if (checked < 0) {
+        return (int)checked;
     }
+    type_len = (size_t)checked;
     sev = ev_severity_name(event->severity);
     if (sev == NULL) {
         return evi_error(EV_EJSON, "severity %d out of range 0..7", event->severity);
     }
+    sev_len = severity_lens[event->severity]; /* strlen(severity_names[...]) */
     src_len = 0;
     if (event->source_json != NULL) {
         src_len = strlen(event->source_json);
@@ -291,6 +305,7 @@ int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t
             src_len = strlen(src);
         }
     } else {
+        src = evi_default_source();
         src_len = strlen(src);
     }
     if (event->data_json != NULL && (flags & EVI_BODY_DATA_CANONICAL)) {
@@ -305,8 +320,6 @@ int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t
     } else {
         dat_len = 2;
     }
-    type_len = strlen(event->type);
-    sev_len = strlen(sev);
     /* "type":"T","severity":"S","source":SRC,"data":DATA} */
     len = 8 + type_len + 14 + sev_len + 11 + src_len + 8 + dat_len + 1;
     /* The exact check, with the real seq, is evi_entry_fits() at sequencing. */
@@ -535,9 +548,16 @@ void evi_ts_format(int64_t ns, char out[EVI_TS_LEN + 1])
     /* The date part changes once a second: keep it per thread (a hot path per entry). */
     static _Thread_local time_t cached_secs = -1;
     static _Thread_local char cached[21];
+    /* The whole text of the last ns: the writer gives runs of entries one clock read (log.c). */
+    static _Thread_local int64_t last_ns;
+    static _Thread_local char last[EVI_TS_LEN + 1]; /* "" until the first call */
     time_t secs = (time_t)(ns / 1000000000);
     long frac = (long)(ns % 1000000000);
 
+    if (ns == last_ns && last[0] != '\0') {
+        memcpy(out, last, EVI_TS_LEN + 1);
+        return;
+    }
     if (frac < 0) {
         frac += 1000000000;
         secs -= 1;
@@ -563,6 +583,8 @@ void evi_ts_format(int64_t ns, char out[EVI_TS_LEN + 1])
     }
     out[29] = 'Z';
     out[EVI_TS_LEN] = '\0';
+    memcpy(last, out, EVI_TS_LEN + 1);
+    last_ns = ns;
 }
 
 static int digits_at(const char *s, int n, int *ret)

@@ -60,7 +60,6 @@ struct ev_log {
     int64_t sync_cost_ns;       /* how long the last fdatasync took */
     uint64_t calls_pending;     /* append calls sequenced since the last commit began */
     uint64_t calls_last_commit; /* append calls the last sync commit carried */
-    char *entry_buf;            /* EV_ENTRY_MAX_BYTES scratch for assembling entries */
     int64_t segment_first_ns;   /* ts of the first record of the last segment (age rotation) */
     uint64_t rotations;         /* segments closed by this handle */
 
@@ -91,9 +90,11 @@ int evi_log_flush_for_read(struct ev_log *log, uint64_t upto);
  * written by the library itself in canonical form (ev_audit_*) and is that
  * many bytes long: that data is neither checked nor measured again. 0: the
  * caller's JSON, checked as always. Sources, types and severities are checked
- * as always.
+ * as always. Event i is at (const char *)events + i * stride: sizeof(struct
+ * ev_event) for an array of events, sizeof(struct ev_prepared) to read the
+ * events of prepared ones in place (their first member) without copying them.
  */
-int evi_log_append_library_data(struct ev_log *log, const struct ev_event *events,
+int evi_log_append_library_data(struct ev_log *log, const struct ev_event *events, size_t stride,
                                 const size_t *library_len, size_t count, uint64_t *ret_first,
                                 size_t *ret_bad);
 

@@ -39,6 +39,16 @@
 
 #define PENDING_FLUSH_BYTES (1u << 20)
 
+/*
+ * The entries of one batch take their ts (FORMAT.md §5: the writer's clock
+ * when sequenced) from one clock read per this many entries, read while the
+ * batch is being sequenced under the mutex: at about a microsecond per entry
+ * the ts is at most tens of microseconds older than the entry's own
+ * sequencing, and a clock read per entry was a few percent of the append. A
+ * rotation inside the batch reads it again. ts still never decreases.
+ */
+#define SEQUENCE_CLOCK_REUSE 16
+
 int ev_sync_parse(const char *name, enum ev_sync *ret_sync)
 {
     if (name != NULL && strcmp(name, "always") == 0) {
@@ -337,11 +347,24 @@ static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
 /*
  * Gives the next index to body and appends its record to the pending buffers.
  * On failure nothing of the log's state has changed.
+ *
+ * The entry is assembled in its place in the pending records (FORMAT.md §4:
+ * at offset 12 of its record), not in a scratch buffer that is then copied,
+ * and every hash input is one contiguous buffer, so that each SHA-256 is one
+ * update and one final: the leaf hash 0x00 ‖ entry (§5) uses the byte before
+ * the entry, the last byte of the record's epoch field, which is written only
+ * after hashing; the chain hashes c(i-1) ‖ leafhash(i) from one 64-byte array.
+ *
+ * *clock_ns is the writer's clock as the caller last read it, 0 to read it
+ * here (see SEQUENCE_CLOCK_REUSE); it is read again after a rotation, which
+ * may have dropped the mutex for a commit.
  */
-static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body, bool is_seal)
+static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body, bool is_seal,
+                           int64_t *clock_ns)
 {
-    uint8_t leaf[EV_HASH_BYTES], tag[EV_HASH_BYTES], chain[EV_HASH_BYTES];
-    uint8_t stored[64][EV_HASH_BYTES];
+    uint8_t link[2 * EV_HASH_BYTES]; /* c(i-1) ‖ leafhash(i): the chain's input (§5) */
+    uint8_t tag[EV_HASH_BYTES], chain[EV_HASH_BYTES];
+    const uint8_t *leaf = link + EV_HASH_BYTES;
     int64_t ts;
     long len;
     int nstored, r;
@@ -354,44 +377,59 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
      * for the largest this record can be, and only then give the entry its
      * seq and ts, so that nothing can come between them and the record.
      */
+    uint64_t rotations = log->rotations;
     r = rotate_if_due_locked(log,
                              EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) + body->len);
     if (r < 0) {
         return r;
     }
-    ts = evi_now_ns();
+    if (*clock_ns == 0 || log->rotations != rotations) {
+        *clock_ns = evi_now_ns();
+    }
+    size_t max_len = evi_entry_prefix_len(log->size) + body->len;
+    if (max_len > EV_ENTRY_MAX_BYTES) {
+        return evi_error(EV_ETOOBIG, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
+    }
+    struct evi_pending *p = &log->pending;
+    if ((r = buf_reserve(&p->records, EVI_RECORD_OVERHEAD + max_len)) < 0 ||
+        (r = buf_reserve(&p->hashes, 64 * EV_HASH_BYTES)) < 0 ||
+        (r = buf_reserve(&p->index, 8)) < 0) {
+        return r;
+    }
+    ts = *clock_ns;
     if (ts < log->key.last_ts_ns) {
         ts = log->key.last_ts_ns; /* ts never decreases along the log (§5) */
     }
-    if (log->segment_end == EVI_SEGMENT_HEADER) {
-        log->segment_first_ns = ts; /* the age of a segment is its first record's (§3) */
-    }
-    len = evi_entry_assemble(log->size, ts, body, log->entry_buf, EV_ENTRY_MAX_BYTES);
+    uint8_t *record = p->records.data + p->records.len;
+    uint8_t *entry = record + EVI_RECORD_PREFIX;
+    len = evi_entry_assemble(log->size, ts, body, (char *)entry, max_len);
     if (len == EV_ETOOBIG) {
         return evi_error((int)len, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
     }
     if (len < 0) {
         return (int)len; /* encryption (§5.1) failed; its message is set */
     }
-    size_t record_size = EVI_RECORD_OVERHEAD + (size_t)len;
-    struct evi_pending *p = &log->pending;
-    if ((r = buf_reserve(&p->records, record_size)) < 0 ||
-        (r = buf_reserve(&p->hashes, 64 * EV_HASH_BYTES)) < 0 ||
-        (r = buf_reserve(&p->index, 8)) < 0) {
-        return r;
+    if (log->segment_end == EVI_SEGMENT_HEADER) {
+        log->segment_first_ns = ts; /* the age of a segment is its first record's (§3) */
     }
+    size_t record_size = EVI_RECORD_OVERHEAD + (size_t)len;
 
-    ev_leaf_hash(log->entry_buf, (size_t)len, leaf);
-    evi_sha256_parts(log->key.chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
+    memcpy(link, log->key.chain, EV_HASH_BYTES);
+    evi_leaf_hash_in_place(entry, (size_t)len, link + EV_HASH_BYTES);
+    evi_sha256(link, sizeof(link), chain);
     if (is_seal) {
         evi_fskey_tag(&log->key, log->size, chain, tag);
     } else {
         evi_fskey_tag_next(&log->key, log->size, chain, tag); /* R(e, j) is erased here */
     }
-    p->records.len += evi_record_encode(log->key.epoch, log->entry_buf, (size_t)len, tag,
-                                        p->records.data + p->records.len);
-    nstored = evi_frontier_append(&log->frontier, leaf, stored);
-    memcpy(p->hashes.data + p->hashes.len, stored, (size_t)nstored * EV_HASH_BYTES);
+    p->records.len += evi_record_finish(record, log->key.epoch, (size_t)len, tag);
+    nstored = evi_frontier_append(&log->frontier, leaf,
+                                  (uint8_t(*)[EV_HASH_BYTES])(p->hashes.data + p->hashes.len));
+    if (nstored < 0) {
+        /* A damaged frontier (tree.c): the record key is already stepped, stop here. */
+        log->failed = nstored;
+        return nstored;
+    }
     p->hashes.len += (size_t)nstored * EV_HASH_BYTES;
     for (int i = 0; i < 8; i++) {
         p->index.data[p->index.len + (size_t)i] = (uint8_t)(log->segment_end >> (8 * i));
@@ -447,7 +485,8 @@ static int seal_one_locked(struct ev_log *log)
     memcpy(seal.chain_head, log->key.chain, EV_HASH_BYTES);
     r = evi_seal_body_make(&seal, &body);
     if (r == 0) {
-        r = sequence_locked(log, &body, true);
+        int64_t now = 0;
+        r = sequence_locked(log, &body, true, &now);
     }
     evi_entry_body_free(&body);
     return r;
@@ -912,7 +951,6 @@ static void log_free(struct ev_log *log)
     for (int i = 0; i < 3; i++) {
         buf_free(&log->spare[i]);
     }
-    free(log->entry_buf);
     free(log->dir);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->cv);
@@ -1440,10 +1478,6 @@ static int open_writer(struct ev_log *log, const char *dir)
     if (r < 0) {
         return r;
     }
-    log->entry_buf = malloc(EV_ENTRY_MAX_BYTES);
-    if (log->entry_buf == NULL) {
-        return -ENOMEM;
-    }
     struct ev_recovery scratch = {0};
     struct ev_recovery *rec = log->options.ret_recovery ? log->options.ret_recovery : &scratch;
     memset(rec, 0, sizeof(*rec));
@@ -1606,8 +1640,9 @@ static int settle_locked(struct ev_log *log, uint64_t end)
  * library_len (may be NULL): the length of each event's data when the library wrote it
  * (EVI_BODY_DATA_CANONICAL), 0 for a caller's.
  */
-static int append_batch(struct ev_log *log, const struct ev_event *events, size_t count,
-                        uint64_t *ret_first, size_t *ret_bad, const size_t *library_len)
+static int append_batch(struct ev_log *log, const struct ev_event *events, size_t stride,
+                        size_t count, uint64_t *ret_first, size_t *ret_bad,
+                        const size_t *library_len)
 {
     struct evi_entry_body *bodies;
     uint64_t first = 0;
@@ -1621,7 +1656,8 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
     if (count == 0) {
         return evi_error(-EINVAL, "empty batch");
     }
-    bodies = calloc(count, sizeof(*bodies));
+    /* Not calloc: each body is written whole before use, and only those made are freed. */
+    bodies = count <= SIZE_MAX / sizeof(*bodies) ? malloc(count * sizeof(*bodies)) : NULL;
     if (bodies == NULL) {
         return -ENOMEM;
     }
@@ -1630,7 +1666,9 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
         size_t data_len = library_len != NULL ? library_len[made] : 0;
         /* Borrowed bodies: the events outlive them (assembled below, before returning). */
         unsigned flags = EVI_BODY_BORROW | (data_len > 0 ? EVI_BODY_DATA_CANONICAL : 0);
-        r = evi_entry_body_make_len(&events[made], flags, data_len, &bodies[made]);
+        const struct ev_event *event =
+            (const struct ev_event *)(const void *)((const char *)events + made * stride);
+        r = evi_entry_body_make_len(event, flags, data_len, &bodies[made]);
         if (r == 0 && encrypt_keys != NULL) {
             /* Encryption at rest (FORMAT.md §5.1): sealed in evi_entry_assemble(). */
             r = evi_entry_body_encrypt(&bodies[made], encrypt_keys);
@@ -1662,8 +1700,12 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
                 break;
             }
         }
+        int64_t now = 0;
         for (size_t i = 0; i < count && r == 0; i++) {
-            r = sequence_locked(log, &bodies[i], false);
+            if (i % SEQUENCE_CLOCK_REUSE == 0) {
+                now = 0; /* read the clock again */
+            }
+            r = sequence_locked(log, &bodies[i], false, &now);
             if (r < 0 && i > 0 && !log->failed) {
                 /*
                  * Part of the batch is sequenced and cannot be taken back (its keys
@@ -1698,19 +1740,19 @@ out:
 int ev_log_append_batch(struct ev_log *log, const struct ev_event *events, size_t count,
                         uint64_t *ret_first, size_t *ret_bad)
 {
-    return append_batch(log, events, count, ret_first, ret_bad, NULL);
+    return append_batch(log, events, sizeof(*events), count, ret_first, ret_bad, NULL);
 }
 
 int ev_log_append(struct ev_log *log, const struct ev_event *event, uint64_t *ret_index)
 {
-    return append_batch(log, event, 1, ret_index, NULL, NULL);
+    return append_batch(log, event, sizeof(*event), 1, ret_index, NULL, NULL);
 }
 
-int evi_log_append_library_data(struct ev_log *log, const struct ev_event *events,
+int evi_log_append_library_data(struct ev_log *log, const struct ev_event *events, size_t stride,
                                 const size_t *library_len, size_t count, uint64_t *ret_first,
                                 size_t *ret_bad)
 {
-    return append_batch(log, events, count, ret_first, ret_bad, library_len);
+    return append_batch(log, events, stride, count, ret_first, ret_bad, library_len);
 }
 
 int ev_log_seal(struct ev_log *log)
@@ -1752,7 +1794,8 @@ int evi_log_append_own(struct ev_log *log, const char *type, int severity, const
     uint64_t index = log->size;
     if (r >= 0) {
         index = log->size;
-        r = sequence_locked(log, &body, false);
+        int64_t now = 0;
+        r = sequence_locked(log, &body, false, &now);
     }
     if (r == 0) {
         r = seal_due_locked(log, true); /* seals, syncs and signs a checkpoint */

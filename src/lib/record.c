@@ -57,11 +57,19 @@ int evi_segment_header_decode(const uint8_t in[EVI_SEGMENT_HEADER], struct evi_s
     return 0;
 }
 
-/* The CRC covers every byte of the record except the CRC field itself (§4). */
+/*
+ * The CRC covers every byte of the record except the CRC field itself (§4):
+ * len and epoch (little-endian, taken as values), then the entry and the tag.
+ */
+static uint32_t record_crc_of(uint32_t len, uint32_t epoch, const uint8_t *entry_and_tag)
+{
+    uint32_t crc = evi_crc32c_le32(evi_crc32c_le32(0, len), epoch);
+    return evi_crc32c(crc, entry_and_tag, (size_t)len + 32);
+}
+
 static uint32_t record_crc(const uint8_t *rec, size_t entry_len)
 {
-    uint32_t crc = evi_crc32c(0, rec, 4);
-    return evi_crc32c(crc, rec + 8, 4 + entry_len + 32);
+    return record_crc_of((uint32_t)entry_len, get32(rec + 8), rec + EVI_RECORD_PREFIX);
 }
 
 size_t evi_record_encode_run(uint32_t epoch, const uint8_t *leaves, uint32_t n, uint8_t *out)
@@ -73,15 +81,20 @@ size_t evi_record_encode_run(uint32_t epoch, const uint8_t *leaves, uint32_t n, 
     return EVI_PRUNED_RUN_BYTES(n);
 }
 
+size_t evi_record_finish(uint8_t *record, uint32_t epoch, size_t entry_len, const uint8_t tag[32])
+{
+    put32(record, (uint32_t)entry_len);
+    put32(record + 8, epoch);
+    memcpy(record + EVI_RECORD_PREFIX + entry_len, tag, 32);
+    put32(record + 4, record_crc_of((uint32_t)entry_len, epoch, record + EVI_RECORD_PREFIX));
+    return EVI_RECORD_OVERHEAD + entry_len;
+}
+
 size_t evi_record_encode(uint32_t epoch, const void *entry, size_t entry_len, const uint8_t tag[32],
                          uint8_t *out)
 {
-    put32(out, (uint32_t)entry_len);
-    put32(out + 8, epoch);
     memcpy(out + EVI_RECORD_PREFIX, entry, entry_len);
-    memcpy(out + EVI_RECORD_PREFIX + entry_len, tag, 32);
-    put32(out + 4, record_crc(out, entry_len));
-    return EVI_RECORD_OVERHEAD + entry_len;
+    return evi_record_finish(out, epoch, entry_len, tag);
 }
 
 enum evi_record_status evi_record_decode(const uint8_t *buf, size_t avail,

@@ -66,6 +66,13 @@ size_t evi_record_encode_run(uint32_t epoch, const uint8_t *leaves, uint32_t n, 
 size_t evi_record_encode(uint32_t epoch, const void *entry, size_t entry_len, const uint8_t tag[32],
                          uint8_t *out);
 
+/*
+ * The same for an entry already in its place at record + EVI_RECORD_PREFIX
+ * (the writer assembles it there): writes len, epoch, the tag after the entry
+ * and the crc around it. Returns the record's size.
+ */
+size_t evi_record_finish(uint8_t *record, uint32_t epoch, size_t entry_len, const uint8_t tag[32]);
+
 enum evi_record_status {
     EVI_RECORD_OK = 0,
     EVI_RECORD_SHORT = 1,      /* the bytes end inside the record */

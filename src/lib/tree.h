@@ -21,6 +21,13 @@
 
 #include <evident/merkle.h>
 
+/*
+ * ev_leaf_hash() of the entry_len bytes at entry, hashed as one contiguous
+ * buffer (one SHA-256 update): entry[-1] must be writable memory of the
+ * caller's, and is overwritten with the leaf prefix 0x00 (RFC 6962).
+ */
+void evi_leaf_hash_in_place(uint8_t *entry, size_t entry_len, uint8_t ret_hash[EV_HASH_BYTES]);
+
 uint64_t evi_stored_hash_index(int level, uint64_t n);
 uint64_t evi_stored_hash_count(uint64_t tree_size);
 

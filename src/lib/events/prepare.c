@@ -402,7 +402,7 @@ static int append_prepared(struct ev_log *log, int r, struct ev_prepared *p, uin
     }
     /* The data is ours, canonical by construction and never seen by the caller. */
     size_t len = p->check_len;
-    r = evi_log_append_library_data(log, &p->event, &len, 1, ret_index, NULL);
+    r = evi_log_append_library_data(log, &p->event, sizeof(p->event), &len, 1, ret_index, NULL);
     ev_prepared_release(p);
     return r;
 }
@@ -432,13 +432,17 @@ static size_t still_ours(const struct ev_prepared *p)
 int ev_audit_append_prepared(struct ev_log *log, const struct ev_prepared *prepared, size_t count,
                              uint64_t *ret_first, size_t *ret_bad)
 {
-    struct ev_event one[64];
+    _Static_assert(offsetof(struct ev_prepared, event) == 0, "the log reads prepared[i].event");
     size_t ours_one[64];
-    struct ev_event *events = count <= 64 ? one : calloc(count, sizeof(*events));
-    size_t *ours = count <= 64 ? ours_one : calloc(count, sizeof(*ours));
+    size_t *ours = ours_one;
     int r = 0;
 
-    if (events == NULL || ours == NULL) {
+    if (count > 64) {
+        /* Not calloc: every element is written below before the log reads it. */
+        ours = count <= SIZE_MAX / sizeof(*ours) ? malloc(count * sizeof(*ours)) : NULL;
+    }
+
+    if (ours == NULL) {
         r = -ENOMEM;
         goto out;
     }
@@ -450,14 +454,12 @@ int ev_audit_append_prepared(struct ev_log *log, const struct ev_prepared *prepa
             r = evi_error(EV_EFORMAT, "event %zu: dropped by the policy, nothing to append", i);
             goto out;
         }
-        events[i] = prepared[i].event;
         ours[i] = still_ours(&prepared[i]);
     }
-    r = evi_log_append_library_data(log, events, ours, count, ret_first, ret_bad);
+    /* The events are read in place (stride): no copy of them per batch. */
+    r = evi_log_append_library_data(log, count > 0 ? &prepared->event : NULL, sizeof(*prepared),
+                                    ours, count, ret_first, ret_bad);
 out:
-    if (events != one) {
-        free(events);
-    }
     if (ours != ours_one) {
         free(ours);
     }
