@@ -783,6 +783,40 @@ static void check_plain(const struct evi_sanitizer *s, const char *text, size_t 
     }
 }
 
+/*
+ * evi_jsonw_plain_string() (inline, one reservation for the comma and the
+ * string) against evi_jsonw_string() near a writer's limit: the same error,
+ * the same comma state, and the same bytes when it fits.
+ */
+static void test_plain_string_at_limit(void **state)
+{
+    static const char text[] = "abcdefgh";
+    (void)state;
+    for (size_t max = 0; max < 16; max++) {
+        for (int before = 0; before < 2; before++) {
+            for (size_t len = 0; len < sizeof(text); len++) {
+                struct evi_jsonw a, b;
+                evi_jsonw_init(&a, max);
+                evi_jsonw_init(&b, max);
+                if (before) {
+                    evi_jsonw_int(&a, 7);
+                    evi_jsonw_int(&b, 7);
+                }
+                evi_jsonw_string(&a, text, len);
+                evi_jsonw_plain_string(&b, text, len);
+                assert_int_equal(evi_jsonw_error(&a), evi_jsonw_error(&b));
+                assert_int_equal(a.need_comma, b.need_comma);
+                if (evi_jsonw_error(&a) == 0) {
+                    assert_int_equal(a.len, b.len);
+                    assert_memory_equal(a.data, b.data, a.len + 1);
+                }
+                evi_jsonw_free(&a);
+                evi_jsonw_free(&b);
+            }
+        }
+    }
+}
+
 static void test_sanitize_plain_matches_reference(void **state)
 {
     static const char *const pieces[] = {
@@ -848,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_builtin_negatives),
         cmocka_unit_test(test_prefilter_fast_matches_reference),
         cmocka_unit_test(test_sanitize_plain_matches_reference),
+        cmocka_unit_test(test_plain_string_at_limit),
         cmocka_unit_test(test_markers_in_input),
         cmocka_unit_test(test_configured),
         cmocka_unit_test(test_bad_patterns),
