@@ -23,6 +23,7 @@
 #include <evident/error.h>
 #include <evident/policy.h>
 
+#include "jsonw.h"
 #include "privacy/patterns.h"
 #include "privacy/sanitize.h"
 
@@ -735,6 +736,126 @@ static void test_prefilter_fast_matches_reference(void **state)
     evi_sanitizer_free(s);
 }
 
+/*
+ * evi_sanitize_text_plain() gives evi_sanitize_text()'s result, and its plain
+ * verdict (found in the prefilter's 16-byte pass) is the byte-at-a-time
+ * reference whenever the text comes back unchanged; for a plain text the
+ * encoder's shortcut (the quoted bytes, cut to a length) writes what
+ * evi_jsonw_string() of evi_jsonw_prefix_fitting() does.
+ */
+static void check_plain(const struct evi_sanitizer *s, const char *text, size_t len, bool exact)
+{
+    for (size_t from = 0; from <= len; from++) {
+        const char *t = text + from;
+        size_t n = len - from;
+        char *clean = NULL, *ref_clean = NULL;
+        size_t clean_len = 0, ref_len = 0;
+        bool plain = !exact;
+        int r = evi_sanitize_text_plain(s, t, n, &clean, &clean_len, &plain);
+        int ref = evi_sanitize_text(s, t, n, &ref_clean, &ref_len);
+        assert_int_equal(r, ref);
+        if (r > 0) {
+            assert_int_equal(clean_len, ref_len);
+            assert_memory_equal(clean, ref_clean, clean_len);
+        }
+        bool want = r == 0 && evi_sanitize_json_plain(t, n);
+        if (plain != want && (exact || plain)) {
+            fail_msg("plain of '%.*s' (%zu bytes): %d, reference %d", (int)n, t, n, plain, want);
+        }
+        free(clean);
+        free(ref_clean);
+        if (!plain) {
+            continue;
+        }
+        static const size_t maxes[] = {0, 1, 2, 5, 15, 16, 17, 40};
+        for (size_t m = 0; m < ARRAY_SIZE(maxes); m++) {
+            struct evi_jsonw a, b;
+            evi_jsonw_init(&a, 0);
+            evi_jsonw_init(&b, 0);
+            size_t keep = maxes[m] > 0 ? evi_jsonw_prefix_fitting(t, n, maxes[m]) : n;
+            evi_jsonw_string(&a, t, keep);
+            evi_jsonw_plain_string(&b, t, maxes[m] > 0 && n > maxes[m] ? maxes[m] : n);
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.data, b.data, a.len);
+            evi_jsonw_free(&a);
+            evi_jsonw_free(&b);
+        }
+    }
+}
+
+/*
+ * evi_jsonw_plain_string() (inline, one reservation for the comma and the
+ * string) against evi_jsonw_string() near a writer's limit: the same error,
+ * the same comma state, and the same bytes when it fits.
+ */
+static void test_plain_string_at_limit(void **state)
+{
+    static const char text[] = "abcdefgh";
+    (void)state;
+    for (size_t max = 0; max < 16; max++) {
+        for (int before = 0; before < 2; before++) {
+            for (size_t len = 0; len < sizeof(text); len++) {
+                struct evi_jsonw a, b;
+                evi_jsonw_init(&a, max);
+                evi_jsonw_init(&b, max);
+                if (before) {
+                    evi_jsonw_int(&a, 7);
+                    evi_jsonw_int(&b, 7);
+                }
+                evi_jsonw_string(&a, text, len);
+                evi_jsonw_plain_string(&b, text, len);
+                assert_int_equal(evi_jsonw_error(&a), evi_jsonw_error(&b));
+                assert_int_equal(a.need_comma, b.need_comma);
+                if (evi_jsonw_error(&a) == 0) {
+                    assert_int_equal(a.len, b.len);
+                    assert_memory_equal(a.data, b.data, a.len + 1);
+                }
+                evi_jsonw_free(&a);
+                evi_jsonw_free(&b);
+            }
+        }
+    }
+}
+
+static void test_sanitize_plain_matches_reference(void **state)
+{
+    static const char *const pieces[] = {
+        "a", "Z", " ", "=", ":", "-", "x", "b", "~", "\x7f", "\"", "\\", "\n", "\t", "\x01",
+        "\x1f", "\xC3\xA9", "\xE2\x98\x83", "\xFF", "\x80", "password=", "token: ", "AKIA",
+        "user", "Bearer ", "0123456789abcdef", "ghp_", "eyJ",
+    };
+    struct evi_sanitizer *s = builtin_sanitizer();
+    struct ev_sanitize_pattern custom = {"ticket", "TCK-[0-9]{4}"};
+    struct evi_sanitizer *with_custom = NULL;
+    uint64_t seed = 0x2545f4914f6cdd1du;
+    char text[128];
+    (void)state;
+
+    assert_int_equal(evi_sanitizer_new(true, &custom, 1, &with_custom), 0);
+    for (size_t i = 0; i < ARRAY_SIZE(positives); i++) {
+        check_plain(s, positives[i].in, strlen(positives[i].in), true);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(negatives); i++) {
+        check_plain(s, negatives[i], strlen(negatives[i]), true);
+    }
+    for (int round = 0; round < 5000; round++) {
+        size_t want = (size_t)(next_random(&seed) % 71), len = 0;
+        while (len < want) {
+            const char *piece = pieces[next_random(&seed) % ARRAY_SIZE(pieces)];
+            size_t n = strlen(piece);
+            if (len + n > want) {
+                n = want - len;
+            }
+            memcpy(text + len, piece, n);
+            len += n;
+        }
+        check_plain(s, text, len, true);
+        check_plain(with_custom, text, len, false);
+    }
+    evi_sanitizer_free(with_custom);
+    evi_sanitizer_free(s);
+}
+
 static void test_threads(void **state)
 {
     struct evi_sanitizer *s = builtin_sanitizer();
@@ -760,6 +881,8 @@ int main(void)
         cmocka_unit_test(test_builtin_positives_shifted),
         cmocka_unit_test(test_builtin_negatives),
         cmocka_unit_test(test_prefilter_fast_matches_reference),
+        cmocka_unit_test(test_sanitize_plain_matches_reference),
+        cmocka_unit_test(test_plain_string_at_limit),
         cmocka_unit_test(test_markers_in_input),
         cmocka_unit_test(test_configured),
         cmocka_unit_test(test_bad_patterns),

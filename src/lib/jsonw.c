@@ -230,12 +230,6 @@ static void put_plain(struct evi_jsonw *w, const char *s, size_t len)
     w->len = (size_t)(out - w->data);
 }
 
-void evi_jsonw_plain_string(struct evi_jsonw *w, const char *s, size_t len)
-{
-    before_value(w);
-    put_plain(w, s, len);
-}
-
 void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len)
 {
     before_value(w);

@@ -53,7 +53,7 @@ static inline void evi_jsonw_key_n(struct evi_jsonw *w, const char *key, size_t 
 void evi_jsonw_string(struct evi_jsonw *w, const char *s, size_t len);
 /* A string value of len bytes known to need no escapes (plain ASCII, see jsonscan.h): the
  * same bytes as evi_jsonw_string() without looking at them. */
-void evi_jsonw_plain_string(struct evi_jsonw *w, const char *s, size_t len);
+static inline void evi_jsonw_plain_string(struct evi_jsonw *w, const char *s, size_t len);
 void evi_jsonw_int(struct evi_jsonw *w, int64_t v);
 void evi_jsonw_bool(struct evi_jsonw *w, bool v);
 /* A value already in canonical JSON (an object from the canonicalizer). */
@@ -104,6 +104,29 @@ static inline void evi_jsonw_key_n(struct evi_jsonw *w, const char *key, size_t 
     *p = '\0';
     w->len = (size_t)(p - w->data);
     w->need_comma = false;
+}
+
+static inline void evi_jsonw_plain_string(struct evi_jsonw *w, const char *s, size_t len)
+{
+    /* The comma, if due, and the quoted bytes in one reservation: the same limit check as one
+     * for the comma and one for the string, and the same bytes. */
+    if (!evi_jsonw_reserve(w, len + 2 + (w->need_comma ? 1 : 0))) {
+        w->need_comma = true;
+        return;
+    }
+    char *p = w->data + w->len;
+    if (w->need_comma) {
+        *p++ = ',';
+    }
+    *p++ = '"';
+    if (len > 0) {
+        memcpy(p, s, len);
+        p += len;
+    }
+    *p++ = '"';
+    *p = '\0';
+    w->len = (size_t)(p - w->data);
+    w->need_comma = true;
 }
 
 #endif

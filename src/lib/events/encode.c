@@ -61,9 +61,20 @@ static void put_text(struct enc *x, const char *s, size_t len, size_t max_escape
     char *clean = NULL;
     size_t clean_len = 0;
     if (x->e->sanitizer != NULL) {
-        int n = evi_sanitize_text(x->e->sanitizer, s, len, &clean, &clean_len);
+        bool plain;
+        int n = evi_sanitize_text_plain(x->e->sanitizer, s, len, &clean, &clean_len, &plain);
         if (n < 0) {
             fail(x, n);
+            return;
+        }
+        if (plain) {
+            /* Unchanged, and nothing to escape (the sanitizer's pass saw every byte): one
+             * escaped byte per byte, so the cut is a length, as put_cut() finds it. */
+            size_t keep = max_escaped > 0 && len > max_escaped ? max_escaped : len;
+            if (ret_cut != NULL) {
+                *ret_cut = keep < len;
+            }
+            evi_jsonw_plain_string(x->w, s, keep);
             return;
         }
         if (n > 0) {

@@ -76,6 +76,20 @@ int evi_sanitize_text(const struct evi_sanitizer *s, const char *text, size_t le
                       size_t *ret_len);
 
 /*
+ * evi_sanitize_text, and in *ret_plain (always written) whether the text came
+ * back unchanged (0) and evi_jsonw_string() would copy every byte of it as it
+ * is: no control character, '"', '\\' or byte >= 0x80. Found in the same pass
+ * as the prefilter; false also where that pass cannot tell (a sanitizer whose
+ * trigger table is not one of the built-in scans), so false means "ask the
+ * writer", true is exact. Lets the encoder skip the writer's own scan.
+ */
+int evi_sanitize_text_plain(const struct evi_sanitizer *s, const char *text, size_t len,
+                            char **ret_text, size_t *ret_len, bool *ret_plain);
+
+/* For tests: the reference for *ret_plain above, a byte at a time. */
+bool evi_sanitize_json_plain(const char *text, size_t len);
+
+/*
  * json[0..len) is one JSON object in canonical form (FORMAT.md §5: as
  * jansson writes it with JSON_COMPACT | JSON_SORT_KEYS; exactly what
  * evi_json_is_canonical_object() accepts). Sanitizes every string value at
