@@ -1983,6 +1983,91 @@ static void test_prepared_changed_caught(void **state)
     (void)tu_verify(f->dir, f->v);
 }
 
+/* A copy of s with the first "from" replaced by "to", in an allocation of exactly its size. */
+static char *replaced_copy(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    assert_non_null(at);
+    size_t head = (size_t)(at - s);
+    size_t len = strlen(s) - strlen(from) + strlen(to);
+    char *out = malloc(len + 1);
+    assert_non_null(out);
+    memcpy(out, s, head);
+    memcpy(out + head, to, strlen(to));
+    memcpy(out + head + strlen(to), at + strlen(from), strlen(at + strlen(from)) + 1);
+    return out;
+}
+
+/*
+ * still_ours (prepare.c) finds the data's NUL and its CRC in one pass: a NUL
+ * inserted before check_len, a buffer replaced by a shorter or a longer one,
+ * and a buffer followed by other bytes where its NUL was are all taken as the
+ * caller's JSON, never as the library's.
+ */
+static void test_prepared_length_changed_caught(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
+                                      .limit = EV_SOME_INT(10),
+                                      .observed = EV_SOME_INT(11),
+                                      .action = EV_ACTION_DENIED};
+    struct ev_prepared p[3];
+    for (int i = 0; i < 3; i++) {
+        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
+    }
+    size_t len = strlen(p[1].buffer);
+    size_t bad = 99;
+    /* A NUL inserted at every position: what is left is not the object. */
+    for (size_t at = 0; at < len; at++) {
+        char saved = p[1].buffer[at];
+        p[1].buffer[at] = '\0';
+        bad = 99;
+        assert_int_not_equal(ev_audit_append_prepared(log, p, 3, NULL, &bad), 0);
+        assert_int_equal(bad, 1);
+        p[1].buffer[at] = saved;
+    }
+    assert_int_equal(ev_log_size(log), 0);
+    /* Bytes where the NUL was (same allocation, the data now longer): not JSON. */
+    char *longer = malloc(len + 2);
+    assert_non_null(longer);
+    memcpy(longer, p[1].buffer, len);
+    memcpy(longer + len, "x", 2);
+    free(p[1].buffer);
+    p[1].buffer = longer;
+    p[1].event.data_json = longer;
+    bad = 99;
+    assert_int_equal(ev_audit_append_prepared(log, p, 3, NULL, &bad), EV_EJSON);
+    assert_int_equal(bad, 1);
+    assert_int_equal(ev_log_size(log), 0);
+    /* Replaced by a shorter and by a longer buffer, valid JSON: written as they are. */
+    char *shorter = replaced_copy(longer, "\"limit\":10", "\"limit\":9");
+    shorter[len - 1] = '\0'; /* drop the "x" */
+    free(p[1].buffer);
+    p[1].buffer = shorter;
+    p[1].event.data_json = shorter;
+    char *wider = replaced_copy(p[2].buffer, "\"limit\":10", "\"limit\":100");
+    free(p[2].buffer);
+    p[2].buffer = wider;
+    p[2].event.data_json = wider;
+    uint64_t first = 99;
+    tu_ok(ev_audit_append_prepared(log, p, 3, &first, NULL));
+    assert_int_equal(first, 0);
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, 1, &e));
+    assert_non_null(strstr(e->bytes, "\"limit\":9,"));
+    ev_entry_free(e);
+    tu_ok(ev_log_entry(log, 2, &e));
+    assert_non_null(strstr(e->bytes, "\"limit\":100,"));
+    ev_entry_free(e);
+    for (int i = 0; i < 3; i++) {
+        ev_prepared_release(&p[i]);
+    }
+    tu_ok(ev_log_close(log));
+    (void)tu_verify(f->dir, f->v);
+}
+
 /*
  * A batch's entries share a clock read per few entries (log.c,
  * SEQUENCE_CLOCK_REUSE): every ts still lies between the call's start and
@@ -2071,6 +2156,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_segment_rotation, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_records_byte_exact, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_changed_caught, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_prepared_length_changed_caught, tu_setup,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_batch_ts_window, tu_setup, tu_teardown),
         cmocka_unit_test(test_ts_format_repeats),
     };

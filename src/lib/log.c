@@ -1686,8 +1686,17 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
     if (r >= 0) {
         first = log->size;
         r = 0;
-        /* Only now are the seqs known: check every size before sequencing any. */
+        /*
+         * Only now are the seqs known: check every size before sequencing any.
+         * The prefix grows with seq, so the last one's bounds them all; the
+         * exact one per entry is needed only to name the first too big.
+         */
+        size_t longest_prefix = evi_entry_prefix_len(first + count - 1);
+        size_t longest_body = 0;
         for (size_t i = 0; i < count; i++) {
+            longest_body = bodies[i].len > longest_body ? bodies[i].len : longest_body;
+        }
+        for (size_t i = 0; i < count && longest_prefix + longest_body > EV_ENTRY_MAX_BYTES; i++) {
             size_t len = evi_entry_prefix_len(first + i) + bodies[i].len;
             if (len > EV_ENTRY_MAX_BYTES) {
                 r = evi_error(EV_ETOOBIG,
