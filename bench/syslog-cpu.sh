@@ -41,10 +41,11 @@ cleanup() {
     ((keep)) || rm -rf "$dir"
 }
 trap cleanup EXIT
-rm -rf "$dir/log"
+rm -rf "$dir/log" "$dir/v.key" # a kept OUT_DIR: init refuses an existing key file
 read -r http syslog <<<"$("$build/bench/evident-loadgen" free-ports 2)"
 "$build/src/cli/evident" -d "$dir/log" init --origin bench/syslog-cpu \
-    --verification-key-file "$dir/v.key" >/dev/null 2>&1
+    --verification-key-file "$dir/v.key" >/dev/null 2>"$dir/init.err" ||
+    { cat "$dir/init.err" >&2; exit 2; }
 cat >"$dir/evidentd.yaml" <<EOF
 log: {dir: $dir/log, sync: interval, sync_interval: 1s}
 performance: {group_commit_wait: 0}

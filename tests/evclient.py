@@ -9,6 +9,10 @@
                                       acknowledged "INDEX NUMBER" to ACKS as it
                                       arrives (for the kill -9 test); runs until
                                       killed or done
+  evclient.py parallel SOCKET K N     K connections, all open before any sends, each
+                                      sending N events from its own thread; prints
+                                      "ok K N" when every connection got N index
+                                      replies, strictly increasing, else what went wrong
   evclient.py noread SOCKET SECONDS   sends bad lines for a second without reading a
                                       reply, prints "sent", holds the connection SECONDS
   evclient.py idle SOCKET N SECONDS   opens N connections that send nothing, holds
@@ -64,6 +68,51 @@ def stream(path, n, acks):
                 return
             if reply.startswith(b'{"index":'):
                 out.write("%d %d\n" % (int(reply[9:].rstrip(b"}\n")), i))
+
+
+def parallel(path, k, n):
+    import threading
+
+    socks = []
+    for _ in range(k):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        s.settimeout(60)
+        socks.append(s)
+    problems = []
+
+    def run(c, s):
+        data = "".join('{"type":"custom.test","data":{"conn":%d,"n":%d}}\n' % (c, i)
+                       for i in range(n)).encode()
+        sender = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)))
+        sender.start()
+        buf = b""
+        while buf.count(b"\n") < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        sender.join()
+        last = -1
+        replies = buf.split(b"\n")[:-1]
+        for i, reply in enumerate(replies):
+            if not reply.startswith(b'{"index":'):
+                problems.append("conn %d line %d: %r" % (c, i + 1, reply))
+                return
+            index = int(reply[9:].rstrip(b"}"))
+            if index <= last:
+                problems.append("conn %d line %d: index %d after %d" % (c, i + 1, index, last))
+                return
+            last = index
+        if len(replies) != n:
+            problems.append("conn %d: %d replies for %d lines" % (c, len(replies), n))
+
+    threads = [threading.Thread(target=run, args=(c, s)) for c, s in enumerate(socks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("; ".join(problems) if problems else "ok %d %d" % (k, n))
 
 
 def noread(path, seconds):
@@ -129,6 +178,8 @@ def main():
     cmd = sys.argv[1]
     if cmd == "lines":
         lines(sys.argv[2], sys.argv[3:] == ["open"])
+    elif cmd == "parallel":
+        parallel(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "noread":
         noread(sys.argv[2], float(sys.argv[3]))
     elif cmd == "stream":

@@ -376,6 +376,7 @@ static void test_fresh(void **state)
         "evident_alerts_failed_total",
         "evident_alerts_dropped_total",
         "evident_connections",
+        "evident_stream_connections",
         "evident_disk_free_bytes",
         "evident_log_disk_bytes",
         "evident_disk_state",
@@ -475,6 +476,8 @@ static void test_counters_and_gauges(void **state)
         .disk_bytes = 4096,
         .healthy = true,
         .uptime_seconds = 61.25,
+        .stream_loops = 2,
+        .stream_loop_connections = {5, 4},
     };
     struct exposition *e = render(m, &g);
     assert_value(e, "7", "evident_events_total", 2, "source=unix", "type=security_event");
@@ -498,6 +501,8 @@ static void test_counters_and_gauges(void **state)
     assert_value(e, "2", "evident_alerts_failed_total", 0);
     assert_value(e, "1", "evident_alerts_dropped_total", 0);
     assert_value(e, "2", "evident_connections", 0);
+    assert_value(e, "5", "evident_stream_connections", 1, "loop=0");
+    assert_value(e, "4", "evident_stream_connections", 1, "loop=1");
     assert_value(e, "12", "evident_queue_depth", 0);
     assert_value(e, "65536", "evident_queue_capacity", 0);
     assert_value(e, "1000", "evident_tree_size", 0);

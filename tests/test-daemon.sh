@@ -69,6 +69,8 @@ server:
   writer_tokens: ["sha256:$(hash_token "$WRITER_TOKEN")"]
   reader_tokens: ["sha256:$(hash_token "$READER_TOKEN")"]
   max_request_bytes: 64KiB
+performance:
+  stream_threads: 3 # more loops than connections in most tests: every one is handed over
 policies:
   custom:
     min_severity: ${1:-debug}
@@ -220,6 +222,25 @@ check "20,001 short lines: 20,001 replies" test "$(wc -l <"$T/out")" = 20001
 tail -n 1 "$T/out" | grep -Eq '^\{"index":[0-9]+\}$' && pass || fail "the last of many lines"
 $CLIENT lines "$T/evidentd.sock" open <"$T/many" >"$T/out"
 check "20,001 replies on a connection kept open" test "$(wc -l <"$T/out")" = 20001
+
+# Three stream loops: loop 0 accepts and hands each connection to the loop with the
+# fewest, which serves it from then on; each connection's replies stay in order.
+check "three stream loops" test "$(grep -lx 'evd-stream/[0-9]*' /proc/"$daemon_pid"/task/*/comm | wc -l)" = 3
+$CLIENT idle "$T/evidentd.sock" 7 3 >"$T/idle" &
+idle_pid=$!
+for _ in $(seq 50); do
+    grep -q 'open 7' "$T/idle" 2>/dev/null && break
+    sleep 0.1
+done
+sleep 0.2 # the handed connections reach their loops through an eventfd
+curl -s "$BASE/metrics" | grep '^evident_stream_connections{loop="[012]"} ' >"$T/out"
+# Which loop gets the odd one depends on the connections before: the counts, sorted.
+check "7 connections spread over the 3 loops: 2, 2, 3" \
+    test "$(awk '{print $2}' "$T/out" | sort -n | xargs)" = "2 2 3"
+kill "$idle_pid" 2>/dev/null || true
+wait "$idle_pid" 2>/dev/null || true
+$CLIENT parallel "$T/evidentd.sock" 6 3000 >"$T/out"
+check "6 parallel connections: 3,000 replies each, in order" grep -qx 'ok 6 3000' "$T/out"
 
 # ---- syslog: logger over TCP, UDP and the Unix datagram socket ----------------
 logger --rfc5424 --tcp --server 127.0.0.1 --port "$TCP_PORT" -t tcptag -p auth.warning \
@@ -542,6 +563,11 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 check "retention pruned the oldest segment at start" ls "$T/log/segments/00000000000000000000.pruned"
+# The pass goes on after its first segment: the counters and the line on stderr come at its end.
+for _ in $(seq 100); do
+    grep -q 'retention (at start): pruned' "$T/daemon.err" && break
+    sleep 0.1
+done
 curl -s "$BASE/metrics" >"$T/out"
 grep -Eq '^evident_retention_pruned_entries_total [1-9][0-9]*$' "$T/out" && pass ||
     fail "pruned entries counted in the metrics"

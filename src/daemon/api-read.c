@@ -27,6 +27,7 @@
 #include "commit.h"
 #include "disk.h"
 #include "metrics.h"
+#include "stream.h"
 
 #define JSON_TYPE "application/json"
 #define TEXT_TYPE "text/plain; charset=utf-8"
@@ -617,6 +618,8 @@ void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg
     if (d->commit != NULL) {
         g.queue_depth = evd_commit_depth(d->commit);
     }
+    g.stream_loops =
+        evd_stream_loop_connections(d->stream, g.stream_loop_connections, EVD_METRICS_MAX_LOOPS);
     /* Cheap reads only: a scrape must not cost the writer (ev_log_info reads the open epoch). */
     g.tree_size = d->log != NULL ? ev_log_size(d->log) : 0;
     g.checkpoint_size = atomic_load(&d->checkpoint_size);

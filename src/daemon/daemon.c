@@ -346,6 +346,8 @@ static void report_restart_needed(const struct ev_config *old, const struct ev_c
         {"storage.segment_size", old->storage.segment_bytes == new->storage.segment_bytes},
         {"performance.queue_max", old->performance.queue_max == new->performance.queue_max},
         {"performance.batch_max", old->performance.batch_max == new->performance.batch_max},
+        {"performance.stream_threads",
+         old->performance.stream_threads == new->performance.stream_threads},
     };
     bool listeners_same = old->server.http_listen_count == new->server.http_listen_count;
     for (size_t i = 0; listeners_same && i < old->server.http_listen_count; i++) {

@@ -6,7 +6,7 @@
  *   daemon.c    open the log, start and stop the parts below, reload
  *   commit.c    the bounded queue and the committer thread (group commit, full disks)
  *   intake.c    JSON events and syslog messages into prepared events
- *   stream.c    the epoll loop: Unix socket and syslog TCP/UDP connections
+ *   stream.c    the epoll loops: Unix socket and syslog TCP/UDP connections
  *   http.c      libmicrohttpd: connections, bodies, TLS, suspend/resume
  *   api.c       the HTTP API's routes, independent of libmicrohttpd (fuzzed)
  *   auth.c      bearer tokens (hashed) and Unix peer checks

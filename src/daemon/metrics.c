@@ -480,6 +480,12 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
     family(&t, "evident_connections", "gauge", "Open client connections.");
     put(&t, "evident_connections %" PRId64 "\n",
         (int64_t)atomic_load_explicit(&m->connections, memory_order_relaxed));
+    family(&t, "evident_stream_connections", "gauge",
+           "Unix socket and syslog TCP connections each stream loop serves.");
+    for (size_t i = 0; i < g->stream_loops && i < EVD_METRICS_MAX_LOOPS; i++) {
+        put(&t, "evident_stream_connections{loop=\"%zu\"} %" PRIu64 "\n", i,
+            g->stream_loop_connections[i]);
+    }
     gauge_u64(&t, "evident_disk_free_bytes", "Free bytes on the log's file system.",
               g->disk_free_bytes);
     gauge_u64(&t, "evident_log_disk_bytes", "Bytes the log directory takes.", g->disk_bytes);

@@ -83,6 +83,8 @@ void evd_metrics_connections(struct evd_metrics *m, int delta);
  * checkpoint yet) leaves that gauge's sample out: the family keeps its HELP
  * and TYPE lines and has no sample, which PromQL sees as absent().
  */
+#define EVD_METRICS_MAX_LOOPS 64 /* performance.stream_threads' maximum */
+
 struct evd_gauges {
     uint64_t queue_depth, queue_max;
     uint64_t tree_size, checkpoint_size;
@@ -93,6 +95,9 @@ struct evd_gauges {
     struct evd_disk_stats disk;
     struct evd_backupd_stats backup;
     bool backup_enabled; /* retention.backup_dir is set: the backup families have samples */
+    /* Connections each stream loop serves (stream.h), loops 0 .. stream_loops - 1. */
+    size_t stream_loops;
+    uint64_t stream_loop_connections[EVD_METRICS_MAX_LOOPS];
 };
 
 /*

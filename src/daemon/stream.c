@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Stream intake (stream.h): the epoll loop of the Unix socket and syslog.
+ * Stream intake (stream.h): the epoll loops of the Unix socket and syslog.
+ *
+ * Each loop owns its connections: only its thread reads, parses, queues and
+ * answers them. Loop 0 also accepts (conn_hand() gives each new connection to
+ * the loop with the fewest) and reads datagrams. Another thread reaches a loop
+ * only through its wake_lock and eventfd: the committer's answers
+ * (done_chunk()) and loop 0's handed connections.
  *
  * A connection's bytes are cut into lines (Unix: JSON Lines) or frames
  * (syslog TCP). All the complete ones read in one go become one chunk: their
@@ -59,6 +65,7 @@
 #define SPARE_ITEMS_MAX 1024 /* a chunk with larger arrays is freed, not kept */
 #define RETRY_MS 20
 #define ACCEPT_PAUSE_NS 100000000 /* out of descriptors: accept again after 100 ms */
+#define STREAM_THREADS_AUTO_MAX 4 /* stream_threads 0: one loop per CPU, at most 4 */
 
 enum conn_kind { CONN_UNIX = 1, CONN_SYSLOG_TCP };
 
@@ -75,7 +82,7 @@ struct conn;
 
 struct chunk {
     struct evd_submission submission;
-    struct evd_stream *stream;
+    struct stream_loop *loop; /* whose connection (or datagrams) it holds */
     struct conn *conn;
     struct ev_prepared *events;
     char **sources; /* owned claimed sources, per event (NULL mostly) */
@@ -133,31 +140,50 @@ struct peer_name {
     char name[64];
 };
 
-struct evd_stream {
-    struct evd *d;
+/*
+ * One stream loop: an epoll thread and the connections it serves. Loop 0
+ * also watches the listeners: it accepts, and hands each connection to the
+ * loop with the fewest (itself included), which reads, parses and answers it
+ * from then on. Datagrams are read on loop 0.
+ */
+struct stream_loop {
+    struct evd_stream *stream;
+    struct evd *d;   /* stream->d */
+    size_t max_line; /* stream->max_line */
+    unsigned id;
     int epfd, efd;
-    struct listener listeners[5];
-    size_t listener_count;
-    char *unix_path, *syslog_unix_path;
-    size_t max_line;
     pthread_t thread;
     bool running;
-    atomic_bool stop;
 
-    pthread_mutex_t done_lock;
+    pthread_mutex_t wake_lock;
     struct chunk *done_head; /* answered by the committer, not yet seen by the loop */
+    struct conn *handed;     /* accepted by loop 0 for this loop, not yet watched */
 
     struct conn *conns;
     struct conn *closed; /* closed this round, freed after it */
     struct chunk *spare; /* answered chunks kept for reuse (the loop's own: no lock) */
     size_t spare_count;
-    atomic_size_t conn_count;
+    atomic_size_t conn_count; /* in conns and handed */
     size_t waiting;           /* chunks refused by a full queue */
     size_t inflight;          /* chunks submitted and not answered */
-    int64_t accept_paused_ns; /* out of descriptors at this time: listeners not watched */
     struct listener event_listener;
-    struct peer_name names[PEER_NAMES]; /* the loop's own: no lock */
+};
+
+struct evd_stream {
+    struct evd *d;
+    struct listener listeners[5];
+    size_t listener_count;
+    char *unix_path, *syslog_unix_path;
+    size_t max_line;
+    atomic_bool stop;
+    struct stream_loop *loops;
+    size_t loop_count;
+
+    /* Loop 0's own (it accepts): no lock. */
+    int64_t accept_paused_ns; /* out of descriptors at this time: listeners not watched */
+    struct peer_name names[PEER_NAMES];
     size_t names_next;
+    size_t next_loop; /* where the search for the least busy loop starts */
 };
 
 /* ---- chunks ----------------------------------------------------------------- */
@@ -186,53 +212,53 @@ static void chunk_free(struct chunk *c)
 }
 
 /* On the loop thread: a chunk it is done with goes to the spares, or is freed. */
-static void chunk_put(struct evd_stream *s, struct chunk *c)
+static void chunk_put(struct stream_loop *lp, struct chunk *c)
 {
-    if (s->spare_count >= SPARE_CHUNKS || c->cap > SPARE_ITEMS_MAX) {
+    if (lp->spare_count >= SPARE_CHUNKS || c->cap > SPARE_ITEMS_MAX) {
         chunk_free(c);
         return;
     }
     chunk_clear(c);
-    c->next = s->spare;
-    s->spare = c;
-    s->spare_count++;
+    c->next = lp->spare;
+    lp->spare = c;
+    lp->spare_count++;
 }
 
 /* On the committer thread: hand the chunk back to the loop. */
 static void done_chunk(struct evd_submission *sub, int rc, uint64_t first)
 {
     struct chunk *c = sub->ctx;
-    struct evd_stream *s = c->stream;
+    struct stream_loop *lp = c->loop;
     uint64_t one = 1;
 
     c->rc = rc;
     c->first = first;
     /*
      * Wake the loop before letting go of the lock: once the loop has seen the
-     * chunk it may finish, and evd_stream_stop() close efd and free s.
+     * chunk it may finish, and evd_stream_stop() close efd and free the loop.
      */
-    pthread_mutex_lock(&s->done_lock);
-    c->next_done = s->done_head;
-    s->done_head = c;
-    (void)!write(s->efd, &one, sizeof(one));
-    pthread_mutex_unlock(&s->done_lock);
+    pthread_mutex_lock(&lp->wake_lock);
+    c->next_done = lp->done_head;
+    lp->done_head = c;
+    (void)!write(lp->efd, &one, sizeof(one));
+    pthread_mutex_unlock(&lp->wake_lock);
 }
 
 /* An empty chunk for conn (NULL: datagrams), a spare one if there is one. */
-static struct chunk *chunk_new(struct evd_stream *s, struct conn *conn)
+static struct chunk *chunk_new(struct stream_loop *lp, struct conn *conn)
 {
-    struct chunk *c = s->spare;
+    struct chunk *c = lp->spare;
 
     if (c != NULL) {
-        s->spare = c->next;
-        s->spare_count--;
+        lp->spare = c->next;
+        lp->spare_count--;
         struct chunk keep = {
             .events = c->events, .sources = c->sources, .lines = c->lines, .cap = c->cap};
         *c = keep;
     } else if ((c = calloc(1, sizeof(*c))) == NULL) {
         return NULL;
     }
-    c->stream = s;
+    c->loop = lp;
     c->conn = conn;
     return c;
 }
@@ -268,16 +294,16 @@ static bool chunk_room(struct chunk *c)
 /* ---- connections ------------------------------------------------------------- */
 
 /* Whether more lines of c may be cut into chunks now: within its bounds, not held back. */
-static bool may_consume(struct evd_stream *s, const struct conn *c)
+static bool may_consume(struct stream_loop *lp, const struct conn *c)
 {
     return !c->dead && c->waiting == NULL && c->out_len < MAX_UNSENT &&
-           c->chunk_count < MAX_CHUNKS && !atomic_load(&s->stop);
+           c->chunk_count < MAX_CHUNKS && !atomic_load(&lp->stream->stop);
 }
 
-static int watch(struct evd_stream *s, struct conn *c)
+static int watch(struct stream_loop *lp, struct conn *c)
 {
     struct epoll_event ev = {.data.ptr = c};
-    bool want_in = !c->eof && may_consume(s, c);
+    bool want_in = !c->eof && may_consume(lp, c);
 
     /* EPOLLRDHUP only while reading: a peer's hang-up would wake a held connection forever. */
     ev.events = (want_in ? EPOLLIN | EPOLLRDHUP : 0) | (c->out_len > 0 ? EPOLLOUT : 0);
@@ -286,50 +312,50 @@ static int watch(struct evd_stream *s, struct conn *c)
         /* Nothing to read or send: out of epoll, or a hung-up peer would wake it forever. */
         if (c->registered) {
             c->registered = false;
-            return epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+            return epoll_ctl(lp->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         }
         return 0;
     }
     if (!c->registered) {
         c->registered = true;
-        return epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+        return epoll_ctl(lp->epfd, EPOLL_CTL_ADD, c->fd, &ev);
     }
-    return epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    return epoll_ctl(lp->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
 /*
  * Closes c. Its memory waits for the end of the loop's round (free_closed),
  * because events of the same epoll_wait may still point at it.
  */
-static void conn_free(struct evd_stream *s, struct conn *c)
+static void conn_free(struct stream_loop *lp, struct conn *c)
 {
     if (c->closed) {
         return;
     }
     if (c->registered) {
-        (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        (void)epoll_ctl(lp->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     }
     close(c->fd);
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
-        s->conns = c->next;
+        lp->conns = c->next;
     }
     if (c->next != NULL) {
         c->next->prev = c->prev;
     }
-    atomic_fetch_sub(&s->conn_count, 1);
-    evd_metrics_connections(s->d->metrics, -1);
+    atomic_fetch_sub(&lp->conn_count, 1);
+    evd_metrics_connections(lp->d->metrics, -1);
     c->closed = true;
-    c->next = s->closed;
-    s->closed = c;
+    c->next = lp->closed;
+    lp->closed = c;
 }
 
-static void free_closed(struct evd_stream *s)
+static void free_closed(struct stream_loop *lp)
 {
-    while (s->closed != NULL) {
-        struct conn *c = s->closed;
-        s->closed = c->next;
+    while (lp->closed != NULL) {
+        struct conn *c = lp->closed;
+        lp->closed = c->next;
         free(c->in);
         free(c->out);
         free(c);
@@ -337,10 +363,10 @@ static void free_closed(struct evd_stream *s)
 }
 
 /* Frees the connection once nothing of it is in the commit queue. */
-static void conn_maybe_free(struct evd_stream *s, struct conn *c)
+static void conn_maybe_free(struct stream_loop *lp, struct conn *c)
 {
     if ((c->dead || (c->eof && c->out_len == 0)) && c->chunks == NULL && c->waiting == NULL) {
-        conn_free(s, c);
+        conn_free(lp, c);
     }
 }
 
@@ -389,7 +415,7 @@ static void out_error(struct conn *c, const char *message, uint64_t line)
     out_add(c, buf, n);
 }
 
-static void flush(struct evd_stream *s, struct conn *c)
+static void flush(struct stream_loop *lp, struct conn *c)
 {
     while (c->out_len > 0 && !c->dead) {
         ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
@@ -404,11 +430,11 @@ static void flush(struct evd_stream *s, struct conn *c)
         memmove(c->out, c->out + n, c->out_len - (size_t)n);
         c->out_len -= (size_t)n;
     }
-    (void)watch(s, c);
+    (void)watch(lp, c);
 }
 
 /* Writes the replies of the chunks at the head that are answered, in order. */
-static void reply_answered(struct evd_stream *s, struct conn *c)
+static void reply_answered(struct stream_loop *lp, struct conn *c)
 {
     while (c->chunks != NULL && c->chunks->done) {
         struct chunk *ch = c->chunks;
@@ -429,7 +455,7 @@ static void reply_answered(struct evd_stream *s, struct conn *c)
                     char msg[256];
                     char full[160] = "";
                     if (evd_disk_is_full_error(ch->rc)) {
-                        evd_disk_describe(s->d->disk, full, sizeof(full));
+                        evd_disk_describe(lp->d->disk, full, sizeof(full));
                     }
                     (void)snprintf(msg, sizeof(msg), "not recorded: %s",
                                    full[0] != '\0'     ? full
@@ -446,15 +472,15 @@ static void reply_answered(struct evd_stream *s, struct conn *c)
                 }
             }
         }
-        chunk_put(s, ch);
+        chunk_put(lp, ch);
     }
-    flush(s, c);
+    flush(lp, c);
 }
 
 /* ---- intake ----------------------------------------------------------------- */
 
 /* Queues a chunk, or keeps it waiting when the queue is full. */
-static void submit(struct evd_stream *s, struct conn *c, struct chunk *ch)
+static void submit(struct stream_loop *lp, struct conn *c, struct chunk *ch)
 {
     if (c->chunks_tail != NULL) {
         c->chunks_tail->next = ch;
@@ -474,49 +500,49 @@ static void submit(struct evd_stream *s, struct conn *c, struct chunk *ch)
         .ctx = ch,
         .source = (int)c->source_kind,
     };
-    int r = evd_commit_submit(s->d->commit, &ch->submission);
+    int r = evd_commit_submit(lp->d->commit, &ch->submission);
     if (r == -EAGAIN) {
         c->waiting = ch; /* not read again until it is in */
-        s->waiting++;
+        lp->waiting++;
         return;
     }
     if (r < 0) {
         ch->rc = r;
         ch->done = true;
-        evd_metrics_reject(s->d->metrics, c->source_kind,
+        evd_metrics_reject(lp->d->metrics, c->source_kind,
                            r == -ESHUTDOWN ? EVD_REJ_OVERLOAD : EVD_REJ_STORAGE, ch->event_count);
         return;
     }
-    s->inflight++;
+    lp->inflight++;
 }
 
-static void progress(struct evd_stream *s, struct conn *c);
+static void progress(struct stream_loop *lp, struct conn *c);
 
-static void retry_waiting(struct evd_stream *s)
+static void retry_waiting(struct stream_loop *lp)
 {
-    for (struct conn *c = s->conns, *next; c != NULL && s->waiting > 0; c = next) {
+    for (struct conn *c = lp->conns, *next; c != NULL && lp->waiting > 0; c = next) {
         next = c->next; /* progress() may close c */
         if (c->waiting == NULL) {
             continue;
         }
-        int r = evd_commit_submit(s->d->commit, &c->waiting->submission);
+        int r = evd_commit_submit(lp->d->commit, &c->waiting->submission);
         if (r == -EAGAIN) {
             return; /* still full: keep the order, try again later */
         }
-        s->waiting--;
+        lp->waiting--;
         if (r < 0) {
             c->waiting->rc = r;
             c->waiting->done = true;
         } else {
-            s->inflight++;
+            lp->inflight++;
         }
         c->waiting = NULL;
-        progress(s, c);
+        progress(lp, c);
     }
 }
 
 /* One line or frame into the chunk. */
-static void take_item(struct evd_stream *s, struct conn *c, struct chunk *ch, const char *text,
+static void take_item(struct stream_loop *lp, struct conn *c, struct chunk *ch, const char *text,
                       size_t len)
 {
     char err[512];
@@ -526,15 +552,15 @@ static void take_item(struct evd_stream *s, struct conn *c, struct chunk *ch, co
     c->lines++;
     ch->sources[e] = NULL; /* the arrays are not cleared: every item sets its own */
     if (c->kind == CONN_UNIX) {
-        r = evd_intake_json(s->d, text, len, c->source, NULL, &ch->events[e], &ch->sources[e], err,
+        r = evd_intake_json(lp->d, text, len, c->source, NULL, &ch->events[e], &ch->sources[e], err,
                             sizeof(err));
     } else {
-        r = evd_intake_syslog(s->d, text, len, c->source, &ch->events[e], err, sizeof(err));
+        r = evd_intake_syslog(lp->d, text, len, c->source, &ch->events[e], err, sizeof(err));
     }
     if (r == 0) {
         ch->event_count++;
     } else {
-        evd_metrics_reject(s->d->metrics, c->source_kind,
+        evd_metrics_reject(lp->d->metrics, c->source_kind,
                            r == EV_DROPPED   ? EVD_REJ_POLICY
                            : r == EV_ETOOBIG ? EVD_REJ_TOO_BIG
                                              : EVD_REJ_MALFORMED,
@@ -555,10 +581,10 @@ static void take_item(struct evd_stream *s, struct conn *c, struct chunk *ch, co
     }
 }
 
-static void line_error(struct evd_stream *s, struct conn *c, struct chunk *ch, const char *what)
+static void line_error(struct stream_loop *lp, struct conn *c, struct chunk *ch, const char *what)
 {
     c->lines++;
-    evd_metrics_reject(s->d->metrics, c->source_kind, EVD_REJ_TOO_BIG, 1);
+    evd_metrics_reject(lp->d->metrics, c->source_kind, EVD_REJ_TOO_BIG, 1);
     if (c->kind == CONN_UNIX) {
         struct line_result *l = &ch->lines[ch->line_count++];
         *l = (struct line_result){.line = c->lines, .kind = RESULT_ERROR, .error = strdup(what)};
@@ -570,7 +596,7 @@ static void line_error(struct evd_stream *s, struct conn *c, struct chunk *ch, c
  * when the chunk filled up before the complete items did (call again); a
  * stream that cannot go on (a bad octet count) marks c dead.
  */
-static bool consume(struct evd_stream *s, struct conn *c)
+static bool consume(struct stream_loop *lp, struct conn *c)
 {
     size_t used = 0, max_items = c->in_len / 2 + 2;
     struct chunk *ch;
@@ -580,7 +606,7 @@ static bool consume(struct evd_stream *s, struct conn *c)
     if (max_items > MAX_ITEMS) {
         max_items = MAX_ITEMS; /* the rest stays in the buffer for the next chunk */
     }
-    if ((ch = chunk_new(s, c)) == NULL) {
+    if ((ch = chunk_new(lp, c)) == NULL) {
         c->dead = true;
         return false;
     }
@@ -602,9 +628,9 @@ static bool consume(struct evd_stream *s, struct conn *c)
         if (c->kind == CONN_UNIX) {
             const char *nl = memchr(buf, '\n', avail);
             if (nl == NULL) {
-                if (avail > s->max_line) {
-                    (void)snprintf(what, sizeof(what), "line longer than %zu bytes", s->max_line);
-                    line_error(s, c, ch, what);
+                if (avail > lp->max_line) {
+                    (void)snprintf(what, sizeof(what), "line longer than %zu bytes", lp->max_line);
+                    line_error(lp, c, ch, what);
                     c->discarding = true;
                     used += avail;
                 }
@@ -612,9 +638,9 @@ static bool consume(struct evd_stream *s, struct conn *c)
             }
             size_t len = (size_t)(nl - buf);
             used += len + 1;
-            if (len > s->max_line) {
-                (void)snprintf(what, sizeof(what), "line longer than %zu bytes", s->max_line);
-                line_error(s, c, ch, what);
+            if (len > lp->max_line) {
+                (void)snprintf(what, sizeof(what), "line longer than %zu bytes", lp->max_line);
+                line_error(lp, c, ch, what);
                 continue;
             }
             if (len > 0 && buf[len - 1] == '\r') {
@@ -624,24 +650,24 @@ static bool consume(struct evd_stream *s, struct conn *c)
                 c->lines++; /* blank lines are not events, but they are lines */
                 continue;
             }
-            take_item(s, c, ch, buf, len);
+            take_item(lp, c, ch, buf, len);
         } else {
             const char *msg;
             size_t len, consumed = 0;
-            int r = ev_syslog_frame(buf, avail, s->max_line, &msg, &len, &consumed);
+            int r = ev_syslog_frame(buf, avail, lp->max_line, &msg, &len, &consumed);
             if (r == 0) {
                 break;
             }
             if (r == EV_ETOOBIG && consumed > 0) {
                 /* Newline framing: skip the oversized message, keep the stream. */
-                line_error(s, c, ch, "syslog message too long");
+                line_error(lp, c, ch, "syslog message too long");
                 c->discarding = consumed == avail && buf[avail - 1] != '\n';
                 used += consumed;
                 continue;
             }
             if (r < 0) {
                 /* Octet counting out of step: the stream cannot be trusted further. */
-                evd_metrics_reject(s->d->metrics, c->source_kind,
+                evd_metrics_reject(lp->d->metrics, c->source_kind,
                                    r == EV_ETOOBIG ? EVD_REJ_TOO_BIG : EVD_REJ_MALFORMED, 1);
                 c->dead = true;
                 used = c->in_len;
@@ -649,7 +675,7 @@ static bool consume(struct evd_stream *s, struct conn *c)
             }
             used += consumed;
             if (len > 0) {
-                take_item(s, c, ch, msg, len);
+                take_item(lp, c, ch, msg, len);
             }
         }
     }
@@ -658,17 +684,17 @@ static bool consume(struct evd_stream *s, struct conn *c)
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
     if (ch->line_count == 0 && ch->event_count == 0) {
-        chunk_put(s, ch);
+        chunk_put(lp, ch);
         return full;
     }
-    submit(s, c, ch);
+    submit(lp, c, ch);
     return full;
 }
 
 /* Cuts every complete item of the buffer into chunks, as far as c's bounds let it. */
-static void consume_all(struct evd_stream *s, struct conn *c)
+static void consume_all(struct stream_loop *lp, struct conn *c)
 {
-    while (c->in_len > 0 && may_consume(s, c) && consume(s, c)) {
+    while (c->in_len > 0 && may_consume(lp, c) && consume(lp, c)) {
     }
 }
 
@@ -680,12 +706,12 @@ static void consume_all(struct evd_stream *s, struct conn *c)
  * buffer when a bound stopped the cutting are taken here as soon as the
  * bound is gone: no new byte may ever arrive to wake the connection.
  */
-static void progress(struct evd_stream *s, struct conn *c)
+static void progress(struct stream_loop *lp, struct conn *c)
 {
     for (;;) {
         size_t before = c->in_len;
-        consume_all(s, c);
-        if (c->eof && c->in_len > 0 && c->in[c->in_len - 1] != '\n' && may_consume(s, c)) {
+        consume_all(lp, c);
+        if (c->eof && c->in_len > 0 && c->in[c->in_len - 1] != '\n' && may_consume(lp, c)) {
             /* A last line without its newline still counts. */
             if (c->in_len == c->in_cap) {
                 char *in = realloc(c->in, c->in_cap + 1);
@@ -697,19 +723,19 @@ static void progress(struct evd_stream *s, struct conn *c)
                 c->in_cap++;
             }
             c->in[c->in_len++] = '\n';
-            consume_all(s, c);
+            consume_all(lp, c);
         }
-        reply_answered(s, c);
-        if (c->in_len == before || c->in_len == 0 || !may_consume(s, c)) {
+        reply_answered(lp, c);
+        if (c->in_len == before || c->in_len == 0 || !may_consume(lp, c)) {
             break;
         }
     }
-    conn_maybe_free(s, c);
+    conn_maybe_free(lp, c);
 }
 
-static void on_readable(struct evd_stream *s, struct conn *c)
+static void on_readable(struct stream_loop *lp, struct conn *c)
 {
-    for (int rounds = 0; rounds < 4 && !c->eof && may_consume(s, c); rounds++) {
+    for (int rounds = 0; rounds < 4 && !c->eof && may_consume(lp, c); rounds++) {
         if (c->in_cap - c->in_len < READ_BYTES) {
             size_t cap = c->in_len + READ_BYTES;
             char *in = realloc(c->in, cap);
@@ -733,7 +759,7 @@ static void on_readable(struct evd_stream *s, struct conn *c)
         }
         c->in_len += (size_t)n;
         c->last_active_ns = evd_now_ns();
-        consume_all(s, c);
+        consume_all(lp, c);
         /* Keep the buffer small once drained (10,000 idle connections). */
         if (c->in_len == 0 && c->in_cap > READ_BYTES) {
             free(c->in);
@@ -741,7 +767,7 @@ static void on_readable(struct evd_stream *s, struct conn *c)
             c->in_cap = 0;
         }
     }
-    progress(s, c);
+    progress(lp, c);
 }
 
 /* ---- accepting ----------------------------------------------------------- */
@@ -796,8 +822,68 @@ static void unix_source(struct evd_stream *s, int fd, struct conn *c, bool *ret_
                    (unsigned)cred.gid, s->d->host, (int)cred.pid, (unsigned)cred.uid, user);
 }
 
-static void on_accept(struct evd_stream *s, struct listener *l)
+/* On the loop's own thread: starts watching a connection handed to it (or accepted by it). */
+static void conn_start(struct stream_loop *lp, struct conn *c)
 {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+        close(c->fd);
+        free(c);
+        atomic_fetch_sub(&lp->conn_count, 1);
+        evd_metrics_connections(lp->d->metrics, -1);
+        return;
+    }
+    c->reading = true;
+    c->registered = true;
+    c->next = lp->conns;
+    if (lp->conns != NULL) {
+        lp->conns->prev = c;
+    }
+    lp->conns = c;
+}
+
+/* The loop with the fewest connections, the search starting after the last one chosen. */
+static struct stream_loop *least_busy(struct evd_stream *s)
+{
+    struct stream_loop *best = NULL;
+    size_t best_count = SIZE_MAX;
+
+    for (size_t k = 0; k < s->loop_count; k++) {
+        struct stream_loop *lp = &s->loops[(s->next_loop + k) % s->loop_count];
+        size_t count = atomic_load(&lp->conn_count);
+        if (count < best_count) {
+            best = lp;
+            best_count = count;
+        }
+    }
+    s->next_loop = (best->id + 1) % s->loop_count;
+    return best;
+}
+
+/* Hands c to lp: started at once when lp is the accepting loop, else through lp's wake-up. */
+static void conn_hand(struct stream_loop *self, struct stream_loop *lp, struct conn *c)
+{
+    uint64_t one = 1;
+
+    atomic_fetch_add(&lp->conn_count, 1);
+    evd_metrics_connections(lp->d->metrics, 1);
+    if (lp == self) {
+        conn_start(lp, c);
+        return;
+    }
+    pthread_mutex_lock(&lp->wake_lock);
+    c->next = lp->handed;
+    lp->handed = c;
+    (void)!write(lp->efd, &one, sizeof(one));
+    pthread_mutex_unlock(&lp->wake_lock);
+}
+
+/* On loop 0: accepts what is pending on a stream listener. */
+static void on_accept(struct stream_loop *lp, struct listener *l)
+{
+    struct evd_stream *s = lp->stream;
+
     /* A reload replaces the configuration: read it under its lock. */
     pthread_rwlock_rdlock(&s->d->config_lock);
     uint64_t max_connections = s->d->config->server.max_connections;
@@ -811,12 +897,12 @@ static void on_accept(struct evd_stream *s, struct listener *l)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Out of descriptors: stop watching the listener for a while, or spin. */
                 struct epoll_event ev = {.events = 0, .data.ptr = l};
-                (void)epoll_ctl(s->epfd, EPOLL_CTL_MOD, l->fd, &ev);
+                (void)epoll_ctl(lp->epfd, EPOLL_CTL_MOD, l->fd, &ev);
                 s->accept_paused_ns = evd_now_ns();
             }
             return; /* EAGAIN: try again on the next event */
         }
-        if (atomic_load(&s->conn_count) >= max_connections) {
+        if (evd_stream_connections(s) >= max_connections) {
             evd_metrics_reject(s->d->metrics, l->kind == L_UNIX ? EVD_SRC_UNIX : EVD_SRC_SYSLOG_TCP,
                                EVD_REJ_OVERLOAD, 1);
             close(fd);
@@ -853,33 +939,19 @@ static void on_accept(struct evd_stream *s, struct listener *l)
                            "{\"host\":\"%s\",\"peer\":\"%s\",\"transport\":\"syslog_tcp\"}",
                            s->d->host, peer);
         }
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        c->reading = true;
-        c->registered = true;
-        c->next = s->conns;
-        if (s->conns != NULL) {
-            s->conns->prev = c;
-        }
-        s->conns = c;
-        atomic_fetch_add(&s->conn_count, 1);
-        evd_metrics_connections(s->d->metrics, 1);
+        conn_hand(lp, least_busy(s), c);
     }
 }
 
 /* The source of one datagram: its peer address, or (Unix) the sender's credentials. */
-static void datagram_source(struct evd_stream *s, bool is_unix, struct msghdr *h, char *out,
+static void datagram_source(struct stream_loop *lp, bool is_unix, struct msghdr *h, char *out,
                             size_t size)
 {
     if (!is_unix) {
         char peer[96];
         evd_net_format(h->msg_name, h->msg_namelen, peer, sizeof(peer));
         (void)snprintf(out, size, "{\"host\":\"%s\",\"peer\":\"%s\",\"transport\":\"syslog_udp\"}",
-                       s->d->host, peer);
+                       lp->d->host, peer);
         return;
     }
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm != NULL; cm = CMSG_NXTHDR(h, cm)) {
@@ -890,15 +962,15 @@ static void datagram_source(struct evd_stream *s, bool is_unix, struct msghdr *h
             (void)snprintf(out, size,
                            "{\"gid\":%u,\"host\":\"%s\",\"pid\":%d,\"transport\":\"syslog_unix\","
                            "\"uid\":%u}",
-                           (unsigned)cred.gid, s->d->host, (int)cred.pid, (unsigned)cred.uid);
+                           (unsigned)cred.gid, lp->d->host, (int)cred.pid, (unsigned)cred.uid);
             return;
         }
     }
-    (void)snprintf(out, size, "{\"host\":\"%s\",\"transport\":\"syslog_unix\"}", s->d->host);
+    (void)snprintf(out, size, "{\"host\":\"%s\",\"transport\":\"syslog_unix\"}", lp->d->host);
 }
 
 /* Datagrams (UDP, or a Unix datagram socket like /dev/log): one message each, no answer. */
-static void on_datagrams(struct evd_stream *s, struct listener *l)
+static void on_datagrams(struct stream_loop *lp, struct listener *l)
 {
     static char bufs[UDP_BATCH][EV_SYSLOG_MAX_BYTES];
     static char control[UDP_BATCH][CMSG_SPACE(sizeof(struct ucred))];
@@ -925,32 +997,32 @@ static void on_datagrams(struct evd_stream *s, struct listener *l)
             return;
         }
         /* One chunk for the datagrams of one read, on no connection. */
-        struct chunk *ch = chunk_new(s, NULL);
+        struct chunk *ch = chunk_new(lp, NULL);
         if (ch == NULL) {
-            evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, (uint64_t)n);
+            evd_metrics_reject(lp->d->metrics, kind, EVD_REJ_OVERLOAD, (uint64_t)n);
             return;
         }
         for (int i = 0; i < n; i++) {
             char source[640];
             if (!chunk_room(ch)) {
-                evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, (uint64_t)(n - i));
+                evd_metrics_reject(lp->d->metrics, kind, EVD_REJ_OVERLOAD, (uint64_t)(n - i));
                 break;
             }
-            datagram_source(s, is_unix, &msgs[i].msg_hdr, source, sizeof(source));
+            datagram_source(lp, is_unix, &msgs[i].msg_hdr, source, sizeof(source));
             size_t e = ch->event_count;
             /* Each datagram has its own peer: its source is owned by the chunk. */
             if ((ch->sources[e] = strdup(source)) == NULL) {
-                evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, 1);
+                evd_metrics_reject(lp->d->metrics, kind, EVD_REJ_OVERLOAD, 1);
                 continue;
             }
-            int r = evd_intake_syslog(s->d, bufs[i], msgs[i].msg_len, ch->sources[e],
+            int r = evd_intake_syslog(lp->d, bufs[i], msgs[i].msg_len, ch->sources[e],
                                       &ch->events[e], err, sizeof(err));
             if (r == 0) {
                 ch->event_count++;
             } else {
                 free(ch->sources[e]);
                 ch->sources[e] = NULL;
-                evd_metrics_reject(s->d->metrics, kind,
+                evd_metrics_reject(lp->d->metrics, kind,
                                    r == EV_DROPPED   ? EVD_REJ_POLICY
                                    : r == EV_ETOOBIG ? EVD_REJ_TOO_BIG
                                                      : EVD_REJ_MALFORMED,
@@ -958,7 +1030,7 @@ static void on_datagrams(struct evd_stream *s, struct listener *l)
             }
         }
         if (ch->event_count == 0) {
-            chunk_put(s, ch);
+            chunk_put(lp, ch);
             continue;
         }
         ch->submission = (struct evd_submission){
@@ -968,82 +1040,96 @@ static void on_datagrams(struct evd_stream *s, struct listener *l)
             .ctx = ch,
             .source = kind,
         };
-        if (evd_commit_submit(s->d->commit, &ch->submission) < 0) {
+        if (evd_commit_submit(lp->d->commit, &ch->submission) < 0) {
             /* UDP cannot be held back or answered: the datagrams are dropped, and counted. */
-            evd_metrics_reject(s->d->metrics, kind, EVD_REJ_OVERLOAD, ch->event_count);
-            chunk_put(s, ch);
+            evd_metrics_reject(lp->d->metrics, kind, EVD_REJ_OVERLOAD, ch->event_count);
+            chunk_put(lp, ch);
             continue;
         }
-        s->inflight++;
+        lp->inflight++;
     }
 }
 
-/* Chunks the committer answered: replies go out, connections may close. */
-static void on_answers(struct evd_stream *s)
+/*
+ * The loop's eventfd: connections handed to it start being watched; chunks
+ * the committer answered have their replies sent, and connections may close.
+ */
+static void on_wake(struct stream_loop *lp)
 {
     uint64_t n;
     struct chunk *list;
+    struct conn *handed;
 
-    (void)!read(s->efd, &n, sizeof(n));
-    pthread_mutex_lock(&s->done_lock);
-    list = s->done_head;
-    s->done_head = NULL;
-    pthread_mutex_unlock(&s->done_lock);
+    (void)!read(lp->efd, &n, sizeof(n));
+    pthread_mutex_lock(&lp->wake_lock);
+    list = lp->done_head;
+    lp->done_head = NULL;
+    handed = lp->handed;
+    lp->handed = NULL;
+    pthread_mutex_unlock(&lp->wake_lock);
+    while (handed != NULL) {
+        struct conn *c = handed;
+        handed = c->next;
+        conn_start(lp, c);
+    }
     while (list != NULL) {
         struct chunk *ch = list;
         list = ch->next_done;
-        s->inflight--;
+        lp->inflight--;
         ch->done = true;
         if (ch->conn == NULL) {
-            chunk_put(s, ch); /* UDP */
+            chunk_put(lp, ch); /* UDP */
             continue;
         }
-        progress(s, ch->conn);
+        progress(lp, ch->conn);
     }
-    retry_waiting(s);
+    retry_waiting(lp);
 }
 
-static void close_idle(struct evd_stream *s, int64_t now)
+static void close_idle(struct stream_loop *lp, int64_t now)
 {
-    pthread_rwlock_rdlock(&s->d->config_lock);
-    int64_t idle = (int64_t)(10 * s->d->config->server.request_timeout_ns);
-    pthread_rwlock_unlock(&s->d->config_lock);
+    pthread_rwlock_rdlock(&lp->d->config_lock);
+    int64_t idle = (int64_t)(10 * lp->d->config->server.request_timeout_ns);
+    pthread_rwlock_unlock(&lp->d->config_lock);
 
-    for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+    for (struct conn *c = lp->conns, *next; c != NULL; c = next) {
         next = c->next;
         if (c->chunks == NULL && c->waiting == NULL && now - c->last_active_ns > idle) {
             c->dead = true;
-            conn_maybe_free(s, c);
+            conn_maybe_free(lp, c);
         }
     }
 }
 
 static void *loop(void *arg)
 {
-    struct evd_stream *s = arg;
+    struct stream_loop *lp = arg;
     struct epoll_event events[256];
     int64_t last_sweep = evd_now_ns();
 
-    while (!atomic_load(&s->stop) || s->inflight > 0 || s->waiting > 0) {
-        int timeout = s->waiting > 0 || s->accept_paused_ns != 0 ? RETRY_MS : 1000;
-        int n = epoll_wait(s->epfd, events, 256, timeout);
+    struct evd_stream *s = lp->stream;
+
+    while (!atomic_load(&s->stop) || lp->inflight > 0 || lp->waiting > 0) {
+        bool accepting = lp->id == 0; /* loop 0 watches the listeners */
+        int timeout = lp->waiting > 0 || (accepting && s->accept_paused_ns != 0) ? RETRY_MS : 1000;
+        int n = epoll_wait(lp->epfd, events, 256, timeout);
         for (int i = 0; i < n; i++) {
             void *ptr = events[i].data.ptr;
             struct listener *l = ptr;
             bool is_listener = false;
-            for (size_t k = 0; k < s->listener_count; k++) {
+            for (size_t k = 0; accepting && k < s->listener_count; k++) {
                 is_listener = is_listener || ptr == &s->listeners[k];
             }
-            if (ptr == &s->event_listener) {
-                on_answers(s);
+            if (ptr == &lp->event_listener) {
+                on_wake(lp);
             } else if (is_listener) {
                 if (atomic_load(&s->stop)) {
                     continue;
                 }
                 if (l->kind == L_SYSLOG_UDP || l->kind == L_SYSLOG_UNIX) {
-                    on_datagrams(s, l);
+                    on_datagrams(lp, l);
                 } else {
-                    on_accept(s, l);
+                    on_accept(lp, l);
                 }
             } else {
                 struct conn *c = ptr;
@@ -1051,36 +1137,138 @@ static void *loop(void *arg)
                     continue;
                 }
                 if (events[i].events & EPOLLOUT) {
-                    flush(s, c);
+                    flush(lp, c);
                 }
                 if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-                    on_readable(s, c);
+                    on_readable(lp, c);
                 } else {
-                    progress(s, c); /* replies sent: reading may go on */
+                    progress(lp, c); /* replies sent: reading may go on */
                 }
             }
         }
-        if (s->waiting > 0) {
-            retry_waiting(s);
+        if (lp->waiting > 0) {
+            retry_waiting(lp);
         }
-        free_closed(s);
+        free_closed(lp);
         int64_t now = evd_now_ns();
-        if (s->accept_paused_ns != 0 && now - s->accept_paused_ns > ACCEPT_PAUSE_NS) {
+        if (accepting && s->accept_paused_ns != 0 && now - s->accept_paused_ns > ACCEPT_PAUSE_NS) {
             s->accept_paused_ns = 0;
             for (size_t k = 0; k < s->listener_count; k++) {
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->listeners[k]};
-                (void)epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listeners[k].fd, &ev);
+                (void)epoll_ctl(lp->epfd, EPOLL_CTL_MOD, s->listeners[k].fd, &ev);
             }
         }
         if (now - last_sweep > 1000000000) {
             last_sweep = now;
-            close_idle(s, now);
+            close_idle(lp, now);
         }
     }
     return NULL;
 }
 
 /* ---- life -------------------------------------------------------------------- */
+
+/* How many loops: performance.stream_threads, or (0) one per CPU, at most STREAM_THREADS_AUTO_MAX.
+ */
+static size_t loop_count(const struct ev_config *cfg)
+{
+    if (cfg->performance.stream_threads > 0) {
+        return (size_t)cfg->performance.stream_threads;
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > STREAM_THREADS_AUTO_MAX ? STREAM_THREADS_AUTO_MAX : (size_t)cpus;
+}
+
+static int loop_init(struct evd_stream *s, struct stream_loop *lp, unsigned id, char *err,
+                     size_t err_size)
+{
+    *lp = (struct stream_loop){.stream = s, .d = s->d, .max_line = s->max_line, .id = id};
+    pthread_mutex_init(&lp->wake_lock, NULL);
+    lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+    lp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (lp->epfd < 0 || lp->efd < 0) {
+        int r = -errno;
+        (void)snprintf(err, err_size, "epoll: %s", strerror(errno));
+        return r;
+    }
+    lp->event_listener = (struct listener){.kind = L_EVENT, .fd = lp->efd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &lp->event_listener};
+    if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, lp->efd, &ev) < 0) {
+        int r = -errno;
+        (void)snprintf(err, err_size, "epoll: %s", strerror(errno));
+        return r;
+    }
+    return 0;
+}
+
+/*
+ * At stop, once everything submitted is answered: sends the replies the
+ * clients of lp have not read yet, until the deadline. A client that does not
+ * read cannot hold the daemon's shutdown.
+ */
+static void flush_all(struct stream_loop *lp, int64_t deadline_ns)
+{
+    struct epoll_event events[64];
+
+    (void)epoll_ctl(lp->epfd, EPOLL_CTL_DEL, lp->efd, NULL);
+    for (;;) {
+        bool pending = false;
+        for (struct conn *c = lp->conns; c != NULL; c = c->next) {
+            if (c->out_len > 0 && !c->dead) {
+                flush(lp, c); /* watches c for EPOLLOUT while replies are left */
+                pending = pending || (c->out_len > 0 && !c->dead);
+            }
+        }
+        int64_t left_ms = (deadline_ns - evd_now_ns()) / 1000000;
+        if (!pending || left_ms <= 0) {
+            break;
+        }
+        (void)epoll_wait(lp->epfd, events, 64, (int)left_ms);
+    }
+}
+
+/* Frees what the loop holds once its thread is gone (or never ran). */
+static void loop_free(struct stream_loop *lp, int64_t flush_deadline_ns)
+{
+    if (lp->stream == NULL) {
+        return; /* never initialized */
+    }
+    while (lp->handed != NULL) { /* handed over as the daemon stopped: never watched */
+        struct conn *c = lp->handed;
+        lp->handed = c->next;
+        c->prev = NULL;
+        c->next = lp->conns;
+        if (lp->conns != NULL) {
+            lp->conns->prev = c;
+        }
+        lp->conns = c;
+    }
+    if (lp->epfd >= 0 && lp->efd >= 0) {
+        flush_all(lp, flush_deadline_ns);
+    }
+    while (lp->conns != NULL) {
+        struct conn *c = lp->conns;
+        while (c->chunks != NULL) {
+            struct chunk *ch = c->chunks;
+            c->chunks = ch->next;
+            chunk_free(ch);
+        }
+        conn_free(lp, c);
+    }
+    free_closed(lp);
+    while (lp->spare != NULL) {
+        struct chunk *ch = lp->spare;
+        lp->spare = ch->next;
+        chunk_free(ch);
+    }
+    if (lp->epfd >= 0) {
+        close(lp->epfd);
+    }
+    if (lp->efd >= 0) {
+        close(lp->efd);
+    }
+    pthread_mutex_destroy(&lp->wake_lock);
+}
 
 static int add_listener(struct evd_stream *s, enum listener_kind kind, int fd)
 {
@@ -1089,33 +1277,52 @@ static int add_listener(struct evd_stream *s, enum listener_kind kind, int fd)
 
     l->kind = kind;
     l->fd = fd;
-    return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+    return epoll_ctl(s->loops[0].epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void stream_free(struct evd_stream *s, int64_t flush_deadline_ns)
+{
+    for (size_t i = 0; i < s->listener_count; i++) {
+        close(s->listeners[i].fd);
+    }
+    s->listener_count = 0;
+    for (size_t i = 0; i < s->loop_count; i++) {
+        loop_free(&s->loops[i], flush_deadline_ns);
+    }
+    free(s->loops);
+    if (s->unix_path != NULL) {
+        (void)unlink(s->unix_path);
+        free(s->unix_path);
+    }
+    if (s->syslog_unix_path != NULL) {
+        (void)unlink(s->syslog_unix_path);
+        free(s->syslog_unix_path);
+    }
+    free(s);
 }
 
 int evd_stream_bind(struct evd *d, struct evd_stream **ret_stream, char *err, size_t err_size)
 {
     const struct ev_config *cfg = d->config;
     struct evd_stream *s = calloc(1, sizeof(*s));
+    size_t count = loop_count(cfg);
     int fd, r = 0;
 
-    if (s == NULL) {
+    if (s == NULL || (s->loops = calloc(count, sizeof(*s->loops))) == NULL) {
+        free(s);
         return -ENOMEM;
     }
     s->d = d;
     s->max_line = cfg->server.max_request_bytes;
-    pthread_mutex_init(&s->done_lock, NULL);
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->epfd < 0 || s->efd < 0) {
-        r = -errno;
-        (void)snprintf(err, err_size, "epoll: %s", strerror(errno));
-        goto fail;
+    for (size_t i = 0; i < count; i++) {
+        s->loops[i].epfd = s->loops[i].efd = -1;
     }
-    s->event_listener = (struct listener){.kind = L_EVENT, .fd = s->efd};
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->event_listener};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &ev) < 0) {
-        r = -errno;
-        goto fail;
+    for (; s->loop_count < count; s->loop_count++) {
+        if ((r = loop_init(s, &s->loops[s->loop_count], (unsigned)s->loop_count, err, err_size)) <
+            0) {
+            s->loop_count++; /* what it opened is closed with the others */
+            goto fail;
+        }
     }
     if (cfg->server.unix_socket != NULL) {
         fd = evd_net_listen_unix(cfg->server.unix_socket, cfg->server.unix_socket_mode, SOCK_STREAM,
@@ -1157,65 +1364,44 @@ int evd_stream_bind(struct evd *d, struct evd_stream **ret_stream, char *err, si
     return 0;
 
 fail:
-    for (size_t i = 0; i < s->listener_count; i++) {
-        close(s->listeners[i].fd);
-    }
-    if (s->unix_path != NULL) {
-        (void)unlink(s->unix_path);
-        free(s->unix_path);
-    }
-    if (s->syslog_unix_path != NULL) {
-        (void)unlink(s->syslog_unix_path);
-        free(s->syslog_unix_path);
-    }
-    if (s->epfd >= 0) {
-        close(s->epfd);
-    }
-    if (s->efd >= 0) {
-        close(s->efd);
-    }
-    pthread_mutex_destroy(&s->done_lock);
-    free(s);
+    stream_free(s, 0);
     return r < 0 ? r : -EINVAL;
 }
 
 int evd_stream_run(struct evd_stream *s)
 {
-    int r = pthread_create(&s->thread, NULL, loop, s);
-    s->running = r == 0;
-    return -r;
+    for (size_t i = 0; i < s->loop_count; i++) {
+        struct stream_loop *lp = &s->loops[i];
+        int r = pthread_create(&lp->thread, NULL, loop, lp);
+        if (r != 0) {
+            return -r; /* evd_stream_stop() joins the ones that run */
+        }
+        lp->running = true;
+        char name[16];
+        (void)snprintf(name, sizeof(name), "evd-stream/%u", lp->id);
+        (void)pthread_setname_np(lp->thread, name);
+    }
+    return 0;
 }
 
 size_t evd_stream_connections(struct evd_stream *s)
 {
-    return s != NULL ? atomic_load(&s->conn_count) : 0;
+    size_t n = 0;
+
+    for (size_t i = 0; s != NULL && i < s->loop_count; i++) {
+        n += atomic_load(&s->loops[i].conn_count);
+    }
+    return n;
 }
 
-/*
- * At stop, once everything submitted is answered: sends the replies the
- * clients have not read yet, for at most STOP_FLUSH_MS in all. A client that
- * does not read cannot hold the daemon's shutdown.
- */
-static void flush_all(struct evd_stream *s)
+size_t evd_stream_loop_connections(struct evd_stream *s, uint64_t *ret_counts, size_t max)
 {
-    int64_t deadline = evd_now_ns() + (int64_t)STOP_FLUSH_MS * 1000000;
-    struct epoll_event events[64];
+    size_t count = s != NULL ? s->loop_count : 0;
 
-    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->efd, NULL);
-    for (;;) {
-        bool pending = false;
-        for (struct conn *c = s->conns; c != NULL; c = c->next) {
-            if (c->out_len > 0 && !c->dead) {
-                flush(s, c); /* watches c for EPOLLOUT while replies are left */
-                pending = pending || (c->out_len > 0 && !c->dead);
-            }
-        }
-        int64_t left_ms = (deadline - evd_now_ns()) / 1000000;
-        if (!pending || left_ms <= 0) {
-            break;
-        }
-        (void)epoll_wait(s->epfd, events, 64, (int)left_ms);
+    for (size_t i = 0; i < count && i < max; i++) {
+        ret_counts[i] = atomic_load(&s->loops[i].conn_count);
     }
+    return count < max ? count : max;
 }
 
 void evd_stream_stop(struct evd_stream *s)
@@ -1226,40 +1412,14 @@ void evd_stream_stop(struct evd_stream *s)
         return;
     }
     atomic_store(&s->stop, true);
-    (void)!write(s->efd, &one, sizeof(one));
-    if (s->running) {
-        pthread_join(s->thread, NULL);
+    for (size_t i = 0; i < s->loop_count; i++) {
+        (void)!write(s->loops[i].efd, &one, sizeof(one));
     }
-    for (size_t i = 0; i < s->listener_count; i++) {
-        close(s->listeners[i].fd);
-    }
-    s->listener_count = 0;
-    flush_all(s);
-    while (s->conns != NULL) {
-        struct conn *c = s->conns;
-        while (c->chunks != NULL) {
-            struct chunk *ch = c->chunks;
-            c->chunks = ch->next;
-            chunk_free(ch);
+    for (size_t i = 0; i < s->loop_count; i++) {
+        if (s->loops[i].running) {
+            pthread_join(s->loops[i].thread, NULL);
         }
-        conn_free(s, c);
     }
-    free_closed(s);
-    while (s->spare != NULL) {
-        struct chunk *ch = s->spare;
-        s->spare = ch->next;
-        chunk_free(ch);
-    }
-    if (s->unix_path != NULL) {
-        (void)unlink(s->unix_path);
-        free(s->unix_path);
-    }
-    if (s->syslog_unix_path != NULL) {
-        (void)unlink(s->syslog_unix_path);
-        free(s->syslog_unix_path);
-    }
-    close(s->epfd);
-    close(s->efd);
-    pthread_mutex_destroy(&s->done_lock);
-    free(s);
+    /* Unsent replies may wait for slow readers STOP_FLUSH_MS in all, across the loops. */
+    stream_free(s, evd_now_ns() + (int64_t)STOP_FLUSH_MS * 1000000);
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Stream intake: one epoll thread serves the Unix socket (JSON Lines, a reply
- * line per event once durable), syslog over TCP (RFC 6587 framing) and
- * syslog over UDP. Parsing and policy run on this thread; appends go to the
- * commit queue, whose answers come back through an eventfd.
+ * Stream intake: epoll loops (performance.stream_threads) serve the Unix
+ * socket (JSON Lines, a reply line per event once durable), syslog over TCP
+ * (RFC 6587 framing) and syslog over UDP. Loop 0 accepts and hands each
+ * connection to the loop with the fewest, which serves it from then on;
+ * datagrams are read on loop 0. Parsing and policy run on the loops; appends
+ * go to the commit queue, whose answers come back through each loop's eventfd.
  *
  * Pushback: when the commit queue is full a connection stops being read (TCP
  * and the Unix socket hold the sender back; nothing is lost) until the queue
@@ -26,6 +28,10 @@ int evd_stream_run(struct evd_stream *s);
 
 /* Connections open now. */
 size_t evd_stream_connections(struct evd_stream *s);
+
+/* Connections each loop serves now, into ret_counts[0 .. max - 1]; returns the loop count (0 for
+ * NULL). */
+size_t evd_stream_loop_connections(struct evd_stream *s, uint64_t *ret_counts, size_t max);
 
 /*
  * Stops accepting and reading, waits for the answers of everything already

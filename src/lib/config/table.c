@@ -575,6 +575,15 @@ const struct evi_config_option evi_config_options[] = {
      .used_by = DAEMON,
      .doc = "How long the committer lets a lone batch wait for more events to share its "
             "fdatasync; 0: no wait (batches still form while the previous one syncs)."},
+    {.path = "performance.stream_threads",
+     .kind = EVI_CFG_COUNT,
+     .offset = AT(performance.stream_threads),
+     .default_text = "0",
+     .min = 0,
+     .max = 64,
+     .used_by = DAEMON,
+     .doc = "Threads that read, parse and answer the Unix socket and syslog connections (each "
+            "connection stays on one); 0: one per CPU, at most 4."},
 
     /* server */
     {.path = "server.unix_socket",
