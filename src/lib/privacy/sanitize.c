@@ -81,7 +81,7 @@ enum trigger {
 };
 
 /*
- * prefilter() finds the next byte that trigger[] marks 16 bytes at a time when
+ * prefilter() finds the bytes that trigger[] marks 16 bytes at a time when
  * the table is one of the two it knows as byte sets (checked when the
  * sanitizer is made, so the scan and the table cannot disagree); else it reads
  * the table a byte at a time.
@@ -89,9 +89,43 @@ enum trigger {
 enum trigger_scan {
     SCAN_TABLE,   /* any table */
     SCAN_HIGH,    /* bytes >= 0x80 only (no built-in patterns) */
-    SCAN_BUILTIN, /* those and BUILTIN_TRIGGERS */
+    SCAN_BUILTIN, /* those and the built-in triggers (trigger_bits_of()) */
 };
-static const char builtin_triggers[] = "-A_xJBb:=";
+
+#if defined(__SSE2__)
+/*
+ * The trigger bytes among 16, a bit per byte, split by what looks at them
+ * first: an "=" or ":" most often ends a plain key and is dismissed by the
+ * two bytes before it (credential_may_end()), without the table and switch
+ * that the rarer others go through (may_anchor()).
+ */
+struct trigger_bits {
+    unsigned high;   /* >= 0x80: check the UTF-8 */
+    unsigned assign; /* T_EQUALS, T_COLON */
+    unsigned other;  /* the other built-in triggers */
+};
+
+static inline struct trigger_bits trigger_bits_of(__m128i v, bool builtin)
+{
+    struct trigger_bits b = {(unsigned)_mm_movemask_epi8(v), 0, 0};
+    if (builtin) {
+        __m128i assign = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+        /* 'B' and 'b' in one compare: no other byte is 'b' once bit 5 is set. */
+        __m128i other = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8('A'))),
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('x'))),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('J')),
+                                      _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                                     _mm_set1_epi8('b')))));
+        b.assign = (unsigned)_mm_movemask_epi8(assign);
+        b.other = (unsigned)_mm_movemask_epi8(other);
+    }
+    return b;
+}
+#endif
 
 struct evi_sanitizer {
     struct pattern *patterns; /* the built-ins (indexes = enum evi_builtin_pattern_id), then
@@ -104,18 +138,28 @@ struct evi_sanitizer {
     enum trigger_scan scan;  /* how prefilter() finds the bytes trigger[] marks */
 };
 
-/* Which scan finds exactly the bytes that trigger marks (see enum trigger_scan). */
+/*
+ * Which scan finds exactly the bytes that trigger marks (see enum
+ * trigger_scan), asking the scan itself about every byte.
+ */
 static enum trigger_scan trigger_scan_of(const uint8_t trigger[256])
 {
+#if defined(__SSE2__)
     bool high = true, builtin = true;
     for (unsigned c = 0; c < 256; c++) {
-        bool marked = trigger[c] != T_NONE;
-        bool in_builtin = c >= 0x80 || (c != 0 && memchr(builtin_triggers, (int)c,
-                                                         sizeof(builtin_triggers) - 1) != NULL);
-        high = high && marked == (c >= 0x80);
-        builtin = builtin && marked == in_builtin;
+        struct trigger_bits b = trigger_bits_of(_mm_set1_epi8((char)c), true);
+        bool is_high = trigger[c] == T_HIGH;
+        bool is_assign = trigger[c] == T_EQUALS || trigger[c] == T_COLON;
+        bool is_other = trigger[c] != T_NONE && !is_high && !is_assign;
+        high = high && (trigger[c] != T_NONE) == (c >= 0x80) && is_high == (c >= 0x80);
+        builtin = builtin && (b.high != 0) == is_high && (b.assign != 0) == is_assign &&
+                  (b.other != 0) == is_other;
     }
     return builtin ? SCAN_BUILTIN : high ? SCAN_HIGH : SCAN_TABLE;
+#else
+    (void)trigger;
+    return SCAN_TABLE;
+#endif
 }
 
 /* ---- per-thread matching state ---- */
@@ -564,16 +608,41 @@ static uint32_t anchors_at(uint8_t t, const uint8_t *start, const uint8_t *p, co
 }
 
 /*
- * The bytes before an "=" or ":" with which credential_before() can be true:
- * those it skips back over (blanks, the 't' of an escaped tab, quotes) and
- * the last letters of prefilter_words in either case. After any other byte it
- * is false without looking further.
+ * Whether credential_before(start, p) may be true, from the two bytes before
+ * p: they are the end of one of prefilter_words ("rd" of password, "wd" of
+ * passwd and pwd, "se" of passphrase, "et" of secret, "en" of token, "ey" of
+ * key, in either case), or the byte before p is one credential_before()
+ * skips back over (a blank or a quote; the 't' of an escaped tab comes as
+ * the pair "\t"). It is never true with fewer than two bytes before p: every
+ * word is three letters or more, and what it skips must leave a key.
+ *
+ * A bit per pair: cred_last[] holds it for the byte before p, cred_prev[] for
+ * the byte before that; a pair passes when the two share a bit. CRED_SKIP
+ * passes whatever comes before. In key=value text most keys end otherwise
+ * ("conn=", "action=", "result="), so their "=" costs two loads and a test.
  */
-static const bool credential_tail[256] = {
-    [' '] = true, ['\t'] = true, ['"'] = true, ['\''] = true, ['d'] = true,
-    ['D'] = true, ['e'] = true,  ['E'] = true, ['t'] = true,  ['T'] = true,
-    ['n'] = true, ['N'] = true,  ['y'] = true, ['Y'] = true,
+enum {
+    CRED_SKIP = 1u << 0, /* ' ' '\t' '"' '\'' then anything */
+    CRED_D = 1u << 1,    /* "rd" "wd" */
+    CRED_E = 1u << 2,    /* "se" */
+    CRED_NY = 1u << 3,   /* "en" "ey" */
+    CRED_T = 1u << 4,    /* "et" "\t" */
 };
+static const uint8_t cred_last[256] = {
+    [' '] = CRED_SKIP, ['\t'] = CRED_SKIP, ['"'] = CRED_SKIP, ['\''] = CRED_SKIP, ['d'] = CRED_D,
+    ['D'] = CRED_D,    ['e'] = CRED_E,     ['E'] = CRED_E,    ['n'] = CRED_NY,    ['N'] = CRED_NY,
+    ['y'] = CRED_NY,   ['Y'] = CRED_NY,    ['t'] = CRED_T,    ['T'] = CRED_T,
+};
+static const uint8_t cred_prev[256] = {
+    ['r'] = CRED_D,           ['R'] = CRED_D,           ['w'] = CRED_D,
+    ['W'] = CRED_D,           ['s'] = CRED_E,           ['S'] = CRED_E,
+    ['e'] = CRED_NY | CRED_T, ['E'] = CRED_NY | CRED_T, ['\\'] = CRED_T,
+};
+
+static inline bool credential_may_end(const uint8_t *start, const uint8_t *p)
+{
+    return p - start >= 2 && (cred_last[p[-1]] & (cred_prev[p[-2]] | CRED_SKIP)) != 0;
+}
 
 /*
  * false only where anchors_at() finds nothing, decided from the bytes next to
@@ -582,34 +651,6 @@ static const bool credential_tail[256] = {
  * a 'b' or 'x' inside a word, and the full check (a call that compares every
  * anchor of the class) runs only for the few that may start one.
  */
-/*
- * Whether credential_before(start, p) may be true, from the one or two bytes
- * before p: after a blank, a quote or a 't' it decides; after one of the
- * other last letters of prefilter_words, the letter before it must be that
- * word's too (passwo-r-d, passw-d, p-w-d, passphra-s-e, tok-e-n, k-e-y).
- */
-static inline bool credential_may_end(const uint8_t *start, const uint8_t *p)
-{
-    if (p == start || !credential_tail[p[-1]]) {
-        return false;
-    }
-    uint8_t c = lower(p[-1]);
-    if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == 't') {
-        return true;
-    }
-    if (p - start < 2) {
-        return false; /* every word is 3 letters or more */
-    }
-    uint8_t b = lower(p[-2]);
-    switch (c) {
-    case 'd': return b == 'r' || b == 'w';
-    case 'e': return b == 's';
-    case 'n':
-    case 'y': return b == 'e';
-    default: return true;
-    }
-}
-
 static inline bool may_anchor(uint8_t t, const uint8_t *start, const uint8_t *p, const uint8_t *end)
 {
     size_t before = (size_t)(p - start), after = (size_t)(end - p);
@@ -618,8 +659,10 @@ static inline bool may_anchor(uint8_t t, const uint8_t *start, const uint8_t *p,
     case T_COLON: return (after >= 3 && p[1] == '/') || credential_may_end(start, p);
     case T_DASH:
         return (after >= 2 && (p[1] == '-' || p[1] == 'u')) || (before >= 2 && p[-1] == 'k');
-    case T_B: return after >= 5 && ((p[1] | 0x20) == 'e' || (p[1] | 0x20) == 'a');
-    case T_X: return after >= 5 && (p[1] == 'o' || p[1] == 'a');
+    case T_B: /* "bea" of bearer, "bas" of basic; | 0x20 lowers only letters here */
+        return after >= 5 && (((p[1] | 0x20) == 'e' && (p[2] | 0x20) == 'a') ||
+                              ((p[1] | 0x20) == 'a' && (p[2] | 0x20) == 's'));
+    case T_X: return after >= 5 && ((p[1] == 'o' && p[2] == 'x') || (p[1] == 'a' && p[2] == 'p'));
     case T_A: return after >= 4 && (p[1] == 'K' || p[1] == 'S' || p[1] == 'I');
     case T_J: return before >= 2 && p[-1] == 'y';
     default: return true;
@@ -649,34 +692,126 @@ static inline const uint8_t *at_trigger(uint8_t t, const uint8_t *start, const u
 }
 
 #if defined(__SSE2__)
-/* A bit per byte of the 16 at block that the scan marks (see enum trigger_scan). */
-static inline unsigned trigger_bits(const uint8_t *block, bool builtin)
+/*
+ * The len < 16 bytes at p as one vector, without reading past them: the
+ * first 8 and the last 8 (overlapping), or the first 4 and the last 4 and
+ * 'a' (neither a trigger nor a byte to escape) after them; text_bits() maps
+ * the vector's bits back to positions in the text.
+ */
+static inline __m128i load_short(const uint8_t *p, size_t len)
 {
-    const __m128i t0 = _mm_set1_epi8(builtin_triggers[0]), t1 = _mm_set1_epi8(builtin_triggers[1]),
-                  t2 = _mm_set1_epi8(builtin_triggers[2]), t3 = _mm_set1_epi8(builtin_triggers[3]),
-                  t4 = _mm_set1_epi8(builtin_triggers[4]), t5 = _mm_set1_epi8(builtin_triggers[5]),
-                  t6 = _mm_set1_epi8(builtin_triggers[6]), t7 = _mm_set1_epi8(builtin_triggers[7]),
-                  t8 = _mm_set1_epi8(builtin_triggers[8]);
-    _Static_assert(sizeof(builtin_triggers) - 1 == 9, "one constant per trigger byte");
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
-    unsigned bits = (unsigned)_mm_movemask_epi8(v); /* the sign bit: >= 0x80 */
-    if (builtin) {
-        __m128i hit = _mm_or_si128(
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t0), _mm_cmpeq_epi8(v, t1)),
-                         _mm_or_si128(_mm_cmpeq_epi8(v, t2), _mm_cmpeq_epi8(v, t3))),
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t4), _mm_cmpeq_epi8(v, t5)),
-                         _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t6), _mm_cmpeq_epi8(v, t7)),
-                                      _mm_cmpeq_epi8(v, t8))));
-        bits |= (unsigned)_mm_movemask_epi8(hit);
+    if (len >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, p, 8);
+        memcpy(&tail, p + len - 8, 8);
+        return _mm_set_epi64x((long long)tail, (long long)head);
     }
-    return bits;
+    if (len >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, p, 4);
+        memcpy(&tail, p + len - 4, 4);
+        return _mm_set_epi32(0x61616161, 0x61616161, (int)tail, (int)head);
+    }
+    uint8_t padded[16];
+    memset(padded, 'a', sizeof(padded));
+    for (size_t i = 0; i < len; i++) {
+        padded[i] = p[i];
+    }
+    return _mm_loadu_si128((const __m128i *)(const void *)padded);
 }
 
-/* acc with the bytes of the 16 at block that evi_jsonw_string() would not copy as they are set:
- * a control character, '"', '\\' or any byte >= 0x80 (a signed compare puts those below 0x20). */
-static inline __m128i json_escape_acc(__m128i acc, const uint8_t *block)
+/* A bit per byte of the text from one per byte of load_short(p, len). */
+static inline unsigned text_bits(unsigned bits, size_t len)
 {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
+    if (len >= 8) {
+        return (bits & 0xFFu) | (bits >> 8 << (len - 8));
+    }
+    if (len >= 4) {
+        return (bits & 0xFu) | ((bits >> 4 & 0xFu) << (len - 4));
+    }
+    return bits & ((1u << len) - 1);
+}
+
+/*
+ * Of the ASCII trigger bytes that bits marks in the 16 at block (of the text
+ * [start, end)), those that pass the quick test, a bit each. No calls here,
+ * so that the scan around it keeps its registers.
+ */
+static inline unsigned quick_candidates(const struct evi_sanitizer *s, const uint8_t *start,
+                                        const uint8_t *block, const uint8_t *end,
+                                        struct trigger_bits bits)
+{
+    unsigned candidates = 0;
+    for (; bits.assign != 0; bits.assign &= bits.assign - 1) {
+        const uint8_t *q = block + __builtin_ctz(bits.assign);
+        if (credential_may_end(start, q) || (*q == ':' && end - q >= 3 && q[1] == '/')) {
+            candidates |= bits.assign & -bits.assign;
+        }
+    }
+    for (; bits.other != 0; bits.other &= bits.other - 1) {
+        const uint8_t *q = block + __builtin_ctz(bits.other);
+        if (may_anchor(s->trigger[*q], start, q, end)) {
+            candidates |= bits.other & -bits.other;
+        }
+    }
+    return candidates;
+}
+
+/*
+ * The anchors at the candidates (a bit per byte of the 16 at block). The
+ * order does not matter: anchors_at() reads the text as it is, and no
+ * anchor holds a byte >= 0x80, so none is inside a UTF-8 sequence.
+ */
+static __attribute__((noinline)) uint32_t anchors_in(const struct evi_sanitizer *s,
+                                                     const uint8_t *start, const uint8_t *block,
+                                                     const uint8_t *end, unsigned candidates)
+{
+    uint32_t mask = 0;
+    for (; candidates != 0; candidates &= candidates - 1) {
+        const uint8_t *q = block + __builtin_ctz(candidates);
+        mask |= anchors_at(s->trigger[*q], start, q, end);
+    }
+    return mask;
+}
+
+/*
+ * The anchors of the ASCII trigger bytes that bits marks in the 16 at block:
+ * the quick test of each, then the full one of the few that pass it.
+ */
+static inline uint32_t ascii_anchors(const struct evi_sanitizer *s, const uint8_t *start,
+                                     const uint8_t *block, const uint8_t *end,
+                                     struct trigger_bits bits)
+{
+    unsigned candidates = quick_candidates(s, start, block, end, bits);
+    return candidates != 0 ? anchors_in(s, start, block, end, candidates) : 0;
+}
+
+/*
+ * Checks the UTF-8 sequences that start at the bytes >= 0x80 that high marks
+ * in the 16 at block, from next on (the bytes before it are read: a sequence
+ * may run into the next block). Returns where the next unread byte is.
+ */
+static inline const uint8_t *check_high(const uint8_t *block, const uint8_t *end, unsigned high,
+                                        const uint8_t *next, bool *valid)
+{
+    for (; high != 0; high &= high - 1) {
+        const uint8_t *q = block + __builtin_ctz(high);
+        if (q >= next) {
+            size_t n = evi_utf8_decode(q, (size_t)(end - q), NULL);
+            if (n == 0) {
+                *valid = false;
+                n = 1;
+            }
+            next = q + n;
+        }
+    }
+    return next;
+}
+
+/* acc with the bytes of v that evi_jsonw_string() would not copy as they are set: a control
+ * character, '"', '\\' or any byte >= 0x80 (a signed compare puts those below 0x20). */
+static inline __m128i json_escape_acc(__m128i acc, __m128i v)
+{
     __m128i hit = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
@@ -702,58 +837,63 @@ static inline __attribute__((always_inline)) uint32_t prefilter_with(const struc
 
 #if defined(__SSE2__)
     if (fast && s->scan != SCAN_TABLE) {
-        /* 16 bytes per step: a bit per trigger byte, each visited in order. */
+        /* 16 bytes per step, ASCII triggers and UTF-8 apart (see struct trigger_bits). */
         const bool builtin = s->scan == SCAN_BUILTIN;
+        const uint8_t *next = start; /* the first byte whose UTF-8 is not checked */
         __m128i escape = _mm_setzero_si128();
         while (end - p >= 16) {
             const uint8_t *block = p;
-            unsigned bits = trigger_bits(block, builtin);
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
+            struct trigger_bits bits = trigger_bits_of(v, builtin);
             if (ret_plain != NULL) {
-                escape = json_escape_acc(escape, block);
+                escape = json_escape_acc(escape, v);
             }
             p = block + 16;
-            const uint8_t *next = block;
-            for (; bits != 0; bits &= bits - 1) {
-                const uint8_t *q = block + __builtin_ctz(bits);
-                if (q >= next) { /* not inside a UTF-8 sequence already read */
-                    next = at_trigger(trigger[*q], start, q, end, &mask, &valid, true);
-                }
+            if ((bits.assign | bits.other) != 0) {
+                mask |= ascii_anchors(s, start, block, end, bits);
             }
-            if (next > p) {
-                p = next;
+            if (bits.high != 0) {
+                next = check_high(block, end, bits.high, next, &valid);
+                if (next > p) {
+                    p = next; /* past a sequence that ran into the next block */
+                }
             }
         }
         if (p < end) {
             /*
              * The last 1..15 bytes in one step too (most fields are short): the
-             * 16 that end the text less those already read, or a copy padded
-             * with NULs (never a trigger) of a text shorter than 16.
+             * 16 that end the text less those already read, or the whole of a
+             * text shorter than 16.
              */
             const uint8_t *block;
-            unsigned bits;
+            struct trigger_bits bits;
             if (len >= 16) {
                 block = end - 16;
-                bits = trigger_bits(block, builtin) & (0xFFFFu << (p - block));
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
+                unsigned unread = 0xFFFFu << (p - block);
+                bits = trigger_bits_of(v, builtin);
+                bits.high &= unread;
+                bits.assign &= unread;
+                bits.other &= unread;
                 if (ret_plain != NULL) {
-                    escape = json_escape_acc(escape, block); /* every byte is the text's */
+                    escape = json_escape_acc(escape, v); /* every byte is the text's */
                 }
             } else {
-                /* Padded with 'a': neither a trigger nor a byte to escape. */
-                uint8_t padded[16];
-                memset(padded, 'a', sizeof(padded));
-                memcpy(padded, start, len);
+                __m128i v = load_short(start, len);
                 block = start;
-                bits = trigger_bits(padded, builtin);
+                bits = trigger_bits_of(v, builtin);
+                bits.high = text_bits(bits.high, len);
+                bits.assign = text_bits(bits.assign, len);
+                bits.other = text_bits(bits.other, len);
                 if (ret_plain != NULL) {
-                    escape = json_escape_acc(escape, padded);
+                    escape = json_escape_acc(escape, v);
                 }
             }
-            const uint8_t *next = p;
-            for (; bits != 0; bits &= bits - 1) {
-                const uint8_t *q = block + __builtin_ctz(bits);
-                if (q >= next) {
-                    next = at_trigger(trigger[*q], start, q, end, &mask, &valid, true);
-                }
+            if ((bits.assign | bits.other) != 0) {
+                mask |= ascii_anchors(s, start, block, end, bits);
+            }
+            if (bits.high != 0) {
+                (void)check_high(block, end, bits.high, next, &valid);
             }
         }
         *ret_valid = valid;
@@ -1184,17 +1324,14 @@ static bool json_plain_quick(const char *text, size_t len)
     const uint8_t *p = (const uint8_t *)text;
     __m128i escape = _mm_setzero_si128();
     if (len < 16) {
-        uint8_t padded[16];
-        memset(padded, 'a', sizeof(padded));
-        if (len > 0) {
-            memcpy(padded, p, len);
-        }
-        escape = json_escape_acc(escape, padded);
+        escape = json_escape_acc(escape, load_short(p, len));
     } else {
         for (size_t i = 0; i + 16 <= len; i += 16) {
-            escape = json_escape_acc(escape, p + i);
+            escape =
+                json_escape_acc(escape, _mm_loadu_si128((const __m128i *)(const void *)(p + i)));
         }
-        escape = json_escape_acc(escape, p + len - 16);
+        escape =
+            json_escape_acc(escape, _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16)));
     }
     return _mm_movemask_epi8(escape) == 0;
 #else
