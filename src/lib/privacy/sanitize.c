@@ -817,6 +817,92 @@ static inline __m128i json_escape_acc(__m128i acc, __m128i v)
                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
     return _mm_or_si128(acc, hit);
 }
+
+/*
+ * prefilter_with() on a table that the 16-byte scan finds (builtin: the
+ * built-in triggers, else only the bytes >= 0x80), and with ret_plain (may be
+ * NULL) whether evi_jsonw_string() would copy every byte as it is.
+ */
+static inline __attribute__((always_inline)) uint32_t scan16(const struct evi_sanitizer *s,
+                                                             const uint8_t *start,
+                                                             const uint8_t *end, bool builtin,
+                                                             bool *ret_valid, bool *ret_plain)
+{
+    const size_t len = (size_t)(end - start);
+    const uint8_t *p = start, *next = start; /* next: the first byte whose UTF-8 is unread */
+    __m128i escape = _mm_setzero_si128();
+    uint32_t mask = 0;
+    bool valid = true;
+
+    /*
+     * A sequence that runs into the next step leaves next there: its bytes
+     * are >= 0x80, so the step finds no ASCII trigger in them and
+     * check_high() skips them.
+     */
+    for (; end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        struct trigger_bits bits = trigger_bits_of(v, builtin);
+        if (ret_plain != NULL) {
+            escape = json_escape_acc(escape, v);
+        }
+        if ((bits.assign | bits.other) != 0) {
+            mask |= ascii_anchors(s, start, p, end, bits);
+        }
+        if (bits.high != 0) {
+            next = check_high(p, end, bits.high, next, &valid);
+        }
+    }
+    if (p < end) {
+        /*
+         * The last 1..15 bytes in one step too (most fields are short): the
+         * 16 that end the text less those already read, or the whole of a
+         * text shorter than 16.
+         */
+        const uint8_t *block;
+        struct trigger_bits bits;
+        __m128i v;
+        if (len >= 16) {
+            block = end - 16;
+            v = _mm_loadu_si128((const __m128i *)(const void *)block);
+            bits = trigger_bits_of(v, builtin);
+            unsigned unread = 0xFFFFu << (p - block);
+            bits.high &= unread;
+            bits.assign &= unread;
+            bits.other &= unread;
+        } else {
+            block = start;
+            v = load_short(start, len);
+            bits = trigger_bits_of(v, builtin);
+            if ((bits.high | bits.assign | bits.other) != 0) {
+                bits.high = text_bits(bits.high, len);
+                bits.assign = text_bits(bits.assign, len);
+                bits.other = text_bits(bits.other, len);
+            }
+        }
+        if (ret_plain != NULL) {
+            escape = json_escape_acc(escape, v); /* the text's bytes, or padding */
+        }
+        if ((bits.assign | bits.other) != 0) {
+            mask |= ascii_anchors(s, start, block, end, bits);
+        }
+        if (bits.high != 0) {
+            (void)check_high(block, end, bits.high, next, &valid);
+        }
+    }
+    *ret_valid = valid;
+    if (ret_plain != NULL) {
+        *ret_plain = _mm_movemask_epi8(escape) == 0;
+    }
+    return mask;
+}
+
+/* scan16() of a sanitizer without the built-ins, out of line: rare, and it keeps one copy. */
+static __attribute__((noinline)) uint32_t scan16_high(const struct evi_sanitizer *s,
+                                                      const uint8_t *start, const uint8_t *end,
+                                                      bool *ret_valid, bool *ret_plain)
+{
+    return scan16(s, start, end, false, ret_valid, ret_plain);
+}
 #endif
 
 /*
@@ -836,71 +922,11 @@ static inline __attribute__((always_inline)) uint32_t prefilter_with(const struc
     bool valid = true;
 
 #if defined(__SSE2__)
-    if (fast && s->scan != SCAN_TABLE) {
-        /* 16 bytes per step, ASCII triggers and UTF-8 apart (see struct trigger_bits). */
-        const bool builtin = s->scan == SCAN_BUILTIN;
-        const uint8_t *next = start; /* the first byte whose UTF-8 is not checked */
-        __m128i escape = _mm_setzero_si128();
-        while (end - p >= 16) {
-            const uint8_t *block = p;
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
-            struct trigger_bits bits = trigger_bits_of(v, builtin);
-            if (ret_plain != NULL) {
-                escape = json_escape_acc(escape, v);
-            }
-            p = block + 16;
-            if ((bits.assign | bits.other) != 0) {
-                mask |= ascii_anchors(s, start, block, end, bits);
-            }
-            if (bits.high != 0) {
-                next = check_high(block, end, bits.high, next, &valid);
-                if (next > p) {
-                    p = next; /* past a sequence that ran into the next block */
-                }
-            }
-        }
-        if (p < end) {
-            /*
-             * The last 1..15 bytes in one step too (most fields are short): the
-             * 16 that end the text less those already read, or the whole of a
-             * text shorter than 16.
-             */
-            const uint8_t *block;
-            struct trigger_bits bits;
-            if (len >= 16) {
-                block = end - 16;
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
-                unsigned unread = 0xFFFFu << (p - block);
-                bits = trigger_bits_of(v, builtin);
-                bits.high &= unread;
-                bits.assign &= unread;
-                bits.other &= unread;
-                if (ret_plain != NULL) {
-                    escape = json_escape_acc(escape, v); /* every byte is the text's */
-                }
-            } else {
-                __m128i v = load_short(start, len);
-                block = start;
-                bits = trigger_bits_of(v, builtin);
-                bits.high = text_bits(bits.high, len);
-                bits.assign = text_bits(bits.assign, len);
-                bits.other = text_bits(bits.other, len);
-                if (ret_plain != NULL) {
-                    escape = json_escape_acc(escape, v);
-                }
-            }
-            if ((bits.assign | bits.other) != 0) {
-                mask |= ascii_anchors(s, start, block, end, bits);
-            }
-            if (bits.high != 0) {
-                (void)check_high(block, end, bits.high, next, &valid);
-            }
-        }
-        *ret_valid = valid;
-        if (ret_plain != NULL) {
-            *ret_plain = _mm_movemask_epi8(escape) == 0;
-        }
-        return mask;
+    if (fast && s->scan == SCAN_BUILTIN) {
+        return scan16(s, start, end, true, ret_valid, ret_plain);
+    }
+    if (fast && s->scan == SCAN_HIGH) {
+        return scan16_high(s, start, end, ret_valid, ret_plain);
     }
 #endif
     if (ret_plain != NULL) {
