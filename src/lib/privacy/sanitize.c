@@ -7,10 +7,16 @@
  * string of every event and almost never finds anything, so the common case
  * must cost about one pass over the bytes. Each built-in regex needs a short
  * literal anchor (patterns.c says which); prefilter() looks for all of them
- * in one table-driven pass, validating UTF-8 on the way, and only the
- * regexes whose anchor was seen run. A combined JIT alternation would scan
- * the text too, but with start bits that include common letters and "-",
- * ":" and "=", it stops at nearly every word.
+ * in one pass, validating UTF-8 on the way, and only the regexes whose
+ * anchor was seen run. A combined JIT alternation would scan the text too,
+ * but with start bits that include common letters and "-", ":" and "=", it
+ * stops at nearly every word.
+ *
+ * The pass finds the bytes an anchor can hold 16 bytes per step (SSE2) or 32
+ * (AVX2, where the CPU has it), dismisses most of them by the bytes next to
+ * them (an "=" after "conn", a "-" in a date) without a call, and checks the
+ * few left in full (anchors_at()). The byte-at-a-time reference that checks
+ * every such byte in full stays, for tests (evi_sanitize_prefilter()).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -749,9 +755,9 @@ static inline unsigned text_bits(unsigned bits, size_t len)
 }
 
 /*
- * Of the ASCII trigger bytes that bits marks in the 16 at block (of the text
- * [start, end)), those that pass the quick test, a bit each. No calls here,
- * so that the scan around it keeps its registers.
+ * Of the ASCII trigger bytes that bits marks in the step (16 or 32 bytes)
+ * at block of the text [start, end), those that pass the quick test, a bit
+ * each. No calls here, so that the scan around it keeps its registers.
  */
 static inline unsigned quick_candidates(const struct evi_sanitizer *s, const uint8_t *start,
                                         const uint8_t *block, const uint8_t *end,
@@ -774,7 +780,7 @@ static inline unsigned quick_candidates(const struct evi_sanitizer *s, const uin
 }
 
 /*
- * The anchors at the candidates (a bit per byte of the 16 at block). The
+ * The anchors at the candidates (a bit per byte of the step at block). The
  * order does not matter: anchors_at() reads the text as it is, and no
  * anchor holds a byte >= 0x80, so none is inside a UTF-8 sequence.
  */
@@ -791,8 +797,8 @@ static __attribute__((noinline)) uint32_t anchors_in(const struct evi_sanitizer 
 }
 
 /*
- * The anchors of the ASCII trigger bytes that bits marks in the 16 at block:
- * the quick test of each, then the full one of the few that pass it.
+ * The anchors of the ASCII trigger bytes that bits marks in the step at
+ * block: the quick test of each, then the full one of the few that pass it.
  */
 static inline uint32_t ascii_anchors(const struct evi_sanitizer *s, const uint8_t *start,
                                      const uint8_t *block, const uint8_t *end,
@@ -804,8 +810,9 @@ static inline uint32_t ascii_anchors(const struct evi_sanitizer *s, const uint8_
 
 /*
  * Checks the UTF-8 sequences that start at the bytes >= 0x80 that high marks
- * in the 16 at block, from next on (the bytes before it are read: a sequence
- * may run into the next block). Returns where the next unread byte is.
+ * in the step at block, from next on (the bytes before it are read: a
+ * sequence may run into the next step). Returns where the next unread byte
+ * is.
  */
 static inline const uint8_t *check_high(const uint8_t *block, const uint8_t *end, unsigned high,
                                         const uint8_t *next, bool *valid)
