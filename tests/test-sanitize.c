@@ -856,6 +856,200 @@ static void test_sanitize_plain_matches_reference(void **state)
     evi_sanitizer_free(s);
 }
 
+/* check_prefilter() on the whole text only. */
+static void check_prefilter_once(const struct evi_sanitizer *s, const char *text, size_t len)
+{
+    bool fast_valid = false, ref_valid = true;
+    uint32_t fast = evi_sanitize_prefilter(s, text, len, true, &fast_valid);
+    uint32_t ref = evi_sanitize_prefilter(s, text, len, false, &ref_valid);
+    if (fast != ref || fast_valid != ref_valid) {
+        fail_msg("prefilter of '%.*s' (%zu bytes): fast %#x valid %d, reference %#x valid %d",
+                 (int)len, text, len, fast, fast_valid, ref, ref_valid);
+    }
+}
+
+/* check_prefilter_once(), and the plain verdict against its reference. */
+static void check_scan(const struct evi_sanitizer *s, const char *text, size_t len)
+{
+    check_prefilter_once(s, text, len);
+    char *clean = NULL;
+    size_t clean_len = 0;
+    bool plain = false;
+    int r = evi_sanitize_text_plain(s, text, len, &clean, &clean_len, &plain);
+    assert_true(r >= 0);
+    if (plain != (r == 0 && evi_sanitize_json_plain(text, len))) {
+        fail_msg("plain of '%.*s' (%zu bytes): %d", (int)len, text, len, plain);
+    }
+    free(clean);
+}
+
+/*
+ * The sanitizers a scan test runs: built-ins (the 32-byte scan of every
+ * trigger where the CPU has AVX2), built-ins 16 bytes per step, and none (the
+ * scan of the bytes >= 0x80 only).
+ */
+#define SCAN_SANITIZERS 3
+
+static void check_scan_all(struct evi_sanitizer *const *s, const char *text, size_t len)
+{
+    for (size_t i = 0; i < SCAN_SANITIZERS; i++) {
+        check_scan(s[i], text, len);
+    }
+}
+
+static void scan_sanitizers(struct evi_sanitizer *s[SCAN_SANITIZERS])
+{
+    struct ev_sanitize_pattern custom = {"ticket", "TCK-[0-9]{4}"};
+    s[0] = builtin_sanitizer();
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* Off only where the CPU lacks AVX2 (or its scan disagrees with the 16-byte one: a bug). */
+    assert_int_equal(evi_sanitizer_scan32(s[0], true), __builtin_cpu_supports("avx2") != 0);
+#endif
+    s[1] = builtin_sanitizer();
+    assert_false(evi_sanitizer_scan32(s[1], false));
+    s[2] = NULL;
+    assert_int_equal(evi_sanitizer_new(false, &custom, 1, &s[2]), 0);
+    assert_false(evi_sanitizer_scan32(s[2], true));
+}
+
+static void free_scan_sanitizers(struct evi_sanitizer *s[SCAN_SANITIZERS])
+{
+    for (size_t i = 0; i < SCAN_SANITIZERS; i++) {
+        evi_sanitizer_free(s[i]);
+    }
+}
+
+/*
+ * The scan against its reference on random texts of every length from 0 to
+ * 300: any byte, and bytes drawn from the triggers, the bytes around them in
+ * the anchors and UTF-8 lead and continuation bytes, so that triggers fall
+ * on every position of a 16-byte step, of the last step and of a short text.
+ */
+static void test_scan_random(void **state)
+{
+    static const char alphabet[] = "=:-_AJBbxkeyrdwsntpou KSIaz/\\\"'\t\x80\xBF\xC3\xE2\xF0\xFF";
+    struct evi_sanitizer *s[SCAN_SANITIZERS];
+    uint64_t seed = 0x6a09e667f3bcc909u;
+    char text[300];
+    (void)state;
+
+    scan_sanitizers(s);
+    for (size_t len = 0; len <= sizeof(text); len++) {
+        for (int round = 0; round < 24; round++) {
+            for (size_t i = 0; i < len; i++) {
+                uint64_t r = next_random(&seed);
+                text[i] = round % 3 == 0 ? (char)(r >> 24)
+                                         : alphabet[(r >> 24) % (sizeof(alphabet) - 1)];
+            }
+            check_scan_all(s, text, len);
+        }
+    }
+    free_scan_sanitizers(s);
+}
+
+/*
+ * Every anchor, near miss and UTF-8 sequence at every offset from 0 to 48 in
+ * fillers of plain words, key=value text and blanks, followed by 0 to 17
+ * bytes: each crosses the edges of the 16-byte steps and of the overlapping
+ * last step, and is the whole of texts shorter than 16.
+ */
+static void test_scan_every_offset(void **state)
+{
+    static const char *const pieces[] = {
+        /* anchors */
+        "-----BEGIN ", "sk-", "--password ", "--user", "-u ", "-u\t", "-u\\t", "AKIA", "ASIA",
+        "AIza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_", "sk_", "rk_", "xoxb-", "xoxp-",
+        "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-", "eyJ", "bearer", "Bearer", "BEARER",
+        "basic", "Basic", "://", "://hooks.slack.com/", "password=", "passwd=", "pwd=", "Pwd:",
+        "passphrase=", "secret=", "SECRET:", "token=", "Token:", "key=", "api_key=", "API_KEY:",
+        "password =", "password\t=", "password\\t=", "password\"=", "password':", "password\\\":",
+        "token  :", "key \\t \\t=",
+        /* near misses: one byte off an anchor, or a key that ends almost like a word */
+        "-----BEGIN", "----BEGIN ", "s-", "k-", "-x", "-v ", "AKIB", "ASIB", "AIzb", "AKI", "gh_",
+        "ghx_", "githu_", "sk", "k_", "xob-", "xoxc-", "xoxb", "xap-", "xapq-", "ey", "eJ", "yJ",
+        "bea", "beare", "bas", "basi", "bxarer", "BEAr", ":/", ":x/", "passwor=", "passwo=",
+        "paswd=", "pd=", "wd=", "rd=", "passphras=", "se=", "secre=", "et=", "t=", "tok=", "en=",
+        "ke=", "ey=", "y=", "n=", "d=", "e=", "\\=", "\\t=", "t:", "x\\t:", "conn=", "result=",
+        "action=", "session=", "src=", "detail=", "=", ":", "==", "::", "=:",
+        /* UTF-8: valid, cut short, overlong, a surrogate, past U+10FFFF, stray bytes */
+        "\xC3\xA9", "\xE2\x98\x83", "\xF0\x9F\x98\x80", "\xC3", "\xE2\x98", "\xF0\x9F\x98",
+        "\xC0\x80", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\x80", "\xBF", "\xFF",
+        "\xE2\x98\x83password=", "\xC3\xA9=", "\xF0\x9F\x98\x80\xF0\x9F\x98\x80-u ",
+    };
+    static const char *const fillers[] = {
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        "conn=1 seq=000000123 user=alice action=login result=success src=192.0.2.1",
+        "                                                                  ",
+    };
+    static const size_t tails[] = {0, 1, 2, 3, 7, 8, 15, 16, 17};
+    struct evi_sanitizer *s[SCAN_SANITIZERS];
+    char text[160];
+    (void)state;
+
+    scan_sanitizers(s);
+    for (size_t i = 0; i < ARRAY_SIZE(pieces); i++) {
+        size_t n = strlen(pieces[i]);
+        for (size_t f = 0; f < ARRAY_SIZE(fillers); f++) {
+            const char *fill = fillers[f];
+            size_t fill_len = strlen(fill);
+            for (size_t off = 0; off <= 48; off++) {
+                for (size_t t = 0; t < ARRAY_SIZE(tails); t++) {
+                    size_t len = off + n + tails[t];
+                    assert_true(len <= sizeof(text) && off + tails[t] <= 2 * fill_len);
+                    for (size_t k = 0; k < off; k++) {
+                        text[k] = fill[(fill_len - off + k) % fill_len];
+                    }
+                    memcpy(text + off, pieces[i], n);
+                    for (size_t k = 0; k < tails[t]; k++) {
+                        text[off + n + k] = fill[k % fill_len];
+                    }
+                    check_scan_all(s, text, len);
+                }
+            }
+        }
+    }
+    free_scan_sanitizers(s);
+}
+
+/*
+ * The two bytes before every "=" and ":" (the scan's first test of a
+ * credential key) take every value, after the start of each credential word,
+ * after nothing and after blanks and quotes (what credential_before() skips),
+ * at the start of a text and 40 bytes into one (in a 32-byte step).
+ */
+static void test_scan_credential_pairs(void **state)
+{
+    static const char *const heads[] = {
+        "", "x", "passwo", "passw", "p", "passphra", "secr", "tok", "k", "password", "token",
+        "password \\", "key\\t",
+    };
+    static const char filler[] = "0123456789 abcdefghij klmnopqrst uvwxyz ";
+    struct evi_sanitizer *s[SCAN_SANITIZERS];
+    char text[128];
+    (void)state;
+
+    scan_sanitizers(s);
+    for (size_t skip = 0; skip <= 40; skip += 40) {
+        for (size_t h = 0; h < ARRAY_SIZE(heads); h++) {
+            size_t n = skip + strlen(heads[h]);
+            memcpy(text, filler, skip);
+            memcpy(text + skip, heads[h], n - skip);
+            memcpy(text + n + 3, "hunter2 ok", 10);
+            for (unsigned a = 0; a < 256; a++) {
+                for (unsigned b = 0; b < 256; b++) {
+                    text[n] = (char)a;
+                    text[n + 1] = (char)b;
+                    text[n + 2] = '=';
+                    check_prefilter_once(s[0], text, n + 13);
+                    text[n + 2] = ':';
+                    check_prefilter_once(s[1], text, n + 13);
+                }
+            }
+        }
+    }
+    free_scan_sanitizers(s);
+}
+
 static void test_threads(void **state)
 {
     struct evi_sanitizer *s = builtin_sanitizer();
@@ -883,6 +1077,9 @@ int main(void)
         cmocka_unit_test(test_prefilter_fast_matches_reference),
         cmocka_unit_test(test_sanitize_plain_matches_reference),
         cmocka_unit_test(test_plain_string_at_limit),
+        cmocka_unit_test(test_scan_random),
+        cmocka_unit_test(test_scan_every_offset),
+        cmocka_unit_test(test_scan_credential_pairs),
         cmocka_unit_test(test_markers_in_input),
         cmocka_unit_test(test_configured),
         cmocka_unit_test(test_bad_patterns),

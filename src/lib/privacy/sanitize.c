@@ -7,10 +7,16 @@
  * string of every event and almost never finds anything, so the common case
  * must cost about one pass over the bytes. Each built-in regex needs a short
  * literal anchor (patterns.c says which); prefilter() looks for all of them
- * in one table-driven pass, validating UTF-8 on the way, and only the
- * regexes whose anchor was seen run. A combined JIT alternation would scan
- * the text too, but with start bits that include common letters and "-",
- * ":" and "=", it stops at nearly every word.
+ * in one pass, validating UTF-8 on the way, and only the regexes whose
+ * anchor was seen run. A combined JIT alternation would scan the text too,
+ * but with start bits that include common letters and "-", ":" and "=", it
+ * stops at nearly every word.
+ *
+ * The pass finds the bytes an anchor can hold 16 bytes per step (SSE2) or 32
+ * (AVX2, where the CPU has it), dismisses most of them by the bytes next to
+ * them (an "=" after "conn", a "-" in a date) without a call, and checks the
+ * few left in full (anchors_at()). The byte-at-a-time reference that checks
+ * every such byte in full stays, for tests (evi_sanitize_prefilter()).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -27,6 +33,14 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+/* A 32-byte scan with AVX2 where the CPU has it (found when a sanitizer is made). */
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SCAN32 1
+#define SCAN32_TARGET __attribute__((target("avx2")))
+#include <immintrin.h>
+#else
+#define SCAN32 0
 #endif
 
 #include "error.h"
@@ -81,7 +95,7 @@ enum trigger {
 };
 
 /*
- * prefilter() finds the next byte that trigger[] marks 16 bytes at a time when
+ * prefilter() finds the bytes that trigger[] marks 16 bytes at a time when
  * the table is one of the two it knows as byte sets (checked when the
  * sanitizer is made, so the scan and the table cannot disagree); else it reads
  * the table a byte at a time.
@@ -89,9 +103,43 @@ enum trigger {
 enum trigger_scan {
     SCAN_TABLE,   /* any table */
     SCAN_HIGH,    /* bytes >= 0x80 only (no built-in patterns) */
-    SCAN_BUILTIN, /* those and BUILTIN_TRIGGERS */
+    SCAN_BUILTIN, /* those and the built-in triggers (trigger_bits_of()) */
 };
-static const char builtin_triggers[] = "-A_xJBb:=";
+
+#if defined(__SSE2__)
+/*
+ * The trigger bytes among 16, a bit per byte, split by what looks at them
+ * first: an "=" or ":" most often ends a plain key and is dismissed by the
+ * two bytes before it (credential_may_end()), without the table and switch
+ * that the rarer others go through (may_anchor()).
+ */
+struct trigger_bits {
+    unsigned high;   /* >= 0x80: check the UTF-8 */
+    unsigned assign; /* T_EQUALS, T_COLON */
+    unsigned other;  /* the other built-in triggers */
+};
+
+static inline struct trigger_bits trigger_bits_of(__m128i v, bool builtin)
+{
+    struct trigger_bits b = {(unsigned)_mm_movemask_epi8(v), 0, 0};
+    if (builtin) {
+        __m128i assign = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+        /* 'B' and 'b' in one compare: no other byte is 'b' once bit 5 is set. */
+        __m128i other = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8('A'))),
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('x'))),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('J')),
+                                      _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                                     _mm_set1_epi8('b')))));
+        b.assign = (unsigned)_mm_movemask_epi8(assign);
+        b.other = (unsigned)_mm_movemask_epi8(other);
+    }
+    return b;
+}
+#endif
 
 struct evi_sanitizer {
     struct pattern *patterns; /* the built-ins (indexes = enum evi_builtin_pattern_id), then
@@ -102,20 +150,35 @@ struct evi_sanitizer {
     uint8_t trigger[256];    /* enum trigger of each byte in text */
     uint8_t json_class[256]; /* the same inside a JSON string, plus its syntax */
     enum trigger_scan scan;  /* how prefilter() finds the bytes trigger[] marks */
+    bool scan32;             /* SCAN_BUILTIN 32 bytes per step (scan32()) */
 };
 
-/* Which scan finds exactly the bytes that trigger marks (see enum trigger_scan). */
+#if SCAN32
+static bool scan32_usable(void);
+#endif
+
+/*
+ * Which scan finds exactly the bytes that trigger marks (see enum
+ * trigger_scan), asking the scan itself about every byte.
+ */
 static enum trigger_scan trigger_scan_of(const uint8_t trigger[256])
 {
+#if defined(__SSE2__)
     bool high = true, builtin = true;
     for (unsigned c = 0; c < 256; c++) {
-        bool marked = trigger[c] != T_NONE;
-        bool in_builtin = c >= 0x80 || (c != 0 && memchr(builtin_triggers, (int)c,
-                                                         sizeof(builtin_triggers) - 1) != NULL);
-        high = high && marked == (c >= 0x80);
-        builtin = builtin && marked == in_builtin;
+        struct trigger_bits b = trigger_bits_of(_mm_set1_epi8((char)c), true);
+        bool is_high = trigger[c] == T_HIGH;
+        bool is_assign = trigger[c] == T_EQUALS || trigger[c] == T_COLON;
+        bool is_other = trigger[c] != T_NONE && !is_high && !is_assign;
+        high = high && (trigger[c] != T_NONE) == (c >= 0x80) && is_high == (c >= 0x80);
+        builtin = builtin && (b.high != 0) == is_high && (b.assign != 0) == is_assign &&
+                  (b.other != 0) == is_other;
     }
     return builtin ? SCAN_BUILTIN : high ? SCAN_HIGH : SCAN_TABLE;
+#else
+    (void)trigger;
+    return SCAN_TABLE;
+#endif
 }
 
 /* ---- per-thread matching state ---- */
@@ -301,6 +364,9 @@ int evi_sanitizer_new(bool builtin, const struct ev_sanitize_pattern *patterns, 
         s->trigger[c] = T_HIGH;
     }
     s->scan = trigger_scan_of(s->trigger);
+#if SCAN32
+    s->scan32 = s->scan == SCAN_BUILTIN && scan32_usable();
+#endif
     memcpy(s->json_class, s->trigger, sizeof(s->json_class));
     for (size_t c = 0; c < 0x20; c++) {
         s->json_class[c] = T_CONTROL;
@@ -564,16 +630,41 @@ static uint32_t anchors_at(uint8_t t, const uint8_t *start, const uint8_t *p, co
 }
 
 /*
- * The bytes before an "=" or ":" with which credential_before() can be true:
- * those it skips back over (blanks, the 't' of an escaped tab, quotes) and
- * the last letters of prefilter_words in either case. After any other byte it
- * is false without looking further.
+ * Whether credential_before(start, p) may be true, from the two bytes before
+ * p: they are the end of one of prefilter_words ("rd" of password, "wd" of
+ * passwd and pwd, "se" of passphrase, "et" of secret, "en" of token, "ey" of
+ * key, in either case), or the byte before p is one credential_before()
+ * skips back over (a blank or a quote; the 't' of an escaped tab comes as
+ * the pair "\t"). It is never true with fewer than two bytes before p: every
+ * word is three letters or more, and what it skips must leave a key.
+ *
+ * A bit per pair: cred_last[] holds it for the byte before p, cred_prev[] for
+ * the byte before that; a pair passes when the two share a bit. CRED_SKIP
+ * passes whatever comes before. In key=value text most keys end otherwise
+ * ("conn=", "action=", "result="), so their "=" costs two loads and a test.
  */
-static const bool credential_tail[256] = {
-    [' '] = true, ['\t'] = true, ['"'] = true, ['\''] = true, ['d'] = true,
-    ['D'] = true, ['e'] = true,  ['E'] = true, ['t'] = true,  ['T'] = true,
-    ['n'] = true, ['N'] = true,  ['y'] = true, ['Y'] = true,
+enum {
+    CRED_SKIP = 1u << 0, /* ' ' '\t' '"' '\'' then anything */
+    CRED_D = 1u << 1,    /* "rd" "wd" */
+    CRED_E = 1u << 2,    /* "se" */
+    CRED_NY = 1u << 3,   /* "en" "ey" */
+    CRED_T = 1u << 4,    /* "et" "\t" */
 };
+static const uint8_t cred_last[256] = {
+    [' '] = CRED_SKIP, ['\t'] = CRED_SKIP, ['"'] = CRED_SKIP, ['\''] = CRED_SKIP, ['d'] = CRED_D,
+    ['D'] = CRED_D,    ['e'] = CRED_E,     ['E'] = CRED_E,    ['n'] = CRED_NY,    ['N'] = CRED_NY,
+    ['y'] = CRED_NY,   ['Y'] = CRED_NY,    ['t'] = CRED_T,    ['T'] = CRED_T,
+};
+static const uint8_t cred_prev[256] = {
+    ['r'] = CRED_D,           ['R'] = CRED_D,           ['w'] = CRED_D,
+    ['W'] = CRED_D,           ['s'] = CRED_E,           ['S'] = CRED_E,
+    ['e'] = CRED_NY | CRED_T, ['E'] = CRED_NY | CRED_T, ['\\'] = CRED_T,
+};
+
+static inline bool credential_may_end(const uint8_t *start, const uint8_t *p)
+{
+    return p - start >= 2 && (cred_last[p[-1]] & (cred_prev[p[-2]] | CRED_SKIP)) != 0;
+}
 
 /*
  * false only where anchors_at() finds nothing, decided from the bytes next to
@@ -582,34 +673,6 @@ static const bool credential_tail[256] = {
  * a 'b' or 'x' inside a word, and the full check (a call that compares every
  * anchor of the class) runs only for the few that may start one.
  */
-/*
- * Whether credential_before(start, p) may be true, from the one or two bytes
- * before p: after a blank, a quote or a 't' it decides; after one of the
- * other last letters of prefilter_words, the letter before it must be that
- * word's too (passwo-r-d, passw-d, p-w-d, passphra-s-e, tok-e-n, k-e-y).
- */
-static inline bool credential_may_end(const uint8_t *start, const uint8_t *p)
-{
-    if (p == start || !credential_tail[p[-1]]) {
-        return false;
-    }
-    uint8_t c = lower(p[-1]);
-    if (c == ' ' || c == '\t' || c == '"' || c == '\'' || c == 't') {
-        return true;
-    }
-    if (p - start < 2) {
-        return false; /* every word is 3 letters or more */
-    }
-    uint8_t b = lower(p[-2]);
-    switch (c) {
-    case 'd': return b == 'r' || b == 'w';
-    case 'e': return b == 's';
-    case 'n':
-    case 'y': return b == 'e';
-    default: return true;
-    }
-}
-
 static inline bool may_anchor(uint8_t t, const uint8_t *start, const uint8_t *p, const uint8_t *end)
 {
     size_t before = (size_t)(p - start), after = (size_t)(end - p);
@@ -618,8 +681,10 @@ static inline bool may_anchor(uint8_t t, const uint8_t *start, const uint8_t *p,
     case T_COLON: return (after >= 3 && p[1] == '/') || credential_may_end(start, p);
     case T_DASH:
         return (after >= 2 && (p[1] == '-' || p[1] == 'u')) || (before >= 2 && p[-1] == 'k');
-    case T_B: return after >= 5 && ((p[1] | 0x20) == 'e' || (p[1] | 0x20) == 'a');
-    case T_X: return after >= 5 && (p[1] == 'o' || p[1] == 'a');
+    case T_B: /* "bea" of bearer, "bas" of basic; | 0x20 lowers only letters here */
+        return after >= 5 && (((p[1] | 0x20) == 'e' && (p[2] | 0x20) == 'a') ||
+                              ((p[1] | 0x20) == 'a' && (p[2] | 0x20) == 's'));
+    case T_X: return after >= 5 && ((p[1] == 'o' && p[2] == 'x') || (p[1] == 'a' && p[2] == 'p'));
     case T_A: return after >= 4 && (p[1] == 'K' || p[1] == 'S' || p[1] == 'I');
     case T_J: return before >= 2 && p[-1] == 'y';
     default: return true;
@@ -649,38 +714,362 @@ static inline const uint8_t *at_trigger(uint8_t t, const uint8_t *start, const u
 }
 
 #if defined(__SSE2__)
-/* A bit per byte of the 16 at block that the scan marks (see enum trigger_scan). */
-static inline unsigned trigger_bits(const uint8_t *block, bool builtin)
+/*
+ * The len < 16 bytes at p as one vector, without reading past them: the
+ * first 8 and the last 8 (overlapping), or the first 4 and the last 4 and
+ * 'a' (neither a trigger nor a byte to escape) after them; text_bits() maps
+ * the vector's bits back to positions in the text.
+ */
+static inline __m128i load_short(const uint8_t *p, size_t len)
 {
-    const __m128i t0 = _mm_set1_epi8(builtin_triggers[0]), t1 = _mm_set1_epi8(builtin_triggers[1]),
-                  t2 = _mm_set1_epi8(builtin_triggers[2]), t3 = _mm_set1_epi8(builtin_triggers[3]),
-                  t4 = _mm_set1_epi8(builtin_triggers[4]), t5 = _mm_set1_epi8(builtin_triggers[5]),
-                  t6 = _mm_set1_epi8(builtin_triggers[6]), t7 = _mm_set1_epi8(builtin_triggers[7]),
-                  t8 = _mm_set1_epi8(builtin_triggers[8]);
-    _Static_assert(sizeof(builtin_triggers) - 1 == 9, "one constant per trigger byte");
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
-    unsigned bits = (unsigned)_mm_movemask_epi8(v); /* the sign bit: >= 0x80 */
-    if (builtin) {
-        __m128i hit = _mm_or_si128(
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t0), _mm_cmpeq_epi8(v, t1)),
-                         _mm_or_si128(_mm_cmpeq_epi8(v, t2), _mm_cmpeq_epi8(v, t3))),
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t4), _mm_cmpeq_epi8(v, t5)),
-                         _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, t6), _mm_cmpeq_epi8(v, t7)),
-                                      _mm_cmpeq_epi8(v, t8))));
-        bits |= (unsigned)_mm_movemask_epi8(hit);
+    if (len >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, p, 8);
+        memcpy(&tail, p + len - 8, 8);
+        return _mm_set_epi64x((long long)tail, (long long)head);
     }
-    return bits;
+    if (len >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, p, 4);
+        memcpy(&tail, p + len - 4, 4);
+        return _mm_set_epi32(0x61616161, 0x61616161, (int)tail, (int)head);
+    }
+    uint8_t padded[16];
+    memset(padded, 'a', sizeof(padded));
+    for (size_t i = 0; i < len; i++) {
+        padded[i] = p[i];
+    }
+    return _mm_loadu_si128((const __m128i *)(const void *)padded);
 }
 
-/* acc with the bytes of the 16 at block that evi_jsonw_string() would not copy as they are set:
- * a control character, '"', '\\' or any byte >= 0x80 (a signed compare puts those below 0x20). */
-static inline __m128i json_escape_acc(__m128i acc, const uint8_t *block)
+/* A bit per byte of the text from one per byte of load_short(p, len). */
+static inline unsigned text_bits(unsigned bits, size_t len)
 {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)block);
+    if (len >= 8) {
+        return (bits & 0xFFu) | (bits >> 8 << (len - 8));
+    }
+    if (len >= 4) {
+        return (bits & 0xFu) | ((bits >> 4 & 0xFu) << (len - 4));
+    }
+    return bits & ((1u << len) - 1);
+}
+
+/*
+ * Of the ASCII trigger bytes that bits marks in the step (16 or 32 bytes)
+ * at block of the text [start, end), those that pass the quick test, a bit
+ * each. No calls here, so that the scan around it keeps its registers.
+ */
+static inline unsigned quick_candidates(const struct evi_sanitizer *s, const uint8_t *start,
+                                        const uint8_t *block, const uint8_t *end,
+                                        struct trigger_bits bits)
+{
+    unsigned candidates = 0;
+    for (; bits.assign != 0; bits.assign &= bits.assign - 1) {
+        const uint8_t *q = block + __builtin_ctz(bits.assign);
+        if (credential_may_end(start, q) || (*q == ':' && end - q >= 3 && q[1] == '/')) {
+            candidates |= bits.assign & -bits.assign;
+        }
+    }
+    for (; bits.other != 0; bits.other &= bits.other - 1) {
+        const uint8_t *q = block + __builtin_ctz(bits.other);
+        if (may_anchor(s->trigger[*q], start, q, end)) {
+            candidates |= bits.other & -bits.other;
+        }
+    }
+    return candidates;
+}
+
+/*
+ * The anchors at the candidates (a bit per byte of the step at block). The
+ * order does not matter: anchors_at() reads the text as it is, and no
+ * anchor holds a byte >= 0x80, so none is inside a UTF-8 sequence.
+ */
+static __attribute__((noinline)) uint32_t anchors_in(const struct evi_sanitizer *s,
+                                                     const uint8_t *start, const uint8_t *block,
+                                                     const uint8_t *end, unsigned candidates)
+{
+    uint32_t mask = 0;
+    for (; candidates != 0; candidates &= candidates - 1) {
+        const uint8_t *q = block + __builtin_ctz(candidates);
+        mask |= anchors_at(s->trigger[*q], start, q, end);
+    }
+    return mask;
+}
+
+/*
+ * The anchors of the ASCII trigger bytes that bits marks in the step at
+ * block: the quick test of each, then the full one of the few that pass it.
+ */
+static inline uint32_t ascii_anchors(const struct evi_sanitizer *s, const uint8_t *start,
+                                     const uint8_t *block, const uint8_t *end,
+                                     struct trigger_bits bits)
+{
+    unsigned candidates = quick_candidates(s, start, block, end, bits);
+    return candidates != 0 ? anchors_in(s, start, block, end, candidates) : 0;
+}
+
+/*
+ * Checks the UTF-8 sequences that start at the bytes >= 0x80 that high marks
+ * in the step at block, from next on (the bytes before it are read: a
+ * sequence may run into the next step). Returns where the next unread byte
+ * is.
+ */
+static inline const uint8_t *check_high(const uint8_t *block, const uint8_t *end, unsigned high,
+                                        const uint8_t *next, bool *valid)
+{
+    for (; high != 0; high &= high - 1) {
+        const uint8_t *q = block + __builtin_ctz(high);
+        if (q >= next) {
+            size_t n = evi_utf8_decode(q, (size_t)(end - q), NULL);
+            if (n == 0) {
+                *valid = false;
+                n = 1;
+            }
+            next = q + n;
+        }
+    }
+    return next;
+}
+
+/* acc with the bytes of v that evi_jsonw_string() would not copy as they are set: a control
+ * character, '"', '\\' or any byte >= 0x80 (a signed compare puts those below 0x20). */
+static inline __m128i json_escape_acc(__m128i acc, __m128i v)
+{
     __m128i hit = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
     return _mm_or_si128(acc, hit);
+}
+
+/*
+ * prefilter_with() on a table that the 16-byte scan finds (builtin: the
+ * built-in triggers, else only the bytes >= 0x80), and with ret_plain (may be
+ * NULL) whether evi_jsonw_string() would copy every byte as it is.
+ */
+static inline __attribute__((always_inline)) uint32_t scan16(const struct evi_sanitizer *s,
+                                                             const uint8_t *start,
+                                                             const uint8_t *end, bool builtin,
+                                                             bool *ret_valid, bool *ret_plain)
+{
+    const size_t len = (size_t)(end - start);
+    const uint8_t *p = start, *next = start; /* next: the first byte whose UTF-8 is unread */
+    __m128i escape = _mm_setzero_si128();
+    uint32_t mask = 0;
+    bool valid = true;
+
+    /*
+     * A sequence that runs into the next step leaves next there: its bytes
+     * are >= 0x80, so the step finds no ASCII trigger in them and
+     * check_high() skips them.
+     */
+    for (; end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        struct trigger_bits bits = trigger_bits_of(v, builtin);
+        if (ret_plain != NULL) {
+            escape = json_escape_acc(escape, v);
+        }
+        if ((bits.assign | bits.other) != 0) {
+            mask |= ascii_anchors(s, start, p, end, bits);
+        }
+        if (bits.high != 0) {
+            next = check_high(p, end, bits.high, next, &valid);
+        }
+    }
+    if (p < end) {
+        /*
+         * The last 1..15 bytes in one step too (most fields are short): the
+         * 16 that end the text less those already read, or the whole of a
+         * text shorter than 16.
+         */
+        const uint8_t *block;
+        struct trigger_bits bits;
+        __m128i v;
+        if (len >= 16) {
+            block = end - 16;
+            v = _mm_loadu_si128((const __m128i *)(const void *)block);
+            bits = trigger_bits_of(v, builtin);
+            unsigned unread = 0xFFFFu << (p - block);
+            bits.high &= unread;
+            bits.assign &= unread;
+            bits.other &= unread;
+        } else {
+            block = start;
+            v = load_short(start, len);
+            bits = trigger_bits_of(v, builtin);
+            if ((bits.high | bits.assign | bits.other) != 0) {
+                bits.high = text_bits(bits.high, len);
+                bits.assign = text_bits(bits.assign, len);
+                bits.other = text_bits(bits.other, len);
+            }
+        }
+        if (ret_plain != NULL) {
+            escape = json_escape_acc(escape, v); /* the text's bytes, or padding */
+        }
+        if ((bits.assign | bits.other) != 0) {
+            mask |= ascii_anchors(s, start, block, end, bits);
+        }
+        if (bits.high != 0) {
+            (void)check_high(block, end, bits.high, next, &valid);
+        }
+    }
+    *ret_valid = valid;
+    if (ret_plain != NULL) {
+        *ret_plain = _mm_movemask_epi8(escape) == 0;
+    }
+    return mask;
+}
+
+/* scan16() of a sanitizer without the built-ins, out of line: rare, and it keeps one copy. */
+static __attribute__((noinline)) uint32_t scan16_high(const struct evi_sanitizer *s,
+                                                      const uint8_t *start, const uint8_t *end,
+                                                      bool *ret_valid, bool *ret_plain)
+{
+    return scan16(s, start, end, false, ret_valid, ret_plain);
+}
+#endif
+
+#if SCAN32
+/*
+ * The bytes scan32() compares with, each 32 times: in memory, as GCC
+ * otherwise builds each from an immediate in every step.
+ */
+#define SPLAT4(c) c, c, c, c
+#define SPLAT32(c)                                                                                 \
+    {                                                                                              \
+        SPLAT4(c), SPLAT4(c), SPLAT4(c), SPLAT4(c), SPLAT4(c), SPLAT4(c), SPLAT4(c), SPLAT4(c)     \
+    }
+enum {
+    K_EQUALS,
+    K_COLON,
+    K_DASH,
+    K_A,
+    K_UNDERSCORE,
+    K_X,
+    K_J,
+    K_B,
+    K_BIT5,
+    K_SPACE,
+    K_QUOTE,
+    K_BACKSLASH,
+    K_COUNT
+};
+static const uint8_t scan32_bytes[K_COUNT][32] __attribute__((aligned(32))) = {
+    [K_EQUALS] = SPLAT32('='), [K_COLON] = SPLAT32(':'),      [K_DASH] = SPLAT32('-'),
+    [K_A] = SPLAT32('A'),      [K_UNDERSCORE] = SPLAT32('_'), [K_X] = SPLAT32('x'),
+    [K_J] = SPLAT32('J'),      [K_B] = SPLAT32('b'),          [K_BIT5] = SPLAT32(0x20),
+    [K_SPACE] = SPLAT32(0x20), [K_QUOTE] = SPLAT32('"'),      [K_BACKSLASH] = SPLAT32('\\'),
+};
+#undef SPLAT32
+#undef SPLAT4
+
+/*
+ * scan32_bytes[k] as a vector. GCC sees through the table and builds the
+ * constant from an immediate in every step (three instructions); the empty
+ * asm hides where the table points, so each compare reads it from memory.
+ */
+static inline SCAN32_TARGET __m256i splat32(int k)
+{
+    const uint8_t(*table)[32] = scan32_bytes;
+    __asm__("" : "+r"(table));
+    return _mm256_load_si256((const __m256i *)(const void *)table[k]);
+}
+
+/* trigger_bits_of(v, true) for 32 bytes. */
+static inline SCAN32_TARGET struct trigger_bits trigger_bits_of32(__m256i v)
+{
+    struct trigger_bits b = {(unsigned)_mm256_movemask_epi8(v), 0, 0};
+    __m256i assign = _mm256_or_si256(_mm256_cmpeq_epi8(v, splat32(K_EQUALS)),
+                                     _mm256_cmpeq_epi8(v, splat32(K_COLON)));
+    __m256i other = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, splat32(K_DASH)), _mm256_cmpeq_epi8(v, splat32(K_A))),
+        _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, splat32(K_UNDERSCORE)),
+                            _mm256_cmpeq_epi8(v, splat32(K_X))),
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, splat32(K_J)),
+                            _mm256_cmpeq_epi8(_mm256_or_si256(v, splat32(K_BIT5)), splat32(K_B)))));
+    b.assign = (unsigned)_mm256_movemask_epi8(assign);
+    b.other = (unsigned)_mm256_movemask_epi8(other);
+    return b;
+}
+
+/* json_escape_acc() for 32 bytes. */
+static inline SCAN32_TARGET __m256i json_escape_acc32(__m256i acc, __m256i v)
+{
+    __m256i hit = _mm256_or_si256(_mm256_cmpgt_epi8(splat32(K_SPACE), v),
+                                  _mm256_or_si256(_mm256_cmpeq_epi8(v, splat32(K_QUOTE)),
+                                                  _mm256_cmpeq_epi8(v, splat32(K_BACKSLASH))));
+    return _mm256_or_si256(acc, hit);
+}
+
+/* Whether trigger_bits_of32() sorts every byte as trigger_bits_of(v, true) does. */
+static SCAN32_TARGET bool scan32_agrees(void)
+{
+    for (unsigned c = 0; c < 256; c++) {
+        struct trigger_bits a = trigger_bits_of(_mm_set1_epi8((char)c), true);
+        struct trigger_bits b = trigger_bits_of32(_mm256_set1_epi8((char)c));
+        if ((a.high != 0) != (b.high != 0) || (a.assign != 0) != (b.assign != 0) ||
+            (a.other != 0) != (b.other != 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * scan16(s, start, end, true, ...) 32 bytes per step, for texts of 32 bytes
+ * or more: half the steps, and three-operand instructions.
+ */
+static SCAN32_TARGET uint32_t scan32(const struct evi_sanitizer *s, const uint8_t *start,
+                                     const uint8_t *end, bool *ret_valid, bool *ret_plain)
+{
+    const uint8_t *p = start, *next = start;
+    __m256i escape = _mm256_setzero_si256();
+    uint32_t mask = 0;
+    bool valid = true;
+
+    for (; end - p >= 32; p += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        struct trigger_bits bits = trigger_bits_of32(v);
+        if (ret_plain != NULL) {
+            escape = json_escape_acc32(escape, v);
+        }
+        if ((bits.assign | bits.other) != 0) {
+            mask |= ascii_anchors(s, start, p, end, bits);
+        }
+        if (bits.high != 0) {
+            next = check_high(p, end, bits.high, next, &valid);
+        }
+    }
+    if (p < end) {
+        /* The 32 that end the text less those already read. */
+        const uint8_t *block = end - 32;
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)block);
+        struct trigger_bits bits = trigger_bits_of32(v);
+        unsigned unread = 0xFFFFFFFFu << (p - block);
+        bits.high &= unread;
+        bits.assign &= unread;
+        bits.other &= unread;
+        if (ret_plain != NULL) {
+            escape = json_escape_acc32(escape, v);
+        }
+        if ((bits.assign | bits.other) != 0) {
+            mask |= ascii_anchors(s, start, block, end, bits);
+        }
+        if (bits.high != 0) {
+            (void)check_high(block, end, bits.high, next, &valid);
+        }
+    }
+    *ret_valid = valid;
+    if (ret_plain != NULL) {
+        *ret_plain = _mm256_movemask_epi8(escape) == 0;
+    }
+    return mask;
+}
+
+/* Whether this CPU runs scan32() and it agrees with the 16-byte scan. */
+static bool scan32_usable(void)
+{
+    return __builtin_cpu_supports("avx2") && scan32_agrees();
 }
 #endif
 
@@ -701,66 +1090,16 @@ static inline __attribute__((always_inline)) uint32_t prefilter_with(const struc
     bool valid = true;
 
 #if defined(__SSE2__)
-    if (fast && s->scan != SCAN_TABLE) {
-        /* 16 bytes per step: a bit per trigger byte, each visited in order. */
-        const bool builtin = s->scan == SCAN_BUILTIN;
-        __m128i escape = _mm_setzero_si128();
-        while (end - p >= 16) {
-            const uint8_t *block = p;
-            unsigned bits = trigger_bits(block, builtin);
-            if (ret_plain != NULL) {
-                escape = json_escape_acc(escape, block);
-            }
-            p = block + 16;
-            const uint8_t *next = block;
-            for (; bits != 0; bits &= bits - 1) {
-                const uint8_t *q = block + __builtin_ctz(bits);
-                if (q >= next) { /* not inside a UTF-8 sequence already read */
-                    next = at_trigger(trigger[*q], start, q, end, &mask, &valid, true);
-                }
-            }
-            if (next > p) {
-                p = next;
-            }
+    if (fast && s->scan == SCAN_BUILTIN) {
+#if SCAN32
+        if (s->scan32 && len >= 32) {
+            return scan32(s, start, end, ret_valid, ret_plain);
         }
-        if (p < end) {
-            /*
-             * The last 1..15 bytes in one step too (most fields are short): the
-             * 16 that end the text less those already read, or a copy padded
-             * with NULs (never a trigger) of a text shorter than 16.
-             */
-            const uint8_t *block;
-            unsigned bits;
-            if (len >= 16) {
-                block = end - 16;
-                bits = trigger_bits(block, builtin) & (0xFFFFu << (p - block));
-                if (ret_plain != NULL) {
-                    escape = json_escape_acc(escape, block); /* every byte is the text's */
-                }
-            } else {
-                /* Padded with 'a': neither a trigger nor a byte to escape. */
-                uint8_t padded[16];
-                memset(padded, 'a', sizeof(padded));
-                memcpy(padded, start, len);
-                block = start;
-                bits = trigger_bits(padded, builtin);
-                if (ret_plain != NULL) {
-                    escape = json_escape_acc(escape, padded);
-                }
-            }
-            const uint8_t *next = p;
-            for (; bits != 0; bits &= bits - 1) {
-                const uint8_t *q = block + __builtin_ctz(bits);
-                if (q >= next) {
-                    next = at_trigger(trigger[*q], start, q, end, &mask, &valid, true);
-                }
-            }
-        }
-        *ret_valid = valid;
-        if (ret_plain != NULL) {
-            *ret_plain = _mm_movemask_epi8(escape) == 0;
-        }
-        return mask;
+#endif
+        return scan16(s, start, end, true, ret_valid, ret_plain);
+    }
+    if (fast && s->scan == SCAN_HIGH) {
+        return scan16_high(s, start, end, ret_valid, ret_plain);
     }
 #endif
     if (ret_plain != NULL) {
@@ -798,6 +1137,16 @@ uint32_t evi_sanitize_prefilter(const struct evi_sanitizer *s, const char *text,
         return prefilter(s, text, len, ret_valid);
     }
     return prefilter_with(s, text, len, false, ret_valid, NULL);
+}
+
+bool evi_sanitizer_scan32(struct evi_sanitizer *s, bool on)
+{
+#if SCAN32
+    s->scan32 = on && s->scan == SCAN_BUILTIN && scan32_usable();
+#else
+    (void)on;
+#endif
+    return s->scan32;
 }
 
 /* ---- matching ---- */
@@ -1184,17 +1533,14 @@ static bool json_plain_quick(const char *text, size_t len)
     const uint8_t *p = (const uint8_t *)text;
     __m128i escape = _mm_setzero_si128();
     if (len < 16) {
-        uint8_t padded[16];
-        memset(padded, 'a', sizeof(padded));
-        if (len > 0) {
-            memcpy(padded, p, len);
-        }
-        escape = json_escape_acc(escape, padded);
+        escape = json_escape_acc(escape, load_short(p, len));
     } else {
         for (size_t i = 0; i + 16 <= len; i += 16) {
-            escape = json_escape_acc(escape, p + i);
+            escape =
+                json_escape_acc(escape, _mm_loadu_si128((const __m128i *)(const void *)(p + i)));
         }
-        escape = json_escape_acc(escape, p + len - 16);
+        escape =
+            json_escape_acc(escape, _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16)));
     }
     return _mm_movemask_epi8(escape) == 0;
 #else

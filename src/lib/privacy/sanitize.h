@@ -126,11 +126,19 @@ int evi_sanitize_json(const struct evi_sanitizer *s, const char *json, size_t le
  * For tests: the prefilter's verdict on text[0..len), the built-in patterns
  * whose anchor occurs (a bit per enum evi_builtin_pattern_id) and in
  * *ret_valid whether the text is valid UTF-8; fast as the sanitizer runs it
- * (16 bytes per step, the quick test of the bytes around a trigger before
- * the full one) or the reference (a byte at a time, the full test at every
+ * (16 or 32 bytes per step, the quick test of the bytes around a trigger
+ * before the full one) or the reference (a byte at a time, the full test at every
  * trigger byte). The two must agree on every text.
  */
 uint32_t evi_sanitize_prefilter(const struct evi_sanitizer *s, const char *text, size_t len,
                                 bool fast, bool *ret_valid);
+
+/*
+ * For tests: on a sanitizer with the built-in patterns, texts of 32 bytes or
+ * more are scanned 32 bytes per step with AVX2 where the CPU has it, else 16
+ * per step with SSE2; off turns the 32-byte scan off (and on back on), so that
+ * tests run both. Returns whether it is on. Call before sharing s.
+ */
+bool evi_sanitizer_scan32(struct evi_sanitizer *s, bool on);
 
 #endif
