@@ -102,8 +102,8 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
     if (policy == NULL && (policy = evi_policy_default()) == NULL) {
         return evi_error(-ENOMEM, "cannot build the default policy");
     }
-    size_t lengths[EVI_MAX_FIELDS];
-    r = evi_event_validate(schema, event, prefix, schema->count <= EVI_MAX_FIELDS ? lengths : NULL);
+    struct evi_rows rows;
+    r = evi_event_validate(schema, event, prefix, &rows);
     if (r < 0) {
         goto out;
     }
@@ -124,7 +124,7 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
         .sanitizer = policy->sanitizer,
         .level = ev_policy_level(policy, type),
         .max_bytes = data_budget(common->source_json),
-        .lengths = schema->count <= EVI_MAX_FIELDS ? lengths : NULL,
+        .rows = schema->masks ? &rows : NULL,
     };
     r = encode_fitting(schema, type, event, &d, &encoding, &w, &out->redacted, &out->truncated);
     if (r == EV_ETOOBIG) {

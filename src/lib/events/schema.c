@@ -80,7 +80,8 @@ static const struct evi_field actor_fields[] = {
     INT("uid", uid, struct ev_actor, 0, 4294967295LL, NULL, "numeric user id"),
     STR("user", user, struct ev_actor, 256, "user name"),
 };
-static const struct evi_schema actor_schema = {"actor", actor_fields, 3, sizeof(struct ev_actor)};
+static const struct evi_schema actor_schema = {
+    .name = "actor", .fields = actor_fields, .count = 3, .struct_size = sizeof(struct ev_actor)};
 
 static const struct evi_field finding_fields[] = {
     ENUM("confidence", confidence, struct ev_finding, evi_confidence_names,
@@ -107,8 +108,10 @@ static const struct evi_field finding_fields[] = {
      .enum_names = evi_finding_severity_names,
      .doc = "normalized severity (docs/INGEST.md maps each scanner's)"},
 };
-static const struct evi_schema finding_schema = {"finding", finding_fields, 7,
-                                                 sizeof(struct ev_finding)};
+static const struct evi_schema finding_schema = {.name = "finding",
+                                                 .fields = finding_fields,
+                                                 .count = 7,
+                                                 .struct_size = sizeof(struct ev_finding)};
 
 #define COUNT(n, member)                                                                           \
     {                                                                                              \
@@ -120,8 +123,10 @@ static const struct evi_field counts_fields[] = {
     COUNT("critical", critical), COUNT("high", high),     COUNT("info", info),
     COUNT("low", low),           COUNT("medium", medium),
 };
-static const struct evi_schema counts_schema = {"counts", counts_fields, 5,
-                                                sizeof(struct ev_finding_counts)};
+static const struct evi_schema counts_schema = {.name = "counts",
+                                                .fields = counts_fields,
+                                                .count = 5,
+                                                .struct_size = sizeof(struct ev_finding_counts)};
 
 static const struct evi_field mount_fields[] = {
     {.name = "destination",
@@ -134,7 +139,8 @@ static const struct evi_field mount_fields[] = {
     STR("source", source, struct ev_mount, 4096, "host path or volume name"),
     STR("type", type, struct ev_mount, 32, "bind, volume, tmpfs, ..."),
 };
-static const struct evi_schema mount_schema = {"mount", mount_fields, 4, sizeof(struct ev_mount)};
+static const struct evi_schema mount_schema = {
+    .name = "mount", .fields = mount_fields, .count = 4, .struct_size = sizeof(struct ev_mount)};
 
 /* ---- fields of every type ------------------------------------------------- */
 
@@ -473,6 +479,41 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const struct evi_field *)a)->name, ((const struct evi_field *)b)->name);
 }
 
+/* The set test of a merged row (enum evi_set_test): what field_set() in encode.c reads. */
+static void set_test_of(struct evi_field *f)
+{
+    f->set_offset = f->offset;
+    if (f->flags & EVI_DERIVED) {
+        f->set_test = EVI_SET_NEVER;
+        return;
+    }
+    switch (f->kind) {
+    case EV_FIELD_STRING:
+    case EV_FIELD_DIGEST:
+    case EV_FIELD_JSON: f->set_test = EVI_SET_POINTER; return;
+    case EV_FIELD_INT:
+        f->set_offset = f->offset + offsetof(struct ev_opt_int, set);
+        f->set_test = (f->flags & EVI_PLAIN_INT) ? EVI_SET_ALWAYS : EVI_SET_FLAG;
+        return;
+    case EV_FIELD_BOOL:
+        f->set_offset = f->offset + offsetof(struct ev_opt_bool, set);
+        f->set_test = EVI_SET_FLAG;
+        return;
+    case EV_FIELD_ENUM: f->set_test = EVI_SET_ENUM; return;
+    case EV_FIELD_STRINGS:
+        f->set_offset = f->offset + offsetof(struct ev_strings, count);
+        f->set_test = EVI_SET_COUNT;
+        return;
+    case EV_FIELD_OBJECTS:
+        /* The count beside the pointer, as the encoder reads it. */
+        f->set_offset = f->offset + sizeof(void *);
+        f->set_test = EVI_SET_COUNT;
+        return;
+    case EV_FIELD_CAPTURE:
+    case EV_FIELD_OBJECT: f->set_test = EVI_SET_ASK; return;
+    }
+}
+
 static void merge(void)
 {
     for (size_t t = 0; t < EV_TYPE_CUSTOM; t++) {
@@ -485,14 +526,34 @@ static void merge(void)
             merged_fields[t][n++] = tt->fields[i];
         }
         qsort(merged_fields[t], n, sizeof(struct evi_field), by_name);
+        struct evi_schema *s = &merged[t];
+        *s = (struct evi_schema){.name = tt->name,
+                                 .fields = merged_fields[t],
+                                 .count = n,
+                                 .struct_size = tt->struct_size};
+        s->masks = true;
         for (size_t i = 0; i < n; i++) {
             struct evi_field *f = &merged_fields[t][i];
+            uint64_t bit = (uint64_t)1 << i;
             f->name_len = strlen(f->name);
             while (f->kind == EV_FIELD_ENUM && f->enum_names[f->enum_count] != NULL) {
                 f->enum_count++;
             }
+            set_test_of(f);
+            if (!(f->flags & EVI_DERIVED) &&
+                ((f->flags & EVI_REQUIRED) || f->kind == EV_FIELD_OBJECT ||
+                 f->kind == EV_FIELD_OBJECTS)) {
+                s->checked |= bit;
+            }
+            if (f->flags & (EVI_DERIVED | EVI_OUT_DERIVED | EVI_CUT_MARK | EVI_REDACTED)) {
+                s->own_rules |= bit;
+            }
+            for (int level = 0; level < 3; level++) {
+                if ((int)f->level <= level) {
+                    s->kept[level] |= bit;
+                }
+            }
         }
-        merged[t] = (struct evi_schema){tt->name, merged_fields[t], n, tt->struct_size};
     }
 }
 

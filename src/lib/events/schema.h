@@ -36,9 +36,26 @@ enum {
     EVI_REDACTED = 1u << 6,    /* the derived "redacted" count, known only once the rest is out */
 };
 
+/*
+ * How to tell whether a row of a merged table is set without a switch on its kind: a load at
+ * set_offset in the event that is non-zero when it is (the same answer as the encoder's
+ * field_set()), or EVI_SET_ASK for the kinds that need more (captures, objects).
+ */
+enum evi_set_test {
+    EVI_SET_ASK = 0, /* not known (sub-schemas), or a capture or an object: ask field_set() */
+    EVI_SET_ALWAYS,  /* EVI_PLAIN_INT */
+    EVI_SET_POINTER, /* const char * (strings, digests, JSON) */
+    EVI_SET_FLAG,    /* the bool set of a struct ev_opt_int or ev_opt_bool */
+    EVI_SET_ENUM,    /* an int, 0 when unset */
+    EVI_SET_COUNT,   /* the size_t count of a list */
+    EVI_SET_NEVER,   /* EVI_DERIVED: not a value of the event */
+};
+
 struct evi_field {
     const char *name;
-    size_t name_len; /* strlen(name) in the merged tables (evi_schema_of); 0 = not known */
+    size_t name_len;        /* strlen(name) in the merged tables (evi_schema_of); 0 = not known */
+    unsigned char set_test; /* enum evi_set_test, in the merged tables; EVI_SET_ASK elsewhere */
+    size_t set_offset;      /* in the event struct, for set_test */
     enum ev_field_kind kind;
     unsigned flags;
     size_t offset;                 /* in the event struct (or the derived struct if EVI_DERIVED) */
@@ -62,6 +79,15 @@ struct evi_schema {
     const struct evi_field *fields;
     size_t count;
     size_t struct_size;
+    /*
+     * Row masks (bit i for row i) of the merged tables (evi_schema_of), which have at most
+     * EVI_MAX_FIELDS rows; all zero in the sub-schemas, which go row by row.
+     */
+    bool masks;
+    uint64_t checked;   /* validated even when unset: required rows, objects, lists of objects */
+    uint64_t own_rules; /* EVI_DERIVED, EVI_OUT_DERIVED, EVI_CUT_MARK, EVI_REDACTED: the encoder
+                           decides these itself */
+    uint64_t kept[3];   /* kept at each level (f->level <= level) */
 };
 
 /*
@@ -90,8 +116,9 @@ extern const struct evi_capture_limits evi_capture_limits[3];
 /* Finding messages are cut to this many bytes at level basic. */
 #define EVI_BASIC_MESSAGE_MAX 256
 
-/* Rows in a merged table at most. */
+/* Rows in a merged table at most (a bit each in the masks of struct evi_schema). */
 #define EVI_MAX_FIELDS 48
+_Static_assert(EVI_MAX_FIELDS <= 64, "row masks are uint64_t");
 
 /* The merged, sorted table of a built-in type (common fields included). */
 const struct evi_schema *evi_schema_of(enum ev_event_type type);
