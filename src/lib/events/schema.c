@@ -472,6 +472,7 @@ static const struct type_table type_tables[EV_TYPE_CUSTOM] = {
 
 static struct evi_field merged_fields[EV_TYPE_CUSTOM][MAX_FIELDS];
 static struct evi_schema merged[EV_TYPE_CUSTOM];
+static struct evi_set_probe merged_probes[EV_TYPE_CUSTOM][MAX_FIELDS];
 static pthread_once_t merged_once = PTHREAD_ONCE_INIT;
 
 static int by_name(const void *a, const void *b)
@@ -479,39 +480,74 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const struct evi_field *)a)->name, ((const struct evi_field *)b)->name);
 }
 
-/* The set test of a merged row (enum evi_set_test): what field_set() in encode.c reads. */
-static void set_test_of(struct evi_field *f)
+/*
+ * The set test of a merged row (enum evi_set_test) and where it loads: what evi_field_set()
+ * reads. -1 for the rows without one (EVI_PLAIN_INT, EVI_DERIVED, objects).
+ */
+static int set_test_of(const struct evi_field *f, size_t *ret_offset)
 {
-    f->set_offset = f->offset;
+    *ret_offset = f->offset;
     if (f->flags & EVI_DERIVED) {
-        f->set_test = EVI_SET_NEVER;
-        return;
+        return -1;
     }
     switch (f->kind) {
     case EV_FIELD_STRING:
     case EV_FIELD_DIGEST:
-    case EV_FIELD_JSON: f->set_test = EVI_SET_POINTER; return;
+    case EV_FIELD_JSON: return EVI_SET_POINTER;
     case EV_FIELD_INT:
-        f->set_offset = f->offset + offsetof(struct ev_opt_int, set);
-        f->set_test = (f->flags & EVI_PLAIN_INT) ? EVI_SET_ALWAYS : EVI_SET_FLAG;
-        return;
+        *ret_offset = f->offset + offsetof(struct ev_opt_int, set);
+        return (f->flags & EVI_PLAIN_INT) ? -1 : EVI_SET_FLAG;
     case EV_FIELD_BOOL:
-        f->set_offset = f->offset + offsetof(struct ev_opt_bool, set);
-        f->set_test = EVI_SET_FLAG;
-        return;
-    case EV_FIELD_ENUM: f->set_test = EVI_SET_ENUM; return;
+        *ret_offset = f->offset + offsetof(struct ev_opt_bool, set);
+        return EVI_SET_FLAG;
+    case EV_FIELD_ENUM: return EVI_SET_ENUM;
     case EV_FIELD_STRINGS:
-        f->set_offset = f->offset + offsetof(struct ev_strings, count);
-        f->set_test = EVI_SET_COUNT;
-        return;
+        *ret_offset = f->offset + offsetof(struct ev_strings, count);
+        return EVI_SET_COUNT;
     case EV_FIELD_OBJECTS:
         /* The count beside the pointer, as the encoder reads it. */
-        f->set_offset = f->offset + sizeof(void *);
-        f->set_test = EVI_SET_COUNT;
-        return;
-    case EV_FIELD_CAPTURE:
-    case EV_FIELD_OBJECT: f->set_test = EVI_SET_ASK; return;
+        *ret_offset = f->offset + sizeof(void *);
+        return EVI_SET_COUNT;
+    case EV_FIELD_CAPTURE: return EVI_SET_CAPTURE;
+    case EV_FIELD_OBJECT: return -1;
     }
+    return -1;
+}
+
+/* The masks and set probes of merged table s (struct evi_schema). */
+static void add_masks(struct evi_schema *s, struct evi_field *fields, struct evi_set_probe *probes)
+{
+    size_t n = 0;
+    s->masks = true;
+    for (size_t i = 0; i < s->count; i++) {
+        const struct evi_field *f = &fields[i];
+        uint64_t bit = (uint64_t)1 << i;
+        if (!(f->flags & EVI_DERIVED) && ((f->flags & EVI_REQUIRED) || f->kind == EV_FIELD_OBJECT ||
+                                          f->kind == EV_FIELD_OBJECTS)) {
+            s->checked |= bit;
+        }
+        if (f->flags & (EVI_DERIVED | EVI_OUT_DERIVED | EVI_CUT_MARK | EVI_REDACTED)) {
+            s->own_rules |= bit;
+        }
+        if (f->kind == EV_FIELD_INT && (f->flags & EVI_PLAIN_INT) && !(f->flags & EVI_DERIVED)) {
+            s->always_set |= bit;
+        }
+        for (int level = 0; level < 3; level++) {
+            if ((int)f->level <= level) {
+                s->kept[level] |= bit;
+            }
+        }
+    }
+    for (int t = 0; t < EVI_SET_TESTS; t++) {
+        for (size_t i = 0; i < s->count; i++) {
+            size_t offset;
+            if (set_test_of(&fields[i], &offset) == t) {
+                probes[n++] = (struct evi_set_probe){(uint32_t)offset, (uint32_t)i};
+            }
+        }
+        s->probe_end[t] = (uint8_t)n;
+    }
+    s->probes = probes;
 }
 
 static void merge(void)
@@ -531,29 +567,14 @@ static void merge(void)
                                  .fields = merged_fields[t],
                                  .count = n,
                                  .struct_size = tt->struct_size};
-        s->masks = true;
         for (size_t i = 0; i < n; i++) {
             struct evi_field *f = &merged_fields[t][i];
-            uint64_t bit = (uint64_t)1 << i;
             f->name_len = strlen(f->name);
             while (f->kind == EV_FIELD_ENUM && f->enum_names[f->enum_count] != NULL) {
                 f->enum_count++;
             }
-            set_test_of(f);
-            if (!(f->flags & EVI_DERIVED) &&
-                ((f->flags & EVI_REQUIRED) || f->kind == EV_FIELD_OBJECT ||
-                 f->kind == EV_FIELD_OBJECTS)) {
-                s->checked |= bit;
-            }
-            if (f->flags & (EVI_DERIVED | EVI_OUT_DERIVED | EVI_CUT_MARK | EVI_REDACTED)) {
-                s->own_rules |= bit;
-            }
-            for (int level = 0; level < 3; level++) {
-                if ((int)f->level <= level) {
-                    s->kept[level] |= bit;
-                }
-            }
         }
+        add_masks(s, merged_fields[t], merged_probes[t]);
     }
 }
 

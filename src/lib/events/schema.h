@@ -37,25 +37,29 @@ enum {
 };
 
 /*
- * How to tell whether a row of a merged table is set without a switch on its kind: a load at
- * set_offset in the event that is non-zero when it is (the same answer as the encoder's
- * field_set()), or EVI_SET_ASK for the kinds that need more (captures, objects).
+ * How to tell whether a row of a merged table is set without a switch on its kind: a load in
+ * the event that is non-zero when it is, the same answer as evi_field_set() (events.h).
+ * Captures are asked evi_capture_set(); objects are told by their own validation; EVI_PLAIN_INT
+ * rows are always set; EVI_DERIVED rows never are (they are not the event's).
  */
 enum evi_set_test {
-    EVI_SET_ASK = 0, /* not known (sub-schemas), or a capture or an object: ask field_set() */
-    EVI_SET_ALWAYS,  /* EVI_PLAIN_INT */
     EVI_SET_POINTER, /* const char * (strings, digests, JSON) */
     EVI_SET_FLAG,    /* the bool set of a struct ev_opt_int or ev_opt_bool */
     EVI_SET_ENUM,    /* an int, 0 when unset */
     EVI_SET_COUNT,   /* the size_t count of a list */
-    EVI_SET_NEVER,   /* EVI_DERIVED: not a value of the event */
+    EVI_SET_CAPTURE, /* a struct ev_capture */
+    EVI_SET_TESTS,
+};
+
+/* One row's set test: where to load, and the row's bit. */
+struct evi_set_probe {
+    uint32_t offset; /* in the event struct */
+    uint32_t row;
 };
 
 struct evi_field {
     const char *name;
-    size_t name_len;        /* strlen(name) in the merged tables (evi_schema_of); 0 = not known */
-    unsigned char set_test; /* enum evi_set_test, in the merged tables; EVI_SET_ASK elsewhere */
-    size_t set_offset;      /* in the event struct, for set_test */
+    size_t name_len; /* strlen(name) in the merged tables (evi_schema_of); 0 = not known */
     enum ev_field_kind kind;
     unsigned flags;
     size_t offset;                 /* in the event struct (or the derived struct if EVI_DERIVED) */
@@ -84,10 +88,15 @@ struct evi_schema {
      * EVI_MAX_FIELDS rows; all zero in the sub-schemas, which go row by row.
      */
     bool masks;
-    uint64_t checked;   /* validated even when unset: required rows, objects, lists of objects */
-    uint64_t own_rules; /* EVI_DERIVED, EVI_OUT_DERIVED, EVI_CUT_MARK, EVI_REDACTED: the encoder
-                           decides these itself */
-    uint64_t kept[3];   /* kept at each level (f->level <= level) */
+    uint64_t checked;    /* validated even when unset: required rows, objects, lists of objects */
+    uint64_t own_rules;  /* EVI_DERIVED, EVI_OUT_DERIVED, EVI_CUT_MARK, EVI_REDACTED: the encoder
+                            decides these itself */
+    uint64_t kept[3];    /* kept at each level (f->level <= level) */
+    uint64_t always_set; /* EVI_PLAIN_INT rows */
+    /* The set tests of the other rows that may be set, grouped by test: those of test t are
+     * probes[probe_end[t - 1]] to probes[probe_end[t]] (from 0 for the first). */
+    const struct evi_set_probe *probes;
+    uint8_t probe_end[EVI_SET_TESTS];
 };
 
 /*

@@ -272,11 +272,15 @@ static int validate_object(const struct evi_schema *schema, const void *obj,
         if (f->flags & EVI_DERIVED) {
             continue; /* EVI_OUT_DERIVED values given are checked like any other */
         }
+        if (quick && optional_unset(f, obj)) {
+            /* Unset, but for an optional bool, which optional_unset() passes either way. */
+            if (ret_any != NULL && f->kind == EV_FIELD_BOOL) {
+                any = any || ((const struct ev_opt_bool *)at(obj, f->offset))->set;
+            }
+            continue;
+        }
         if (ret_any != NULL && !any) {
             any = evi_field_set(f, at(obj, f->offset));
-        }
-        if (quick && optional_unset(f, obj)) {
-            continue;
         }
         size_t len;
         if (quick && f->kind == EV_FIELD_STRING && f->max > 0 &&
@@ -294,21 +298,30 @@ static int validate_object(const struct evi_schema *schema, const void *obj,
     return 0;
 }
 
-/* Whether row f of a merged table is set (enum evi_set_test), as evi_field_set() says. */
-static inline bool row_set(const struct evi_field *f, const void *obj)
+/* The rows of a merged table's event that are set, objects aside (evi_field_set() says the
+ * same; struct evi_schema.probes), a load per row. */
+static uint64_t rows_set(const struct evi_schema *schema, const void *event)
 {
-    const void *p = at(obj, f->set_offset);
-    switch ((enum evi_set_test)f->set_test) {
-    case EVI_SET_ALWAYS: return true;
-    case EVI_SET_POINTER: return *(const void *const *)p != NULL;
-    case EVI_SET_FLAG: return *(const bool *)p;
-    case EVI_SET_ENUM: return *(const int *)p != 0;
-    case EVI_SET_COUNT: return *(const size_t *)p != 0;
-    case EVI_SET_NEVER: return false;
-    case EVI_SET_ASK: break;
+    const struct evi_set_probe *p = schema->probes;
+    const uint8_t *end = schema->probe_end;
+    uint64_t set = schema->always_set;
+    size_t k = 0;
+    for (; k < end[EVI_SET_POINTER]; k++) {
+        set |= (uint64_t)(*(const void *const *)at(event, p[k].offset) != NULL) << p[k].row;
     }
-    /* A capture (an object's rows are told by its own validation). */
-    return f->kind == EV_FIELD_CAPTURE && evi_capture_set(p);
+    for (; k < end[EVI_SET_FLAG]; k++) {
+        set |= (uint64_t) * (const bool *)at(event, p[k].offset) << p[k].row;
+    }
+    for (; k < end[EVI_SET_ENUM]; k++) {
+        set |= (uint64_t)(*(const int *)at(event, p[k].offset) != 0) << p[k].row;
+    }
+    for (; k < end[EVI_SET_COUNT]; k++) {
+        set |= (uint64_t)(*(const size_t *)at(event, p[k].offset) != 0) << p[k].row;
+    }
+    for (; k < end[EVI_SET_CAPTURE]; k++) {
+        set |= (uint64_t)evi_capture_set(at(event, p[k].offset)) << p[k].row;
+    }
+    return set;
 }
 
 /*
@@ -321,10 +334,7 @@ static int validate_rows(const struct evi_schema *schema, const void *event,
                          const struct vpath *path, struct evi_rows *rows)
 {
     const struct evi_field *fields = schema->fields;
-    uint64_t set = 0;
-    for (size_t i = 0; i < schema->count; i++) {
-        set |= (uint64_t)row_set(&fields[i], event) << i;
-    }
+    uint64_t set = rows_set(schema, event);
     for (uint64_t todo = set | schema->checked; todo != 0; todo &= todo - 1) {
         size_t i = (size_t)__builtin_ctzll(todo);
         const struct evi_field *f = &fields[i];
@@ -335,6 +345,9 @@ static int validate_rows(const struct evi_schema *schema, const void *event,
                 continue;
             }
             r = validate_field(f, event, path, &rows->lengths[i], true);
+        } else if (f->kind == EV_FIELD_ENUM && *(const int *)p > 0 &&
+                   (size_t) * (const int *)p < f->enum_count) {
+            continue; /* a documented value, as validate_field() checks it */
         } else if (f->kind == EV_FIELD_OBJECT) {
             const struct vpath here = {path, f->name, 0};
             bool any;
