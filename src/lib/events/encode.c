@@ -214,23 +214,27 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
                        const struct evi_derived *derived, size_t *ret_redacted_at,
                        bool *ret_before_redacted);
 
+/* The value of a string row, len bytes. */
+static inline void put_string(struct enc *x, const struct evi_field *f, const char *s, size_t len)
+{
+    if (f->flags & EVI_CUT) {
+        /* Sanitized whole before the cut, so a secret across the cut is still found. */
+        put_text(x, s, len, f->cut[x->e->level], &x->cut);
+        return;
+    }
+    size_t cut = x->e->level == EV_LEVEL_BASIC ? f->basic_max : 0;
+    put_text(x, s, len, cut, NULL);
+}
+
 /* known_len: strlen() of a string row's value when validation took it, else SIZE_MAX. */
 static void put_field(struct enc *x, const struct evi_field *f, const void *p, size_t known_len)
 {
     struct evi_jsonw *w = x->w;
     switch (f->kind) {
-    case EV_FIELD_STRING: {
-        const char *s = *(const char *const *)p;
-        size_t len = known_len != SIZE_MAX ? known_len : strlen(s);
-        if (f->flags & EVI_CUT) {
-            /* Sanitized whole before the cut, so a secret across the cut is still found. */
-            put_text(x, s, len, f->cut[x->e->level], &x->cut);
-            return;
-        }
-        size_t cut = x->e->level == EV_LEVEL_BASIC ? f->basic_max : 0;
-        put_text(x, s, len, cut, NULL);
+    case EV_FIELD_STRING:
+        put_string(x, f, *(const char *const *)p,
+                   known_len != SIZE_MAX ? known_len : strlen(*(const char *const *)p));
         return;
-    }
     case EV_FIELD_DIGEST: {
         const char *s = *(const char *const *)p;
         evi_jsonw_string(w, s, strlen(s));
@@ -363,10 +367,21 @@ static void put_event(struct enc *x, const struct evi_schema *schema, const void
     for (; todo != 0; todo &= todo - 1) {
         size_t i = (size_t)__builtin_ctzll(todo);
         const struct evi_field *f = &fields[i];
-        /* Validation took the length of every set string row with a limit (of the event's). */
-        bool known =
-            f->kind == EV_FIELD_STRING && f->max > 0 && !(schema->own_rules & (todo & -todo));
-        put_row(x, fields, i, event, derived, known ? rows->lengths[i] : SIZE_MAX, &m);
+        if (schema->own_rules & (todo & -todo)) {
+            put_row(x, fields, i, event, derived, SIZE_MAX, &m);
+            continue;
+        }
+        /* A value of the event, set: put_row()'s last steps, a string's without put_field(). */
+        const void *p = at(event, f->offset);
+        evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
+        if (f->kind == EV_FIELD_STRING) {
+            /* Validation took the length of every set string row with a limit. */
+            const char *s = *(const char *const *)p;
+            put_string(x, f, s, f->max > 0 ? rows->lengths[i] : strlen(s));
+        } else {
+            put_field(x, f, p, SIZE_MAX);
+        }
+        m.any = true;
     }
     evi_jsonw_end_object(x->w);
 }
