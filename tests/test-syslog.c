@@ -503,8 +503,10 @@ static void test_copy_text(void **state)
     (void)state;
     char text[64], want[200], got[200];
     /* NULs at the start, the end, in runs and alone; every cut from nothing to past the end. */
-    static const char *const shapes[] = {"abcdef", "\1abc\1\1de\1", "\1\1\1\1", "a\1b\1c\1d",
-                                         "\1bcdefghijklmnopqrstuvwxyz\1"};
+    static const char *const shapes[] = {"abcdef",   "\1abc\1\1de\1", "\1\1\1\1",
+                                         "a\1b\1c\1d", "\1bcdefghijklmnopqrstuvwxyz\1",
+                                         /* a NUL only at the end, or only at the start */
+                                         "abcdefghijklmnopqrstuvwxyz0123456789\1", "\1abcdef"};
     for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
         size_t len = strlen(shapes[s]);
         for (size_t i = 0; i < len; i++) {
@@ -516,6 +518,12 @@ static void test_copy_text(void **state)
             char *cursor = got;
             struct ev_syslog_span span = {text, len};
             assert_ptr_equal(evi_syslog_copy_text(&cursor, span, max), got);
+            assert_int_equal((size_t)(cursor - got), n);
+            assert_memory_equal(got, want, n);
+            /* The out-of-line path alone, for the spans the inline one takes too. */
+            memset(got, 0x55, sizeof(got));
+            cursor = got;
+            assert_ptr_equal(evi_syslog_copy_text_slow(&cursor, span, max), got);
             assert_int_equal((size_t)(cursor - got), n);
             assert_memory_equal(got, want, n);
         }

@@ -179,7 +179,7 @@ out:
     return r;
 }
 
-const char *evi_syslog_copy_text(char **cursor, struct ev_syslog_span s, size_t max)
+const char *evi_syslog_copy_text_slow(char **cursor, struct ev_syslog_span s, size_t max)
 {
     char *start = *cursor, *p = start;
     size_t i = 0;
@@ -191,13 +191,6 @@ const char *evi_syslog_copy_text(char **cursor, struct ev_syslog_span s, size_t 
      * all): whole runs without NUL are copied at once up to that same bound.
      */
     size_t plain_max = max >= 2 ? max - 2 : 0;
-    if (s.len <= plain_max && memchr(s.ptr, '\0', s.len) == NULL) {
-        /* The common case, as the loop would copy it: no NUL, nothing cut. */
-        memcpy(p, s.ptr, s.len);
-        p[s.len] = '\0';
-        *cursor = p + s.len + 1;
-        return start;
-    }
     while (i < s.len && (size_t)(p - start) + 3 <= max) {
         const char *nul = memchr(s.ptr + i, '\0', s.len - i);
         size_t run = (nul != NULL ? (size_t)(nul - s.ptr) : s.len) - i;
