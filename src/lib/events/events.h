@@ -52,6 +52,8 @@ void evi_arena_free(struct evi_arena *arena);
 struct evi_rows {
     /* bit i: row i is not EVI_DERIVED and has a value (evi_field_set()) */
     uint64_t set;
+    /* evi_event_validate_known() only: string rows whose lengths[] the caller gave */
+    uint64_t known;
     /* the length of each set EV_FIELD_STRING row with a limit (max > 0); others unset */
     size_t lengths[EVI_MAX_FIELDS];
 };
@@ -66,6 +68,13 @@ struct evi_rows {
  */
 int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
                        struct evi_rows *ret_rows);
+/*
+ * evi_event_validate() with rows->known and those rows' lengths[] given by the caller: for
+ * each such row that is set (an EV_FIELD_STRING row of a merged table), the strlen() of its
+ * value, so that it is not measured again. Rows of rows->known that are not set are ignored.
+ */
+int evi_event_validate_known(const struct evi_schema *schema, const void *event, const char *prefix,
+                             struct evi_rows *rows);
 /* For tests: the same checks without the shortcuts (every row in order through the full
  * test); the result and ev_last_error() must be those of evi_event_validate(). */
 int evi_event_validate_reference(const struct evi_schema *schema, const void *event,
@@ -124,6 +133,26 @@ struct evi_encoding {
 int evi_event_encode(const struct evi_schema *schema, const void *event,
                      const struct evi_derived *derived, const struct evi_encoding *encoding,
                      struct evi_jsonw *w, unsigned *ret_redacted);
+
+/* The strings of a syslog event that ev_syslog_prepare() copies, whose lengths it knows. */
+enum evi_syslog_string {
+    EVI_SYSLOG_TIMESTAMP,
+    EVI_SYSLOG_HOSTNAME,
+    EVI_SYSLOG_APP_NAME,
+    EVI_SYSLOG_PROCID,
+    EVI_SYSLOG_MSGID,
+    EVI_SYSLOG_MESSAGE,
+    EVI_SYSLOG_STRINGS,
+};
+
+/*
+ * ev_syslog_event_prepare() for an event whose strings' lengths are known:
+ * lengths[k] is the strlen() of the string k (enum evi_syslog_string) when
+ * it is set (ignored when NULL). The same result, messages and bytes.
+ */
+int evi_syslog_event_prepare_known(const struct ev_policy *policy, const struct ev_syslog_event *e,
+                                   const size_t lengths[EVI_SYSLOG_STRINGS],
+                                   struct ev_prepared *out);
 
 /*
  * Sanitizes every string value of a canonical JSON object (sanitizer may be

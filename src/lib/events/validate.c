@@ -335,13 +335,20 @@ static int validate_rows(const struct evi_schema *schema, const void *event,
 {
     const struct evi_field *fields = schema->fields;
     uint64_t set = rows_set(schema, event);
+    uint64_t known = rows->known & set;
     for (uint64_t todo = set | schema->checked; todo != 0; todo &= todo - 1) {
         size_t i = (size_t)__builtin_ctzll(todo);
         const struct evi_field *f = &fields[i];
         const void *p = at(event, f->offset);
         int r;
         if (f->kind == EV_FIELD_STRING && f->max > 0) {
-            if (string_fits(f, *(const char *const *)p, &rows->lengths[i])) {
+            if (known & (todo & -todo)) {
+                /* Set, its length given: string_fits() without the strnlen. */
+                size_t len = rows->lengths[i];
+                if (len <= (size_t)f->max && (len > 0 || !(f->flags & EVI_REQUIRED))) {
+                    continue;
+                }
+            } else if (string_fits(f, *(const char *const *)p, &rows->lengths[i])) {
                 continue;
             }
             r = validate_field(f, event, path, &rows->lengths[i], true);
@@ -376,7 +383,11 @@ static int validate_event(const struct evi_schema *schema, const void *event, co
     }
     if (quick && schema->masks) {
         struct evi_rows own;
-        return validate_rows(schema, event, &root, rows != NULL ? rows : &own);
+        if (rows == NULL) {
+            own.known = 0;
+            rows = &own;
+        }
+        return validate_rows(schema, event, &root, rows);
     }
     return validate_object(schema, event, &root, quick, NULL);
 }
@@ -384,7 +395,16 @@ static int validate_event(const struct evi_schema *schema, const void *event, co
 int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
                        struct evi_rows *ret_rows)
 {
+    if (ret_rows != NULL) {
+        ret_rows->known = 0;
+    }
     return validate_event(schema, event, prefix, ret_rows, true);
+}
+
+int evi_event_validate_known(const struct evi_schema *schema, const void *event, const char *prefix,
+                             struct evi_rows *rows)
+{
+    return validate_event(schema, event, prefix, rows, true);
 }
 
 int evi_event_validate_reference(const struct evi_schema *schema, const void *event,

@@ -13,6 +13,7 @@
 #include <evident/syslog.h>
 
 #include "error.h"
+#include "events/events.h"
 #include "jsonw.h"
 #include "syslog/syslog-internal.h"
 
@@ -254,18 +255,32 @@ int ev_syslog_prepare(const struct ev_policy *policy, const struct ev_syslog_mes
     e.facility = EV_SYSLOG_FACILITY(message->facility);
     /* The header fields are printable ASCII (the parser checked); their limits are the schema's,
      * so a message not from ev_syslog_parse() is refused by validation, not cut. */
+    /* Each copy's length is what the cursor moved less its NUL (a copy holds none). */
+    size_t lengths[EVI_SYSLOG_STRINGS];
+    char *before = cursor;
     e.timestamp = evi_syslog_copy_text(&cursor, message->timestamp, SIZE_MAX);
+    lengths[EVI_SYSLOG_TIMESTAMP] = (size_t)(cursor - before) - 1;
+    before = cursor;
     e.hostname = evi_syslog_copy_text(&cursor, message->hostname, SIZE_MAX);
+    lengths[EVI_SYSLOG_HOSTNAME] = (size_t)(cursor - before) - 1;
+    before = cursor;
     e.app_name = evi_syslog_copy_text(&cursor, message->app_name, SIZE_MAX);
+    lengths[EVI_SYSLOG_APP_NAME] = (size_t)(cursor - before) - 1;
+    before = cursor;
     e.procid = evi_syslog_copy_text(&cursor, message->procid, SIZE_MAX);
+    lengths[EVI_SYSLOG_PROCID] = (size_t)(cursor - before) - 1;
+    before = cursor;
     e.msgid = evi_syslog_copy_text(&cursor, message->msgid, SIZE_MAX);
+    lengths[EVI_SYSLOG_MSGID] = (size_t)(cursor - before) - 1;
+    before = cursor;
     /* Cut to the schema's input bound; every level keeps less than that anyway. */
     e.message = evi_syslog_copy_text(&cursor, message->msg, EV_SYSLOG_MAX_BYTES);
+    lengths[EVI_SYSLOG_MESSAGE] = (size_t)(cursor - before) - 1;
     e.structured_data_json = sd;
     if (sd_truncated) {
         e.structured_data_truncated = EV_SOME_BOOL(true);
     }
-    r = ev_syslog_event_prepare(policy, &e, out);
+    r = evi_syslog_event_prepare_known(policy, &e, lengths, out);
 out:
     free(sd);
     if (strings != local) {
