@@ -130,8 +130,14 @@ static void check_rows(const struct evi_schema *s, bool top)
             }
             assert_true(f->enum_count == 0 || f->enum_count == n);
             assert_true(!top || f->enum_count == n);
+            /* The names' lengths the encoder takes instead of strlen(). */
+            assert_true(!top || f->enum_name_lens != NULL);
+            for (size_t k = 0; f->enum_name_lens != NULL && k < n; k++) {
+                assert_int_equal(f->enum_name_lens[k], strlen(f->enum_names[k]));
+            }
         } else {
             assert_int_equal(f->enum_count, 0);
+            assert_null(f->enum_name_lens);
         }
         if (f->sub != NULL) {
             check_rows(f->sub, false);

@@ -247,8 +247,10 @@ static void put_field(struct enc *x, const struct evi_field *f, const void *p, s
     case EV_FIELD_BOOL: evi_jsonw_bool(w, ((const struct ev_opt_bool *)p)->value); return;
     case EV_FIELD_ENUM: {
         /* The schema's own names: plain ASCII, nothing to escape (test_schema_precomputed). */
-        const char *name = f->enum_names[*(const int *)p];
-        evi_jsonw_plain_string(w, name, strlen(name));
+        int v = *(const int *)p;
+        const char *name = f->enum_names[v];
+        evi_jsonw_plain_string(w, name,
+                               f->enum_name_lens != NULL ? f->enum_name_lens[v] : strlen(name));
         return;
     }
     case EV_FIELD_STRINGS: {

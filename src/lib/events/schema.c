@@ -473,6 +473,9 @@ static const struct type_table type_tables[EV_TYPE_CUSTOM] = {
 static struct evi_field merged_fields[EV_TYPE_CUSTOM][MAX_FIELDS];
 static struct evi_schema merged[EV_TYPE_CUSTOM];
 static struct evi_set_probe merged_probes[EV_TYPE_CUSTOM][MAX_FIELDS];
+/* The lengths of the enum rows' names, for the encoder (evi_field.enum_name_lens). */
+#define MAX_ENUM_NAMES 32
+static uint8_t merged_enum_lens[EV_TYPE_CUSTOM][MAX_FIELDS][MAX_ENUM_NAMES];
 static pthread_once_t merged_once = PTHREAD_ONCE_INIT;
 
 static int by_name(const void *a, const void *b)
@@ -572,6 +575,15 @@ static void merge(void)
             f->name_len = strlen(f->name);
             while (f->kind == EV_FIELD_ENUM && f->enum_names[f->enum_count] != NULL) {
                 f->enum_count++;
+            }
+            if (f->kind == EV_FIELD_ENUM && f->enum_count <= MAX_ENUM_NAMES) {
+                bool fits = true;
+                for (size_t v = 0; v < f->enum_count; v++) {
+                    size_t len = strlen(f->enum_names[v]);
+                    fits = fits && len <= UINT8_MAX;
+                    merged_enum_lens[t][i][v] = (uint8_t)len;
+                }
+                f->enum_name_lens = fits ? merged_enum_lens[t][i] : NULL;
             }
         }
         add_masks(s, merged_fields[t], merged_probes[t]);

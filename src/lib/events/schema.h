@@ -71,11 +71,12 @@ struct evi_field {
     size_t cut[3];                 /* EVI_CUT strings: escaped bytes kept at each level */
     enum ev_level level;           /* kept at this level and above */
     const char *const *enum_names; /* EV_FIELD_ENUM: index = C enum value, [0] unused */
-    size_t enum_count;            /* its names ([0] included) in the merged tables; 0 = not known */
-    const struct evi_schema *sub; /* EV_FIELD_OBJECT(S) */
-    size_t item_size;             /* EV_FIELD_OBJECTS: sizeof one element */
-    const char *unit;             /* "ms", "bytes", ... or NULL */
-    const char *doc;              /* one line for docs/EVENTS.md */
+    size_t enum_count; /* its names ([0] included) in the merged tables; 0 = not known */
+    const uint8_t *enum_name_lens; /* strlen() of each of them in the merged tables, or NULL */
+    const struct evi_schema *sub;  /* EV_FIELD_OBJECT(S) */
+    size_t item_size;              /* EV_FIELD_OBJECTS: sizeof one element */
+    const char *unit;              /* "ms", "bytes", ... or NULL */
+    const char *doc;               /* one line for docs/EVENTS.md */
 };
 
 struct evi_schema {
