@@ -130,8 +130,14 @@ static void check_rows(const struct evi_schema *s, bool top)
             }
             assert_true(f->enum_count == 0 || f->enum_count == n);
             assert_true(!top || f->enum_count == n);
+            /* The names' lengths the encoder takes instead of strlen(). */
+            assert_true(!top || f->enum_name_lens != NULL);
+            for (size_t k = 0; f->enum_name_lens != NULL && k < n; k++) {
+                assert_int_equal(f->enum_name_lens[k], strlen(f->enum_names[k]));
+            }
         } else {
             assert_int_equal(f->enum_count, 0);
+            assert_null(f->enum_name_lens);
         }
         if (f->sub != NULL) {
             check_rows(f->sub, false);
@@ -163,16 +169,16 @@ static char *encode_with(const struct evi_schema *schema, const void *event,
                          const struct evi_sanitizer *sanitizer, enum ev_level level,
                          bool known_lengths, unsigned *ret_redacted)
 {
-    size_t lengths[EVI_MAX_FIELDS];
+    struct evi_rows rows;
     struct evi_derived d;
     struct evi_arena arena = {0};
     struct evi_jsonw w;
-    tu_ok(evi_event_validate(schema, event, "syslog", lengths));
+    tu_ok(evi_event_validate(schema, event, "syslog", &rows));
     tu_ok(evi_event_derive(EV_TYPE_SYSLOG, event, &d, &arena));
     struct evi_encoding e = {.sanitizer = sanitizer,
                              .level = level,
                              .max_bytes = EV_ENTRY_MAX_BYTES,
-                             .lengths = known_lengths ? lengths : NULL};
+                             .rows = known_lengths ? &rows : NULL};
     evi_jsonw_init(&w, 0);
     tu_ok(evi_event_encode(schema, event, &d, &e, &w, ret_redacted));
     evi_arena_free(&arena);
@@ -250,11 +256,32 @@ static void *pool_alloc(struct pool *pool, size_t size)
     return p;
 }
 
-/* A string of len bytes. */
-static const char *random_text(struct pool *pool, size_t len)
+/* Frees what random_object() took. */
+static void pool_free(struct pool *pool)
 {
+    for (size_t k = 0; k < pool->count; k++) {
+        free(pool->blocks[k]);
+    }
+    free(pool);
+}
+
+/* A string of len bytes: plain, or with bytes to escape, UTF-8 (maybe cut), a secret. */
+static const char *random_text(struct pool *pool, uint64_t *rng, size_t len)
+{
+    static const char *const pieces[] = {"s", "\"", "\\", "\n", "\x01", "\xC3\xA9", "\xFF",
+                                         "password=hunter2 ", "AKIAIOSFODNN7EXAMPLE "};
     char *t = pool_alloc(pool, len + 1);
-    memset(t, 's', len);
+    uint64_t r = tu_next_random(rng);
+    if (r % 2 == 0) {
+        memset(t, 's', len);
+        return t;
+    }
+    for (size_t at = 0; at < len;) {
+        const char *piece = pieces[tu_next_random(rng) % (sizeof(pieces) / sizeof(*pieces))];
+        size_t n = strlen(piece) < len - at ? strlen(piece) : len - at;
+        memcpy(t + at, piece, n);
+        at += n;
+    }
     return t;
 }
 
@@ -290,12 +317,14 @@ static void random_object(struct pool *pool, uint64_t *rng, const struct evi_sch
         }
         switch (f->kind) {
         case EV_FIELD_STRING:
-            *(const char **)p = random_text(pool, random_len(rng, (size_t)f->max));
+            *(const char **)p = random_text(pool, rng, random_len(rng, (size_t)f->max));
             break;
         case EV_FIELD_DIGEST:
             *(const char **)p = r % 2 ? SHA_HELLO : "not-a-digest";
             break;
-        case EV_FIELD_JSON: *(const char **)p = "{}"; break;
+        case EV_FIELD_JSON:
+            *(const char **)p = r % 2 ? "{}" : "{\"z\":[1,true],\"a\":\"password=hunter2\"}";
+            break;
         case EV_FIELD_INT:
             if (f->flags & EVI_PLAIN_INT) {
                 *(int64_t *)p = random_int(rng, f);
@@ -317,7 +346,7 @@ static void random_object(struct pool *pool, uint64_t *rng, const struct evi_sch
             size_t count = r % 5 == 0 ? (size_t)f->max + 1 : r % 3;
             const char **items = pool_alloc(pool, (count + 1) * sizeof(*items));
             for (size_t k = 0; k < count; k++) {
-                items[k] = random_text(pool, random_len(rng, f->item_max));
+                items[k] = random_text(pool, rng, random_len(rng, f->item_max));
             }
             l->items = items;
             l->count = count;
@@ -325,6 +354,11 @@ static void random_object(struct pool *pool, uint64_t *rng, const struct evi_sch
         }
         case EV_FIELD_CAPTURE: {
             struct ev_capture *c = (struct ev_capture *)(void *)p;
+            if (r % 5 == 1) {
+                c->data = "print(\"password=hunter2\")\n";
+                c->len = strlen(c->data);
+                break;
+            }
             c->sha256 = r % 2 ? SHA_OOPS : "bad";
             c->bytes = EV_SOME_INT(r % 4 == 0 ? -1 : 5);
             break;
@@ -367,8 +401,8 @@ static void test_validate_matches_reference(void **state)
             assert_non_null(pool);
             void *event = pool_alloc(pool, s->struct_size);
             random_object(pool, &rng, s, event, 0);
-            size_t lengths[EVI_MAX_FIELDS];
-            int quick = evi_event_validate(s, event, "data", lengths);
+            struct evi_rows rows;
+            int quick = evi_event_validate(s, event, "data", &rows);
             char message[512];
             (void)snprintf(message, sizeof(message), "%s", quick < 0 ? ev_last_error() : "");
             int reference = evi_event_validate_reference(s, event, "data");
@@ -384,18 +418,84 @@ static void test_validate_matches_reference(void **state)
                     }
                     const char *v = *(const char *const *)((const char *)event + f->offset);
                     if (v != NULL) {
-                        assert_int_equal(lengths[i], strlen(v));
+                        assert_int_equal(rows.lengths[i], strlen(v));
                     }
                 }
             }
-            for (size_t k = 0; k < pool->count; k++) {
-                free(pool->blocks[k]);
-            }
-            free(pool);
+            pool_free(pool);
         }
         /* Both ways out are taken (the events are not all refused). */
         assert_true(valid > 10 && valid < 2990);
     }
+}
+
+/*
+ * The encoder driven by the rows validation saw set (evi_rows) against the
+ * one that asks every row of the table in turn: for random valid events of
+ * every type (unset rows, strings at their limits, escapes, UTF-8, secrets,
+ * captures, objects and lists), the rows' set mask is evi_field_set()'s and
+ * the bytes and the redacted count are the same at every level, with and
+ * without the sanitizer.
+ */
+static void test_encode_rows_match_reference(void **state)
+{
+    (void)state;
+    uint64_t rng = 9001;
+    struct evi_sanitizer *sanitizer = NULL;
+    tu_ok(evi_sanitizer_new(true, NULL, 0, &sanitizer));
+    for (int t = 0; t < EV_TYPE_CUSTOM; t++) {
+        const struct evi_schema *s = evi_schema_of((enum ev_event_type)t);
+        size_t encoded = 0;
+        assert_true(s->masks);
+        for (int round = 0; round < 40000 && encoded < 1200; round++) {
+            struct pool *pool = calloc(1, sizeof(*pool));
+            assert_non_null(pool);
+            void *event = pool_alloc(pool, s->struct_size);
+            random_object(pool, &rng, s, event, 0);
+            struct evi_rows rows;
+            struct evi_derived d;
+            struct evi_arena arena = {0};
+            if (evi_event_validate(s, event, "data", &rows) < 0 ||
+                evi_event_derive((enum ev_event_type)t, event, &d, &arena) < 0) {
+                evi_arena_free(&arena);
+                pool_free(pool);
+                continue;
+            }
+            for (size_t i = 0; i < s->count; i++) {
+                const struct evi_field *f = &s->fields[i];
+                bool set = !(f->flags & EVI_DERIVED) &&
+                           evi_field_set(f, (const char *)event + f->offset);
+                assert_int_equal((rows.set >> i) & 1, set);
+            }
+            for (int level = EV_LEVEL_MINIMAL; level <= EV_LEVEL_COMPREHENSIVE; level++) {
+                for (int sanitize = 0; sanitize <= 1; sanitize++) {
+                    struct evi_encoding e = {.sanitizer = sanitize ? sanitizer : NULL,
+                                             .level = (enum ev_level)level,
+                                             .max_bytes = EV_ENTRY_MAX_BYTES};
+                    struct evi_jsonw fast, reference;
+                    unsigned fast_redacted = 0, reference_redacted = 0;
+                    evi_jsonw_init(&fast, 0);
+                    evi_jsonw_init(&reference, 0);
+                    int r = evi_event_encode(s, event, &d, &e, &reference, &reference_redacted);
+                    e.rows = &rows;
+                    assert_int_equal(evi_event_encode(s, event, &d, &e, &fast, &fast_redacted), r);
+                    if (r == 0) {
+                        assert_string_equal(fast.data, reference.data);
+                        assert_int_equal(fast_redacted, reference_redacted);
+                        encoded++;
+                    }
+                    evi_jsonw_free(&fast);
+                    evi_jsonw_free(&reference);
+                }
+            }
+            evi_arena_free(&arena);
+            pool_free(pool);
+        }
+        /* Enough events of each type got through to compare. */
+        print_message("%s: %zu encodings compared\n", s->name, encoded);
+        assert_true(encoded >= 300);
+    }
+    evi_sanitizer_free(sanitizer);
 }
 
 static void test_events_md_matches_table(void **state)
@@ -1237,6 +1337,7 @@ int main(void)
         cmocka_unit_test(test_schema_precomputed),
         cmocka_unit_test(test_encode_known_lengths),
         cmocka_unit_test(test_validate_matches_reference),
+        cmocka_unit_test(test_encode_rows_match_reference),
         cmocka_unit_test(test_jsonw_matches_jansson),
         cmocka_unit_test(test_string_scan_boundaries),
         cmocka_unit_test(test_jsonw_string_at_limit),

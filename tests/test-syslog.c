@@ -503,8 +503,10 @@ static void test_copy_text(void **state)
     (void)state;
     char text[64], want[200], got[200];
     /* NULs at the start, the end, in runs and alone; every cut from nothing to past the end. */
-    static const char *const shapes[] = {"abcdef", "\1abc\1\1de\1", "\1\1\1\1", "a\1b\1c\1d",
-                                         "\1bcdefghijklmnopqrstuvwxyz\1"};
+    static const char *const shapes[] = {"abcdef",   "\1abc\1\1de\1", "\1\1\1\1",
+                                         "a\1b\1c\1d", "\1bcdefghijklmnopqrstuvwxyz\1",
+                                         /* a NUL only at the end, or only at the start */
+                                         "abcdefghijklmnopqrstuvwxyz0123456789\1", "\1abcdef"};
     for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
         size_t len = strlen(shapes[s]);
         for (size_t i = 0; i < len; i++) {
@@ -518,6 +520,12 @@ static void test_copy_text(void **state)
             assert_ptr_equal(evi_syslog_copy_text(&cursor, span, max), got);
             assert_int_equal((size_t)(cursor - got), n);
             assert_memory_equal(got, want, n);
+            /* The out-of-line path alone, for the spans the inline one takes too. */
+            memset(got, 0x55, sizeof(got));
+            cursor = got;
+            assert_ptr_equal(evi_syslog_copy_text_slow(&cursor, span, max), got);
+            assert_int_equal((size_t)(cursor - got), n);
+            assert_memory_equal(got, want, n);
         }
         char *cursor = got;
         struct ev_syslog_span span = {text, len};
@@ -529,6 +537,111 @@ static void test_copy_text(void **state)
     struct ev_syslog_span absent = {NULL, 0};
     assert_null(evi_syslog_copy_text(&cursor, absent, SIZE_MAX));
     assert_ptr_equal(cursor, got);
+}
+
+/* A span of random bytes (NUL, escapes, UTF-8, invalid UTF-8, a secret) of a length around
+ * limit, or absent. */
+static struct ev_syslog_span random_span(uint64_t *rng, char *buf, size_t limit)
+{
+    static const char *const pieces[] = {"a", "\0", "\"", "\\", "\n", "\xC3\xA9", "\xFF",
+                                         "password=hunter2 "};
+    size_t len;
+    switch (tu_next_random(rng) % 6) {
+    case 0: return (struct ev_syslog_span){NULL, 0};
+    case 1: len = limit; break;
+    case 2: len = limit + 1; break;
+    case 3: len = limit > 0 ? limit - 1 : 0; break;
+    case 4: len = limit / 3 + 1; break; /* over the limit if it has NULs (3 bytes each) */
+    default: len = tu_next_random(rng) % 12; break;
+    }
+    for (size_t at = 0; at < len;) {
+        const char *piece = pieces[tu_next_random(rng) % (sizeof(pieces) / sizeof(*pieces))];
+        size_t n = piece[0] == '\0' ? 1 : strlen(piece);
+        n = n < len - at ? n : len - at;
+        memcpy(buf + at, piece, n);
+        at += n;
+    }
+    return (struct ev_syslog_span){buf, len};
+}
+
+/* A span copied as the byte-by-byte reference does it (NULL when absent). */
+static const char *reference_copy(char **cursor, struct ev_syslog_span s, size_t max)
+{
+    if (s.ptr == NULL) {
+        return NULL;
+    }
+    char *start = *cursor;
+    *cursor += copy_reference(start, s.ptr, s.len, max);
+    return start;
+}
+
+/*
+ * ev_syslog_prepare(), which hands validation the lengths of the strings it
+ * copied, against the event built by hand (the reference copy) through
+ * ev_syslog_event_prepare(), which measures them: the same result, message
+ * and bytes for random messages (NULs, escapes, UTF-8, secrets, every field
+ * absent, at, under and over its limit, a long MSG) at every level.
+ */
+static void test_prepare_known_lengths(void **state)
+{
+    (void)state;
+    static char texts[6][EV_SYSLOG_MAX_BYTES], copies[3 * 6 * 1024 + 6 * 70000];
+    static const size_t limits[6] = {EV_SYSLOG_MAX_TIMESTAMP, EV_SYSLOG_MAX_HOSTNAME,
+                                     EV_SYSLOG_MAX_APP_NAME,  EV_SYSLOG_MAX_PROCID,
+                                     EV_SYSLOG_MAX_MSGID,     300};
+    struct ev_policy *policies[3];
+    uint64_t rng = 5424;
+    size_t refused = 0;
+    for (int level = 0; level < 3; level++) {
+        policies[level] = policy_with((enum ev_level)level, EV_SEV_DEBUG);
+    }
+    for (int round = 0; round < 3000; round++) {
+        struct ev_syslog_message m = {
+            .format = round % 2 ? EV_SYSLOG_RFC5424 : EV_SYSLOG_RFC3164,
+            .facility = (int)(tu_next_random(&rng) % 24),
+            .severity = (int)(tu_next_random(&rng) % 8),
+        };
+        struct ev_syslog_span *spans[6] = {&m.timestamp, &m.hostname, &m.app_name,
+                                           &m.procid,    &m.msgid,    &m.msg};
+        for (size_t k = 0; k < 6; k++) {
+            size_t limit = k == 5 && round % 50 == 0 ? EV_SYSLOG_MAX_BYTES - 1 : limits[k];
+            *spans[k] = random_span(&rng, texts[k], limit);
+        }
+        struct ev_syslog_event e = {
+            .common = {.severity = EV_SOME_INT(m.severity), .source_json = SOURCE},
+            .format = m.format,
+            .facility = EV_SYSLOG_FACILITY(m.facility),
+        };
+        char *cursor = copies;
+        e.timestamp = reference_copy(&cursor, m.timestamp, SIZE_MAX);
+        e.hostname = reference_copy(&cursor, m.hostname, SIZE_MAX);
+        e.app_name = reference_copy(&cursor, m.app_name, SIZE_MAX);
+        e.procid = reference_copy(&cursor, m.procid, SIZE_MAX);
+        e.msgid = reference_copy(&cursor, m.msgid, SIZE_MAX);
+        e.message = reference_copy(&cursor, m.msg, EV_SYSLOG_MAX_BYTES);
+        struct ev_policy *policy = policies[round % 3];
+        struct ev_prepared fast, reference;
+        int r = ev_syslog_event_prepare(policy, &e, &reference);
+        char message[512];
+        (void)snprintf(message, sizeof(message), "%s", r < 0 ? ev_last_error() : "");
+        assert_int_equal(ev_syslog_prepare(policy, &m, SOURCE, &fast), r);
+        if (r < 0) {
+            assert_string_equal(ev_last_error(), message);
+            refused++;
+            continue;
+        }
+        assert_int_equal(fast.dropped, reference.dropped);
+        assert_int_equal(fast.redacted, reference.redacted);
+        assert_int_equal(fast.event.severity, reference.event.severity);
+        assert_string_equal(fast.event.data_json, reference.event.data_json);
+        ev_prepared_release(&fast);
+        ev_prepared_release(&reference);
+    }
+    /* Both ways out are taken. */
+    assert_true(refused > 100 && refused < 2900);
+    for (int level = 0; level < 3; level++) {
+        ev_policy_free(policies[level]);
+    }
 }
 
 static void test_facility_names(void **state)
@@ -893,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_timestamp_shape),
         cmocka_unit_test(test_header_field_scan),
         cmocka_unit_test(test_copy_text),
+        cmocka_unit_test(test_prepare_known_lengths),
         cmocka_unit_test(test_facility_names),
         cmocka_unit_test(test_frame_octet_counting),
         cmocka_unit_test(test_frame_lines),

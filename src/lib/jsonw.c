@@ -63,7 +63,8 @@ bool evi_jsonw_grow(struct evi_jsonw *w, size_t more)
     while (cap < w->len + more + 1) {
         cap *= 2;
     }
-    char *data = realloc(w->data, cap);
+    /* A writer's first buffer from malloc: realloc(NULL) is the same with a call more. */
+    char *data = w->data != NULL ? realloc(w->data, cap) : malloc(cap);
     if (data == NULL) {
         w->error = -ENOMEM;
         return false;

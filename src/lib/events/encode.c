@@ -128,11 +128,6 @@ static void put_capture_text(struct enc *x, const struct ev_capture *c, size_t l
     }
 }
 
-static bool capture_set(const struct ev_capture *c)
-{
-    return c->data != NULL || c->sha256 != NULL || c->bytes.set;
-}
-
 static void put_capture(struct enc *x, const struct ev_capture *c, size_t limit)
 {
     evi_jsonw_begin_object(x->w);
@@ -204,33 +199,11 @@ static void put_json(struct enc *x, const char *path, const char *text)
     free(owned);
 }
 
-static bool object_set(const struct evi_schema *schema, const void *obj);
-
-/* Whether a field has a value to write (derived fields are read from derived). Inline: it is
- * asked for every row of every event, and is mostly one load. */
-static inline __attribute__((always_inline)) bool field_set(const struct evi_field *f,
-                                                            const void *p)
-{
-    switch (f->kind) {
-    case EV_FIELD_STRING:
-    case EV_FIELD_DIGEST:
-    case EV_FIELD_JSON: return *(const char *const *)p != NULL;
-    case EV_FIELD_INT: return (f->flags & EVI_PLAIN_INT) || ((const struct ev_opt_int *)p)->set;
-    case EV_FIELD_BOOL: return ((const struct ev_opt_bool *)p)->set;
-    case EV_FIELD_ENUM: return *(const int *)p != 0;
-    case EV_FIELD_STRINGS: return ((const struct ev_strings *)p)->count > 0;
-    case EV_FIELD_CAPTURE: return capture_set(p);
-    case EV_FIELD_OBJECT: return object_set(f->sub, p);
-    case EV_FIELD_OBJECTS: return *(const size_t *)((const char *)p + sizeof(void *)) > 0;
-    }
-    return false;
-}
-
-static bool object_set(const struct evi_schema *schema, const void *obj)
+bool evi_object_set(const struct evi_schema *schema, const void *obj)
 {
     for (size_t i = 0; i < schema->count; i++) {
         const struct evi_field *f = &schema->fields[i];
-        if (!(f->flags & EVI_DERIVED) && field_set(f, at(obj, f->offset))) {
+        if (!(f->flags & EVI_DERIVED) && evi_field_set(f, at(obj, f->offset))) {
             return true;
         }
     }
@@ -241,23 +214,27 @@ static void put_object(struct enc *x, const struct evi_schema *schema, const voi
                        const struct evi_derived *derived, size_t *ret_redacted_at,
                        bool *ret_before_redacted);
 
+/* The value of a string row, len bytes. */
+static inline void put_string(struct enc *x, const struct evi_field *f, const char *s, size_t len)
+{
+    if (f->flags & EVI_CUT) {
+        /* Sanitized whole before the cut, so a secret across the cut is still found. */
+        put_text(x, s, len, f->cut[x->e->level], &x->cut);
+        return;
+    }
+    size_t cut = x->e->level == EV_LEVEL_BASIC ? f->basic_max : 0;
+    put_text(x, s, len, cut, NULL);
+}
+
 /* known_len: strlen() of a string row's value when validation took it, else SIZE_MAX. */
 static void put_field(struct enc *x, const struct evi_field *f, const void *p, size_t known_len)
 {
     struct evi_jsonw *w = x->w;
     switch (f->kind) {
-    case EV_FIELD_STRING: {
-        const char *s = *(const char *const *)p;
-        size_t len = known_len != SIZE_MAX ? known_len : strlen(s);
-        if (f->flags & EVI_CUT) {
-            /* Sanitized whole before the cut, so a secret across the cut is still found. */
-            put_text(x, s, len, f->cut[x->e->level], &x->cut);
-            return;
-        }
-        size_t cut = x->e->level == EV_LEVEL_BASIC ? f->basic_max : 0;
-        put_text(x, s, len, cut, NULL);
+    case EV_FIELD_STRING:
+        put_string(x, f, *(const char *const *)p,
+                   known_len != SIZE_MAX ? known_len : strlen(*(const char *const *)p));
         return;
-    }
     case EV_FIELD_DIGEST: {
         const char *s = *(const char *const *)p;
         evi_jsonw_string(w, s, strlen(s));
@@ -270,8 +247,10 @@ static void put_field(struct enc *x, const struct evi_field *f, const void *p, s
     case EV_FIELD_BOOL: evi_jsonw_bool(w, ((const struct ev_opt_bool *)p)->value); return;
     case EV_FIELD_ENUM: {
         /* The schema's own names: plain ASCII, nothing to escape (test_schema_precomputed). */
-        const char *name = f->enum_names[*(const int *)p];
-        evi_jsonw_plain_string(w, name, strlen(name));
+        int v = *(const int *)p;
+        const char *name = f->enum_names[v];
+        evi_jsonw_plain_string(w, name,
+                               f->enum_name_lens != NULL ? f->enum_name_lens[v] : strlen(name));
         return;
     }
     case EV_FIELD_STRINGS: {
@@ -299,69 +278,112 @@ static void put_field(struct enc *x, const struct evi_field *f, const void *p, s
     }
 }
 
+/* Where put_object() is in an object: what the rows with rules of their own look at. */
+struct members {
+    bool any;              /* a member was written */
+    size_t *redacted_at;   /* NULL, or where "redacted" goes (known only at the end) */
+    bool *before_redacted; /* whether a member comes before it */
+};
+
+/*
+ * Row i of an object kept at this level: written when it has a value. known_len: strlen() of a
+ * string row's value when validation took it, else SIZE_MAX.
+ */
+static inline __attribute__((always_inline)) void
+put_row(struct enc *x, const struct evi_field *fields, size_t i, const void *obj,
+        const struct evi_derived *derived, size_t known_len, struct members *m)
+{
+    const struct evi_field *f = &fields[i];
+    const enum ev_level level = x->e->level;
+    if (f->flags & EVI_REDACTED) {
+        /* Known only at the end: remember where it goes. */
+        if (m->redacted_at != NULL) {
+            *m->redacted_at = x->w->len;
+            *m->before_redacted = m->any;
+        }
+        return;
+    }
+    if (f->flags & EVI_CUT_MARK) {
+        /* Its row follows the string's (NAME, then NAME_truncated, in byte order). */
+        if (x->cut && i > 0 && (fields[i - 1].flags & EVI_CUT) && fields[i - 1].level <= level) {
+            evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
+            evi_jsonw_bool(x->w, true);
+            m->any = true;
+        }
+        x->cut = false;
+        return;
+    }
+    const void *p;
+    if (f->flags & (EVI_DERIVED | EVI_OUT_DERIVED)) {
+        if (derived == NULL) {
+            return;
+        }
+        p = at(derived, f->derived_offset);
+        if (!evi_field_set(f, p) && !(f->kind == EV_FIELD_OBJECT && (f->flags & EVI_OUT_DERIVED))) {
+            return;
+        }
+    } else {
+        p = at(obj, f->offset);
+    }
+    evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
+    put_field(x, f, p, known_len);
+    m->any = true;
+}
+
 static void put_object(struct enc *x, const struct evi_schema *schema, const void *obj,
                        const struct evi_derived *derived, size_t *ret_redacted_at,
                        bool *ret_before_redacted)
 {
     /* In locals: the text written through w->data (char) may alias anything. */
     const enum ev_level level = x->e->level;
-    /* The event's own row lengths from validation: for the top-level object only. */
-    const size_t *lengths = derived != NULL ? x->e->lengths : NULL;
     const struct evi_field *fields = schema->fields;
     const size_t count = schema->count;
+    struct members m = {false, ret_redacted_at, ret_before_redacted};
     evi_jsonw_begin_object(x->w);
-    bool any = false;
     for (size_t i = 0; i < count; i++) {
         const struct evi_field *f = &fields[i];
         if (f->level > level) {
             continue;
         }
-        if (!(f->flags & (EVI_REDACTED | EVI_CUT_MARK | EVI_DERIVED | EVI_OUT_DERIVED))) {
-            /* Most rows: a value of the event, written when it is set (as below). */
-            const void *p = at(obj, f->offset);
-            if (field_set(f, p)) {
-                evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
-                /* Validation took the length of every set string row with a limit. */
-                bool known = lengths != NULL && f->kind == EV_FIELD_STRING && f->max > 0;
-                put_field(x, f, p, known ? lengths[i] : SIZE_MAX);
-                any = true;
-            }
+        if (!(f->flags & (EVI_REDACTED | EVI_CUT_MARK | EVI_DERIVED | EVI_OUT_DERIVED)) &&
+            !evi_field_set(f, at(obj, f->offset))) {
+            continue; /* most rows: a value of the event, left out when unset */
+        }
+        put_row(x, fields, i, obj, derived, SIZE_MAX, &m);
+    }
+    evi_jsonw_end_object(x->w);
+}
+
+/*
+ * put_object() for an event whose rows validation has seen (a merged table): only the rows set
+ * and the ones with rules of their own, in the same order, with the string lengths known.
+ */
+static void put_event(struct enc *x, const struct evi_schema *schema, const void *event,
+                      const struct evi_rows *rows, const struct evi_derived *derived,
+                      size_t *ret_redacted_at, bool *ret_before_redacted)
+{
+    const struct evi_field *fields = schema->fields;
+    struct members m = {false, ret_redacted_at, ret_before_redacted};
+    uint64_t todo = (rows->set | schema->own_rules) & schema->kept[x->e->level];
+    evi_jsonw_begin_object(x->w);
+    for (; todo != 0; todo &= todo - 1) {
+        size_t i = (size_t)__builtin_ctzll(todo);
+        const struct evi_field *f = &fields[i];
+        if (schema->own_rules & (todo & -todo)) {
+            put_row(x, fields, i, event, derived, SIZE_MAX, &m);
             continue;
         }
-        if (f->flags & EVI_REDACTED) {
-            /* Known only at the end: remember where it goes. */
-            if (ret_redacted_at != NULL) {
-                *ret_redacted_at = x->w->len;
-                *ret_before_redacted = any;
-            }
-            continue;
-        }
-        if (f->flags & EVI_CUT_MARK) {
-            /* Its row follows the string's (NAME, then NAME_truncated, in byte order). */
-            if (x->cut && i > 0 && (fields[i - 1].flags & EVI_CUT) &&
-                fields[i - 1].level <= level) {
-                evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
-                evi_jsonw_bool(x->w, true);
-                any = true;
-            }
-            x->cut = false;
-            continue;
-        }
-        const void *p;
-        if (f->flags & (EVI_DERIVED | EVI_OUT_DERIVED)) {
-            if (derived == NULL) {
-                continue;
-            }
-            p = at(derived, f->derived_offset);
-        } else {
-            p = at(obj, f->offset);
-        }
-        if (!field_set(f, p) && !(f->kind == EV_FIELD_OBJECT && (f->flags & EVI_OUT_DERIVED))) {
-            continue;
-        }
+        /* A value of the event, set: put_row()'s last steps, a string's without put_field(). */
+        const void *p = at(event, f->offset);
         evi_jsonw_key_n(x->w, f->name, evi_field_name_len(f));
-        put_field(x, f, p, SIZE_MAX);
-        any = true;
+        if (f->kind == EV_FIELD_STRING) {
+            /* Validation took the length of every set string row with a limit. */
+            const char *s = *(const char *const *)p;
+            put_string(x, f, s, f->max > 0 ? rows->lengths[i] : strlen(s));
+        } else {
+            put_field(x, f, p, SIZE_MAX);
+        }
+        m.any = true;
     }
     evi_jsonw_end_object(x->w);
 }
@@ -376,7 +398,11 @@ int evi_event_encode(const struct evi_schema *schema, const void *event,
 
     evi_jsonw_reset(w);
     w->max = encoding->max_bytes;
-    put_object(&x, schema, event, derived, &redacted_at, &before);
+    if (encoding->rows != NULL && schema->masks) {
+        put_event(&x, schema, event, encoding->rows, derived, &redacted_at, &before);
+    } else {
+        put_object(&x, schema, event, derived, &redacted_at, &before);
+    }
     if (x.error != 0) {
         return x.error;
     }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -45,19 +46,67 @@ void evi_arena_free(struct evi_arena *arena);
 /* ---- one event through the schema ------------------------------------------ */
 
 /*
+ * What validation learned of an event of a merged table (schema->masks) for the
+ * encoder, valid while the event is unchanged.
+ */
+struct evi_rows {
+    /* bit i: row i is not EVI_DERIVED and has a value (evi_field_set()) */
+    uint64_t set;
+    /* evi_event_validate_known() only: string rows whose lengths[] the caller gave */
+    uint64_t known;
+    /* the length of each set EV_FIELD_STRING row with a limit (max > 0); others unset */
+    size_t lengths[EVI_MAX_FIELDS];
+};
+
+/*
  * Checks a struct against its schema: required fields, bounds, sizes, digests.
  * EV_EFORMAT naming "PREFIX.field" (prefix: "data" or the type's name).
- * ret_lengths (NULL, or schema->count entries): on success, the length of
- * the value of each EV_FIELD_STRING row with a limit (max > 0) that is set;
- * other entries are left alone. For evi_encoding.lengths, valid while the
- * event is unchanged.
+ * ret_rows: NULL, or filled on success when schema is a merged table
+ * (schema->masks; left alone otherwise), for evi_encoding.rows; on failure
+ * its contents are unspecified (it is scratch for the lengths as they are
+ * taken, which a copy on success would cost more than).
  */
 int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
-                       size_t *ret_lengths);
-/* For tests: the same checks without the shortcuts for common rows (every row through the
- * full test); the result and ev_last_error() must be those of evi_event_validate(). */
+                       struct evi_rows *ret_rows);
+/*
+ * evi_event_validate() with rows->known and those rows' lengths[] given by the caller: for
+ * each such row that is set (an EV_FIELD_STRING row of a merged table), the strlen() of its
+ * value, so that it is not measured again. Rows of rows->known that are not set are ignored.
+ */
+int evi_event_validate_known(const struct evi_schema *schema, const void *event, const char *prefix,
+                             struct evi_rows *rows);
+/* For tests: the same checks without the shortcuts (every row in order through the full
+ * test); the result and ev_last_error() must be those of evi_event_validate(). */
 int evi_event_validate_reference(const struct evi_schema *schema, const void *event,
                                  const char *prefix);
+
+/* Whether any row of an object (EVI_DERIVED ones aside) has a value. */
+bool evi_object_set(const struct evi_schema *schema, const void *obj);
+
+static inline bool evi_capture_set(const struct ev_capture *c)
+{
+    return c->data != NULL || c->sha256 != NULL || c->bytes.set;
+}
+
+/* Whether a field at p has a value to write (for a derived row, p is in struct evi_derived).
+ * Inline: it is asked of many rows of every event, and is mostly one load. */
+static inline __attribute__((always_inline)) bool evi_field_set(const struct evi_field *f,
+                                                                const void *p)
+{
+    switch (f->kind) {
+    case EV_FIELD_STRING:
+    case EV_FIELD_DIGEST:
+    case EV_FIELD_JSON: return *(const char *const *)p != NULL;
+    case EV_FIELD_INT: return (f->flags & EVI_PLAIN_INT) || ((const struct ev_opt_int *)p)->set;
+    case EV_FIELD_BOOL: return ((const struct ev_opt_bool *)p)->set;
+    case EV_FIELD_ENUM: return *(const int *)p != 0;
+    case EV_FIELD_STRINGS: return ((const struct ev_strings *)p)->count > 0;
+    case EV_FIELD_CAPTURE: return evi_capture_set(p);
+    case EV_FIELD_OBJECT: return evi_object_set(f->sub, p);
+    case EV_FIELD_OBJECTS: return *(const size_t *)((const char *)p + sizeof(void *)) > 0;
+    }
+    return false;
+}
 
 /* Fills the derived fields of an event (counts, score, risks, sorted findings). */
 int evi_event_derive(enum ev_event_type type, const void *event, struct evi_derived *derived,
@@ -71,9 +120,9 @@ struct evi_encoding {
     const struct evi_sanitizer *sanitizer; /* NULL: none */
     enum ev_level level;
     size_t max_bytes; /* the data object's budget */
-    /* NULL, or the string lengths evi_event_validate() took of this event's rows, so that
-     * they are not measured again. */
-    const size_t *lengths;
+    /* NULL, or what evi_event_validate() found of this event (a merged table's): only the set
+     * rows are visited, and string lengths are not measured again. */
+    const struct evi_rows *rows;
 };
 
 /*
@@ -84,6 +133,26 @@ struct evi_encoding {
 int evi_event_encode(const struct evi_schema *schema, const void *event,
                      const struct evi_derived *derived, const struct evi_encoding *encoding,
                      struct evi_jsonw *w, unsigned *ret_redacted);
+
+/* The strings of a syslog event that ev_syslog_prepare() copies, whose lengths it knows. */
+enum evi_syslog_string {
+    EVI_SYSLOG_TIMESTAMP,
+    EVI_SYSLOG_HOSTNAME,
+    EVI_SYSLOG_APP_NAME,
+    EVI_SYSLOG_PROCID,
+    EVI_SYSLOG_MSGID,
+    EVI_SYSLOG_MESSAGE,
+    EVI_SYSLOG_STRINGS,
+};
+
+/*
+ * ev_syslog_event_prepare() for an event whose strings' lengths are known:
+ * lengths[k] is the strlen() of the string k (enum evi_syslog_string) when
+ * it is set (ignored when NULL). The same result, messages and bytes.
+ */
+int evi_syslog_event_prepare_known(const struct ev_policy *policy, const struct ev_syslog_event *e,
+                                   const size_t lengths[EVI_SYSLOG_STRINGS],
+                                   struct ev_prepared *out);
 
 /*
  * Sanitizes every string value of a canonical JSON object (sanitizer may be

@@ -6,6 +6,8 @@
  * types are checked only as JSON objects and sanitized.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,9 +88,10 @@ static int encode_fitting(const struct evi_schema *schema, enum ev_event_type ty
     return evi_event_encode(schema, event, d, encoding, w, ret_redacted);
 }
 
-/* A built-in typed event, however it came in. */
+/* A built-in typed event, however it came in. known: NULL, or the lengths of some of its
+ * string rows (evi_event_validate_known()), used as the scratch of validation after. */
 static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type, const void *event,
-                         const char *prefix, struct ev_prepared *out)
+                         const char *prefix, struct evi_rows *known, struct ev_prepared *out)
 {
     struct evi_arena arena = {0};
     struct evi_jsonw w;
@@ -102,8 +105,10 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
     if (policy == NULL && (policy = evi_policy_default()) == NULL) {
         return evi_error(-ENOMEM, "cannot build the default policy");
     }
-    size_t lengths[EVI_MAX_FIELDS];
-    r = evi_event_validate(schema, event, prefix, schema->count <= EVI_MAX_FIELDS ? lengths : NULL);
+    struct evi_rows own;
+    struct evi_rows *rows = known != NULL ? known : &own;
+    r = known != NULL ? evi_event_validate_known(schema, event, prefix, rows)
+                      : evi_event_validate(schema, event, prefix, rows);
     if (r < 0) {
         goto out;
     }
@@ -124,7 +129,7 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
         .sanitizer = policy->sanitizer,
         .level = ev_policy_level(policy, type),
         .max_bytes = data_budget(common->source_json),
-        .lengths = schema->count <= EVI_MAX_FIELDS ? lengths : NULL,
+        .rows = schema->masks ? rows : NULL,
     };
     r = encode_fitting(schema, type, event, &d, &encoding, &w, &out->redacted, &out->truncated);
     if (r == EV_ETOOBIG) {
@@ -153,7 +158,7 @@ out:
 #define PREPARE(fn, T, type)                                                                       \
     int fn(const struct ev_policy *policy, const T *e, struct ev_prepared *out)                    \
     {                                                                                              \
-        return prepare_typed(policy, type, e, ev_event_type_name(type), out);                      \
+        return prepare_typed(policy, type, e, ev_event_type_name(type), NULL, out);                \
     }
 PREPARE(ev_code_execution_prepare, struct ev_code_execution, EV_TYPE_CODE_EXECUTION)
 PREPARE(ev_security_assessment_prepare, struct ev_security_assessment, EV_TYPE_SECURITY_ASSESSMENT)
@@ -163,6 +168,52 @@ PREPARE(ev_security_event_prepare, struct ev_security_event, EV_TYPE_SECURITY_EV
 PREPARE(ev_system_event_prepare, struct ev_system_event, EV_TYPE_SYSTEM_EVENT)
 PREPARE(ev_syslog_event_prepare, struct ev_syslog_event, EV_TYPE_SYSLOG)
 #undef PREPARE
+
+/* The rows of the syslog table that hold the strings of enum evi_syslog_string, and their
+ * mask. */
+static size_t syslog_rows[EVI_SYSLOG_STRINGS];
+static uint64_t syslog_rows_mask;
+static pthread_once_t syslog_rows_once = PTHREAD_ONCE_INIT;
+
+static void find_syslog_rows(void)
+{
+    static const size_t offsets[EVI_SYSLOG_STRINGS] = {
+        [EVI_SYSLOG_TIMESTAMP] = offsetof(struct ev_syslog_event, timestamp),
+        [EVI_SYSLOG_HOSTNAME] = offsetof(struct ev_syslog_event, hostname),
+        [EVI_SYSLOG_APP_NAME] = offsetof(struct ev_syslog_event, app_name),
+        [EVI_SYSLOG_PROCID] = offsetof(struct ev_syslog_event, procid),
+        [EVI_SYSLOG_MSGID] = offsetof(struct ev_syslog_event, msgid),
+        [EVI_SYSLOG_MESSAGE] = offsetof(struct ev_syslog_event, message),
+    };
+    const struct evi_schema *schema = evi_schema_of(EV_TYPE_SYSLOG);
+    for (size_t k = 0; k < EVI_SYSLOG_STRINGS; k++) {
+        /* Row 0 (with no bit in the mask) if the table had no such row: never read. */
+        for (size_t i = 0; i < schema->count; i++) {
+            const struct evi_field *f = &schema->fields[i];
+            if (f->offset == offsets[k] && f->kind == EV_FIELD_STRING &&
+                !(f->flags & EVI_DERIVED)) {
+                syslog_rows[k] = i;
+                syslog_rows_mask |= (uint64_t)1 << i;
+            }
+        }
+    }
+}
+
+int evi_syslog_event_prepare_known(const struct ev_policy *policy, const struct ev_syslog_event *e,
+                                   const size_t lengths[EVI_SYSLOG_STRINGS],
+                                   struct ev_prepared *out)
+{
+    struct evi_rows known;
+    (void)pthread_once(&syslog_rows_once, find_syslog_rows);
+    /* The lengths of the strings that are NULL are garbage: validation reads only those of
+     * the rows that are set. */
+    known.known = syslog_rows_mask;
+    for (size_t k = 0; k < EVI_SYSLOG_STRINGS; k++) {
+        known.lengths[syslog_rows[k]] = lengths[k];
+    }
+    return prepare_typed(policy, EV_TYPE_SYSLOG, e, ev_event_type_name(EV_TYPE_SYSLOG), &known,
+                         out);
+}
 
 /*
  * Sanitizes the strings of a jansson tree in place, each under its member's
@@ -382,7 +433,7 @@ int ev_event_prepare(const struct ev_policy *policy, const struct ev_event *even
     if (type == EV_TYPE_SECURITY_ASSESSMENT && json_object_get(data, "counts") != NULL) {
         ((struct ev_security_assessment *)e)->counts_set = true;
     }
-    r = prepare_typed(policy, type, e, "data", out);
+    r = prepare_typed(policy, type, e, "data", NULL, out);
 out:
     evi_arena_free(&arena);
     json_decref(data);

@@ -80,7 +80,8 @@ static const struct evi_field actor_fields[] = {
     INT("uid", uid, struct ev_actor, 0, 4294967295LL, NULL, "numeric user id"),
     STR("user", user, struct ev_actor, 256, "user name"),
 };
-static const struct evi_schema actor_schema = {"actor", actor_fields, 3, sizeof(struct ev_actor)};
+static const struct evi_schema actor_schema = {
+    .name = "actor", .fields = actor_fields, .count = 3, .struct_size = sizeof(struct ev_actor)};
 
 static const struct evi_field finding_fields[] = {
     ENUM("confidence", confidence, struct ev_finding, evi_confidence_names,
@@ -107,8 +108,10 @@ static const struct evi_field finding_fields[] = {
      .enum_names = evi_finding_severity_names,
      .doc = "normalized severity (docs/INGEST.md maps each scanner's)"},
 };
-static const struct evi_schema finding_schema = {"finding", finding_fields, 7,
-                                                 sizeof(struct ev_finding)};
+static const struct evi_schema finding_schema = {.name = "finding",
+                                                 .fields = finding_fields,
+                                                 .count = 7,
+                                                 .struct_size = sizeof(struct ev_finding)};
 
 #define COUNT(n, member)                                                                           \
     {                                                                                              \
@@ -120,8 +123,10 @@ static const struct evi_field counts_fields[] = {
     COUNT("critical", critical), COUNT("high", high),     COUNT("info", info),
     COUNT("low", low),           COUNT("medium", medium),
 };
-static const struct evi_schema counts_schema = {"counts", counts_fields, 5,
-                                                sizeof(struct ev_finding_counts)};
+static const struct evi_schema counts_schema = {.name = "counts",
+                                                .fields = counts_fields,
+                                                .count = 5,
+                                                .struct_size = sizeof(struct ev_finding_counts)};
 
 static const struct evi_field mount_fields[] = {
     {.name = "destination",
@@ -134,7 +139,8 @@ static const struct evi_field mount_fields[] = {
     STR("source", source, struct ev_mount, 4096, "host path or volume name"),
     STR("type", type, struct ev_mount, 32, "bind, volume, tmpfs, ..."),
 };
-static const struct evi_schema mount_schema = {"mount", mount_fields, 4, sizeof(struct ev_mount)};
+static const struct evi_schema mount_schema = {
+    .name = "mount", .fields = mount_fields, .count = 4, .struct_size = sizeof(struct ev_mount)};
 
 /* ---- fields of every type ------------------------------------------------- */
 
@@ -466,11 +472,85 @@ static const struct type_table type_tables[EV_TYPE_CUSTOM] = {
 
 static struct evi_field merged_fields[EV_TYPE_CUSTOM][MAX_FIELDS];
 static struct evi_schema merged[EV_TYPE_CUSTOM];
+static struct evi_set_probe merged_probes[EV_TYPE_CUSTOM][MAX_FIELDS];
+/* The lengths of the enum rows' names, for the encoder (evi_field.enum_name_lens). */
+#define MAX_ENUM_NAMES 32
+static uint8_t merged_enum_lens[EV_TYPE_CUSTOM][MAX_FIELDS][MAX_ENUM_NAMES];
 static pthread_once_t merged_once = PTHREAD_ONCE_INIT;
 
 static int by_name(const void *a, const void *b)
 {
     return strcmp(((const struct evi_field *)a)->name, ((const struct evi_field *)b)->name);
+}
+
+/*
+ * The set test of a merged row (enum evi_set_test) and where it loads: what evi_field_set()
+ * reads. -1 for the rows without one (EVI_PLAIN_INT, EVI_DERIVED, objects).
+ */
+static int set_test_of(const struct evi_field *f, size_t *ret_offset)
+{
+    *ret_offset = f->offset;
+    if (f->flags & EVI_DERIVED) {
+        return -1;
+    }
+    switch (f->kind) {
+    case EV_FIELD_STRING:
+    case EV_FIELD_DIGEST:
+    case EV_FIELD_JSON: return EVI_SET_POINTER;
+    case EV_FIELD_INT:
+        *ret_offset = f->offset + offsetof(struct ev_opt_int, set);
+        return (f->flags & EVI_PLAIN_INT) ? -1 : EVI_SET_FLAG;
+    case EV_FIELD_BOOL:
+        *ret_offset = f->offset + offsetof(struct ev_opt_bool, set);
+        return EVI_SET_FLAG;
+    case EV_FIELD_ENUM: return EVI_SET_ENUM;
+    case EV_FIELD_STRINGS:
+        *ret_offset = f->offset + offsetof(struct ev_strings, count);
+        return EVI_SET_COUNT;
+    case EV_FIELD_OBJECTS:
+        /* The count beside the pointer, as the encoder reads it. */
+        *ret_offset = f->offset + sizeof(void *);
+        return EVI_SET_COUNT;
+    case EV_FIELD_CAPTURE: return EVI_SET_CAPTURE;
+    case EV_FIELD_OBJECT: return -1;
+    }
+    return -1;
+}
+
+/* The masks and set probes of merged table s (struct evi_schema). */
+static void add_masks(struct evi_schema *s, struct evi_field *fields, struct evi_set_probe *probes)
+{
+    size_t n = 0;
+    s->masks = true;
+    for (size_t i = 0; i < s->count; i++) {
+        const struct evi_field *f = &fields[i];
+        uint64_t bit = (uint64_t)1 << i;
+        if (!(f->flags & EVI_DERIVED) && ((f->flags & EVI_REQUIRED) || f->kind == EV_FIELD_OBJECT ||
+                                          f->kind == EV_FIELD_OBJECTS)) {
+            s->checked |= bit;
+        }
+        if (f->flags & (EVI_DERIVED | EVI_OUT_DERIVED | EVI_CUT_MARK | EVI_REDACTED)) {
+            s->own_rules |= bit;
+        }
+        if (f->kind == EV_FIELD_INT && (f->flags & EVI_PLAIN_INT) && !(f->flags & EVI_DERIVED)) {
+            s->always_set |= bit;
+        }
+        for (int level = 0; level < 3; level++) {
+            if ((int)f->level <= level) {
+                s->kept[level] |= bit;
+            }
+        }
+    }
+    for (int t = 0; t < EVI_SET_TESTS; t++) {
+        for (size_t i = 0; i < s->count; i++) {
+            size_t offset;
+            if (set_test_of(&fields[i], &offset) == t) {
+                probes[n++] = (struct evi_set_probe){(uint32_t)offset, (uint32_t)i};
+            }
+        }
+        s->probe_end[t] = (uint8_t)n;
+    }
+    s->probes = probes;
 }
 
 static void merge(void)
@@ -485,14 +565,28 @@ static void merge(void)
             merged_fields[t][n++] = tt->fields[i];
         }
         qsort(merged_fields[t], n, sizeof(struct evi_field), by_name);
+        struct evi_schema *s = &merged[t];
+        *s = (struct evi_schema){.name = tt->name,
+                                 .fields = merged_fields[t],
+                                 .count = n,
+                                 .struct_size = tt->struct_size};
         for (size_t i = 0; i < n; i++) {
             struct evi_field *f = &merged_fields[t][i];
             f->name_len = strlen(f->name);
             while (f->kind == EV_FIELD_ENUM && f->enum_names[f->enum_count] != NULL) {
                 f->enum_count++;
             }
+            if (f->kind == EV_FIELD_ENUM && f->enum_count <= MAX_ENUM_NAMES) {
+                bool fits = true;
+                for (size_t v = 0; v < f->enum_count; v++) {
+                    size_t len = strlen(f->enum_names[v]);
+                    fits = fits && len <= UINT8_MAX;
+                    merged_enum_lens[t][i][v] = (uint8_t)len;
+                }
+                f->enum_name_lens = fits ? merged_enum_lens[t][i] : NULL;
+            }
         }
-        merged[t] = (struct evi_schema){tt->name, merged_fields[t], n, tt->struct_size};
+        add_masks(s, merged_fields[t], merged_probes[t]);
     }
 }
 

@@ -36,6 +36,27 @@ enum {
     EVI_REDACTED = 1u << 6,    /* the derived "redacted" count, known only once the rest is out */
 };
 
+/*
+ * How to tell whether a row of a merged table is set without a switch on its kind: a load in
+ * the event that is non-zero when it is, the same answer as evi_field_set() (events.h).
+ * Captures are asked evi_capture_set(); objects are told by their own validation; EVI_PLAIN_INT
+ * rows are always set; EVI_DERIVED rows never are (they are not the event's).
+ */
+enum evi_set_test {
+    EVI_SET_POINTER, /* const char * (strings, digests, JSON) */
+    EVI_SET_FLAG,    /* the bool set of a struct ev_opt_int or ev_opt_bool */
+    EVI_SET_ENUM,    /* an int, 0 when unset */
+    EVI_SET_COUNT,   /* the size_t count of a list */
+    EVI_SET_CAPTURE, /* a struct ev_capture */
+    EVI_SET_TESTS,
+};
+
+/* One row's set test: where to load, and the row's bit. */
+struct evi_set_probe {
+    uint32_t offset; /* in the event struct */
+    uint32_t row;
+};
+
 struct evi_field {
     const char *name;
     size_t name_len; /* strlen(name) in the merged tables (evi_schema_of); 0 = not known */
@@ -50,11 +71,12 @@ struct evi_field {
     size_t cut[3];                 /* EVI_CUT strings: escaped bytes kept at each level */
     enum ev_level level;           /* kept at this level and above */
     const char *const *enum_names; /* EV_FIELD_ENUM: index = C enum value, [0] unused */
-    size_t enum_count;            /* its names ([0] included) in the merged tables; 0 = not known */
-    const struct evi_schema *sub; /* EV_FIELD_OBJECT(S) */
-    size_t item_size;             /* EV_FIELD_OBJECTS: sizeof one element */
-    const char *unit;             /* "ms", "bytes", ... or NULL */
-    const char *doc;              /* one line for docs/EVENTS.md */
+    size_t enum_count; /* its names ([0] included) in the merged tables; 0 = not known */
+    const uint8_t *enum_name_lens; /* strlen() of each of them in the merged tables, or NULL */
+    const struct evi_schema *sub;  /* EV_FIELD_OBJECT(S) */
+    size_t item_size;              /* EV_FIELD_OBJECTS: sizeof one element */
+    const char *unit;              /* "ms", "bytes", ... or NULL */
+    const char *doc;               /* one line for docs/EVENTS.md */
 };
 
 struct evi_schema {
@@ -62,6 +84,20 @@ struct evi_schema {
     const struct evi_field *fields;
     size_t count;
     size_t struct_size;
+    /*
+     * Row masks (bit i for row i) of the merged tables (evi_schema_of), which have at most
+     * EVI_MAX_FIELDS rows; all zero in the sub-schemas, which go row by row.
+     */
+    bool masks;
+    uint64_t checked;    /* validated even when unset: required rows, objects, lists of objects */
+    uint64_t own_rules;  /* EVI_DERIVED, EVI_OUT_DERIVED, EVI_CUT_MARK, EVI_REDACTED: the encoder
+                            decides these itself */
+    uint64_t kept[3];    /* kept at each level (f->level <= level) */
+    uint64_t always_set; /* EVI_PLAIN_INT rows */
+    /* The set tests of the other rows that may be set, grouped by test: those of test t are
+     * probes[probe_end[t - 1]] to probes[probe_end[t]] (from 0 for the first). */
+    const struct evi_set_probe *probes;
+    uint8_t probe_end[EVI_SET_TESTS];
 };
 
 /*
@@ -90,8 +126,9 @@ extern const struct evi_capture_limits evi_capture_limits[3];
 /* Finding messages are cut to this many bytes at level basic. */
 #define EVI_BASIC_MESSAGE_MAX 256
 
-/* Rows in a merged table at most. */
+/* Rows in a merged table at most (a bit each in the masks of struct evi_schema). */
 #define EVI_MAX_FIELDS 48
+_Static_assert(EVI_MAX_FIELDS <= 64, "row masks are uint64_t");
 
 /* The merged, sorted table of a built-in type (common fields included). */
 const struct evi_schema *evi_schema_of(enum ev_event_type type);

@@ -84,7 +84,7 @@ static int check_length(const struct vpath *p, const char *s, int64_t max)
 }
 
 static int validate_object(const struct evi_schema *schema, const void *obj,
-                           const struct vpath *path, size_t *lengths, bool quick);
+                           const struct vpath *path, bool quick, bool *ret_any);
 
 /* ret_len: where a string row's length goes once checked (NULL: not wanted). Out of line: the
  * common rows are checked in validate_object(). */
@@ -193,7 +193,7 @@ static __attribute__((noinline)) int validate_field(const struct evi_field *f, c
         }
         return 0;
     }
-    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here, NULL, quick);
+    case EV_FIELD_OBJECT: return validate_object(f->sub, p, &here, quick, NULL);
     case EV_FIELD_OBJECTS: {
         const void *items = *(const void *const *)p;
         size_t count = *(const size_t *)at(obj, f->count_offset);
@@ -205,7 +205,7 @@ static __attribute__((noinline)) int validate_field(const struct evi_field *f, c
         }
         for (size_t i = 0; i < count; i++) {
             const struct vpath item = {&here, NULL, i};
-            int r = validate_object(f->sub, at(items, i * f->item_size), &item, NULL, quick);
+            int r = validate_object(f->sub, at(items, i * f->item_size), &item, quick, NULL);
             if (r < 0) {
                 return r;
             }
@@ -242,42 +242,137 @@ static bool optional_unset(const struct evi_field *f, const void *obj)
     }
 }
 
-/* quick: pass over the common rows before validate_field() (false: the reference, for tests). */
-static int validate_object(const struct evi_schema *schema, const void *obj,
-                           const struct vpath *path, size_t *lengths, bool quick)
+/*
+ * A set string row with a limit, within it, as validate_field() checks it (which says what is
+ * wrong otherwise): true and its length in *ret_len.
+ */
+static inline bool string_fits(const struct evi_field *f, const char *s, size_t *ret_len)
 {
+    if (s != NULL && (s[0] != '\0' || !(f->flags & EVI_REQUIRED))) {
+        size_t len = strnlen(s, (size_t)f->max + 1);
+        if (len <= (size_t)f->max) {
+            *ret_len = len;
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * quick: pass over the common rows before validate_field() (false: the reference, for tests).
+ * ret_any (NULL: not wanted): whether a row that is not EVI_DERIVED is set (evi_object_set()),
+ * on success.
+ */
+static int validate_object(const struct evi_schema *schema, const void *obj,
+                           const struct vpath *path, bool quick, bool *ret_any)
+{
+    bool any = false;
     for (size_t i = 0; i < schema->count; i++) {
         const struct evi_field *f = &schema->fields[i];
         if (f->flags & EVI_DERIVED) {
             continue; /* EVI_OUT_DERIVED values given are checked like any other */
         }
         if (quick && optional_unset(f, obj)) {
+            /* Unset, but for an optional bool, which optional_unset() passes either way. */
+            if (ret_any != NULL && f->kind == EV_FIELD_BOOL) {
+                any = any || ((const struct ev_opt_bool *)at(obj, f->offset))->set;
+            }
             continue;
         }
-        if (quick && f->kind == EV_FIELD_STRING && f->max > 0) {
-            /* A set string within its limit, as validate_field() checks it (which says what is
-             * wrong otherwise). */
-            const char *s = *(const char *const *)at(obj, f->offset);
-            if (s != NULL && (s[0] != '\0' || !(f->flags & EVI_REQUIRED))) {
-                size_t len = strnlen(s, (size_t)f->max + 1);
-                if (len <= (size_t)f->max) {
-                    if (lengths != NULL) {
-                        lengths[i] = len;
-                    }
-                    continue;
-                }
-            }
+        if (ret_any != NULL && !any) {
+            any = evi_field_set(f, at(obj, f->offset));
         }
-        int r = validate_field(f, obj, path, lengths != NULL ? &lengths[i] : NULL, quick);
+        size_t len;
+        if (quick && f->kind == EV_FIELD_STRING && f->max > 0 &&
+            string_fits(f, *(const char *const *)at(obj, f->offset), &len)) {
+            continue;
+        }
+        int r = validate_field(f, obj, path, NULL, quick);
         if (r < 0) {
             return r;
         }
     }
+    if (ret_any != NULL) {
+        *ret_any = any;
+    }
+    return 0;
+}
+
+/* The rows of a merged table's event that are set, objects aside (evi_field_set() says the
+ * same; struct evi_schema.probes), a load per row. */
+static uint64_t rows_set(const struct evi_schema *schema, const void *event)
+{
+    const struct evi_set_probe *p = schema->probes;
+    const uint8_t *end = schema->probe_end;
+    uint64_t set = schema->always_set;
+    size_t k = 0;
+    for (; k < end[EVI_SET_POINTER]; k++) {
+        set |= (uint64_t)(*(const void *const *)at(event, p[k].offset) != NULL) << p[k].row;
+    }
+    for (; k < end[EVI_SET_FLAG]; k++) {
+        set |= (uint64_t) * (const bool *)at(event, p[k].offset) << p[k].row;
+    }
+    for (; k < end[EVI_SET_ENUM]; k++) {
+        set |= (uint64_t)(*(const int *)at(event, p[k].offset) != 0) << p[k].row;
+    }
+    for (; k < end[EVI_SET_COUNT]; k++) {
+        set |= (uint64_t)(*(const size_t *)at(event, p[k].offset) != 0) << p[k].row;
+    }
+    for (; k < end[EVI_SET_CAPTURE]; k++) {
+        set |= (uint64_t)evi_capture_set(at(event, p[k].offset)) << p[k].row;
+    }
+    return set;
+}
+
+/*
+ * validate_object() for the merged table of an event type, row masks in hand: an optional row
+ * that is not set has nothing to check (see optional_unset()), so only the rows set and the
+ * ones always checked (schema->checked) are visited, in row order, so that the first
+ * failing row is the one the reference names. Fills rows.
+ */
+static int validate_rows(const struct evi_schema *schema, const void *event,
+                         const struct vpath *path, struct evi_rows *rows)
+{
+    const struct evi_field *fields = schema->fields;
+    uint64_t set = rows_set(schema, event);
+    uint64_t known = rows->known & set;
+    for (uint64_t todo = set | schema->checked; todo != 0; todo &= todo - 1) {
+        size_t i = (size_t)__builtin_ctzll(todo);
+        const struct evi_field *f = &fields[i];
+        const void *p = at(event, f->offset);
+        int r;
+        if (f->kind == EV_FIELD_STRING && f->max > 0) {
+            if (known & (todo & -todo)) {
+                /* Set, its length given: string_fits() without the strnlen. */
+                size_t len = rows->lengths[i];
+                if (len <= (size_t)f->max && (len > 0 || !(f->flags & EVI_REQUIRED))) {
+                    continue;
+                }
+            } else if (string_fits(f, *(const char *const *)p, &rows->lengths[i])) {
+                continue;
+            }
+            r = validate_field(f, event, path, &rows->lengths[i], true);
+        } else if (f->kind == EV_FIELD_ENUM && *(const int *)p > 0 &&
+                   (size_t) * (const int *)p < f->enum_count) {
+            continue; /* a documented value, as validate_field() checks it */
+        } else if (f->kind == EV_FIELD_OBJECT) {
+            const struct vpath here = {path, f->name, 0};
+            bool any;
+            r = validate_object(f->sub, p, &here, true, &any);
+            set |= (uint64_t)any << i;
+        } else {
+            r = validate_field(f, event, path, NULL, true);
+        }
+        if (r < 0) {
+            return r;
+        }
+    }
+    rows->set = set;
     return 0;
 }
 
 static int validate_event(const struct evi_schema *schema, const void *event, const char *prefix,
-                          size_t *lengths, bool quick)
+                          struct evi_rows *rows, bool quick)
 {
     const struct ev_common *common = event;
     const struct vpath root = {NULL, prefix, 0};
@@ -286,13 +381,30 @@ static int validate_event(const struct evi_schema *schema, const void *event, co
         return fail(&root, "severity %lld is not a syslog severity (0..7)",
                     (long long)common->severity.value);
     }
-    return validate_object(schema, event, &root, lengths, quick);
+    if (quick && schema->masks) {
+        struct evi_rows own;
+        if (rows == NULL) {
+            own.known = 0;
+            rows = &own;
+        }
+        return validate_rows(schema, event, &root, rows);
+    }
+    return validate_object(schema, event, &root, quick, NULL);
 }
 
 int evi_event_validate(const struct evi_schema *schema, const void *event, const char *prefix,
-                       size_t *ret_lengths)
+                       struct evi_rows *ret_rows)
 {
-    return validate_event(schema, event, prefix, ret_lengths, true);
+    if (ret_rows != NULL) {
+        ret_rows->known = 0;
+    }
+    return validate_event(schema, event, prefix, ret_rows, true);
+}
+
+int evi_event_validate_known(const struct evi_schema *schema, const void *event, const char *prefix,
+                             struct evi_rows *rows)
+{
+    return validate_event(schema, event, prefix, rows, true);
 }
 
 int evi_event_validate_reference(const struct evi_schema *schema, const void *event,

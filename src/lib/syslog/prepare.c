@@ -13,6 +13,7 @@
 #include <evident/syslog.h>
 
 #include "error.h"
+#include "events/events.h"
 #include "jsonw.h"
 #include "syslog/syslog-internal.h"
 
@@ -179,7 +180,7 @@ out:
     return r;
 }
 
-const char *evi_syslog_copy_text(char **cursor, struct ev_syslog_span s, size_t max)
+const char *evi_syslog_copy_text_slow(char **cursor, struct ev_syslog_span s, size_t max)
 {
     char *start = *cursor, *p = start;
     size_t i = 0;
@@ -191,13 +192,6 @@ const char *evi_syslog_copy_text(char **cursor, struct ev_syslog_span s, size_t 
      * all): whole runs without NUL are copied at once up to that same bound.
      */
     size_t plain_max = max >= 2 ? max - 2 : 0;
-    if (s.len <= plain_max && memchr(s.ptr, '\0', s.len) == NULL) {
-        /* The common case, as the loop would copy it: no NUL, nothing cut. */
-        memcpy(p, s.ptr, s.len);
-        p[s.len] = '\0';
-        *cursor = p + s.len + 1;
-        return start;
-    }
     while (i < s.len && (size_t)(p - start) + 3 <= max) {
         const char *nul = memchr(s.ptr + i, '\0', s.len - i);
         size_t run = (nul != NULL ? (size_t)(nul - s.ptr) : s.len) - i;
@@ -261,18 +255,32 @@ int ev_syslog_prepare(const struct ev_policy *policy, const struct ev_syslog_mes
     e.facility = EV_SYSLOG_FACILITY(message->facility);
     /* The header fields are printable ASCII (the parser checked); their limits are the schema's,
      * so a message not from ev_syslog_parse() is refused by validation, not cut. */
+    /* Each copy's length is what the cursor moved less its NUL (a copy holds none). */
+    size_t lengths[EVI_SYSLOG_STRINGS];
+    char *before = cursor;
     e.timestamp = evi_syslog_copy_text(&cursor, message->timestamp, SIZE_MAX);
+    lengths[EVI_SYSLOG_TIMESTAMP] = (size_t)(cursor - before) - 1;
+    before = cursor;
     e.hostname = evi_syslog_copy_text(&cursor, message->hostname, SIZE_MAX);
+    lengths[EVI_SYSLOG_HOSTNAME] = (size_t)(cursor - before) - 1;
+    before = cursor;
     e.app_name = evi_syslog_copy_text(&cursor, message->app_name, SIZE_MAX);
+    lengths[EVI_SYSLOG_APP_NAME] = (size_t)(cursor - before) - 1;
+    before = cursor;
     e.procid = evi_syslog_copy_text(&cursor, message->procid, SIZE_MAX);
+    lengths[EVI_SYSLOG_PROCID] = (size_t)(cursor - before) - 1;
+    before = cursor;
     e.msgid = evi_syslog_copy_text(&cursor, message->msgid, SIZE_MAX);
+    lengths[EVI_SYSLOG_MSGID] = (size_t)(cursor - before) - 1;
+    before = cursor;
     /* Cut to the schema's input bound; every level keeps less than that anyway. */
     e.message = evi_syslog_copy_text(&cursor, message->msg, EV_SYSLOG_MAX_BYTES);
+    lengths[EVI_SYSLOG_MESSAGE] = (size_t)(cursor - before) - 1;
     e.structured_data_json = sd;
     if (sd_truncated) {
         e.structured_data_truncated = EV_SOME_BOOL(true);
     }
-    r = ev_syslog_event_prepare(policy, &e, out);
+    r = evi_syslog_event_prepare_known(policy, &e, lengths, out);
 out:
     free(sd);
     if (strings != local) {
