@@ -29,6 +29,14 @@ void evi_sha256_final(struct evi_sha256_ctx *c, uint8_t out[EVI_HASH]);
 /* SHA-256 of one buffer. */
 void evi_sha256(const void *data, size_t len, uint8_t out[EVI_HASH]);
 
+/*
+ * The same for public input only (leaf, chain and node hashes: FORMAT.md §5):
+ * no wipe of the temporaries, so the last bytes of data stay on the stack.
+ * The writer hashes 3 such inputs a record; SHA256_Final's own wipe cost more
+ * than their padding. Never for key material: use evi_sha256().
+ */
+void evi_sha256_public(const void *data, size_t len, uint8_t out[EVI_HASH]);
+
 /* SHA-256 of up to three concatenated buffers (NULL/0 parts skipped). */
 void evi_sha256_parts(const void *a, size_t alen, const void *b, size_t blen, const void *c,
                       size_t clen, uint8_t out[EVI_HASH]);

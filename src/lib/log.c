@@ -416,7 +416,7 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
 
     memcpy(link, log->key.chain, EV_HASH_BYTES);
     evi_leaf_hash_in_place(entry, (size_t)len, link + EV_HASH_BYTES);
-    evi_sha256(link, sizeof(link), chain);
+    evi_sha256_public(link, sizeof(link), chain); /* the chain is public (§5) */
     if (is_seal) {
         evi_fskey_tag(&log->key, log->size, chain, tag);
     } else {
