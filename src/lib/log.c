@@ -1662,13 +1662,14 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
         return -ENOMEM;
     }
     struct ev_datakeys *encrypt_keys = evi_log_encrypt_keys(log); /* one set for the batch */
+    struct evi_body_seen seen = {0}; /* this batch's checked types and sources */
     for (made = 0; made < count; made++) {
         size_t data_len = library_len != NULL ? library_len[made] : 0;
         /* Borrowed bodies: the events outlive them (assembled below, before returning). */
         unsigned flags = EVI_BODY_BORROW | (data_len > 0 ? EVI_BODY_DATA_CANONICAL : 0);
         const struct ev_event *event =
             (const struct ev_event *)(const void *)((const char *)events + made * stride);
-        r = evi_entry_body_make_len(event, flags, data_len, &bodies[made]);
+        r = evi_entry_body_make_seen(event, flags, data_len, &seen, &bodies[made]);
         if (r == 0 && encrypt_keys != NULL) {
             /* Encryption at rest (FORMAT.md §5.1): sealed in evi_entry_assemble(). */
             r = evi_entry_body_encrypt(&bodies[made], encrypt_keys);
