@@ -108,8 +108,10 @@ static void sha256_finish(SHA256_CTX *ctx, uint64_t done, const void *data, size
     size_t whole = len - len % SHA256_CBLOCK;
     uint64_t bits = (done + len) * 8;
 
-    if (whole > 0) {
-        (void)SHA256_Update(ctx, p, whole);
+    if (whole == SHA256_CBLOCK) {
+        SHA256_Transform(ctx, p); /* the chain's and a node's first block */
+    } else if (whole > 0) {
+        (void)SHA256_Update(ctx, p, whole); /* one call into the block function for all */
     }
     len -= whole;
     /* 0x80, zeros, then the length in bits (64-bit big-endian) end the last block. */
