@@ -431,8 +431,11 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
         return nstored;
     }
     p->hashes.len += (size_t)nstored * EV_HASH_BYTES;
+    /* Locals: a byte store through p->index.data could alias p and log, reloaded each time. */
+    uint8_t *index_at = p->index.data + p->index.len;
+    uint64_t offset = log->segment_end;
     for (int i = 0; i < 8; i++) {
-        p->index.data[p->index.len + (size_t)i] = (uint8_t)(log->segment_end >> (8 * i));
+        index_at[i] = (uint8_t)(offset >> (8 * i)); /* u64 little-endian (§6) */
     }
     p->index.len += 8;
 
