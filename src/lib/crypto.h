@@ -65,7 +65,9 @@ void evi_hmac_key_wipe(struct evi_hmac_key *hk);
  * and every temporary wiped once at the end rather than after each step. The
  * key is read completely before either output is written, so out2 may alias
  * key: a record key's tag and its successor, R(e, j+1) over R(e, j) (FORMAT.md
- * §7). Both messages are read before either output is written too.
+ * §7). Both messages are read before either output is written too. The
+ * messages are taken as public (an index and chain head, a label): their last
+ * bytes are left on the stack, unlike everything derived from the key.
  */
 void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, const void *msg2,
                    size_t len2, uint8_t out1[EVI_HASH], uint8_t out2[EVI_HASH]);
