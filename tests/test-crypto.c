@@ -108,6 +108,33 @@ static void test_sha256_matches_openssl(void **state)
     }
 }
 
+/*
+ * evi_sha256_public pads the last blocks itself over OpenSSL's block function:
+ * every length up to 17 blocks (each tail 0..63 bytes, and the two-block
+ * padding of tails 56..63), at every alignment, against EVP's SHA-256.
+ */
+static void test_sha256_public_matches_evp(void **state)
+{
+    uint8_t data[1100 + 8];
+    uint8_t ours[EVI_HASH];
+    uint8_t theirs[EVI_HASH];
+    unsigned theirs_len = 0;
+
+    (void)state;
+    prng_fill(data, sizeof(data));
+    for (size_t off = 0; off < 8; off++) {
+        for (size_t len = 0; len <= 1100; len++) {
+            evi_sha256_public(data + off, len, ours);
+            assert_int_equal(EVP_Digest(data + off, len, theirs, &theirs_len, EVP_sha256(), NULL),
+                             1);
+            assert_int_equal(theirs_len, EVI_HASH);
+            assert_memory_equal(ours, theirs, EVI_HASH);
+        }
+    }
+    evi_sha256_public(NULL, 0, ours);
+    assert_hash_hex(ours, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 static void test_sha256_parts(void **state)
 {
     uint8_t data[300];
@@ -296,6 +323,31 @@ static void test_hmac_pair(void **state)
         evi_hmac_pair(key, msg1, 40, msg2, 32, msg2, got2);
         assert_memory_equal(msg2, want1, 32);
         assert_memory_equal(got2, want2, 32);
+    }
+}
+
+/*
+ * evi_hmac_pair pads its last blocks itself (the inner hashes' in a public
+ * block, the outer ones' in the wiped struct): every pair of message lengths
+ * whose tails cross the one- and two-block paddings, against OpenSSL's HMAC().
+ */
+static void test_hmac_pair_every_length(void **state)
+{
+    uint8_t key[EVI_HASH], msg1[200], msg2[200];
+    uint8_t want1[EVI_HASH], want2[EVI_HASH], got1[EVI_HASH], got2[EVI_HASH];
+
+    (void)state;
+    prng_fill(key, sizeof(key));
+    prng_fill(msg1, sizeof(msg1));
+    prng_fill(msg2, sizeof(msg2));
+    for (size_t len1 = 0; len1 <= 140; len1++) {
+        for (size_t len2 = len1 % 7; len2 <= 140; len2 += 7) {
+            openssl_hmac(key, sizeof(key), msg1, len1, want1);
+            openssl_hmac(key, sizeof(key), msg2, len2, want2);
+            evi_hmac_pair(key, msg1, len1, msg2, len2, got1, got2);
+            assert_memory_equal(got1, want1, EVI_HASH);
+            assert_memory_equal(got2, want2, EVI_HASH);
+        }
     }
 }
 
@@ -816,11 +868,13 @@ int main(void)
         cmocka_unit_test(test_sha256_known_answers),
         cmocka_unit_test(test_sha256_matches_openssl),
         cmocka_unit_test(test_sha256_parts),
+        cmocka_unit_test(test_sha256_public_matches_evp),
         cmocka_unit_test(test_hmac_matches_openssl),
         cmocka_unit_test(test_hmac_rfc4231),
         cmocka_unit_test(test_hmac_output_may_alias_key),
         cmocka_unit_test(test_hmac_prepared_key),
         cmocka_unit_test(test_hmac_pair),
+        cmocka_unit_test(test_hmac_pair_every_length),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_ed25519_rfc8032),
         cmocka_unit_test(test_ed25519_vector_key),

@@ -1818,6 +1818,69 @@ static uint32_t le32(const uint8_t *p)
  * the hashes file (§6). Entries of many lengths (across SHA-256 block
  * edges), batches of one and many, library data (prepared events), a seal.
  */
+/*
+ * A batch checks a type or a source once per pointer (evi_body_seen, entry.h):
+ * a different pointer is checked again, even right after a good one, and
+ * nothing carries over to the next call, where the same buffer may hold
+ * other bytes.
+ */
+static void test_batch_seen_checks(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    static const char good_source[] = "{\"host\":\"a\"}";
+    char type[16] = "alpha", bad_type[16] = "Bad type", other_type[16] = "beta";
+    char messy_source[32] = "{ \"z\":1, \"a\":2 }";
+    struct ev_event batch[6];
+    size_t bad = 99;
+    uint64_t first = 0;
+
+    for (int i = 0; i < 6; i++) {
+        batch[i] = (struct ev_event){
+            .type = type, .severity = EV_SEV_INFO, .source_json = good_source, .data_json = "{}"};
+    }
+    batch[3].type = bad_type;
+    assert_int_equal(ev_log_append_batch(log, batch, 6, NULL, &bad), EV_EJSON);
+    assert_int_equal(bad, 3);
+    assert_int_equal(ev_log_size(log), 0);
+
+    batch[3].type = other_type;
+    batch[4].source_json = messy_source;
+    tu_ok(ev_log_append_batch(log, batch, 6, &first, NULL));
+    assert_int_equal(first, 0);
+    static const char *const want[6][2] = {
+        {"alpha", "{\"host\":\"a\"}"}, {"alpha", "{\"host\":\"a\"}"},
+        {"alpha", "{\"host\":\"a\"}"}, {"beta", "{\"host\":\"a\"}"},
+        {"alpha", "{\"a\":2,\"z\":1}"}, {"alpha", "{\"host\":\"a\"}"},
+    };
+    for (uint64_t i = 0; i < 6; i++) {
+        struct ev_entry *e = NULL;
+        char tail[128];
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_true(snprintf(tail, sizeof(tail),
+                             "\"type\":\"%s\",\"severity\":\"info\",\"source\":%s,\"data\":{}}",
+                             want[i][0], want[i][1]) > 0);
+        assert_non_null(strstr(e->bytes, tail));
+        ev_entry_free(e);
+    }
+
+    /* The same buffers with other bytes in the next call: checked afresh. */
+    memcpy(type, "Not ok", 7);
+    assert_int_equal(ev_log_append_batch(log, batch, 6, NULL, &bad), EV_EJSON);
+    assert_int_equal(bad, 0);
+    memcpy(type, "gamma", 6);
+    memcpy(messy_source, "{\"b\":[1, 2]}", 13);
+    batch[0].source_json = messy_source;
+    tu_ok(ev_log_append_batch(log, batch, 1, &first, NULL));
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, first, &e));
+    assert_non_null(
+        strstr(e->bytes, "\"type\":\"gamma\",\"severity\":\"info\",\"source\":{\"b\":[1,2]},"));
+    ev_entry_free(e);
+    tu_ok(ev_log_close(log));
+}
+
 static void test_records_byte_exact(void **state)
 {
     struct tu_fixture *f = *state;
@@ -2155,6 +2218,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seal_forced, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_segment_rotation, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_records_byte_exact, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_seen_checks, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_changed_caught, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_length_changed_caught, tu_setup,
                                         tu_teardown),

@@ -735,9 +735,42 @@ static void test_leaf_hashes(void **state)
         parse_hash(field(&t, r, 3), want);
         ev_leaf_hash(data, len, got);
         assert_memory_equal(got, want, HASH);
+        /* The writer's path: the 0x00 prefix written in front of the entry, our own padding. */
+        uint8_t *placed = malloc(len + 1);
+        assert_non_null(placed);
+        if (len > 0) {
+            memcpy(placed + 1, data, len);
+        }
+        evi_leaf_hash_in_place(placed + 1, len, got);
+        assert_memory_equal(got, want, HASH);
+        free(placed);
         free(data);
     }
     table_free(&t);
+}
+
+/*
+ * evi_leaf_hash_in_place (the writer's, which pads the last blocks itself) against
+ * ev_leaf_hash (SHA256_Final's) for every entry length that crosses the one- and
+ * two-block paddings of up to 12 blocks.
+ */
+static void test_leaf_hash_in_place_every_length(void **state)
+{
+    uint8_t buf[1 + 760];
+    uint8_t want[HASH];
+    uint8_t got[HASH];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        buf[i] = (uint8_t)(i * 131 + 7);
+    }
+    for (size_t len = 0; len < sizeof(buf); len++) {
+        ev_leaf_hash(buf + 1, len, want);
+        buf[0] = 0xff; /* overwritten with the leaf prefix */
+        evi_leaf_hash_in_place(buf + 1, len, got);
+        assert_int_equal(buf[0], 0x00);
+        assert_memory_equal(got, want, HASH);
+    }
 }
 
 static void test_node_hashes(void **state)
@@ -1441,6 +1474,7 @@ int main(void)
         cmocka_unit_test(test_ct_inclusion),
         cmocka_unit_test(test_ct_consistency),
         cmocka_unit_test(test_leaf_hashes),
+        cmocka_unit_test(test_leaf_hash_in_place_every_length),
         cmocka_unit_test(test_node_hashes),
         cmocka_unit_test(test_tree_roots),
         cmocka_unit_test(test_inclusion_vectors),

@@ -14,6 +14,7 @@
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
+#include <endian.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -68,6 +69,76 @@ void evi_sha256_final(struct evi_sha256_ctx *c, uint8_t out[EVI_HASH])
 {
     (void)SHA256_Final(out, &c->ctx);
     evi_wipe(&c->ctx, sizeof(c->ctx));
+}
+
+/* One store each (bytewise, GCC vectorized the digest's 32 into 300 instructions). */
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+    uint32_t be = htobe32(v);
+    memcpy(p, &be, sizeof(be));
+}
+
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+    uint64_t be = htobe64(v);
+    memcpy(p, &be, sizeof(be));
+}
+
+/*
+ * SHA-256's last blocks (FIPS 180-4 §5.1.1 padding, §6.2.2 big-endian output)
+ * built here, with OpenSSL's block function doing every compression:
+ * SHA256_Update fed whole blocks only hands them straight to it, and
+ * SHA256_Transform takes the last one or two, so ctx->num stays 0 and ctx->h
+ * is the digest state after them. Not SHA256_Final, which wipes its buffer on
+ * every call (OPENSSL_cleanse): 7 calls a record, where the input is public
+ * (leaf, chain and node hashes) or the caller wipes everything once
+ * (evi_hmac_pair).
+ *
+ * Hashes the remaining len bytes of data, after the done bytes (a multiple of
+ * 64) the ctx has already taken. block (128 bytes; 64 are enough when
+ * len % 64 < 56) takes the message's tail and the padding: a caller hashing a
+ * secret wipes it. The tail may already be at its start (data == block,
+ * len < 56). out never overlaps ctx (restrict: the digest is stored a word at a
+ * time, with no copy of the state left behind).
+ */
+static void sha256_finish(SHA256_CTX *ctx, uint64_t done, const void *data, size_t len,
+                          uint8_t *block, uint8_t *restrict out)
+{
+    const uint8_t *p = data;
+    size_t whole = len - len % SHA256_CBLOCK;
+    uint64_t bits = (done + len) * 8;
+
+    if (whole == SHA256_CBLOCK) {
+        SHA256_Transform(ctx, p); /* the chain's and a node's first block */
+    } else if (whole > 0) {
+        (void)SHA256_Update(ctx, p, whole); /* one call into the block function for all */
+    }
+    len -= whole;
+    /* 0x80, zeros, then the length in bits (64-bit big-endian) end the last block. */
+    size_t end = len < SHA256_CBLOCK - 8 ? SHA256_CBLOCK : 2 * SHA256_CBLOCK;
+    if (len > 0 && p + whole != block) {
+        memcpy(block, p + whole, len);
+    }
+    block[len] = 0x80;
+    memset(block + len + 1, 0, end - 8 - len - 1);
+    put_be64(block + end - 8, bits);
+    /* One or two blocks straight to the block function: no SHA256_Update bookkeeping. */
+    SHA256_Transform(ctx, block);
+    if (end > SHA256_CBLOCK) {
+        SHA256_Transform(ctx, block + SHA256_CBLOCK);
+    }
+    for (int i = 0; i < 8; i++) {
+        put_be32(out + 4 * i, ctx->h[i]);
+    }
+}
+
+void evi_sha256_public(const void *data, size_t len, uint8_t out[EVI_HASH])
+{
+    uint8_t block[2 * SHA256_CBLOCK]; /* the input's tail: public, not wiped */
+    SHA256_CTX ctx;
+
+    (void)SHA256_Init(&ctx);
+    sha256_finish(&ctx, 0, data, len, block, out);
 }
 
 void evi_sha256(const void *data, size_t len, uint8_t out[EVI_HASH])
@@ -184,36 +255,36 @@ void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, c
     /*
      * Everything here is as good as the key: one struct, one wipe (it was 7 per record).
      * Both inner hashes first, then both outer ones, so two contexts serve: each pad
-     * state is made in one and copied once (352 bytes to wipe, not 432).
+     * state is made in one and copied once. The last blocks are ours (sha256_finish):
+     * the messages' tails are public, in msg_block, not wiped; each inner hash goes
+     * straight into its outer hash's last block, in the struct.
      */
     struct {
         uint8_t pad[SHA256_CBLOCK];
         SHA256_CTX first, second;
-        uint8_t inner[2][EVI_HASH];
+        uint8_t outer[2][SHA256_CBLOCK]; /* 32 + 1 + 8 bytes: one block */
     } t;
+    uint8_t msg_block[2 * SHA256_CBLOCK];
 
     for (size_t i = 0; i < EVI_HASH; i++) {
         t.pad[i] = key[i] ^ 0x36;
     }
     memset(t.pad + EVI_HASH, 0x36, sizeof(t.pad) - EVI_HASH);
     (void)SHA256_Init(&t.first);
-    sha256_update(&t.first, t.pad, sizeof(t.pad));
+    SHA256_Transform(&t.first, t.pad); /* one whole block: the length is ours to count */
     t.second = t.first;
-    sha256_update(&t.first, msg1, len1);
-    (void)SHA256_Final(t.inner[0], &t.first);
-    sha256_update(&t.second, msg2, len2);
-    (void)SHA256_Final(t.inner[1], &t.second);
+    sha256_finish(&t.first, SHA256_CBLOCK, msg1, len1, msg_block, t.outer[0]);
+    sha256_finish(&t.second, SHA256_CBLOCK, msg2, len2, msg_block, t.outer[1]);
 
     for (size_t i = 0; i < sizeof(t.pad); i++) {
         t.pad[i] ^= 0x36 ^ 0x5c;
     }
     (void)SHA256_Init(&t.first);
-    sha256_update(&t.first, t.pad, sizeof(t.pad));
+    SHA256_Transform(&t.first, t.pad);
     t.second = t.first;
-    sha256_update(&t.first, t.inner[0], EVI_HASH);
-    (void)SHA256_Final(out1, &t.first);
-    sha256_update(&t.second, t.inner[1], EVI_HASH);
-    (void)SHA256_Final(out2, &t.second);
+    /* The inner hash is at the start of the block sha256_finish pads it in. */
+    sha256_finish(&t.first, SHA256_CBLOCK, t.outer[0], EVI_HASH, t.outer[0], out1);
+    sha256_finish(&t.second, SHA256_CBLOCK, t.outer[1], EVI_HASH, t.outer[1], out2);
 
     OPENSSL_cleanse(&t, sizeof(t));
 }

@@ -29,6 +29,14 @@ void evi_sha256_final(struct evi_sha256_ctx *c, uint8_t out[EVI_HASH]);
 /* SHA-256 of one buffer. */
 void evi_sha256(const void *data, size_t len, uint8_t out[EVI_HASH]);
 
+/*
+ * The same for public input only (leaf, chain and node hashes: FORMAT.md §5):
+ * no wipe of the temporaries, so the last bytes of data stay on the stack.
+ * The writer hashes 3 such inputs a record; SHA256_Final's own wipe cost more
+ * than their padding. Never for key material: use evi_sha256().
+ */
+void evi_sha256_public(const void *data, size_t len, uint8_t out[EVI_HASH]);
+
 /* SHA-256 of up to three concatenated buffers (NULL/0 parts skipped). */
 void evi_sha256_parts(const void *a, size_t alen, const void *b, size_t blen, const void *c,
                       size_t clen, uint8_t out[EVI_HASH]);
@@ -57,7 +65,9 @@ void evi_hmac_key_wipe(struct evi_hmac_key *hk);
  * and every temporary wiped once at the end rather than after each step. The
  * key is read completely before either output is written, so out2 may alias
  * key: a record key's tag and its successor, R(e, j+1) over R(e, j) (FORMAT.md
- * §7). Both messages are read before either output is written too.
+ * §7). Both messages are read before either output is written too. The
+ * messages are taken as public (an index and chain head, a label): their last
+ * bytes are left on the stack, unlike everything derived from the key.
  */
 void evi_hmac_pair(const uint8_t key[EVI_HASH], const void *msg1, size_t len1, const void *msg2,
                    size_t len2, uint8_t out1[EVI_HASH], uint8_t out2[EVI_HASH]);

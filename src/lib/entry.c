@@ -274,6 +274,12 @@ int evi_entry_body_make(const struct ev_event *event, unsigned flags,
 int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t data_len,
                             struct evi_entry_body *ret_body)
 {
+    return evi_entry_body_make_seen(event, flags, data_len, NULL, ret_body);
+}
+
+int evi_entry_body_make_seen(const struct ev_event *event, unsigned flags, size_t data_len,
+                             struct evi_body_seen *seen, struct evi_entry_body *ret_body)
+{
     static const unsigned char severity_lens[] = {9, 5, 8, 5, 7, 6, 4, 5};
     _Static_assert(sizeof(severity_lens) == EV_SEV_DEBUG + 1, "one length per severity");
     char *source = NULL, *data = NULL, *text = NULL, *p;
@@ -282,21 +288,36 @@ int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t
     size_t type_len, sev_len, src_len, dat_len, len;
     int r;
 
-    long checked = check_type(event->type, (flags & EVI_BODY_ALLOW_RESERVED) != 0);
-    if (checked < 0) {
-        return (int)checked;
+    if (seen != NULL && seen->type != NULL && event->type == seen->type) {
+        type_len = seen->type_len; /* the same bytes, checked for an event before (entry.h) */
+    } else {
+        long checked = check_type(event->type, (flags & EVI_BODY_ALLOW_RESERVED) != 0);
+        if (checked < 0) {
+            return (int)checked;
+        }
+        type_len = (size_t)checked;
+        if (seen != NULL) {
+            seen->type = event->type;
+            seen->type_len = type_len;
+        }
     }
-    type_len = (size_t)checked;
     sev = ev_severity_name(event->severity);
     if (sev == NULL) {
         return evi_error(EV_EJSON, "severity %d out of range 0..7", event->severity);
     }
     sev_len = severity_lens[event->severity]; /* strlen(severity_names[...]) */
     src_len = 0;
-    if (event->source_json != NULL) {
+    if (event->source_json != NULL && seen != NULL && event->source_json == seen->source) {
+        src = event->source_json;
+        src_len = seen->source_len;
+    } else if (event->source_json != NULL) {
         src_len = strlen(event->source_json);
         if (src_len <= EV_ENTRY_MAX_BYTES && source_is_canonical(event->source_json, src_len)) {
             src = event->source_json;
+            if (seen != NULL) {
+                seen->source = src;
+                seen->source_len = src_len;
+            }
         } else {
             r = evi_canonical_object("source", event->source_json, &src, &source);
             if (r < 0) {

@@ -66,6 +66,24 @@ int evi_entry_body_make(const struct ev_event *event, unsigned flags,
  */
 int evi_entry_body_make_len(const struct ev_event *event, unsigned flags, size_t data_len,
                             struct evi_entry_body *ret_body);
+/*
+ * What one batch has already checked: the last type that passed (and its
+ * length) and the last source used as it is (canonical). Within one call the
+ * caller's events do not change, so the same pointer means the same bytes,
+ * and the check need not run again: most batches repeat one type and, per
+ * connection, one source. Start each batch zeroed; never keep one across
+ * calls (a pointer may then hold other bytes). EVI_BODY_ALLOW_RESERVED must
+ * be the same for every event made with it.
+ */
+struct evi_body_seen {
+    const char *type;
+    size_t type_len;
+    const char *source;
+    size_t source_len;
+};
+/* evi_entry_body_make_len with seen (NULL: check everything). */
+int evi_entry_body_make_seen(const struct ev_event *event, unsigned flags, size_t data_len,
+                             struct evi_body_seen *seen, struct evi_entry_body *ret_body);
 void evi_entry_body_free(struct evi_entry_body *body);
 
 /*

@@ -416,7 +416,7 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
 
     memcpy(link, log->key.chain, EV_HASH_BYTES);
     evi_leaf_hash_in_place(entry, (size_t)len, link + EV_HASH_BYTES);
-    evi_sha256(link, sizeof(link), chain);
+    evi_sha256_public(link, sizeof(link), chain); /* the chain is public (§5) */
     if (is_seal) {
         evi_fskey_tag(&log->key, log->size, chain, tag);
     } else {
@@ -431,8 +431,11 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
         return nstored;
     }
     p->hashes.len += (size_t)nstored * EV_HASH_BYTES;
+    /* Locals: a byte store through p->index.data could alias p and log, reloaded each time. */
+    uint8_t *index_at = p->index.data + p->index.len;
+    uint64_t offset = log->segment_end;
     for (int i = 0; i < 8; i++) {
-        p->index.data[p->index.len + (size_t)i] = (uint8_t)(log->segment_end >> (8 * i));
+        index_at[i] = (uint8_t)(offset >> (8 * i)); /* u64 little-endian (§6) */
     }
     p->index.len += 8;
 
@@ -1662,13 +1665,14 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
         return -ENOMEM;
     }
     struct ev_datakeys *encrypt_keys = evi_log_encrypt_keys(log); /* one set for the batch */
+    struct evi_body_seen seen = {0}; /* this batch's checked types and sources */
     for (made = 0; made < count; made++) {
         size_t data_len = library_len != NULL ? library_len[made] : 0;
         /* Borrowed bodies: the events outlive them (assembled below, before returning). */
         unsigned flags = EVI_BODY_BORROW | (data_len > 0 ? EVI_BODY_DATA_CANONICAL : 0);
         const struct ev_event *event =
             (const struct ev_event *)(const void *)((const char *)events + made * stride);
-        r = evi_entry_body_make_len(event, flags, data_len, &bodies[made]);
+        r = evi_entry_body_make_seen(event, flags, data_len, &seen, &bodies[made]);
         if (r == 0 && encrypt_keys != NULL) {
             /* Encryption at rest (FORMAT.md §5.1): sealed in evi_entry_assemble(). */
             r = evi_entry_body_encrypt(&bodies[made], encrypt_keys);

@@ -28,7 +28,7 @@ void ev_leaf_hash(const void *entry, size_t entry_len, uint8_t ret_hash[EV_HASH_
 void evi_leaf_hash_in_place(uint8_t *entry, size_t entry_len, uint8_t ret_hash[EV_HASH_BYTES])
 {
     entry[-1] = leaf_prefix;
-    evi_sha256(entry - 1, entry_len + 1, ret_hash);
+    evi_sha256_public(entry - 1, entry_len + 1, ret_hash); /* an entry is public (§5) */
 }
 
 /*
@@ -44,7 +44,7 @@ void ev_node_hash(const uint8_t left[EV_HASH_BYTES], const uint8_t right[EV_HASH
     node[0] = node_prefix;
     memcpy(node + 1, left, EV_HASH_BYTES);
     memcpy(node + 1 + EV_HASH_BYTES, right, EV_HASH_BYTES);
-    evi_sha256(node, sizeof(node), ret_hash);
+    evi_sha256_public(node, sizeof(node), ret_hash); /* tree hashes are public */
 }
 
 void ev_empty_root(uint8_t ret_hash[EV_HASH_BYTES])
