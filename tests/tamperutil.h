@@ -375,12 +375,6 @@ static inline void tl_log_insert(struct tl_log *log, size_t i, const struct tl_r
 enum tl_envelope_verdict {
     TL_ENV_OK,
     TL_ENV_MALFORMED,
-    /*
-     * A ts whose second is 60: a leap second, which RFC 3339 allows but the
-     * writer (whose clock is ns since 1970, §2, §7) never writes. FORMAT.md §5
-     * does not say which; the bit-flip loops accept both readings.
-     */
-    TL_ENV_GRAMMAR,
 };
 
 struct tl_envelope {
@@ -410,10 +404,9 @@ static inline bool tl_digits(const uint8_t *s, int n, int *ret)
 }
 
 /*
- * A ts as the writer writes it (evi_ts_format of some instant) is canonical;
- * returns TL_ENV_GRAMMAR for a second of 60 that is otherwise well formed, with
- * *ret_ns the instant it names if read as the second after :59 (what the
- * ts rule of §5 then compares).
+ * A ts is well formed when it is the writer's spelling (evi_ts_format) of some
+ * instant: a second of 60 (a leap second, which RFC 3339 allows) never is, since
+ * the writer's clock is ns since 1970 (§5).
  */
 static inline enum tl_envelope_verdict tl_ts_check(const uint8_t *s, int64_t *ret_ns)
 {
@@ -427,7 +420,7 @@ static inline enum tl_envelope_verdict tl_ts_check(const uint8_t *s, int64_t *re
         s[19] != '.' || !tl_digits(s + 20, 9, &frac) || s[29] != 'Z') {
         return TL_ENV_MALFORMED;
     }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59) {
         return TL_ENV_MALFORMED;
     }
     tm.tm_year = y - 1900;
@@ -435,7 +428,7 @@ static inline enum tl_envelope_verdict tl_ts_check(const uint8_t *s, int64_t *re
     tm.tm_mday = d;
     tm.tm_hour = h;
     tm.tm_min = mi;
-    tm.tm_sec = se == 60 ? 59 : se;
+    tm.tm_sec = se;
     time_t t = timegm(&tm);
     if ((int64_t)t > (INT64_MAX - 999999999) / 1000000000) {
         /* After 2262-04-11T23:47:16Z an int64 of ns overflows: no writer's clock reads that. */
@@ -443,15 +436,6 @@ static inline enum tl_envelope_verdict tl_ts_check(const uint8_t *s, int64_t *re
     }
     int64_t ns = (int64_t)t * 1000000000 + frac;
     evi_ts_format(ns, again);
-    if (se == 60) {
-        /* Equal to the :59 spelling in every other character: only the leap second differs. */
-        if (again[17] == '5' && again[18] == '9' && memcmp(again, s, 17) == 0 &&
-            memcmp(again + 19, s + 19, EVI_TS_LEN - 19) == 0) {
-            *ret_ns = ns + 1000000000;
-            return TL_ENV_GRAMMAR;
-        }
-        return TL_ENV_MALFORMED;
-    }
     if (memcmp(again, s, EVI_TS_LEN) != 0) {
         return TL_ENV_MALFORMED; /* an impossible date that timegm moved */
     }
@@ -469,7 +453,6 @@ static inline struct tl_envelope tl_envelope(const uint8_t *e, size_t len)
     struct tl_envelope env = {.verdict = TL_ENV_MALFORMED};
     const uint8_t *p = e, *end = e + len;
     size_t digits = 0, head = strlen(TL_HEAD);
-    enum tl_envelope_verdict grammar = TL_ENV_OK;
 
     if (len < head || memcmp(p, TL_HEAD, head) != 0) {
         return env;
@@ -491,12 +474,8 @@ static inline struct tl_envelope tl_envelope(const uint8_t *e, size_t len)
         return env;
     }
     p += strlen(TL_TS_HEAD);
-    enum tl_envelope_verdict ts = tl_ts_check(p, &env.ts_ns);
-    if (ts == TL_ENV_MALFORMED) {
+    if (tl_ts_check(p, &env.ts_ns) == TL_ENV_MALFORMED) {
         return env;
-    }
-    if (ts == TL_ENV_GRAMMAR) {
-        grammar = TL_ENV_GRAMMAR;
     }
     p += EVI_TS_LEN;
     if ((size_t)(end - p) < strlen(TL_TYPE_HEAD) ||
@@ -517,7 +496,7 @@ static inline struct tl_envelope tl_envelope(const uint8_t *e, size_t len)
     }
     memcpy(env.type, type, type_len);
     env.type[type_len] = '\0';
-    env.verdict = grammar;
+    env.verdict = TL_ENV_OK;
     return env;
 }
 

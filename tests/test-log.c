@@ -189,6 +189,21 @@ static unsigned check_epochs_and_seals(struct ev_log *log)
 
 /* ---- create ------------------------------------------------------------- */
 
+/*
+ * A time a person types (--since, --until) may name a leap second: it is the
+ * next minute's first instant. Entries never carry one (test-tamper).
+ */
+static void test_time_parse_leap_second(void **state)
+{
+    int64_t leap = 0, next = 0;
+    (void)state;
+
+    tu_ok(ev_time_parse("2016-12-31T23:59:60Z", &leap));
+    tu_ok(ev_time_parse("2017-01-01T00:00:00Z", &next));
+    assert_int_equal(leap, next);
+    assert_int_equal(ev_time_parse("2016-12-31T23:59:61Z", &leap), EV_EFORMAT);
+}
+
 static void test_create_validation(void **state)
 {
     struct tu_fixture *f = *state;
@@ -2194,6 +2209,7 @@ static void test_ts_format_repeats(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_time_parse_leap_second),
         cmocka_unit_test_setup_teardown(test_create_validation, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_create_files, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_append_indexes, tu_setup, tu_teardown),

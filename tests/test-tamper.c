@@ -380,29 +380,9 @@ static void put_record(size_t k, uint8_t *rec, size_t size)
     tl_pwrite_in(F->work, TL_SEGMENT, rec, size, F->log.offset[k]);
 }
 
-static void check_flip(const char *what, const struct outcome *keyed, const struct outcome *bare,
-                       bool grammar, size_t k)
+static void check_flip(const char *what, const struct outcome *keyed, const struct outcome *bare)
 {
     struct tl_depth v = with_v();
-    if (grammar) {
-        /*
-         * A leap second (TL_ENV_GRAMMAR): FORMAT.md §5 does not say whether
-         * it is malformed, so either reading is accepted here.
-         */
-        struct ev_verify_report rep;
-        struct tl_depth threaded = {.v = F->v, .threads = 2};
-        assert_int_equal(tl_verify(F->work, &no_v, &rep), EV_EVERIFY);
-        if (!(rep.failure == EV_FAIL_ENTRY && rep.entry == k)) {
-            tl_expect(F->work, &no_v, bare->kind, bare->entry, what);
-        }
-        assert_int_equal(tl_verify(F->work, &v, &rep), EV_EVERIFY);
-        if (!(rep.failure == EV_FAIL_ENTRY && rep.entry == k)) {
-            tl_expect(F->work, &v, keyed->kind, keyed->entry, what);
-        } else {
-            tl_expect(F->work, &threaded, EV_FAIL_ENTRY, k, what);
-        }
-        return;
-    }
     tl_expect(F->work, &no_v, bare->kind, bare->kind == EV_FAIL_NONE ? 0 : bare->entry, what);
     tl_expect(F->work, &v, keyed->kind, keyed->entry, what);
 }
@@ -415,7 +395,7 @@ static void check_flip(const char *what, const struct outcome *keyed, const stru
  * stride-th byte (b = all 8 bits when stride is 1, else the byte's offset mod 8).
  */
 static void entry_flips(const uint64_t *req, size_t req_count, size_t stride,
-                        size_t bare_seen[EV_FAIL_TS_BACKWARDS + 1], size_t *grammar_seen)
+                        size_t bare_seen[EV_FAIL_TS_BACKWARDS + 1], size_t *leap_seen)
 {
     uint8_t rec[EVI_RECORD_MAX];
     char what[128];
@@ -445,9 +425,10 @@ static void entry_flips(const uint64_t *req, size_t req_count, size_t stride,
                     /* Every entry of this log is covered by a checkpoint. */
                     assert_int_not_equal(bare.kind, EV_FAIL_NONE);
                 }
-                check_flip(what, &keyed, &bare, env.verdict == TL_ENV_GRAMMAR, k);
+                check_flip(what, &keyed, &bare);
                 bare_seen[bare.kind]++;
-                *grammar_seen += env.verdict == TL_ENV_GRAMMAR;
+                /* A second of 60 is malformed (§5): the writer's seconds run 0..59. */
+                *leap_seen += memmem(entry, len, ":60.", 4) != NULL;
             }
         }
         tl_pwrite_in(F->work, TL_SEGMENT, F->segment + F->log.offset[k], size, F->log.offset[k]);
@@ -456,17 +437,17 @@ static void entry_flips(const uint64_t *req, size_t req_count, size_t stride,
 
 static void test_flip_entry_bits_recrc(void **state)
 {
-    size_t count, seen[EV_FAIL_TS_BACKWARDS + 1] = {0}, grammar = 0;
+    size_t count, seen[EV_FAIL_TS_BACKWARDS + 1] = {0}, leap = 0;
     const uint64_t *req = latest_only(&count);
     (void)state;
     strip_history();
-    entry_flips(req, count, 1, seen, &grammar);
+    entry_flips(req, count, 1, seen, &leap);
     tl_expect(F->work, &no_v, EV_FAIL_NONE, 0, "restored");
     print_message("entry flips without V: entry %zu, sequence %zu, seal %zu, root %zu, "
                   "chain %zu, missing seal %zu, ts %zu (%zu leap seconds)\n",
                   seen[EV_FAIL_ENTRY], seen[EV_FAIL_SEQUENCE], seen[EV_FAIL_SEAL],
                   seen[EV_FAIL_ROOT], seen[EV_FAIL_CHAIN], seen[EV_FAIL_MISSING_SEAL],
-                  seen[EV_FAIL_TS_BACKWARDS], grammar);
+                  seen[EV_FAIL_TS_BACKWARDS], leap);
     /* Every branch of the expectation was taken: this loop can fail each way. */
     assert_true(seen[EV_FAIL_ENTRY] > 0 && seen[EV_FAIL_SEQUENCE] > 0 && seen[EV_FAIL_SEAL] > 0 &&
                 seen[EV_FAIL_ROOT] > 0 && seen[EV_FAIL_CHAIN] > 0 &&
@@ -477,8 +458,8 @@ static void test_flip_entry_bits_recrc(void **state)
 static void test_flip_entry_bits_recrc_history(void **state)
 {
     (void)state;
-    size_t seen[EV_FAIL_TS_BACKWARDS + 1] = {0}, grammar = 0;
-    entry_flips(F->req, F->req_count, 5, seen, &grammar);
+    size_t seen[EV_FAIL_TS_BACKWARDS + 1] = {0}, leap = 0;
+    entry_flips(F->req, F->req_count, 5, seen, &leap);
     expect_all(F->work, EV_FAIL_NONE, 0, "restored");
 }
 
@@ -1120,6 +1101,46 @@ static void test_ts_equal_passes(void **state)
     tl_expect(F->work, &v, EV_FAIL_NONE, 0, "equal times");
     /* The forged history is not the one the auditor's final checkpoint signed. */
     tl_expect(F->work, &t, EV_FAIL_FORKED, log.count - 1, "equal times, trusted checkpoints");
+    tl_log_free(&log);
+}
+
+/*
+ * A ts with a second of 60 names the next minute's first instant (timegm),
+ * but the writer's clock never spells it so (§5): an entry carrying one was
+ * not written by a writer and is malformed, even with valid tags and a time
+ * that does not go backwards. (It was read as that instant before.)
+ */
+static void test_ts_leap_second_malformed(void **state)
+{
+    struct tl_log log;
+    char prev[EVI_TS_LEN + 1], old[EVI_TS_LEN + 1], leap[EVI_TS_LEN + 1], from[64], to[64];
+    char detail[256];
+    struct ev_verify_report rep;
+    struct tl_depth v = with_v();
+    size_t k = event_after_event((size_t)F->early_size);
+    (void)state;
+
+    work_log(&log);
+    /* The next whole minute after entry k-1, spelt as second 60 of the minute before. */
+    int64_t minute = 60 * 1000000000ll;
+    int64_t next = (tl_entry_ts(log.rec[k - 1].entry, log.rec[k - 1].len, prev) / minute + 1) *
+                   minute;
+    evi_ts_format(next - 1000000000ll, leap);
+    assert_memory_equal(leap + 17, "59.000000000Z", 13);
+    leap[17] = '6';
+    leap[18] = '0';
+    for (size_t i = k; i < log.count; i++) { /* every later entry at that time: none goes back */
+        (void)tl_entry_ts(log.rec[i].entry, log.rec[i].len, old);
+        (void)snprintf(from, sizeof(from), "%s%s\"", TL_TS_HEAD, old);
+        (void)snprintf(to, sizeof(to), "%s%s\"", TL_TS_HEAD, leap);
+        tl_entry_replace(&log.rec[i], from, to);
+    }
+    tl_forge_as_writer(F->work, &log, k, F->v);
+    expect_all(F->work, EV_FAIL_ENTRY, k, "a ts at second 60");
+    (void)snprintf(detail, sizeof(detail), "entry ts '%s' is not YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ",
+                   leap);
+    tl_expect_at(__FILE__, __LINE__, F->work, &v, EV_FAIL_ENTRY, k, "a ts at second 60", &rep);
+    assert_non_null(strstr(rep.detail, detail));
     tl_log_free(&log);
 }
 
@@ -1919,6 +1940,7 @@ int main(void)
         cmocka_unit_test_setup(test_epoch_skipped, fresh),
         cmocka_unit_test_setup(test_ts_backwards, fresh),
         cmocka_unit_test_setup(test_ts_equal_passes, fresh),
+        cmocka_unit_test_setup(test_ts_leap_second_malformed, fresh),
         cmocka_unit_test_setup(test_ts_backwards_encrypted, fresh),
         cmocka_unit_test_setup(test_cut_at_seal_boundary_resigned, fresh),
         cmocka_unit_test_setup(test_rollback, fresh),

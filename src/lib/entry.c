@@ -621,8 +621,11 @@ static int digits_at(const char *s, int n, int *ret)
     return 0;
 }
 
-/* Date and time fields of "YYYY-MM-DDTHH:MM:SS", checked for range. */
-static int parse_datetime(const char *s, int64_t *ret_secs)
+/*
+ * Date and time fields of "YYYY-MM-DDTHH:MM:SS", checked for range; a second
+ * of 60 (a leap second a person may type) only when max_second allows it.
+ */
+static int parse_datetime(const char *s, int max_second, int64_t *ret_secs)
 {
     int y, mo, d, h, mi, se;
     struct tm tm = {0};
@@ -634,7 +637,7 @@ static int parse_datetime(const char *s, int64_t *ret_secs)
         digits_at(s + 17, 2, &se)) {
         return -1;
     }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > max_second) {
         return -1;
     }
     tm.tm_year = y - 1900;
@@ -642,12 +645,12 @@ static int parse_datetime(const char *s, int64_t *ret_secs)
     tm.tm_mday = d;
     tm.tm_hour = h;
     tm.tm_min = mi;
-    tm.tm_sec = se;
+    tm.tm_sec = se == 60 ? 59 : se; /* a leap second: the instant after :59 */
     t = timegm(&tm);
     if (t == (time_t)-1 || tm.tm_mday != d) {
         return -1; /* timegm normalized an impossible date such as Feb 30 */
     }
-    *ret_secs = (int64_t)t;
+    *ret_secs = (int64_t)t + (se == 60);
     return 0;
 }
 
@@ -666,7 +669,12 @@ int evi_ts_parse_exact(const char *text, int64_t *ret_ns)
     if (cached_secs >= 0 && memcmp(text, cached, 19) == 0) {
         secs = cached_secs;
     } else {
-        if (parse_datetime(text, &secs) < 0) {
+        /*
+         * The writer formats its clock, whose seconds run 0..59: ":60" would be a
+         * second spelling of the next minute's first instant (timegm), so an
+         * entry carrying it was not written by a writer (FORMAT.md §5).
+         */
+        if (parse_datetime(text, 59, &secs) < 0) {
             return -1;
         }
         memcpy(cached, text, 19);
@@ -692,7 +700,7 @@ int ev_time_parse(const char *text, int64_t *ret_ns)
         memcpy(full, text, 10);
         memcpy(full + 10, "T00:00:00", 9);
         full[19] = '\0';
-        if (parse_datetime(full, &secs) < 0) {
+        if (parse_datetime(full, 59, &secs) < 0) {
             goto bad;
         }
         int64_t midnight;
@@ -702,7 +710,7 @@ int ev_time_parse(const char *text, int64_t *ret_ns)
         *ret_ns = midnight;
         return 0;
     }
-    if (len < 20 || parse_datetime(text, &secs) < 0) {
+    if (len < 20 || parse_datetime(text, 60, &secs) < 0) {
         goto bad;
     }
     p = text + 19;
