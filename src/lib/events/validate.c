@@ -357,7 +357,7 @@ static int validate_rows(const struct evi_schema *schema, const void *event,
             continue; /* a documented value, as validate_field() checks it */
         } else if (f->kind == EV_FIELD_OBJECT) {
             const struct vpath here = {path, f->name, 0};
-            bool any;
+            bool any = false; /* validate_object() sets it only when the object is valid */
             r = validate_object(f->sub, p, &here, true, &any);
             set |= (uint64_t)any << i;
         } else {
