@@ -18,7 +18,18 @@
  *    has the same shape and keys, every string value is what
  *    evi_sanitize_text makes of the input's value (or, under an object key,
  *    one marker: a credential key's whole value), every other value is
- *    unchanged, and it is a fixed point.
+ *    unchanged, and it is a fixed point;
+ *  - the prefilter as the sanitizer runs it (evi_sanitize_prefilter(), fast)
+ *    agrees with its byte-at-a-time reference on the text: the same built-in
+ *    anchors and the same UTF-8 verdict, for the built-ins scanned 32 bytes
+ *    per step (where the CPU has AVX2), the built-ins 16 bytes per step
+ *    (evi_sanitizer_scan32() off) and a sanitizer without built-ins (the
+ *    scan of the bytes >= 0x80 only); and for each, the plain verdict of
+ *    evi_sanitize_text_plain() is evi_sanitize_json_plain() of the text when
+ *    it comes back unchanged (and false otherwise), with the same result as
+ *    evi_sanitize_text(). For the sanitizer with configured patterns beside
+ *    the built-ins, whose pass cannot always tell, plain may be false where
+ *    the reference says true, never true where it says false.
  *
  * Seed corpus: fuzz/corpus/sanitize/.
  */
@@ -46,6 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct evi_sanitizer *sanitizers[2];
 
+/* The scans compared with the reference (as tests/test-sanitize.c's scan_sanitizers()): the
+ * built-ins 32 bytes per step where the CPU has AVX2 (sanitizers[0]), the built-ins 16 bytes
+ * per step, and no built-ins. */
+#define SCANS 3
+static struct evi_sanitizer *scans[SCANS];
+
 static void init(void)
 {
     static struct ev_sanitize_pattern configured[] = {
@@ -57,6 +74,15 @@ static void init(void)
     }
     CHECK(evi_sanitizer_new(true, NULL, 0, &sanitizers[0]) == 0);
     CHECK(evi_sanitizer_new(true, configured, 2, &sanitizers[1]) == 0);
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* Off only where the CPU lacks AVX2. */
+    CHECK(evi_sanitizer_scan32(sanitizers[0], true) == (__builtin_cpu_supports("avx2") != 0));
+#endif
+    scans[0] = sanitizers[0];
+    CHECK(evi_sanitizer_new(true, NULL, 0, &scans[1]) == 0);
+    CHECK(!evi_sanitizer_scan32(scans[1], false));
+    CHECK(evi_sanitizer_new(false, configured, 1, &scans[2]) == 0);
+    CHECK(!evi_sanitizer_scan32(scans[2], true));
 }
 
 static bool valid_utf8(const char *s, size_t len)
@@ -153,6 +179,30 @@ static void check_same_shape(const struct evi_sanitizer *s, json_t *in, json_t *
     }
 }
 
+/*
+ * The prefilter against its reference, and the plain verdict against evi_sanitize_json_plain()
+ * (exact: the sanitizer's pass always tells; otherwise only "true" is checked).
+ */
+static void check_scan(const struct evi_sanitizer *s, const char *text, size_t len, bool exact)
+{
+    bool fast_valid = false, ref_valid = true;
+    uint32_t fast = evi_sanitize_prefilter(s, text, len, true, &fast_valid);
+    uint32_t ref = evi_sanitize_prefilter(s, text, len, false, &ref_valid);
+    CHECK(fast == ref && fast_valid == ref_valid);
+
+    char *clean = NULL, *ref_clean = NULL;
+    size_t clean_len = 0, ref_len = 0;
+    bool plain = !exact;
+    int r = evi_sanitize_text_plain(s, text, len, &clean, &clean_len, &plain);
+    int want_r = evi_sanitize_text(s, text, len, &ref_clean, &ref_len);
+    CHECK(r == want_r);
+    CHECK(r <= 0 || (clean_len == ref_len && memcmp(clean, ref_clean, clean_len) == 0));
+    bool want = r == 0 && evi_sanitize_json_plain(text, len);
+    CHECK(plain == want || (!exact && !plain));
+    free(clean);
+    free(ref_clean);
+}
+
 static void check_json(const struct evi_sanitizer *s, const char *text, size_t len)
 {
     json_error_t jerr;
@@ -214,5 +264,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_text(s, text, len);
     check_json(s, text, len);
+    for (size_t i = 0; i < SCANS; i++) {
+        check_scan(scans[i], text, len, true);
+    }
+    check_scan(sanitizers[1], text, len, false);
     return 0;
 }
