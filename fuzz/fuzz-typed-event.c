@@ -42,6 +42,8 @@
  *    message of evi_event_validate_reference() (every row through the full test), and so does
  *    evi_event_validate_known() given the lengths of the set string rows; on success the
  *    rows' set mask is evi_field_set()'s and each set string row's length is its strlen();
+ *    the same again with each string row with a limit in turn empty, at its limit and one
+ *    byte over (boundaries that mutation seldom hits exactly);
  *  - for a valid event whose derived fields can be made, the encoder driven by those rows
  *    (evi_encoding.rows) writes what the one that asks every row in turn writes (the same
  *    result, bytes and redacted count) at every level, with and without the sanitizer, with
@@ -346,6 +348,66 @@ static void check_rows(const struct evi_schema *schema, const void *event,
     }
 }
 
+/* Quick validation, and with the lengths of the set string rows known, gives the reference's
+ * result and message. */
+static int check_validate(const struct evi_schema *schema, void *event, struct evi_rows *rows)
+{
+    char message[MESSAGE_MAX];
+    int r = evi_event_validate(schema, event, "data", rows);
+    (void)snprintf(message, sizeof(message), "%s", r < 0 ? ev_last_error() : "");
+    CHECK(evi_event_validate_reference(schema, event, "data") == r);
+    CHECK(r == 0 || strncmp(message, ev_last_error(), sizeof(message) - 1) == 0);
+
+    /* The lengths a caller already knows (as ev_syslog_prepare() does): every set string row's. */
+    struct evi_rows known = {0};
+    for (size_t i = 0; i < schema->count; i++) {
+        const struct evi_field *f = &schema->fields[i];
+        if (f->kind != EV_FIELD_STRING || f->max <= 0) {
+            continue;
+        }
+        const char *value = *(const char *const *)((const char *)event + f->offset);
+        if (value != NULL) {
+            known.known |= (uint64_t)1 << i;
+            known.lengths[i] = strlen(value);
+        }
+    }
+    CHECK(evi_event_validate_known(schema, event, "data", &known) == r);
+    CHECK(r == 0 || strncmp(message, ev_last_error(), sizeof(message) - 1) == 0);
+    if (r == 0) {
+        check_rows(schema, event, rows);
+        check_rows(schema, event, &known);
+    }
+    return r;
+}
+
+/*
+ * The limits of the string rows, which random mutation seldom hits exactly: each string row
+ * with a limit in turn empty, at its limit and one byte over, the rest of the event as
+ * decoded, validated both ways.
+ */
+static void check_string_limits(const struct evi_schema *schema, void *event)
+{
+    static char filler[100000 + 2];
+    if (filler[0] == '\0') {
+        memset(filler, 'a', sizeof(filler) - 1);
+    }
+    for (size_t i = 0; i < schema->count; i++) {
+        const struct evi_field *f = &schema->fields[i];
+        if (f->kind != EV_FIELD_STRING || f->max <= 0 || (size_t)f->max + 1 >= sizeof(filler)) {
+            continue;
+        }
+        const char **value = (const char **)(void *)((char *)event + f->offset);
+        const char *given = *value;
+        const size_t lengths[] = {0, (size_t)f->max, (size_t)f->max + 1};
+        for (size_t k = 0; k < sizeof(lengths) / sizeof(lengths[0]); k++) {
+            *value = filler + sizeof(filler) - 1 - lengths[k];
+            struct evi_rows rows;
+            (void)check_validate(schema, event, &rows);
+        }
+        *value = given;
+    }
+}
+
 /* Validation and encoding against their references, on text decoded as a type's event. */
 static void check_reference_paths(enum ev_event_type type, const char *text, size_t len,
                                   enum ev_level level, bool sanitize, int severity)
@@ -373,32 +435,11 @@ static void check_reference_paths(enum ev_event_type type, const char *text, siz
     }
 
     struct evi_rows rows;
-    char message[MESSAGE_MAX];
-    int r = evi_event_validate(schema, event, "data", &rows);
-    (void)snprintf(message, sizeof(message), "%s", r < 0 ? ev_last_error() : "");
-    CHECK(evi_event_validate_reference(schema, event, "data") == r);
-    CHECK(r == 0 || strncmp(message, ev_last_error(), sizeof(message) - 1) == 0);
-
-    /* The lengths a caller already knows (as ev_syslog_prepare() does): every set string row's. */
-    struct evi_rows known = {0};
-    for (size_t i = 0; i < schema->count; i++) {
-        const struct evi_field *f = &schema->fields[i];
-        if (f->kind != EV_FIELD_STRING || f->max <= 0) {
-            continue;
-        }
-        const char *value = *(const char *const *)((const char *)event + f->offset);
-        if (value != NULL) {
-            known.known |= (uint64_t)1 << i;
-            known.lengths[i] = strlen(value);
-        }
-    }
-    CHECK(evi_event_validate_known(schema, event, "data", &known) == r);
-    CHECK(r == 0 || strncmp(message, ev_last_error(), sizeof(message) - 1) == 0);
+    int r = check_validate(schema, event, &rows);
+    check_string_limits(schema, event);
     if (r < 0) {
         goto out;
     }
-    check_rows(schema, event, &rows);
-    check_rows(schema, event, &known);
 
     struct evi_derived d;
     if (evi_event_derive(type, event, &d, &derived_arena) < 0) {
