@@ -28,7 +28,8 @@
  *    hand as a struct ev_syslog_event (each span copied a byte at a time, a NUL as U+FFFD)
  *    through ev_syslog_event_prepare(), which measures them; the structured data is left out
  *    of this comparison (its JSON is built inside ev_syslog_prepare() and given to both ways
- *    alike), as tests/test-syslog.c's test_prepare_known_lengths does.
+ *    alike), as tests/test-syslog.c's test_prepare_known_lengths does; and the same for one
+ *    header field (picked by the message's length) at its limit or one byte over.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -148,7 +149,6 @@ static const char *copy_reference(char **cursor, struct ev_syslog_span s, size_t
 static void check_known_lengths(const struct ev_policy *policy, const struct ev_syslog_message *m)
 {
     struct ev_syslog_message plain = *m;
-    plain.structured_data = (struct ev_syslog_span){NULL, 0};
     const struct ev_syslog_span *spans[] = {&plain.timestamp, &plain.hostname, &plain.app_name,
                                             &plain.procid,    &plain.msgid,    &plain.msg};
     size_t total = 0;
@@ -187,6 +187,38 @@ static void check_known_lengths(const struct ev_policy *policy, const struct ev_
     free(strings);
 }
 
+/*
+ * check_known_lengths() on the message without its structured data, and on one variant of it
+ * whose header field k is at its limit or one byte over (random mutation seldom makes a
+ * field exactly that long): which one, or none, by the message's length, so that every
+ * field at both lengths comes up across inputs for the cost of one more comparison.
+ */
+static void check_known_lengths_and_limits(const struct ev_policy *policy,
+                                           const struct ev_syslog_message *m, size_t len)
+{
+    static const char filler[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._";
+    _Static_assert(sizeof(filler) > EV_SYSLOG_MAX_HOSTNAME + 1, "a field one byte over");
+    static const size_t limits[5] = {EV_SYSLOG_MAX_TIMESTAMP, EV_SYSLOG_MAX_HOSTNAME,
+                                     EV_SYSLOG_MAX_APP_NAME, EV_SYSLOG_MAX_PROCID,
+                                     EV_SYSLOG_MAX_MSGID};
+    struct ev_syslog_message plain = *m;
+    plain.structured_data = (struct ev_syslog_span){NULL, 0};
+    check_known_lengths(policy, &plain);
+
+    size_t pick = len % 11;
+    if (pick == 0) {
+        return;
+    }
+    struct ev_syslog_span *spans[5] = {&plain.timestamp, &plain.hostname, &plain.app_name,
+                                       &plain.procid, &plain.msgid};
+    size_t k = (pick - 1) % 5;
+    *spans[k] = (struct ev_syslog_span){filler, limits[k] + (pick > 5)};
+    check_known_lengths(policy, &plain);
+}
+
 static void check_message(const struct ev_policy *policy, bool sanitize, const char *text,
                           size_t len)
 {
@@ -215,7 +247,7 @@ static void check_message(const struct ev_policy *policy, bool sanitize, const c
     span_inside(m.msg, text, len, len, false, 0);
     CHECK(m.format == EV_SYSLOG_RFC5424 || (m.msgid.ptr == NULL && m.structured_data.ptr == NULL));
     check_event(policy, sanitize, &m);
-    check_known_lengths(policy, &m);
+    check_known_lengths_and_limits(policy, &m, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
