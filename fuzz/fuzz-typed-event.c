@@ -90,7 +90,7 @@ static const int severities[4] = {-1, EV_SEV_EMERGENCY, EV_SEV_DEBUG, EV_SEV_DEB
 /* [level][sanitize]: built once, immutable, as a daemon shares them. */
 static struct ev_policy *policies[3][2];
 
-/* The bytes of the message ev_last_error() gives, compared in full. */
+/* The bytes of an ev_last_error() message compared (all of any shorter than that). */
 #define MESSAGE_MAX 1024
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
