@@ -3,7 +3,9 @@
  * libFuzzer target: the secret sanitizer (src/lib/privacy/sanitize.h).
  *
  * Input: byte 0 picks the sanitizer (bit 0: the built-ins only, or the
- * built-ins plus two configured patterns); the rest is the text.
+ * built-ins plus two configured patterns) and, for the built-ins only, the
+ * scan whose plain verdict is checked (bits 1-7 modulo 3, see below); the
+ * rest is the text.
  *
  * Invariants beyond "no crash" (a violation is __builtin_trap()):
  *  - evi_sanitize_text: never fails on valid arguments; a result is
@@ -18,7 +20,18 @@
  *    has the same shape and keys, every string value is what
  *    evi_sanitize_text makes of the input's value (or, under an object key,
  *    one marker: a credential key's whole value), every other value is
- *    unchanged, and it is a fixed point.
+ *    unchanged, and it is a fixed point;
+ *  - the prefilter as the sanitizer runs it (evi_sanitize_prefilter(), fast)
+ *    agrees with its byte-at-a-time reference on the text: the same built-in
+ *    anchors and the same UTF-8 verdict, for the built-ins scanned 32 bytes
+ *    per step (where the CPU has AVX2), the built-ins 16 bytes per step
+ *    (evi_sanitizer_scan32() off) and a sanitizer without built-ins (the
+ *    scan of the bytes >= 0x80 only); and for the one byte 0 picks, the
+ *    plain verdict of evi_sanitize_text_plain() is evi_sanitize_json_plain()
+ *    of the text when it comes back unchanged (and false otherwise). For the
+ *    sanitizer with configured patterns beside the built-ins (when byte 0
+ *    picks it), whose pass cannot always tell, plain may be false where the
+ *    reference says true, never true where it says false.
  *
  * Seed corpus: fuzz/corpus/sanitize/.
  */
@@ -46,6 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct evi_sanitizer *sanitizers[2];
 
+/* The scans compared with the reference (as tests/test-sanitize.c's scan_sanitizers()): the
+ * built-ins 32 bytes per step where the CPU has AVX2 (sanitizers[0]), the built-ins 16 bytes
+ * per step, and no built-ins. */
+#define SCANS 3
+static struct evi_sanitizer *scans[SCANS];
+
 static void init(void)
 {
     static struct ev_sanitize_pattern configured[] = {
@@ -57,6 +76,15 @@ static void init(void)
     }
     CHECK(evi_sanitizer_new(true, NULL, 0, &sanitizers[0]) == 0);
     CHECK(evi_sanitizer_new(true, configured, 2, &sanitizers[1]) == 0);
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* Off only where the CPU lacks AVX2. */
+    CHECK(evi_sanitizer_scan32(sanitizers[0], true) == (__builtin_cpu_supports("avx2") != 0));
+#endif
+    scans[0] = sanitizers[0];
+    CHECK(evi_sanitizer_new(true, NULL, 0, &scans[1]) == 0);
+    CHECK(!evi_sanitizer_scan32(scans[1], false));
+    CHECK(evi_sanitizer_new(false, configured, 1, &scans[2]) == 0);
+    CHECK(!evi_sanitizer_scan32(scans[2], true));
 }
 
 static bool valid_utf8(const char *s, size_t len)
@@ -153,6 +181,31 @@ static void check_same_shape(const struct evi_sanitizer *s, json_t *in, json_t *
     }
 }
 
+/*
+ * The prefilter against its reference (a pass over the text each, cheap); and, below, the
+ * plain verdict against evi_sanitize_json_plain() (exact: the sanitizer's pass always tells;
+ * otherwise only "true" is checked), which costs a whole sanitization.
+ */
+static void check_prefilter(const struct evi_sanitizer *s, const char *text, size_t len)
+{
+    bool fast_valid = false, ref_valid = true;
+    uint32_t fast = evi_sanitize_prefilter(s, text, len, true, &fast_valid);
+    uint32_t ref = evi_sanitize_prefilter(s, text, len, false, &ref_valid);
+    CHECK(fast == ref && fast_valid == ref_valid);
+}
+
+static void check_plain(const struct evi_sanitizer *s, const char *text, size_t len, bool exact)
+{
+    char *clean = NULL;
+    size_t clean_len = 0;
+    bool plain = !exact;
+    int r = evi_sanitize_text_plain(s, text, len, &clean, &clean_len, &plain);
+    CHECK(r >= 0);
+    bool want = r == 0 && evi_sanitize_json_plain(text, len);
+    CHECK(plain == want || (!exact && !plain));
+    free(clean);
+}
+
 static void check_json(const struct evi_sanitizer *s, const char *text, size_t len)
 {
     json_error_t jerr;
@@ -214,5 +267,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_text(s, text, len);
     check_json(s, text, len);
+    for (size_t i = 0; i < SCANS; i++) {
+        check_prefilter(scans[i], text, len);
+    }
+    /* One sanitization more per input: the plain verdict of one scan, or the inexact one. */
+    if (s == sanitizers[1]) {
+        check_plain(s, text, len, false);
+    } else {
+        check_plain(scans[(data[0] >> 1) % SCANS], text, len, true);
+    }
     return 0;
 }

@@ -22,8 +22,16 @@
  *    the message's severity, and data that is one canonical JSON object (jansson,
  *    duplicates rejected, writes back the same bytes) within EV_ENTRY_MAX_BYTES whose
  *    "format" and "facility" are the message's; "redacted" is there exactly when counted,
- *    never with sanitization off.
+ *    never with sanitization off;
+ *  - ev_syslog_prepare() (which hands validation the lengths of the strings it copied) gives
+ *    the result, message, severity, redacted count and bytes of the same message built by
+ *    hand as a struct ev_syslog_event (each span copied a byte at a time, a NUL as U+FFFD)
+ *    through ev_syslog_event_prepare(), which measures them; the structured data is left out
+ *    of this comparison (its JSON is built inside ev_syslog_prepare() and given to both ways
+ *    alike), as tests/test-syslog.c's test_prepare_known_lengths does; and the same for one
+ *    header field (picked by the message's length) at its limit or one byte over.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +122,103 @@ static void check_event(const struct ev_policy *policy, bool sanitize,
     ev_prepared_release(&p);
 }
 
+/*
+ * A span copied as ev_syslog_prepare() documents it, a byte at a time: a NUL becomes U+FFFD,
+ * the copy stops before a character that would take it past max bytes (its NUL aside).
+ */
+static const char *copy_reference(char **cursor, struct ev_syslog_span s, size_t max)
+{
+    if (s.ptr == NULL) {
+        return NULL;
+    }
+    char *start = *cursor, *out = start;
+    for (size_t i = 0; i < s.len && (size_t)(out - start) + 3 <= max; i++) {
+        if (s.ptr[i] == '\0') {
+            memcpy(out, "\xEF\xBF\xBD", 3);
+            out += 3;
+        } else {
+            *out++ = s.ptr[i];
+        }
+    }
+    *out++ = '\0';
+    *cursor = out;
+    return start;
+}
+
+/* ev_syslog_prepare() against ev_syslog_event_prepare() of the event built by hand. */
+static void check_known_lengths(const struct ev_policy *policy, const struct ev_syslog_message *m)
+{
+    struct ev_syslog_message plain = *m;
+    const struct ev_syslog_span *spans[] = {&plain.timestamp, &plain.hostname, &plain.app_name,
+                                            &plain.procid,    &plain.msgid,    &plain.msg};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+        total += 3 * spans[i]->len + 1;
+    }
+    char *strings = malloc(total);
+    CHECK(strings != NULL);
+    char *cursor = strings;
+    struct ev_syslog_event e = {
+        .common = {.severity = EV_SOME_INT(m->severity)},
+        .format = m->format,
+        .facility = EV_SYSLOG_FACILITY(m->facility),
+    };
+    e.timestamp = copy_reference(&cursor, plain.timestamp, SIZE_MAX);
+    e.hostname = copy_reference(&cursor, plain.hostname, SIZE_MAX);
+    e.app_name = copy_reference(&cursor, plain.app_name, SIZE_MAX);
+    e.procid = copy_reference(&cursor, plain.procid, SIZE_MAX);
+    e.msgid = copy_reference(&cursor, plain.msgid, SIZE_MAX);
+    e.message = copy_reference(&cursor, plain.msg, EV_SYSLOG_MAX_BYTES);
+
+    struct ev_prepared fast, reference;
+    char message[1024];
+    int r = ev_syslog_event_prepare(policy, &e, &reference);
+    (void)snprintf(message, sizeof(message), "%s", r < 0 ? ev_last_error() : "");
+    CHECK(ev_syslog_prepare(policy, &plain, NULL, &fast) == r);
+    if (r < 0) {
+        CHECK(strncmp(message, ev_last_error(), sizeof(message) - 1) == 0);
+    } else {
+        CHECK(fast.dropped == reference.dropped && fast.redacted == reference.redacted);
+        CHECK(fast.event.severity == reference.event.severity);
+        CHECK(fast.dropped || strcmp(fast.event.data_json, reference.event.data_json) == 0);
+        ev_prepared_release(&fast);
+        ev_prepared_release(&reference);
+    }
+    free(strings);
+}
+
+/*
+ * check_known_lengths() on the message without its structured data, and on one variant of it
+ * whose header field k is at its limit or one byte over (random mutation seldom makes a
+ * field exactly that long): which one, or none, by the message's length, so that every
+ * field at both lengths comes up across inputs for the cost of one more comparison.
+ */
+static void check_known_lengths_and_limits(const struct ev_policy *policy,
+                                           const struct ev_syslog_message *m, size_t len)
+{
+    static const char filler[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._";
+    _Static_assert(sizeof(filler) > EV_SYSLOG_MAX_HOSTNAME + 1, "a field one byte over");
+    static const size_t limits[5] = {EV_SYSLOG_MAX_TIMESTAMP, EV_SYSLOG_MAX_HOSTNAME,
+                                     EV_SYSLOG_MAX_APP_NAME, EV_SYSLOG_MAX_PROCID,
+                                     EV_SYSLOG_MAX_MSGID};
+    struct ev_syslog_message plain = *m;
+    plain.structured_data = (struct ev_syslog_span){NULL, 0};
+    check_known_lengths(policy, &plain);
+
+    size_t pick = len % 11;
+    if (pick == 0) {
+        return;
+    }
+    struct ev_syslog_span *spans[5] = {&plain.timestamp, &plain.hostname, &plain.app_name,
+                                       &plain.procid, &plain.msgid};
+    size_t k = (pick - 1) % 5;
+    *spans[k] = (struct ev_syslog_span){filler, limits[k] + (pick > 5)};
+    check_known_lengths(policy, &plain);
+}
+
 static void check_message(const struct ev_policy *policy, bool sanitize, const char *text,
                           size_t len)
 {
@@ -142,6 +247,7 @@ static void check_message(const struct ev_policy *policy, bool sanitize, const c
     span_inside(m.msg, text, len, len, false, 0);
     CHECK(m.format == EV_SYSLOG_RFC5424 || (m.msgid.ptr == NULL && m.structured_data.ptr == NULL));
     check_event(policy, sanitize, &m);
+    check_known_lengths_and_limits(policy, &m, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

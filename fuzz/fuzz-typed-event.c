@@ -34,6 +34,22 @@
  *    findings come most severe first, findings_total is the sum of counts, the score is
  *    0..100.
  *
+ * And the fast paths against their references (tests/test-events.c does the same on random
+ * events), on the data decoded into the struct of the type's table (for the custom types,
+ * which have none, into the syslog table's, which no other way of this target reaches), with
+ * the severity given and the input's "counts" as ev_event_prepare() sets them:
+ *  - evi_event_validate() (the row masks, the shortcuts for common rows) gives the result and
+ *    message of evi_event_validate_reference() (every row through the full test), and so does
+ *    evi_event_validate_known() given the lengths of the set string rows; on success the
+ *    rows' set mask is evi_field_set()'s and each set string row's length is its strlen();
+ *    the same again with each string row with a limit in turn empty, at its limit and one
+ *    byte over (boundaries that mutation seldom hits exactly);
+ *  - for a valid event whose derived fields can be made, the encoder driven by those rows
+ *    (evi_encoding.rows) writes what the one that asks every row in turn writes (the same
+ *    result, bytes and redacted count) at every level, with and without the sanitizer, with
+ *    the whole data budget; and at the level and sanitization of byte 0 also with budgets
+ *    that cut the output (one byte short of it, and half of it).
+ *
  * Seed corpus: fuzz/corpus/typed-event/.
  */
 #include <errno.h>
@@ -73,6 +89,9 @@ static const int severities[4] = {-1, EV_SEV_EMERGENCY, EV_SEV_DEBUG, EV_SEV_DEB
 
 /* [level][sanitize]: built once, immutable, as a daemon shares them. */
 static struct ev_policy *policies[3][2];
+
+/* The bytes of an ev_last_error() message compared (all of any shorter than that). */
+#define MESSAGE_MAX 1024
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -285,6 +304,165 @@ static void check_success(const struct ev_prepared *out, const char *input, cons
     json_decref(data);
 }
 
+/* The same result, bytes and redacted count from the row-driven encoder and the reference. */
+static size_t check_encode(const struct evi_schema *schema, const void *event,
+                           const struct evi_derived *d, const struct evi_rows *rows,
+                           enum ev_level level, const struct evi_sanitizer *sanitizer,
+                           size_t max_bytes)
+{
+    struct evi_encoding encoding = {
+        .sanitizer = sanitizer,
+        .level = level,
+        .max_bytes = max_bytes,
+    };
+    struct evi_jsonw fast, reference;
+    unsigned fast_redacted = 0, reference_redacted = 0;
+    evi_jsonw_init(&fast, 0);
+    evi_jsonw_init(&reference, 0);
+    int r = evi_event_encode(schema, event, d, &encoding, &reference, &reference_redacted);
+    encoding.rows = rows;
+    CHECK(evi_event_encode(schema, event, d, &encoding, &fast, &fast_redacted) == r);
+    size_t len = 0;
+    if (r == 0) {
+        CHECK(fast.len == reference.len && memcmp(fast.data, reference.data, fast.len) == 0);
+        CHECK(fast_redacted == reference_redacted);
+        len = fast.len;
+    }
+    evi_jsonw_free(&fast);
+    evi_jsonw_free(&reference);
+    return len;
+}
+
+/* Set rows and their lengths as the encoder takes them (evi_rows) agree with the event. */
+static void check_rows(const struct evi_schema *schema, const void *event,
+                       const struct evi_rows *rows)
+{
+    for (size_t i = 0; i < schema->count; i++) {
+        const struct evi_field *f = &schema->fields[i];
+        const void *p = (const char *)event + f->offset;
+        bool set = !(f->flags & EVI_DERIVED) && evi_field_set(f, p);
+        CHECK(((rows->set >> i) & 1) == set);
+        if (set && f->kind == EV_FIELD_STRING && f->max > 0) {
+            CHECK(rows->lengths[i] == strlen(*(const char *const *)p));
+        }
+    }
+}
+
+/* Quick validation, and with the lengths of the set string rows known, gives the reference's
+ * result and message. */
+static int check_validate(const struct evi_schema *schema, void *event, struct evi_rows *rows)
+{
+    char message[MESSAGE_MAX];
+    int r = evi_event_validate(schema, event, "data", rows);
+    (void)snprintf(message, sizeof(message), "%s", r < 0 ? ev_last_error() : "");
+    CHECK(evi_event_validate_reference(schema, event, "data") == r);
+    CHECK(r == 0 || strncmp(message, ev_last_error(), sizeof(message) - 1) == 0);
+
+    /* The lengths a caller already knows (as ev_syslog_prepare() does): every set string row's. */
+    struct evi_rows known = {0};
+    for (size_t i = 0; i < schema->count; i++) {
+        const struct evi_field *f = &schema->fields[i];
+        if (f->kind != EV_FIELD_STRING || f->max <= 0) {
+            continue;
+        }
+        const char *value = *(const char *const *)((const char *)event + f->offset);
+        if (value != NULL) {
+            known.known |= (uint64_t)1 << i;
+            known.lengths[i] = strlen(value);
+        }
+    }
+    CHECK(evi_event_validate_known(schema, event, "data", &known) == r);
+    CHECK(r == 0 || strncmp(message, ev_last_error(), sizeof(message) - 1) == 0);
+    if (r == 0) {
+        check_rows(schema, event, rows);
+        check_rows(schema, event, &known);
+    }
+    return r;
+}
+
+/*
+ * The limits of the string rows, which random mutation seldom hits exactly: each string row
+ * with a limit in turn empty, at its limit and one byte over, the rest of the event as
+ * decoded, validated both ways.
+ */
+static void check_string_limits(const struct evi_schema *schema, void *event)
+{
+    static char filler[100000 + 2];
+    if (filler[0] == '\0') {
+        memset(filler, 'a', sizeof(filler) - 1);
+    }
+    for (size_t i = 0; i < schema->count; i++) {
+        const struct evi_field *f = &schema->fields[i];
+        if (f->kind != EV_FIELD_STRING || f->max <= 0 || (size_t)f->max + 1 >= sizeof(filler)) {
+            continue;
+        }
+        const char **value = (const char **)(void *)((char *)event + f->offset);
+        const char *given = *value;
+        const size_t lengths[] = {0, (size_t)f->max, (size_t)f->max + 1};
+        for (size_t k = 0; k < sizeof(lengths) / sizeof(lengths[0]); k++) {
+            *value = filler + sizeof(filler) - 1 - lengths[k];
+            struct evi_rows rows;
+            (void)check_validate(schema, event, &rows);
+        }
+        *value = given;
+    }
+}
+
+/* Validation and encoding against their references, on text decoded as a type's event. */
+static void check_reference_paths(enum ev_event_type type, const char *text, size_t len,
+                                  enum ev_level level, bool sanitize, int severity)
+{
+    const struct evi_schema *schema = evi_schema_of(type);
+    CHECK(schema != NULL && schema->masks);
+    json_t *data = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(data)) {
+        json_decref(data);
+        return;
+    }
+    struct evi_arena arena = {0};
+    struct evi_arena derived_arena = {0};
+    void *event = evi_arena_alloc(&arena, schema->struct_size);
+    CHECK(event != NULL);
+    if (evi_event_decode(schema, data, event, &arena) < 0) {
+        goto out;
+    }
+    struct ev_common *common = event;
+    if (severity >= 0) {
+        common->severity = EV_SOME_INT(severity);
+    }
+    if (type == EV_TYPE_SECURITY_ASSESSMENT && json_object_get(data, "counts") != NULL) {
+        ((struct ev_security_assessment *)event)->counts_set = true;
+    }
+
+    struct evi_rows rows;
+    int r = check_validate(schema, event, &rows);
+    check_string_limits(schema, event);
+    if (r < 0) {
+        goto out;
+    }
+
+    struct evi_derived d;
+    if (evi_event_derive(type, event, &d, &derived_arena) < 0) {
+        goto out;
+    }
+    const struct evi_sanitizer *sanitizer = policies[level][1]->sanitizer;
+    for (int l = EV_LEVEL_MINIMAL; l <= EV_LEVEL_COMPREHENSIVE; l++) {
+        for (int s = 0; s <= 1; s++) {
+            size_t n = check_encode(schema, event, &d, &rows, (enum ev_level)l,
+                                    s ? sanitizer : NULL, EV_ENTRY_MAX_BYTES);
+            if ((enum ev_level)l == level && (s != 0) == sanitize && n > 0) {
+                /* Budgets that cut it: the limit checks of both ways. */
+                (void)check_encode(schema, event, &d, &rows, level, s ? sanitizer : NULL, n - 1);
+                (void)check_encode(schema, event, &d, &rows, level, s ? sanitizer : NULL, n / 2);
+            }
+        }
+    }
+out:
+    evi_arena_free(&derived_arena);
+    evi_arena_free(&arena);
+    json_decref(data);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) {
@@ -334,6 +512,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         json_decref(parsed);
     }
+    check_reference_paths(type == EV_TYPE_CUSTOM ? EV_TYPE_SYSLOG : type, len > 0 ? text : "{}",
+                          len > 0 ? len : 2, level, sanitize, severity);
     free(text);
     return 0;
 }
