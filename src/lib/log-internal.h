@@ -83,6 +83,7 @@ struct ev_log {
     pthread_cond_t flush_cv; /* wakes the flusher: work is due, or stop */
     bool flusher_running;
     bool flusher_stop;
+    bool flusher_idle; /* waiting with no sync to time: an append must wake it */
 
     /* readers and writer: compressed segments and the fds that scans may still use */
     struct evi_zcache *zcache; /* random reads (read_entry), under mu */

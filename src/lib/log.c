@@ -927,7 +927,9 @@ static void *flusher_main(void *arg)
             until.tv_nsec = (long)(ns % 1000000000);
             (void)pthread_cond_timedwait(&log->flush_cv, &log->mu, &until);
         } else {
+            log->flusher_idle = true; /* the next append wakes it to time its sync */
             pthread_cond_wait(&log->flush_cv, &log->mu);
+            log->flusher_idle = false;
         }
     }
     pthread_mutex_unlock(&log->mu);
@@ -1845,7 +1847,8 @@ static int settle_locked(struct ev_log *log, uint64_t end)
     case EV_SYNC_INTERVAL:
     case EV_SYNC_NEVER:
         if (log->flusher_running) {
-            if (flush_due_locked(log)) {
+            if (flush_due_locked(log) ||
+                (log->flusher_idle && log->options.sync == EV_SYNC_INTERVAL)) {
                 pthread_cond_signal(&log->flush_cv);
             }
             while (log->failed == 0 &&
