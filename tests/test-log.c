@@ -1853,18 +1853,23 @@ static void test_rotation_sync_off_the_appender(void **state)
  * Under sync: interval the flusher syncs when the interval is over even when
  * no append comes after the last ones: the key state on disk, written by a
  * sync commit only, reaches the log's size without another call. Before the
- * flusher the sync waited for the next append.
+ * flusher the sync waited for the next append. The appends come well within
+ * the interval after open's own sync, so the flusher, idle since open, must
+ * have been woken by them to time the sync.
  */
 static void test_interval_sync_without_appends(void **state)
 {
     struct tu_fixture *f = *state;
-    struct ev_open_options o = {.sync = EV_SYNC_INTERVAL, .sync_interval_ns = 20000000};
+    struct ev_open_options o = {.sync = EV_SYNC_INTERVAL, .sync_interval_ns = 200000000};
 
     tu_create(f->dir, 0, f->v);
     struct ev_log *log = tu_open(f->dir, &o);
+    struct timespec pause = {.tv_nsec = 10000000};
+    for (int i = 0; i < 5; i++) {
+        (void)nanosleep(&pause, NULL); /* the flusher is waiting, with nothing to sync */
+    }
     tu_append_n(log, 3, "one");
     uint64_t size = ev_log_size(log);
-    struct timespec pause = {.tv_nsec = 10000000};
     for (int i = 0; i < 500 && tu_keystate_next(f->dir) != size; i++) {
         (void)nanosleep(&pause, NULL);
     }
