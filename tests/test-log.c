@@ -19,6 +19,7 @@
 
 #include "entry.h"
 #include "record.h"
+#include "store.h"
 
 #define HASH EV_HASH_BYTES
 #define CP(proof) ((const uint8_t(*)[HASH])(proof))
@@ -1776,6 +1777,107 @@ static void test_segment_rotation(void **state)
     }
 }
 
+/*
+ * Under sync: never (and interval) a rotation does not sync the closing
+ * segment in the appender's call: the flusher does, and creates the next
+ * segment only then (log.c, rotate_if_due_locked). The only I/O after the
+ * rotating append is the flusher's: the closing segment's write (1), then its
+ * fdatasync (2), made to fail here. The append that rotated has returned 0;
+ * the failure comes back, with its message, from the next call on the handle,
+ * in this thread. No next segment was created, and the log reopens and
+ * verifies. Before the flusher the rotating append itself failed.
+ */
+static int teardown_io(void **state)
+{
+    evi_io_fail_after(0, 0); /* also when an assertion ended the test with the fault armed */
+    return tu_teardown(state);
+}
+
+static void test_rotation_sync_off_the_appender(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_open_options o = {.segment_bytes = 64 * 1024,
+                                .sync = EV_SYNC_NEVER,
+                                .checkpoint_interval_ns = 3600000000000ull};
+    char data[2100], dry[PATH_MAX];
+    uint64_t index, per_segment = 0;
+
+    (void)snprintf(data, sizeof(data), "{\"pad\":\"%02000d\"}", 0);
+    struct ev_event ev = {
+        .type = "rot", .severity = EV_SEV_INFO, .source_json = "{\"host\":\"h\"}", .data_json = data};
+    /* A dry run, every record durable at once: how many records the first segment takes. */
+    tu_path(dry, f->root, "dry");
+    tu_create(dry, 0, NULL);
+    struct ev_log *log = tu_open(dry, &o);
+    while (tu_segment_count(dry) == 1) {
+        tu_ok(ev_log_append(log, &ev, &per_segment));
+        tu_ok(ev_log_sync(log));
+    }
+    tu_ok(ev_log_close(log));
+    assert_true(per_segment > 20);
+
+    tu_create(f->dir, 0, f->v);
+    log = tu_open(f->dir, &o);
+    for (uint64_t i = 0; i + 1 < per_segment; i++) {
+        tu_ok(ev_log_append(log, &ev, &index));
+    }
+    tu_ok(ev_log_sync(log)); /* durable so far: nothing is due for the flusher */
+    uint64_t size = ev_log_size(log);
+    evi_io_fail_after(2, EIO);
+    tu_ok(ev_log_append(log, &ev, &index)); /* the closing segment's last, not durable */
+    assert_int_equal(index, per_segment - 1);
+    int r = ev_log_append(log, &ev, &index); /* rotates */
+    assert_int_equal(r, 0); /* without waiting for the closing segment's sync */
+    assert_int_equal(index, per_segment);
+    struct timespec pause = {.tv_nsec = 5000000};
+    for (int i = 0; i < 1000 && r == 0; i++) {
+        (void)nanosleep(&pause, NULL); /* until the flusher has met the failure */
+        r = ev_log_append(log, &ev, &index);
+    }
+    evi_io_fail_after(0, 0);
+    assert_int_equal(r, -EIO);
+    assert_string_equal(ev_last_error(),
+                        "write to the log failed (Input/output error); reopen the log to recover");
+    assert_int_equal(ev_log_seal(log), -EIO);
+    assert_int_equal(tu_segment_count(f->dir), 1); /* none after a closing segment not durable */
+    assert_int_equal(ev_log_close(log), -EIO);
+
+    log = tu_open(f->dir, &o);
+    assert_true(ev_log_size(log) >= size);
+    tu_append_n(log, 1, "after");
+    tu_ok(ev_log_close(log));
+    (void)tu_verify(f->dir, f->v);
+}
+
+/*
+ * Under sync: interval the flusher syncs when the interval is over even when
+ * no append comes after the last ones: the key state on disk, written by a
+ * sync commit only, reaches the log's size without another call. Before the
+ * flusher the sync waited for the next append. The appends come well within
+ * the interval after open's own sync, so the flusher, idle since open, must
+ * have been woken by them to time the sync.
+ */
+static void test_interval_sync_without_appends(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_open_options o = {.sync = EV_SYNC_INTERVAL, .sync_interval_ns = 200000000};
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, &o);
+    struct timespec pause = {.tv_nsec = 10000000};
+    for (int i = 0; i < 5; i++) {
+        (void)nanosleep(&pause, NULL); /* the flusher is waiting, with nothing to sync */
+    }
+    tu_append_n(log, 3, "one");
+    uint64_t size = ev_log_size(log);
+    for (int i = 0; i < 500 && tu_keystate_next(f->dir) != size; i++) {
+        (void)nanosleep(&pause, NULL);
+    }
+    assert_int_equal(tu_keystate_next(f->dir), size);
+    tu_ok(ev_log_close(log));
+    (void)tu_verify(f->dir, f->v);
+}
+
 /* ---- the writer's records, byte for byte ------------------------------------- */
 
 static void ref_sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[HASH])
@@ -2233,6 +2335,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seals_timed, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_seal_forced, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_segment_rotation, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_sync_off_the_appender, tu_setup,
+                                        teardown_io),
+        cmocka_unit_test_setup_teardown(test_interval_sync_without_appends, tu_setup,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_records_byte_exact, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_batch_seen_checks, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_changed_caught, tu_setup, tu_teardown),

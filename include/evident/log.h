@@ -49,11 +49,15 @@ extern "C" {
 
 struct ev_log;
 
-/* How appends reach the disk. */
+/*
+ * How appends reach the disk. Under interval and never a writer thread of the
+ * handle (the flusher) writes and syncs, so appends do not wait for I/O; it
+ * syncs when the interval is over even if no append follows.
+ */
 enum ev_sync {
     EV_SYNC_ALWAYS = 0,   /* fdatasync before an append returns (default) */
     EV_SYNC_INTERVAL = 1, /* fdatasync at most sync_interval_ns after an append */
-    EV_SYNC_NEVER = 2,    /* fdatasync only at seals, checkpoints and close */
+    EV_SYNC_NEVER = 2,    /* fdatasync only at seals, checkpoints, rotations and close */
 };
 
 /* Parses "always", "interval", "never". Returns 0 or EV_EFORMAT. */

@@ -62,6 +62,28 @@ struct ev_log {
     uint64_t calls_last_commit; /* append calls the last sync commit carried */
     int64_t segment_first_ns;   /* ts of the first record of the last segment (age rotation) */
     uint64_t rotations;         /* segments closed by this handle */
+    char failed_message[256];   /* what made the handle fail, for every thread's later calls */
+
+    /*
+     * A rotation whose closing segment still has records that are not durable
+     * (log.c, rotate_if_due_locked): those records with where they go, and the
+     * key state to record once they are durable. The next commit writes and
+     * syncs them, then creates the next segment; until then the next
+     * segment's records wait in pending, so that none of them can reach the
+     * disk before the closing segment is whole.
+     */
+    bool rotating;
+    struct evi_pending closing;
+    uint64_t closing_size;        /* entries up to the end of the closing segment */
+    uint64_t closing_end;         /* its length in bytes */
+    struct evi_fskey closing_key; /* the key state at closing_size: secret, wiped */
+
+    /* writer, sync interval or never: the flusher writes and syncs for the appenders */
+    pthread_t flusher;
+    pthread_cond_t flush_cv; /* wakes the flusher: work is due, or stop */
+    bool flusher_running;
+    bool flusher_stop;
+    bool flusher_idle; /* waiting with no sync to time: an append must wake it */
 
     /* readers and writer: compressed segments and the fds that scans may still use */
     struct evi_zcache *zcache; /* random reads (read_entry), under mu */

@@ -139,9 +139,109 @@ static void pending_reset(struct ev_log *log, struct evi_buf taken[3])
 }
 
 /*
+ * Makes the handle fail (sticky, log.h) with r and the calling thread's
+ * message, kept for every later call: a failure met by the flusher is
+ * reported by the appender that comes next, in its own thread.
+ */
+static int fail_locked(struct ev_log *log, int r)
+{
+    if (log->failed == 0) {
+        log->failed = r;
+        (void)snprintf(log->failed_message, sizeof(log->failed_message), "%s", ev_last_error());
+    }
+    return log->failed;
+}
+
+/* The handle's failure, with its message set again in the calling thread. */
+static int failed_locked(const struct ev_log *log)
+{
+    if (log->failed_message[0] != '\0') {
+        return evi_error(log->failed, "%s", log->failed_message);
+    }
+    return log->failed;
+}
+
+/* Puts a commit's buffers back: kept as spares, emptied, or freed. */
+static void buffers_return(struct ev_log *log, struct evi_buf taken[3])
+{
+    for (int i = 0; i < 3; i++) {
+        taken[i].len = 0;
+        if (log->spare[i].data == NULL) {
+            log->spare[i] = taken[i];
+        } else {
+            buf_free(&taken[i]);
+        }
+    }
+}
+
+/*
+ * The commit after a rotation that left records of the closing segment not
+ * durable (rotate_if_due_locked): writes them, syncs the closing segment and
+ * records the key state as of its end, and only then creates the next
+ * segment, whose records have waited in pending meanwhile. So a new segment
+ * file never exists before the one it follows is whole and durable, as when
+ * the rotation synced in place (FORMAT.md §3, §10). Called like
+ * commit_locked().
+ */
+static int commit_closing_locked(struct ev_log *log)
+{
+    struct evi_pending c = log->closing;
+    struct evi_buf taken[3] = {c.records, c.hashes, c.index};
+    struct evi_fskey key = log->closing_key;
+    uint64_t target = log->closing_size, end = log->closing_end;
+    struct evi_segment seg = {.fd = -1};
+    int r;
+
+    evi_fskey_wipe(&log->closing_key);
+    memset(&log->closing, 0, sizeof(log->closing));
+    log->committing = true;
+    pthread_mutex_unlock(&log->mu);
+
+    r = evi_write_all(c.segment_fd, c.records.data, c.records.len, (off_t)c.records_off);
+    if (r == 0) {
+        r = evi_io_fdatasync(c.segment_fd);
+    }
+    if (r == 0) {
+        r = evi_write_all(log->hashes_fd, c.hashes.data, c.hashes.len, (off_t)c.hashes_off);
+    }
+    if (r == 0) {
+        r = evi_write_all(log->index_fd, c.index.data, c.index.len, (off_t)c.index_off);
+    }
+    if (r == 0) {
+        r = keystate_write(log->keystate_fd, &key, false);
+    }
+    evi_fskey_wipe(&key);
+    if (r < 0) {
+        r = evi_error(r, "write to the log failed (%s); reopen the log to recover", strerror(-r));
+    } else {
+        r = evi_segment_create(log->dirfd, target, &seg); /* sets its own message */
+    }
+
+    pthread_mutex_lock(&log->mu);
+    buffers_return(log, taken);
+    if (r < 0) {
+        r = fail_locked(log, r);
+    } else {
+        /* The table has room: the rotation grew it. */
+        log->segments[log->segment_count - 1].bytes = end;
+        log->segments[log->segment_count++] = seg;
+        log->pending.segment_fd = seg.fd;
+        log->written = log->written > target ? log->written : target;
+        log->durable = log->durable > target ? log->durable : target;
+        pthread_cond_signal(&log->compress_cv);
+    }
+    log->rotating = false;
+    log->committing = false;
+    pthread_cond_broadcast(&log->cv);
+    pthread_cond_signal(&log->flush_cv);
+    return r;
+}
+
+/*
  * Writes everything sequenced so far and, if sync, makes it durable and
  * records the key state. Called with log->mu held and !log->committing;
- * drops the lock while doing I/O.
+ * drops the lock while doing I/O. After a rotation it first finishes the
+ * closing segment (commit_closing_locked) and returns: callers loop.
  */
 static int commit_locked(struct ev_log *log, bool sync)
 {
@@ -150,14 +250,17 @@ static int commit_locked(struct ev_log *log, bool sync)
     int fd = log->pending.segment_fd;
     uint64_t roff = log->pending.records_off, hoff = log->pending.hashes_off;
     uint64_t ioff = log->pending.index_off;
-    struct evi_fskey key = log->key;
+    struct evi_fskey key;
     int r;
 
-    evi_frontier_root(&log->frontier, key.root);
     if (log->failed) {
-        evi_fskey_wipe(&key);
-        return log->failed;
+        return failed_locked(log);
     }
+    if (log->rotating) {
+        return commit_closing_locked(log);
+    }
+    key = log->key;
+    evi_frontier_root(&log->frontier, key.root);
     log->committing = true;
     pending_reset(log, taken);
     uint64_t calls = log->calls_pending;
@@ -184,18 +287,10 @@ static int commit_locked(struct ev_log *log, bool sync)
     evi_fskey_wipe(&key);
 
     pthread_mutex_lock(&log->mu);
-    for (int i = 0; i < 3; i++) {
-        taken[i].len = 0;
-        if (log->spare[i].data == NULL) {
-            log->spare[i] = taken[i];
-        } else {
-            buf_free(&taken[i]);
-        }
-    }
+    buffers_return(log, taken);
     if (r < 0) {
-        log->failed =
-            evi_error(r, "write to the log failed (%s); reopen the log to recover", strerror(-r));
-        r = log->failed;
+        r = fail_locked(log, evi_error(r, "write to the log failed (%s); reopen the log to recover",
+                                       strerror(-r)));
     } else {
         log->written = target;
         if (sync) {
@@ -211,6 +306,7 @@ static int commit_locked(struct ev_log *log, bool sync)
     }
     log->committing = false;
     pthread_cond_broadcast(&log->cv);
+    pthread_cond_signal(&log->flush_cv);
     return r;
 }
 
@@ -249,11 +345,12 @@ static void gather_locked(struct ev_log *log)
 static int wait_for_locked(struct ev_log *log, uint64_t upto, bool sync, bool gather)
 {
     for (;;) {
-        if ((sync ? log->durable : log->written) >= upto) {
+        /* A rotation still in memory is finished too: its new segment then exists. */
+        if ((sync ? log->durable : log->written) >= upto && !log->rotating) {
             return 0;
         }
         if (log->failed) {
-            return log->failed;
+            return failed_locked(log);
         }
         if (!log->committing && sync && gather) {
             gather_locked(log);
@@ -300,6 +397,14 @@ static bool segment_too_old_locked(const struct ev_log *log)
  * Starts a new segment once the current one is full, or too old (FORMAT.md
  * §3); record_size 0 checks the age only. The closed segment goes to the
  * compressor.
+ *
+ * The closed segment must be whole and durable before the next segment
+ * exists. When it already is, the next segment is created here. Otherwise
+ * its last records, and the sync, are handed to the next commit
+ * (commit_closing_locked), which also creates the next segment; sequencing
+ * goes on at once into fresh pending buffers, so that an appender does not
+ * wait for the closing segment's fdatasync (tens of milliseconds for a 64 MiB
+ * segment: at every rotation the appenders used to stop that long).
  */
 static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
 {
@@ -307,39 +412,61 @@ static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
             segment_too_old_locked(log)) &&
            log->segment_end > EVI_SEGMENT_HEADER) {
         if (log->failed) {
-            return log->failed;
+            return failed_locked(log);
         }
-        if (log->committing) {
-            pthread_cond_wait(&log->cv, &log->mu);
-            continue;
-        }
-        if (log->written < log->size || log->durable < log->size) {
-            /* The old segment is never written again: make it whole and durable. */
-            int r = commit_locked(log, true);
-            if (r < 0) {
-                return r;
+        if (log->rotating) {
+            /* The previous rotation is not finished (rare: a segment filled meanwhile). */
+            if (log->committing) {
+                pthread_cond_wait(&log->cv, &log->mu);
+            } else {
+                int r = commit_locked(log, false);
+                if (r < 0) {
+                    return r;
+                }
             }
             continue;
         }
-        struct evi_segment seg;
         struct evi_segment *grown =
             realloc(log->segments, (log->segment_count + 1) * sizeof(*grown));
         if (grown == NULL) {
             return -ENOMEM;
         }
         log->segments = grown;
-        int r = evi_segment_create(log->dirfd, log->size, &seg);
-        if (r < 0) {
-            log->failed = r; /* every I/O failure of the writer is sticky (log.h) */
-            return r;
+        if (log->committing || log->written < log->size || log->durable < log->size) {
+            /*
+             * Hand the closing segment's tail to the next commit, and go on (a
+             * commit under way ends before the next one starts).
+             */
+            struct evi_pending *p = &log->pending;
+            log->closing = *p;
+            log->closing_size = log->size;
+            log->closing_end = log->segment_end;
+            log->closing_key = log->key;
+            evi_frontier_root(&log->frontier, log->closing_key.root);
+            p->records = log->spare[0];
+            p->hashes = log->spare[1];
+            p->index = log->spare[2];
+            memset(log->spare, 0, sizeof(log->spare));
+            p->segment_fd = -1; /* known once commit_closing_locked() creates it */
+            p->records_off = EVI_SEGMENT_HEADER;
+            p->hashes_off = log->closing.hashes_off + log->closing.hashes.len;
+            p->index_off = log->closing.index_off + log->closing.index.len;
+            log->rotating = true;
+            pthread_cond_signal(&log->flush_cv);
+        } else {
+            struct evi_segment seg;
+            int r = evi_segment_create(log->dirfd, log->size, &seg);
+            if (r < 0) {
+                return fail_locked(log, r); /* every I/O failure of the writer is sticky */
+            }
+            log->segments[log->segment_count - 1].bytes = log->segment_end;
+            log->segments[log->segment_count++] = seg;
+            log->pending.segment_fd = seg.fd;
+            log->pending.records_off = EVI_SEGMENT_HEADER;
+            pthread_cond_signal(&log->compress_cv);
         }
-        log->segments[log->segment_count - 1].bytes = log->segment_end;
-        log->segments[log->segment_count++] = seg;
         log->segment_end = EVI_SEGMENT_HEADER;
-        log->pending.segment_fd = seg.fd;
-        log->pending.records_off = EVI_SEGMENT_HEADER;
         log->rotations++;
-        pthread_cond_signal(&log->compress_cv);
     }
     return 0;
 }
@@ -370,7 +497,7 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
     int nstored, r;
 
     if (log->failed) {
-        return log->failed;
+        return failed_locked(log);
     }
     /*
      * Rotation may drop the mutex (it commits the old segment): do it first,
@@ -427,8 +554,7 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
                                   (uint8_t(*)[EV_HASH_BYTES])(p->hashes.data + p->hashes.len));
     if (nstored < 0) {
         /* A damaged frontier (tree.c): the record key is already stepped, stop here. */
-        log->failed = nstored;
-        return nstored;
+        return fail_locked(log, nstored);
     }
     p->hashes.len += (size_t)nstored * EV_HASH_BYTES;
     /* Locals: a byte store through p->index.data could alias p and log, reloaded each time. */
@@ -570,8 +696,7 @@ static int checkpoint_locked(struct ev_log *log)
         r = evi_replace_file(log->dirfd, EVI_CHECKPOINT_FILE, note, note_len, 0644);
     }
     if (r < 0) {
-        r = evi_error(r, "cannot write checkpoint: %s", strerror(-r));
-        log->failed = r; /* every I/O failure of the writer is sticky (log.h) */
+        r = fail_locked(log, evi_error(r, "cannot write checkpoint: %s", strerror(-r)));
         goto out;
     }
     log->checkpoint_size = size;
@@ -752,6 +877,92 @@ int evi_log_compress_wait(struct ev_log *log)
     return r;
 }
 
+/* ---- the flusher (sync: interval and never) ------------------------------ */
+
+/*
+ * Sequenced bytes allowed to wait in memory for the flusher: an appender that
+ * finds more waits for a commit to end, so a slow disk slows the appenders
+ * down instead of growing the writer without bound.
+ */
+#define PENDING_MAX_BYTES (32u << 20)
+
+static bool sync_due_locked(const struct ev_log *log)
+{
+    return log->options.sync == EV_SYNC_INTERVAL && log->durable < log->size &&
+           evi_now_ns() - log->sync_ns >= (int64_t)log->options.sync_interval_ns;
+}
+
+static bool flush_due_locked(const struct ev_log *log)
+{
+    return log->rotating || log->pending.records.len >= PENDING_FLUSH_BYTES || sync_due_locked(log);
+}
+
+/*
+ * Under sync: interval and never, the writes and syncs that the appender
+ * used to do inline, between two batches, are done by this thread: a megabyte
+ * of records at a time, the fdatasync every sync_interval (also when no
+ * append comes to notice that it is due), and the closing segment of a
+ * rotation. The appender only sequences into memory and wakes it. Every
+ * commit still goes through commit_locked(), one at a time, so what is
+ * durable and when is as before; only the thread differs.
+ */
+static void *flusher_main(void *arg)
+{
+    struct ev_log *log = arg;
+
+    pthread_mutex_lock(&log->mu);
+    while (!log->flusher_stop) {
+        if (log->failed == 0 && !log->committing && flush_due_locked(log)) {
+            (void)commit_locked(log, sync_due_locked(log)); /* a failure is sticky */
+            continue;
+        }
+        if (log->options.sync == EV_SYNC_INTERVAL && log->durable < log->size && log->failed == 0) {
+            /* Wake when the sync falls due, if nothing wakes us before. */
+            int64_t at = log->sync_ns + (int64_t)log->options.sync_interval_ns;
+            int64_t now = evi_now_ns();
+            struct timespec until;
+            (void)clock_gettime(CLOCK_MONOTONIC, &until);
+            int64_t ns = (int64_t)until.tv_nsec + (at > now ? at - now : 1000000);
+            until.tv_sec += (time_t)(ns / 1000000000);
+            until.tv_nsec = (long)(ns % 1000000000);
+            (void)pthread_cond_timedwait(&log->flush_cv, &log->mu, &until);
+        } else {
+            log->flusher_idle = true; /* the next append wakes it to time its sync */
+            pthread_cond_wait(&log->flush_cv, &log->mu);
+            log->flusher_idle = false;
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+    return NULL;
+}
+
+static int flusher_start(struct ev_log *log)
+{
+    if (log->options.sync == EV_SYNC_ALWAYS) {
+        return 0; /* every append waits for its own sync anyway */
+    }
+    int r = pthread_create(&log->flusher, NULL, flusher_main, log);
+    if (r != 0) {
+        return evi_error(-r, "cannot start the flusher thread: %s", strerror(r));
+    }
+    log->flusher_running = true;
+    return 0;
+}
+
+/* Stops the flusher after the commit it is in, if any; what is pending stays pending. */
+static void flusher_stop(struct ev_log *log)
+{
+    if (!log->flusher_running) {
+        return;
+    }
+    pthread_mutex_lock(&log->mu);
+    log->flusher_stop = true;
+    pthread_cond_signal(&log->flush_cv);
+    pthread_mutex_unlock(&log->mu);
+    (void)pthread_join(log->flusher, NULL);
+    log->flusher_running = false;
+}
+
 /* ---- create ------------------------------------------------------------- */
 
 static int check_origin(const char *origin)
@@ -921,6 +1132,7 @@ static void log_free(struct ev_log *log)
         return;
     }
     compressor_stop(log);
+    flusher_stop(log);
     evi_segments_close(log->segments, log->segment_count);
     for (size_t i = 0; i < log->retired_count; i++) {
         (void)close(log->retired_fds[i]);
@@ -948,6 +1160,10 @@ static void log_free(struct ev_log *log)
     }
     ev_signer_free(log->signer);
     evi_fskey_wipe(&log->key);
+    evi_fskey_wipe(&log->closing_key);
+    buf_free(&log->closing.records);
+    buf_free(&log->closing.hashes);
+    buf_free(&log->closing.index);
     buf_free(&log->pending.records);
     buf_free(&log->pending.hashes);
     buf_free(&log->pending.index);
@@ -958,6 +1174,7 @@ static void log_free(struct ev_log *log)
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->cv);
     pthread_cond_destroy(&log->compress_cv);
+    pthread_cond_destroy(&log->flush_cv);
     free(log);
 }
 
@@ -1529,6 +1746,9 @@ static int open_writer(struct ev_log *log, const char *dir)
     if (r == 0) {
         r = compressor_start(log); /* also takes closed segments an earlier run left */
     }
+    if (r == 0) {
+        r = flusher_start(log);
+    }
     return r;
 }
 
@@ -1548,6 +1768,7 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     (void)pthread_condattr_init(&cv_attr);
     (void)pthread_condattr_setclock(&cv_attr, CLOCK_MONOTONIC);
     pthread_cond_init(&log->cv, &cv_attr);
+    pthread_cond_init(&log->flush_cv, &cv_attr);
     (void)pthread_condattr_destroy(&cv_attr);
     pthread_cond_init(&log->compress_cv, NULL);
     if (options != NULL) {
@@ -1625,8 +1846,18 @@ static int settle_locked(struct ev_log *log, uint64_t end)
     case EV_SYNC_ALWAYS: r = wait_for_locked(log, end, true, true); break;
     case EV_SYNC_INTERVAL:
     case EV_SYNC_NEVER:
-        if (log->options.sync == EV_SYNC_INTERVAL &&
-            evi_now_ns() - log->sync_ns >= (int64_t)log->options.sync_interval_ns) {
+        if (log->flusher_running) {
+            if (flush_due_locked(log) ||
+                (log->flusher_idle && log->options.sync == EV_SYNC_INTERVAL)) {
+                pthread_cond_signal(&log->flush_cv);
+            }
+            while (log->failed == 0 &&
+                   log->pending.records.len + log->closing.records.len >= PENDING_MAX_BYTES) {
+                pthread_cond_wait(&log->cv, &log->mu); /* a commit ends: see again */
+            }
+            r = log->failed != 0 ? failed_locked(log) : 0;
+        } else if (log->options.sync == EV_SYNC_INTERVAL &&
+                   evi_now_ns() - log->sync_ns >= (int64_t)log->options.sync_interval_ns) {
             r = wait_for_locked(log, end, true, false);
         } else if (log->pending.records.len >= PENDING_FLUSH_BYTES && !log->committing) {
             r = commit_locked(log, false);
@@ -1725,7 +1956,7 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
                  * are gone). Nothing of it is acknowledged; stop this handle so that
                  * it is not written either: reopening recovers what is durable.
                  */
-                log->failed = r;
+                (void)fail_locked(log, r);
             }
         }
         if (r == 0) {
@@ -1887,6 +2118,7 @@ int ev_log_close(struct ev_log *log)
         return 0;
     }
     compressor_stop(log);
+    flusher_stop(log); /* what it left pending is committed below */
     if (log->writer && !log->failed) {
         pthread_mutex_lock(&log->mu);
         sequencing_begin_locked(log);
