@@ -18,7 +18,7 @@
 #   BUILD_DIR=/tmp/build-bench bench/daemon.sh
 #
 # Environment (all optional): REPS (3), BENCH_DIR (/var/tmp: the file system
-# measured), SYSLOG_MESSAGES (300000), SYSLOG_CONNECTIONS (4), HTTP_CLIENTS (4),
+# measured), SYSLOG_MESSAGES (2000000), SYSLOG_CONNECTIONS (4), HTTP_CLIENTS (4),
 # HTTP_BATCH (1000), HTTP_SECONDS (5), LAT_BATCH (100), LAT_RATE (50000: half the
 # 100,000 events/s target), LAT_CLIENTS (16), LAT_AFTER_THROUGHPUT (0: the latency run
 # gets a fresh daemon; 1: the throughput run's, as before), PRODUCERS (1000),
@@ -34,7 +34,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:?set BUILD_DIR to a built tree (meson setup ... && ninja -C ...)}
 reps=${REPS:-3}
-syslog_messages=${SYSLOG_MESSAGES:-300000}
+syslog_messages=${SYSLOG_MESSAGES:-2000000}
 syslog_connections=${SYSLOG_CONNECTIONS:-4}
 http_clients=${HTTP_CLIENTS:-4}
 http_batch=${HTTP_BATCH:-1000}
