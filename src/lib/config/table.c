@@ -263,7 +263,8 @@ const struct evi_config_option evi_config_options[] = {
      .choices = sync_choices,
      .used_by = LIBRARY,
      .doc = "When appends reach the disk: always (fdatasync before an append returns), "
-            "interval (at most sync_interval later), never (at seals, checkpoints and close)."},
+            "interval (at most sync_interval later, by a writer thread), never (at seals, "
+            "checkpoints, segment rotations and close)."},
     {.path = "log.sync_interval",
      .kind = EVI_CFG_DURATION,
      .offset = AT(log.sync_interval_ns),
