@@ -175,6 +175,36 @@ static void buffers_return(struct ev_log *log, struct evi_buf taken[3])
 }
 
 /*
+ * The I/O of a commit, without the mutex: the records at off[0] of the
+ * segment fd, then (with key) their fdatasync, then the stored hashes and
+ * index entries at off[1] and off[2], then (with key) the key state, which
+ * thus never runs ahead of durable records. *ret_sync_ns (may be NULL) gets
+ * what the fdatasync took. 0 or -errno.
+ */
+static int write_out(struct ev_log *log, int fd, const struct evi_buf taken[3],
+                     const uint64_t off[3], const struct evi_fskey *key, int64_t *ret_sync_ns)
+{
+    int64_t sync_start = key != NULL ? evi_now_ns() : 0;
+    int r = evi_write_all(fd, taken[0].data, taken[0].len, (off_t)off[0]);
+    if (r == 0 && key != NULL) {
+        r = evi_io_fdatasync(fd);
+    }
+    if (ret_sync_ns != NULL) {
+        *ret_sync_ns = key != NULL ? evi_now_ns() - sync_start : 0;
+    }
+    if (r == 0) {
+        r = evi_write_all(log->hashes_fd, taken[1].data, taken[1].len, (off_t)off[1]);
+    }
+    if (r == 0) {
+        r = evi_write_all(log->index_fd, taken[2].data, taken[2].len, (off_t)off[2]);
+    }
+    if (r == 0 && key != NULL) {
+        r = keystate_write(log->keystate_fd, key, false);
+    }
+    return r;
+}
+
+/*
  * The commit after a rotation that left records of the closing segment not
  * durable (rotate_if_due_locked): writes them, syncs the closing segment and
  * records the key state as of its end, and only then creates the next
@@ -197,19 +227,8 @@ static int commit_closing_locked(struct ev_log *log)
     log->committing = true;
     pthread_mutex_unlock(&log->mu);
 
-    r = evi_write_all(c.segment_fd, c.records.data, c.records.len, (off_t)c.records_off);
-    if (r == 0) {
-        r = evi_io_fdatasync(c.segment_fd);
-    }
-    if (r == 0) {
-        r = evi_write_all(log->hashes_fd, c.hashes.data, c.hashes.len, (off_t)c.hashes_off);
-    }
-    if (r == 0) {
-        r = evi_write_all(log->index_fd, c.index.data, c.index.len, (off_t)c.index_off);
-    }
-    if (r == 0) {
-        r = keystate_write(log->keystate_fd, &key, false);
-    }
+    const uint64_t off[3] = {c.records_off, c.hashes_off, c.index_off};
+    r = write_out(log, c.segment_fd, taken, off, &key, NULL);
     evi_fskey_wipe(&key);
     if (r < 0) {
         r = evi_error(r, "write to the log failed (%s); reopen the log to recover", strerror(-r));
@@ -248,8 +267,8 @@ static int commit_locked(struct ev_log *log, bool sync)
     struct evi_buf taken[3];
     uint64_t target = log->size;
     int fd = log->pending.segment_fd;
-    uint64_t roff = log->pending.records_off, hoff = log->pending.hashes_off;
-    uint64_t ioff = log->pending.index_off;
+    const uint64_t off[3] = {log->pending.records_off, log->pending.hashes_off,
+                             log->pending.index_off};
     struct evi_fskey key;
     int r;
 
@@ -267,23 +286,8 @@ static int commit_locked(struct ev_log *log, bool sync)
     log->calls_pending = 0;
     pthread_mutex_unlock(&log->mu);
 
-    /* Records first, then their durability, then what is derived from them. */
-    int64_t sync_start = sync ? evi_now_ns() : 0;
-    r = evi_write_all(fd, taken[0].data, taken[0].len, (off_t)roff);
-    if (r == 0 && sync) {
-        r = evi_io_fdatasync(fd);
-    }
-    int64_t sync_cost = sync ? evi_now_ns() - sync_start : 0;
-    if (r == 0) {
-        r = evi_write_all(log->hashes_fd, taken[1].data, taken[1].len, (off_t)hoff);
-    }
-    if (r == 0) {
-        r = evi_write_all(log->index_fd, taken[2].data, taken[2].len, (off_t)ioff);
-    }
-    if (r == 0 && sync) {
-        /* Only now may the key state move: it never runs ahead of durable records. */
-        r = keystate_write(log->keystate_fd, &key, false);
-    }
+    int64_t sync_cost;
+    r = write_out(log, fd, taken, off, sync ? &key : NULL, &sync_cost);
     evi_fskey_wipe(&key);
 
     pthread_mutex_lock(&log->mu);
