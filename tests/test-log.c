@@ -10,11 +10,15 @@
 #include <openssl/evp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
+#include <linux/magic.h>
 #include <time.h>
 
 #include "testutil.h"
 
+#include <evident/config.h>
 #include <evident/event.h>
 
 #include "entry.h"
@@ -1878,6 +1882,94 @@ static void test_interval_sync_without_appends(void **state)
     (void)tu_verify(f->dir, f->v);
 }
 
+/*
+ * Pages of the first segment in the page cache, and of how many; -1 where the
+ * cache cannot drop pages (tmpfs), to skip.
+ */
+static long resident_pages(const char *dir, long *ret_total)
+{
+    char path[PATH_MAX];
+    struct statfs fs;
+    struct stat st;
+    long page = sysconf(_SC_PAGESIZE);
+
+    tu_path(path, dir, "segments/00000000000000000000.seg");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fstatfs(fd, &fs), 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    if (fs.f_type == TMPFS_MAGIC) {
+        close(fd);
+        return -1;
+    }
+    long total = (long)((st.st_size + page - 1) / page);
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(map != MAP_FAILED);
+    unsigned char *vec = calloc((size_t)total, 1);
+    assert_non_null(vec);
+    assert_int_equal(mincore(map, (size_t)st.st_size, vec), 0);
+    long resident = 0;
+    for (long i = 0; i < total; i++) {
+        resident += vec[i] & 1;
+    }
+    free(vec);
+    munmap(map, (size_t)st.st_size);
+    close(fd);
+    *ret_total = total;
+    return resident;
+}
+
+/*
+ * Once durable, a segment's records leave the page cache (DESIGN.md, "Writing an entry",
+ * step 5): after
+ * a sync at most the last, partial page stays. With compression they stay for
+ * the compressor. Reading and verifying then read the disk.
+ */
+static void test_durable_records_leave_the_cache(void **state)
+{
+    struct tu_fixture *f = *state;
+    char data[1024];
+
+    memset(data, 'x', sizeof(data));
+    memcpy(data, "{\"tag\":\"", 8);
+    memcpy(data + sizeof(data) - 3, "\"}", 3);
+    for (int compress = 0; compress <= 1; compress++) {
+        char dir[PATH_MAX];
+        tu_path(dir, f->root, compress ? "compressed" : "plain");
+        tu_create(dir, 0, f->v);
+        struct ev_open_options o = {
+            .sync = EV_SYNC_INTERVAL,
+            .sync_interval_ns = 3600 * UINT64_C(1000000000), /* only ev_log_sync() syncs */
+            .compression = compress ? EV_COMPRESSION_ZSTD : EV_COMPRESSION_NONE,
+        };
+        struct ev_log *log = tu_open(dir, &o);
+        for (int i = 0; i < 3000; i++) { /* 3 MiB: the flusher writes it, without a sync */
+            struct ev_event ev = {.type = "test", .severity = EV_SEV_INFO, .data_json = data};
+            tu_ok(ev_log_append(log, &ev, NULL));
+        }
+        long total = 0, before = resident_pages(dir, &total);
+        if (before < 0) {
+            tu_ok(ev_log_close(log));
+            skip(); /* tmpfs: no page leaves its cache */
+        }
+        tu_ok(ev_log_sync(log));
+        long after = resident_pages(dir, &total);
+        if (compress) {
+            assert_true(after * 10 >= total * 9); /* kept for the compressor to read */
+        } else {
+            assert_true(total > 3 * 256);
+            assert_true(before > 1); /* written, not all durable yet: some cached */
+            assert_in_range(after, 0, 1); /* the last page, partly written */
+        }
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, 1, &e)); /* from the disk */
+        assert_non_null(strstr(e->bytes, data));
+        ev_entry_free(e);
+        tu_ok(ev_log_close(log));
+        (void)tu_verify(dir, f->v);
+    }
+}
+
 /* ---- the writer's records, byte for byte ------------------------------------- */
 
 static void ref_sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[HASH])
@@ -2338,6 +2430,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotation_sync_off_the_appender, tu_setup,
                                         teardown_io),
         cmocka_unit_test_setup_teardown(test_interval_sync_without_appends, tu_setup,
+                                        tu_teardown),
+        cmocka_unit_test_setup_teardown(test_durable_records_leave_the_cache, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_records_byte_exact, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_batch_seen_checks, tu_setup, tu_teardown),

@@ -175,6 +175,45 @@ static void buffers_return(struct ev_log *log, struct evi_buf taken[3])
 }
 
 /*
+ * Durable bytes of a segment the log will not read again soon that are
+ * worth a call to drop from the page cache. Under sync: always, a commit
+ * carries only what arrived during the last fdatasync; this keeps it to one
+ * posix_fadvise() per megabyte.
+ */
+#define DROP_MIN_BYTES (1u << 20)
+
+/*
+ * After the fdatasync that made a segment's records durable up to end:
+ * their pages leave the page cache (POSIX_FADV_DONTNEED; DESIGN.md,
+ * "Writing an entry", step 5). The writer never reads them
+ * back; a verifier and a reader read them from the disk, which is then what
+ * they check. It spares the host a cache of every byte ever logged, and
+ * the writer the cost of ever new pages (measured: docs/PERFORMANCE.md,
+ * session 9). Pages are clean after the sync, so nothing is written or
+ * lost here; a failure only leaves them cached. With compression the
+ * compressor reads each closed segment back, then deletes it: the pages
+ * stay until then. Committer only (write_out), like dropped_fd and dropped_to.
+ */
+static void drop_durable(struct ev_log *log, int fd, uint64_t end)
+{
+    if (log->options.compression != EV_COMPRESSION_NONE) {
+        return;
+    }
+    if (fd != log->dropped_fd) {
+        log->dropped_fd = fd;
+        log->dropped_to = 0;
+    }
+    if (end < log->dropped_to + DROP_MIN_BYTES) {
+        return;
+    }
+    /* The kernel keeps the partial pages at both ends: the last one is dropped next time. */
+    (void)posix_fadvise(fd, (off_t)log->dropped_to, (off_t)(end - log->dropped_to),
+                        POSIX_FADV_DONTNEED);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    log->dropped_to = end - end % page;
+}
+
+/*
  * The I/O of a commit, without the mutex: the records at off[0] of the
  * segment fd, then (with key) their fdatasync, then the stored hashes and
  * index entries at off[1] and off[2], then (with key) the key state, which
@@ -188,6 +227,9 @@ static int write_out(struct ev_log *log, int fd, const struct evi_buf taken[3],
     int r = evi_write_all(fd, taken[0].data, taken[0].len, (off_t)off[0]);
     if (r == 0 && key != NULL) {
         r = evi_io_fdatasync(fd);
+        if (r == 0) {
+            drop_durable(log, fd, off[0] + taken[0].len);
+        }
     }
     if (ret_sync_ns != NULL) {
         *ret_sync_ns = key != NULL ? evi_now_ns() - sync_start : 0;
@@ -1766,6 +1808,7 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
         return -ENOMEM;
     }
     log->dirfd = log->hashes_fd = log->index_fd = log->lock_fd = log->keystate_fd = -1;
+    log->dropped_fd = -1;
     pthread_mutex_init(&log->mu, NULL);
     /* Timed waits must not stretch when the wall clock is stepped back. */
     pthread_condattr_t cv_attr;
