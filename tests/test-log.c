@@ -22,6 +22,7 @@
 #include <evident/event.h>
 
 #include "entry.h"
+#include "events/events.h"
 #include "record.h"
 #include "store.h"
 
@@ -2255,6 +2256,60 @@ static void test_prepared_changed_caught(void **state)
     (void)tu_verify(f->dir, f->v);
 }
 
+/*
+ * evi_audit_append_own_prepared() (evidentd's) takes the library's data as it
+ * is, with no check per event: each entry carries exactly the prepared data.
+ * An event whose data_json was pointed elsewhere is still checked like a
+ * caller's JSON: refused when it is not JSON, canonicalized when it is.
+ */
+static void test_own_prepared_appended(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
+                                      .limit = EV_SOME_INT(10),
+                                      .observed = EV_SOME_INT(11),
+                                      .action = EV_ACTION_DENIED};
+    struct ev_prepared p[3];
+    for (int i = 0; i < 3; i++) {
+        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
+    }
+    uint64_t first = 99;
+    tu_ok(evi_audit_append_own_prepared(log, p, 3, &first, NULL));
+    assert_int_equal(first, 0);
+    for (uint64_t i = 0; i < 3; i++) {
+        struct ev_entry *e = NULL;
+        char tail[512];
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_true(snprintf(tail, sizeof(tail), ",\"data\":%s}", p[i].buffer) <
+                    (int)sizeof(tail));
+        assert_true(e->len > strlen(tail));
+        assert_string_equal(e->bytes + e->len - strlen(tail), tail);
+        ev_entry_free(e);
+    }
+    /* Pointed elsewhere: checked. Not JSON: refused, nothing written. */
+    p[1].event.data_json = "{\"limit\":10";
+    size_t bad = 99;
+    assert_int_equal(evi_audit_append_own_prepared(log, p, 3, NULL, &bad), EV_EJSON);
+    assert_int_equal(bad, 1);
+    assert_int_equal(ev_log_size(log), 3);
+    /* JSON but not canonical: canonicalized. */
+    p[1].event.data_json = "{ \"resource\": \"pids\", \"limit\": 10, \"observed\": 11, "
+                           "\"action\": \"denied\" }";
+    tu_ok(evi_audit_append_own_prepared(log, p, 3, &first, NULL));
+    assert_int_equal(first, 3);
+    struct ev_entry *e = NULL;
+    tu_ok(ev_log_entry(log, 4, &e));
+    assert_non_null(strstr(e->bytes, ",\"data\":{\"action\":\"denied\",\"limit\":10,"));
+    ev_entry_free(e);
+    for (int i = 0; i < 3; i++) {
+        ev_prepared_release(&p[i]);
+    }
+    tu_ok(ev_log_close(log));
+    (void)tu_verify(f->dir, f->v);
+}
+
 /* A copy of s with the first "from" replaced by "to", in an allocation of exactly its size. */
 static char *replaced_copy(const char *s, const char *from, const char *to)
 {
@@ -2436,6 +2491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_records_byte_exact, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_batch_seen_checks, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_changed_caught, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_own_prepared_appended, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_length_changed_caught, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_batch_ts_window, tu_setup, tu_teardown),

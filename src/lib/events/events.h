@@ -34,6 +34,18 @@ const struct ev_policy *evi_policy_default(void);
 /* true if the policy keeps an event of this type and severity. */
 bool evi_policy_keeps(const struct ev_policy *policy, enum ev_event_type type, int severity);
 
+/*
+ * ev_audit_append_prepared() for a caller inside this project that prepared
+ * every event with the library's prepare functions and changes none before
+ * appending it (evidentd). The data the library wrote is taken as it is,
+ * without the check that recognizes it for an application (still_ours(): a
+ * pass of strnlen and one of CRC32C over each event's data, on the writer's
+ * serial path). An event whose data_json no longer points at the library's
+ * buffer is checked like any caller's JSON.
+ */
+int evi_audit_append_own_prepared(struct ev_log *log, const struct ev_prepared *prepared,
+                                  size_t count, uint64_t *ret_first, size_t *ret_bad);
+
 /* ---- memory for decoded events --------------------------------------------- */
 
 struct evi_arena {

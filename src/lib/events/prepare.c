@@ -480,8 +480,17 @@ static size_t still_ours(const struct ev_prepared *p)
     return len;
 }
 
-int ev_audit_append_prepared(struct ev_log *log, const struct ev_prepared *prepared, size_t count,
-                             uint64_t *ret_first, size_t *ret_bad)
+/*
+ * For evi_audit_append_own_prepared(): the length of the data the library
+ * wrote, if the event still points at it, else 0 (checked as a caller's JSON).
+ */
+static size_t own_data(const struct ev_prepared *p)
+{
+    return p->buffer != NULL && p->event.data_json == p->buffer ? p->check_len : 0;
+}
+
+static int append_prepared_batch(struct ev_log *log, const struct ev_prepared *prepared,
+                                 size_t count, uint64_t *ret_first, size_t *ret_bad, bool own)
 {
     _Static_assert(offsetof(struct ev_prepared, event) == 0, "the log reads prepared[i].event");
     size_t ours_one[64];
@@ -505,7 +514,7 @@ int ev_audit_append_prepared(struct ev_log *log, const struct ev_prepared *prepa
             r = evi_error(EV_EFORMAT, "event %zu: dropped by the policy, nothing to append", i);
             goto out;
         }
-        ours[i] = still_ours(&prepared[i]);
+        ours[i] = own ? own_data(&prepared[i]) : still_ours(&prepared[i]);
     }
     /* The events are read in place (stride): no copy of them per batch. */
     r = evi_log_append_library_data(log, count > 0 ? &prepared->event : NULL, sizeof(*prepared),
@@ -515,6 +524,18 @@ out:
         free(ours);
     }
     return r;
+}
+
+int ev_audit_append_prepared(struct ev_log *log, const struct ev_prepared *prepared, size_t count,
+                             uint64_t *ret_first, size_t *ret_bad)
+{
+    return append_prepared_batch(log, prepared, count, ret_first, ret_bad, false);
+}
+
+int evi_audit_append_own_prepared(struct ev_log *log, const struct ev_prepared *prepared,
+                                  size_t count, uint64_t *ret_first, size_t *ret_bad)
+{
+    return append_prepared_batch(log, prepared, count, ret_first, ret_bad, true);
 }
 
 #define AUDIT(fn, prep, T)                                                                         \
