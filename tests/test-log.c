@@ -2306,6 +2306,36 @@ static void test_own_prepared_appended(void **state)
     for (int i = 0; i < 3; i++) {
         ev_prepared_release(&p[i]);
     }
+
+    /* Under an own-use policy (evidentd's) preparation takes no check... */
+    struct ev_policy *own = NULL;
+    tu_ok(ev_policy_new(NULL, &own));
+    evi_policy_own_use(own);
+    for (int i = 0; i < 2; i++) {
+        tu_ok(ev_resource_violation_prepare(own, &v, &p[i]));
+        assert_int_equal(p[i].check, 0);
+        assert_int_equal(p[i].check_len, strlen(p[i].buffer) | EVI_PREPARED_UNCHECKED);
+    }
+    tu_ok(evi_audit_append_own_prepared(log, p, 2, &first, NULL));
+    assert_int_equal(first, 6);
+    char tail[512];
+    tu_ok(ev_log_entry(log, 7, &e));
+    assert_true(snprintf(tail, sizeof(tail), ",\"data\":%s}", p[1].buffer) < (int)sizeof(tail));
+    assert_string_equal(e->bytes + e->len - strlen(tail), tail);
+    ev_entry_free(e);
+    /* ...and ev_audit_append_prepared() checks such events like a caller's JSON. */
+    size_t len = strlen(p[1].buffer);
+    p[1].buffer[len - 1] = ' ';
+    assert_int_equal(ev_audit_append_prepared(log, p, 2, NULL, &bad), EV_EJSON);
+    assert_int_equal(bad, 1);
+    assert_int_equal(ev_log_size(log), 8);
+    p[1].buffer[len - 1] = '}';
+    tu_ok(ev_audit_append_prepared(log, p, 2, &first, NULL));
+    assert_int_equal(first, 8);
+    for (int i = 0; i < 2; i++) {
+        ev_prepared_release(&p[i]);
+    }
+    ev_policy_free(own);
     tu_ok(ev_log_close(log));
     (void)tu_verify(f->dir, f->v);
 }

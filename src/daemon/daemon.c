@@ -28,6 +28,8 @@
 #include <evident/event.h>
 #include <evident/publish.h>
 
+#include "events/events.h" /* src/lib: evi_policy_own_use() */
+
 #include "alert.h"
 #include "auth.h"
 #include "backupd.h"
@@ -215,6 +217,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     if ((r = ev_policy_new(cfg, &d->policy)) < 0) {
         return fail(err, err_size, r, "policy", ev_last_error());
     }
+    evi_policy_own_use(d->policy); /* the committer appends what intake prepares: no check */
     if ((r = evd_auth_new(cfg, &d->auth)) < 0) {
         return fail(err, err_size, r, "server", ev_last_error());
     }
@@ -470,6 +473,7 @@ int evd_reload(struct evd *d)
     memcpy(old_digest, d->config_sha256, sizeof(old_digest));
     r = d->config_path != NULL ? ev_config_load(d->config_path, &cfg) : ev_config_defaults(&cfg);
     if (r == 0 && (r = ev_policy_new(cfg, &policy)) == 0) {
+        evi_policy_own_use(policy);
         r = evd_auth_new(cfg, &auth);
     }
     bool keep_keys = false;

@@ -26,7 +26,20 @@ struct ev_policy {
     enum ev_level default_level;
     struct ev_type_policy types[EV_TYPE_COUNT];
     struct evi_sanitizer *sanitizer; /* NULL: sanitization off */
+    bool own_use;                    /* evi_policy_own_use() */
 };
+
+/*
+ * Events prepared under this policy take no check of their data (no CRC32C
+ * pass): for a caller that appends them only with
+ * evi_audit_append_own_prepared() (evidentd). Given to
+ * ev_audit_append_prepared() all the same, their data is checked like a
+ * caller's JSON (still_ours() sees EVI_PREPARED_UNCHECKED).
+ */
+void evi_policy_own_use(struct ev_policy *policy);
+
+/* In ev_prepared.check_len: no check was taken (evi_policy_own_use()). */
+#define EVI_PREPARED_UNCHECKED (UINT32_C(1) << 31)
 
 /* The policy NULL stands for (every default), made once. NULL if that failed. */
 const struct ev_policy *evi_policy_default(void);

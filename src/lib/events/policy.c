@@ -50,6 +50,11 @@ int ev_policy_new(const struct ev_config *config, struct ev_policy **ret_policy)
     return 0;
 }
 
+void evi_policy_own_use(struct ev_policy *policy)
+{
+    policy->own_use = true;
+}
+
 void ev_policy_free(struct ev_policy *policy)
 {
     if (policy != NULL) {

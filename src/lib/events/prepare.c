@@ -88,6 +88,22 @@ static int encode_fitting(const struct evi_schema *schema, enum ev_event_type ty
     return evi_event_encode(schema, event, d, encoding, w, ret_redacted);
 }
 
+/*
+ * What ev_audit_append_prepared() recognizes the library's data of out by
+ * (still_ours()): its length and CRC32C; only its length, flagged, under an
+ * own-use policy (evi_policy_own_use()).
+ */
+static void take_check(const struct ev_policy *policy, struct ev_prepared *out, size_t len)
+{
+    if (policy != NULL && policy->own_use) {
+        out->check = 0;
+        out->check_len = (uint32_t)len | EVI_PREPARED_UNCHECKED;
+    } else {
+        out->check = evi_crc32c(0, out->buffer, len);
+        out->check_len = (uint32_t)len;
+    }
+}
+
 /* A built-in typed event, however it came in. known: NULL, or the lengths of some of its
  * string rows (evi_event_validate_known()), used as the scratch of validation after. */
 static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type, const void *event,
@@ -142,8 +158,7 @@ static int prepare_typed(const struct ev_policy *policy, enum ev_event_type type
         goto out;
     }
     out->buffer = w.data;
-    out->check = evi_crc32c(0, w.data, w.len);
-    out->check_len = (uint32_t)w.len; /* at most EV_ENTRY_MAX_BYTES (data_budget) */
+    take_check(policy, out, w.len); /* at most EV_ENTRY_MAX_BYTES (data_budget) */
     w.data = NULL;
     out->event.data_json = out->buffer;
 out:
@@ -364,8 +379,7 @@ static int prepare_custom(const struct ev_policy *policy, const struct ev_event 
     memcpy(grown + out_len + 1, out->type, type_len + 1);
     out->event.type = grown + out_len + 1;
     out->event.data_json = out->buffer;
-    out->check = evi_crc32c(0, out->buffer, out_len);
-    out->check_len = (uint32_t)out_len; /* at most the data budget */
+    take_check(policy, out, out_len); /* at most the data budget */
     r = 0;
 out:
     json_decref(obj);
@@ -452,7 +466,7 @@ static int append_prepared(struct ev_log *log, int r, struct ev_prepared *p, uin
         return EV_DROPPED;
     }
     /* The data is ours, canonical by construction and never seen by the caller. */
-    size_t len = p->check_len;
+    size_t len = p->check_len & ~EVI_PREPARED_UNCHECKED;
     r = evi_log_append_library_data(log, &p->event, sizeof(p->event), &len, 1, ret_index, NULL);
     ev_prepared_release(p);
     return r;
@@ -474,7 +488,8 @@ static size_t still_ours(const struct ev_prepared *p)
 {
     size_t len = p->check_len;
     if (p->buffer == NULL || p->event.data_json != p->buffer || len == 0 ||
-        strnlen(p->buffer, len + 1) != len || evi_crc32c(0, p->buffer, len) != p->check) {
+        (p->check_len & EVI_PREPARED_UNCHECKED) != 0 || strnlen(p->buffer, len + 1) != len ||
+        evi_crc32c(0, p->buffer, len) != p->check) {
         return 0;
     }
     return len;
@@ -486,7 +501,9 @@ static size_t still_ours(const struct ev_prepared *p)
  */
 static size_t own_data(const struct ev_prepared *p)
 {
-    return p->buffer != NULL && p->event.data_json == p->buffer ? p->check_len : 0;
+    return p->buffer != NULL && p->event.data_json == p->buffer
+               ? p->check_len & ~EVI_PREPARED_UNCHECKED
+               : 0;
 }
 
 static int append_prepared_batch(struct ev_log *log, const struct ev_prepared *prepared,
