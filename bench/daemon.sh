@@ -13,6 +13,11 @@
 #      durable-ack HTTP server with evidentd's thread model, under the same load
 #   3. evidentd's VmRSS/VmHWM with 1,000 producers connected to the Unix socket
 #
+# and the machine's limits in the same run: 4 KiB append + fdatasync latency
+# (evident-loadgen fsync-probe), and the kernel's CPU per byte of a log's
+# buffered writes with its pages kept in the page cache or dropped after each
+# sync (write-probe, after the syslog runs).
+#
 # Builds nothing. Usage:
 #
 #   BUILD_DIR=/tmp/build-bench bench/daemon.sh
@@ -186,6 +191,17 @@ fsync_probe() {
     say "  fsync-probe: $out"
 }
 
+# The kernel's cost of writing a log: 1 GiB of 1 MiB writes with an fdatasync every
+# 64 MiB, CPU per byte, the pages kept in the page cache (as rsyslogd's omfile) and
+# dropped after each sync (as evident's writer: docs/DESIGN.md, "Writing an entry", 5).
+write_probe() {
+    local out
+    out=$("$loadgen" write-probe --dir "$tmp" --mib 1024)
+    rec write_kept_ns "$(field "$out" kept_cpu_ns_per_byte)"
+    rec write_dropped_ns "$(field "$out" dropped_cpu_ns_per_byte)"
+    say "  write-probe: $out"
+}
+
 # ---- 1. syslog over TCP ----------------------------------------------------------
 
 if [[ $only == *syslog* ]]; then
@@ -214,6 +230,12 @@ if [[ $only == *syslog* ]]; then
             'BEGIN { printf "%.3f", (b - a) * 1e6 / n }')"
         stop_rsyslogd
         rm -rf "$tmp/syslog-$r" "$tmp/syslog-seal-$r" "$tmp/rsyslog-$r"
+    done
+    # After the runs, not between them: the probe frees 2 GiB of pages it just
+    # touched, which would make the next run's writes cheaper.
+    for r in $(seq "$reps"); do
+        say "syslog: machine write cost $r/$reps"
+        write_probe
     done
 fi
 
@@ -376,6 +398,8 @@ fp50=$(med fsync_p50)
 fp99=$(med fsync_p99)
 row "4 KiB append + fdatasync, latency p50" fsync_p50 µs "" "" ""
 row "4 KiB append + fdatasync, latency p99" fsync_p99 µs "" "" ""
+row "1 MiB writes, fdatasync per 64 MiB, pages kept: CPU per byte" write_kept_ns ns "" "" ""
+row "  the same, pages dropped after each sync (evident's writer)" write_dropped_ns ns "" "" "$(med write_kept_ns)"
 rs=$(med syslog_rsyslog)
 row "syslog TCP, rsyslogd imtcp -> omfile" syslog_rsyslog msgs/s "" "" ""
 row "syslog TCP, evidentd (sync: interval)" syslog_evidentd msgs/s ">= rsyslogd" "rsyslogd $rs msgs/s" "$rs"

@@ -16,6 +16,10 @@
  *                   every interval; reads the daemon's VmRSS/VmHWM meanwhile
  *   fsync-probe     the machine's limit: 4 KiB append + fdatasync on a fresh
  *                   file, latency distribution
+ *   write-probe     the machine's cost of writing a log: 1 MiB buffered writes
+ *                   to a fresh file with an fdatasync every 64 MiB, CPU per
+ *                   byte, with the written pages kept in the page cache or
+ *                   dropped after each sync (as evident's writer does)
  *
  * Every subcommand prints one line of key=value pairs on stdout, for the
  * driver script; diagnostics go to stderr. Exit 0 on success, 1 when the
@@ -38,8 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1072,6 +1076,97 @@ static int cmd_fsync_probe(int argc, char **argv)
     return 0;
 }
 
+/* ---- write-probe ---------------------------------------------------------------- */
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    (void)getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * mib MiB of 1 MiB writes at the start of path, an fdatasync every 64 MiB,
+ * each synced range dropped from the page cache if drop; CPU-s of the process.
+ */
+static double write_file(const char *path, uint64_t mib, bool drop, double *ret_seconds)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        die("cannot create '%s': %s", path, strerror(errno));
+    }
+    const size_t chunk = 1u << 20;
+    char *block = malloc(chunk);
+    if (block == NULL) {
+        die("out of memory");
+    }
+    memset(block, 'x', chunk);
+    int64_t t0 = now_ns();
+    double c0 = cpu_seconds();
+    for (uint64_t i = 0; i < mib; i++) {
+        off_t off = (off_t)(i * chunk);
+        if (pwrite(fd, block, chunk, off) != (ssize_t)chunk) {
+            die("write of '%s': %s", path, strerror(errno));
+        }
+        if ((i + 1) % 64 == 0 || i + 1 == mib) {
+            if (fdatasync(fd) < 0) {
+                die("fdatasync of '%s': %s", path, strerror(errno));
+            }
+            if (drop) {
+                (void)posix_fadvise(fd, 0, off + (off_t)chunk, POSIX_FADV_DONTNEED);
+            }
+        }
+    }
+    double cpu = cpu_seconds() - c0;
+    *ret_seconds = (double)(now_ns() - t0) / 1e9;
+    (void)close(fd);
+    free(block);
+    return cpu;
+}
+
+/*
+ * First with the pages kept (that file stays, and its pages with it, until the
+ * end), then with each synced range dropped: the second write reuses the pages
+ * it frees, the first takes new ones, as a log kept in the cache does.
+ */
+static int cmd_write_probe(int argc, char **argv)
+{
+    const char *dir = NULL;
+    uint64_t mib = 1024;
+
+    for (int i = 0; i < argc; i += 2) { /* every option takes a value */
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL) {
+            usage_error("%s: missing value", a);
+        }
+        if (strcmp(a, "--dir") == 0) {
+            dir = v;
+        } else if (strcmp(a, "--mib") == 0) {
+            mib = parse_u64(a, v, 64, 1u << 20);
+        } else {
+            usage_error("write-probe: unknown option '%s'", a);
+        }
+    }
+    if (dir == NULL) {
+        usage_error("write-probe needs --dir");
+    }
+    char kept[PATH_MAX], dropped[PATH_MAX];
+    (void)snprintf(kept, sizeof(kept), "%s/write-probe-kept.%ld", dir, (long)getpid());
+    (void)snprintf(dropped, sizeof(dropped), "%s/write-probe-dropped.%ld", dir, (long)getpid());
+    double kept_s, dropped_s;
+    double kept_cpu = write_file(kept, mib, false, &kept_s);
+    double dropped_cpu = write_file(dropped, mib, true, &dropped_s);
+    (void)unlink(kept);
+    (void)unlink(dropped);
+    double bytes = (double)mib * (double)(1u << 20);
+    (void)printf("mib=%" PRIu64 " kept_cpu_ns_per_byte=%.3f kept_mb_per_s=%.0f"
+                 " dropped_cpu_ns_per_byte=%.3f dropped_mb_per_s=%.0f\n",
+                 mib, kept_cpu * 1e9 / bytes, bytes / kept_s / 1e6, dropped_cpu * 1e9 / bytes,
+                 bytes / dropped_s / 1e6);
+    return 0;
+}
+
 /* ---- free-ports, probe (for the driver script) ---------------------------------- */
 
 /* N distinct free loopback TCP ports: all bound at once, printed, released. */
@@ -1186,6 +1281,9 @@ static void help(void)
         "      P Unix-socket producers, one event each per interval; daemon VmRSS/VmHWM\n"
         "  fsync-probe --dir D [--count N] [--size BYTES]\n"
         "      BYTES append + fdatasync on a fresh file in D, N times: latency\n"
+        "  write-probe --dir D [--mib N]\n"
+        "      N MiB (1024) of 1 MiB writes to a fresh file in D, fdatasync every 64 MiB,\n"
+        "      the pages kept, then to another dropped after each sync: CPU per byte\n"
         "  free-ports [N]\n"
         "      N free loopback TCP ports\n"
         "  probe --addr H:P [--path P] [--timeout S]\n"
@@ -1211,6 +1309,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "fsync-probe") == 0) {
         return cmd_fsync_probe(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "write-probe") == 0) {
+        return cmd_write_probe(argc - 2, argv + 2);
     }
     if (strcmp(cmd, "free-ports") == 0) {
         return cmd_free_ports(argc - 2, argv + 2);
