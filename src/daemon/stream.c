@@ -65,7 +65,7 @@
 #define SPARE_ITEMS_MAX 1024 /* a chunk with larger arrays is freed, not kept */
 #define RETRY_MS 20
 #define ACCEPT_PAUSE_NS 100000000 /* out of descriptors: accept again after 100 ms */
-#define STREAM_THREADS_AUTO_MAX 4 /* stream_threads 0: one loop per CPU, at most 4 */
+#define STREAM_THREADS_AUTO_MAX 4 /* stream_threads 0: one loop per CPU but one, 1 to 4 */
 
 enum conn_kind { CONN_UNIX = 1, CONN_SYSLOG_TCP };
 
@@ -1168,15 +1168,20 @@ static void *loop(void *arg)
 
 /* ---- life -------------------------------------------------------------------- */
 
-/* How many loops: performance.stream_threads, or (0) one per CPU, at most STREAM_THREADS_AUTO_MAX.
+/*
+ * How many loops: performance.stream_threads, or (0) one per CPU but one, at
+ * least 1 and at most STREAM_THREADS_AUTO_MAX. Under full load the writer
+ * (the committer's sequencing and the library's flusher) keeps about one CPU
+ * busy; a loop more than the CPUs left only adds switches (measured on 2
+ * CPUs: docs/PERFORMANCE.md, session 9).
  */
 static size_t loop_count(const struct ev_config *cfg)
 {
     if (cfg->performance.stream_threads > 0) {
         return (size_t)cfg->performance.stream_threads;
     }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus < 1 ? 1 : cpus > STREAM_THREADS_AUTO_MAX ? STREAM_THREADS_AUTO_MAX : (size_t)cpus;
+    long loops = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    return loops < 1 ? 1 : loops > STREAM_THREADS_AUTO_MAX ? STREAM_THREADS_AUTO_MAX : (size_t)loops;
 }
 
 static int loop_init(struct evd_stream *s, struct stream_loop *lp, unsigned id, char *err,

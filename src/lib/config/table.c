@@ -584,7 +584,7 @@ const struct evi_config_option evi_config_options[] = {
      .max = 64,
      .used_by = DAEMON,
      .doc = "Threads that read, parse and answer the Unix socket and syslog connections (each "
-            "connection stays on one); 0: one per CPU, at most 4."},
+            "connection stays on one); 0: one per CPU but one (the writer's), 1 to 4."},
 
     /* server */
     {.path = "server.unix_socket",
