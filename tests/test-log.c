@@ -2091,6 +2091,18 @@ static void test_batch_seen_checks(void **state)
     tu_ok(ev_log_close(log));
 }
 
+/* n prepared resource violations (pids over their limit, denied). */
+static void prepare_violations(const struct ev_policy *policy, struct ev_prepared *p, int n)
+{
+    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
+                                      .limit = EV_SOME_INT(10),
+                                      .observed = EV_SOME_INT(11),
+                                      .action = EV_ACTION_DENIED};
+    for (int i = 0; i < n; i++) {
+        tu_ok(ev_resource_violation_prepare(policy, &v, &p[i]));
+    }
+}
+
 static void test_records_byte_exact(void **state)
 {
     struct tu_fixture *f = *state;
@@ -2110,14 +2122,8 @@ static void test_records_byte_exact(void **state)
         tu_ok(ev_log_append(log, &batch[i * 7], NULL));
     }
     tu_ok(ev_log_seal(log)); /* a seal record, then epoch 1 */
-    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
-                                      .limit = EV_SOME_INT(10),
-                                      .observed = EV_SOME_INT(11),
-                                      .action = EV_ACTION_DENIED};
     struct ev_prepared p[20];
-    for (int i = 0; i < 20; i++) {
-        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
-    }
+    prepare_violations(NULL, p, 20);
     tu_ok(ev_audit_append_prepared(log, p, 20, NULL, NULL));
     tu_ok(ev_audit_append_prepared(log, p + 3, 1, NULL, NULL));
     for (int i = 0; i < 20; i++) {
@@ -2217,14 +2223,8 @@ static void test_prepared_changed_caught(void **state)
     struct tu_fixture *f = *state;
     tu_create(f->dir, 0, f->v);
     struct ev_log *log = tu_open(f->dir, NULL);
-    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
-                                      .limit = EV_SOME_INT(10),
-                                      .observed = EV_SOME_INT(11),
-                                      .action = EV_ACTION_DENIED};
     struct ev_prepared p[3];
-    for (int i = 0; i < 3; i++) {
-        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
-    }
+    prepare_violations(NULL, p, 3);
     size_t len = strlen(p[1].buffer);
     /* Same length, no longer JSON: refused, nothing written. */
     p[1].buffer[len - 1] = ' ';
@@ -2267,14 +2267,8 @@ static void test_own_prepared_appended(void **state)
     struct tu_fixture *f = *state;
     tu_create(f->dir, 0, f->v);
     struct ev_log *log = tu_open(f->dir, NULL);
-    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
-                                      .limit = EV_SOME_INT(10),
-                                      .observed = EV_SOME_INT(11),
-                                      .action = EV_ACTION_DENIED};
     struct ev_prepared p[3];
-    for (int i = 0; i < 3; i++) {
-        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
-    }
+    prepare_violations(NULL, p, 3);
     uint64_t first = 99;
     tu_ok(evi_audit_append_own_prepared(log, p, 3, &first, NULL));
     assert_int_equal(first, 0);
@@ -2311,8 +2305,8 @@ static void test_own_prepared_appended(void **state)
     struct ev_policy *own = NULL;
     tu_ok(ev_policy_new(NULL, &own));
     evi_policy_own_use(own);
+    prepare_violations(own, p, 2);
     for (int i = 0; i < 2; i++) {
-        tu_ok(ev_resource_violation_prepare(own, &v, &p[i]));
         assert_int_equal(p[i].check, 0);
         assert_int_equal(p[i].check_len, strlen(p[i].buffer) | EVI_PREPARED_UNCHECKED);
     }
@@ -2366,14 +2360,8 @@ static void test_prepared_length_changed_caught(void **state)
     struct tu_fixture *f = *state;
     tu_create(f->dir, 0, f->v);
     struct ev_log *log = tu_open(f->dir, NULL);
-    struct ev_resource_violation v = {.resource = EV_RESOURCE_PIDS,
-                                      .limit = EV_SOME_INT(10),
-                                      .observed = EV_SOME_INT(11),
-                                      .action = EV_ACTION_DENIED};
     struct ev_prepared p[3];
-    for (int i = 0; i < 3; i++) {
-        tu_ok(ev_resource_violation_prepare(NULL, &v, &p[i]));
-    }
+    prepare_violations(NULL, p, 3);
     size_t len = strlen(p[1].buffer);
     size_t bad = 99;
     /* A NUL inserted at every position: what is left is not the object. */

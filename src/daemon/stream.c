@@ -1181,7 +1181,9 @@ static size_t loop_count(const struct ev_config *cfg)
         return (size_t)cfg->performance.stream_threads;
     }
     long loops = sysconf(_SC_NPROCESSORS_ONLN) - 1;
-    return loops < 1 ? 1 : loops > STREAM_THREADS_AUTO_MAX ? STREAM_THREADS_AUTO_MAX : (size_t)loops;
+    return loops < 1                         ? 1
+           : loops > STREAM_THREADS_AUTO_MAX ? STREAM_THREADS_AUTO_MAX
+                                             : (size_t)loops;
 }
 
 static int loop_init(struct evd_stream *s, struct stream_loop *lp, unsigned id, char *err,
