@@ -10,6 +10,7 @@
 #include <evident/log.h>
 #include <evident/note.h>
 
+#include "direct.h"
 #include "fskey.h"
 #include "store.h"
 #include "tree.h"
@@ -23,6 +24,7 @@ struct evi_buf {
 struct evi_pending {
     struct evi_buf records, hashes, index;
     int segment_fd;
+    uint64_t segment_first; /* that segment's first index (its file name) */
     uint64_t records_off, hashes_off, index_off;
 };
 
@@ -65,6 +67,7 @@ struct ev_log {
     char failed_message[256];   /* what made the handle fail, for every thread's later calls */
     int dropped_fd;             /* committer only: the segment whose durable records */
     uint64_t dropped_to;        /* left the page cache up to this offset (drop_durable) */
+    struct evi_direct direct;   /* committer only: records around the page cache (direct.h) */
 
     /*
      * A rotation whose closing segment still has records that are not durable

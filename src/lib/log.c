@@ -215,16 +215,24 @@ static void drop_durable(struct ev_log *log, int fd, uint64_t end)
 
 /*
  * The I/O of a commit, without the mutex: the records at off[0] of the
- * segment fd, then (with key) their fdatasync, then the stored hashes and
- * index entries at off[1] and off[2], then (with key) the key state, which
- * thus never runs ahead of durable records. *ret_sync_ns (may be NULL) gets
- * what the fdatasync took. 0 or -errno.
+ * segment fd (first index first; around the page cache when they are many
+ * and nothing reads them back soon: direct.h), then (with key) their
+ * fdatasync, then the stored hashes and index entries at off[1] and off[2],
+ * then (with key) the key state, which thus never runs ahead of durable
+ * records. *ret_sync_ns (may be NULL) gets what the fdatasync took. 0 or
+ * -errno.
  */
-static int write_out(struct ev_log *log, int fd, const struct evi_buf taken[3],
+static int write_out(struct ev_log *log, int fd, uint64_t first, const struct evi_buf taken[3],
                      const uint64_t off[3], const struct evi_fskey *key, int64_t *ret_sync_ns)
 {
     int64_t sync_start = key != NULL ? evi_now_ns() : 0;
-    int r = evi_write_all(fd, taken[0].data, taken[0].len, (off_t)off[0]);
+    int r;
+    if (log->options.compression == EV_COMPRESSION_NONE) {
+        r = evi_direct_write(&log->direct, log->dirfd, first, fd, taken[0].data, taken[0].len,
+                             off[0]);
+    } else {
+        r = evi_write_all(fd, taken[0].data, taken[0].len, (off_t)off[0]);
+    }
     if (r == 0 && key != NULL) {
         r = evi_io_fdatasync(fd);
         if (r == 0) {
@@ -270,7 +278,7 @@ static int commit_closing_locked(struct ev_log *log)
     pthread_mutex_unlock(&log->mu);
 
     const uint64_t off[3] = {c.records_off, c.hashes_off, c.index_off};
-    r = write_out(log, c.segment_fd, taken, off, &key, NULL);
+    r = write_out(log, c.segment_fd, c.segment_first, taken, off, &key, NULL);
     evi_fskey_wipe(&key);
     if (r < 0) {
         r = evi_error(r, "write to the log failed (%s); reopen the log to recover", strerror(-r));
@@ -287,6 +295,7 @@ static int commit_closing_locked(struct ev_log *log)
         log->segments[log->segment_count - 1].bytes = end;
         log->segments[log->segment_count++] = seg;
         log->pending.segment_fd = seg.fd;
+        log->pending.segment_first = target;
         log->written = log->written > target ? log->written : target;
         log->durable = log->durable > target ? log->durable : target;
         pthread_cond_signal(&log->compress_cv);
@@ -309,6 +318,7 @@ static int commit_locked(struct ev_log *log, bool sync)
     struct evi_buf taken[3];
     uint64_t target = log->size;
     int fd = log->pending.segment_fd;
+    uint64_t first = log->pending.segment_first;
     const uint64_t off[3] = {log->pending.records_off, log->pending.hashes_off,
                              log->pending.index_off};
     struct evi_fskey key;
@@ -329,7 +339,7 @@ static int commit_locked(struct ev_log *log, bool sync)
     pthread_mutex_unlock(&log->mu);
 
     int64_t sync_cost;
-    r = write_out(log, fd, taken, off, sync ? &key : NULL, &sync_cost);
+    r = write_out(log, fd, first, taken, off, sync ? &key : NULL, &sync_cost);
     evi_fskey_wipe(&key);
 
     pthread_mutex_lock(&log->mu);
@@ -508,6 +518,7 @@ static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
             log->segments[log->segment_count - 1].bytes = log->segment_end;
             log->segments[log->segment_count++] = seg;
             log->pending.segment_fd = seg.fd;
+            log->pending.segment_first = seg.first_index;
             log->pending.records_off = EVI_SEGMENT_HEADER;
             pthread_cond_signal(&log->compress_cv);
         }
@@ -1204,6 +1215,7 @@ static void log_free(struct ev_log *log)
     if (log->dirfd >= 0) {
         (void)close(log->dirfd);
     }
+    evi_direct_close(&log->direct);
     ev_signer_free(log->signer);
     evi_fskey_wipe(&log->key);
     evi_fskey_wipe(&log->closing_key);
@@ -1600,6 +1612,7 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
     log->written = log->durable = index;
     log->segment_end = log->segments[log->segment_count - 1].bytes;
     log->pending.segment_fd = log->segments[log->segment_count - 1].fd;
+    log->pending.segment_first = log->segments[log->segment_count - 1].first_index;
     log->pending.records_off = log->segment_end;
     evi_frontier_root(&log->frontier, log->key.root);
     r = keystate_write(log->keystate_fd, &log->key, true);
@@ -1689,6 +1702,7 @@ static int prepare_last_segment(struct ev_log *log)
         log->segments[log->segment_count++] = seg;
         log->segment_end = EVI_SEGMENT_HEADER;
         log->pending.segment_fd = seg.fd;
+        log->pending.segment_first = seg.first_index;
         log->pending.records_off = EVI_SEGMENT_HEADER;
         return 0;
     }
@@ -1809,6 +1823,7 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     }
     log->dirfd = log->hashes_fd = log->index_fd = log->lock_fd = log->keystate_fd = -1;
     log->dropped_fd = -1;
+    evi_direct_init(&log->direct);
     pthread_mutex_init(&log->mu, NULL);
     /* Timed waits must not stretch when the wall clock is stepped back. */
     pthread_condattr_t cv_attr;

@@ -23,10 +23,19 @@
 
 static long fail_countdown;
 static int fail_errno;
+static bool fail_once;
 
 void evi_io_fail_after(long countdown, int err)
 {
     __atomic_store_n(&fail_errno, err, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&fail_once, false, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&fail_countdown, countdown, __ATOMIC_SEQ_CST);
+}
+
+void evi_io_fail_once(long countdown, int err)
+{
+    __atomic_store_n(&fail_errno, err, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&fail_once, true, __ATOMIC_SEQ_CST);
     __atomic_store_n(&fail_countdown, countdown, __ATOMIC_SEQ_CST);
 }
 
@@ -40,6 +49,9 @@ static int injected_failure(void)
         int err = __atomic_load_n(&fail_errno, __ATOMIC_SEQ_CST);
         if (err == EVI_IO_CRASH) {
             _exit(EVI_IO_CRASH_STATUS); /* a crash just before this step (tests) */
+        }
+        if (__atomic_load_n(&fail_once, __ATOMIC_SEQ_CST)) {
+            __atomic_store_n(&fail_countdown, 0, __ATOMIC_SEQ_CST);
         }
         return -err;
     }
@@ -602,6 +614,18 @@ out:
     }
     (void)closedir(d);
     return r;
+}
+
+int evi_segment_open_direct(int dirfd, uint64_t first_index, int *ret_fd)
+{
+    char name[64];
+    segment_name(first_index, name);
+    int fd = openat(dirfd, name, O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return -errno;
+    }
+    *ret_fd = fd;
+    return 0;
 }
 
 int evi_segment_create(int dirfd, uint64_t first_index, struct evi_segment *ret_segment)

@@ -66,6 +66,12 @@ void evi_segments_close(struct evi_segment *segments, size_t count);
 void evi_segment_release(struct evi_segment *segment);
 /* Creates segment file for first_index (header written and synced, dir synced). */
 int evi_segment_create(int dirfd, uint64_t first_index, struct evi_segment *ret_segment);
+/*
+ * Opens the plain segment first_index write-only with O_DIRECT (direct.h) into
+ * *ret_fd. -errno, without a message: -EINVAL when the file system has no
+ * direct I/O.
+ */
+int evi_segment_open_direct(int dirfd, uint64_t first_index, int *ret_fd);
 /* Removes the segment file of first_index (.seg and .seg.zst). */
 int evi_segment_remove(int dirfd, uint64_t first_index);
 /*
@@ -124,6 +130,8 @@ int evi_io_fsync(int fd);
  * once with _exit(EVI_IO_CRASH_STATUS) before that call: a crash at that step.
  */
 void evi_io_fail_after(long countdown, int err);
+/* Test hook: only the countdown-th following call fails with -err. */
+void evi_io_fail_once(long countdown, int err);
 #define EVI_IO_CRASH (-1)
 #define EVI_IO_CRASH_STATUS 86
 

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A segment's records written around the page cache (see direct.h). */
+#include "direct.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+void evi_direct_init(struct evi_direct *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->fd = d->for_fd = -1;
+}
+
+void evi_direct_close(struct evi_direct *d)
+{
+    if (d->fd >= 0) {
+        (void)close(d->fd);
+    }
+    free(d->stage);
+    bool unusable = d->unusable;
+    uint64_t written = d->written;
+    evi_direct_init(d);
+    d->unusable = unusable;
+    d->written = written;
+}
+
+/* The alignment the file system asks of fd's direct I/O, 0 if none is usable. */
+static size_t alignment(int fd)
+{
+    size_t align = 4096; /* what a kernel without STATX_DIOALIGN gets: EINVAL if wrong */
+#ifdef STATX_DIOALIGN
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+        (stx.stx_mask & STATX_DIOALIGN) != 0) {
+        if (stx.stx_dio_offset_align == 0) {
+            return 0; /* the file system has no direct I/O for this file */
+        }
+        align = stx.stx_dio_offset_align > stx.stx_dio_mem_align ? stx.stx_dio_offset_align
+                                                                 : stx.stx_dio_mem_align;
+        align = align < 4096 ? 4096 : align; /* whole pages: the tail's page is never shared */
+    }
+#endif
+    if (align > EVI_DIRECT_MAX_ALIGN || (align & (align - 1)) != 0) {
+        return 0;
+    }
+    return align;
+}
+
+/*
+ * d->fd open on the same file as fd. false: not this time (the caller writes
+ * through fd); d->unusable when the file system refuses for good.
+ */
+static bool attach(struct evi_direct *d, int dirfd, uint64_t first, int fd)
+{
+    if (d->fd >= 0 && d->for_fd == fd && d->first == first) {
+        return true;
+    }
+    if (d->fd >= 0) {
+        (void)close(d->fd);
+        d->fd = -1;
+    }
+    int dfd;
+    int r = evi_segment_open_direct(dirfd, first, &dfd);
+    if (r < 0) {
+        d->unusable = r == -EINVAL || r == -EOPNOTSUPP; /* no O_DIRECT here */
+        return false;
+    }
+    struct stat a, b;
+    size_t align = alignment(dfd);
+    if (align == 0 || fstat(dfd, &a) < 0 || fstat(fd, &b) < 0 || a.st_dev != b.st_dev ||
+        a.st_ino != b.st_ino) {
+        d->unusable = align == 0;
+        (void)close(dfd);
+        return false;
+    }
+    if (d->stage == NULL || align != d->align) {
+        free(d->stage);
+        d->stage = NULL;
+        void *p;
+        if (posix_memalign(&p, align, EVI_DIRECT_CHUNK) != 0) {
+            (void)close(dfd);
+            return false;
+        }
+        d->stage = p;
+        d->align = align;
+    }
+    d->fd = dfd;
+    d->for_fd = fd;
+    d->first = first;
+    return true;
+}
+
+/* One direct write of n staged bytes at off: n, or fewer, or -errno. */
+static ssize_t put_staged(struct evi_direct *d, size_t n, uint64_t off)
+{
+    ssize_t w;
+    do {
+        w = evi_io_pwrite(d->fd, d->stage, n, (off_t)off);
+    } while (w < 0 && errno == EINTR);
+    return w < 0 ? -errno : w;
+}
+
+int evi_direct_write(struct evi_direct *d, int dirfd, uint64_t first, int fd, const void *data,
+                     size_t len, uint64_t off)
+{
+    const uint8_t *bytes = data;
+    if (len < EVI_DIRECT_MIN_BYTES || d->unusable || !attach(d, dirfd, first, fd)) {
+        return evi_write_all(fd, data, len, (off_t)off);
+    }
+    const uint64_t end = off + len, whole_end = end - end % d->align;
+    uint64_t block = off - off % d->align; /* where the next direct write starts */
+    while (block < whole_end) {
+        size_t n =
+            whole_end - block < EVI_DIRECT_CHUNK ? (size_t)(whole_end - block) : EVI_DIRECT_CHUNK;
+        size_t lead = block < off ? (size_t)(off - block) : 0; /* already in the file */
+        int r = lead > 0 ? evi_read_exact(fd, d->stage, lead, (off_t)block) : 0;
+        if (r < 0) {
+            return r;
+        }
+        memcpy(d->stage + lead, bytes + (block + lead - off), n - lead);
+        ssize_t w = put_staged(d, n, block);
+        if (w != (ssize_t)n) {
+            if (w < 0 && w != -EINVAL && w != -EOPNOTSUPP) {
+                return (int)w; /* the disk's error: the log fails as it would have */
+            }
+            /*
+             * Refused as misaligned, or short: the page cache from here on,
+             * from the first byte not written (the same bytes either way).
+             */
+            if (w < 0) {
+                d->unusable = true;
+                evi_direct_close(d);
+                w = 0;
+            }
+            uint64_t from = block + (uint64_t)w > off ? block + (uint64_t)w : off;
+            return evi_write_all(fd, bytes + (from - off), (size_t)(end - from), (off_t)from);
+        }
+        d->written += n;
+        block += n;
+    }
+    /* The last, partial block (or nothing) through the page cache. */
+    uint64_t from = block > off ? block : off;
+    return evi_write_all(fd, bytes + (from - off), (size_t)(end - from), (off_t)from);
+}

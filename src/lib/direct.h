@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A segment's records written around the page cache (O_DIRECT; DESIGN.md,
+ * "Writing an entry", step 5). The writer of a log never reads its records
+ * back, so a large write sends the whole file-system blocks it covers
+ * straight from an aligned staging buffer to the disk: no copy into the page
+ * cache and no pages to allocate, account and drop again (measured:
+ * docs/PERFORMANCE.md, session 10). The block the write starts in is read
+ * back from the file and written again whole; the last, partial block goes
+ * through the page cache, as do small writes (a commit under sync: always
+ * carries a few records), so the file never holds a byte past the records
+ * and every offset means what FORMAT.md says. Durability is unchanged: the
+ * fdatasync that follows covers the direct writes and the cached tail alike.
+ *
+ * A file system that refuses O_DIRECT, or a write it refuses as misaligned,
+ * turns the handle back to the page cache for good, with the same bytes
+ * written; any other error is the write's error, as before. Committer only:
+ * one struct per log, used without the log's mutex by whoever runs the
+ * commit (one at a time).
+ */
+#ifndef EVI_DIRECT_H
+#define EVI_DIRECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Writes shorter than this go through the page cache: a commit under sync:
+ * always carries what arrived during one fdatasync, and the flusher's
+ * commits under sync: interval carry PENDING_FLUSH_BYTES (log.c), 1 MiB.
+ */
+#define EVI_DIRECT_MIN_BYTES (256u << 10)
+/* The staging buffer: what one direct write carries at most. */
+#define EVI_DIRECT_CHUNK (1u << 20)
+/* The largest alignment accepted (block size); above it, the page cache. */
+#define EVI_DIRECT_MAX_ALIGN (64u << 10)
+
+struct evi_direct {
+    int fd;           /* O_DIRECT descriptor of segment `first`, or -1 */
+    int for_fd;       /* the log's own (cached) descriptor of the same file */
+    uint64_t first;   /* that segment's first index */
+    size_t align;     /* offset, length and memory alignment of a direct write */
+    uint8_t *stage;   /* EVI_DIRECT_CHUNK bytes, aligned; allocated on first use */
+    bool unusable;    /* refused once: the page cache for the rest of the handle */
+    uint64_t written; /* bytes written directly, the re-written blocks included */
+};
+
+void evi_direct_init(struct evi_direct *d);
+/* Closes the descriptor and frees the staging buffer; d may be used again. */
+void evi_direct_close(struct evi_direct *d);
+
+/*
+ * Writes len bytes of data at off of fd, the segment with first index first
+ * in the log directory dirfd, like evi_write_all(fd, data, len, off): whole
+ * blocks directly when len is at least EVI_DIRECT_MIN_BYTES and the file
+ * system allows, the rest through fd. The bytes before off in off's block
+ * must be in the file already (they are: the records before). 0 or -errno.
+ */
+int evi_direct_write(struct evi_direct *d, int dirfd, uint64_t first, int fd, const void *data,
+                     size_t len, uint64_t off);
+
+#endif

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Records written around the page cache (src/lib/direct.h): whatever the
+ * sizes and offsets, the file holds exactly the bytes written and nothing
+ * past them; large writes leave no page cached where the file system has
+ * O_DIRECT; a refusal turns the handle back to the page cache with the same
+ * bytes, and a disk error is the write's error.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+
+#include "testutil.h"
+
+#include "direct.h"
+#include "record.h"
+#include "store.h"
+
+struct fx {
+    char root[PATH_MAX];
+    int dirfd;
+    struct evi_segment seg;
+    struct evi_direct d;
+    uint8_t *want; /* what the file should hold */
+    size_t want_len, want_cap;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    char path[PATH_MAX];
+    assert_non_null(f);
+    tu_tmpdir(f->root);
+    assert_int_equal(mkdir(tu_path(path, f->root, EVI_SEGMENTS_DIR), 0755), 0);
+    f->dirfd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(f->dirfd >= 0);
+    tu_ok(evi_segment_create(f->dirfd, 0, &f->seg));
+    f->want_cap = 16u << 20;
+    f->want = malloc(f->want_cap);
+    assert_non_null(f->want);
+    assert_int_equal(evi_read_exact(f->seg.fd, f->want, EVI_SEGMENT_HEADER, 0), 0);
+    f->want_len = EVI_SEGMENT_HEADER;
+    evi_direct_init(&f->d);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    evi_io_fail_after(0, 0);
+    evi_direct_close(&f->d);
+    evi_segment_release(&f->seg);
+    (void)close(f->dirfd);
+    tu_rm_rf(f->root);
+    free(f->want);
+    free(f);
+    return 0;
+}
+
+static bool on_tmpfs(int fd)
+{
+    struct statfs fs;
+    assert_int_equal(fstatfs(fd, &fs), 0);
+    return fs.f_type == TMPFS_MAGIC;
+}
+
+/* File systems known to have O_DIRECT: there, the direct path must be taken. */
+static bool must_go_direct(int fd)
+{
+    struct statfs fs;
+    assert_int_equal(fstatfs(fd, &fs), 0);
+    return fs.f_type == EXT4_SUPER_MAGIC || fs.f_type == XFS_SUPER_MAGIC ||
+           fs.f_type == BTRFS_SUPER_MAGIC;
+}
+
+/* n bytes that differ from offset to offset, so a misplaced block shows. */
+static void fill(uint8_t *p, size_t n, uint64_t off)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = (off + i) * UINT64_C(0x9E3779B97F4A7C15);
+        p[i] = (uint8_t)(x >> 56);
+    }
+}
+
+/* Pages of the file in the page cache, from off on. */
+static long cached_pages(int fd, uint64_t off)
+{
+    struct stat st;
+    long page = sysconf(_SC_PAGESIZE);
+    assert_int_equal(fstat(fd, &st), 0);
+    size_t len = (size_t)st.st_size;
+    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(map != MAP_FAILED);
+    size_t pages = (len + (size_t)page - 1) / (size_t)page;
+    unsigned char *vec = calloc(pages, 1);
+    assert_non_null(vec);
+    assert_int_equal(mincore(map, len, vec), 0);
+    long n = 0;
+    for (size_t i = (size_t)(off / (uint64_t)page); i < pages; i++) {
+        n += vec[i] & 1;
+    }
+    free(vec);
+    munmap(map, len);
+    return n;
+}
+
+/*
+ * Appends n bytes at the end through evi_direct_write and checks the whole
+ * file. Returns how many of its pages were cached just after the write
+ * (before the check reads them all), or -1 on tmpfs.
+ */
+static long append(struct fx *f, size_t n)
+{
+    assert_true(f->want_len + n <= f->want_cap);
+    uint64_t off = f->want_len;
+    uint8_t *data = malloc(n);
+    assert_non_null(data);
+    fill(data, n, off);
+    tu_ok(evi_direct_write(&f->d, f->dirfd, f->seg.first_index, f->seg.fd, data, n, off));
+    memcpy(f->want + off, data, n);
+    f->want_len += n;
+    free(data);
+    long cached = on_tmpfs(f->seg.fd) ? -1 : cached_pages(f->seg.fd, 0);
+
+    struct stat st;
+    assert_int_equal(fstat(f->seg.fd, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, f->want_len); /* nothing past the last byte */
+    uint8_t *got = malloc(f->want_len);
+    assert_non_null(got);
+    assert_int_equal(evi_read_exact(f->seg.fd, got, f->want_len, 0), 0);
+    assert_memory_equal(got, f->want, f->want_len);
+    free(got);
+    return cached;
+}
+
+/* Odd sizes at odd offsets, small and large, across the staging buffer's size. */
+static void test_bytes_exact(void **state)
+{
+    struct fx *f = *state;
+    const size_t sizes[] = {
+        1,
+        EVI_DIRECT_MIN_BYTES - 1,
+        EVI_DIRECT_MIN_BYTES,
+        777,
+        EVI_DIRECT_MIN_BYTES + 4095,
+        EVI_DIRECT_CHUNK,
+        EVI_DIRECT_CHUNK + 1,
+        3 * EVI_DIRECT_CHUNK + 12345,
+        4096 - 1,
+        2 * EVI_DIRECT_CHUNK,
+    };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        append(f, sizes[i]);
+    }
+    if (f->d.unusable) {
+        assert_int_equal(f->d.written, 0);
+        assert_false(must_go_direct(f->seg.fd));
+        skip();
+    }
+    assert_true(f->d.written > 0);
+    assert_int_equal(f->d.written % f->d.align, 0);
+}
+
+/* A large write leaves at most its last, partial page in the page cache. */
+static void test_not_cached(void **state)
+{
+    struct fx *f = *state;
+    long head = append(f, 100);
+    assert_true(head == 1 || head == -1); /* a head in the cache, or tmpfs */
+    long cached = append(f, 2 * EVI_DIRECT_CHUNK + 100);
+    if (f->d.unusable || cached < 0) {
+        skip(); /* no O_DIRECT, or tmpfs, which is all page cache */
+    }
+    assert_true(f->d.written > 0);
+    assert_int_equal(cached, 1); /* the tail; the head's page went with the direct write */
+}
+
+/* The next segment gets its own descriptor, even under the old one's number. */
+static void test_next_segment(void **state)
+{
+    struct fx *f = *state;
+    append(f, EVI_DIRECT_MIN_BYTES + 10);
+    if (f->d.unusable) {
+        skip();
+    }
+    int old_dfd = f->d.fd, old_fd = f->seg.fd;
+    evi_segment_release(&f->seg);
+    tu_ok(evi_segment_create(f->dirfd, 1000, &f->seg));
+    assert_int_equal(f->seg.fd, old_fd); /* the lowest free number again */
+    assert_int_equal(evi_read_exact(f->seg.fd, f->want, EVI_SEGMENT_HEADER, 0), 0);
+    f->want_len = EVI_SEGMENT_HEADER;
+    append(f, EVI_DIRECT_MIN_BYTES + 20);
+    assert_int_equal(f->d.first, 1000);
+    assert_int_equal(f->d.for_fd, f->seg.fd);
+    (void)old_dfd; /* closed, then maybe reused: what counts is the file written */
+
+    char path[PATH_MAX];
+    tu_path(path, f->root, EVI_SEGMENTS_DIR "/00000000000000000000.seg");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, EVI_SEGMENT_HEADER + EVI_DIRECT_MIN_BYTES + 10);
+}
+
+/* A refused direct write: the same bytes through the page cache, for good. */
+static void test_refused_falls_back(void **state)
+{
+    struct fx *f = *state;
+    append(f, EVI_DIRECT_MIN_BYTES + 1000);
+    if (f->d.unusable) {
+        skip();
+    }
+    uint64_t written = f->d.written;
+    assert_true(written > 0);
+    evi_io_fail_once(1, EINVAL); /* the first write is the direct one */
+    append(f, 2 * EVI_DIRECT_CHUNK + 3);
+    assert_true(f->d.unusable);
+    assert_int_equal(f->d.written, written);
+    assert_int_equal(f->d.fd, -1);
+    append(f, EVI_DIRECT_CHUNK + 5); /* and from then on */
+    assert_int_equal(f->d.written, written);
+}
+
+/* A disk error is the write's error; the handle keeps going direct. */
+static void test_disk_error(void **state)
+{
+    struct fx *f = *state;
+    append(f, 10);
+    uint8_t *data = calloc(1, EVI_DIRECT_CHUNK);
+    assert_non_null(data);
+    evi_io_fail_after(1, EIO);
+    assert_int_equal(
+        evi_direct_write(&f->d, f->dirfd, 0, f->seg.fd, data, EVI_DIRECT_CHUNK, f->want_len), -EIO);
+    evi_io_fail_after(1, ENOSPC);
+    assert_int_equal(evi_direct_write(&f->d, f->dirfd, 0, f->seg.fd, data, 100, f->want_len),
+                     -ENOSPC); /* small: through the page cache, the same error */
+    evi_io_fail_after(0, 0);
+    free(data);
+    bool unusable = f->d.unusable;
+    /* The file may hold some of those bytes; a log would fail and recover. Write them again. */
+    append(f, EVI_DIRECT_CHUNK);
+    assert_true(f->d.unusable == unusable);
+    if (!unusable) {
+        assert_true(f->d.written > 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_bytes_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_cached, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_error, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
