@@ -16,7 +16,7 @@
 # and the machine's limits in the same run: 4 KiB append + fdatasync latency
 # (evident-loadgen fsync-probe), and the kernel's CPU per byte of a log's
 # buffered writes with its pages kept in the page cache or dropped after each
-# sync (write-probe, after the syslog runs).
+# sync, or written with O_DIRECT (write-probe, after the syslog runs).
 #
 # Builds nothing. Usage:
 #
@@ -199,6 +199,8 @@ write_probe() {
     out=$("$loadgen" write-probe --dir "$tmp" --mib 1024)
     rec write_kept_ns "$(field "$out" kept_cpu_ns_per_byte)"
     rec write_dropped_ns "$(field "$out" dropped_cpu_ns_per_byte)"
+    d=$(field "$out" direct_cpu_ns_per_byte)
+    [ -n "$d" ] && rec write_direct_ns "$d"
     say "  write-probe: $out"
 }
 
@@ -399,7 +401,8 @@ fp99=$(med fsync_p99)
 row "4 KiB append + fdatasync, latency p50" fsync_p50 µs "" "" ""
 row "4 KiB append + fdatasync, latency p99" fsync_p99 µs "" "" ""
 row "1 MiB writes, fdatasync per 64 MiB, pages kept: CPU per byte" write_kept_ns ns "" "" ""
-row "  the same, pages dropped after each sync (evident's writer)" write_dropped_ns ns "" "" "$(med write_kept_ns)"
+row "  the same, pages dropped after each sync" write_dropped_ns ns "" "" "$(med write_kept_ns)"
+row "  the same with O_DIRECT (evident's writer, writes of 256 KiB or more)" write_direct_ns ns "" "" "$(med write_kept_ns)"
 rs=$(med syslog_rsyslog)
 row "syslog TCP, rsyslogd imtcp -> omfile" syslog_rsyslog msgs/s "" "" ""
 row "syslog TCP, evidentd (sync: interval)" syslog_evidentd msgs/s ">= rsyslogd" "rsyslogd $rs msgs/s" "$rs"

@@ -5,7 +5,8 @@
  * or to rsyslogd for comparison, over plain sockets only; it links nothing of
  * evident, so that it measures the daemon as any client sees it.
  *
- *   syslog-tcp      N syslog messages over C TCP connections, then waits until
+ *   syslog-tcp      N syslog messages over C TCP connections, as fast as they
+ *                   are read or at a fixed total rate, then waits until
  *                   they are ingested: counted as lines of a file (rsyslog's
  *                   omfile) or as evidentd's evident_events_total{source=
  *                   "syslog_tcp"} (GET /metrics)
@@ -16,10 +17,11 @@
  *                   every interval; reads the daemon's VmRSS/VmHWM meanwhile
  *   fsync-probe     the machine's limit: 4 KiB append + fdatasync on a fresh
  *                   file, latency distribution
- *   write-probe     the machine's cost of writing a log: 1 MiB buffered writes
- *                   to a fresh file with an fdatasync every 64 MiB, CPU per
- *                   byte, with the written pages kept in the page cache or
- *                   dropped after each sync (as evident's writer does)
+ *   write-probe     the machine's cost of writing a log: 1 MiB writes to a
+ *                   fresh file with an fdatasync every 64 MiB, CPU per byte,
+ *                   with the written pages kept in the page cache, dropped
+ *                   after each sync, or never cached (O_DIRECT, as evident's
+ *                   writer sends its large writes)
  *
  * Every subcommand prints one line of key=value pairs on stdout, for the
  * driver script; diagnostics go to stderr. Exit 0 on success, 1 when the
@@ -357,15 +359,31 @@ struct syslog_thread {
     char *stream; /* this connection's whole byte stream, made before the clock starts */
     size_t stream_len;
     pthread_barrier_t *start;
+    double seconds; /* to spread the stream over evenly (--rate); 0: at once */
     int64_t sent_ns;
     int rc;
 };
 
+/* With a rate: every millisecond, the bytes due by then (messages split across writes). */
 static void *syslog_sender(void *arg)
 {
     struct syslog_thread *t = arg;
     (void)pthread_barrier_wait(t->start);
-    t->rc = write_all(t->fd, t->stream, t->stream_len);
+    if (t->seconds <= 0) {
+        t->rc = write_all(t->fd, t->stream, t->stream_len);
+    } else {
+        int64_t start = now_ns();
+        size_t done = 0;
+        while (done < t->stream_len && t->rc == 0) {
+            double due = (double)(now_ns() - start) / 1e9 / t->seconds;
+            size_t upto = due >= 1 ? t->stream_len : (size_t)(due * (double)t->stream_len);
+            if (upto > done) {
+                t->rc = write_all(t->fd, t->stream + done, upto - done);
+                done = upto;
+            }
+            sleep_ns(1000000);
+        }
+    }
     t->sent_ns = now_ns();
     return NULL;
 }
@@ -399,7 +417,7 @@ static int cmd_syslog_tcp(int argc, char **argv)
     bool have_addr = false, octet = true;
     unsigned conns = 4;
     uint64_t messages = 200000;
-    double timeout = 120;
+    double timeout = 120, rate = 0;
     struct ingest_counter counter = {.metric = NULL};
     bool have_counter = false;
 
@@ -432,6 +450,8 @@ static int cmd_syslog_tcp(int argc, char **argv)
             have_counter = true;
         } else if (strcmp(a, "--timeout") == 0) {
             timeout = parse_seconds(a, v);
+        } else if (strcmp(a, "--rate") == 0) {
+            rate = (double)parse_u64(a, v, 1, 100000000);
         } else {
             usage_error("syslog-tcp: unknown option '%s'", a);
         }
@@ -466,6 +486,7 @@ static int cmd_syslog_tcp(int argc, char **argv)
         }
         t->addr = &addr;
         t->start = &start;
+        t->seconds = rate > 0 ? (double)messages / rate : 0;
         t->fd = connect_tcp(&addr);
         if (t->fd < 0) {
             die("connect: %s", strerror(-t->fd));
@@ -1086,34 +1107,49 @@ static double cpu_seconds(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+enum write_mode { KEPT, DROPPED, DIRECT };
+
 /*
- * mib MiB of 1 MiB writes at the start of path, an fdatasync every 64 MiB,
- * each synced range dropped from the page cache if drop; CPU-s of the process.
+ * mib MiB of 1 MiB writes at the start of path, an fdatasync every 64 MiB:
+ * through the page cache, each synced range then dropped if DROPPED, or with
+ * O_DIRECT from an aligned buffer (DIRECT: -1 if the file system refuses).
+ * CPU-s of the process.
  */
-static double write_file(const char *path, uint64_t mib, bool drop, double *ret_seconds)
+static double write_file(const char *path, uint64_t mib, enum write_mode mode,
+                         double *ret_seconds)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (mode == DIRECT ? O_DIRECT : 0),
+                  0600);
+    if (fd < 0 && mode == DIRECT && errno == EINVAL) {
+        return -1;
+    }
     if (fd < 0) {
         die("cannot create '%s': %s", path, strerror(errno));
     }
     const size_t chunk = 1u << 20;
-    char *block = malloc(chunk);
-    if (block == NULL) {
+    void *aligned = NULL;
+    if (posix_memalign(&aligned, 1u << 16, chunk) != 0) {
         die("out of memory");
     }
+    char *block = aligned;
     memset(block, 'x', chunk);
     int64_t t0 = now_ns();
     double c0 = cpu_seconds();
     for (uint64_t i = 0; i < mib; i++) {
         off_t off = (off_t)(i * chunk);
         if (pwrite(fd, block, chunk, off) != (ssize_t)chunk) {
+            if (mode == DIRECT && errno == EINVAL) {
+                (void)close(fd);
+                free(block);
+                return -1;
+            }
             die("write of '%s': %s", path, strerror(errno));
         }
         if ((i + 1) % 64 == 0 || i + 1 == mib) {
             if (fdatasync(fd) < 0) {
                 die("fdatasync of '%s': %s", path, strerror(errno));
             }
-            if (drop) {
+            if (mode == DROPPED) {
                 (void)posix_fadvise(fd, 0, off + (off_t)chunk, POSIX_FADV_DONTNEED);
             }
         }
@@ -1128,7 +1164,8 @@ static double write_file(const char *path, uint64_t mib, bool drop, double *ret_
 /*
  * First with the pages kept (that file stays, and its pages with it, until the
  * end), then with each synced range dropped: the second write reuses the pages
- * it frees, the first takes new ones, as a log kept in the cache does.
+ * it frees, the first takes new ones, as a log kept in the cache does. Then
+ * around the page cache (O_DIRECT), as evident's writer sends its large writes.
  */
 static int cmd_write_probe(int argc, char **argv)
 {
@@ -1151,19 +1188,28 @@ static int cmd_write_probe(int argc, char **argv)
     if (dir == NULL) {
         usage_error("write-probe needs --dir");
     }
-    char kept[PATH_MAX], dropped[PATH_MAX];
+    char kept[PATH_MAX], dropped[PATH_MAX], direct[PATH_MAX];
     (void)snprintf(kept, sizeof(kept), "%s/write-probe-kept.%ld", dir, (long)getpid());
     (void)snprintf(dropped, sizeof(dropped), "%s/write-probe-dropped.%ld", dir, (long)getpid());
-    double kept_s, dropped_s;
-    double kept_cpu = write_file(kept, mib, false, &kept_s);
-    double dropped_cpu = write_file(dropped, mib, true, &dropped_s);
+    (void)snprintf(direct, sizeof(direct), "%s/write-probe-direct.%ld", dir, (long)getpid());
+    double kept_s, dropped_s, direct_s = 0;
+    double kept_cpu = write_file(kept, mib, KEPT, &kept_s);
+    double dropped_cpu = write_file(dropped, mib, DROPPED, &dropped_s);
+    double direct_cpu = write_file(direct, mib, DIRECT, &direct_s);
     (void)unlink(kept);
     (void)unlink(dropped);
+    (void)unlink(direct);
     double bytes = (double)mib * (double)(1u << 20);
     (void)printf("mib=%" PRIu64 " kept_cpu_ns_per_byte=%.3f kept_mb_per_s=%.0f"
-                 " dropped_cpu_ns_per_byte=%.3f dropped_mb_per_s=%.0f\n",
+                 " dropped_cpu_ns_per_byte=%.3f dropped_mb_per_s=%.0f",
                  mib, kept_cpu * 1e9 / bytes, bytes / kept_s / 1e6, dropped_cpu * 1e9 / bytes,
                  bytes / dropped_s / 1e6);
+    if (direct_cpu >= 0) {
+        (void)printf(" direct_cpu_ns_per_byte=%.3f direct_mb_per_s=%.0f\n",
+                     direct_cpu * 1e9 / bytes, bytes / direct_s / 1e6);
+    } else {
+        (void)printf(" direct=refused\n");
+    }
     return 0;
 }
 
@@ -1270,7 +1316,9 @@ static void help(void)
         "\n"
         "  syslog-tcp --addr H:P (--wait-file F | --wait-index F | --wait-metrics H:P)\n"
         "             [--messages N] [--connections C] [--framing octet|lf] [--timeout S]\n"
-        "      N RFC 5424 messages over C connections; ingested when the file F has N more\n"
+        "             [--rate R]\n"
+        "      N RFC 5424 messages over C connections (R messages/s in all, or as fast as\n"
+        "      they are read); ingested when the file F has N more\n"
         "      lines, the log index F N more entries (8 bytes each), or evidentd's\n"
         "      evident_events_total{source=\"syslog_tcp\"} rose by N\n"
         "  http --addr H:P --token T [--clients C] [--batch B] [--seconds S] [--warmup S]\n"
@@ -1283,7 +1331,7 @@ static void help(void)
         "      BYTES append + fdatasync on a fresh file in D, N times: latency\n"
         "  write-probe --dir D [--mib N]\n"
         "      N MiB (1024) of 1 MiB writes to a fresh file in D, fdatasync every 64 MiB,\n"
-        "      the pages kept, then to another dropped after each sync: CPU per byte\n"
+        "      the pages kept, then dropped after each sync, then O_DIRECT: CPU per byte\n"
         "  free-ports [N]\n"
         "      N free loopback TCP ports\n"
         "  probe --addr H:P [--path P] [--timeout S]\n"

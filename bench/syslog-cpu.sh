@@ -8,7 +8,10 @@
 #
 #   bench/syslog-cpu.sh BUILD_DIR [MESSAGES (1200000)]
 #       CPU per message of the daemon and of each of its threads, from /proc
-#       (noisy on a shared machine: compare builds by alternating runs)
+#       (noisy on a shared machine: compare builds by alternating runs).
+#       RATE=R sends R messages/s instead of as fast as the daemon reads: the
+#       same batching for every build, so the CPU per message compares the
+#       work alone (at full speed it also moves with how the threads meet).
 #   bench/syslog-cpu.sh --callgrind BUILD_DIR [MESSAGES (50000)] [OUT_DIR]
 #       instructions per message of the event loop and the committer under
 #       callgrind, in all and outside libcrypto (under valgrind OpenSSL uses
@@ -67,7 +70,8 @@ declare -A t0
 for t in /proc/$pid/task/*; do t0[$t]=$(ticks "$t/stat"); done
 c0=$(ticks /proc/$pid/stat)
 "$build/bench/evident-loadgen" syslog-tcp --addr "127.0.0.1:$syslog" --messages "$n" \
-    --connections 4 --wait-metrics "127.0.0.1:$http" --timeout 600 >"$dir/loadgen.out"
+    --connections 4 --wait-metrics "127.0.0.1:$http" --timeout 600 \
+    ${RATE:+--rate "$RATE"} >"$dir/loadgen.out"
 if ((!callgrind)); then
     cat "$dir/loadgen.out"
     hz=$(getconf CLK_TCK)
