@@ -112,17 +112,24 @@ static long cached_pages(int fd, uint64_t off)
  * file. Returns how many of its pages were cached just after the write
  * (before the check reads them all), or -1 on tmpfs.
  */
-static long append(struct fx *f, size_t n)
+static long append_from(struct fx *f, size_t n, bool aligned)
 {
     assert_true(f->want_len + n <= f->want_cap);
     uint64_t off = f->want_len;
-    uint8_t *data = malloc(n);
-    assert_non_null(data);
+    void *mem = NULL;
+    if (aligned) {
+        assert_int_equal(posix_memalign(&mem, EVI_DIRECT_MAX_ALIGN, n), 0);
+    } else {
+        mem = malloc(n + 1);
+        assert_non_null(mem);
+        mem = (uint8_t *)mem + 1; /* never aligned, whatever malloc returns */
+    }
+    uint8_t *data = mem;
     fill(data, n, off);
     tu_ok(evi_direct_write(&f->d, f->dirfd, f->seg.first_index, f->seg.fd, data, n, off));
     memcpy(f->want + off, data, n);
     f->want_len += n;
-    free(data);
+    free(aligned ? data : data - 1);
     long cached = on_tmpfs(f->seg.fd) ? -1 : cached_pages(f->seg.fd, 0);
 
     struct stat st;
@@ -134,6 +141,11 @@ static long append(struct fx *f, size_t n)
     assert_memory_equal(got, f->want, f->want_len);
     free(got);
     return cached;
+}
+
+static long append(struct fx *f, size_t n)
+{
+    return append_from(f, n, false);
 }
 
 /* Odd sizes at odd offsets, small and large, across the staging buffer's size. */
@@ -162,6 +174,28 @@ static void test_bytes_exact(void **state)
     }
     assert_true(f->d.written > 0);
     assert_int_equal(f->d.written % f->d.align, 0);
+}
+
+/*
+ * On a block boundary from an aligned buffer: straight from it, nothing
+ * staged; otherwise every direct byte is staged. The file is exact either way.
+ */
+static void test_in_place(void **state)
+{
+    struct fx *f = *state;
+    append(f, EVI_DIRECT_MIN_BYTES + 4096 - EVI_SEGMENT_HEADER - 100); /* ends 100 short */
+    if (f->d.unusable) {
+        skip();
+    }
+    assert_int_equal(f->d.staged, f->d.written); /* an unaligned buffer */
+    append(f, 100); /* small: through the page cache, to the block boundary */
+    assert_int_equal(f->want_len % f->d.align, 0);
+    uint64_t written = f->d.written, staged = f->d.staged;
+    append_from(f, 3 * EVI_DIRECT_CHUNK + 777, true);
+    assert_int_equal(f->d.staged, staged);
+    assert_int_equal(f->d.written - written, 3 * EVI_DIRECT_CHUNK);
+    append_from(f, EVI_DIRECT_MIN_BYTES, true); /* aligned memory, unaligned offset: staged */
+    assert_true(f->d.staged > staged);
 }
 
 /* A large write leaves at most its last, partial page in the page cache. */
@@ -251,6 +285,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bytes_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_falls_back, setup, teardown),

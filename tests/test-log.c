@@ -1962,6 +1962,8 @@ static void test_durable_records_leave_the_cache(void **state)
             assert_true(after * 10 >= total * 9); /* kept for the compressor to read */
             assert_int_equal(log->direct.written, 0);
         } else if (log->direct.written > 0) {
+            /* After the first megabyte, each starts on a block boundary: not staged. */
+            assert_true(log->direct.staged * 2 < log->direct.written);
             assert_true(total > 3 * 256);
             assert_in_range(before, 0, 2); /* the tail of the last direct write, at most */
             assert_in_range(after, 0, 1);
@@ -1978,6 +1980,62 @@ static void test_durable_records_leave_the_cache(void **state)
         tu_ok(ev_log_close(log));
         (void)tu_verify(dir, f->v);
     }
+}
+
+/*
+ * Under the flusher the next commit's records start with the bytes of the
+ * block the last commit ended in (carry_lead() in log.c). A rotation that
+ * finds everything written and synced opens the next segment at once: those
+ * bytes belong to the segment before and must not go at the start of the new
+ * one (it did: "impossible entry length" at byte 32 of the new segment).
+ */
+static void test_rotation_after_carried_lead(void **state)
+{
+    struct tu_fixture *f = *state;
+    char data[1024];
+
+    memset(data, 'y', sizeof(data));
+    memcpy(data, "{\"tag\":\"", 8);
+    memcpy(data + sizeof(data) - 3, "\"}", 3);
+    tu_create(f->dir, 0, f->v);
+    struct ev_open_options o = {
+        .sync = EV_SYNC_INTERVAL,
+        .sync_interval_ns = 3600 * UINT64_C(1000000000), /* only ev_log_sync() syncs */
+        .segment_bytes = 2u << 20,
+    };
+    struct ev_log *log = tu_open(f->dir, &o);
+    /* Twice what a record takes: near the end of a segment, sync before each append. */
+    const size_t near = 2 * (EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) + 256 +
+                             sizeof(data));
+    uint64_t n = 0;
+    int rotations = 0;
+    for (uint64_t end = 0; rotations < 3; n++) {
+        rotations += log->segment_end < end; /* the last append rotated */
+        end = log->segment_end;
+        if (end + near > o.segment_bytes) {
+            /* This append may rotate: all written and durable first, a lead carried. */
+            tu_ok(ev_log_sync(log));
+            assert_true(log->written == log->size && log->durable == log->size);
+        }
+        struct ev_event ev = {.type = "test", .severity = EV_SEV_INFO, .data_json = data};
+        uint64_t index;
+        tu_ok(ev_log_append(log, &ev, &index));
+        assert_int_equal(index, n);
+    }
+    if (log->direct.unusable) {
+        assert_int_equal(log->direct.written, 0); /* nothing carried: the rotation as before */
+    }
+    tu_ok(ev_log_close(log));
+    assert_true(tu_verify(f->dir, f->v).entries >= n);
+    log = tu_open(f->dir, NULL);
+    for (uint64_t i = 0; i < n; i += 997) {
+        struct ev_entry *e = NULL;
+        tu_ok(ev_log_entry(log, i, &e));
+        assert_int_equal(e->index, i);
+        assert_non_null(strstr(e->bytes, data));
+        ev_entry_free(e);
+    }
+    tu_ok(ev_log_close(log));
 }
 
 /* ---- the writer's records, byte for byte ------------------------------------- */
@@ -2514,6 +2572,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interval_sync_without_appends, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_durable_records_leave_the_cache, tu_setup,
+                                        tu_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_after_carried_lead, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_records_byte_exact, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_batch_seen_checks, tu_setup, tu_teardown),

@@ -24,10 +24,11 @@ void evi_direct_close(struct evi_direct *d)
     }
     free(d->stage);
     bool unusable = d->unusable;
-    uint64_t written = d->written;
+    uint64_t written = d->written, staged = d->staged;
     evi_direct_init(d);
     d->unusable = unusable;
     d->written = written;
+    d->staged = staged;
 }
 
 /* The alignment the file system asks of fd's direct I/O, 0 if none is usable. */
@@ -96,12 +97,12 @@ static bool attach(struct evi_direct *d, int dirfd, uint64_t first, int fd)
     return true;
 }
 
-/* One direct write of n staged bytes at off: n, or fewer, or -errno. */
-static ssize_t put_staged(struct evi_direct *d, size_t n, uint64_t off)
+/* One direct write of n bytes of src at off: n, or fewer, or -errno. */
+static ssize_t put_direct(struct evi_direct *d, const uint8_t *src, size_t n, uint64_t off)
 {
     ssize_t w;
     do {
-        w = evi_io_pwrite(d->fd, d->stage, n, (off_t)off);
+        w = evi_io_pwrite(d->fd, src, n, (off_t)off);
     } while (w < 0 && errno == EINTR);
     return w < 0 ? -errno : w;
 }
@@ -114,17 +115,24 @@ int evi_direct_write(struct evi_direct *d, int dirfd, uint64_t first, int fd, co
         return evi_write_all(fd, data, len, (off_t)off);
     }
     const uint64_t end = off + len, whole_end = end - end % d->align;
+    /* On a block boundary in the file and in memory: straight from data. */
+    const bool in_place = off % d->align == 0 && (uintptr_t)data % d->align == 0;
     uint64_t block = off - off % d->align; /* where the next direct write starts */
     while (block < whole_end) {
-        size_t n =
-            whole_end - block < EVI_DIRECT_CHUNK ? (size_t)(whole_end - block) : EVI_DIRECT_CHUNK;
-        size_t lead = block < off ? (size_t)(off - block) : 0; /* already in the file */
-        int r = lead > 0 ? evi_read_exact(fd, d->stage, lead, (off_t)block) : 0;
-        if (r < 0) {
-            return r;
+        const uint8_t *src = bytes + (block - off);
+        size_t n = (size_t)(whole_end - block);
+        if (!in_place) {
+            n = n < EVI_DIRECT_CHUNK ? n : EVI_DIRECT_CHUNK;
+            size_t lead = block < off ? (size_t)(off - block) : 0; /* already in the file */
+            int r = lead > 0 ? evi_read_exact(fd, d->stage, lead, (off_t)block) : 0;
+            if (r < 0) {
+                return r;
+            }
+            memcpy(d->stage + lead, bytes + (block + lead - off), n - lead);
+            d->staged += n;
+            src = d->stage;
         }
-        memcpy(d->stage + lead, bytes + (block + lead - off), n - lead);
-        ssize_t w = put_staged(d, n, block);
+        ssize_t w = put_direct(d, src, n, block);
         if (w != (ssize_t)n) {
             if (w < 0 && w != -EINVAL && w != -EOPNOTSUPP) {
                 return (int)w; /* the disk's error: the log fails as it would have */

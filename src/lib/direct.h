@@ -5,8 +5,11 @@
  * back, so a large write sends the whole file-system blocks it covers
  * straight from an aligned staging buffer to the disk: no copy into the page
  * cache and no pages to allocate, account and drop again (measured:
- * docs/PERFORMANCE.md, session 10). The block the write starts in is read
- * back from the file and written again whole; the last, partial block goes
+ * docs/PERFORMANCE.md, session 10). A write that starts on a block boundary
+ * from a buffer aligned to it goes straight from that buffer (log.c's
+ * pending records start so under the flusher: carry_lead()); otherwise the
+ * block the write starts in is read back from the file, written again whole
+ * with the rest through the staging buffer. The last, partial block goes
  * through the page cache, as do small writes (a commit under sync: always
  * carries a few records), so the file never holds a byte past the records
  * and every offset means what FORMAT.md says. Durability is unchanged: the
@@ -44,6 +47,7 @@ struct evi_direct {
     uint8_t *stage;   /* EVI_DIRECT_CHUNK bytes, aligned; allocated on first use */
     bool unusable;    /* refused once: the page cache for the rest of the handle */
     uint64_t written; /* bytes written directly, the re-written blocks included */
+    uint64_t staged;  /* of those, bytes copied into the staging buffer first */
 };
 
 void evi_direct_init(struct evi_direct *d);
@@ -54,8 +58,10 @@ void evi_direct_close(struct evi_direct *d);
  * Writes len bytes of data at off of fd, the segment with first index first
  * in the log directory dirfd, like evi_write_all(fd, data, len, off): whole
  * blocks directly when len is at least EVI_DIRECT_MIN_BYTES and the file
- * system allows, the rest through fd. The bytes before off in off's block
- * must be in the file already (they are: the records before). 0 or -errno.
+ * system allows, the rest through fd. With off and data both aligned to
+ * d->align (EVI_DIRECT_MAX_ALIGN suffices) nothing is copied; otherwise the
+ * bytes before off in off's block must be in the file already (they are:
+ * the records before). 0 or -errno.
  */
 int evi_direct_write(struct evi_direct *d, int dirfd, uint64_t first, int fd, const void *data,
                      size_t len, uint64_t off);

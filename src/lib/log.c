@@ -66,6 +66,11 @@ int ev_sync_parse(const char *name, enum ev_sync *ret_sync)
 
 /* ---- buffers ------------------------------------------------------------ */
 
+/*
+ * Buffers start on a boundary of EVI_DIRECT_MAX_ALIGN: a commit's records go
+ * to the disk straight from theirs when they start on a block boundary of
+ * the file too (carry_lead(), direct.h).
+ */
 static int buf_reserve(struct evi_buf *b, size_t more)
 {
     if (b->len + more <= b->cap) {
@@ -75,10 +80,14 @@ static int buf_reserve(struct evi_buf *b, size_t more)
     while (cap < b->len + more) {
         cap *= 2;
     }
-    uint8_t *d = realloc(b->data, cap);
-    if (d == NULL) {
+    void *d;
+    if (posix_memalign(&d, EVI_DIRECT_MAX_ALIGN, cap) != 0) {
         return -ENOMEM;
     }
+    if (b->len > 0) {
+        memcpy(d, b->data, b->len);
+    }
+    free(b->data);
     b->data = d;
     b->cap = cap;
     return 0;
@@ -122,6 +131,34 @@ static int keystate_read(int fd, struct evi_fskey *ret)
 
 /* ---- commit ------------------------------------------------------------- */
 
+/*
+ * Under the flusher (sync: interval and never), where a commit carries a
+ * megabyte: the next pending records start with a copy of the bytes of the
+ * block the taken ones end in, and at that block's start. Those bytes are
+ * written again with the next commit (the same bytes), so that it starts on
+ * a block boundary, in the file and in its buffer, and its whole blocks go
+ * to the disk straight from the buffer: no copy into a staging buffer
+ * (direct.h). Skipped when the block began before the taken buffer (its
+ * start is not in memory: the next write reads it back) or direct writes are
+ * off. The block size is the file system's once known, else a page.
+ */
+static void carry_lead(struct ev_log *log, const struct evi_buf *taken)
+{
+    struct evi_pending *p = &log->pending;
+    if (log->options.sync == EV_SYNC_ALWAYS || log->options.compression != EV_COMPRESSION_NONE ||
+        log->direct.unusable) {
+        return;
+    }
+    size_t align = log->direct.align != 0 ? log->direct.align : 4096;
+    size_t lead = (size_t)(p->records_off % align);
+    if (lead == 0 || lead > taken->len || buf_reserve(&p->records, lead) < 0) {
+        return; /* without it, the next write stages its blocks */
+    }
+    memcpy(p->records.data, taken->data + taken->len - lead, lead);
+    p->records.len = lead;
+    p->records_off -= lead;
+}
+
 static void pending_reset(struct ev_log *log, struct evi_buf taken[3])
 {
     struct evi_pending *p = &log->pending;
@@ -136,6 +173,7 @@ static void pending_reset(struct ev_log *log, struct evi_buf taken[3])
     p->hashes = log->spare[1];
     p->index = log->spare[2];
     memset(log->spare, 0, sizeof(log->spare));
+    carry_lead(log, &taken[0]);
 }
 
 /*
@@ -520,6 +558,7 @@ static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
             log->pending.segment_fd = seg.fd;
             log->pending.segment_first = seg.first_index;
             log->pending.records_off = EVI_SEGMENT_HEADER;
+            log->pending.records.len = 0; /* a lead carried from the closed one (carry_lead) */
             pthread_cond_signal(&log->compress_cv);
         }
         log->segment_end = EVI_SEGMENT_HEADER;
