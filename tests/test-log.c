@@ -1888,6 +1888,14 @@ static void test_interval_sync_without_appends(void **state)
  * Pages of the first segment in the page cache, and of how many; -1 where the
  * cache cannot drop pages (tmpfs), to skip.
  */
+/* {"tag":"ccc...c"} filling size bytes with its NUL. */
+static void filler_json(char *data, size_t size, char c)
+{
+    memset(data, c, size);
+    memcpy(data, "{\"tag\":\"", 8);
+    memcpy(data + size - 3, "\"}", 3);
+}
+
 static long resident_pages(const char *dir, long *ret_total)
 {
     char path[PATH_MAX];
@@ -1934,9 +1942,7 @@ static void test_durable_records_leave_the_cache(void **state)
     struct tu_fixture *f = *state;
     char data[1024];
 
-    memset(data, 'x', sizeof(data));
-    memcpy(data, "{\"tag\":\"", 8);
-    memcpy(data + sizeof(data) - 3, "\"}", 3);
+    filler_json(data, sizeof(data), 'x');
     for (int compress = 0; compress <= 1; compress++) {
         char dir[PATH_MAX];
         tu_path(dir, f->root, compress ? "compressed" : "plain");
@@ -1992,9 +1998,7 @@ static void test_rotation_after_carried_lead(void **state)
     struct tu_fixture *f = *state;
     char data[1024];
 
-    memset(data, 'y', sizeof(data));
-    memcpy(data, "{\"tag\":\"", 8);
-    memcpy(data + sizeof(data) - 3, "\"}", 3);
+    filler_json(data, sizeof(data), 'y');
     tu_create(f->dir, 0, f->v);
     struct ev_open_options o = {
         .sync = EV_SYNC_INTERVAL,
