@@ -2,10 +2,10 @@
 /*
  * A segment's records written around the page cache (O_DIRECT; DESIGN.md,
  * "Writing an entry", step 5). The writer of a log never reads its records
- * back, so a large write sends the whole file-system blocks it covers
- * straight from an aligned staging buffer to the disk: no copy into the page
- * cache and no pages to allocate, account and drop again (measured:
- * docs/PERFORMANCE.md, session 10). A write that starts on a block boundary
+ * back, so a large write sends the whole file-system blocks it covers to
+ * the disk with O_DIRECT: no copy into the page cache and no pages to
+ * allocate, account and drop again (measured: docs/PERFORMANCE.md,
+ * session 10). A write that starts on a block boundary
  * from a buffer aligned to it goes straight from that buffer (log.c's
  * pending records start so under the flusher: carry_lead()); otherwise the
  * block the write starts in is read back from the file, written again whole
