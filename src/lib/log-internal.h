@@ -20,6 +20,9 @@ struct evi_buf {
     size_t len, cap;
 };
 
+/* Sets of commit buffers kept for reuse (struct ev_log's spare). */
+#define EVI_SPARE_SETS 2
+
 /* Bytes sequenced but not yet handed to the kernel, with where they go. */
 struct evi_pending {
     struct evi_buf records, hashes, index;
@@ -50,9 +53,15 @@ struct ev_log {
     struct evi_frontier frontier; /* tree of `size` entries */
     uint64_t segment_end;         /* end of the last sequenced record in the last segment */
     struct evi_pending pending;
-    struct evi_buf spare[3];
-    uint64_t written; /* entries handed to the kernel */
-    uint64_t durable; /* entries known durable */
+    /*
+     * Buffers of finished commits kept for the next pending ones (records,
+     * hashes, index; log.c, spare_take()). Two sets: a rotation during a
+     * commit needs a third set beside the pending and the closing ones.
+     */
+    struct evi_buf spare[EVI_SPARE_SETS][3];
+    uint64_t buffers_allocated; /* buffer (re)allocations for pending bytes (tests) */
+    uint64_t written;           /* entries handed to the kernel */
+    uint64_t durable;           /* entries known durable */
     bool committing;
     bool sequencing; /* one caller sequences at a time, batches stay whole */
     int failed;      /* sticky: a write or sync failed; reopen to go on */

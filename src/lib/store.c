@@ -39,6 +39,13 @@ void evi_io_fail_once(long countdown, int err)
     __atomic_store_n(&fail_countdown, countdown, __ATOMIC_SEQ_CST);
 }
 
+static void (*write_hook)(int fd);
+
+void evi_io_set_write_hook(void (*hook)(int fd))
+{
+    __atomic_store_n(&write_hook, hook, __ATOMIC_SEQ_CST);
+}
+
 static int injected_failure(void)
 {
     long c = __atomic_load_n(&fail_countdown, __ATOMIC_SEQ_CST);
@@ -61,6 +68,10 @@ static int injected_failure(void)
 
 ssize_t evi_io_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
+    void (*hook)(int fd) = __atomic_load_n(&write_hook, __ATOMIC_SEQ_CST);
+    if (hook != NULL) {
+        hook(fd);
+    }
     int r = injected_failure();
     if (r < 0) {
         errno = -r;
