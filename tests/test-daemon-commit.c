@@ -9,6 +9,8 @@
  *   - a slow disk (the committer held up) fills the queue: submissions are
  *     refused with -EAGAIN (never blocked, never lost), reads still work, and
  *     everything queued is appended once the disk is back;
+ *   - streams (submissions that can wait) are refused past their own share
+ *     of the queue while other producers still get in;
  *   - a failing disk fails the submissions in flight (nothing acknowledged),
  *     every later one with the same error, and what was acknowledged before
  *     is intact after a reopen;
@@ -280,6 +282,78 @@ static void test_slow_disk_pushes_back(void **state)
     for (int k = 0; k < 40; k++) {
         answer_release(&a[k]);
     }
+    tu_ok(ev_log_close(log));
+}
+
+/*
+ * Streams (submissions that can wait) have their own, smaller share of the
+ * queue: past it they are refused while others still go in, up to the whole
+ * queue; answered, the share is free again.
+ */
+static void test_streams_have_their_share(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    struct evd_commit_options o = {
+        .sync = EV_SYNC_ALWAYS, .batch_max = 64, .queue_max = 64, .stream_queue_max = 16};
+    struct evd_commit *c = NULL;
+    tu_ok(evd_commit_start(log, &o, &c));
+    struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    void *args[2] = {c, &g};
+    pthread_t t;
+    static struct answer streams[6], others[14], late;
+
+    assert_int_equal(pthread_create(&t, NULL, hold_thread, args), 0);
+    pthread_mutex_lock(&g.lock);
+    while (!g.entered) {
+        pthread_cond_wait(&g.cond, &g.lock);
+    }
+    pthread_mutex_unlock(&g.lock);
+
+    /* 4 events each: 4 stream submissions fill the share of 16, the 5th and 6th wait. */
+    for (int k = 0; k < 6; k++) {
+        answer_init(&streams[k], 4, k);
+        streams[k].s.can_wait = true;
+        assert_int_equal(evd_commit_submit(c, &streams[k].s), k < 4 ? 0 : -EAGAIN);
+    }
+    /* The rest of the queue is the others': 48 more events, then full. */
+    for (int k = 0; k < 14; k++) {
+        answer_init(&others[k], 4, 100 + k);
+        assert_int_equal(evd_commit_submit(c, &others[k].s), k < 12 ? 0 : -EAGAIN);
+    }
+    assert_int_equal(evd_commit_depth(c), 64);
+
+    pthread_mutex_lock(&g.lock);
+    g.open = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    pthread_join(t, NULL);
+    for (int k = 0; k < 4; k++) {
+        wait_calls(&streams[k]);
+        assert_int_equal(streams[k].rc, 0);
+        assert_entry(log, streams[k].first, k, 0);
+    }
+    for (int k = 0; k < 12; k++) {
+        wait_calls(&others[k]);
+        assert_int_equal(others[k].rc, 0);
+        assert_entry(log, others[k].first, 100 + k, 0);
+    }
+    /* Answered, the stream share is free again: a stream submission as large as it goes in. */
+    answer_init(&late, 4, 200);
+    late.s.can_wait = true;
+    tu_ok(evd_commit_submit(c, &late.s));
+    wait_calls(&late);
+    assert_int_equal(late.rc, 0);
+    evd_commit_stop(c);
+    assert_int_equal(ev_log_size(log), 64 + 4);
+    for (int k = 0; k < 6; k++) {
+        answer_release(&streams[k]);
+    }
+    for (int k = 0; k < 14; k++) {
+        answer_release(&others[k]);
+    }
+    answer_release(&late);
     tu_ok(ev_log_close(log));
 }
 
@@ -666,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_threads, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_slow_disk_pushes_back, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_streams_have_their_share, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_failing_disk, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_everything, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_burst_in_order, tu_setup, tu_teardown),

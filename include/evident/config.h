@@ -185,6 +185,7 @@ struct ev_config {
     struct {
         uint64_t batch_max;            /* events per group commit, default 4096 */
         uint64_t queue_max;            /* events queued before producers are pushed back */
+        uint64_t stream_queue_max;     /* of them, from connections that can wait (streams) */
         uint64_t group_commit_wait_ns; /* longest a commit waits for others to join */
         uint64_t stream_threads;       /* evidentd's stream loops; 0: one per CPU, at most 4 */
     } performance;

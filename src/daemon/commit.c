@@ -37,7 +37,8 @@ struct evd_commit {
     pthread_cond_t wake;      /* the committer: work, a call or a stop */
     pthread_cond_t call_done; /* callers of evd_commit_call */
     struct evd_submission *head, *tail;
-    size_t depth; /* events queued or being appended */
+    size_t depth;        /* events queued or being appended */
+    size_t stream_depth; /* of them, from submissions that can wait */
     bool stopping;
     int error; /* sticky: the log's I/O error */
 
@@ -121,6 +122,15 @@ static struct evd_submission *take_locked(struct evd_commit *c, size_t *ret_even
     last->next = NULL;
     *ret_events = events;
     return first;
+}
+
+/* Takes answered events off the depth: all of them, and those of submissions that could wait. */
+static void depth_release(struct evd_commit *c, size_t all, size_t waited)
+{
+    pthread_mutex_lock(&c->lock);
+    c->depth -= all;
+    c->stream_depth -= waited;
+    pthread_mutex_unlock(&c->lock);
 }
 
 static void answer(struct evd_commit *c, struct evd_submission *s, int rc, uint64_t first,
@@ -217,12 +227,10 @@ static void commit_list(struct evd_commit *c, struct evd_submission *list, size_
             } else {
                 list = rest;
             }
-            size_t count = s->count;
+            size_t count = s->count, waited = s->can_wait ? s->count : 0;
             s->next = NULL;
             answer(c, s, r, 0, evd_now_ns()); /* may free s */
-            pthread_mutex_lock(&c->lock);
-            c->depth -= count;
-            pthread_mutex_unlock(&c->lock);
+            depth_release(c, count, waited);
             if (list != NULL) {
                 commit_list(c, list, rest_events);
             }
@@ -236,7 +244,7 @@ static void commit_list(struct evd_commit *c, struct evd_submission *list, size_
     }
 
     int64_t now = evd_now_ns();
-    size_t at = 0, answered = 0;
+    size_t at = 0, answered = 0, waited = 0;
     if (r < 0 && r != -ENOMEM) {
         pthread_mutex_lock(&c->lock);
         if (c->error == 0) {
@@ -251,13 +259,12 @@ static void commit_list(struct evd_commit *c, struct evd_submission *list, size_
         struct evd_submission *next = list->next;
         size_t pending = pending_of(list);
         answered += list->count;
+        waited += list->can_wait ? list->count : 0;
         answer(c, list, r, first + at, now); /* may free list */
         at += pending;
         list = next;
     }
-    pthread_mutex_lock(&c->lock);
-    c->depth -= answered;
-    pthread_mutex_unlock(&c->lock);
+    depth_release(c, answered, waited);
 }
 
 /* ---- a full disk (disk.h) ---------------------------------------------------- */
@@ -265,12 +272,10 @@ static void commit_list(struct evd_commit *c, struct evd_submission *list, size_
 /* Answers s with rc and takes it off the depth. */
 static void answer_alone(struct evd_commit *c, struct evd_submission *s, int rc, uint64_t first)
 {
-    size_t count = s->count;
+    size_t count = s->count, waited = s->can_wait ? s->count : 0;
     s->next = NULL;
     answer(c, s, rc, first, evd_now_ns()); /* may free s */
-    pthread_mutex_lock(&c->lock);
-    c->depth -= count;
-    pthread_mutex_unlock(&c->lock);
+    depth_release(c, count, waited);
 }
 
 static size_t events_of(const struct evd_submission *list)
@@ -532,6 +537,9 @@ int evd_commit_start(struct ev_log *log, const struct evd_commit_options *option
     if (c->options.queue_max < c->options.batch_max) {
         c->options.queue_max = c->options.batch_max;
     }
+    if (c->options.stream_queue_max == 0 || c->options.stream_queue_max > c->options.queue_max) {
+        c->options.stream_queue_max = c->options.queue_max;
+    }
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -568,8 +576,12 @@ int evd_commit_submit(struct evd_commit *c, struct evd_submission *s)
     } else if (c->depth + s->count > c->options.queue_max && c->depth > 0) {
         /* A submission larger than the whole queue still goes in alone. */
         r = -EAGAIN;
+    } else if (s->can_wait && c->stream_depth + s->count > c->options.stream_queue_max &&
+               c->stream_depth > 0) {
+        r = -EAGAIN; /* its stream is not read until the committer catches up */
     } else {
         c->depth += s->count;
+        c->stream_depth += s->can_wait ? s->count : 0;
         if (c->tail != NULL) {
             c->tail->next = s;
         } else {

@@ -8,7 +8,11 @@
  * The queue is bounded by events (performance.queue_max): a submission that
  * would pass the bound is refused with -EAGAIN and the producer pushes back
  * (HTTP 503, TCP stops reading, UDP drops and counts). Memory therefore never
- * grows without bound.
+ * grows without bound. Submissions that can wait (streams, which just stop
+ * reading) have a smaller share of their own (performance.stream_queue_max):
+ * a stream keeps the committer busy with a batch or two queued, whose events
+ * are still in the CPU's cache when appended, and leaves the rest of the
+ * queue to producers that cannot wait.
  */
 #ifndef EVD_COMMIT_H
 #define EVD_COMMIT_H
@@ -39,6 +43,7 @@ struct evd_submission {
     evd_done_fn done;
     void *ctx;
     bool no_alerts; /* the alerting module's own events: do not observe them */
+    bool can_wait;  /* a stream's: its producer waits, unread, when refused (stream_queue_max) */
     int source;     /* enum evd_source (metrics.h), for the events_total metric */
     /* private to the queue */
     struct evd_submission *next;
@@ -63,6 +68,7 @@ struct evd_commit_options {
     enum ev_sync sync;           /* always: fdatasync before done; others as the log does */
     size_t batch_max;            /* events per append */
     size_t queue_max;            /* events waiting or being appended */
+    size_t stream_queue_max;     /* of them, from submissions that can wait; 0: queue_max */
     uint64_t group_wait_ns;      /* wait this long for more when a batch is small */
     struct evd_metrics *metrics; /* may be NULL */
     struct evd_alerts *alerts;   /* may be NULL: sees each committed event */

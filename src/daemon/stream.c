@@ -499,6 +499,7 @@ static void submit(struct stream_loop *lp, struct conn *c, struct chunk *ch)
         .done = done_chunk,
         .ctx = ch,
         .source = (int)c->source_kind,
+        .can_wait = true, /* refused, the connection is not read until it is in */
     };
     int r = evd_commit_submit(lp->d->commit, &ch->submission);
     if (r == -EAGAIN) {

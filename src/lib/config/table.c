@@ -567,6 +567,17 @@ const struct evi_config_option evi_config_options[] = {
      .max = 16777216,
      .used_by = DAEMON,
      .doc = "Events the daemon queues before producers are pushed back."},
+    {.path = "performance.stream_queue_max",
+     .kind = EVI_CFG_COUNT,
+     .offset = AT(performance.stream_queue_max),
+     .default_text = "4096",
+     .min = 1,
+     .max = 16777216,
+     .used_by = DAEMON,
+     .doc = "Of those, events from connections that can wait (syslog over TCP and Unix "
+            "stream sockets, the Unix socket's JSON lines): past it the daemon stops reading "
+            "them until the committer catches up, and the sender's TCP pushes back. Small "
+            "keeps what waits in the CPU's cache."},
     {.path = "performance.group_commit_wait",
      .kind = EVI_CFG_DURATION,
      .offset = AT(performance.group_commit_wait_ns),
