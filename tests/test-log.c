@@ -1784,6 +1784,63 @@ static void test_segment_rotation(void **state)
 }
 
 /*
+ * A batch long enough for the leaf hasher (log.c, sequence_run_locked): 2,500
+ * events in one call, in runs of at most 1,024, with rotations inside it
+ * that end runs early (64 KiB segments, records of 300 B to 1.3 KiB). Every
+ * entry has its index, its own data and its leaf hash in the tree (check_tree
+ * hashes each entry again); the helper thread was started (this needs two
+ * CPUs); the log verifies, tags and chain included.
+ */
+static void test_batch_runs_with_leaf_hasher(void **state)
+{
+    struct tu_fixture *f = *state;
+    enum { N = 2500 };
+    const uint64_t segment_bytes = 64 * 1024;
+    const uint64_t limit = segment_bytes > EVI_SEGMENT_HEADER + EVI_RECORD_MAX
+                               ? segment_bytes
+                               : EVI_SEGMENT_HEADER + EVI_RECORD_MAX;
+    struct ev_event *batch = calloc(N, sizeof(*batch));
+    char(*data)[1400] = calloc(N, sizeof(*data));
+    uint64_t first;
+
+    assert_non_null(batch);
+    assert_non_null(data);
+    tu_create(f->dir, 0, f->v);
+    struct ev_open_options o = {.segment_bytes = segment_bytes};
+    struct ev_log *log = tu_open(f->dir, &o);
+    for (unsigned i = 0; i < N; i++) {
+        (void)snprintf(data[i], sizeof(data[i]), "{\"i\":%u,\"pad\":\"%0*d\"}", i,
+                       (int)(250 + (i * 131) % 1050), 0);
+        batch[i] = (struct ev_event){.type = "run", .severity = EV_SEV_INFO, .data_json = data[i]};
+    }
+    tu_ok(ev_log_append_batch(log, batch, 3, &first, NULL)); /* short: hashed inline */
+    assert_int_equal(first, 0);
+    assert_null(log->leaf_hasher);
+    tu_ok(ev_log_append_batch(log, batch, N, &first, NULL));
+    assert_int_equal(first, 3);
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+        assert_non_null(log->leaf_hasher);
+    }
+    uint64_t n = ev_log_size(log);
+    assert_int_equal(n, N + 3);
+    assert_true(check_segments(log, f->dir, limit, NULL) >= (int)(N * 700 / segment_bytes));
+    for (uint64_t i = 3; i < n; i += 97) {
+        struct ev_entry *e = NULL;
+        char want[32];
+        tu_ok(ev_log_entry(log, i, &e));
+        (void)snprintf(want, sizeof(want), "\"i\":%u,", (unsigned)(i - 3));
+        assert_non_null(strstr(e->bytes, want));
+        ev_entry_free(e);
+    }
+    check_tree(log, n, 997);
+    tu_ok(ev_log_close(log));
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, n);
+    free(data);
+    free(batch);
+}
+
+/*
  * Under sync: never (and interval) a rotation does not sync the closing
  * segment in the appender's call: the flusher does, and creates the next
  * segment only then (log.c, rotate_if_due_locked). The only I/O after the
@@ -2746,6 +2803,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seals_timed, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_seal_forced, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_segment_rotation, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_runs_with_leaf_hasher, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_rotation_sync_off_the_appender, tu_setup,
                                         teardown_io),
         cmocka_unit_test_setup_teardown(test_interval_sync_without_appends, tu_setup,

@@ -12,6 +12,7 @@
 
 #include "direct.h"
 #include "fskey.h"
+#include "leafhash.h"
 #include "store.h"
 #include "tree.h"
 
@@ -24,6 +25,17 @@ struct evi_buf {
 #define EVI_SPARE_SETS 2
 
 /* Bytes sequenced but not yet handed to the kernel, with where they go. */
+/*
+ * The entries of a run (log.c, sequence_run_locked): where each entry was
+ * assembled in the pending records, its ts, and its leaf hash once computed.
+ */
+struct evi_run {
+    struct evi_leaf_item *items;
+    int64_t *ts;
+    uint8_t (*leaves)[EV_HASH_BYTES];
+    size_t cap;
+};
+
 struct evi_pending {
     struct evi_buf records, hashes, index;
     int segment_fd;
@@ -77,6 +89,9 @@ struct ev_log {
     int dropped_fd;             /* committer only: the segment whose durable records */
     uint64_t dropped_to;        /* left the page cache up to this offset (drop_durable) */
     struct evi_direct direct;   /* committer only: records around the page cache (direct.h) */
+    struct evi_run run;         /* the sequencer's: a run of a batch (log.c) */
+    struct evi_leaf_hasher *leaf_hasher; /* started at the first long run (leafhash.h) */
+    bool leaf_hasher_off;                /* one CPU, or it could not start: hash inline */
 
     /*
      * A rotation whose closing segment still has records that are not durable

@@ -49,6 +49,15 @@
  */
 #define SEQUENCE_CLOCK_REUSE 16
 
+/*
+ * A batch is sequenced in runs of at most RUN_MAX entries (the run arrays
+ * stay small: 56 bytes an entry); runs of LEAF_HASHER_MIN_RUN or more have
+ * their leaves hashed by the leaf hasher's thread as well (leafhash.h): below
+ * that, waking it costs about what it would save.
+ */
+#define RUN_MAX 1024
+#define LEAF_HASHER_MIN_RUN 64
+
 int ev_sync_parse(const char *name, enum ev_sync *ret_sync)
 {
     if (name != NULL && strcmp(name, "always") == 0) {
@@ -508,11 +517,22 @@ int evi_log_flush_for_read(struct ev_log *log, uint64_t upto)
 
 /* ---- sequencing --------------------------------------------------------- */
 
-/* The last segment holds records and its first is older than segment_max_age_ns (§3). */
-static bool segment_too_old_locked(const struct ev_log *log)
+/*
+ * The last segment, ending at segment_end, holds records and its first is
+ * older than segment_max_age_ns (§3).
+ */
+static bool segment_too_old_locked(const struct ev_log *log, uint64_t segment_end)
 {
-    return log->options.segment_max_age_ns != 0 && log->segment_end > EVI_SEGMENT_HEADER &&
+    return log->options.segment_max_age_ns != 0 && segment_end > EVI_SEGMENT_HEADER &&
            evi_now_ns() - log->segment_first_ns >= (int64_t)log->options.segment_max_age_ns;
+}
+
+/* Whether a record of record_size after segment_end needs a new segment first (§3). */
+static bool rotation_due_locked(const struct ev_log *log, uint64_t segment_end, size_t record_size)
+{
+    return (segment_end + record_size > log->options.segment_bytes ||
+            segment_too_old_locked(log, segment_end)) &&
+           segment_end > EVI_SEGMENT_HEADER;
 }
 
 /*
@@ -530,9 +550,7 @@ static bool segment_too_old_locked(const struct ev_log *log)
  */
 static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
 {
-    while ((log->segment_end + record_size > log->options.segment_bytes ||
-            segment_too_old_locked(log)) &&
-           log->segment_end > EVI_SEGMENT_HEADER) {
+    while (rotation_due_locked(log, log->segment_end, record_size)) {
         if (log->failed) {
             return failed_locked(log);
         }
@@ -593,84 +611,64 @@ static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
 }
 
 /*
- * Gives the next index to body and appends its record to the pending buffers.
- * On failure nothing of the log's state has changed.
- *
- * The entry is assembled in its place in the pending records (FORMAT.md §4:
- * at offset 12 of its record), not in a scratch buffer that is then copied,
- * and every hash input is one contiguous buffer, so that each SHA-256 is one
- * update and one final: the leaf hash 0x00 ‖ entry (§5) uses the byte before
- * the entry, the last byte of the record's epoch field, which is written only
- * after hashing; the chain hashes c(i-1) ‖ leafhash(i) from one 64-byte array.
- *
- * *clock_ns is the writer's clock as the caller last read it, 0 to read it
- * here (see SEQUENCE_CLOCK_REUSE); it is read again after a rotation, which
- * may have dropped the mutex for a commit.
+ * Sequencing gives an entry its index and appends its record to the pending
+ * buffers, in two steps: assemble_locked() writes the entry in its place in
+ * the pending records (FORMAT.md §4: at offset 12 of its record), not in a
+ * scratch buffer that is then copied; finish_locked() then chains, tags and
+ * adds its leaf hash to the tree. Between the two the leaf hash 0x00 ‖ entry
+ * (§5) is computed in place: it uses the byte before the entry, the last byte
+ * of the record's epoch field, which is written only after hashing. A batch
+ * assembles a run of entries before finishing any (sequence_run_locked), so
+ * that a second thread can hash their leaves meanwhile (leafhash.h).
  */
-static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body, bool is_seal,
-                           int64_t *clock_ns)
-{
-    uint8_t link[2 * EV_HASH_BYTES]; /* c(i-1) ‖ leafhash(i): the chain's input (§5) */
-    uint8_t tag[EV_HASH_BYTES], chain[EV_HASH_BYTES];
-    const uint8_t *leaf = link + EV_HASH_BYTES;
-    int64_t ts;
-    long len;
-    int nstored, r;
 
-    if (log->failed) {
-        return failed_locked(log);
-    }
-    /*
-     * Rotation may drop the mutex (it commits the old segment): do it first,
-     * for the largest this record can be, and only then give the entry its
-     * seq and ts, so that nothing can come between them and the record.
-     */
-    uint64_t rotations = log->rotations;
-    r = rotate_if_due_locked(log,
-                             EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) + body->len);
-    if (r < 0) {
-        return r;
-    }
-    if (*clock_ns == 0 || log->rotations != rotations) {
-        *clock_ns = evi_now_ns();
-    }
-    size_t max_len = evi_entry_prefix_len(log->size) + body->len;
-    if (max_len > EV_ENTRY_MAX_BYTES) {
-        return evi_error(EV_ETOOBIG, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
-    }
-    struct evi_pending *p = &log->pending;
-    if ((r = buf_reserve(log, &p->records, EVI_RECORD_OVERHEAD + max_len)) < 0 ||
-        (r = buf_reserve(log, &p->hashes, 64 * EV_HASH_BYTES)) < 0 ||
-        (r = buf_reserve(log, &p->index, 8)) < 0) {
-        return r;
-    }
-    ts = *clock_ns;
-    if (ts < log->key.last_ts_ns) {
-        ts = log->key.last_ts_ns; /* ts never decreases along the log (§5) */
-    }
-    uint8_t *record = p->records.data + p->records.len;
-    uint8_t *entry = record + EVI_RECORD_PREFIX;
-    len = evi_entry_assemble(log->size, ts, body, (char *)entry, max_len);
+/*
+ * Assembles the entry of index seq at offset `at` of the pending records
+ * (the space reserved). Its length, or a negative error with nothing of the
+ * log's state changed.
+ */
+static long assemble_locked(struct ev_log *log, const struct evi_entry_body *body, uint64_t seq,
+                            size_t at, int64_t ts)
+{
+    size_t max_len = evi_entry_prefix_len(seq) + body->len;
+    char *entry = (char *)log->pending.records.data + at + EVI_RECORD_PREFIX;
+    long len = evi_entry_assemble(seq, ts, body, entry, max_len);
+
     if (len == EV_ETOOBIG) {
         return evi_error((int)len, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
     }
-    if (len < 0) {
-        return (int)len; /* encryption (§5.1) failed; its message is set */
-    }
-    if (log->segment_end == EVI_SEGMENT_HEADER) {
-        log->segment_first_ns = ts; /* the age of a segment is its first record's (§3) */
-    }
-    size_t record_size = EVI_RECORD_OVERHEAD + (size_t)len;
+    return len; /* < 0: encryption (§5.1) failed; its message is set */
+}
 
+/*
+ * Finishes the record at the end of the pending records, whose entry of len
+ * bytes (index log->size, time ts) has leaf hash `leaf`: the chain hashes
+ * c(i-1) ‖ leafhash(i) from one 64-byte array, the tag steps the record key.
+ * On failure before the key steps nothing of the log's state has changed.
+ */
+static int finish_locked(struct ev_log *log, size_t len, int64_t ts,
+                         const uint8_t leaf[EV_HASH_BYTES], bool is_seal)
+{
+    uint8_t link[2 * EV_HASH_BYTES]; /* c(i-1) ‖ leafhash(i): the chain's input (§5) */
+    uint8_t tag[EV_HASH_BYTES], chain[EV_HASH_BYTES];
+    struct evi_pending *p = &log->pending;
+    uint8_t *record = p->records.data + p->records.len;
+    size_t record_size = EVI_RECORD_OVERHEAD + len;
+    int nstored, r;
+
+    if ((r = buf_reserve(log, &p->hashes, 64 * EV_HASH_BYTES)) < 0 ||
+        (r = buf_reserve(log, &p->index, 8)) < 0) {
+        return r;
+    }
     memcpy(link, log->key.chain, EV_HASH_BYTES);
-    evi_leaf_hash_in_place(entry, (size_t)len, link + EV_HASH_BYTES);
+    memcpy(link + EV_HASH_BYTES, leaf, EV_HASH_BYTES);
     evi_sha256_public(link, sizeof(link), chain); /* the chain is public (§5) */
     if (is_seal) {
         evi_fskey_tag(&log->key, log->size, chain, tag);
     } else {
         evi_fskey_tag_next(&log->key, log->size, chain, tag); /* R(e, j) is erased here */
     }
-    p->records.len += evi_record_finish(record, log->key.epoch, (size_t)len, tag);
+    p->records.len += evi_record_finish(record, log->key.epoch, len, tag);
     nstored = evi_frontier_append(&log->frontier, leaf,
                                   (uint8_t(*)[EV_HASH_BYTES])(p->hashes.data + p->hashes.len));
     if (nstored < 0) {
@@ -695,6 +693,212 @@ static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body
         evi_fskey_next_epoch(&log->key);
     }
     return 0;
+}
+
+/* The largest record body can make, whatever its index: what rotation must leave room for. */
+static size_t record_bound(const struct evi_entry_body *body)
+{
+    return EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) + body->len;
+}
+
+/*
+ * Sequences one entry (a seal, the library's own events). On failure nothing
+ * of the log's state has changed.
+ *
+ * *clock_ns is the writer's clock as the caller last read it, 0 to read it
+ * here (see SEQUENCE_CLOCK_REUSE); it is read again after a rotation, which
+ * may have dropped the mutex for a commit.
+ */
+static int sequence_locked(struct ev_log *log, const struct evi_entry_body *body, bool is_seal,
+                           int64_t *clock_ns)
+{
+    uint8_t leaf[EV_HASH_BYTES];
+    int r;
+
+    if (log->failed) {
+        return failed_locked(log);
+    }
+    /*
+     * Rotation may drop the mutex (it commits the old segment): do it first,
+     * for the largest this record can be, and only then give the entry its
+     * seq and ts, so that nothing can come between them and the record.
+     */
+    uint64_t rotations = log->rotations;
+    if ((r = rotate_if_due_locked(log, record_bound(body))) < 0) {
+        return r;
+    }
+    if (*clock_ns == 0 || log->rotations != rotations) {
+        *clock_ns = evi_now_ns();
+    }
+    size_t max_len = evi_entry_prefix_len(log->size) + body->len;
+    if (max_len > EV_ENTRY_MAX_BYTES) {
+        return evi_error(EV_ETOOBIG, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
+    }
+    struct evi_pending *p = &log->pending;
+    if ((r = buf_reserve(log, &p->records, EVI_RECORD_OVERHEAD + max_len)) < 0) {
+        return r;
+    }
+    /* ts never decreases along the log (§5) */
+    int64_t ts = *clock_ns < log->key.last_ts_ns ? log->key.last_ts_ns : *clock_ns;
+    long len = assemble_locked(log, body, log->size, p->records.len, ts);
+    if (len < 0) {
+        return (int)len;
+    }
+    if (log->segment_end == EVI_SEGMENT_HEADER) {
+        log->segment_first_ns = ts; /* the age of a segment is its first record's (§3) */
+    }
+    evi_leaf_hash_in_place(p->records.data + p->records.len + EVI_RECORD_PREFIX, (size_t)len, leaf);
+    return finish_locked(log, (size_t)len, ts, leaf, is_seal);
+}
+
+/* Room for a run of count entries in the log's run arrays. */
+static int run_reserve(struct ev_log *log, size_t count)
+{
+    struct evi_run *run = &log->run;
+    if (count <= run->cap) {
+        return 0;
+    }
+    struct evi_leaf_item *items = realloc(run->items, count * sizeof(*items));
+    if (items != NULL) {
+        run->items = items;
+    }
+    int64_t *ts = realloc(run->ts, count * sizeof(*ts));
+    if (ts != NULL) {
+        run->ts = ts;
+    }
+    uint8_t(*leaves)[EV_HASH_BYTES] = realloc(run->leaves, count * sizeof(*leaves));
+    if (leaves != NULL) {
+        run->leaves = leaves;
+    }
+    if (items == NULL || ts == NULL || leaves == NULL) {
+        return -ENOMEM;
+    }
+    run->cap = count;
+    return 0;
+}
+
+/*
+ * The leaf hasher for a run of count entries, started at the first run long
+ * enough to be worth its hand-over (a wake-up of the helper thread), on a
+ * machine with more than one CPU; NULL: hash inline.
+ */
+static struct evi_leaf_hasher *run_hasher(struct ev_log *log, size_t count)
+{
+    if (count < LEAF_HASHER_MIN_RUN || log->leaf_hasher_off) {
+        return NULL;
+    }
+    if (log->leaf_hasher == NULL) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cpus < 2 || evi_leaf_hasher_start(&log->leaf_hasher) < 0) {
+            log->leaf_hasher_off = true; /* hashing inline is as correct, only slower */
+            evi_error_clear();
+            return NULL;
+        }
+    }
+    return log->leaf_hasher;
+}
+
+/*
+ * Hashes the leaves of the n entries the run assembled and finishes their
+ * records in order. Returns 0 or the first error; *ret_done: how many were
+ * finished.
+ */
+static int finish_run_locked(struct ev_log *log, size_t n, size_t *ret_done)
+{
+    struct evi_run *run = &log->run;
+    struct evi_leaf_hasher *hasher = run_hasher(log, n);
+    uint8_t *base = log->pending.records.data;
+    size_t done = 0;
+    int r = 0;
+
+    if (hasher != NULL && evi_leaf_hasher_begin(hasher, base, run->items, run->leaves, n) < 0) {
+        hasher = NULL;
+    }
+    for (; done < n && r == 0; done++) {
+        if (hasher != NULL) {
+            evi_leaf_hasher_need(hasher, done);
+        } else {
+            evi_leaf_hash_in_place(base + run->items[done].offset, run->items[done].len,
+                                   run->leaves[done]);
+        }
+        r = finish_locked(log, run->items[done].len, run->ts[done], run->leaves[done], false);
+    }
+    if (hasher != NULL) {
+        evi_leaf_hasher_end(hasher);
+    }
+    *ret_done = r == 0 ? done : done - 1;
+    return r;
+}
+
+/*
+ * Sequences bodies[0 .. count) or a first part of them, as one run: the
+ * entries are assembled one after the other in the pending records, then
+ * their leaves hashed and their records finished (finish_run_locked). A run
+ * ends before an entry that needs a new segment (only the run's first entry
+ * may rotate, since rotation may drop the mutex) and at RUN_MAX entries.
+ * batch_at is the index of bodies[0] in the caller's batch (for the clock).
+ * Returns 0 or an error; *ret_done: how many were sequenced, also on error.
+ */
+static int sequence_run_locked(struct ev_log *log, const struct evi_entry_body *bodies,
+                               size_t count, size_t batch_at, int64_t *clock_ns, size_t *ret_done)
+{
+    struct evi_pending *p = &log->pending;
+    int r;
+
+    *ret_done = 0;
+    if (log->failed) {
+        return failed_locked(log);
+    }
+    uint64_t rotations = log->rotations;
+    if ((r = rotate_if_due_locked(log, record_bound(&bodies[0]))) < 0) {
+        return r;
+    }
+    if (log->rotations != rotations) {
+        *clock_ns = 0;
+    }
+    count = count < RUN_MAX ? count : RUN_MAX;
+    /* buf_reserve keeps only finished records when it moves the buffer: reserve it all now. */
+    size_t room = 0;
+    for (size_t i = 0; i < count; i++) {
+        room += EVI_RECORD_OVERHEAD + evi_entry_prefix_len(log->size + count - 1) + bodies[i].len;
+    }
+    if ((r = run_reserve(log, count)) < 0 || (r = buf_reserve(log, &p->records, room)) < 0) {
+        return r;
+    }
+    struct evi_run *run = &log->run;
+    size_t at = p->records.len, n;
+    uint64_t segment_end = log->segment_end;
+    int64_t last_ts = log->key.last_ts_ns;
+    for (n = 0; n < count; n++) {
+        const struct evi_entry_body *body = &bodies[n];
+        if (n > 0 && rotation_due_locked(log, segment_end, record_bound(body))) {
+            break;
+        }
+        if ((batch_at + n) % SEQUENCE_CLOCK_REUSE == 0 || *clock_ns == 0) {
+            *clock_ns = evi_now_ns();
+        }
+        uint64_t seq = log->size + n;
+        if (evi_entry_prefix_len(seq) + body->len > EV_ENTRY_MAX_BYTES) {
+            r = evi_error(EV_ETOOBIG, "entry would be over %u bytes", EV_ENTRY_MAX_BYTES);
+            break;
+        }
+        int64_t ts = *clock_ns < last_ts ? last_ts : *clock_ns; /* never decreases (§5) */
+        long len = assemble_locked(log, body, seq, at, ts);
+        if (len < 0) {
+            r = (int)len;
+            break;
+        }
+        if (segment_end == EVI_SEGMENT_HEADER) {
+            log->segment_first_ns = ts; /* the age of a segment is its first record's (§3) */
+        }
+        run->items[n] = (struct evi_leaf_item){at + EVI_RECORD_PREFIX, (size_t)len};
+        run->ts[n] = ts;
+        last_ts = ts;
+        at += EVI_RECORD_OVERHEAD + (size_t)len;
+        segment_end += EVI_RECORD_OVERHEAD + (size_t)len;
+    }
+    int finished = finish_run_locked(log, n, ret_done);
+    return r != 0 ? r : finished;
 }
 
 /*
@@ -1254,6 +1458,10 @@ static void log_free(struct ev_log *log)
     }
     compressor_stop(log);
     flusher_stop(log);
+    evi_leaf_hasher_stop(log->leaf_hasher);
+    free(log->run.items);
+    free(log->run.ts);
+    free(log->run.leaves);
     evi_segments_close(log->segments, log->segment_count);
     for (size_t i = 0; i < log->retired_count; i++) {
         (void)close(log->retired_fds[i]);
@@ -2073,11 +2281,10 @@ static int append_batch(struct ev_log *log, const struct ev_event *events, size_
             }
         }
         int64_t now = 0;
-        for (size_t i = 0; i < count && r == 0; i++) {
-            if (i % SEQUENCE_CLOCK_REUSE == 0) {
-                now = 0; /* read the clock again */
-            }
-            r = sequence_locked(log, &bodies[i], false, &now);
+        for (size_t i = 0; i < count && r == 0;) {
+            size_t done = 0;
+            r = sequence_run_locked(log, &bodies[i], count - i, i, &now, &done);
+            i += done;
             if (r < 0 && i > 0 && !log->failed) {
                 /*
                  * Part of the batch is sequenced and cannot be taken back (its keys
