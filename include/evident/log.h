@@ -19,6 +19,11 @@
  *
  * Threads: every function on a struct ev_log may be called from any thread
  * concurrently, except ev_log_close(). Appends from many threads are batched.
+ * A writer handle may start threads of its own, all stopped by ev_log_close():
+ * the flusher (sync interval and never), the compressor (zstd), and, at the
+ * first batch of 64 events or more on a machine with more than one CPU, the
+ * leaf hasher, which computes leaf hashes while the appending thread chains
+ * and tags.
  *
  * The library never prints, logs or exits. Failures return a negative code
  * (include/evident/error.h) and describe themselves in ev_last_error().

@@ -42,7 +42,7 @@ struct evi_leaf_hasher {
     uint64_t taken; /* the last run the helper took */
 
     /* The run: written by the sequencer while no run is open. */
-    uint8_t *base;
+    const uint8_t *base;
     const struct evi_leaf_item *items;
     uint8_t (*leaves)[EV_HASH_BYTES];
     size_t count, chunks;
@@ -56,7 +56,7 @@ static void hash_chunk(struct evi_leaf_hasher *h, size_t chunk)
     size_t end = (chunk + 1) * CHUNK < h->count ? (chunk + 1) * CHUNK : h->count;
 
     for (size_t i = chunk * CHUNK; i < end; i++) {
-        evi_leaf_hash_in_place(h->base + h->items[i].offset, h->items[i].len, h->leaves[i]);
+        evi_leaf_hash_prefixed(h->base + h->items[i].offset, h->items[i].len, h->leaves[i]);
     }
     atomic_store_explicit(&h->state[chunk], DONE, memory_order_release);
 }
@@ -143,7 +143,7 @@ void evi_leaf_hasher_stop(struct evi_leaf_hasher *h)
     free(h);
 }
 
-int evi_leaf_hasher_begin(struct evi_leaf_hasher *h, uint8_t *base,
+int evi_leaf_hasher_begin(struct evi_leaf_hasher *h, const uint8_t *base,
                           const struct evi_leaf_item *items, uint8_t (*leaves)[EV_HASH_BYTES],
                           size_t count)
 {

@@ -28,7 +28,10 @@
  */
 #define EVI_LEAF_HASHER_CHUNK 8u
 
-/* One entry of a run: at base + offset, len bytes; base[offset - 1] is overwritten. */
+/*
+ * One entry of a run: at base + offset, len bytes, after the leaf prefix put
+ * there by the caller (evi_leaf_prefix_put, tree.h). The hasher only reads.
+ */
 struct evi_leaf_item {
     size_t offset;
     size_t len;
@@ -46,7 +49,7 @@ void evi_leaf_hasher_stop(struct evi_leaf_hasher *hasher);
  * Hands a run of count entries to the helper: leaves[i] will be the leaf hash
  * of items[i]. 0, or -ENOMEM (nothing handed over: hash the run inline).
  */
-int evi_leaf_hasher_begin(struct evi_leaf_hasher *hasher, uint8_t *base,
+int evi_leaf_hasher_begin(struct evi_leaf_hasher *hasher, const uint8_t *base,
                           const struct evi_leaf_item *items, uint8_t (*leaves)[EV_HASH_BYTES],
                           size_t count);
 

@@ -818,7 +818,7 @@ static int finish_run_locked(struct ev_log *log, size_t n, size_t *ret_done)
         if (hasher != NULL) {
             evi_leaf_hasher_need(hasher, done);
         } else {
-            evi_leaf_hash_in_place(base + run->items[done].offset, run->items[done].len,
+            evi_leaf_hash_prefixed(base + run->items[done].offset, run->items[done].len,
                                    run->leaves[done]);
         }
         r = finish_locked(log, run->items[done].len, run->ts[done], run->leaves[done], false);
@@ -891,6 +891,7 @@ static int sequence_run_locked(struct ev_log *log, const struct evi_entry_body *
         if (segment_end == EVI_SEGMENT_HEADER) {
             log->segment_first_ns = ts; /* the age of a segment is its first record's (§3) */
         }
+        evi_leaf_prefix_put(p->records.data + at + EVI_RECORD_PREFIX); /* see leafhash.h */
         run->items[n] = (struct evi_leaf_item){at + EVI_RECORD_PREFIX, (size_t)len};
         run->ts[n] = ts;
         last_ts = ts;

@@ -25,10 +25,20 @@ void ev_leaf_hash(const void *entry, size_t entry_len, uint8_t ret_hash[EV_HASH_
     evi_sha256_parts(&leaf_prefix, 1, entry, entry_len, NULL, 0, ret_hash);
 }
 
-void evi_leaf_hash_in_place(uint8_t *entry, size_t entry_len, uint8_t ret_hash[EV_HASH_BYTES])
+void evi_leaf_prefix_put(uint8_t *entry)
 {
     entry[-1] = leaf_prefix;
+}
+
+void evi_leaf_hash_prefixed(const uint8_t *entry, size_t entry_len, uint8_t ret_hash[EV_HASH_BYTES])
+{
     evi_sha256_public(entry - 1, entry_len + 1, ret_hash); /* an entry is public (§5) */
+}
+
+void evi_leaf_hash_in_place(uint8_t *entry, size_t entry_len, uint8_t ret_hash[EV_HASH_BYTES])
+{
+    evi_leaf_prefix_put(entry);
+    evi_leaf_hash_prefixed(entry, entry_len, ret_hash);
 }
 
 /*

@@ -28,6 +28,15 @@
  */
 void evi_leaf_hash_in_place(uint8_t *entry, size_t entry_len, uint8_t ret_hash[EV_HASH_BYTES]);
 
+/*
+ * The same in two steps, for a thread that hashes entries another one wrote:
+ * the writer puts the prefix (evi_leaf_prefix_put), the hasher only reads, so
+ * that no cache line goes back and forth between them.
+ */
+void evi_leaf_prefix_put(uint8_t *entry);
+void evi_leaf_hash_prefixed(const uint8_t *entry, size_t entry_len,
+                            uint8_t ret_hash[EV_HASH_BYTES]);
+
 uint64_t evi_stored_hash_index(int level, uint64_t n);
 uint64_t evi_stored_hash_count(uint64_t tree_size);
 
