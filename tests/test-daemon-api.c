@@ -494,6 +494,61 @@ static void blocker_release(struct blocker *b)
     assert_int_equal(pthread_join(b->thread, NULL), 0);
 }
 
+/*
+ * The body scans skip 8 bytes at a time (api.c): a bad byte, a multi-byte
+ * character, an escaped quote and an escaped backslash at each of 18 places
+ * relative to the 8-byte words, with the exact answer each time. A skip that
+ * jumped over a backslash at the end of a word, or over a bad byte, fails here.
+ */
+static void test_write_scans_every_alignment(void **state)
+{
+    static const char prefix[] = "{\"type\":\"custom.a\",\"severity\":\"error\",\"data\":{\"s\":\"";
+    struct fx f;
+    struct fx_options o = {0};
+    char body[512], want[128];
+    uint64_t index = 0;
+
+    (void)state;
+    fx_start(&f, &o);
+    for (int k = 0; k < 18; k++) {
+        /* A lone continuation byte after k ASCII bytes, then more ASCII. */
+        (void)snprintf(body, sizeof(body), "%s%.*s\x80yyyyyyyyy\"}}", prefix, k, "xxxxxxxxxxxxxxxxxx");
+        (void)snprintf(want, sizeof(want),
+                       "{\"error\":\"body: invalid UTF-8 at byte %zu\",\"status\":400}",
+                       sizeof(prefix) - 1 + (size_t)k);
+        expect(&f, "POST", "/v1/events", WRITER, body, 400, want);
+        /* A truncated 3-byte form: the byte that breaks it is named. */
+        (void)snprintf(body, sizeof(body), "%s%.*s\xe2\x82yyyyyyyyy\"}}", prefix, k,
+                       "xxxxxxxxxxxxxxxxxx");
+        (void)snprintf(want, sizeof(want),
+                       "{\"error\":\"body: invalid UTF-8 at byte %zu\",\"status\":400}",
+                       sizeof(prefix) + 1 + (size_t)k);
+        expect(&f, "POST", "/v1/events", WRITER, body, 400, want);
+        /* Two, three and four bytes long characters are fine anywhere. */
+        (void)snprintf(body, sizeof(body),
+                       "%s%.*s\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9eyyyyyyyyy\"}}", prefix, k,
+                       "xxxxxxxxxxxxxxxxxx");
+        (void)snprintf(want, sizeof(want), "{\"index\":%" PRIu64 "}", index++);
+        expect(&f, "POST", "/v1/events", WRITER, body, 200, want);
+        /*
+         * An escaped quote, then brackets, inside a string; then a string that
+         * ends in an escaped backslash: two events, whatever the alignment.
+         */
+        (void)snprintf(body, sizeof(body),
+                       "[%s%.*s\\\"}]{[zzzzzzzzz\"}},%s%.*s\\\\\"}}]", prefix, k,
+                       "xxxxxxxxxxxxxxxxxx", prefix, k, "xxxxxxxxxxxxxxxxxx");
+        (void)snprintf(want, sizeof(want), "{\"dropped\":[],\"indexes\":[%" PRIu64 ",%" PRIu64 "]}",
+                       index, index + 1);
+        index += 2;
+        expect(&f, "POST", "/v1/events", WRITER, body, 200, want);
+    }
+    char *entry = entry_text(&f, index - 1);
+    assert_non_null(strstr(entry, "xxxxxxxxxxxxxxxxx\\\\\"}"));
+    free(entry);
+    assert_int_equal(ev_log_size(f.d.log), index);
+    fx_stop(&f);
+}
+
 static void test_queue_full(void **state)
 {
     struct fx f;
@@ -1332,6 +1387,7 @@ int main(void)
         cmocka_unit_test(test_write_single),
         cmocka_unit_test(test_write_array),
         cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_write_scans_every_alignment),
         cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_routes_and_auth),
         cmocka_unit_test(test_entries),

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +321,30 @@ void evd_query_free(struct evd_query *query)
 /* ---- the write route ----------------------------------------------------- */
 
 /*
+ * The two scans of the body below read every byte of a request before intake
+ * does, so they skip 8 bytes at a time where they can: a word with no byte
+ * >= 0x80 is ASCII; a word holding neither '"' nor '\\' cannot end a string.
+ * (They were a fifth of the HTTP threads' CPU a byte at a time.)
+ */
+
+#define WORD_ONES UINT64_C(0x0101010101010101)
+#define WORD_HIGHS UINT64_C(0x8080808080808080)
+
+static uint64_t word_at(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof(w));
+    return w;
+}
+
+/* Nonzero if some byte of w is b (the exact test: a zero byte of w ^ b). */
+static uint64_t word_has(uint64_t w, unsigned char b)
+{
+    uint64_t x = w ^ (WORD_ONES * b);
+    return (x - WORD_ONES) & ~x & WORD_HIGHS;
+}
+
+/*
  * Returns SIZE_MAX if text is valid UTF-8 (RFC 3629: no overlong forms, no
  * surrogates, nothing past U+10FFFF), else the offset of the first bad byte.
  */
@@ -329,6 +354,12 @@ static size_t utf8_invalid_at(const char *text, size_t len)
     size_t i = 0;
 
     while (i < len) {
+        while (len - i >= sizeof(uint64_t) && (word_at(text + i) & WORD_HIGHS) == 0) {
+            i += sizeof(uint64_t);
+        }
+        if (i == len) {
+            break;
+        }
         unsigned char c = s[i];
         size_t n;
         unsigned char lo = 0x80, hi = 0xbf;
@@ -377,6 +408,18 @@ static size_t value_end(const char *body, size_t len, size_t start)
     bool in_string = false;
 
     for (size_t i = start; i < len; i++) {
+        if (in_string) {
+            while (len - i >= sizeof(uint64_t)) {
+                uint64_t w = word_at(body + i);
+                if (word_has(w, '"') || word_has(w, '\\')) {
+                    break;
+                }
+                i += sizeof(uint64_t);
+            }
+            if (i == len) {
+                break;
+            }
+        }
         char c = body[i];
         if (in_string) {
             if (c == '\\') {
@@ -722,12 +765,14 @@ static int handle_write(struct evd *d, const struct evd_request *q, const char *
         reply_oom(r);
         goto answered;
     }
+    /* One hold of the configuration for the whole body: a reload waits for its intake. */
+    (void)pthread_rwlock_rdlock(&d->config_lock);
     for (size_t i = 0; i < c->total; i++) {
         char err[256] = "";
         struct ev_prepared *slot = &c->kept[c->submission.count];
-        rc = evd_intake_json(d, q->body + spans[i].start, spans[i].end - spans[i].start,
-                             c->transport_source, type_override, slot, &c->claimed[i], err,
-                             sizeof(err));
+        rc = evd_intake_json_held(d, q->body + spans[i].start, spans[i].end - spans[i].start,
+                                  c->transport_source, type_override, slot, &c->claimed[i], err,
+                                  sizeof(err));
         if (rc == EV_DROPPED) {
             c->dropped[i] = true;
             continue;
@@ -741,11 +786,13 @@ static int handle_write(struct evd *d, const struct evd_request *q, const char *
             } else {
                 evd_api_error(r, 400, "events[%zu]: %s", i, why);
             }
+            (void)pthread_rwlock_unlock(&d->config_lock);
             count_reject(d, rc == EV_ETOOBIG ? EVD_REJ_TOO_BIG : EVD_REJ_MALFORMED, c->total);
             goto answered;
         }
         c->submission.count++;
     }
+    (void)pthread_rwlock_unlock(&d->config_lock);
     if (c->total > c->submission.count) {
         count_reject(d, EVD_REJ_POLICY, c->total - c->submission.count);
     }

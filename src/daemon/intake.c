@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,25 @@ static int severity_of(json_t *v, int *ret_severity, char *err, size_t err_size)
     return 0;
 }
 
-int evd_intake_value(struct evd *d, const void *json_value, const char *transport_source,
-                     const char *type_override, struct ev_prepared *out, char **ret_source,
-                     char *err, size_t err_size)
+/* ev_event_prepare under the current policy: held says the caller has the read lock. */
+static int prepare_held(struct evd *d, bool held, const struct ev_event *ev,
+                        struct ev_prepared *out)
+{
+    int r;
+
+    if (!held) {
+        pthread_rwlock_rdlock(&d->config_lock);
+    }
+    r = ev_event_prepare(d->policy, ev, out);
+    if (!held) {
+        pthread_rwlock_unlock(&d->config_lock);
+    }
+    return r;
+}
+
+static int intake_value(struct evd *d, bool held, const void *json_value,
+                        const char *transport_source, const char *type_override,
+                        struct ev_prepared *out, char **ret_source, char *err, size_t err_size)
 {
     json_t *event = (json_t *)json_value, *data = NULL, *claim = NULL;
     const char *type = NULL, *key;
@@ -119,9 +136,7 @@ int evd_intake_value(struct evd *d, const void *json_value, const char *transpor
     ev.source_json = *ret_source != NULL ? *ret_source : transport_source;
     ev.data_json = data_text;
 
-    pthread_rwlock_rdlock(&d->config_lock);
-    r = ev_event_prepare(d->policy, &ev, out);
-    pthread_rwlock_unlock(&d->config_lock);
+    r = prepare_held(d, held, &ev, out);
     free(data_text);
     if (r == 0 && out->dropped) {
         ev_prepared_release(out);
@@ -171,9 +186,9 @@ static struct ev_jsonl_buffer *thread_text(void)
  * in a per-thread buffer that grows to the largest event seen and is freed
  * with the thread.
  */
-static int intake_fast(struct evd *d, const char *json, size_t len, const char *transport_source,
-                       const char *type_override, struct ev_prepared *out, char *err,
-                       size_t err_size, int *ret_r)
+static int intake_fast(struct evd *d, bool held, const char *json, size_t len,
+                       const char *transport_source, const char *type_override,
+                       struct ev_prepared *out, char *err, size_t err_size, int *ret_r)
 {
     struct ev_jsonl_buffer *text = thread_text();
     struct ev_jsonl_event event;
@@ -193,9 +208,7 @@ static int intake_fast(struct evd *d, const char *json, size_t len, const char *
         return 0;
     }
     ev.source_json = transport_source;
-    pthread_rwlock_rdlock(&d->config_lock);
-    r = ev_event_prepare(d->policy, &ev, out);
-    pthread_rwlock_unlock(&d->config_lock);
+    r = prepare_held(d, held, &ev, out);
     if (r == 0 && out->dropped) {
         ev_prepared_release(out);
         r = EV_DROPPED;
@@ -207,16 +220,16 @@ static int intake_fast(struct evd *d, const char *json, size_t len, const char *
     return 1;
 }
 
-int evd_intake_json(struct evd *d, const char *json, size_t len, const char *transport_source,
-                    const char *type_override, struct ev_prepared *out, char **ret_source,
-                    char *err, size_t err_size)
+static int intake_json(struct evd *d, bool held, const char *json, size_t len,
+                       const char *transport_source, const char *type_override,
+                       struct ev_prepared *out, char **ret_source, char *err, size_t err_size)
 {
     json_error_t jerr;
     json_t *event;
     int r;
 
     *ret_source = NULL;
-    if (intake_fast(d, json, len, transport_source, type_override, out, err, err_size, &r)) {
+    if (intake_fast(d, held, json, len, transport_source, type_override, out, err, err_size, &r)) {
         return r;
     }
     event = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -224,9 +237,34 @@ int evd_intake_json(struct evd *d, const char *json, size_t len, const char *tra
         (void)snprintf(err, err_size, "column %d: %s", jerr.column, jerr.text);
         return EV_EJSON;
     }
-    r = evd_intake_value(d, event, transport_source, type_override, out, ret_source, err, err_size);
+    r = intake_value(d, held, event, transport_source, type_override, out, ret_source, err,
+                     err_size);
     json_decref(event);
     return r;
+}
+
+int evd_intake_json(struct evd *d, const char *json, size_t len, const char *transport_source,
+                    const char *type_override, struct ev_prepared *out, char **ret_source,
+                    char *err, size_t err_size)
+{
+    return intake_json(d, false, json, len, transport_source, type_override, out, ret_source, err,
+                       err_size);
+}
+
+int evd_intake_json_held(struct evd *d, const char *json, size_t len, const char *transport_source,
+                         const char *type_override, struct ev_prepared *out, char **ret_source,
+                         char *err, size_t err_size)
+{
+    return intake_json(d, true, json, len, transport_source, type_override, out, ret_source, err,
+                       err_size);
+}
+
+int evd_intake_value(struct evd *d, const void *json_value, const char *transport_source,
+                     const char *type_override, struct ev_prepared *out, char **ret_source,
+                     char *err, size_t err_size)
+{
+    return intake_value(d, false, json_value, transport_source, type_override, out, ret_source, err,
+                        err_size);
 }
 
 int evd_intake_syslog(struct evd *d, const char *msg, size_t len, const char *transport_source,

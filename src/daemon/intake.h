@@ -35,6 +35,15 @@ int evd_intake_json(struct evd *d, const char *json, size_t len, const char *tra
                     const char *type_override, struct ev_prepared *out, char **ret_source,
                     char *err, size_t err_size);
 
+/*
+ * The same, for many events in a row (an HTTP request's): the caller holds
+ * d->config_lock for reading around all of them, one lock instead of one per
+ * event (two HTTP threads taking it per event spent 4 % of their CPU there).
+ */
+int evd_intake_json_held(struct evd *d, const char *json, size_t len, const char *transport_source,
+                         const char *type_override, struct ev_prepared *out, char **ret_source,
+                         char *err, size_t err_size);
+
 /* The same for an event already parsed by jansson (a json_t *, an element of an array). */
 int evd_intake_value(struct evd *d, const void *json_value, const char *transport_source,
                      const char *type_override, struct ev_prepared *out, char **ret_source,
