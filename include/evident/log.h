@@ -23,7 +23,9 @@
  * the flusher (sync interval and never), the compressor (zstd), and, at the
  * first batch of 64 events or more on a machine with more than one CPU, the
  * leaf hasher, which computes leaf hashes while the appending thread chains
- * and tags.
+ * and tags. Threads do not survive fork(): a child must not use or close a
+ * writer handle its parent opened (it may open its own after the parent's is
+ * closed; the directory lock allows one writer).
  *
  * The library never prints, logs or exits. Failures return a negative code
  * (include/evident/error.h) and describe themselves in ev_last_error().
