@@ -2044,6 +2044,21 @@ static void test_durable_records_leave_the_cache(void **state)
 }
 
 /*
+ * A fresh log under the flusher whose only syncs are ev_log_sync()'s, in
+ * segments of 2 MiB: rotations come every two thousand 1 KiB records.
+ */
+static struct ev_log *open_flushed_2mib(struct tu_fixture *f)
+{
+    struct ev_open_options o = {
+        .sync = EV_SYNC_INTERVAL,
+        .sync_interval_ns = 3600 * UINT64_C(1000000000),
+        .segment_bytes = 2u << 20,
+    };
+    tu_create(f->dir, 0, f->v);
+    return tu_open(f->dir, &o);
+}
+
+/*
  * Under the flusher the next commit's records start with the bytes of the
  * block the last commit ended in (carry_lead() in log.c). A rotation that
  * finds everything written and synced opens the next segment at once: those
@@ -2056,13 +2071,7 @@ static void test_rotation_after_carried_lead(void **state)
     char data[1024];
 
     filler_json(data, sizeof(data), 'y');
-    tu_create(f->dir, 0, f->v);
-    struct ev_open_options o = {
-        .sync = EV_SYNC_INTERVAL,
-        .sync_interval_ns = 3600 * UINT64_C(1000000000), /* only ev_log_sync() syncs */
-        .segment_bytes = 2u << 20,
-    };
-    struct ev_log *log = tu_open(f->dir, &o);
+    struct ev_log *log = open_flushed_2mib(f);
     /* Twice what a record takes: near the end of a segment, sync before each append. */
     const size_t near = 2 * (EVI_RECORD_OVERHEAD + evi_entry_prefix_len(UINT64_MAX) + 256 +
                              sizeof(data));
@@ -2071,7 +2080,7 @@ static void test_rotation_after_carried_lead(void **state)
     for (uint64_t end = 0; rotations < 3; n++) {
         rotations += log->segment_end < end; /* the last append rotated */
         end = log->segment_end;
-        if (end + near > o.segment_bytes) {
+        if (end + near > log->options.segment_bytes) {
             /* This append may rotate: all written and durable first, a lead carried. */
             tu_ok(ev_log_sync(log));
             assert_true(log->written == log->size && log->durable == log->size);
@@ -2175,13 +2184,7 @@ static void test_rotation_during_commit_reuses_buffers(void **state)
     char data[1024];
 
     filler_json(data, sizeof(data), 'r');
-    tu_create(f->dir, 0, f->v);
-    struct ev_open_options o = {
-        .sync = EV_SYNC_INTERVAL,
-        .sync_interval_ns = 3600 * UINT64_C(1000000000), /* only ev_log_sync() syncs */
-        .segment_bytes = 2u << 20,
-    };
-    struct ev_log *log = tu_open(f->dir, &o);
+    struct ev_log *log = open_flushed_2mib(f);
     uint64_t n = 0, allocated[5];
 
     evi_io_set_write_hook(gate_hook);
