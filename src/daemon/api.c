@@ -99,6 +99,18 @@ void evd_buf_printf(struct evd_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void evd_buf_u64(struct evd_buf *b, uint64_t v)
+{
+    char digits[20];
+    size_t n = sizeof(digits);
+
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    evd_buf_add(b, digits + n, sizeof(digits) - n);
+}
+
 void evd_buf_json_string(struct evd_buf *b, const char *text, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
@@ -592,10 +604,14 @@ static void reply_written(struct evd_api_call *c, uint64_t first, struct evd_res
         evd_api_reply(r, 200, JSON_TYPE, &b);
         return;
     }
+    /* On the ack path of every request: no printf per index (100 of them took 16 us). */
     evd_buf_str(&b, "{\"dropped\":[");
     for (size_t i = 0, n = 0; i < c->total; i++) {
         if (c->dropped[i]) {
-            evd_buf_printf(&b, n++ > 0 ? ",%zu" : "%zu", i);
+            if (n++ > 0) {
+                evd_buf_add(&b, ",", 1);
+            }
+            evd_buf_u64(&b, i);
         }
     }
     evd_buf_str(&b, "],\"indexes\":[");
@@ -606,7 +622,7 @@ static void reply_written(struct evd_api_call *c, uint64_t first, struct evd_res
         if (c->dropped[i]) {
             evd_buf_str(&b, "null");
         } else {
-            evd_buf_printf(&b, "%" PRIu64, evd_submission_index(&c->submission, first, next++));
+            evd_buf_u64(&b, evd_submission_index(&c->submission, first, next++));
         }
     }
     evd_buf_str(&b, "]}");
@@ -630,8 +646,9 @@ static void call_done(struct evd_submission *s, int rc, uint64_t first)
     } else {
         write_error(c->d, &r, rc);
     }
-    call_free(c);
+    /* The answer first: freeing 100 events' buffers is not the producer's wait. */
     done(ctx, &r);
+    call_free(c);
 }
 
 static bool content_type_json(const char *content_type)

@@ -104,6 +104,8 @@ struct evd_buf {
 void evd_buf_add(struct evd_buf *b, const char *text, size_t len);
 void evd_buf_str(struct evd_buf *b, const char *text);
 void evd_buf_printf(struct evd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* v in decimal. */
+void evd_buf_u64(struct evd_buf *b, uint64_t v);
 /* text as a JSON string, quoted; control characters escaped. */
 void evd_buf_json_string(struct evd_buf *b, const char *text, size_t len);
 
