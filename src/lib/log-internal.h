@@ -72,8 +72,9 @@ struct ev_log {
      */
     struct evi_buf spare[EVI_SPARE_SETS][3];
     uint64_t buffers_allocated; /* buffer (re)allocations for pending bytes (tests) */
-    uint64_t written;           /* entries handed to the kernel */
-    uint64_t durable;           /* entries known durable */
+    uint64_t written;           /* entries handed to the kernel, the derived files too */
+    uint64_t durable;           /* entries known durable, the derived files written */
+    uint64_t records_durable;   /* entries whose records are durable (>= durable) */
     bool committing;
     bool sequencing; /* one caller sequences at a time, batches stay whole */
     int failed;      /* sticky: a write or sync failed; reopen to go on */
@@ -113,6 +114,21 @@ struct ev_log {
     bool flusher_running;
     bool flusher_stop;
     bool flusher_idle; /* waiting with no sync to time: an append must wake it */
+    /*
+     * A sync commit whose records are durable, handed to the flusher for what
+     * derives from them (log.c, commit_locked): the stored hashes, the index entries and
+     * the key state. The commit stays under way (committing) until it is done.
+     */
+    struct evi_handed_off {
+        bool pending;
+        int fd; /* the segment */
+        struct evi_buf taken[3];
+        uint64_t off[3];
+        uint64_t target; /* entries the commit carries */
+        uint64_t calls;  /* append calls it carried (gather_locked) */
+        int64_t sync_cost_ns;
+        struct evi_fskey key; /* the key state at target: secret, wiped */
+    } derived;
 
     /* readers and writer: compressed segments and the fds that scans may still use */
     struct evi_zcache *zcache; /* random reads (read_entry), under mu */

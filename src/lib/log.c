@@ -13,7 +13,9 @@
  * buffers, drops the lock, writes them and fdatasyncs the segment, writes the
  * derived files and the key state, then wakes every appender whose entries
  * that sync covered. Appenders that arrived meanwhile fill fresh buffers and
- * ride the next commit.
+ * ride the next commit. Under the flusher, ev_log_sync() waits for the
+ * records only: the derived files and the key state of its commit follow on
+ * the flusher (commit_locked's hand_off), before the next commit begins.
  *
  * A failed write or sync makes the handle fail every later call (log->failed):
  * after a failed fdatasync the kernel's view of the file is unknown, so the
@@ -289,37 +291,42 @@ static void drop_durable(struct ev_log *log, int fd, uint64_t end)
 }
 
 /*
- * The I/O of a commit, without the mutex: the records at off[0] of the
- * segment fd (first index first; around the page cache when they are many
- * and nothing reads them back soon: direct.h), then (with key) their
- * fdatasync, then the stored hashes and index entries at off[1] and off[2],
- * then (with key) the key state, which thus never runs ahead of durable
- * records. *ret_sync_ns (may be NULL) gets what the fdatasync took. 0 or
- * -errno.
+ * The I/O of a commit, without the mutex, in two halves. First the records
+ * at off of the segment fd (first index first; around the page cache when
+ * they are many and nothing reads them back soon: direct.h), then (sync)
+ * their fdatasync; *ret_sync_ns gets what that took. 0 or -errno.
  */
-static int write_out(struct ev_log *log, int fd, uint64_t first, const struct evi_buf taken[3],
-                     const uint64_t off[3], const struct evi_fskey *key, int64_t *ret_sync_ns)
+static int write_records(struct ev_log *log, int fd, uint64_t first, const struct evi_buf *records,
+                         uint64_t off, bool sync, int64_t *ret_sync_ns)
 {
-    int64_t sync_start = key != NULL ? evi_now_ns() : 0;
+    int64_t sync_start = sync ? evi_now_ns() : 0;
     int r;
     if (log->options.compression == EV_COMPRESSION_NONE) {
-        r = evi_direct_write(&log->direct, log->dirfd, first, fd, taken[0].data, taken[0].len,
-                             off[0]);
+        r = evi_direct_write(&log->direct, log->dirfd, first, fd, records->data, records->len, off);
     } else {
-        r = evi_write_all(fd, taken[0].data, taken[0].len, (off_t)off[0]);
+        r = evi_write_all(fd, records->data, records->len, (off_t)off);
     }
-    if (r == 0 && key != NULL) {
+    if (r == 0 && sync) {
         r = evi_io_fdatasync(fd);
-        if (r == 0) {
-            drop_durable(log, fd, off[0] + taken[0].len);
-        }
     }
-    if (ret_sync_ns != NULL) {
-        *ret_sync_ns = key != NULL ? evi_now_ns() - sync_start : 0;
+    *ret_sync_ns = sync ? evi_now_ns() - sync_start : 0;
+    return r;
+}
+
+/*
+ * Then what follows from the records: the stored hashes and index entries at
+ * off[1] and off[2], and (with key, after a sync) the key state, which thus
+ * never runs ahead of durable records; the synced records' pages leave the
+ * page cache. 0 or -errno.
+ */
+static int write_derived(struct ev_log *log, int fd, const struct evi_buf taken[3],
+                         const uint64_t off[3], const struct evi_fskey *key)
+{
+    int r;
+    if (key != NULL) {
+        drop_durable(log, fd, off[0] + taken[0].len);
     }
-    if (r == 0) {
-        r = evi_write_all(log->hashes_fd, taken[1].data, taken[1].len, (off_t)off[1]);
-    }
+    r = evi_write_all(log->hashes_fd, taken[1].data, taken[1].len, (off_t)off[1]);
     if (r == 0) {
         r = evi_write_all(log->index_fd, taken[2].data, taken[2].len, (off_t)off[2]);
     }
@@ -327,6 +334,14 @@ static int write_out(struct ev_log *log, int fd, uint64_t first, const struct ev
         r = keystate_write(log->keystate_fd, key, false);
     }
     return r;
+}
+
+static int write_out(struct ev_log *log, int fd, uint64_t first, const struct evi_buf taken[3],
+                     const uint64_t off[3], const struct evi_fskey *key)
+{
+    int64_t sync_ns;
+    int r = write_records(log, fd, first, &taken[0], off[0], key != NULL, &sync_ns);
+    return r == 0 ? write_derived(log, fd, taken, off, key) : r;
 }
 
 /*
@@ -353,7 +368,7 @@ static int commit_closing_locked(struct ev_log *log)
     pthread_mutex_unlock(&log->mu);
 
     const uint64_t off[3] = {c.records_off, c.hashes_off, c.index_off};
-    r = write_out(log, c.segment_fd, c.segment_first, taken, off, &key, NULL);
+    r = write_out(log, c.segment_fd, c.segment_first, taken, off, &key);
     evi_fskey_wipe(&key);
     if (r < 0) {
         r = evi_error(r, "write to the log failed (%s); reopen the log to recover", strerror(-r));
@@ -373,9 +388,45 @@ static int commit_closing_locked(struct ev_log *log)
         log->pending.segment_first = target;
         log->written = log->written > target ? log->written : target;
         log->durable = log->durable > target ? log->durable : target;
+        if (log->records_durable < log->durable) {
+            log->records_durable = log->durable;
+        }
         pthread_cond_signal(&log->compress_cv);
     }
     log->rotating = false;
+    log->committing = false;
+    pthread_cond_broadcast(&log->cv);
+    pthread_cond_signal(&log->flush_cv);
+    return r;
+}
+
+/*
+ * The end of a commit of target entries that wrote (r == 0) or failed, its
+ * buffers back, with log->mu held: it was committing.
+ */
+static int commit_end_locked(struct ev_log *log, int r, struct evi_buf taken[3], uint64_t target,
+                             bool sync, int64_t sync_cost, uint64_t calls)
+{
+    buffers_return(log, taken);
+    if (r < 0) {
+        r = fail_locked(log, evi_error(r, "write to the log failed (%s); reopen the log to recover",
+                                       strerror(-r)));
+    } else {
+        log->written = target;
+        if (sync) {
+            log->durable = target;
+            if (log->records_durable < target) {
+                log->records_durable = target;
+            }
+            log->sync_ns = evi_now_ns();
+            log->sync_cost_ns = sync_cost;
+            /*
+             * Expect next time every call this commit carried and every call
+             * that arrived while it ran: two cohorts then merge into one sync.
+             */
+            log->calls_last_commit = calls + log->calls_pending;
+        }
+    }
     log->committing = false;
     pthread_cond_broadcast(&log->cv);
     pthread_cond_signal(&log->flush_cv);
@@ -387,8 +438,14 @@ static int commit_closing_locked(struct ev_log *log)
  * records the key state. Called with log->mu held and !log->committing;
  * drops the lock while doing I/O. After a rotation it first finishes the
  * closing segment (commit_closing_locked) and returns: callers loop.
+ *
+ * hand_off (sync, with the flusher running): once the records are durable,
+ * records_durable says so and the rest of the commit (write_derived) goes
+ * to the flusher, which ends the commit (derived_locked). The caller, who
+ * waited only for its records, goes on meanwhile: an acknowledgement does
+ * not wait for files that recovery rebuilds from the records (FORMAT.md §10).
  */
-static int commit_locked(struct ev_log *log, bool sync)
+static int commit_locked(struct ev_log *log, bool sync, bool hand_off)
 {
     struct evi_buf taken[3];
     uint64_t target = log->size;
@@ -414,31 +471,44 @@ static int commit_locked(struct ev_log *log, bool sync)
     pthread_mutex_unlock(&log->mu);
 
     int64_t sync_cost;
-    r = write_out(log, fd, first, taken, off, sync ? &key : NULL, &sync_cost);
+    r = write_records(log, fd, first, &taken[0], off[0], sync, &sync_cost);
+    if (r == 0 && sync && hand_off) {
+        pthread_mutex_lock(&log->mu);
+        log->records_durable = target;
+        log->derived = (struct evi_handed_off){.pending = true,
+                                               .fd = fd,
+                                               .taken = {taken[0], taken[1], taken[2]},
+                                               .off = {off[0], off[1], off[2]},
+                                               .target = target,
+                                               .calls = calls,
+                                               .sync_cost_ns = sync_cost,
+                                               .key = key};
+        evi_fskey_wipe(&key);
+        pthread_cond_broadcast(&log->cv);
+        pthread_cond_signal(&log->flush_cv);
+        return 0; /* still committing: the flusher ends it */
+    }
+    if (r == 0) {
+        r = write_derived(log, fd, taken, off, sync ? &key : NULL);
+    }
     evi_fskey_wipe(&key);
 
     pthread_mutex_lock(&log->mu);
-    buffers_return(log, taken);
-    if (r < 0) {
-        r = fail_locked(log, evi_error(r, "write to the log failed (%s); reopen the log to recover",
-                                       strerror(-r)));
-    } else {
-        log->written = target;
-        if (sync) {
-            log->durable = target;
-            log->sync_ns = evi_now_ns();
-            log->sync_cost_ns = sync_cost;
-            /*
-             * Expect next time every call this commit carried and every call
-             * that arrived while it ran: two cohorts then merge into one sync.
-             */
-            log->calls_last_commit = calls + log->calls_pending;
-        }
-    }
-    log->committing = false;
-    pthread_cond_broadcast(&log->cv);
-    pthread_cond_signal(&log->flush_cv);
-    return r;
+    return commit_end_locked(log, r, taken, target, sync, sync_cost, calls);
+}
+
+/* On the flusher, with log->mu held: the rest of a handed-off commit (commit_locked). */
+static void derived_locked(struct ev_log *log)
+{
+    struct evi_handed_off s = log->derived;
+
+    evi_fskey_wipe(&log->derived.key);
+    memset(&log->derived, 0, sizeof(log->derived));
+    pthread_mutex_unlock(&log->mu);
+    int r = write_derived(log, s.fd, s.taken, s.off, &s.key);
+    evi_fskey_wipe(&s.key);
+    pthread_mutex_lock(&log->mu);
+    (void)commit_end_locked(log, r, s.taken, s.target, true, s.sync_cost_ns, s.calls);
 }
 
 /* Waits until entries [0, upto) are durable (sync) or written, committing if needed. */
@@ -473,11 +543,17 @@ static void gather_locked(struct ev_log *log)
     }
 }
 
-static int wait_for_locked(struct ev_log *log, uint64_t upto, bool sync, bool gather)
+/*
+ * records_only (sync): the records suffice, what derives from them may still
+ * be on its way (commit_locked's hand_off).
+ */
+static int wait_for_locked(struct ev_log *log, uint64_t upto, bool sync, bool gather,
+                           bool records_only)
 {
     for (;;) {
+        uint64_t done = records_only ? log->records_durable : sync ? log->durable : log->written;
         /* A rotation still in memory is finished too: its new segment then exists. */
-        if ((sync ? log->durable : log->written) >= upto && !log->rotating) {
+        if (done >= upto && !log->rotating) {
             return 0;
         }
         if (log->failed) {
@@ -490,7 +566,7 @@ static int wait_for_locked(struct ev_log *log, uint64_t upto, bool sync, bool ga
             }
         }
         if (!log->committing) {
-            int r = commit_locked(log, sync);
+            int r = commit_locked(log, sync, sync && records_only && log->flusher_running);
             if (r < 0) {
                 return r;
             }
@@ -510,7 +586,7 @@ int evi_log_flush_for_read(struct ev_log *log, uint64_t upto)
     if (upto > log->size) {
         upto = log->size;
     }
-    r = wait_for_locked(log, upto, false, false);
+    r = wait_for_locked(log, upto, false, false, false);
     pthread_mutex_unlock(&log->mu);
     return r;
 }
@@ -559,7 +635,7 @@ static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
             if (log->committing) {
                 pthread_cond_wait(&log->cv, &log->mu);
             } else {
-                int r = commit_locked(log, false);
+                int r = commit_locked(log, false, false);
                 if (r < 0) {
                     return r;
                 }
@@ -988,7 +1064,7 @@ static int checkpoint_locked(struct ev_log *log)
         return 0;
     }
     /* Sign only what is durable (FORMAT.md §8). */
-    r = wait_for_locked(log, size, true, false);
+    r = wait_for_locked(log, size, true, false, false);
     if (r < 0) {
         return r;
     }
@@ -1237,9 +1313,13 @@ static void *flusher_main(void *arg)
     struct ev_log *log = arg;
 
     pthread_mutex_lock(&log->mu);
-    while (!log->flusher_stop) {
+    while (!log->flusher_stop || log->derived.pending) {
+        if (log->derived.pending) {
+            derived_locked(log); /* ends a commit: before anything else, even a stop */
+            continue;
+        }
         if (log->failed == 0 && !log->committing && flush_due_locked(log)) {
-            (void)commit_locked(log, sync_due_locked(log)); /* a failure is sticky */
+            (void)commit_locked(log, sync_due_locked(log), false); /* a failure is sticky */
             continue;
         }
         if (log->options.sync == EV_SYNC_INTERVAL && log->durable < log->size && log->failed == 0) {
@@ -1884,7 +1964,7 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
     }
     rec->rebuilt_entries = index - at.start;
     log->size = index;
-    log->written = log->durable = index;
+    log->written = log->durable = log->records_durable = index;
     log->segment_end = log->segments[log->segment_count - 1].bytes;
     log->pending.segment_fd = log->segments[log->segment_count - 1].fd;
     log->pending.segment_first = log->segments[log->segment_count - 1].first_index;
@@ -2180,7 +2260,7 @@ static int settle_locked(struct ev_log *log, uint64_t end)
     int r = 0;
 
     switch (log->options.sync) {
-    case EV_SYNC_ALWAYS: r = wait_for_locked(log, end, true, true); break;
+    case EV_SYNC_ALWAYS: r = wait_for_locked(log, end, true, true, false); break;
     case EV_SYNC_INTERVAL:
     case EV_SYNC_NEVER:
         if (log->flusher_running) {
@@ -2195,9 +2275,9 @@ static int settle_locked(struct ev_log *log, uint64_t end)
             r = log->failed != 0 ? failed_locked(log) : 0;
         } else if (log->options.sync == EV_SYNC_INTERVAL &&
                    evi_now_ns() - log->sync_ns >= (int64_t)log->options.sync_interval_ns) {
-            r = wait_for_locked(log, end, true, false);
+            r = wait_for_locked(log, end, true, false, false);
         } else if (log->pending.records.len >= PENDING_FLUSH_BYTES && !log->committing) {
-            r = commit_locked(log, false);
+            r = commit_locked(log, false, false);
         }
         break;
     }
@@ -2398,7 +2478,8 @@ int ev_log_sync(struct ev_log *log)
         return 0;
     }
     pthread_mutex_lock(&log->mu);
-    r = wait_for_locked(log, log->size, true, false);
+    /* Durable records are what the caller waits for (commit_locked's hand_off). */
+    r = wait_for_locked(log, log->size, true, false, true);
     pthread_mutex_unlock(&log->mu);
     return r;
 }
@@ -2463,7 +2544,7 @@ int ev_log_close(struct ev_log *log)
             r = checkpoint_locked(log);
         }
         if (r == 0) {
-            r = wait_for_locked(log, log->size, true, false);
+            r = wait_for_locked(log, log->size, true, false, false);
         }
         sequencing_end_locked(log);
         pthread_mutex_unlock(&log->mu);
