@@ -2194,7 +2194,8 @@ static uint64_t rotate_during_commit(struct ev_log *log, const char *data)
  * are written by the flusher (commit_locked()'s hand_off in log.c), not on
  * the caller's wait. evidentd answers after ev_log_sync(), and those writes
  * (with the page cache drop) took 14 us at the median and up to 150 of each
- * acknowledgement. Before, the calling thread wrote them all.
+ * acknowledgement. Before, the calling thread wrote them all. The flusher
+ * runs under SCHED_BATCH, so that waking it does not preempt that caller.
  */
 static pthread_t hashes_writer;
 static int hashes_fd_seen = -1;
@@ -2232,6 +2233,11 @@ static void test_sync_leaves_derived_to_flusher(void **state)
         assert_false(pthread_equal(hashes_writer, pthread_self()));
         assert_true(pthread_equal(hashes_writer, log->flusher));
     }
+    /* A wake-up of the flusher does not preempt the caller of ev_log_sync(). */
+    int policy = -1;
+    struct sched_param param;
+    assert_int_equal(pthread_getschedparam(log->flusher, &policy, &param), 0);
+    assert_int_equal(policy, SCHED_BATCH);
     uint64_t size = ev_log_size(log);
     tu_ok(ev_log_close(log));
     assert_int_equal(tu_verify(f->dir, f->v).entries, size);

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1312,6 +1313,19 @@ static void *flusher_main(void *arg)
 {
     struct ev_log *log = arg;
 
+#ifdef SCHED_BATCH
+    /*
+     * Its full share of the CPU, but a wake-up never preempts the thread that
+     * woke it: ev_log_sync() hands the flusher the rest of its commit just
+     * before it returns, and the caller's acknowledgement must not wait while
+     * the flusher writes on its CPU (a host that packs threads onto few CPUs
+     * put them on the same one: the flusher ran first). Measured by evidentd
+     * at 50,000 events/s in requests of 100: acks 50 us sooner at the median
+     * and 80 at p99 (docs/PERFORMANCE.md, session 13).
+     */
+    struct sched_param batch = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
+#endif
     pthread_mutex_lock(&log->mu);
     while (!log->flusher_stop || log->derived.pending) {
         if (log->derived.pending) {
