@@ -16,6 +16,9 @@
  *    ev_severity_parse makes of jansson's string (info when absent); source
  *    and data, when present, are objects whose text in the arena means the
  *    same JSON as jansson's value (equal canonical forms);
+ *  - data the fast reader says is canonical (evi_jsonl_read_fast(), evidentd's
+ *    intake, which then skips that check) is what evi_json_is_canonical_object()
+ *    accepts;
  *  - ev_jsonl_read() (the fast reader, else jansson) agrees: the same event
  *    where the fast reader is sure; otherwise an event exactly when jansson
  *    finds one, or an error with a message and the buffer as it was.
@@ -32,6 +35,8 @@
 #include <evident/log.h>
 
 #include "entry.h"
+#include "ingest/jsonl-internal.h"
+#include "json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -89,7 +94,8 @@ static void check_full(const char *line, size_t size)
     json_error_t jerr;
 
     CHECK(ev_jsonl_buffer_new(&fast) == 0 && ev_jsonl_buffer_new(&full) == 0);
-    int f = ev_jsonl_read_fast(fast, line, size, EV_JSONL_EVENT_MAX, &fast_ev);
+    bool data_canonical = false;
+    int f = evi_jsonl_read_fast(fast, line, size, EV_JSONL_EVENT_MAX, &fast_ev, &data_canonical);
     int r = ev_jsonl_read(full, line, size, &ev);
     CHECK(f == 0 || f == 1);
     CHECK(r == 1 || r == 0 || r == EV_EJSON || r == EV_ETOOBIG);
@@ -105,6 +111,9 @@ static void check_full(const char *line, size_t size)
         CHECK(strcmp(got.type, want.type) == 0 && got.severity == want.severity);
         CHECK(same_text(got.source_json, want.source_json));
         CHECK(same_text(got.data_json, want.data_json));
+        /* Data it vouches for is canonical: evidentd's intake does not check it again. */
+        CHECK(!data_canonical || want.data_json == NULL ||
+              evi_json_is_canonical_object(want.data_json, strlen(want.data_json)));
         goto out;
     }
     /* Not the fast reader's: jansson read it, so it is a good event as jansson sees it. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,9 @@
 #include <evident/event.h>
 #include <evident/jsonl.h>
 #include <evident/log.h>
+
+#include "ingest/jsonl-internal.h" /* src/lib */
+#include "json.h"
 
 /* Reads text (NUL-terminated, so no NUL inside) with ev_jsonl_read() into a fresh buffer. */
 struct reading {
@@ -125,6 +129,47 @@ static void test_fast_reader(void **state)
     expect_event("{\"type\":\"a123456789012345678901234567890123456789012345678901234567890123\"}",
                  1, "a123456789012345678901234567890123456789012345678901234567890123", -1, NULL,
                  NULL);
+}
+
+/*
+ * evi_jsonl_read_fast() (evidentd's intake) also says whether the data it
+ * hands on is canonical, so that preparing the event need not check again:
+ * true for data it rewrote and for no data, false for data it handed on as
+ * its text; what it calls canonical is what the library's check says is.
+ */
+static void expect_canonical(const char *line, bool canonical)
+{
+    struct ev_jsonl_buffer *b = NULL;
+    struct ev_jsonl_event ev;
+    struct ev_event e;
+    bool said = !canonical;
+
+    assert_int_equal(ev_jsonl_buffer_new(&b), 0);
+    assert_int_equal(evi_jsonl_read_fast(b, line, strlen(line), EV_ENTRY_MAX_BYTES, &ev, &said),
+                     1);
+    assert_int_equal(said, canonical);
+    ev_jsonl_event_get(b, &ev, &e);
+    if (canonical && e.data_json != NULL) {
+        assert_true(evi_json_is_canonical_object(e.data_json, strlen(e.data_json)));
+    }
+    ev_jsonl_buffer_free(b);
+}
+
+static void test_fast_reader_says_canonical(void **state)
+{
+    (void)state;
+    expect_canonical("{\"type\":\"custom.a\"}", true);
+    expect_canonical("{\"type\":\"custom.a\",\"data\":{}}", true);
+    expect_canonical("{\"type\":\"custom.a\",\"data\":{\"b\":[1,{\"d\":null,\"c\":true}],\"a\":-5}}",
+                     true);
+    expect_canonical("{\"data\": { \"z\" : \"x\", \"a\" : 1 }, \"type\":\"custom.a\"}", true);
+    /* A key that another extends by a byte below '"' comes first (it came after). */
+    expect_event("{\"type\":\"custom.a\",\"data\":{\"a \":1,\"a!\":3,\"a\":2,\"b\":4}}", 1,
+                 "custom.a", -1, NULL, "{\"a\":2,\"a \":1,\"a!\":3,\"b\":4}");
+    expect_canonical("{\"type\":\"custom.a\",\"data\":{\"a \":1,\"a!\":3,\"a\":2}}", true);
+    expect_canonical("{\"type\":\"custom.a\",\"data\":{ \"x\" : 1.5 }}", false);
+    expect_canonical("{\"type\":\"custom.a\",\"data\":{\"k\":-0}}", false);
+    expect_canonical("{\"type\":\"custom.a\",\"data\":{\"k\":\"a\\nb\"}}", false);
 }
 
 static void test_jansson_reader(void **state)
@@ -365,7 +410,8 @@ static void test_buffer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fast_reader),  cmocka_unit_test(test_jansson_reader),
+        cmocka_unit_test(test_fast_reader),
+        cmocka_unit_test(test_fast_reader_says_canonical),  cmocka_unit_test(test_jansson_reader),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_blank_lines),  cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_buffer),

@@ -17,6 +17,8 @@
 #include <evident/jsonl.h>
 #include <evident/syslog.h>
 
+#include "events/events.h"         /* src/lib: evi_event_prepare_canonical() */
+#include "ingest/jsonl-internal.h" /* src/lib: evi_jsonl_read_fast() */
 #include "intake.h"
 
 static int fail(char *err, size_t err_size, int code, const char *message)
@@ -58,7 +60,7 @@ static int severity_of(json_t *v, int *ret_severity, char *err, size_t err_size)
 }
 
 /* ev_event_prepare under the current policy: held says the caller has the read lock. */
-static int prepare_held(struct evd *d, bool held, const struct ev_event *ev,
+static int prepare_held(struct evd *d, bool held, const struct ev_event *ev, bool data_canonical,
                         struct ev_prepared *out)
 {
     int r;
@@ -66,7 +68,8 @@ static int prepare_held(struct evd *d, bool held, const struct ev_event *ev,
     if (!held) {
         pthread_rwlock_rdlock(&d->config_lock);
     }
-    r = ev_event_prepare(d->policy, ev, out);
+    r = data_canonical ? evi_event_prepare_canonical(d->policy, ev, out)
+                       : ev_event_prepare(d->policy, ev, out);
     if (!held) {
         pthread_rwlock_unlock(&d->config_lock);
     }
@@ -136,7 +139,7 @@ static int intake_value(struct evd *d, bool held, const void *json_value,
     ev.source_json = *ret_source != NULL ? *ret_source : transport_source;
     ev.data_json = data_text;
 
-    r = prepare_held(d, held, &ev, out);
+    r = prepare_held(d, held, &ev, false, out);
     free(data_text);
     if (r == 0 && out->dropped) {
         ev_prepared_release(out);
@@ -193,13 +196,14 @@ static int intake_fast(struct evd *d, bool held, const char *json, size_t len,
     struct ev_jsonl_buffer *text = thread_text();
     struct ev_jsonl_event event;
     struct ev_event ev;
+    bool data_canonical = false;
     int r;
 
     if (text == NULL) {
         return 0;
     }
     ev_jsonl_buffer_clear(text);
-    if (ev_jsonl_read_fast(text, json, len, EV_ENTRY_MAX_BYTES, &event) != 1 ||
+    if (evi_jsonl_read_fast(text, json, len, EV_ENTRY_MAX_BYTES, &event, &data_canonical) != 1 ||
         event.source != EV_JSONL_ABSENT) {
         return 0;
     }
@@ -208,7 +212,7 @@ static int intake_fast(struct evd *d, bool held, const char *json, size_t len,
         return 0;
     }
     ev.source_json = transport_source;
-    r = prepare_held(d, held, &ev, out);
+    r = prepare_held(d, held, &ev, data_canonical, out);
     if (r == 0 && out->dropped) {
         ev_prepared_release(out);
         r = EV_DROPPED;

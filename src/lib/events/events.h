@@ -48,6 +48,14 @@ const struct ev_policy *evi_policy_default(void);
 bool evi_policy_keeps(const struct ev_policy *policy, enum ev_event_type type, int severity);
 
 /*
+ * ev_event_prepare() for a caller that vouches that event->data_json (or its
+ * absence) is in canonical form already (evi_jsonl_read_fast() said so): a
+ * custom event's data is then not checked for it again. evidentd's intake.
+ */
+int evi_event_prepare_canonical(const struct ev_policy *policy, const struct ev_event *event,
+                                struct ev_prepared *out);
+
+/*
  * ev_audit_append_prepared() for a caller inside this project that prepared
  * every event with the library's prepare functions and changes none before
  * appending it (evidentd). The data the library wrote is taken as it is,

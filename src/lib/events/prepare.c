@@ -305,7 +305,7 @@ int evi_event_sanitize_json(const struct evi_sanitizer *sanitizer, const char *j
 
 /* A custom type: any JSON object, sanitized, with "redacted" added when it counts. */
 static int prepare_custom(const struct ev_policy *policy, const struct ev_event *event,
-                          struct ev_prepared *out)
+                          bool data_canonical, struct ev_prepared *out)
 {
     const char *canon;
     char *owned = NULL, *clean = NULL;
@@ -319,10 +319,14 @@ static int prepare_custom(const struct ev_policy *policy, const struct ev_event 
         out->dropped = true;
         return 0;
     }
-    r = evi_canonical_object("data", event->data_json != NULL ? event->data_json : "{}", &canon,
-                             &owned);
-    if (r < 0) {
-        return r;
+    if (data_canonical) {
+        canon = event->data_json != NULL ? event->data_json : "{}";
+    } else {
+        r = evi_canonical_object("data", event->data_json != NULL ? event->data_json : "{}", &canon,
+                                 &owned);
+        if (r < 0) {
+            return r;
+        }
     }
     size_t len = strlen(canon);
     if (memmem(canon, len, "\"redacted\":", 11) != NULL) {
@@ -388,8 +392,8 @@ out:
     return r;
 }
 
-int ev_event_prepare(const struct ev_policy *policy, const struct ev_event *event,
-                     struct ev_prepared *out)
+static int prepare_event(const struct ev_policy *policy, const struct ev_event *event,
+                         bool data_canonical, struct ev_prepared *out)
 {
     enum ev_event_type type;
     json_error_t jerr;
@@ -412,7 +416,7 @@ int ev_event_prepare(const struct ev_policy *policy, const struct ev_event *even
         return r;
     }
     if (type == EV_TYPE_CUSTOM) {
-        r = prepare_custom(policy, event, out);
+        r = prepare_custom(policy, event, data_canonical, out);
         if (r < 0) {
             ev_prepared_release(out);
             memset(out, 0, sizeof(*out));
@@ -452,6 +456,18 @@ out:
     evi_arena_free(&arena);
     json_decref(data);
     return r;
+}
+
+int ev_event_prepare(const struct ev_policy *policy, const struct ev_event *event,
+                     struct ev_prepared *out)
+{
+    return prepare_event(policy, event, false, out);
+}
+
+int evi_event_prepare_canonical(const struct ev_policy *policy, const struct ev_event *event,
+                                struct ev_prepared *out)
+{
+    return prepare_event(policy, event, true, out);
 }
 
 /* ---- prepare and append ------------------------------------------------------ */

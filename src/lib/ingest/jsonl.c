@@ -20,6 +20,7 @@
 #include <evident/log.h>
 
 #include "error.h"
+#include "jsonl-internal.h"
 
 /* Strings by offset into one growing allocation: offsets survive its growth. */
 struct ev_jsonl_buffer {
@@ -326,11 +327,18 @@ static bool canon_put(struct ev_jsonl_buffer *a, const char *p, size_t n)
     return true;
 }
 
+/*
+ * Byte order of the keys without their quotes (FORMAT.md §5): with them, a key
+ * that another extends by a byte below '"' (a space, '!') sorted after it
+ * ("a " before "a"). Found by fuzz-jsonl once evidentd's intake began to rely
+ * on this order (evi_jsonl_read_fast()); before, the library's own check put
+ * such data in order again.
+ */
 static int member_cmp(const struct member *x, const struct member *y)
 {
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp(x->key, y->key, n);
-    return c != 0 ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+    size_t xn = x->key_len - 2, yn = y->key_len - 2; /* key and key_len span the quotes */
+    int c = memcmp(x->key + 1, y->key + 1, xn < yn ? xn : yn);
+    return c != 0 ? c : (xn > yn) - (xn < yn);
 }
 
 static bool canon_object(struct reader *r, struct ev_jsonl_buffer *a, int depth)
@@ -465,10 +473,12 @@ static bool canon_value(struct reader *r, struct ev_jsonl_buffer *a, int depth)
 
 /*
  * The canonical form of the object at r into the buffer as a NUL-terminated
- * string (its offset in *ret_off), or else its raw text. false if the value
- * is not even plain JSON (the jansson path then decides).
+ * string (its offset in *ret_off; *ret_canonical true), or else its raw text
+ * (false). false if the value is not even plain JSON (the jansson path then
+ * decides).
  */
-static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret_off)
+static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret_off,
+                        bool *ret_canonical)
 {
     const char *start = r->p;
     size_t mark = a->len;
@@ -478,6 +488,7 @@ static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret
     }
     if (canon_value(r, a, 0) && canon_put(a, "", 1)) {
         *ret_off = mark;
+        *ret_canonical = true;
         return true;
     }
     a->len = mark;
@@ -486,6 +497,7 @@ static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret
         return false;
     }
     *ret_off = buffer_add(a, start, (size_t)(r->p - start));
+    *ret_canonical = false;
     return *ret_off != SIZE_MAX;
 }
 
@@ -495,9 +507,11 @@ static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret
  * escapes) are read; the first occurrence of each key is taken, a repeated
  * one goes to jansson, which refuses it.
  */
-int ev_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
-                       size_t max_object_bytes, struct ev_jsonl_event *ret_event)
+static int read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
+                     size_t max_object_bytes, struct ev_jsonl_event *ret_event,
+                     bool *ret_data_canonical)
 {
+    bool source_canonical = false, data_canonical = true; /* no data: "{}" */
     struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
     struct ev_jsonl_event *p = &ev;
     struct reader r;
@@ -540,11 +554,11 @@ int ev_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
             severity = value + 1;
             severity_len = (size_t)(r.p - 1 - severity);
         } else if (key_len == 6 && memcmp(key, "source", 6) == 0 && p->source == EV_JSONL_ABSENT) {
-            if (!take_object(&r, a, &p->source)) {
+            if (!take_object(&r, a, &p->source, &source_canonical)) {
                 goto fallback;
             }
         } else if (key_len == 4 && memcmp(key, "data", 4) == 0 && p->data == EV_JSONL_ABSENT) {
-            if (!take_object(&r, a, &p->data)) {
+            if (!take_object(&r, a, &p->data, &data_canonical)) {
                 goto fallback;
             }
         } else {
@@ -589,10 +603,26 @@ int ev_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
         return -ENOMEM;
     }
     *ret_event = ev;
+    if (ret_data_canonical != NULL) {
+        *ret_data_canonical = data_canonical;
+    }
     return 1;
 fallback:
     a->len = mark;
     return 0;
+}
+
+int ev_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
+                       size_t max_object_bytes, struct ev_jsonl_event *ret_event)
+{
+    return read_fast(a, text, len, max_object_bytes, ret_event, NULL);
+}
+
+int evi_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
+                        size_t max_object_bytes, struct ev_jsonl_event *ret_event,
+                        bool *ret_data_canonical)
+{
+    return read_fast(a, text, len, max_object_bytes, ret_event, ret_data_canonical);
 }
 
 /* ---- jansson: the authority on what is wrong with a line ------------------- */
