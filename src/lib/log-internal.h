@@ -87,7 +87,7 @@ struct ev_log {
     int64_t segment_first_ns;   /* ts of the first record of the last segment (age rotation) */
     uint64_t rotations;         /* segments closed by this handle */
     char failed_message[256];   /* what made the handle fail, for every thread's later calls */
-    int dropped_fd;             /* committer only: the segment whose durable records */
+    int dropped_fd;             /* the commit's thread only: the segment whose durable records */
     uint64_t dropped_to;        /* left the page cache up to this offset (drop_durable) */
     struct evi_direct direct;   /* committer only: records around the page cache (direct.h) */
     struct evi_run run;         /* the sequencer's: a run of a batch (log.c) */

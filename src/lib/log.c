@@ -270,7 +270,9 @@ static void buffers_return(struct ev_log *log, struct evi_buf taken[3])
  * session 9). Pages are clean after the sync, so nothing is written or
  * lost here; a failure only leaves them cached. With compression the
  * compressor reads each closed segment back, then deletes it: the pages
- * stay until then. Committer only (write_out), like dropped_fd and dropped_to.
+ * stay until then. Only the thread that ends a commit calls it (write_derived:
+ * the committer, or the flusher after a hand-off), one commit at a time, like
+ * dropped_fd and dropped_to.
  */
 static void drop_durable(struct ev_log *log, int fd, uint64_t end)
 {
