@@ -473,9 +473,9 @@ static bool canon_value(struct reader *r, struct ev_jsonl_buffer *a, int depth)
 
 /*
  * The canonical form of the object at r into the buffer as a NUL-terminated
- * string (its offset in *ret_off; *ret_canonical true), or else its raw text
- * (false). false if the value is not even plain JSON (the jansson path then
- * decides).
+ * string (its offset in *ret_off; *ret_canonical, if not NULL, true), or else
+ * its raw text (false). false if the value is not even plain JSON (the jansson
+ * path then decides).
  */
 static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret_off,
                         bool *ret_canonical)
@@ -488,7 +488,9 @@ static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret
     }
     if (canon_value(r, a, 0) && canon_put(a, "", 1)) {
         *ret_off = mark;
-        *ret_canonical = true;
+        if (ret_canonical != NULL) {
+            *ret_canonical = true;
+        }
         return true;
     }
     a->len = mark;
@@ -497,7 +499,9 @@ static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret
         return false;
     }
     *ret_off = buffer_add(a, start, (size_t)(r->p - start));
-    *ret_canonical = false;
+    if (ret_canonical != NULL) {
+        *ret_canonical = false;
+    }
     return *ret_off != SIZE_MAX;
 }
 
@@ -511,7 +515,7 @@ static int read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
                      size_t max_object_bytes, struct ev_jsonl_event *ret_event,
                      bool *ret_data_canonical)
 {
-    bool source_canonical = false, data_canonical = true; /* no data: "{}" */
+    bool data_canonical = true; /* no data: "{}" */
     struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
     struct ev_jsonl_event *p = &ev;
     struct reader r;
@@ -554,7 +558,7 @@ static int read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
             severity = value + 1;
             severity_len = (size_t)(r.p - 1 - severity);
         } else if (key_len == 6 && memcmp(key, "source", 6) == 0 && p->source == EV_JSONL_ABSENT) {
-            if (!take_object(&r, a, &p->source, &source_canonical)) {
+            if (!take_object(&r, a, &p->source, NULL)) {
                 goto fallback;
             }
         } else if (key_len == 4 && memcmp(key, "data", 4) == 0 && p->data == EV_JSONL_ABSENT) {
