@@ -4,17 +4,21 @@
  * sizes and offsets, the file holds exactly the bytes written and nothing
  * past them; large writes leave no page cached where the file system has
  * O_DIRECT; a refusal turns the handle back to the page cache with the same
- * bytes, and a disk error is the write's error.
+ * bytes, and a disk error is the write's error. Zeros preallocated ahead of
+ * records (src/lib/prealloc.h) land where asked, around the cache too, and a
+ * fill that runs out of space gives its space back.
  */
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <linux/magic.h>
 
 #include "testutil.h"
 
 #include "direct.h"
+#include "prealloc.h"
 #include "record.h"
 #include "store.h"
 
@@ -281,6 +285,120 @@ static void test_disk_error(void **state)
     }
 }
 
+/* ---- preallocation ------------------------------------------------------- */
+
+/* Fills leave EVI_PREALLOC_MIN_FREE free: on a fuller disk they are refused, so skip. */
+static void need_room(int fd)
+{
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < EVI_PREALLOC_MIN_FREE + (64u << 20)) {
+        skip();
+    }
+}
+
+static bool on_memory_fs(int fd)
+{
+    struct statfs fs;
+    return fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
+}
+
+/* A fill: zeros from the first aligned offset past the header, synced, not cached. */
+static void test_prealloc_fill(void **state)
+{
+    struct fx *f = *state;
+    struct evi_prealloc z;
+    uint64_t end = 0;
+
+    need_room(f->seg.fd);
+    evi_prealloc_init(&z);
+    uint64_t from = evi_prealloc_start(&z, EVI_SEGMENT_HEADER);
+    assert_int_equal(from, 4096);
+    int r = evi_prealloc_fill(&z, f->dirfd, 0, f->seg.fd, from, from + EVI_PREALLOC_STEP, &end);
+    if (r == -EOPNOTSUPP) {
+        assert_true(z.unusable); /* no direct I/O here: off for good */
+        evi_prealloc_close(&z);
+        skip();
+    }
+    tu_ok(r);
+    assert_int_equal(end, from + EVI_PREALLOC_STEP);
+    assert_int_equal(z.written, EVI_PREALLOC_STEP);
+    struct stat st;
+    assert_int_equal(fstat(f->seg.fd, &st), 0);
+    assert_int_equal(st.st_size, from + EVI_PREALLOC_STEP);
+    uint8_t *bytes = malloc(EVI_PREALLOC_STEP);
+    assert_non_null(bytes);
+    tu_ok(evi_read_exact(f->seg.fd, bytes, EVI_PREALLOC_STEP, (off_t)from));
+    for (size_t i = 0; i < EVI_PREALLOC_STEP; i++) {
+        assert_int_equal(bytes[i], 0);
+    }
+    /* The header before it is untouched. */
+    tu_ok(evi_read_exact(f->seg.fd, bytes, EVI_SEGMENT_HEADER, 0));
+    assert_memory_equal(bytes, f->want, EVI_SEGMENT_HEADER);
+    free(bytes);
+    evi_prealloc_close(&z);
+}
+
+/* Out of space: -ENOSPC, and the file is cut back to where the fill began. */
+static void test_prealloc_out_of_space(void **state)
+{
+    struct fx *f = *state;
+    struct evi_prealloc z;
+    uint64_t end = 1;
+
+    need_room(f->seg.fd);
+    evi_prealloc_init(&z);
+    evi_io_fail_after(1, ENOSPC);
+    int r = evi_prealloc_fill(&z, f->dirfd, 0, f->seg.fd, 8192, 8192 + EVI_PREALLOC_STEP, &end);
+    evi_io_fail_after(0, 0);
+    if (r == -EOPNOTSUPP) {
+        evi_prealloc_close(&z);
+        skip();
+    }
+    assert_int_equal(r, -ENOSPC);
+    assert_int_equal(end, 8192); /* nothing gained */
+    struct stat st;
+    assert_int_equal(fstat(f->seg.fd, &st), 0);
+    assert_int_equal(st.st_size, 8192);
+    assert_int_equal(st.st_blocks * 512 <= 8192, true); /* what it took is given back */
+    assert_false(z.unusable); /* the next segment tries again */
+    evi_prealloc_close(&z);
+}
+
+/* On tmpfs an fdatasync costs nothing to save: preallocation is off. */
+static void test_prealloc_off_in_memory(void **state)
+{
+    char root[PATH_MAX], path[PATH_MAX];
+    struct evi_segment seg;
+    struct evi_prealloc z;
+    uint64_t end;
+    (void)state;
+
+    (void)snprintf(root, sizeof(root), "/dev/shm/evident-prealloc-XXXXXX");
+    if (mkdtemp(root) == NULL) {
+        skip();
+    }
+    assert_int_equal(mkdir(tu_path(path, root, EVI_SEGMENTS_DIR), 0755), 0);
+    int dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dirfd >= 0);
+    tu_ok(evi_segment_create(dirfd, 0, &seg));
+    bool memory = on_memory_fs(seg.fd);
+    evi_prealloc_init(&z);
+    int r = evi_prealloc_fill(&z, dirfd, 0, seg.fd, 4096, 4096 + EVI_PREALLOC_STEP, &end);
+    evi_prealloc_close(&z);
+    struct stat st;
+    assert_int_equal(fstat(seg.fd, &st), 0);
+    evi_segment_release(&seg);
+    (void)close(dirfd);
+    tu_rm_rf(root);
+    if (!memory) {
+        skip(); /* /dev/shm is not tmpfs here */
+    }
+    assert_int_equal(r, -EOPNOTSUPP);
+    assert_true(z.unusable);
+    assert_int_equal(st.st_size, EVI_SEGMENT_HEADER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +408,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_next_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prealloc_fill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prealloc_out_of_space, setup, teardown),
+        cmocka_unit_test(test_prealloc_off_in_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

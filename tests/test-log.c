@@ -2243,6 +2243,258 @@ static void test_sync_leaves_derived_to_flusher(void **state)
     assert_int_equal(tu_verify(f->dir, f->v).entries, size);
 }
 
+/* ---- preallocation (prealloc.h) ------------------------------------------- */
+
+/* Whether dir's file system has direct I/O, is on a disk and has room: else no zeros are written. */
+static bool preallocation_works_in(const char *dir)
+{
+    char path[PATH_MAX];
+    struct statfs fs;
+    (void)snprintf(path, sizeof(path), "%s/.direct-probe", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return false;
+    }
+    bool known = fstatfs(fd, &fs) == 0;
+    (void)close(fd);
+    (void)unlink(path);
+    bool memory = known && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
+    /* Fills leave EVI_PREALLOC_MIN_FREE free: on a fuller disk there are none. */
+    return known && !memory &&
+           fs.f_bavail * (uint64_t)fs.f_bsize >= EVI_PREALLOC_MIN_FREE + (64u << 20);
+}
+
+/* Where the records of the last segment end, and how far its zeros reach (under mu). */
+static void prealloc_state(struct ev_log *log, uint64_t *ret_records, uint64_t *ret_zeros)
+{
+    pthread_mutex_lock(&log->mu);
+    *ret_records = log->segment_end;
+    *ret_zeros = log->prealloc_first == log->pending.segment_first ? log->prealloc_end : 0;
+    pthread_mutex_unlock(&log->mu);
+}
+
+/* Waits (5 s at most) until the flusher's zeros reach `ahead` bytes past the records. */
+static void wait_zeros_ahead(struct ev_log *log, uint64_t ahead, uint64_t cap)
+{
+    uint64_t records, zeros;
+    for (int i = 0; i < 5000; i++) {
+        prealloc_state(log, &records, &zeros);
+        if (zeros >= records + ahead || (zeros >= cap - cap % 4096 && zeros > records)) {
+            return;
+        }
+        usleep(1000);
+    }
+    fail_msg("the zeros reach %" PRIu64 ", the records %" PRIu64 ": not %" PRIu64 " ahead",
+             zeros, records, ahead);
+}
+
+/* The end of the last record of segment path, whose last entry is index last. */
+static uint64_t records_end(const char *logdir, const char *path, uint64_t last)
+{
+    uint64_t off = tu_record_offset(logdir, last);
+    uint8_t len[4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, len, 4, (off_t)off), 4);
+    (void)close(fd);
+    return off + EVI_RECORD_OVERHEAD + (len[0] | (uint64_t)len[1] << 8 | (uint64_t)len[2] << 16);
+}
+
+static struct ev_log *open_preallocated(struct tu_fixture *f, uint64_t segment_bytes)
+{
+    struct ev_open_options o = {
+        .sync = EV_SYNC_NEVER, .preallocate = 2u << 20, .segment_bytes = segment_bytes};
+    tu_create(f->dir, 0, f->v);
+    return tu_open(f->dir, &o);
+}
+
+/*
+ * The flusher keeps zeros written ahead of the records; the log verifies
+ * meanwhile (no torn tail: FORMAT.md §3), and closing cuts them, so the
+ * segment ends with its last record again.
+ */
+static void test_preallocate_ahead_then_cut(void **state)
+{
+    struct tu_fixture *f = *state;
+    char seg[PATH_MAX];
+    if (!preallocation_works_in(f->root)) {
+        skip(); /* tmpfs, or no direct I/O: nothing to save, so off */
+    }
+    struct ev_log *log = open_preallocated(f, 0);
+    for (int round = 0; round < 3; round++) {
+        tu_append_n(log, 50, "ahead");
+        tu_ok(ev_log_sync(log));
+        wait_zeros_ahead(log, 1u << 20, EV_DEFAULT_SEGMENT_BYTES);
+    }
+    uint64_t records, zeros, n = ev_log_size(log);
+    prealloc_state(log, &records, &zeros);
+    tu_last_segment(f->dir, seg);
+    assert_true(tu_size(seg) >= zeros); /* the next fill may be under way */
+    size_t len;
+    uint8_t *bytes = tu_read(seg, &len);
+    for (uint64_t i = records; i < len; i++) {
+        if (bytes[i] != 0) {
+            fail_msg("byte %" PRIu64 " past the records (%" PRIu64 ") is not zero", i, records);
+        }
+    }
+    free(bytes);
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, n);
+    assert_int_equal(rep.torn_bytes, 0);
+
+    tu_ok(ev_log_close(log));
+    rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.torn_bytes, 0);
+    assert_int_equal(tu_size(seg), records_end(f->dir, seg, rep.entries - 1));
+}
+
+/*
+ * A segment is closed without the zeros past its records: a closed segment
+ * holds records only, so zeros there would be damage (FORMAT.md §3, §4).
+ * Small segments, zeros reaching each one's end before it rotates.
+ */
+static void test_preallocate_rotation_cuts_zeros(void **state)
+{
+    struct tu_fixture *f = *state;
+    char data[2048];
+    if (!preallocation_works_in(f->root)) {
+        skip();
+    }
+    const uint64_t segment_bytes = 256u << 10;
+    struct ev_log *log = open_preallocated(f, segment_bytes);
+    struct ev_event ev = {.type = "test", .severity = EV_SEV_INFO, .data_json = data};
+    filler_json(data, sizeof(data), 'z');
+    int rotations = 0;
+    while (rotations < 4) {
+        int before = tu_segment_count(f->dir);
+        for (int i = 0; i < 20; i++) {
+            tu_ok(ev_log_append(log, &ev, NULL));
+        }
+        tu_ok(ev_log_sync(log));
+        if (tu_segment_count(f->dir) != before) {
+            rotations++;
+            /* Every closed segment ends with its records, while the log is open too. */
+            assert_int_equal(tu_verify(f->dir, f->v).torn_bytes, 0);
+        }
+        wait_zeros_ahead(log, 1u << 20, segment_bytes);
+    }
+    uint64_t n = ev_log_size(log);
+    tu_ok(ev_log_close(log));
+    assert_true(tu_verify(f->dir, f->v).entries >= n); /* and a seal, if one was due */
+}
+
+/*
+ * A crash with zeros ahead (the child exits without closing): they are no
+ * torn tail to the verifier; the next writer cuts them, reports nothing
+ * torn, and goes on where the records end.
+ */
+static void test_preallocate_crash_leaves_zeros(void **state)
+{
+    struct tu_fixture *f = *state;
+    char seg[PATH_MAX];
+    if (!preallocation_works_in(f->root)) {
+        skip();
+    }
+    tu_create(f->dir, 0, f->v);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct ev_open_options o = {.sync = EV_SYNC_NEVER, .preallocate = 2u << 20};
+        struct ev_log *log = NULL;
+        (void)alarm(20);
+        if (ev_log_open(f->dir, &o, &log) != 0) {
+            _exit(2);
+        }
+        tu_append_n(log, 40, "crash");
+        if (ev_log_sync(log) != 0) {
+            _exit(3);
+        }
+        wait_zeros_ahead(log, 1u << 20, EV_DEFAULT_SEGMENT_BYTES);
+        /* Where the records end, for the parent: the index may not have it yet. */
+        uint64_t records, zeros;
+        prealloc_state(log, &records, &zeros);
+        char path[PATH_MAX];
+        tu_write(tu_path(path, f->root, "records_end"), &records, sizeof(records));
+        _exit(0); /* no close: the zeros stay */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    tu_last_segment(f->dir, seg);
+    char path[PATH_MAX];
+    size_t len;
+    uint64_t end;
+    uint8_t *noted = tu_read(tu_path(path, f->root, "records_end"), &len);
+    assert_int_equal(len, sizeof(end));
+    memcpy(&end, noted, sizeof(end));
+    free(noted);
+    assert_true(tu_size(seg) >= end + (1u << 20));
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 40);
+    assert_int_equal(rep.torn_bytes, 0);
+
+    struct ev_recovery rec;
+    struct ev_open_options o = {.ret_recovery = &rec};
+    struct ev_log *log = tu_open(f->dir, &o);
+    assert_int_equal(rec.torn_bytes, 0);
+    assert_int_equal(rec.torn_records, 0);
+    assert_int_equal(tu_size(seg), end);
+    assert_int_equal(tu_append_n(log, 2, "after"), 40);
+    tu_ok(ev_log_close(log));
+    assert_int_equal(tu_verify(f->dir, f->v).entries, 42);
+}
+
+/* Holds the writes around the page cache (the fills) while closed. */
+static void direct_gate_hook(int fd)
+{
+    if ((fcntl(fd, F_GETFL) & O_DIRECT) != 0) {
+        gate_hook(fd);
+    }
+}
+
+/*
+ * While the flusher writes zeros, a sync of records before them does not
+ * wait for it: the caller writes what derives from its records itself
+ * instead of handing that to the busy flusher.
+ */
+static void test_preallocate_sync_passes_a_fill(void **state)
+{
+    struct tu_fixture *f = *state;
+    if (!preallocation_works_in(f->root)) {
+        skip();
+    }
+    gate_set(true);
+    evi_io_set_write_hook(direct_gate_hook);
+    struct ev_log *log = open_preallocated(f, 0);
+    tu_append_n(log, 10, "fill");
+    for (int i = 0; i < 5000 && !gate_set(true); i++) {
+        usleep(1000); /* until the flusher's first fill is held */
+    }
+    assert_true(gate_set(true));
+    pthread_mutex_lock(&log->mu);
+    assert_true(log->filling);
+    pthread_mutex_unlock(&log->mu);
+
+    hashes_fd_seen = log->hashes_fd;
+    hashes_writer = log->flusher;
+    evi_io_set_write_hook(note_hashes_writer); /* the fill stays held in the gate */
+    tu_ok(ev_log_sync(log));
+    assert_true(pthread_equal(hashes_writer, pthread_self()));
+    pthread_mutex_lock(&log->mu);
+    assert_true(log->filling);
+    assert_int_equal(log->durable, log->size);
+    pthread_mutex_unlock(&log->mu);
+
+    evi_io_set_write_hook(NULL);
+    gate_set(false);
+    wait_zeros_ahead(log, 1u << 20, EV_DEFAULT_SEGMENT_BYTES);
+    uint64_t n = ev_log_size(log);
+    tu_ok(ev_log_close(log));
+    assert_true(tu_verify(f->dir, f->v).entries >= n);
+}
+
 /*
  * The third set of buffers a rotation during a commit takes is kept as a
  * spare: the same rotation again allocates nothing. Before, one set was
@@ -2891,6 +3143,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_leaves_derived_to_flusher, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_rotation_during_commit_reuses_buffers, tu_setup,
+                                        tu_teardown),
+        cmocka_unit_test_setup_teardown(test_preallocate_ahead_then_cut, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_preallocate_rotation_cuts_zeros, tu_setup,
+                                        tu_teardown),
+        cmocka_unit_test_setup_teardown(test_preallocate_crash_leaves_zeros, tu_setup,
+                                        tu_teardown),
+        cmocka_unit_test_setup_teardown(test_preallocate_sync_passes_a_fill, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_records_byte_exact, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_batch_seen_checks, tu_setup, tu_teardown),

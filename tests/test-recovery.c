@@ -147,16 +147,51 @@ static void test_torn_tail_garbage(void **state)
     image_free(&im);
 }
 
+/*
+ * Zeros after the last record (a file system that extended the file but lost
+ * the data, or zeros the writer preallocated: prealloc.h) are cut, and not
+ * counted as torn: no record was there.
+ */
 static void test_torn_tail_zeros(void **state)
 {
     struct tu_fixture *f = *state;
     char seg[PATH_MAX];
-    uint8_t zeros[4096] = {0}; /* a file system that extended the file but lost the data */
+    uint8_t zeros[4096] = {0};
     struct image im = make_log(f, 20);
 
     uint64_t size = tu_size(tu_last_segment(f->dir, seg));
     tu_write_at(seg, zeros, sizeof(zeros), -1);
-    check_torn(f, &im, size, sizeof(zeros), 0);
+    check_torn(f, &im, size, 0, 0);
+    image_free(&im);
+}
+
+/*
+ * A crash inside preallocated space: the first bytes of a record landed, the
+ * rest of the file is the zeros written ahead. Verification calls it a torn
+ * tail (the record's bytes), recovery cuts it and counts what was not zeros.
+ */
+static void test_torn_tail_partial_record_then_zeros(void **state)
+{
+    struct tu_fixture *f = *state;
+    char seg[PATH_MAX];
+    uint8_t zeros[8192] = {0};
+    struct image im = make_log(f, 20);
+
+    tu_last_segment(f->dir, seg);
+    uint64_t size = tu_size(seg);
+    size_t len;
+    uint8_t *bytes = tu_read(seg, &len);
+    uint64_t last = tu_record_offset(f->dir, 19);
+    uint64_t rec_size = size - last;
+    tu_write_at(seg, bytes + last, 60, -1);
+    tu_write_at(seg, zeros, sizeof(zeros), -1);
+    free(bytes);
+
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 20);
+    assert_int_equal(rep.torn_bytes, rec_size); /* a record like the last one, of its size */
+
+    check_torn(f, &im, size, 60, 0);
     image_free(&im);
 }
 
@@ -722,6 +757,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_tail_garbage, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_zeros, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_partial_record, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail_partial_record_then_zeros, tu_setup,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_whole_record, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_new_segment, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_empty_new_segment, tu_setup, tu_teardown),

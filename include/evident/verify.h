@@ -89,7 +89,7 @@ struct ev_verify_report {
     uint64_t open_epoch_entries;
     int64_t open_epoch_since_ns; /* ts of its first entry (0 if empty) */
     int64_t open_epoch_age_ns;   /* now - start of that epoch's records */
-    uint64_t torn_bytes;         /* incomplete bytes after the last intact record */
+    uint64_t torn_bytes;         /* a torn record after the last intact one (zeros after it: 0) */
 
     /* Retention (FORMAT.md §3.2): pruned entries are reported, not failed. */
     uint64_t pruned_entries;    /* entries whose bytes retention removed (hashes kept) */

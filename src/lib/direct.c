@@ -31,8 +31,7 @@ void evi_direct_close(struct evi_direct *d)
     d->staged = staged;
 }
 
-/* The alignment the file system asks of fd's direct I/O, 0 if none is usable. */
-static size_t alignment(int fd)
+size_t evi_direct_alignment(int fd)
 {
     size_t align = 4096; /* what a kernel without STATX_DIOALIGN gets: EINVAL if wrong */
 #ifdef STATX_DIOALIGN
@@ -73,7 +72,7 @@ static bool attach(struct evi_direct *d, int dirfd, uint64_t first, int fd)
         return false;
     }
     struct stat a, b;
-    size_t align = alignment(dfd);
+    size_t align = evi_direct_alignment(dfd);
     if (align == 0 || fstat(dfd, &a) < 0 || fstat(fd, &b) < 0 || a.st_dev != b.st_dev ||
         a.st_ino != b.st_ino) {
         d->unusable = align == 0;

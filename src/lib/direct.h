@@ -51,6 +51,12 @@ struct evi_direct {
 };
 
 void evi_direct_init(struct evi_direct *d);
+/*
+ * The alignment the file system asks of direct I/O on fd (an O_DIRECT
+ * descriptor): a power of two from 4096 to EVI_DIRECT_MAX_ALIGN, or 0 if
+ * none is usable.
+ */
+size_t evi_direct_alignment(int fd);
 /* Closes the descriptor and frees the staging buffer; d may be used again. */
 void evi_direct_close(struct evi_direct *d);
 

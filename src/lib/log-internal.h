@@ -11,6 +11,7 @@
 #include <evident/note.h>
 
 #include "direct.h"
+#include "prealloc.h"
 #include "fskey.h"
 #include "leafhash.h"
 #include "store.h"
@@ -114,6 +115,16 @@ struct ev_log {
     bool flusher_running;
     bool flusher_stop;
     bool flusher_idle; /* waiting with no sync to time: an append must wake it */
+    /*
+     * Zeros ahead of the records in the last segment (ev_open_options.preallocate,
+     * prealloc.h): the flusher wrote segment prealloc_first's bytes up to
+     * prealloc_end (zeros beyond the records, or a gap a fill skipped). While it
+     * writes them (filling), a commit of records that reach fill_from waits.
+     */
+    struct evi_prealloc prealloc; /* the flusher's */
+    uint64_t prealloc_first, prealloc_end, fill_from;
+    bool filling;
+
     /*
      * A sync commit whose records are durable, handed to the flusher for what
      * derives from them (log.c, commit_locked): the stored hashes, the index entries and

@@ -298,16 +298,30 @@ static void drop_durable(struct ev_log *log, int fd, uint64_t end)
  * at off of the segment fd (first index first; around the page cache when
  * they are many and nothing reads them back soon: direct.h), then (sync)
  * their fdatasync; *ret_sync_ns gets what that took. 0 or -errno.
+ *
+ * zeros_to: where the zeros preallocated past the records end (prealloc.h),
+ * 0 if none. Within them the write goes on with zeros to the end of its
+ * last page: the file holds zeros there anyway, and a write of part of a
+ * page that is not cached would first read it from the disk (the fills go
+ * around the cache), one read per commit on the acknowledgement's path.
  */
-static int write_records(struct ev_log *log, int fd, uint64_t first, const struct evi_buf *records,
-                         uint64_t off, bool sync, int64_t *ret_sync_ns)
+#define EVI_PAGE 4096u
+
+static int write_records(struct ev_log *log, int fd, uint64_t first, struct evi_buf *records,
+                         uint64_t off, uint64_t zeros_to, bool sync, int64_t *ret_sync_ns)
 {
     int64_t sync_start = sync ? evi_now_ns() : 0;
+    size_t len = records->len;
+    uint64_t end = off + len, page_end = (end + EVI_PAGE - 1) / EVI_PAGE * EVI_PAGE;
     int r;
+    if (page_end > end && page_end <= zeros_to && records->cap - len >= page_end - end) {
+        memset(records->data + len, 0, (size_t)(page_end - end));
+        len += (size_t)(page_end - end);
+    }
     if (log->options.compression == EV_COMPRESSION_NONE) {
-        r = evi_direct_write(&log->direct, log->dirfd, first, fd, records->data, records->len, off);
+        r = evi_direct_write(&log->direct, log->dirfd, first, fd, records->data, len, off);
     } else {
-        r = evi_write_all(fd, records->data, records->len, (off_t)off);
+        r = evi_write_all(fd, records->data, len, (off_t)off);
     }
     if (r == 0 && sync) {
         r = evi_io_fdatasync(fd);
@@ -339,12 +353,22 @@ static int write_derived(struct ev_log *log, int fd, const struct evi_buf taken[
     return r;
 }
 
-static int write_out(struct ev_log *log, int fd, uint64_t first, const struct evi_buf taken[3],
+static int write_out(struct ev_log *log, int fd, uint64_t first, struct evi_buf taken[3],
                      const uint64_t off[3], const struct evi_fskey *key)
 {
     int64_t sync_ns;
-    int r = write_records(log, fd, first, &taken[0], off[0], key != NULL, &sync_ns);
+    int r = write_records(log, fd, first, &taken[0], off[0], 0, key != NULL, &sync_ns);
     return r == 0 ? write_derived(log, fd, taken, off, key) : r;
+}
+
+/*
+ * Whether segment `first`, ending at end, holds bytes after its records that
+ * preallocation wrote (zeros, prealloc.h): a segment is closed, and the
+ * handle closes, only after cutting them.
+ */
+static bool preallocated_past_locked(const struct ev_log *log, uint64_t first, uint64_t end)
+{
+    return log->prealloc_first == first && log->prealloc_end > end;
 }
 
 /*
@@ -363,7 +387,8 @@ static int commit_closing_locked(struct ev_log *log)
     struct evi_fskey key = log->closing_key;
     uint64_t target = log->closing_size, end = log->closing_end;
     struct evi_segment seg = {.fd = -1};
-    int r;
+    bool cut_zeros = preallocated_past_locked(log, c.segment_first, end);
+    int r = 0;
 
     evi_fskey_wipe(&log->closing_key);
     memset(&log->closing, 0, sizeof(log->closing));
@@ -371,7 +396,13 @@ static int commit_closing_locked(struct ev_log *log)
     pthread_mutex_unlock(&log->mu);
 
     const uint64_t off[3] = {c.records_off, c.hashes_off, c.index_off};
-    r = write_out(log, c.segment_fd, c.segment_first, taken, off, &key);
+    /* Zeros past the records go first: the records' fdatasync covers the new size too. */
+    if (cut_zeros && ftruncate(c.segment_fd, (off_t)end) < 0) {
+        r = -errno;
+    }
+    if (r == 0) {
+        r = write_out(log, c.segment_fd, c.segment_first, taken, off, &key);
+    }
     evi_fskey_wipe(&key);
     if (r < 0) {
         r = evi_error(r, "write to the log failed (%s); reopen the log to recover", strerror(-r));
@@ -440,7 +471,9 @@ static int commit_end_locked(struct ev_log *log, int r, struct evi_buf taken[3],
  * Writes everything sequenced so far and, if sync, makes it durable and
  * records the key state. Called with log->mu held and !log->committing;
  * drops the lock while doing I/O. After a rotation it first finishes the
- * closing segment (commit_closing_locked) and returns: callers loop.
+ * closing segment (commit_closing_locked) and returns: callers loop. So they
+ * do when the flusher is writing zeros where the records go (prealloc.h): it
+ * waits for that and returns 0, having committed nothing.
  *
  * hand_off (sync, with the flusher running): once the records are durable,
  * records_durable says so and the rest of the commit (write_derived) goes
@@ -462,11 +495,17 @@ static int commit_locked(struct ev_log *log, bool sync, bool hand_off)
     if (log->failed) {
         return failed_locked(log);
     }
+    if (log->filling && (log->rotating || off[0] + log->pending.records.len > log->fill_from)) {
+        /* The flusher writes zeros where these records go (or past the closing segment's). */
+        pthread_cond_wait(&log->cv, &log->mu);
+        return 0; /* callers loop: look again */
+    }
     if (log->rotating) {
         return commit_closing_locked(log);
     }
     key = log->key;
     evi_frontier_root(&log->frontier, key.root);
+    uint64_t zeros_to = log->prealloc_first == first ? log->prealloc_end : 0;
     log->committing = true;
     pending_reset(log, taken);
     uint64_t calls = log->calls_pending;
@@ -474,22 +513,27 @@ static int commit_locked(struct ev_log *log, bool sync, bool hand_off)
     pthread_mutex_unlock(&log->mu);
 
     int64_t sync_cost;
-    r = write_records(log, fd, first, &taken[0], off[0], sync, &sync_cost);
+    r = write_records(log, fd, first, &taken[0], off[0], zeros_to, sync, &sync_cost);
     if (r == 0 && sync && hand_off) {
         pthread_mutex_lock(&log->mu);
         log->records_durable = target;
-        log->derived = (struct evi_handed_off){.pending = true,
-                                               .fd = fd,
-                                               .taken = {taken[0], taken[1], taken[2]},
-                                               .off = {off[0], off[1], off[2]},
-                                               .target = target,
-                                               .calls = calls,
-                                               .sync_cost_ns = sync_cost,
-                                               .key = key};
-        evi_fskey_wipe(&key);
+        if (!log->filling) {
+            log->derived = (struct evi_handed_off){.pending = true,
+                                                   .fd = fd,
+                                                   .taken = {taken[0], taken[1], taken[2]},
+                                                   .off = {off[0], off[1], off[2]},
+                                                   .target = target,
+                                                   .calls = calls,
+                                                   .sync_cost_ns = sync_cost,
+                                                   .key = key};
+            evi_fskey_wipe(&key);
+            pthread_cond_broadcast(&log->cv);
+            pthread_cond_signal(&log->flush_cv);
+            return 0; /* still committing: the flusher ends it */
+        }
+        /* The flusher is writing zeros (prealloc.h) for a while: the rest is done here. */
         pthread_cond_broadcast(&log->cv);
-        pthread_cond_signal(&log->flush_cv);
-        return 0; /* still committing: the flusher ends it */
+        pthread_mutex_unlock(&log->mu);
     }
     if (r == 0) {
         r = write_derived(log, fd, taken, off, sync ? &key : NULL);
@@ -651,7 +695,9 @@ static int rotate_if_due_locked(struct ev_log *log, size_t record_size)
             return -ENOMEM;
         }
         log->segments = grown;
-        if (log->committing || log->written < log->size || log->durable < log->size) {
+        if (log->committing || log->written < log->size || log->durable < log->size ||
+            log->filling ||
+            preallocated_past_locked(log, log->pending.segment_first, log->segment_end)) {
             /*
              * Hand the closing segment's tail to the next commit, and go on (a
              * commit under way ends before the next one starts).
@@ -1303,6 +1349,58 @@ static bool flush_due_locked(const struct ev_log *log)
 }
 
 /*
+ * Preallocation (prealloc.h): the zeros the flusher keeps ahead of the
+ * records, up to options.preallocate bytes past them within the segment.
+ * The next fill starts where the zeros or the records end, whichever is
+ * further, and is due when a whole step is missing (or the segment's end).
+ */
+static bool fill_range_locked(struct ev_log *log, uint64_t *ret_from, uint64_t *ret_to)
+{
+    if (log->options.preallocate == 0 || log->prealloc.unusable || log->failed != 0 ||
+        log->rotating || log->pending.segment_fd < 0) {
+        return false;
+    }
+    uint64_t done = log->prealloc_first == log->pending.segment_first ? log->prealloc_end : 0;
+    uint64_t from =
+        evi_prealloc_start(&log->prealloc, done > log->segment_end ? done : log->segment_end);
+    uint64_t cap = log->options.segment_bytes;
+    uint64_t want = log->segment_end + log->options.preallocate;
+    want = want < cap ? want : cap;
+    if (from >= want || (want - from < EVI_PREALLOC_STEP && want < cap)) {
+        return false;
+    }
+    *ret_from = from;
+    *ret_to = want - from > EVI_PREALLOC_STEP ? from + EVI_PREALLOC_STEP : want;
+    return true;
+}
+
+/*
+ * On the flusher: one fill. Beyond the records sequenced so far, so nothing
+ * written can be under it; a commit of records that reach it waits
+ * (commit_locked). Any failure (no room for the zeros, say) only ends
+ * preallocation for this segment: the records' own writes meet a lasting one.
+ */
+static void fill_locked(struct ev_log *log, uint64_t from, uint64_t to)
+{
+    int fd = log->pending.segment_fd;
+    uint64_t first = log->pending.segment_first, end;
+
+    log->filling = true;
+    log->fill_from = from;
+    pthread_mutex_unlock(&log->mu);
+    int r = evi_prealloc_fill(&log->prealloc, log->dirfd, first, fd, from, to, &end);
+    pthread_mutex_lock(&log->mu);
+    log->filling = false;
+    log->prealloc_first = first;
+    /* Past a short write a gap stays: records there cost what they cost without. */
+    log->prealloc_end = r == 0 ? to : log->options.segment_bytes;
+    if (r < 0) {
+        evi_error_clear(); /* nothing failed that a caller asked for */
+    }
+    pthread_cond_broadcast(&log->cv);
+}
+
+/*
  * Under sync: interval and never, the writes and syncs that the appender
  * used to do inline, between two batches, are done by this thread: a megabyte
  * of records at a time, the fdatasync every sync_interval (also when no
@@ -1336,6 +1434,11 @@ static void *flusher_main(void *arg)
         }
         if (log->failed == 0 && !log->committing && flush_due_locked(log)) {
             (void)commit_locked(log, sync_due_locked(log), false); /* a failure is sticky */
+            continue;
+        }
+        uint64_t from, to;
+        if (fill_range_locked(log, &from, &to)) {
+            fill_locked(log, from, to);
             continue;
         }
         if (log->options.sync == EV_SYNC_INTERVAL && log->durable < log->size && log->failed == 0) {
@@ -1585,6 +1688,7 @@ static void log_free(struct ev_log *log)
         (void)close(log->dirfd);
     }
     evi_direct_close(&log->direct);
+    evi_prealloc_close(&log->prealloc);
     ev_signer_free(log->signer);
     evi_fskey_wipe(&log->key);
     evi_fskey_wipe(&log->closing_key);
@@ -1744,10 +1848,22 @@ static int recovery_start(struct ev_log *log, uint64_t limit, struct recovery_sc
     return 0;
 }
 
+/*
+ * Cuts segment seg at offset and removes the segments after it. torn_bytes
+ * counts what was cut but the zeros ending the last segment: no record was
+ * ever there (space preallocated ahead of the records, or allocated by the
+ * file system for data that never landed).
+ */
 static int cut_torn_tail(struct ev_log *log, size_t seg, uint64_t offset, struct ev_recovery *rec)
 {
-    uint64_t cut = log->segments[seg].bytes - offset;
+    uint64_t end = log->segments[seg].bytes, cut;
     int r;
+
+    if (seg + 1 < log->segment_count ||
+        evi_zero_tail(log->segments[seg].fd, offset, end, &end) < 0) {
+        end = log->segments[seg].bytes;
+    }
+    cut = end - offset;
 
     for (size_t k = seg + 1; k < log->segment_count; k++) {
         cut += log->segments[k].bytes;
@@ -2195,6 +2311,7 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     log->dirfd = log->hashes_fd = log->index_fd = log->lock_fd = log->keystate_fd = -1;
     log->dropped_fd = -1;
     evi_direct_init(&log->direct);
+    evi_prealloc_init(&log->prealloc);
     pthread_mutex_init(&log->mu, NULL);
     /* Timed waits must not stretch when the wall clock is stepped back. */
     pthread_condattr_t cv_attr;
@@ -2227,6 +2344,13 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     }
     if (log->options.compression_level == 0) {
         log->options.compression_level = EVI_ZSEG_DEFAULT_LEVEL;
+    }
+    if (log->options.preallocate > 0) {
+        /* Whole steps, two at least: a fill is due when one is missing. */
+        uint64_t steps = (log->options.preallocate + EVI_PREALLOC_STEP - 1) / EVI_PREALLOC_STEP;
+        uint64_t max_steps = EVI_SEGMENT_MAX_BYTES / EVI_PREALLOC_STEP;
+        steps = steps < 2 ? 2 : steps > max_steps ? max_steps : steps;
+        log->options.preallocate = steps * EVI_PREALLOC_STEP;
     }
     if ((log->options.compression != EV_COMPRESSION_NONE &&
          log->options.compression != EV_COMPRESSION_ZSTD) ||
@@ -2561,6 +2685,15 @@ int ev_log_close(struct ev_log *log)
         }
         if (r == 0) {
             r = wait_for_locked(log, log->size, true, false, false);
+        }
+        if (r == 0 && preallocated_past_locked(log, log->pending.segment_first, log->segment_end)) {
+            /* The zeros past the records go (FORMAT.md §3): the flusher is stopped. */
+            int fd = log->pending.segment_fd;
+            r = ftruncate(fd, (off_t)log->segment_end) < 0 ? -errno : evi_io_fdatasync(fd);
+            if (r < 0) {
+                r = evi_error(r, "cannot cut the preallocated zeros of the last segment: %s",
+                              strerror(-r));
+            }
         }
         sequencing_end_locked(log);
         pthread_mutex_unlock(&log->mu);

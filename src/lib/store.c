@@ -140,6 +140,31 @@ int evi_read_exact(int fd, void *buf, size_t len, off_t off)
     return 0;
 }
 
+int evi_zero_tail(int fd, uint64_t from, uint64_t end, uint64_t *ret_start)
+{
+    uint8_t buf[16384];
+    uint64_t at = end;
+
+    while (at > from) {
+        size_t n = at - from < sizeof(buf) ? (size_t)(at - from) : sizeof(buf);
+        int r = evi_read_exact(fd, buf, n, (off_t)(at - n));
+        if (r < 0) {
+            return r;
+        }
+        size_t k = n;
+        while (k > 0 && buf[k - 1] == 0) {
+            k--;
+        }
+        if (k > 0) {
+            at -= n - k;
+            break;
+        }
+        at -= n;
+    }
+    *ret_start = at;
+    return 0;
+}
+
 /* ---- small files -------------------------------------------------------- */
 
 int evi_read_file(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len)

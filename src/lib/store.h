@@ -144,6 +144,13 @@ int evi_write_all(int fd, const void *buf, size_t len, off_t off);
 int evi_mkdir_p(const char *path, mode_t mode);
 /* Reads exactly len bytes at off; -EIO if the file is shorter. */
 int evi_read_exact(int fd, void *buf, size_t len, off_t off);
+/*
+ * Where the run of zero bytes that ends fd's bytes [from, end) begins (end if
+ * the last byte is not zero): the zeros a crash or preallocation leaves after
+ * a segment's records (FORMAT.md §3, prealloc.h). Reads backwards from end.
+ * 0 or -errno.
+ */
+int evi_zero_tail(int fd, uint64_t from, uint64_t end, uint64_t *ret_start);
 
 /* Sequential record reader across segments. */
 struct evi_scanner {

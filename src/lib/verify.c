@@ -550,20 +550,30 @@ static int check_record(struct verifier_state *st, uint64_t i, const struct evi_
 }
 
 /*
- * What a crash can leave after the last intact record of the last segment: a
- * record cut short, zeros (space the file system allocated but whose data never
- * landed), or a last record whose bytes reach the end of the file but did not
- * all land (bad checksum). Anything else there is damage.
+ * What a crash can leave after the last intact record of the last segment:
+ * zeros to the end of the file (space the file system allocated but whose
+ * data never landed, or that the writer preallocated: prealloc.h), a record
+ * cut short by the end of the file, or a last record whose bytes did not all
+ * land (bad checksum) followed by nothing or by zeros only. Anything else
+ * there is damage. *ret_torn: the bytes of such a record, 0 for zeros only.
  */
-static bool torn_tail(const struct evi_segment *seg, uint64_t offset, enum evi_record_status status)
+static bool torn_tail(const struct evi_segment *seg, uint64_t offset, enum evi_record_status status,
+                      uint64_t *ret_torn)
 {
-    uint8_t buf[4096];
-    uint64_t pos = offset;
+    uint64_t zeros;
 
     if (seg->compressed) {
         return false; /* a compressed segment was whole when closed (FORMAT.md §3.1) */
     }
+    if (evi_zero_tail(seg->fd, offset, seg->bytes, &zeros) < 0) {
+        return false;
+    }
+    if (zeros == offset) {
+        *ret_torn = 0;
+        return true;
+    }
     if (status == EVI_RECORD_SHORT) {
+        *ret_torn = seg->bytes - offset;
         return true;
     }
     if (status == EVI_RECORD_BAD_CRC) {
@@ -573,21 +583,10 @@ static bool torn_tail(const struct evi_segment *seg, uint64_t offset, enum evi_r
         }
         uint64_t n = (uint64_t)len[0] | (uint64_t)len[1] << 8 | (uint64_t)len[2] << 16 |
                      (uint64_t)len[3] << 24;
-        return offset + EVI_RECORD_OVERHEAD + n == seg->bytes;
+        *ret_torn = EVI_RECORD_OVERHEAD + n;
+        return offset + EVI_RECORD_OVERHEAD + n >= zeros;
     }
-    while (pos < seg->bytes) {
-        size_t n = seg->bytes - pos < sizeof(buf) ? (size_t)(seg->bytes - pos) : sizeof(buf);
-        if (evi_read_exact(seg->fd, buf, n, (off_t)pos) < 0) {
-            return false;
-        }
-        for (size_t k = 0; k < n; k++) {
-            if (buf[k] != 0) {
-                return false;
-            }
-        }
-        pos += n;
-    }
-    return true;
+    return false;
 }
 
 /*
@@ -747,12 +746,12 @@ static int process_batch(struct verifier_state *st, const struct batch *b,
         return fail(st, EV_FAIL_SEQUENCE, true, 0, "the first segment starts at entry %" PRIu64,
                     segs[0].first_index);
     case BATCH_DAMAGED: {
-        uint64_t left = segs[b->seg].bytes - b->offset;
         bool last = b->seg + 1 == count;
         uint64_t required = st->req_count ? st->reqs[st->req_count - 1].size : 0;
-        if (last && i >= required && torn_tail(&segs[b->seg], b->offset, b->status)) {
+        uint64_t torn = 0;
+        if (last && i >= required && torn_tail(&segs[b->seg], b->offset, b->status, &torn)) {
             /* A crash's torn tail: reported, and by itself no failure. */
-            st->report->torn_bytes = left;
+            st->report->torn_bytes = torn;
             return 0;
         }
         return fail(st, EV_FAIL_RECORD, true, i,
