@@ -183,6 +183,14 @@ static enum ev_sync log_sync_mode(enum ev_sync configured)
     return configured == EV_SYNC_ALWAYS ? EV_SYNC_NEVER : configured;
 }
 
+/*
+ * Under always each batch's fdatasync is on its acknowledgement's path: the
+ * log keeps this many bytes of zeros ahead of its records, so that the sync
+ * writes no file system metadata (ev_open_options.preallocate). 8 MiB last
+ * 35 ms at the HTTP benchmark's 230 MB/s; at 50,000 events/s, half a second.
+ */
+#define PREALLOCATE_BYTES (8u << 20)
+
 int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size)
 {
     struct ev_config *cfg = NULL;
@@ -225,6 +233,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     struct ev_recovery recovery = {0};
     struct ev_open_options open_options = {
         .sync = log_sync_mode(cfg->log.sync),
+        .preallocate = cfg->log.sync == EV_SYNC_ALWAYS ? PREALLOCATE_BYTES : 0,
         .sync_interval_ns = cfg->log.sync_interval_ns,
         .checkpoint_interval_ns = cfg->integrity.checkpoint_interval_ns,
         .segment_bytes = cfg->storage.segment_bytes,
