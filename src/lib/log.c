@@ -1391,12 +1391,17 @@ static void fill_locked(struct ev_log *log, uint64_t from, uint64_t to)
     int r = evi_prealloc_fill(&log->prealloc, log->dirfd, first, fd, from, to, &end);
     pthread_mutex_lock(&log->mu);
     log->filling = false;
-    log->prealloc_first = first;
-    /* Past a short write a gap stays: records there cost what they cost without. */
-    log->prealloc_end = r == 0 ? to : log->options.segment_bytes;
-    if (r < 0) {
-        evi_error_clear(); /* nothing failed that a caller asked for */
+    if (log->prealloc_first != first) {
+        log->prealloc_first = first;
+        log->prealloc_end = 0;
     }
+    if (r == 0) {
+        log->prealloc_end = to; /* past a short step a gap stays: records there cost as before */
+    } else if (r != -EOPNOTSUPP) {
+        /* No more for this segment; what there is (zeros, or a gap) is cut as zeros are. */
+        log->prealloc_end = log->options.segment_bytes;
+    }
+    evi_error_clear(); /* nothing failed that a caller asked for */
     pthread_cond_broadcast(&log->cv);
 }
 
