@@ -24,7 +24,8 @@
  *  - a decoded segment header encodes back to exactly its 32 bytes; a decoded keystate
  *    encodes back to its bytes apart from the reserved fields;
  *  - the scanner returns exactly the records that decoding the file directly finds, in order,
- *    with the same bytes, and stops with the same status;
+ *    with the same bytes, and stops with the same status; after damage, evi_zero_tail finds
+ *    exactly where the zeros ending the file begin;
  *  - history frames lie inside the file and carry their checksum, and reading stops early
  *    only at a torn last frame (success) or a damaged frame (EV_ECORRUPT); metadata values
  *    are in the ranges of §2;
@@ -440,6 +441,20 @@ static void check_scanner(const uint8_t *payload, size_t size, bool filler)
         if (r == EVI_SCAN_DAMAGED) {
             CHECK(status != EVI_RECORD_OK && status == f->status && seen == f->count);
             CHECK(s.offset == EVI_SEGMENT_HEADER + f->end);
+            /*
+             * Where the zeros ending the file begin (torn tails, preallocation):
+             * everything from there is zero, the byte before it is not, or it is
+             * where the damage starts.
+             */
+            uint64_t zeros = UINT64_MAX, from = s.offset;
+            if (from <= f->len) { /* else a header cut short */
+                CHECK(evi_zero_tail(segment_fds[seg], from, f->len, &zeros) == 0);
+                CHECK(zeros >= from && zeros <= f->len);
+                for (uint64_t k = zeros; k < f->len; k++) {
+                    CHECK(f->bytes[k] == 0);
+                }
+                CHECK(zeros == from || f->bytes[zeros - 1] != 0);
+            }
             break;
         }
         CHECK(r == EVI_SCAN_RECORD);

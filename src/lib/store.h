@@ -147,7 +147,7 @@ int evi_read_exact(int fd, void *buf, size_t len, off_t off);
 /*
  * Where the run of zero bytes that ends fd's bytes [from, end) begins (end if
  * the last byte is not zero): the zeros a crash or preallocation leaves after
- * a segment's records (FORMAT.md §3, prealloc.h). Reads backwards from end.
+ * a segment's records (FORMAT.md §3, prealloc.h); from <= end. Reads backwards.
  * 0 or -errno.
  */
 int evi_zero_tail(int fd, uint64_t from, uint64_t end, uint64_t *ret_start);
