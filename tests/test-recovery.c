@@ -166,6 +166,25 @@ static void test_torn_tail_zeros(void **state)
 }
 
 /*
+ * Appends to the last segment (seg) of a log of 20 entries the first 60 bytes
+ * of a record like its last one, whose length says more follow. Returns the
+ * segment's size before; *ret_record_size: that record's size.
+ */
+static uint64_t append_partial_record(struct tu_fixture *f, char seg[PATH_MAX],
+                                      uint64_t *ret_record_size)
+{
+    tu_last_segment(f->dir, seg);
+    uint64_t size = tu_size(seg);
+    size_t len;
+    uint8_t *bytes = tu_read(seg, &len);
+    uint64_t last = tu_record_offset(f->dir, 19);
+    tu_write_at(seg, bytes + last, 60, -1);
+    free(bytes);
+    *ret_record_size = size - last;
+    return size;
+}
+
+/*
  * A crash inside preallocated space: the first bytes of a record landed, the
  * rest of the file is the zeros written ahead. Verification calls it a torn
  * tail (the record's bytes), recovery cuts it and counts what was not zeros.
@@ -176,16 +195,9 @@ static void test_torn_tail_partial_record_then_zeros(void **state)
     char seg[PATH_MAX];
     uint8_t zeros[8192] = {0};
     struct image im = make_log(f, 20);
-
-    tu_last_segment(f->dir, seg);
-    uint64_t size = tu_size(seg);
-    size_t len;
-    uint8_t *bytes = tu_read(seg, &len);
-    uint64_t last = tu_record_offset(f->dir, 19);
-    uint64_t rec_size = size - last;
-    tu_write_at(seg, bytes + last, 60, -1);
+    uint64_t rec_size;
+    uint64_t size = append_partial_record(f, seg, &rec_size);
     tu_write_at(seg, zeros, sizeof(zeros), -1);
-    free(bytes);
 
     struct ev_verify_report rep = tu_verify(f->dir, f->v);
     assert_int_equal(rep.entries, 20);
@@ -200,15 +212,8 @@ static void test_torn_tail_partial_record(void **state)
     struct tu_fixture *f = *state;
     char seg[PATH_MAX];
     struct image im = make_log(f, 20);
-
-    tu_last_segment(f->dir, seg);
-    uint64_t size = tu_size(seg);
-    size_t len;
-    uint8_t *bytes = tu_read(seg, &len);
-    uint64_t last = tu_record_offset(f->dir, 19);
-    /* The first 60 bytes of a record like the last one: its length says more follow. */
-    tu_write_at(seg, bytes + last, 60, -1);
-    free(bytes);
+    uint64_t rec_size;
+    uint64_t size = append_partial_record(f, seg, &rec_size);
 
     /* Before recovery, verification reports the torn tail and no failure. */
     struct ev_verify_report rep = tu_verify(f->dir, f->v);

@@ -52,6 +52,28 @@ size_t evi_direct_alignment(int fd)
     return align;
 }
 
+int evi_direct_open_twin(int dirfd, uint64_t first, int fd, int *ret_dfd, size_t *ret_align)
+{
+    int dfd;
+    int r = evi_segment_open_direct(dirfd, first, &dfd);
+    if (r < 0) {
+        return r == -EINVAL || r == -EOPNOTSUPP ? -EOPNOTSUPP : r; /* no O_DIRECT here */
+    }
+    struct stat a, b;
+    size_t align = evi_direct_alignment(dfd);
+    if (align == 0) {
+        (void)close(dfd);
+        return -EOPNOTSUPP;
+    }
+    if (fstat(dfd, &a) < 0 || fstat(fd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        (void)close(dfd);
+        return -ESTALE;
+    }
+    *ret_dfd = dfd;
+    *ret_align = align;
+    return 0;
+}
+
 /*
  * d->fd open on the same file as fd. false: not this time (the caller writes
  * through fd); d->unusable when the file system refuses for good.
@@ -66,17 +88,10 @@ static bool attach(struct evi_direct *d, int dirfd, uint64_t first, int fd)
         d->fd = -1;
     }
     int dfd;
-    int r = evi_segment_open_direct(dirfd, first, &dfd);
+    size_t align;
+    int r = evi_direct_open_twin(dirfd, first, fd, &dfd, &align);
     if (r < 0) {
-        d->unusable = r == -EINVAL || r == -EOPNOTSUPP; /* no O_DIRECT here */
-        return false;
-    }
-    struct stat a, b;
-    size_t align = evi_direct_alignment(dfd);
-    if (align == 0 || fstat(dfd, &a) < 0 || fstat(fd, &b) < 0 || a.st_dev != b.st_dev ||
-        a.st_ino != b.st_ino) {
-        d->unusable = align == 0;
-        (void)close(dfd);
+        d->unusable = r == -EOPNOTSUPP;
         return false;
     }
     if (d->stage == NULL || align != d->align) {

@@ -57,6 +57,13 @@ void evi_direct_init(struct evi_direct *d);
  * none is usable.
  */
 size_t evi_direct_alignment(int fd);
+/*
+ * An O_DIRECT descriptor of segment first in the log directory dirfd that is
+ * the same file as fd, and the alignment its writes need. 0; -EOPNOTSUPP when
+ * the file system has no direct I/O (for good); -ESTALE when the name is no
+ * longer fd's file; or -errno.
+ */
+int evi_direct_open_twin(int dirfd, uint64_t first, int fd, int *ret_dfd, size_t *ret_align);
 /* Closes the descriptor and frees the staging buffer; d may be used again. */
 void evi_direct_close(struct evi_direct *d);
 

@@ -6,7 +6,6 @@
 #include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -50,25 +49,16 @@ static int attach(struct evi_prealloc *z, int dirfd, uint64_t first, int fd)
         z->fd = -1;
     }
     int dfd;
-    int r = evi_segment_open_direct(dirfd, first, &dfd);
-    if (r == -EINVAL || r == -EOPNOTSUPP) {
-        return -EOPNOTSUPP;
-    }
+    size_t align;
+    int r = evi_direct_open_twin(dirfd, first, fd, &dfd, &align);
     if (r < 0) {
         return r;
     }
-    struct stat a, b;
-    struct statfs fs;
-    size_t align = evi_direct_alignment(dfd);
     /* tmpfs and ramfs have direct I/O (Linux 6.6) but nothing for an fdatasync to save. */
-    bool memory = fstatfs(dfd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
-    if (align == 0 || memory) {
+    struct statfs fs;
+    if (fstatfs(dfd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
         (void)close(dfd);
         return -EOPNOTSUPP;
-    }
-    if (fstat(dfd, &a) < 0 || fstat(fd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
-        (void)close(dfd);
-        return -ESTALE; /* not the file the log writes: try again next time */
     }
     if (z->zeros == NULL || align != z->align) {
         free(z->zeros);
