@@ -105,6 +105,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->integrity.checkpoint_interval_ns, EV_DEFAULT_CHECKPOINT_INTERVAL_NS);
     assert_int_equal(c->integrity.self_verify_interval_ns, 3600 * SEC);
     assert_int_equal(c->storage.segment_bytes, EV_DEFAULT_SEGMENT_BYTES);
+    assert_int_equal(c->storage.preallocate_bytes, 8 * MIB);
     assert_int_equal(c->storage.segment_max_age_ns, 0);
     assert_int_equal(c->storage.compression, EV_COMPRESSION_NONE);
     assert_int_equal(c->storage.compression_level, 3);
@@ -178,6 +179,7 @@ static const char every_section[] =
     "  self_verify_interval: 0\n"
     "storage:\n"
     "  segment_size: 1GiB\n"
+    "  preallocate: 0\n"
     "  segment_max_age: 2d\n"
     "  compression: zstd\n"
     "  compression_level: 19\n"
@@ -268,6 +270,7 @@ static void test_every_section(void **state)
     assert_int_equal(c->integrity.checkpoint_interval_ns, 30 * SEC);
     assert_int_equal(c->integrity.self_verify_interval_ns, 0);
     assert_int_equal(c->storage.segment_bytes, 1ull << 30);
+    assert_int_equal(c->storage.preallocate_bytes, 0);
     assert_int_equal(c->storage.segment_max_age_ns, 2 * 86400 * SEC);
     assert_int_equal(c->storage.compression, EV_COMPRESSION_ZSTD);
     assert_int_equal(c->storage.compression_level, 19);
@@ -542,6 +545,8 @@ static void test_errors(void **state)
          "as 10% or 0.5%"},
         {"disk:\n  reserve: 1KiB\n",
          "evident.yaml:2:12: disk.reserve: must be 0 (off) or between 64KiB and 1024TiB"},
+        {"storage:\n  preallocate: 1MiB\n",
+         "evident.yaml:2:16: storage.preallocate: must be 0 (off) or between 2MiB and 1GiB"},
         {"disk:\n  disk_full_action: drop\n",
          "evident.yaml:2:21: disk.disk_full_action: expected one of block, reject"},
         {"alerting:\n  disk_low: 1GiB\n",

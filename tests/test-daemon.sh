@@ -202,6 +202,21 @@ idx3=$(sed -n 5p "$T/out" | grep -Eo '[0-9]+')
 "$EVIDENT" -d "$T/log" entry "$idx3" >"$T/entry" 2>&1 || true
 grep -qF '"claimed":{"job":"ci-42"}' "$T/entry" && pass || fail "producer's source kept as claimed"
 
+# Preallocation (storage.preallocate, under sync: always): the live segment holds zeros
+# ahead of its records, here up to the segment size (1 MiB); closing a segment and stopping
+# cut them, which the verifications below check. Not on tmpfs, nor with under 256 MiB free.
+fs=$(stat -f -c %T "$T")
+avail_kib=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
+if [ "$fs" != tmpfs ] && [ "$fs" != ramfs ] && [ "$avail_kib" -gt $((512 * 1024)) ]; then
+    for _ in $(seq 1 50); do
+        seg=$(ls "$T"/log/segments/*.seg | tail -n 1)
+        [ "$(stat -c %s "$seg")" -eq 1048576 ] && break
+        sleep 0.1
+    done
+    check "the live segment is preallocated to the segment size" \
+        test "$(stat -c %s "$seg")" -eq 1048576
+fi
+
 # Oversized and invalid UTF-8 lines are refused; the connection goes on.
 {
     head -c 70000 /dev/zero | tr '\0' 'a'

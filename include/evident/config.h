@@ -133,6 +133,7 @@ struct ev_config {
     /* storage */
     struct {
         uint64_t segment_bytes;          /* default 64MiB */
+        uint64_t preallocate_bytes;      /* default 8MiB, 0 = off (daemon, sync: always) */
         uint64_t segment_max_age_ns;     /* 0 = no limit (lifecycle) */
         enum ev_compression compression; /* (lifecycle) */
         int compression_level;           /* 1..19 */

@@ -324,6 +324,18 @@ const struct evi_config_option evi_config_options[] = {
      .max = 16 * GIB,
      .used_by = LIBRARY,
      .doc = "The size at which the writer closes a segment file and starts the next."},
+    {.path = "storage.preallocate",
+     .kind = EVI_CFG_SIZE,
+     .offset = AT(storage.preallocate_bytes),
+     .default_text = "8MiB",
+     .min = 2 * MIB,
+     .max = 1 * GIB,
+     .zero_off = true,
+     .used_by = DAEMON,
+     .doc = "Under `log.sync: always`, the zeros the daemon keeps written ahead of the records in "
+            "the last segment, so that each batch's fdatasync writes no file system metadata "
+            "(docs/FORMAT.md §3); cut when a segment closes. Not written with less than 256 MiB "
+            "free, nor on tmpfs; 0: off."},
     {.path = "storage.segment_max_age",
      .kind = EVI_CFG_DURATION,
      .offset = AT(storage.segment_max_age_ns),
