@@ -2532,6 +2532,86 @@ static void test_rotation_during_commit_reuses_buffers(void **state)
 }
 
 /*
+ * While the flusher's commit is held, appends fill the segment until it
+ * rotates (the closing records wait for that commit) and grow the next
+ * segment's pending records to `bytes`: three sets of buffers at once, as
+ * every rotation under load. Then the commit goes on and everything settles.
+ */
+static void grow_pending_over_rotation(struct ev_log *log, const char *data, size_t bytes)
+{
+    struct ev_event ev = {.type = "test", .severity = EV_SEV_INFO, .data_json = data};
+    size_t pending = 0;
+
+    sync_settled(log);
+    (void)gate_set(true);
+    for (int n = 0; !gate_set(true); n++) { /* the flusher takes 1 MiB, stops at its write */
+        tu_ok(ev_log_append(log, &ev, NULL));
+        assert_true(n < 4000);
+        if (n > 1000) {
+            (void)usleep(1000); /* the flusher, SCHED_BATCH, may wait for this CPU */
+        }
+    }
+    pthread_mutex_lock(&log->mu);
+    uint64_t rotations = log->rotations;
+    pthread_mutex_unlock(&log->mu);
+    for (bool rotated = false; !rotated || pending < bytes;) {
+        tu_ok(ev_log_append(log, &ev, NULL));
+        pthread_mutex_lock(&log->mu);
+        rotated = log->rotations != rotations;
+        pending = rotated ? log->pending.records.len : 0;
+        assert_true(log->committing);
+        pthread_mutex_unlock(&log->mu);
+    }
+    (void)gate_set(false);
+    sync_settled(log);
+}
+
+/*
+ * A pending buffer that must grow while commits hold the others moves into
+ * a spare large enough, or grows once to the size its kind needed before;
+ * not by doubling again from 64 KiB, a copy and new pages at each step, and
+ * the largest buffers are the ones kept. Under syslog load every rotation
+ * grew the pending records that way: about a tenth of evidentd's CPU went to
+ * page faults (docs/PERFORMANCE.md, session 14).
+ */
+static void test_pending_regrows_once(void **state)
+{
+    struct tu_fixture *f = *state;
+    char data[1024];
+    /* No checkpoint: the appending thread would write it into the closed gate. */
+    struct ev_open_options o = {.sync = EV_SYNC_INTERVAL,
+                                .sync_interval_ns = 3600 * UINT64_C(1000000000),
+                                .checkpoint_interval_ns = 3600 * UINT64_C(1000000000),
+                                .segment_bytes = 12u << 20};
+    uint64_t allocated[4];
+
+    filler_json(data, sizeof(data), 'g');
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, &o);
+    evi_io_set_write_hook(gate_hook);
+    for (int round = 0; round < 4; round++) {
+        grow_pending_over_rotation(log, data, 10u << 20);
+        pthread_mutex_lock(&log->mu);
+        allocated[round] = log->buffers_allocated;
+        pthread_mutex_unlock(&log->mu);
+    }
+    evi_io_set_write_hook(NULL);
+    print_message("buffer allocations after each round: %llu %llu %llu %llu\n",
+                  (unsigned long long)allocated[0], (unsigned long long)allocated[1],
+                  (unsigned long long)allocated[2], (unsigned long long)allocated[3]);
+    /*
+     * Growing 64 KiB to 16 MiB by doubling is eight steps. Later rounds take
+     * the kept spares, and allocate at most once each (the third set's
+     * buffer, straight to its size): the doubling took 8 or 9 a round.
+     */
+    assert_true(allocated[0] >= 8);
+    assert_in_range(allocated[3] - allocated[1], 0, 4);
+    uint64_t n = ev_log_size(log);
+    tu_ok(ev_log_close(log));
+    assert_int_equal(tu_verify(f->dir, f->v).entries, n);
+}
+
+/*
  * Under the flusher every commit after the first starts with the block the
  * one before ended in (carry_lead() in log.c), so its records go to the disk
  * straight from their buffer, none staged; the log reads back the same
@@ -3144,6 +3224,7 @@ int main(void)
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_rotation_during_commit_reuses_buffers, tu_setup,
                                         tu_teardown),
+        cmocka_unit_test_setup_teardown(test_pending_regrows_once, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_preallocate_ahead_then_cut, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_preallocate_rotation_cuts_zeros, tu_setup,
                                         tu_teardown),

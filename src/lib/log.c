@@ -83,14 +83,42 @@ int ev_sync_parse(const char *name, enum ev_sync *ret_sync)
  * to the disk straight from theirs when they start on a block boundary of
  * the file too (carry_lead(), direct.h).
  */
+/* The largest spare buffer kept (buffers_return()): PENDING_MAX_BYTES, below. */
+#define SPARE_FIRST_MAX_BYTES (32u << 20)
+
 static int buf_reserve(struct ev_log *log, struct evi_buf *b, size_t more)
 {
     if (b->len + more <= b->cap) {
         return 0;
     }
+    int kind = b == &log->pending.records ? 0 : b == &log->pending.hashes ? 1 : 2;
+    /* A spare large enough takes over: its pages are in memory already. */
+    for (int s = 0; s < EVI_SPARE_SETS; s++) {
+        struct evi_buf *spare = &log->spare[s][kind];
+        if (spare->data != NULL && spare->cap >= b->len + more) {
+            struct evi_buf smaller = *b;
+            if (smaller.len > 0) {
+                memcpy(spare->data, smaller.data, smaller.len);
+            }
+            *b = (struct evi_buf){.data = spare->data, .len = smaller.len, .cap = spare->cap};
+            smaller.len = 0;
+            *spare = smaller; /* none, if b had no buffer yet */
+            return 0;
+        }
+    }
+    /*
+     * Else straight to the largest this kind has needed (at least double):
+     * a pending buffer that grew by doubling from 64 KiB at every rotation
+     * copied itself and took new pages at each step.
+     */
     size_t cap = b->cap ? b->cap : 64 * 1024;
     while (cap < b->len + more) {
         cap *= 2;
+    }
+    if (cap < log->buffer_peak[kind]) {
+        cap = log->buffer_peak[kind];
+    } else if (cap <= SPARE_FIRST_MAX_BYTES) {
+        log->buffer_peak[kind] = cap; /* larger ones are not kept: not the next size */
     }
     void *d;
     if (posix_memalign(&d, EVI_DIRECT_MAX_ALIGN, cap) != 0) {
@@ -232,23 +260,30 @@ static int failed_locked(const struct ev_log *log)
 }
 
 /*
- * Puts a commit's buffers back: kept as spares, emptied, or freed. A second
- * set is kept only while its buffers are small: a slow disk can grow pending
- * records to PENDING_MAX_BYTES, and a burst should not hold three of those.
+ * Puts a commit's buffers back: kept as spares, emptied, or freed. The
+ * largest buffer of each kind is kept, up to SPARE_FIRST_MAX_BYTES, and
+ * spare_take() hands it out first; a second only while it is small: a slow
+ * disk can grow pending records to PENDING_MAX_BYTES, and a burst should not
+ * hold three of those.
  */
 #define SPARE_SECOND_MAX_BYTES (8u << 20)
 
 static void buffers_return(struct ev_log *log, struct evi_buf taken[3])
 {
     for (int i = 0; i < 3; i++) {
-        taken[i].len = 0;
-        if (log->spare[0][i].data == NULL) {
-            log->spare[0][i] = taken[i];
-        } else if (log->spare[1][i].data == NULL && taken[i].cap <= SPARE_SECOND_MAX_BYTES) {
-            log->spare[1][i] = taken[i];
-        } else {
-            buf_free(&taken[i]);
+        struct evi_buf b = taken[i], *first = &log->spare[0][i], *second = &log->spare[1][i];
+        b.len = 0;
+        if (b.cap > first->cap && b.cap <= SPARE_FIRST_MAX_BYTES) {
+            struct evi_buf smaller = *first; /* empty when there was none */
+            *first = b;
+            b = smaller;
         }
+        if (b.data != NULL && b.cap > second->cap && b.cap <= SPARE_SECOND_MAX_BYTES) {
+            struct evi_buf smaller = *second;
+            *second = b;
+            b = smaller;
+        }
+        buf_free(&b); /* nothing if it took the place of none */
     }
 }
 
