@@ -83,8 +83,12 @@ int ev_sync_parse(const char *name, enum ev_sync *ret_sync)
  * to the disk straight from theirs when they start on a block boundary of
  * the file too (carry_lead(), direct.h).
  */
-/* The largest spare buffer kept (buffers_return()): PENDING_MAX_BYTES, below. */
+/*
+ * The spares kept for good (buffers_return(), spares_trim_locked()): the
+ * first up to PENDING_MAX_BYTES (below), a second while it is small.
+ */
 #define SPARE_FIRST_MAX_BYTES (32u << 20)
+#define SPARE_SECOND_MAX_BYTES (8u << 20)
 
 static int buf_reserve(struct ev_log *log, struct evi_buf *b, size_t more)
 {
@@ -118,7 +122,7 @@ static int buf_reserve(struct ev_log *log, struct evi_buf *b, size_t more)
     if (cap < log->buffer_peak[kind]) {
         cap = log->buffer_peak[kind];
     } else if (cap <= SPARE_FIRST_MAX_BYTES) {
-        log->buffer_peak[kind] = cap; /* larger ones are not kept: not the next size */
+        log->buffer_peak[kind] = cap; /* larger ones are a batch past PENDING_MAX_BYTES */
     }
     void *d;
     if (posix_memalign(&d, EVI_DIRECT_MAX_ALIGN, cap) != 0) {
@@ -260,30 +264,66 @@ static int failed_locked(const struct ev_log *log)
 }
 
 /*
- * Puts a commit's buffers back: kept as spares, emptied, or freed. The
- * largest buffer of each kind is kept, up to SPARE_FIRST_MAX_BYTES, and
- * spare_take() hands it out first; a second only while it is small: a slow
- * disk can grow pending records to PENDING_MAX_BYTES, and a burst should not
- * hold three of those.
+ * Puts a commit's buffers back: kept as spares, emptied, or freed. The two
+ * largest buffers of each kind are kept, up to SPARE_BUSY_MAX_BYTES, and
+ * spare_take() hands out the larger first. A rotation during a commit needs
+ * three sets (the pending, the closing and the commit's own), and on a disk
+ * that stalls for tens of milliseconds each can reach PENDING_MAX_BYTES
+ * (and a batch past it). Keeping one large spare freed a third buffer at
+ * every rotation under syslog load, and allocated it again, with new pages
+ * for every byte written into it: a page fault for every 27 messages
+ * (docs/PERFORMANCE.md, session 15). What a burst left over the lasting
+ * limits goes once the flusher is idle (spares_trim_locked()).
  */
-#define SPARE_SECOND_MAX_BYTES (8u << 20)
+#define SPARE_BUSY_MAX_BYTES (64u << 20)
 
 static void buffers_return(struct ev_log *log, struct evi_buf taken[3])
 {
     for (int i = 0; i < 3; i++) {
         struct evi_buf b = taken[i], *first = &log->spare[0][i], *second = &log->spare[1][i];
         b.len = 0;
-        if (b.cap > first->cap && b.cap <= SPARE_FIRST_MAX_BYTES) {
+        if (b.cap > first->cap && b.cap <= SPARE_BUSY_MAX_BYTES) {
             struct evi_buf smaller = *first; /* empty when there was none */
             *first = b;
             b = smaller;
         }
-        if (b.data != NULL && b.cap > second->cap && b.cap <= SPARE_SECOND_MAX_BYTES) {
+        if (b.data != NULL && b.cap > second->cap && b.cap <= SPARE_BUSY_MAX_BYTES) {
             struct evi_buf smaller = *second;
             *second = b;
             b = smaller;
         }
         buf_free(&b); /* nothing if it took the place of none */
+    }
+}
+
+/* Whether spares are over what an idle log keeps: the first over SPARE_FIRST_MAX_BYTES, ... */
+static bool spares_over_kept_locked(const struct ev_log *log)
+{
+    for (int i = 0; i < 3; i++) {
+        if (log->spare[0][i].cap > SPARE_FIRST_MAX_BYTES ||
+            log->spare[1][i].cap > SPARE_SECOND_MAX_BYTES) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ... and frees those: the larger of what is left goes first. */
+static void spares_trim_locked(struct ev_log *log)
+{
+    for (int i = 0; i < 3; i++) {
+        struct evi_buf *first = &log->spare[0][i], *second = &log->spare[1][i];
+        if (first->cap > SPARE_FIRST_MAX_BYTES) {
+            buf_free(first);
+            *first = *second;
+            memset(second, 0, sizeof(*second));
+        }
+        if (first->cap > SPARE_FIRST_MAX_BYTES) {
+            buf_free(first);
+        }
+        if (second->cap > SPARE_SECOND_MAX_BYTES) {
+            buf_free(second);
+        }
     }
 }
 
@@ -1372,6 +1412,9 @@ int evi_log_compress_wait(struct ev_log *log)
  */
 #define PENDING_MAX_BYTES (32u << 20)
 
+/* Seconds the flusher has nothing to do before spares over the lasting limits go. */
+#define SPARE_IDLE_S 1
+
 static bool sync_due_locked(const struct ev_log *log)
 {
     return log->options.sync == EV_SYNC_INTERVAL && log->durable < log->size &&
@@ -1493,7 +1536,17 @@ static void *flusher_main(void *arg)
             (void)pthread_cond_timedwait(&log->flush_cv, &log->mu, &until);
         } else {
             log->flusher_idle = true; /* the next append wakes it to time its sync */
-            pthread_cond_wait(&log->flush_cv, &log->mu);
+            if (spares_over_kept_locked(log)) {
+                /* What a burst left in spares goes after SPARE_IDLE_S with nothing to do. */
+                struct timespec until;
+                (void)clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += SPARE_IDLE_S;
+                if (pthread_cond_timedwait(&log->flush_cv, &log->mu, &until) == ETIMEDOUT) {
+                    spares_trim_locked(log);
+                }
+            } else {
+                pthread_cond_wait(&log->flush_cv, &log->mu);
+            }
             log->flusher_idle = false;
         }
     }
