@@ -74,6 +74,7 @@ struct ev_log {
     struct evi_buf spare[EVI_SPARE_SETS][3];
     uint64_t buffers_allocated; /* buffer (re)allocations for pending bytes (tests) */
     size_t buffer_peak[3];      /* the largest each kind of pending buffer grew to */
+    uint64_t pages_dropped_at;  /* size when the flusher last dropped the buffers' pages */
     uint64_t written;           /* entries handed to the kernel, the derived files too */
     uint64_t durable;           /* entries known durable, the derived files written */
     uint64_t records_durable;   /* entries whose records are durable (>= durable) */

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,6 +42,13 @@
 #include "zseg.h"
 
 #define PENDING_FLUSH_BYTES (1u << 20)
+
+/*
+ * Sequenced bytes allowed to wait in memory for the flusher: an appender that
+ * finds more waits for a commit to end, so a slow disk slows the appenders
+ * down instead of growing the writer without bound.
+ */
+#define PENDING_MAX_BYTES (32u << 20)
 
 /*
  * The entries of one batch take their ts (FORMAT.md §5: the writer's clock
@@ -83,13 +91,6 @@ int ev_sync_parse(const char *name, enum ev_sync *ret_sync)
  * to the disk straight from theirs when they start on a block boundary of
  * the file too (carry_lead(), direct.h).
  */
-/*
- * The spares kept for good (buffers_return(), spares_trim_locked()): the
- * first up to PENDING_MAX_BYTES (below), a second while it is small.
- */
-#define SPARE_FIRST_MAX_BYTES (32u << 20)
-#define SPARE_SECOND_MAX_BYTES (8u << 20)
-
 static int buf_reserve(struct ev_log *log, struct evi_buf *b, size_t more)
 {
     if (b->len + more <= b->cap) {
@@ -121,8 +122,8 @@ static int buf_reserve(struct ev_log *log, struct evi_buf *b, size_t more)
     }
     if (cap < log->buffer_peak[kind]) {
         cap = log->buffer_peak[kind];
-    } else if (cap <= SPARE_FIRST_MAX_BYTES) {
-        log->buffer_peak[kind] = cap; /* larger ones are a batch past PENDING_MAX_BYTES */
+    } else if (cap <= PENDING_MAX_BYTES) {
+        log->buffer_peak[kind] = cap; /* larger ones are a batch past the limit */
     }
     void *d;
     if (posix_memalign(&d, EVI_DIRECT_MAX_ALIGN, cap) != 0) {
@@ -265,29 +266,29 @@ static int failed_locked(const struct ev_log *log)
 
 /*
  * Puts a commit's buffers back: kept as spares, emptied, or freed. The two
- * largest buffers of each kind are kept, up to SPARE_BUSY_MAX_BYTES, and
+ * largest buffers of each kind are kept, up to SPARE_MAX_BYTES, and
  * spare_take() hands out the larger first. A rotation during a commit needs
  * three sets (the pending, the closing and the commit's own), and on a disk
  * that stalls for tens of milliseconds each can reach PENDING_MAX_BYTES
  * (and a batch past it). Keeping one large spare freed a third buffer at
  * every rotation under syslog load, and allocated it again, with new pages
  * for every byte written into it: a page fault for every 27 messages
- * (docs/PERFORMANCE.md, session 15). What a burst left over the lasting
- * limits goes once the flusher is idle (spares_trim_locked()).
+ * (docs/PERFORMANCE.md, session 15). The memory a burst leaves in them goes
+ * back once the flusher is idle (buffers_drop_pages_locked()).
  */
-#define SPARE_BUSY_MAX_BYTES (64u << 20)
+#define SPARE_MAX_BYTES (2 * PENDING_MAX_BYTES)
 
 static void buffers_return(struct ev_log *log, struct evi_buf taken[3])
 {
     for (int i = 0; i < 3; i++) {
         struct evi_buf b = taken[i], *first = &log->spare[0][i], *second = &log->spare[1][i];
         b.len = 0;
-        if (b.cap > first->cap && b.cap <= SPARE_BUSY_MAX_BYTES) {
+        if (b.cap > first->cap && b.cap <= SPARE_MAX_BYTES) {
             struct evi_buf smaller = *first; /* empty when there was none */
             *first = b;
             b = smaller;
         }
-        if (b.data != NULL && b.cap > second->cap && b.cap <= SPARE_BUSY_MAX_BYTES) {
+        if (b.data != NULL && b.cap > second->cap && b.cap <= SPARE_MAX_BYTES) {
             struct evi_buf smaller = *second;
             *second = b;
             b = smaller;
@@ -296,35 +297,41 @@ static void buffers_return(struct ev_log *log, struct evi_buf taken[3])
     }
 }
 
-/* Whether spares are over what an idle log keeps: the first over SPARE_FIRST_MAX_BYTES, ... */
-static bool spares_over_kept_locked(const struct ev_log *log)
+/* The pages of b past what it holds go back to the system; b keeps its size. */
+static void buf_drop_pages(struct evi_buf *b)
 {
-    for (int i = 0; i < 3; i++) {
-        if (log->spare[0][i].cap > SPARE_FIRST_MAX_BYTES ||
-            log->spare[1][i].cap > SPARE_SECOND_MAX_BYTES) {
-            return true;
-        }
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (b->data == NULL || page == 0 || page == (uintptr_t)-1) {
+        return;
     }
-    return false;
+    uintptr_t from = ((uintptr_t)b->data + b->len + page - 1) / page * page;
+    uintptr_t to = ((uintptr_t)b->data + b->cap) / page * page;
+    if (to > from) {
+        (void)madvise((void *)from, to - from, MADV_DONTNEED); /* a failure only keeps them */
+    }
 }
 
-/* ... and frees those: the larger of what is left goes first. */
-static void spares_trim_locked(struct ev_log *log)
+/*
+ * On the flusher, idle for IDLE_DROP_S: the memory of the spares and of the
+ * pending buffers past what they hold goes back to the system
+ * (MADV_DONTNEED). The buffers stay; written again, their pages come back
+ * zeroed, one fault each, as at the start. Under syslog load the buffers
+ * grow to tens of MiB (the pending records during a slow write); an idle
+ * evidentd keeps none of that resident. With log->mu held: the pending
+ * buffers change only under it.
+ */
+static void buffers_drop_pages_locked(struct ev_log *log)
 {
+    struct evi_pending *p = &log->pending;
+    struct evi_buf *pending[3] = {&p->records, &p->hashes, &p->index};
+
     for (int i = 0; i < 3; i++) {
-        struct evi_buf *first = &log->spare[0][i], *second = &log->spare[1][i];
-        if (first->cap > SPARE_FIRST_MAX_BYTES) {
-            buf_free(first);
-            *first = *second;
-            memset(second, 0, sizeof(*second));
+        for (int s = 0; s < EVI_SPARE_SETS; s++) {
+            buf_drop_pages(&log->spare[s][i]);
         }
-        if (first->cap > SPARE_FIRST_MAX_BYTES) {
-            buf_free(first);
-        }
-        if (second->cap > SPARE_SECOND_MAX_BYTES) {
-            buf_free(second);
-        }
+        buf_drop_pages(pending[i]);
     }
+    log->pages_dropped_at = log->size;
 }
 
 /*
@@ -1431,15 +1438,8 @@ int evi_log_compress_wait(struct ev_log *log)
 
 /* ---- the flusher (sync: interval and never) ------------------------------ */
 
-/*
- * Sequenced bytes allowed to wait in memory for the flusher: an appender that
- * finds more waits for a commit to end, so a slow disk slows the appenders
- * down instead of growing the writer without bound.
- */
-#define PENDING_MAX_BYTES (32u << 20)
-
-/* Seconds the flusher has nothing to do before spares over the lasting limits go. */
-#define SPARE_IDLE_S 1
+/* Seconds of nothing to do before the flusher drops the buffers' pages. */
+#define IDLE_DROP_S 1
 
 static bool sync_due_locked(const struct ev_log *log)
 {
@@ -1562,13 +1562,13 @@ static void *flusher_main(void *arg)
             (void)pthread_cond_timedwait(&log->flush_cv, &log->mu, &until);
         } else {
             log->flusher_idle = true; /* the next append wakes it to time its sync */
-            if (spares_over_kept_locked(log)) {
-                /* What a burst left in spares goes after SPARE_IDLE_S with nothing to do. */
+            if (log->pages_dropped_at != log->size) {
+                /* Entries since the last drop: the buffers' memory goes after IDLE_DROP_S. */
                 struct timespec until;
                 (void)clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += SPARE_IDLE_S;
+                until.tv_sec += IDLE_DROP_S;
                 if (pthread_cond_timedwait(&log->flush_cv, &log->mu, &until) == ETIMEDOUT) {
-                    spares_trim_locked(log);
+                    buffers_drop_pages_locked(log);
                 }
             } else {
                 pthread_cond_wait(&log->flush_cv, &log->mu);
