@@ -1038,15 +1038,6 @@ static int finish_run_locked(struct ev_log *log, size_t n, size_t *ret_done)
 }
 
 /*
- * Sequences bodies[0 .. count) or a first part of them, as one run: the
- * entries are assembled one after the other in the pending records, then
- * their leaves hashed and their records finished (finish_run_locked). A run
- * ends before an entry that needs a new segment (only the run's first entry
- * may rotate, since rotation may drop the mutex) and at RUN_MAX entries.
- * batch_at is the index of bodies[0] in the caller's batch (for the clock).
- * Returns 0 or an error; *ret_done: how many were sequenced, also on error.
- */
-/*
  * The entries' data comes from another thread's memory (evidentd's stream
  * loops encode each event, its committer sequences them): copied into the
  * records cold, one cache miss after another. Asking for the data of the
@@ -1069,6 +1060,15 @@ static void prefetch_data(const struct evi_entry_body *body)
     }
 }
 
+/*
+ * Sequences bodies[0 .. count) or a first part of them, as one run: the
+ * entries are assembled one after the other in the pending records, then
+ * their leaves hashed and their records finished (finish_run_locked). A run
+ * ends before an entry that needs a new segment (only the run's first entry
+ * may rotate, since rotation may drop the mutex) and at RUN_MAX entries.
+ * batch_at is the index of bodies[0] in the caller's batch (for the clock).
+ * Returns 0 or an error; *ret_done: how many were sequenced, also on error.
+ */
 static int sequence_run_locked(struct ev_log *log, const struct evi_entry_body *bodies,
                                size_t count, size_t batch_at, int64_t *clock_ns, size_t *ret_done)
 {
