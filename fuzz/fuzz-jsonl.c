@@ -13,7 +13,7 @@
  *  - on "good": jansson parses the line (duplicates rejected) as an object
  *    whose keys are only type, severity, source and data; the type read equals
  *    jansson's string and is a valid type; the severity equals what
- *    ev_severity_parse makes of jansson's string (info when absent); source
+ *    ev_severity_parse makes of jansson's string (absent: -1); source
  *    and data, when present, are objects whose text in the arena means the
  *    same JSON as jansson's value (equal canonical forms);
  *  - data the fast reader says is canonical (evi_jsonl_read_fast(), evidentd's
@@ -21,7 +21,11 @@
  *    accepts;
  *  - ev_jsonl_read() (the fast reader, else jansson) agrees: the same event
  *    where the fast reader is sure; otherwise an event exactly when jansson
- *    finds one, or an error with a message and the buffer as it was.
+ *    finds one (a severity may also be its number 0..7 there), or an error
+ *    with a message and the buffer as it was;
+ *  - evi_jsonl_read() with a type from the path (evidentd's POST
+ *    /v1/events/TYPE) reads an event of that type only, the same event as
+ *    ev_jsonl_read() where the line has that type, none where it has another.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -81,6 +85,38 @@ static bool same_text(const char *x, const char *y)
     return (x == NULL && y == NULL) || (x != NULL && y != NULL && strcmp(x, y) == 0);
 }
 
+#define PATH_TYPE "custom.path"
+
+/* evi_jsonl_read() with PATH_TYPE, against ev_jsonl_read()'s result r and event got. */
+static void check_path_type(const char *line, size_t size, int r, const struct ev_event *got)
+{
+    struct ev_jsonl_buffer *b = NULL;
+    struct ev_jsonl_event ev;
+    struct ev_event mine;
+
+    CHECK(ev_jsonl_buffer_new(&b) == 0);
+    int p = evi_jsonl_read(b, line, size, PATH_TYPE, &ev, NULL);
+    CHECK(p == 1 || p == 0 || p == EV_EJSON || p == EV_ETOOBIG);
+    CHECK((p == 0) == (r == 0));
+    if (r == 1 && strcmp(got->type, PATH_TYPE) != 0) {
+        CHECK(p == EV_EJSON);
+    }
+    if (p != 1) {
+        CHECK(ev_jsonl_buffer_size(b) == 0 && (p == 0 || ev_last_error()[0] != '\0'));
+        CHECK(r != 1 || strcmp(got->type, PATH_TYPE) != 0);
+        goto out;
+    }
+    ev_jsonl_event_get(b, &ev, &mine);
+    CHECK(strcmp(mine.type, PATH_TYPE) == 0);
+    if (r == 1) {
+        CHECK(mine.severity == got->severity);
+        CHECK(same_text(mine.source_json, got->source_json));
+        CHECK(same_text(mine.data_json, got->data_json));
+    }
+out:
+    ev_jsonl_buffer_free(b);
+}
+
 /*
  * ev_jsonl_read() on the same line: the fast reader's event (under the same
  * bound) where it is sure, else jansson's verdict; on failure a message and
@@ -103,9 +139,11 @@ static void check_full(const char *line, size_t size)
         CHECK(ev_jsonl_buffer_size(full) == 0);
         CHECK(r == 0 || ev_last_error()[0] != '\0');
         CHECK(f == 0 || size > EV_JSONL_LINE_MAX);
+        check_path_type(line, size, r, NULL);
         goto out;
     }
     ev_jsonl_event_get(full, &ev, &got);
+    check_path_type(line, size, r, &got);
     if (f == 1) {
         ev_jsonl_event_get(fast, &fast_ev, &want);
         CHECK(strcmp(got.type, want.type) == 0 && got.severity == want.severity);
@@ -123,8 +161,13 @@ static void check_full(const char *line, size_t size)
     CHECK(type != NULL && strcmp(type, got.type) == 0 && type_valid(type));
     json_t *sev = json_object_get(root, "severity");
     int severity = -1;
-    CHECK(sev == NULL ||
-          (json_is_string(sev) && ev_severity_parse(json_string_value(sev), &severity) == 0));
+    if (json_is_integer(sev)) {
+        CHECK(json_integer_value(sev) >= 0 && json_integer_value(sev) <= 7);
+        severity = (int)json_integer_value(sev);
+    } else {
+        CHECK(sev == NULL ||
+              (json_is_string(sev) && ev_severity_parse(json_string_value(sev), &severity) == 0));
+    }
     CHECK(got.severity == severity);
     json_t *source = json_object_get(root, "source"), *payload = json_object_get(root, "data");
     CHECK((source == NULL) == (got.source_json == NULL));

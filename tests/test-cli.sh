@@ -184,10 +184,10 @@ run_in lines.jsonl append --jsonl
 expect_rc "jsonl with bad lines" 3
 check "jsonl prints the good lines' indexes" test "$(tr '\n' ' ' <"$T/out")" = "3 4 5 "
 expect_err "jsonl reports line 2" "evident: line 2: invalid JSON"
-expect_err "jsonl reports line 4" "evident: line 4: unknown key \"extra\""
-expect_err "jsonl reports line 5" "evident: line 5: \"type\" must be"
-expect_err "jsonl reports line 7" "evident: line 7: \"severity\""
-expect_err "jsonl reports line 8" "evident: line 8: \"type\" missing"
+expect_err "jsonl reports line 4" "evident: line 4: extra: unknown key (expected type, severity, source, data)"
+expect_err "jsonl reports line 5" "evident: line 5: type: expected 1-64 of [a-z0-9_.:-] starting with a letter, not \"seal\""
+expect_err "jsonl reports line 7" "evident: line 7: severity: expected a name"
+expect_err "jsonl reports line 8" "evident: line 8: type: required"
 check "jsonl skips the blank line" bash -c "! grep -q 'line 6' '$T/err'"
 check "jsonl wrote only the good lines" test "$(size_of L)" = 6
 

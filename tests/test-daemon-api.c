@@ -368,10 +368,11 @@ static void test_write_errors(void **state)
            "[{\"type\":\"code_execution\",\"data\":{\"language\":\"sh\",\"exit_code\":\"1\"}}]",
            400, "{\"error\":\"events[0]: data.exit_code: expected an integer\",\"status\":400}");
     expect(&f, "POST", "/v1/events", WRITER, "{\"type\":\"custom.a\",\"bogus\":1}", 400,
-           "{\"error\":\"bogus: unknown member (an event has type, severity, data, source)\","
+           "{\"error\":\"bogus: unknown key (expected type, severity, source, data)\","
            "\"status\":400}");
     expect(&f, "POST", "/v1/events", WRITER, "{\"type\":\"custom.a\",}", 400,
-           "{\"error\":\"column 20: string or '}' expected near '}'\",\"status\":400}");
+           "{\"error\":\"invalid JSON at column 20: string or '}' expected near '}'\","
+           "\"status\":400}");
     expect(&f, "POST", "/v1/events", WRITER, "[{\"type\":\"custom.a\"},{\"type\":1}]", 400,
            "{\"error\":\"events[1]: type: expected a string\",\"status\":400}");
     expect(&f, "POST", "/v1/events", WRITER, "[{\"severity\":\"error\"}]", 400,

@@ -630,22 +630,29 @@ static void test_intake(void **state)
                "type: differs from the type in the path");
     intake_err(&d, "{\"type\":1}", NULL, EV_EJSON, "type: expected a string");
     intake_err(&d, "{\"type\":\"custom.a\",\"severity\":9}", NULL, EV_EJSON,
-               "severity: expected 0..7 or a name");
+               "severity: expected a name (emergency, alert, critical, error, warning, notice, "
+               "info, debug) or 0..7");
     intake_err(&d, "{\"type\":\"custom.a\",\"severity\":\"loud\"}", NULL, EV_EJSON,
-               "severity: expected emergency, alert, critical, error, warning, notice, info or "
-               "debug");
+               "severity: expected a name (emergency, alert, critical, error, warning, notice, "
+               "info, debug) or 0..7");
     intake_err(&d, "{\"type\":\"custom.a\",\"data\":[]}", NULL, EV_EJSON,
                "data: expected a JSON object");
     intake_err(&d, "{\"type\":\"custom.a\",\"source\":\"me\"}", NULL, EV_EJSON,
                "source: expected a JSON object");
     intake_err(&d, "{\"type\":\"custom.a\",\"ts\":1}", NULL, EV_EJSON,
-               "ts: unknown member (an event has type, severity, data, source)");
+               "ts: unknown key (expected type, severity, source, data)");
     intake_err(&d, "{\"type\":\"code_execution\",\"data\":{\"exit_code\":\"x\"}}", NULL, EV_EJSON,
                "data.exit_code: expected an integer");
     intake_err(&d, "{\"type\":\"custom.a\",\"type\":\"custom.b\"}", NULL, EV_EJSON,
-               "column 25: duplicate object key near '\"type\"'");
+               "invalid JSON at column 25: duplicate object key near '\"type\"'");
     intake_err(&d, "{\"type\":\"custom.a\"", NULL, EV_EJSON,
-               "column 18: '}' expected near end of file");
+               "invalid JSON at column 18: '}' expected near end of file");
+    /* A claim the fast reader passed on as its text is checked when it is kept. */
+    intake_err(&d, "{\"type\":\"custom.a\",\"source\":{\"a\":1,\"a\":2}}", NULL, EV_EJSON,
+               "source: invalid JSON at line 1 column 10: duplicate object key near '\"a\"'");
+    /* The library's rule for a type (ev_jsonl_read(), as `evident append --jsonl`). */
+    intake_err(&d, "{\"type\":\"seal\"}", NULL, EV_EJSON,
+               "type: expected 1-64 of [a-z0-9_.:-] starting with a letter, not \"seal\"");
 
     ev_policy_free(d.policy);
     pthread_rwlock_destroy(&d.config_lock);

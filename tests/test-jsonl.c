@@ -182,6 +182,10 @@ static void test_jansson_reader(void **state)
     expect_event("{\"type\":\"custom.a\",\"severity\":\"\\u0064ebug\",\"source\":{\"b\":1e2,"
                  "\"a\":[]}}",
                  0, "custom.a", EV_SEV_DEBUG, "{\"a\":[],\"b\":100.0}", NULL);
+    /* A severity by its number, 0..7 (syslog's order). */
+    expect_event("{\"type\":\"custom.a\",\"severity\":0}", 0, "custom.a", EV_SEV_EMERGENCY, NULL,
+                 NULL);
+    expect_event("{\"severity\":7,\"type\":\"custom.a\"}", 0, "custom.a", EV_SEV_DEBUG, NULL, NULL);
     /* DEL (0x7f) is JSON text, but not the fast reader's. */
     expect_event("{\"type\":\"custom.a\",\"data\":{\"k\":\"a\x7f\"}}", 0, "custom.a", -1, NULL,
                  "{\"k\":\"a\x7f\"}");
@@ -198,6 +202,61 @@ static void test_jansson_reader(void **state)
     expect_event(deep, 0, "custom.a", -1, NULL, want);
 }
 
+/* evi_jsonl_read() with evidentd's type from the path: the event, or the exact message. */
+static void expect_path(const char *line, const char *path_type, int want_r, const char *want_type,
+                        int want_severity, const char *want_data, bool want_canonical,
+                        const char *want_message)
+{
+    struct ev_jsonl_buffer *b = NULL;
+    struct ev_jsonl_event ev;
+    struct ev_event got;
+    bool canonical = !want_canonical;
+
+    assert_int_equal(ev_jsonl_buffer_new(&b), 0);
+    assert_int_equal(evi_jsonl_read(b, line, strlen(line), path_type, &ev, &canonical), want_r);
+    if (want_r == 1) {
+        ev_jsonl_event_get(b, &ev, &got);
+        assert_string_equal(got.type, want_type);
+        assert_int_equal(got.severity, want_severity);
+        if (want_data == NULL) {
+            assert_null(got.data_json);
+        } else {
+            assert_string_equal(got.data_json, want_data);
+        }
+        assert_int_equal(canonical, want_canonical);
+    } else {
+        assert_string_equal(ev_last_error(), want_message);
+        assert_int_equal(ev_jsonl_buffer_size(b), 0);
+    }
+    ev_jsonl_buffer_free(b);
+}
+
+static void test_path_type(void **state)
+{
+    (void)state;
+    /* The fast reader: no type, or the same one; data canonical. */
+    expect_path("{}", "custom.p", 1, "custom.p", -1, NULL, true, NULL);
+    expect_path("{\"type\":\"custom.p\",\"data\":{\"b\":1,\"a\":2}}", "custom.p", 1, "custom.p",
+                -1, "{\"a\":2,\"b\":1}", true, NULL);
+    /* jansson: a numeric severity; its data is not vouched for. */
+    expect_path("{\"severity\":4,\"data\":{\"a\":1}}", "custom.p", 1, "custom.p", EV_SEV_WARNING,
+                "{\"a\":1}", false, NULL);
+    /* Without a path the type is required, with one it must agree. */
+    expect_path("{\"data\":{}}", NULL, EV_EJSON, NULL, 0, NULL, false, "type: required");
+    expect_path("{\"type\":\"custom.q\"}", "custom.p", EV_EJSON, NULL, 0, NULL, false,
+                "type: differs from the type in the path");
+    expect_path("{\"type\":\"custom.q\",\"severity\":1}", "custom.p", EV_EJSON, NULL, 0, NULL,
+                false, "type: differs from the type in the path");
+    /* The path's type is held to the same rule as a line's. */
+    expect_path("{}", "seal", EV_EJSON, NULL, 0, NULL, false,
+                "type: expected 1-64 of [a-z0-9_.:-] starting with a letter, not \"seal\"");
+    expect_path("{}", "Custom.P", EV_EJSON, NULL, 0, NULL, false,
+                "type: expected 1-64 of [a-z0-9_.:-] starting with a letter, not \"seal\"");
+    /* The line's faults come first. */
+    expect_path("{\"bogus\":1}", "custom.p", EV_EJSON, NULL, 0, NULL, false,
+                "bogus: unknown key (expected type, severity, source, data)");
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -208,33 +267,40 @@ static void test_errors(void **state)
     expect_error("{\"type\":\"custom.a\",\"type\":\"custom.b\"}", EV_EJSON,
                  "invalid JSON at column 25: duplicate object key near '\"type\"'");
     expect_error("\"str\"", EV_EJSON, "invalid JSON at column 5: '[' or '{' expected near '\"str\"'");
-    expect_error("[1,2]", EV_EJSON, "not a JSON object");
-    expect_error("{}", EV_EJSON, "\"type\" missing");
-    expect_error("{\"severity\":\"info\"}", EV_EJSON, "\"type\" missing");
+    expect_error("[1,2]", EV_EJSON, "expected a JSON object (an event)");
+    expect_error("{}", EV_EJSON, "type: required");
+    expect_error("{\"severity\":\"info\"}", EV_EJSON, "type: required");
     static const char type_message[] =
-        "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a letter (and not \"seal\")";
+        "type: expected 1-64 of [a-z0-9_.:-] starting with a letter, not \"seal\"";
     expect_error("{\"type\":\"seal\"}", EV_EJSON, type_message);
     expect_error("{\"type\":\"Custom.a\"}", EV_EJSON, type_message);
     expect_error("{\"type\":\"9a\"}", EV_EJSON, type_message);
     expect_error("{\"type\":\"custom a\"}", EV_EJSON, type_message);
-    expect_error("{\"type\":5}", EV_EJSON, type_message);
+    expect_error("{\"type\":5}", EV_EJSON, "type: expected a string");
+    expect_error("{\"type\":null}", EV_EJSON, "type: expected a string");
     expect_error("{\"type\":\"\"}", EV_EJSON, type_message);
     expect_error("{\"type\":\"a1234567890123456789012345678901234567890123456789012345678901234\"}",
                  EV_EJSON, type_message);
-    static const char severity_message[] =
-        "\"severity\" must be one of emergency alert critical error warning notice info debug";
+    static const char severity_message[] = "severity: expected a name (emergency, alert, "
+                                           "critical, error, warning, notice, info, debug) or "
+                                           "0..7";
     expect_error("{\"type\":\"custom.a\",\"severity\":\"loud\"}", EV_EJSON, severity_message);
-    expect_error("{\"type\":\"custom.a\",\"severity\":3}", EV_EJSON, severity_message);
+    expect_error("{\"type\":\"custom.a\",\"severity\":8}", EV_EJSON, severity_message);
+    expect_error("{\"type\":\"custom.a\",\"severity\":-1}", EV_EJSON, severity_message);
+    expect_error("{\"type\":\"custom.a\",\"severity\":3.0}", EV_EJSON, severity_message);
+    expect_error("{\"type\":\"custom.a\",\"severity\":\"3\"}", EV_EJSON, severity_message);
+    expect_error("{\"type\":\"custom.a\",\"severity\":null}", EV_EJSON, severity_message);
     expect_error("{\"type\":\"custom.a\",\"source\":[]}", EV_EJSON,
-                 "\"source\" must be a JSON object");
+                 "source: expected a JSON object");
     expect_error("{\"type\":\"custom.a\",\"data\":\"x\"}", EV_EJSON,
-                 "\"data\" must be a JSON object");
+                 "data: expected a JSON object");
     expect_error("{\"type\":\"custom.a\",\"extra\":1}", EV_EJSON,
-                 "unknown key \"extra\" (expected type, severity, source, data)");
+                 "extra: unknown key (expected type, severity, source, data)");
     /* The first fault in the line's order. */
     expect_error("{\"extra\":1,\"type\":5}", EV_EJSON,
-                 "unknown key \"extra\" (expected type, severity, source, data)");
-    expect_error("{\"type\":5,\"extra\":1}", EV_EJSON, type_message);
+                 "extra: unknown key (expected type, severity, source, data)");
+    expect_error("{\"type\":5,\"extra\":1}", EV_EJSON, "type: expected a string");
+    expect_error("{\"type\":\"seal\",\"extra\":1}", EV_EJSON, type_message);
     expect_error_len("{\"type\":\"custom.a\"}\0", 20, EV_EJSON, "contains a NUL byte");
     expect_error_len("{\"type\":\"cus\0tom.a\"}", 20, EV_EJSON, "contains a NUL byte");
 }
@@ -250,8 +316,7 @@ static void test_hostile(void **state)
     expect_error("{\"type\":\"custom.a\",\"data\":{\"k\":\"\\ud800\"}}", EV_EJSON,
                  "invalid JSON at column 39: invalid Unicode '\\uD800' near '\"\\ud800\"'");
     expect_error("{\"type\":\"custom.\xc3\xa9\"}", EV_EJSON,
-                 "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a letter (and not "
-                 "\"seal\")");
+                 "type: expected 1-64 of [a-z0-9_.:-] starting with a letter, not \"seal\"");
     /* Numbers jansson cannot hold. */
     expect_error("{\"type\":\"custom.a\",\"data\":{\"k\":1e400}}", EV_EJSON,
                  "invalid JSON at column 36: real number overflow near '1e400'");
@@ -270,15 +335,17 @@ static void test_hostile(void **state)
                  "invalid JSON at column 2074: maximum parsing depth reached near '['");
     free(deep);
 
-    /* A key longer than a message holds: cut to 511 bytes. */
+    /* The sender's key in a message: its first 64 bytes, control characters as '?'. */
     char key_line[1100];
-    len = (size_t)snprintf(key_line, sizeof(key_line), "{\"type\":\"custom.a\",\"");
+    len = (size_t)snprintf(key_line, sizeof(key_line), "{\"type\":\"custom.a\",\"\\u001b[2J");
     memset(key_line + len, 'k', 1000);
     memcpy(key_line + len + 1000, "\":1}", 5);
     struct reading rd = read_line(key_line);
     assert_int_equal(rd.r, EV_EJSON);
-    assert_int_equal(strlen(ev_last_error()), 511);
-    assert_memory_equal(ev_last_error(), "unknown key \"kkkk", 17);
+    char want_key[128];
+    (void)snprintf(want_key, sizeof(want_key),
+                   "?[2J%.60s: unknown key (expected type, severity, source, data)", key_line + len);
+    assert_string_equal(ev_last_error(), want_key);
     done(&rd);
 
     /* Duplicate keys inside data are the library's to find: handed on, then refused. */
@@ -414,7 +481,7 @@ int main(void)
         cmocka_unit_test(test_fast_reader_says_canonical),  cmocka_unit_test(test_jansson_reader),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_blank_lines),  cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_buffer),
+        cmocka_unit_test(test_buffer),       cmocka_unit_test(test_path_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,8 @@
  * (`evident append --jsonl`, evidentd's Unix socket and HTTP API).
  *
  * A line is one JSON object with the key "type" (a string, docs/FORMAT.md §5,
- * not "seal") and optionally "severity" (a name ev_severity_parse() takes),
- * "source" and "data" (JSON objects), and no other key:
+ * not "seal") and optionally "severity" (a name ev_severity_parse() takes, or
+ * its number 0..7), "source" and "data" (JSON objects), and no other key:
  *
  *     {"type": "custom.deploy", "severity": "notice", "data": {"app": "web"}}
  *
@@ -111,29 +111,30 @@ void ev_jsonl_event_get(const struct ev_jsonl_buffer *buffer, const struct ev_js
  *                  "invalid JSON at column C: REASON" (C counted from 1, as
  *                      jansson counts; REASON is jansson's, e.g.
  *                      "duplicate object key")
- *                  "not a JSON object"
- *                  "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a
- *                      letter (and not \"seal\")"
- *                  "\"severity\" must be one of emergency alert critical error
- *                      warning notice info debug"
- *                  "\"KEY\" must be a JSON object" (KEY: source or data)
- *                  "unknown key \"KEY\" (expected type, severity, source, data)"
- *                  "\"type\" missing"
- *                with the first fault in the line's key order;
+ *                  "expected a JSON object (an event)"
+ *                  "type: expected a string"
+ *                  "type: expected 1-64 of [a-z0-9_.:-] starting with a
+ *                      letter, not \"seal\""
+ *                  "severity: expected a name (emergency, alert, critical,
+ *                      error, warning, notice, info, debug) or 0..7"
+ *                  "KEY: expected a JSON object" (KEY: source or data)
+ *                  "KEY: unknown key (expected type, severity, source, data)"
+ *                      (KEY: its first 64 bytes, control characters as '?')
+ *                  "type: required"
+ *                with the first fault in the line's key order; evidentd
+ *                answers its producers with the same words;
  *   EV_ETOOBIG   len > EV_JSONL_LINE_MAX ("longer than 1048576 bytes"), or
  *                the event's text over EV_JSONL_EVENT_MAX ("event too big: an
  *                entry holds at most 65535 bytes"); nothing added to buffer;
  *   -ENOMEM      out of memory; nothing added to buffer;
  *   -EINVAL      buffer or ret_event NULL, or line NULL with len > 0.
- * The messages are at most 511 bytes (a long key is cut).
  */
 int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
                   struct ev_jsonl_event *ret_event);
 
 /*
  * The fast reader alone, for callers that read events by rules of their own
- * and want the common line quick (evidentd also takes numeric severities and
- * a type given by the URL path). Returns 1 when line (len bytes, any length)
+ * and want the common line quick. Returns 1 when line (len bytes, any length)
  * is a good event as ev_jsonl_read() defines it, read into *ret_event and
  * buffer, with source and data together taking at most max_object_bytes in
  * the buffer; 0 when it is not sure (buffer left as it was: parse the line

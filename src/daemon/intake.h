@@ -4,9 +4,11 @@
  * policy, with a source the daemon vouches for.
  *
  * A JSON event is an object {"type": T, "severity": S, "data": {...},
- * "source": {...}}: type required (a built-in type or custom.NAME), severity
- * optional (a name or 0..7; the type's default otherwise), data optional ({}),
- * source optional and kept as the producer's claim under source.claimed. The
+ * "source": {...}}, read by the library as `evident append --jsonl` reads a
+ * line (include/evident/jsonl.h, with the same error messages): type required
+ * (a built-in type or custom.NAME), severity optional (a name or 0..7; the
+ * type's default otherwise), data optional ({}), source optional and kept as
+ * the producer's claim under source.claimed. The
  * entry's source is the transport's: {"transport":"unix","uid":..,"gid":..,
  * "pid":..,"user":..,"host":..} or {"transport":"http","peer":..,"token":..}
  * or {"transport":"syslog_tcp","peer":..}.
@@ -43,11 +45,6 @@ int evd_intake_json(struct evd *d, const char *json, size_t len, const char *tra
 int evd_intake_json_held(struct evd *d, const char *json, size_t len, const char *transport_source,
                          const char *type_override, struct ev_prepared *out, char **ret_source,
                          char *err, size_t err_size);
-
-/* The same for an event already parsed by jansson (a json_t *, an element of an array). */
-int evd_intake_value(struct evd *d, const void *json_value, const char *transport_source,
-                     const char *type_override, struct ev_prepared *out, char **ret_source,
-                     char *err, size_t err_size);
 
 /* One syslog message (without framing) into *out; the same returns. */
 int evd_intake_syslog(struct evd *d, const char *msg, size_t len, const char *transport_source,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The fast JSON Lines reader, for evidentd's intake (src/daemon/intake.c). */
+/* The JSON Lines reader with evidentd's extras, for its intake (src/daemon/intake.c). */
 #ifndef EVI_JSONL_INTERNAL_H
 #define EVI_JSONL_INTERNAL_H
 
@@ -18,5 +18,16 @@
 int evi_jsonl_read_fast(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
                         size_t max_object_bytes, struct ev_jsonl_event *ret_event,
                         bool *ret_data_canonical);
+
+/*
+ * ev_jsonl_read() with the type from the URL path of evidentd's typed
+ * endpoints (POST /v1/events/TYPE): path_type, when not NULL, is the type of
+ * a line without one, and a line's own type must equal it ("type: differs
+ * from the type in the path"). *ret_data_canonical (may be NULL) as
+ * evi_jsonl_read_fast() says it, false when jansson read the line.
+ */
+int evi_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
+                   const char *path_type, struct ev_jsonl_event *ret_event,
+                   bool *ret_data_canonical);
 
 #endif

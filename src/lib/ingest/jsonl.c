@@ -512,8 +512,8 @@ static bool take_object(struct reader *r, struct ev_jsonl_buffer *a, size_t *ret
  * one goes to jansson, which refuses it.
  */
 static int read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
-                     size_t max_object_bytes, struct ev_jsonl_event *ret_event,
-                     bool *ret_data_canonical)
+                     size_t max_object_bytes, const char *path_type,
+                     struct ev_jsonl_event *ret_event, bool *ret_data_canonical)
 {
     bool data_canonical = true; /* no data: "{}" */
     struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
@@ -583,6 +583,14 @@ static int read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
         goto fallback;
     }
     skip_ws(&r);
+    if (path_type != NULL) {
+        size_t n = strlen(path_type);
+        if (type != NULL && (type_len != n || memcmp(type, path_type, n) != 0)) {
+            goto fallback;
+        }
+        type = path_type;
+        type_len = n;
+    }
     if (r.p != r.end || type == NULL || type_len > 64 || severity_len > 15 ||
         a->len - mark > max_object_bytes) {
         goto fallback;
@@ -619,14 +627,14 @@ fallback:
 int ev_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
                        size_t max_object_bytes, struct ev_jsonl_event *ret_event)
 {
-    return read_fast(a, text, len, max_object_bytes, ret_event, NULL);
+    return read_fast(a, text, len, max_object_bytes, NULL, ret_event, NULL);
 }
 
 int evi_jsonl_read_fast(struct ev_jsonl_buffer *a, const char *text, size_t len,
                         size_t max_object_bytes, struct ev_jsonl_event *ret_event,
                         bool *ret_data_canonical)
 {
-    return read_fast(a, text, len, max_object_bytes, ret_event, ret_data_canonical);
+    return read_fast(a, text, len, max_object_bytes, NULL, ret_event, ret_data_canonical);
 }
 
 /* ---- jansson: the authority on what is wrong with a line ------------------- */
@@ -646,18 +654,48 @@ static size_t buffer_dump(struct ev_jsonl_buffer *a, const json_t *json)
 }
 
 /*
+ * The start of a key for a message: at most 64 bytes, control characters as
+ * '?' (the key is the sender's, and the message may reach a terminal).
+ */
+static void key_for_message(const char *key, char out[65])
+{
+    size_t n = 0;
+
+    for (; key[n] != '\0' && n < 64; n++) {
+        unsigned char c = (unsigned char)key[n];
+        out[n] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[n] = '\0';
+}
+
+/* A severity: a name ev_severity_parse() takes, or its number 0..7. */
+static bool severity_of(const json_t *value, int *ret_severity)
+{
+    if (json_is_integer(value)) {
+        json_int_t n = json_integer_value(value);
+        if (n < EV_SEV_EMERGENCY || n > EV_SEV_DEBUG) {
+            return false;
+        }
+        *ret_severity = (int)n;
+        return true;
+    }
+    return json_is_string(value) && ev_severity_parse(json_string_value(value), ret_severity) == 0;
+}
+
+/*
  * Reads the line with jansson: 1 and the event, or EV_EJSON / EV_ETOOBIG
  * with ev_last_error() set, or -ENOMEM; the buffer as it was on failure.
- * The messages and their order are those `evident append --jsonl` has
- * always printed after "line N: ", which scripts may match.
+ * The messages are listed in jsonl.h and docs/INGEST.md; evidentd sends them
+ * to its producers and `evident append --jsonl` prints them after "line N: ".
  */
 static int jansson_read(struct ev_jsonl_buffer *a, const char *text, size_t len,
-                        struct ev_jsonl_event *ret_event)
+                        const char *path_type, struct ev_jsonl_event *ret_event)
 {
     struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
     json_error_t jerr;
     json_t *root, *value;
-    const char *key;
+    const char *key, *type = NULL;
+    char name[65];
     size_t mark = a->len;
     int r;
 
@@ -666,33 +704,31 @@ static int jansson_read(struct ev_jsonl_buffer *a, const char *text, size_t len,
         return evi_error(EV_EJSON, "invalid JSON at column %d: %s", jerr.column, jerr.text);
     }
     if (!json_is_object(root)) {
-        r = evi_error(EV_EJSON, "not a JSON object");
+        r = evi_error(EV_EJSON, "expected a JSON object (an event)");
         goto out;
     }
     json_object_foreach(root, key, value)
     {
         if (strcmp(key, "type") == 0) {
-            const char *t = json_string_value(value);
-            if (t == NULL || !type_ok(t) || strcmp(t, "seal") == 0) {
-                r = evi_error(EV_EJSON, "\"type\" must be 1-64 of [a-z0-9_.:-] starting with a "
-                                        "letter (and not \"seal\")");
+            type = json_string_value(value);
+            if (type == NULL) {
+                r = evi_error(EV_EJSON, "type: expected a string");
                 goto out;
             }
-            ev.type = buffer_add(a, t, strlen(t));
-            if (ev.type == SIZE_MAX) {
-                r = -ENOMEM;
+            if (!type_ok(type) || strcmp(type, "seal") == 0) {
+                r = evi_error(EV_EJSON, "type: expected 1-64 of [a-z0-9_.:-] starting with a "
+                                        "letter, not \"seal\"");
                 goto out;
             }
         } else if (strcmp(key, "severity") == 0) {
-            const char *sev = json_string_value(value);
-            if (sev == NULL || ev_severity_parse(sev, &ev.severity) < 0) {
-                r = evi_error(EV_EJSON, "\"severity\" must be one of emergency alert critical "
-                                        "error warning notice info debug");
+            if (!severity_of(value, &ev.severity)) {
+                r = evi_error(EV_EJSON, "severity: expected a name (emergency, alert, critical, "
+                                        "error, warning, notice, info, debug) or 0..7");
                 goto out;
             }
         } else if (strcmp(key, "source") == 0 || strcmp(key, "data") == 0) {
             if (!json_is_object(value)) {
-                r = evi_error(EV_EJSON, "\"%s\" must be a JSON object", key);
+                r = evi_error(EV_EJSON, "%s: expected a JSON object", key);
                 goto out;
             }
             size_t off = buffer_dump(a, value);
@@ -706,13 +742,31 @@ static int jansson_read(struct ev_jsonl_buffer *a, const char *text, size_t len,
                 ev.data = off;
             }
         } else {
-            r = evi_error(EV_EJSON, "unknown key \"%s\" (expected type, severity, source, data)",
-                          key);
+            key_for_message(key, name);
+            r = evi_error(EV_EJSON, "%s: unknown key (expected type, severity, source, data)",
+                          name);
             goto out;
         }
     }
-    if (ev.type == EV_JSONL_ABSENT) {
-        r = evi_error(EV_EJSON, "\"type\" missing");
+    if (path_type != NULL) {
+        if (type != NULL && strcmp(type, path_type) != 0) {
+            r = evi_error(EV_EJSON, "type: differs from the type in the path");
+            goto out;
+        }
+        type = path_type;
+        if (!type_ok(type) || strcmp(type, "seal") == 0) {
+            r = evi_error(EV_EJSON, "type: expected 1-64 of [a-z0-9_.:-] starting with a "
+                                    "letter, not \"seal\"");
+            goto out;
+        }
+    }
+    if (type == NULL) {
+        r = evi_error(EV_EJSON, "type: required");
+        goto out;
+    }
+    ev.type = buffer_add(a, type, strlen(type));
+    if (ev.type == SIZE_MAX) {
+        r = -ENOMEM;
         goto out;
     }
     if (a->len - mark > EV_JSONL_EVENT_MAX) {
@@ -730,9 +784,12 @@ out:
     return r;
 }
 
-int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
-                  struct ev_jsonl_event *ret_event)
+/* ev_jsonl_read(), with evidentd's type from the path (evi_jsonl_read()). */
+static int read_line(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
+                     const char *path_type, struct ev_jsonl_event *ret_event,
+                     bool *ret_data_canonical)
 {
+    bool data_canonical = false;
     size_t lead = 0;
     int r;
 
@@ -752,9 +809,26 @@ int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
     if (memchr(line, '\0', len) != NULL) {
         return evi_error(EV_EJSON, "contains a NUL byte");
     }
-    r = ev_jsonl_read_fast(buffer, line, len, EV_JSONL_EVENT_MAX, ret_event);
-    if (r != 0) {
-        return r;
+    r = read_fast(buffer, line, len, EV_JSONL_EVENT_MAX, path_type, ret_event, &data_canonical);
+    if (r == 0) {
+        data_canonical = false; /* the library checks jansson's text when it prepares it */
+        r = jansson_read(buffer, line, len, path_type, ret_event);
     }
-    return jansson_read(buffer, line, len, ret_event);
+    if (r == 1 && ret_data_canonical != NULL) {
+        *ret_data_canonical = data_canonical;
+    }
+    return r;
+}
+
+int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
+                  struct ev_jsonl_event *ret_event)
+{
+    return read_line(buffer, line, len, NULL, ret_event, NULL);
+}
+
+int evi_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
+                   const char *path_type, struct ev_jsonl_event *ret_event,
+                   bool *ret_data_canonical)
+{
+    return read_line(buffer, line, len, path_type, ret_event, ret_data_canonical);
 }
