@@ -619,6 +619,26 @@ static void test_intake(void **state)
     ev_prepared_release(&p);
     free(source);
 
+    /*
+     * Longer than an entry as sent: a capture is kept as its digest and a
+     * prefix, so preparing decides the size, not the reader (ev_jsonl_read()
+     * would refuse it: EV_JSONL_EVENT_MAX).
+     */
+    size_t out_len = 200000;
+    char *big = malloc(out_len + 128);
+    assert_non_null(big);
+    int n = snprintf(big, 128, "{\"type\":\"code_execution\",\"data\":{\"language\":\"sh\","
+                               "\"stdout\":\"");
+    memset(big + n, 'o', out_len);
+    memcpy(big + n + out_len, "\"}}", 4);
+    tu_ok(evd_intake_json(&d, big, strlen(big), "{}", NULL, &p, &source, err, sizeof(err)));
+    assert_null(source);
+    assert_non_null(strstr(p.event.data_json, "\"bytes\":200000"));
+    assert_non_null(strstr(p.event.data_json, "\"truncated\":true"));
+    assert_true(strlen(p.event.data_json) < EV_ENTRY_MAX_BYTES);
+    ev_prepared_release(&p);
+    free(big);
+
     /* A type from the path fills in, or must agree. */
     tu_ok(evd_intake_json(&d, "{}", 2, "{}", "custom.path", &p, &source, err, sizeof(err)));
     assert_string_equal(p.type, "custom.path");

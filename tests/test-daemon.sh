@@ -173,14 +173,14 @@ expect_out "healthz" '"status":"ok"'
 cat >"$T/lines" <<'EOF'
 {"type":"custom.test","severity":"notice","data":{"n":1}}
 {"type":"code_execution","data":{"language":"python","exit_code":"x"}}
-
+ 	 
 {"type":"custom.test","severity":"debug","data":{"n":2}}
 not json
 {"type":"custom.test","data":{"n":3},"source":{"job":"ci-42"}}
 {"type":"nonsense"}
 EOF
 $CLIENT lines "$T/evidentd.sock" <"$T/lines" >"$T/out"
-check "six replies for six non-blank lines" test "$(wc -l <"$T/out")" = 6
+check "six replies for six non-blank lines (a line of blanks is blank)" test "$(wc -l <"$T/out")" = 6
 sed -n 1p "$T/out" | grep -Eq '^\{"index":[0-9]+\}$' && pass || fail "line 1 acknowledged"
 sed -n 2p "$T/out" | grep -qF '"error":"data.exit_code: expected an integer","line":2' && pass ||
     fail "line 2: the field is named"

@@ -347,6 +347,24 @@ static void test_hostile(void **state)
                    "?[2J%.60s: unknown key (expected type, severity, source, data)", key_line + len);
     assert_string_equal(ev_last_error(), want_key);
     done(&rd);
+    /* Cut at a character's end, never inside one (2-byte é, 63 bytes then one more); a C1 control
+     * (U+009B, the terminal's CSI) as '?'. */
+    char utf8_line[256];
+    len = (size_t)snprintf(utf8_line, sizeof(utf8_line), "{\"type\":\"custom.a\",\"\xc2\x9b");
+    for (int i = 0; i < 40; i++) {
+        memcpy(utf8_line + len, "\xc3\xa9", 2);
+        len += 2;
+    }
+    memcpy(utf8_line + len, "\":1}", 5);
+    rd = read_line(utf8_line);
+    assert_int_equal(rd.r, EV_EJSON);
+    char want_utf8[256] = "?";
+    for (int i = 0; i < 31; i++) {
+        strcat(want_utf8, "\xc3\xa9"); /* 1 + 31 * 2 = 63 bytes: a 32nd would make 65 */
+    }
+    strcat(want_utf8, ": unknown key (expected type, severity, source, data)");
+    assert_string_equal(ev_last_error(), want_utf8);
+    done(&rd);
 
     /* Duplicate keys inside data are the library's to find: handed on, then refused. */
     rd = read_line("{\"type\":\"custom.a\",\"data\":{\"k\":1,\"k\":2}}");

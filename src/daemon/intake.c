@@ -103,12 +103,13 @@ static int intake_json(struct evd *d, bool held, const char *json, size_t len,
     ev_jsonl_buffer_clear(text);
     r = evi_jsonl_read(text, json, len, type_override, &event, &data_canonical);
     if (r == 0) {
-        /* Blank: the transports leave blank lines out, so only a caller's slip gets here. */
+        /* Blank: the socket skips blank lines and HTTP's split finds none, so only a slip. */
         (void)snprintf(err, err_size, "expected a JSON object (an event)");
         return EV_EJSON;
     }
     if (r < 0) {
-        (void)snprintf(err, err_size, "%s", ev_last_error());
+        /* The reader says nothing of its own on -ENOMEM: the last error is another's. */
+        (void)snprintf(err, err_size, "%s", r == -ENOMEM ? "out of memory" : ev_last_error());
         return r;
     }
     ev_jsonl_event_get(text, &event, &ev);

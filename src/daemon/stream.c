@@ -542,6 +542,17 @@ static void retry_waiting(struct stream_loop *lp)
     }
 }
 
+/* Only spaces, tabs and '\r': no event, as ev_jsonl_read() and `evident append --jsonl` have it. */
+static bool blank(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* One line or frame into the chunk. */
 static void take_item(struct stream_loop *lp, struct conn *c, struct chunk *ch, const char *text,
                       size_t len)
@@ -644,12 +655,12 @@ static bool consume(struct stream_loop *lp, struct conn *c)
                 line_error(lp, c, ch, what);
                 continue;
             }
-            if (len > 0 && buf[len - 1] == '\r') {
-                len--;
-            }
-            if (len == 0) {
+            if (blank(buf, len)) {
                 c->lines++; /* blank lines are not events, but they are lines */
                 continue;
+            }
+            if (buf[len - 1] == '\r') {
+                len--;
             }
             take_item(lp, c, ch, buf, len);
         } else {

@@ -653,17 +653,35 @@ static size_t buffer_dump(struct ev_jsonl_buffer *a, const json_t *json)
     return off;
 }
 
+/* The bytes of the UTF-8 character that starts with c (jansson's keys are valid UTF-8). */
+static size_t utf8_char_len(unsigned char c)
+{
+    return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+}
+
 /*
- * The start of a key for a message: at most 64 bytes, control characters as
- * '?' (the key is the sender's, and the message may reach a terminal).
+ * A key for a message: its first 64 bytes, cut at a character's end, with
+ * the C0 and C1 control characters as '?' (the key is the sender's, and the
+ * message may reach a terminal or a JSON answer).
  */
 static void key_for_message(const char *key, char out[65])
 {
-    size_t n = 0;
+    size_t in = 0, n = 0;
 
-    for (; key[n] != '\0' && n < 64; n++) {
-        unsigned char c = (unsigned char)key[n];
-        out[n] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    while (key[in] != '\0') {
+        unsigned char c = (unsigned char)key[in];
+        size_t len = utf8_char_len(c);
+        if (n + len > 64 || strnlen(key + in, len) < len) {
+            break;
+        }
+        bool c1 = c == 0xc2 && (unsigned char)key[in + 1] < 0xa0;
+        if (c < 0x20 || c == 0x7f || c1) {
+            out[n++] = '?';
+        } else {
+            memcpy(out + n, key + in, len);
+            n += len;
+        }
+        in += len;
     }
     out[n] = '\0';
 }
@@ -689,7 +707,7 @@ static bool severity_of(const json_t *value, int *ret_severity)
  * to its producers and `evident append --jsonl` prints them after "line N: ".
  */
 static int jansson_read(struct ev_jsonl_buffer *a, const char *text, size_t len,
-                        const char *path_type, struct ev_jsonl_event *ret_event)
+                        const char *path_type, size_t max_event, struct ev_jsonl_event *ret_event)
 {
     struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
     json_error_t jerr;
@@ -769,7 +787,7 @@ static int jansson_read(struct ev_jsonl_buffer *a, const char *text, size_t len,
         r = -ENOMEM;
         goto out;
     }
-    if (a->len - mark > EV_JSONL_EVENT_MAX) {
+    if (a->len - mark > max_event) {
         r = evi_error(EV_ETOOBIG, "event too big: an entry holds at most %u bytes",
                       EV_ENTRY_MAX_BYTES);
         goto out;
@@ -784,11 +802,15 @@ out:
     return r;
 }
 
-/* ev_jsonl_read(), with evidentd's type from the path (evi_jsonl_read()). */
+/*
+ * ev_jsonl_read(); with evidentd's type from the path and without the
+ * limits when bounded is false (evi_jsonl_read()).
+ */
 static int read_line(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
-                     const char *path_type, struct ev_jsonl_event *ret_event,
+                     const char *path_type, bool bounded, struct ev_jsonl_event *ret_event,
                      bool *ret_data_canonical)
 {
+    size_t max_event = bounded ? EV_JSONL_EVENT_MAX : SIZE_MAX;
     bool data_canonical = false;
     size_t lead = 0;
     int r;
@@ -796,7 +818,7 @@ static int read_line(struct ev_jsonl_buffer *buffer, const char *line, size_t le
     if (buffer == NULL || (line == NULL && len > 0) || ret_event == NULL) {
         return evi_error(-EINVAL, "ev_jsonl_read: NULL argument");
     }
-    if (len > EV_JSONL_LINE_MAX) {
+    if (bounded && len > EV_JSONL_LINE_MAX) {
         return evi_error(EV_ETOOBIG, "longer than %u bytes", EV_JSONL_LINE_MAX);
     }
     while (lead < len && (line[lead] == ' ' || line[lead] == '\t' || line[lead] == '\r')) {
@@ -809,10 +831,10 @@ static int read_line(struct ev_jsonl_buffer *buffer, const char *line, size_t le
     if (memchr(line, '\0', len) != NULL) {
         return evi_error(EV_EJSON, "contains a NUL byte");
     }
-    r = read_fast(buffer, line, len, EV_JSONL_EVENT_MAX, path_type, ret_event, &data_canonical);
+    r = read_fast(buffer, line, len, max_event, path_type, ret_event, &data_canonical);
     if (r == 0) {
         data_canonical = false; /* the library checks jansson's text when it prepares it */
-        r = jansson_read(buffer, line, len, path_type, ret_event);
+        r = jansson_read(buffer, line, len, path_type, max_event, ret_event);
     }
     if (r == 1 && ret_data_canonical != NULL) {
         *ret_data_canonical = data_canonical;
@@ -823,12 +845,12 @@ static int read_line(struct ev_jsonl_buffer *buffer, const char *line, size_t le
 int ev_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
                   struct ev_jsonl_event *ret_event)
 {
-    return read_line(buffer, line, len, NULL, ret_event, NULL);
+    return read_line(buffer, line, len, NULL, true, ret_event, NULL);
 }
 
 int evi_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
                    const char *path_type, struct ev_jsonl_event *ret_event,
                    bool *ret_data_canonical)
 {
-    return read_line(buffer, line, len, path_type, ret_event, ret_data_canonical);
+    return read_line(buffer, line, len, path_type, false, ret_event, ret_data_canonical);
 }
