@@ -208,6 +208,26 @@ expect_rc "jsonl with a line over 1 MiB" 3
 expect_err "jsonl reports the long line" "evident: line 2: longer than 1048576 bytes"
 check "jsonl goes on after the long line" test "$(tr '\n' ' ' <"$T/out")" = "7 8 "
 
+# An event longer than an entry: preparing decides. A long stdout is kept as a digest and a
+# prefix; custom data that long cannot be, and only that line is refused.
+{
+    printf '{"type":"code_execution","data":{"language":"sh","stdout":"'
+    head -c 200000 /dev/zero | tr '\0' 'o'
+    echo '"}}'
+    printf '{"type":"custom.big","data":{"k":"'
+    head -c 200000 /dev/zero | tr '\0' 'x'
+    echo '"}}'
+    echo '{"type":"custom.after.big"}'
+} >big.jsonl
+run -d Lbig init --origin example.com/big
+run_in big.jsonl append -d Lbig --jsonl
+expect_rc "jsonl with events longer than an entry" 3
+expect_err_exactly "jsonl refuses only the custom one, by preparing it" \
+    "evident: line 2: too big (data: 200008 bytes, over the entry limit of 65535)"
+check "jsonl took the long stdout and the line after" test "$(tr '\n' ' ' <"$T/out")" = "0 1 "
+run -d Lbig show 0
+expect_out "the long stdout kept as its size and a prefix" '"bytes":200000'
+
 printf '{"type":"custom.nul.byte","data":{"k":1\000}}\n{"type":"custom.after.nul"}\n' >nul.jsonl
 run_in nul.jsonl append -d L2 --jsonl
 expect_rc "jsonl with a NUL byte" 3

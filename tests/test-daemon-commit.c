@@ -621,8 +621,7 @@ static void test_intake(void **state)
 
     /*
      * Longer than an entry as sent: a capture is kept as its digest and a
-     * prefix, so preparing decides the size, not the reader (ev_jsonl_read()
-     * would refuse it: EV_JSONL_EVENT_MAX).
+     * prefix, so preparing decides the size, not the reader.
      */
     size_t out_len = 200000;
     char *big = malloc(out_len + 128);

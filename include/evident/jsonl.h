@@ -26,7 +26,9 @@
  * that work; otherwise they are handed on as their text for the library to
  * validate and canonicalize at ev_event_prepare() or ev_log_append() (which
  * is also where a fault inside them, such as a repeated key or an invalid
- * escape, is found).
+ * escape, is found, and where the entry's size is decided: a code_execution
+ * keeps a long stdout as its digest and a prefix, so the text of an event
+ * may be far longer than an entry).
  *
  * Input: a line is untrusted bytes with an explicit length, with or without
  * a trailing '\r' (the '\n' is the caller's framing and is not passed); it
@@ -53,13 +55,6 @@ extern "C" {
 
 /* The longest line ev_jsonl_read() takes, without its newline. */
 #define EV_JSONL_LINE_MAX (1u << 20)
-
-/*
- * The most bytes the text of one event read by ev_jsonl_read() may take in
- * the buffer (type, source and data, each with a terminating NUL): an entry
- * (EV_ENTRY_MAX_BYTES) less room for the envelope's other members.
- */
-#define EV_JSONL_EVENT_MAX (EV_ENTRY_MAX_BYTES - 256u)
 
 /* An offset of struct ev_jsonl_event for a member the line does not have. */
 #define EV_JSONL_ABSENT SIZE_MAX
@@ -123,9 +118,8 @@ void ev_jsonl_event_get(const struct ev_jsonl_buffer *buffer, const struct ev_js
  *                  "type: required"
  *                with the first fault in the line's key order; evidentd
  *                answers its producers with the same words;
- *   EV_ETOOBIG   len > EV_JSONL_LINE_MAX ("longer than 1048576 bytes"), or
- *                the event's text over EV_JSONL_EVENT_MAX ("event too big: an
- *                entry holds at most 65535 bytes"); nothing added to buffer;
+ *   EV_ETOOBIG   len > EV_JSONL_LINE_MAX ("longer than 1048576 bytes");
+ *                nothing added to buffer;
  *   -ENOMEM      out of memory; nothing added to buffer;
  *   -EINVAL      buffer or ret_event NULL, or line NULL with len > 0.
  */

@@ -7,10 +7,11 @@
  * each line is checked on its own (so a bad line is reported and the good
  * ones of its batch still go in), and the lines that are ready are appended
  * with one ev_log_append_batch() call: one write and, with --sync always, one
- * fdatasync per batch. A batch ends at BATCH_MAX lines or when no more input
- * is immediately available, so a slow producer sees its events acknowledged
- * at once. Reading and checking (main thread) overlaps with appending the
- * batch before (appender thread); the order of the lines is kept.
+ * fdatasync per batch. A batch ends at BATCH_MAX lines, at BATCH_TEXT_MAX
+ * bytes of their text, or when no more input is immediately available, so
+ * a slow producer sees its events acknowledged at once. Reading and checking
+ * (main thread) overlaps with appending the batch before (appender thread);
+ * the order of the lines is kept.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,13 @@
 
 #define READ_BLOCK (256u << 10)
 #define BATCH_MAX 4096
+/*
+ * The events' text a batch holds at most, past which it is handed over: the
+ * reader does not bound an event (preparing it does, and a code_execution's
+ * long stdout becomes a digest), only a line (EV_JSONL_LINE_MAX), so this
+ * bounds each of the two batches to 64 MiB and a line.
+ */
+#define BATCH_TEXT_MAX ((size_t)64 << 20)
 
 static const char usage[] =
     "usage: evident [-d DIR] append --type TYPE [--severity SEVERITY] [--source JSON]\n"
@@ -376,7 +384,9 @@ static int read_lines(struct stream *s, char *buf, size_t cap)
                 return CLI_TROUBLE;
             }
             start += len + 1;
-            if (s->b->count == s->batch_max && hand_over(s) < 0) {
+            if ((s->b->count == s->batch_max ||
+                 ev_jsonl_buffer_size(s->b->text) >= BATCH_TEXT_MAX) &&
+                hand_over(s) < 0) {
                 return CLI_TROUBLE;
             }
         }

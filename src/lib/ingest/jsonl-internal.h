@@ -26,10 +26,8 @@ int evi_jsonl_read_fast(struct ev_jsonl_buffer *buffer, const char *line, size_t
  * from the type in the path"). *ret_data_canonical (may be NULL) as
  * evi_jsonl_read_fast() says it, false when jansson read the line.
  *
- * Without ev_jsonl_read()'s two limits (EV_JSONL_LINE_MAX, EV_JSONL_EVENT_MAX):
- * evidentd bounds a request itself (server.max_request_bytes), and preparing
- * the event bounds the entry, which holds a code_execution's long output as
- * a digest and a prefix (docs/EVENTS.md), so its text may be far longer.
+ * Without ev_jsonl_read()'s limit on the line (EV_JSONL_LINE_MAX): evidentd
+ * bounds a request itself (server.max_request_bytes).
  */
 int evi_jsonl_read(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
                    const char *path_type, struct ev_jsonl_event *ret_event,

@@ -701,13 +701,13 @@ static bool severity_of(const json_t *value, int *ret_severity)
 }
 
 /*
- * Reads the line with jansson: 1 and the event, or EV_EJSON / EV_ETOOBIG
- * with ev_last_error() set, or -ENOMEM; the buffer as it was on failure.
+ * Reads the line with jansson: 1 and the event, or EV_EJSON with
+ * ev_last_error() set, or -ENOMEM; the buffer as it was on failure.
  * The messages are listed in jsonl.h and docs/INGEST.md; evidentd sends them
  * to its producers and `evident append --jsonl` prints them after "line N: ".
  */
 static int jansson_read(struct ev_jsonl_buffer *a, const char *text, size_t len,
-                        const char *path_type, size_t max_event, struct ev_jsonl_event *ret_event)
+                        const char *path_type, struct ev_jsonl_event *ret_event)
 {
     struct ev_jsonl_event ev = {EV_JSONL_ABSENT, EV_JSONL_ABSENT, EV_JSONL_ABSENT, -1};
     json_error_t jerr;
@@ -787,11 +787,6 @@ static int jansson_read(struct ev_jsonl_buffer *a, const char *text, size_t len,
         r = -ENOMEM;
         goto out;
     }
-    if (a->len - mark > max_event) {
-        r = evi_error(EV_ETOOBIG, "event too big: an entry holds at most %u bytes",
-                      EV_ENTRY_MAX_BYTES);
-        goto out;
-    }
     *ret_event = ev;
     r = 1;
 out:
@@ -804,13 +799,12 @@ out:
 
 /*
  * ev_jsonl_read(); with evidentd's type from the path and without the
- * limits when bounded is false (evi_jsonl_read()).
+ * line's limit when bounded is false (evi_jsonl_read()).
  */
 static int read_line(struct ev_jsonl_buffer *buffer, const char *line, size_t len,
                      const char *path_type, bool bounded, struct ev_jsonl_event *ret_event,
                      bool *ret_data_canonical)
 {
-    size_t max_event = bounded ? EV_JSONL_EVENT_MAX : SIZE_MAX;
     bool data_canonical = false;
     size_t lead = 0;
     int r;
@@ -831,10 +825,10 @@ static int read_line(struct ev_jsonl_buffer *buffer, const char *line, size_t le
     if (memchr(line, '\0', len) != NULL) {
         return evi_error(EV_EJSON, "contains a NUL byte");
     }
-    r = read_fast(buffer, line, len, max_event, path_type, ret_event, &data_canonical);
+    r = read_fast(buffer, line, len, SIZE_MAX, path_type, ret_event, &data_canonical);
     if (r == 0) {
         data_canonical = false; /* the library checks jansson's text when it prepares it */
-        r = jansson_read(buffer, line, len, path_type, max_event, ret_event);
+        r = jansson_read(buffer, line, len, path_type, ret_event);
     }
     if (r == 1 && ret_data_canonical != NULL) {
         *ret_data_canonical = data_canonical;
