@@ -2713,6 +2713,44 @@ static void test_commits_go_direct_in_place(void **state)
     (void)tu_verify(f->dir, f->v);
 }
 
+/*
+ * ev_open_options.no_direct_io (storage.direct_io: false): the same load that
+ * goes around the page cache by default (the first round, where the file
+ * system has direct I/O) writes nothing directly and preallocates nothing;
+ * the log reads back and verifies the same.
+ */
+static void test_no_direct_io(void **state)
+{
+    struct tu_fixture *f = *state;
+    const uint64_t n = 8000; /* ~250 B each: 2 MB of records, past EVI_DIRECT_MIN_BYTES a commit */
+    bool direct_here = preallocation_works_in(f->root);
+
+    tu_create(f->dir, 0, f->v);
+    for (int round = 0; round < 2; round++) {
+        struct ev_open_options o = {
+            .sync = EV_SYNC_INTERVAL,
+            .sync_interval_ns = 3600 * UINT64_C(1000000000), /* only ev_log_sync() syncs */
+            .preallocate = 2u << 20,
+            .no_direct_io = round == 1,
+        };
+        struct ev_log *log = tu_open(f->dir, &o);
+        tu_append_n(log, n, round == 0 ? "direct" : "cached");
+        sync_settled(log);
+        if (round == 0 && direct_here) {
+            assert_true(log->direct.written > 0 || log->prealloc.written > 0);
+        }
+        if (round == 1) {
+            assert_true(log->direct.unusable && log->prealloc.unusable);
+            assert_int_equal(log->direct.written, 0);
+            assert_int_equal(log->prealloc.written, 0);
+        }
+        tu_ok(ev_log_close(log));
+    }
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_int_equal(rep.entries, 2 * n);
+    assert_int_equal(rep.torn_bytes, 0);
+}
+
 /* ---- the writer's records, byte for byte ------------------------------------- */
 
 static void ref_sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[HASH])
@@ -3251,6 +3289,7 @@ int main(void)
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_rotation_after_carried_lead, tu_setup,
                                         tu_teardown),
+        cmocka_unit_test_setup_teardown(test_no_direct_io, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_commits_go_direct_in_place, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_sync_leaves_derived_to_flusher, tu_setup,

@@ -134,6 +134,7 @@ struct ev_config {
     struct {
         uint64_t segment_bytes;          /* default 64MiB */
         uint64_t preallocate_bytes;      /* default 8MiB, 0 = off (daemon, sync: always) */
+        bool direct_io;                  /* default true (ev_open_options.no_direct_io) */
         uint64_t segment_max_age_ns;     /* 0 = no limit (lifecycle) */
         enum ev_compression compression; /* (lifecycle) */
         int compression_level;           /* 1..19 */

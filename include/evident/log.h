@@ -151,6 +151,15 @@ struct ev_open_options {
      * Rounded up to MiB. 0 (default) = off.
      */
     uint64_t preallocate;
+    /*
+     * No O_DIRECT writes at all: every record through the page cache, and no
+     * preallocation (its zeros are direct writes). By default the writer sends
+     * large writes of records around the page cache where the file system
+     * allows, and falls back by itself where it refuses them (DESIGN.md,
+     * "Writing an entry", step 5); this is for storage that takes O_DIRECT
+     * but handles it badly. The bytes written are the same either way.
+     */
+    bool no_direct_io;
 };
 
 /*

@@ -594,7 +594,8 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
     if (cli->config != NULL) {
         /*
          * log.sync, log.sync_interval, integrity.checkpoint_interval,
-         * storage.segment_size, segment_max_age, compression, compression_level
+         * storage.segment_size, segment_max_age, compression, compression_level,
+         * direct_io
          */
         if (sync == CLI_SYNC_CONFIG) {
             options.sync = cli->config->log.sync;
@@ -605,6 +606,7 @@ bool cli_open(const struct cli *cli, bool readonly, enum ev_sync sync, struct ev
         options.segment_max_age_ns = cli->config->storage.segment_max_age_ns;
         options.compression = (int)cli->config->storage.compression;
         options.compression_level = cli->config->storage.compression_level;
+        options.no_direct_io = !cli->config->storage.direct_io;
     }
     char meta[PATH_MAX];
     const char *wait = getenv(CLI_LOCK_TIMEOUT_ENV);

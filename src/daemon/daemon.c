@@ -227,6 +227,7 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         .sync = log_sync_mode(cfg->log.sync),
         /* Under always each batch's fdatasync is on its acknowledgement's path (DAEMON.md). */
         .preallocate = cfg->log.sync == EV_SYNC_ALWAYS ? cfg->storage.preallocate_bytes : 0,
+        .no_direct_io = !cfg->storage.direct_io,
         .sync_interval_ns = cfg->log.sync_interval_ns,
         .checkpoint_interval_ns = cfg->integrity.checkpoint_interval_ns,
         .segment_bytes = cfg->storage.segment_bytes,
@@ -351,6 +352,7 @@ static void report_restart_needed(const struct ev_config *old, const struct ev_c
         {"server.user", SAME_STR(old->server.user, new->server.user)},
         {"storage.segment_size", old->storage.segment_bytes == new->storage.segment_bytes},
         {"storage.preallocate", old->storage.preallocate_bytes == new->storage.preallocate_bytes},
+        {"storage.direct_io", old->storage.direct_io == new->storage.direct_io},
         {"performance.queue_max", old->performance.queue_max == new->performance.queue_max},
         {"performance.stream_queue_max",
          old->performance.stream_queue_max == new->performance.stream_queue_max},

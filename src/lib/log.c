@@ -2458,6 +2458,10 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     log->dropped_fd = -1;
     evi_direct_init(&log->direct);
     evi_prealloc_init(&log->prealloc);
+    if (options != NULL && options->no_direct_io) {
+        log->direct.unusable = true; /* as after a refusal: the page cache for good */
+        log->prealloc.unusable = true;
+    }
     pthread_mutex_init(&log->mu, NULL);
     /* Timed waits must not stretch when the wall clock is stepped back. */
     pthread_condattr_t cv_attr;

@@ -336,6 +336,15 @@ const struct evi_config_option evi_config_options[] = {
             "the last segment, so that each batch's fdatasync writes no file system metadata "
             "(docs/FORMAT.md §3); cut when a segment closes. Not written with less than 256 MiB "
             "free, nor on tmpfs; 0: off."},
+    {.path = "storage.direct_io",
+     .kind = EVI_CFG_BOOL,
+     .offset = AT(storage.direct_io),
+     .default_text = "true",
+     .used_by = LIBRARY,
+     .doc = "Large writes of records go around the page cache (O_DIRECT) where the file system "
+            "allows, falling back by itself where it refuses; false sends every write through the "
+            "page cache and turns preallocation off, for storage that takes O_DIRECT but handles "
+            "it badly. The bytes written are the same."},
     {.path = "storage.segment_max_age",
      .kind = EVI_CFG_DURATION,
      .offset = AT(storage.segment_max_age_ns),
