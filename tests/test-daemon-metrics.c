@@ -5,6 +5,7 @@
  * looked at; values are looked up by name and exact label set.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -379,6 +380,11 @@ static void test_fresh(void **state)
         "evident_stream_connections",
         "evident_disk_free_bytes",
         "evident_log_disk_bytes",
+        "evident_direct_io",
+        "evident_direct_write_bytes_total",
+        "evident_preallocation_active",
+        "evident_preallocated_bytes_total",
+        "evident_preallocation_failures_total",
         "evident_disk_state",
         "evident_disk_needed_bytes",
         "evident_disk_held_events",
@@ -474,6 +480,12 @@ static void test_counters_and_gauges(void **state)
         .seconds_since_checkpoint = 0,
         .disk_free_bytes = 123456789012ull,
         .disk_bytes = 4096,
+        .io = {.direct_io = true,
+               .direct_bytes = 5u << 20,
+               .preallocating = false,
+               .preallocated_bytes = 3u << 20,
+               .preallocation_failures = 2,
+               .preallocation_error = -EIO},
         .healthy = true,
         .uptime_seconds = 61.25,
         .stream_loops = 2,
@@ -511,6 +523,12 @@ static void test_counters_and_gauges(void **state)
     assert_value(e, "0.000", "evident_seconds_since_checkpoint", 0);
     assert_value(e, "123456789012", "evident_disk_free_bytes", 0);
     assert_value(e, "4096", "evident_log_disk_bytes", 0);
+    assert_value(e, "1", "evident_direct_io", 0);
+    assert_value(e, "5242880", "evident_direct_write_bytes_total", 0);
+    assert_value(e, "0", "evident_preallocation_active", 0);
+    assert_value(e, "3145728", "evident_preallocated_bytes_total", 0);
+    assert_value(e, "2", "evident_preallocation_failures_total", 0);
+    assert_string_equal(find_family(e, "evident_preallocation_failures_total")->type, "counter");
     assert_value(e, "1", "evident_healthy", 0);
     assert_value(e, "61.250", "evident_uptime_seconds", 0);
     assert_value(e, "1", "evident_build_info", 1, "version=" EVIDENT_VERSION);

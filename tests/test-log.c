@@ -2454,6 +2454,48 @@ static void direct_gate_hook(int fd)
     }
 }
 
+/* Fails the next write around the page cache (a fill: small commits go through the cache). */
+static bool fill_fault_armed;
+
+static void fill_fault_hook(int fd)
+{
+    if ((fcntl(fd, F_GETFL) & O_DIRECT) != 0 &&
+        __atomic_exchange_n(&fill_fault_armed, false, __ATOMIC_SEQ_CST)) {
+        evi_io_fail_once(1, EIO);
+    }
+}
+
+/*
+ * A fill that fails is counted, with its error, in ev_log_io_stats() (evidentd's
+ * /metrics and its log line); the records go on without zeros ahead, and the
+ * log verifies.
+ */
+static void test_preallocate_failure_counted(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_log_io_stats io = {0};
+    if (!preallocation_works_in(f->root)) {
+        skip();
+    }
+    __atomic_store_n(&fill_fault_armed, true, __ATOMIC_SEQ_CST);
+    evi_io_set_write_hook(fill_fault_hook);
+    struct ev_log *log = open_preallocated(f, 0);
+    tu_append_n(log, 50, "before");
+    tu_ok(ev_log_sync(log));
+    for (int i = 0; i < 5000 && io.preallocation_failures == 0; i++) {
+        tu_ok(ev_log_io_stats(log, &io));
+        usleep(1000);
+    }
+    evi_io_set_write_hook(NULL);
+    assert_int_equal(io.preallocation_failures, 1);
+    assert_int_equal(io.preallocation_error, -EIO);
+    assert_true(io.preallocating); /* only this segment's fills end */
+    assert_int_equal(io.preallocated_bytes, 0);
+    tu_append_n(log, 50, "after");
+    tu_ok(ev_log_close(log));
+    assert_int_equal(tu_verify(f->dir, f->v).entries, 100);
+}
+
 /*
  * While the flusher writes zeros, a sync of records before them does not
  * wait for it: the caller writes what derives from its records itself
@@ -2736,14 +2778,22 @@ static void test_no_direct_io(void **state)
         struct ev_log *log = tu_open(f->dir, &o);
         tu_append_n(log, n, round == 0 ? "direct" : "cached");
         sync_settled(log);
+        struct ev_log_io_stats io;
+        tu_ok(ev_log_io_stats(log, &io));
         if (round == 0 && direct_here) {
-            assert_true(log->direct.written > 0 || log->prealloc.written > 0);
+            assert_true(log->direct.written > 0);
+            assert_true(io.direct_io && io.preallocating);
+            assert_int_equal(io.direct_bytes, log->direct.written);
         }
         if (round == 1) {
             assert_true(log->direct.unusable && log->prealloc.unusable);
             assert_int_equal(log->direct.written, 0);
             assert_int_equal(log->prealloc.written, 0);
+            assert_false(io.direct_io || io.preallocating);
+            assert_int_equal(io.direct_bytes, 0);
+            assert_int_equal(io.preallocated_bytes, 0);
         }
+        assert_int_equal(io.preallocation_failures, 0);
         tu_ok(ev_log_close(log));
     }
     struct ev_verify_report rep = tu_verify(f->dir, f->v);
@@ -3290,6 +3340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotation_after_carried_lead, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_no_direct_io, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_preallocate_failure_counted, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_commits_go_direct_in_place, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_sync_leaves_derived_to_flusher, tu_setup,

@@ -273,6 +273,26 @@ struct ev_log_info {
 /* Fills *ret_info (O(log n) reads plus a scan back to the last seal). */
 int ev_log_info(struct ev_log *log, struct ev_log_info *ret_info);
 
+/*
+ * How a writer's records reach the disk, since it opened (evidentd's
+ * /metrics): whether large writes go around the page cache and what went
+ * that way (ev_open_options.no_direct_io, DESIGN.md "Writing an entry"),
+ * and the preallocation's zeros and failures (ev_open_options.preallocate).
+ * A failed fill only ends preallocation for its segment (the records' own
+ * writes meet a lasting fault); the next segment tries again.
+ */
+struct ev_log_io_stats {
+    bool direct_io;                  /* large writes of records go around the page cache */
+    uint64_t direct_bytes;           /* bytes written that way */
+    bool preallocating;              /* preallocate is on and the file system allows it */
+    uint64_t preallocated_bytes;     /* zeros written ahead of the records */
+    uint64_t preallocation_failures; /* fills that failed */
+    int preallocation_error;         /* the last one's code (-errno: -ENOSPC, -EIO), 0 if none */
+};
+
+/* Fills *ret_stats; a reader's are all zero. 0, or -EINVAL for NULL arguments. */
+int ev_log_io_stats(struct ev_log *log, struct ev_log_io_stats *ret_stats);
+
 /* One stored entry. */
 struct ev_entry {
     uint64_t index;

@@ -622,6 +622,9 @@ void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg
         evd_stream_loop_connections(d->stream, g.stream_loop_connections, EVD_METRICS_MAX_LOOPS);
     /* Cheap reads only: a scrape must not cost the writer (ev_log_info reads the open epoch). */
     g.tree_size = d->log != NULL ? ev_log_size(d->log) : 0;
+    if (d->log != NULL) {
+        (void)ev_log_io_stats(d->log, &g.io);
+    }
     g.checkpoint_size = atomic_load(&d->checkpoint_size);
     g.disk_bytes = atomic_load(&d->log_bytes);
     if (dir[0] != '\0' && statvfs(dir, &vfs) == 0) {

@@ -489,6 +489,24 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
     gauge_u64(&t, "evident_disk_free_bytes", "Free bytes on the log's file system.",
               g->disk_free_bytes);
     gauge_u64(&t, "evident_log_disk_bytes", "Bytes the log directory takes.", g->disk_bytes);
+    gauge_u64(&t, "evident_direct_io",
+              "1 while large writes of records go around the page cache (O_DIRECT; "
+              "storage.direct_io, and the file system allows it).",
+              g->io.direct_io ? 1 : 0);
+    counter(&t, "evident_direct_write_bytes_total",
+            "Bytes of records written around the page cache since the log was opened.",
+            g->io.direct_bytes);
+    gauge_u64(&t, "evident_preallocation_active",
+              "1 while zeros are kept written ahead of the records (storage.preallocate under "
+              "log.sync: always, and the file system allows it).",
+              g->io.preallocating ? 1 : 0);
+    counter(&t, "evident_preallocated_bytes_total",
+            "Bytes of zeros written ahead of the records since the log was opened.",
+            g->io.preallocated_bytes);
+    counter(&t, "evident_preallocation_failures_total",
+            "Fills of zeros that failed since the log was opened; each ends preallocation for its "
+            "segment, and the daemon's log says why.",
+            g->io.preallocation_failures);
     gauge_u64(&t, "evident_disk_state",
               "Free space level: 0 ok, 1 under disk.space_left, 2 under disk.admin_space_left, "
               "3 full (under disk.reserve or ENOSPC: writers held or refused).",

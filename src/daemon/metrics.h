@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <evident/log.h>
+
 #include "backupd.h"
 #include "disk.h"
 
@@ -90,6 +92,7 @@ struct evd_gauges {
     uint64_t tree_size, checkpoint_size;
     double seconds_since_seal, seconds_since_checkpoint; /* < 0: none yet */
     uint64_t disk_free_bytes, disk_bytes;
+    struct ev_log_io_stats io; /* how the records reach the disk (ev_log_io_stats()) */
     bool healthy;
     double uptime_seconds;
     struct evd_disk_stats disk;

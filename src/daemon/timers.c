@@ -33,6 +33,7 @@ struct evd_timers {
     int64_t start_ns;          /* the log's epoch 0 */
     uint64_t seal_interval_ns; /* the log's epoch length */
     uint64_t epoch;            /* the epoch the clock was in at the last look */
+    uint64_t fills_failed;     /* preallocation failures already said (note_fills()) */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -220,6 +221,26 @@ void evd_check_disk(struct evd *d)
 }
 
 /* An error of a seal or checkpoint worth a line: not one of a failed or full log's. */
+/*
+ * Says why each failed fill of preallocated zeros failed (ev_log_io_stats()):
+ * it ends preallocation for that segment, so acknowledgements under sync:
+ * always cost a metadata write again until the next one. Also a metric.
+ */
+static void note_fills(struct evd *d, uint64_t *said)
+{
+    struct ev_log_io_stats io;
+    if (d->log == NULL || ev_log_io_stats(d->log, &io) < 0) {
+        return;
+    }
+    if (io.preallocation_failures > *said) {
+        fprintf(stderr,
+                "evidentd: preallocation failed (%s): the last segment grows with its records "
+                "until the next one\n",
+                strerror(-io.preallocation_error));
+    }
+    *said = io.preallocation_failures; /* a log opened again counts from 0 */
+}
+
 static bool worth_saying(struct evd *d)
 {
     return evd_commit_error(d->commit) == 0 && evd_disk_level(d->disk) != EVD_DISK_FULL;
@@ -290,6 +311,7 @@ static void *run(void *arg)
                 atomic_store(&d->log_bytes, dir_bytes(d->log_dir, 2));
             }
             evd_disk_check(d);
+            note_fills(d, &t->fills_failed);
             next_disk = now + DISK_CHECK_NS;
         }
         if (now >= next_retention) {

@@ -126,6 +126,11 @@ struct ev_log {
     struct evi_prealloc prealloc; /* the flusher's */
     uint64_t prealloc_first, prealloc_end, fill_from;
     bool filling;
+    /*
+     * ev_log_io_stats(), under the mutex: copied from direct and prealloc
+     * (which their threads use without it) when a commit or a fill ends.
+     */
+    struct ev_log_io_stats io;
 
     /*
      * A sync commit whose records are durable, handed to the flusher for what

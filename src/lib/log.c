@@ -403,6 +403,17 @@ static void drop_durable(struct ev_log *log, int fd, uint64_t end)
 }
 
 /*
+ * What ev_log_io_stats() says of the direct writes, copied under the mutex
+ * when a commit ends: the committer uses log->direct without it, and no other
+ * commit runs until this one has ended.
+ */
+static void io_direct_locked(struct ev_log *log)
+{
+    log->io.direct_io = !log->direct.unusable && log->options.compression == EV_COMPRESSION_NONE;
+    log->io.direct_bytes = log->direct.written;
+}
+
+/*
  * The I/O of a commit, without the mutex, in two halves. First the records
  * at off of the segment fd (first index first; around the page cache when
  * they are many and nothing reads them back soon: direct.h), then (sync)
@@ -520,6 +531,7 @@ static int commit_closing_locked(struct ev_log *log)
     }
 
     pthread_mutex_lock(&log->mu);
+    io_direct_locked(log);
     buffers_return(log, taken);
     if (r < 0) {
         r = fail_locked(log, r);
@@ -550,6 +562,7 @@ static int commit_closing_locked(struct ev_log *log)
 static int commit_end_locked(struct ev_log *log, int r, struct evi_buf taken[3], uint64_t target,
                              bool sync, int64_t sync_cost, uint64_t calls)
 {
+    io_direct_locked(log);
     buffers_return(log, taken);
     if (r < 0) {
         r = fail_locked(log, evi_error(r, "write to the log failed (%s); reopen the log to recover",
@@ -1522,6 +1535,12 @@ static void fill_locked(struct ev_log *log, uint64_t from, uint64_t to)
     int r = evi_prealloc_fill(&log->prealloc, log->dirfd, first, fd, from, to, &end);
     pthread_mutex_lock(&log->mu);
     log->filling = false;
+    log->io.preallocating = !log->prealloc.unusable;
+    log->io.preallocated_bytes = log->prealloc.written;
+    if (r < 0 && r != -EOPNOTSUPP) {
+        log->io.preallocation_failures++;
+        log->io.preallocation_error = r;
+    }
     if (log->prealloc_first != first) {
         log->prealloc_first = first;
         log->prealloc_end = 0;
@@ -2502,6 +2521,11 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
         steps = steps < 2 ? 2 : steps > max_steps ? max_steps : steps;
         log->options.preallocate = steps * EVI_PREALLOC_STEP;
     }
+    if (!(log->options.flags & EV_OPEN_READONLY)) {
+        log->io.direct_io =
+            !log->direct.unusable && log->options.compression == EV_COMPRESSION_NONE;
+        log->io.preallocating = log->options.preallocate > 0 && !log->prealloc.unusable;
+    }
     if ((log->options.compression != EV_COMPRESSION_NONE &&
          log->options.compression != EV_COMPRESSION_ZSTD) ||
         log->options.compression_level < 1 || log->options.compression_level > 19) {
@@ -2757,6 +2781,17 @@ int evi_log_append_own(struct ev_log *log, const char *type, int severity, const
         return r;
     }
     *ret_index = index;
+    return 0;
+}
+
+int ev_log_io_stats(struct ev_log *log, struct ev_log_io_stats *ret_stats)
+{
+    if (log == NULL || ret_stats == NULL) {
+        return evi_error(-EINVAL, "ev_log_io_stats: NULL argument");
+    }
+    pthread_mutex_lock(&log->mu);
+    *ret_stats = log->io;
+    pthread_mutex_unlock(&log->mu);
     return 0;
 }
 
