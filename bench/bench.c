@@ -57,6 +57,7 @@
 #include <evident/datakey.h>
 #include <evident/error.h>
 #include <evident/event.h>
+#include <evident/jsonl.h>
 #include <evident/log.h>
 #include <evident/retention.h>
 #include <evident/policy.h>
@@ -813,6 +814,15 @@ static void measure_primitives(void)
     struct stats s300evp = {0}, s300evi = {0}, s64evp = {0}, s64evi = {0}, s64ctx = {0};
     struct stats h40o = {0}, h40e = {0}, h64o = {0}, h64e = {0}, crc = {0};
     struct stats wceil = {0}, vpk = {0}, vv = {0}, node = {0}, bm = {0}, bms = {0}, asm_ = {0};
+    struct stats jl = {0};
+    /* A JSON line as evident-loadgen sends events to evidentd, and as the CLI reads them. */
+    static const char jsonl_line[] =
+        "{\"type\":\"custom.bench\",\"severity\":\"info\",\"data\":{\"client\":3,\"user\":"
+        "\"alice\",\"action\":\"file.read\",\"path\":\"/srv/data/report-0042.csv\","
+        "\"bytes\":4138,\"seq\":123456}}";
+    struct ev_jsonl_buffer *jb = NULL;
+    struct ev_jsonl_event jev;
+    check(ev_jsonl_buffer_new(&jb), "ev_jsonl_buffer_new");
     EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     static const char label_next[] = "evident next v1";
@@ -924,7 +934,14 @@ static void measure_primitives(void)
                   sink ^= (uint8_t)evi_entry_assemble(1234567, ts++, &body, entry, sizeof(entry)));
         evi_entry_body_free(&body);
         stats_add(&asm_, 1e6 / v);
+        /* One JSON line read as an event (the fast reader's common case). */
+        RATE_LOOP(v, {
+            ev_jsonl_buffer_clear(jb);
+            sink ^= (uint8_t)ev_jsonl_read(jb, jsonl_line, sizeof(jsonl_line) - 1, &jev);
+        });
+        stats_add(&jl, 1e6 / v);
     }
+    ev_jsonl_buffer_free(jb);
     EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
 
@@ -988,6 +1005,8 @@ static void measure_primitives(void)
     r = add_row("where an append's CPU goes", "entry prefix: seq, ts (evi_entry_assemble)", "µs",
                 &asm_, 2);
     lim.assemble_us = r->med;
+    r = add_row("where an append's CPU goes",
+                "JSON line read as an event, 158 B (ev_jsonl_read: CLI, evidentd)", "µs", &jl, 3);
     r = add_value("where an append's CPU goes", "hashing floor of one append", "µs",
                   1e6 / lim.writer_ceiling, 2);
     add_note("machine limits of CPU work (hash rates, hashing floors, the per-step costs) are "
