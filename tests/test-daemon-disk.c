@@ -31,6 +31,7 @@
 #include "commit.h"
 #include "daemon.h"
 #include "disk.h"
+#include "log-internal.h" /* src/lib: the handle's I/O counters */
 #include "metrics.h"
 #include "store.h"
 
@@ -368,6 +369,12 @@ static void test_reject(void **state)
 
     tu_create(f->dir, 0, f->v);
     rig_start(&g, f->dir, EV_DISK_FULL_REJECT, 0);
+    /* As if this handle had preallocated and failed a fill: the reopen must not lose them. */
+    pthread_mutex_lock(&g.d.log->mu);
+    g.d.log->io.preallocated_bytes = 3u << 20;
+    g.d.log->io.preallocation_failures = 1;
+    g.d.log->io.preallocation_error = -EIO;
+    pthread_mutex_unlock(&g.d.log->mu);
     answer_init(&bad, 2, 7, EVD_SRC_HTTP);
     evi_io_fail_after(1, ENOSPC);
     tu_ok(evd_commit_submit(g.commit, &bad.s));
@@ -392,6 +399,14 @@ static void test_reject(void **state)
         usleep(10000);
     }
     assert_int_equal(later.rc, 0);
+    /* /metrics' counters go on across the reopen (disk.c adds the closed handle's). */
+    struct ev_log_io_stats io;
+    pthread_rwlock_rdlock(&g.d.log_lock);
+    evd_disk_io_stats(&g.d, &io);
+    pthread_rwlock_unlock(&g.d.log_lock);
+    assert_int_equal(io.preallocated_bytes, 3u << 20);
+    assert_int_equal(io.preallocation_failures, 1);
+    assert_int_equal(io.preallocation_error, -EIO);
     rig_stop(&g);
     struct answer *one[1] = {&later};
     check_log(f->dir, one, 1, 0, f->v);

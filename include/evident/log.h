@@ -282,9 +282,12 @@ int ev_log_info(struct ev_log *log, struct ev_log_info *ret_info);
  * writes meet a lasting fault); the next segment tries again.
  */
 struct ev_log_io_stats {
-    bool direct_io;                  /* large writes of records go around the page cache */
+    bool direct_io;                  /* large writes of records go around the page cache (not
+                                        with compression, which reads them back) */
     uint64_t direct_bytes;           /* bytes written that way */
-    bool preallocating;              /* preallocate is on and the file system allows it */
+    bool preallocating;              /* preallocate is on (sync interval or never) and the file
+                                        system allows it; a failed fill stops it for the rest
+                                        of its segment only, and this stays true */
     uint64_t preallocated_bytes;     /* zeros written ahead of the records */
     uint64_t preallocation_failures; /* fills that failed */
     int preallocation_error;         /* the last one's code (-errno: -ENOSPC, -EIO), 0 if none */

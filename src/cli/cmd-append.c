@@ -35,10 +35,11 @@
 #define READ_BLOCK (256u << 10)
 #define BATCH_MAX 4096
 /*
- * The events' text a batch holds at most, past which it is handed over: the
- * reader does not bound an event (preparing it does, and a code_execution's
- * long stdout becomes a digest), only a line (EV_JSONL_LINE_MAX), so this
- * bounds each of the two batches to 64 MiB and a line.
+ * The events' text past which a batch is handed over: the reader does not
+ * bound an event (preparing it does, and a code_execution's long stdout
+ * becomes a digest), only a line (EV_JSONL_LINE_MAX), so this bounds the text
+ * of each of the two batches to 64 MiB and a line (its buffer, which doubles,
+ * to 128 MiB). What preparing makes of a batch is at most BATCH_MAX entries.
  */
 #define BATCH_TEXT_MAX ((size_t)64 << 20)
 

@@ -622,9 +622,7 @@ void evd_api_metrics(struct evd *d, const struct evd_request *q, const char *arg
         evd_stream_loop_connections(d->stream, g.stream_loop_connections, EVD_METRICS_MAX_LOOPS);
     /* Cheap reads only: a scrape must not cost the writer (ev_log_info reads the open epoch). */
     g.tree_size = d->log != NULL ? ev_log_size(d->log) : 0;
-    if (d->log != NULL) {
-        (void)ev_log_io_stats(d->log, &g.io);
-    }
+    evd_disk_io_stats(d, &g.io); /* the caller holds log_lock for reading (api.c) */
     g.checkpoint_size = atomic_load(&d->checkpoint_size);
     g.disk_bytes = atomic_load(&d->log_bytes);
     if (dir[0] != '\0' && statvfs(dir, &vfs) == 0) {

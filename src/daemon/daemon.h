@@ -51,6 +51,8 @@ struct evd {
      */
     struct ev_log *log;
     pthread_rwlock_t log_lock;
+    /* What handles that disk.c closed had written (ev_log_io_stats()), under log_lock. */
+    struct ev_log_io_stats io_closed;
     /* privacy.encryption.key_file, or NULL; a reload replaces them under log_lock (write). */
     struct ev_datakeys *data_keys;
     bool encrypt; /* appends are encrypted under data_keys (privacy.encryption.enabled) */

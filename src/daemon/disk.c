@@ -268,6 +268,22 @@ static void update_locked(struct evd_disk *k, const struct statvfs *st)
  * d->log_lock. Returns 0 (a writer), 1 (read-only) or a negative error (no
  * handle at all: *log and d->log are NULL).
  */
+void evd_disk_io_stats(struct evd *d, struct ev_log_io_stats *ret_stats)
+{
+    struct ev_log_io_stats now = {0};
+
+    if (d->log != NULL) {
+        (void)ev_log_io_stats(d->log, &now);
+    }
+    now.direct_bytes += d->io_closed.direct_bytes;
+    now.preallocated_bytes += d->io_closed.preallocated_bytes;
+    now.preallocation_failures += d->io_closed.preallocation_failures;
+    if (now.preallocation_error == 0) {
+        now.preallocation_error = d->io_closed.preallocation_error;
+    }
+    *ret_stats = now;
+}
+
 static int reopen(struct evd_disk *k, struct ev_log **log)
 {
     struct evd *d = k->d;
@@ -281,6 +297,7 @@ static int reopen(struct evd_disk *k, struct ev_log **log)
     o.data_keys = d->data_keys; /* a reload may have replaced them (daemon.c) */
     o.flags = (o.flags & ~(unsigned)EV_OPEN_DECRYPT_ONLY) | (d->encrypt ? 0 : EV_OPEN_DECRYPT_ONLY);
     if (*log != NULL) {
+        evd_disk_io_stats(d, &d->io_closed); /* its totals go on in the next handle's */
         (void)ev_log_close(*log); /* a failed handle: it only releases its files and lock */
     }
     r = ev_log_open(d->log_dir, &o, &fresh);

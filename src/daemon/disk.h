@@ -125,6 +125,14 @@ void evd_disk_held(struct evd_disk *disk, uint64_t events);
 void evd_disk_describe(struct evd_disk *disk, char *buf, size_t size);
 
 int evd_disk_level(struct evd_disk *disk); /* EVD_DISK_OK if disk is NULL */
+
+/*
+ * How the log's records reached the disk since the daemon started: the
+ * handle's ev_log_io_stats() with the totals of the handles a reopen closed
+ * added, so that the counters of /metrics never go back. Call with
+ * d->log_lock held for reading.
+ */
+void evd_disk_io_stats(struct evd *d, struct ev_log_io_stats *ret_stats);
 const char *evd_disk_level_name(int level);
 void evd_disk_stats(struct evd_disk *disk, struct evd_disk_stats *ret_stats);
 

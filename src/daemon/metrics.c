@@ -491,21 +491,20 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
     gauge_u64(&t, "evident_log_disk_bytes", "Bytes the log directory takes.", g->disk_bytes);
     gauge_u64(&t, "evident_direct_io",
               "1 while large writes of records go around the page cache (O_DIRECT; "
-              "storage.direct_io, and the file system allows it).",
+              "storage.direct_io, the file system allows it, storage.compression is none).",
               g->io.direct_io ? 1 : 0);
     counter(&t, "evident_direct_write_bytes_total",
-            "Bytes of records written around the page cache since the log was opened.",
-            g->io.direct_bytes);
+            "Bytes of records written around the page cache.", g->io.direct_bytes);
     gauge_u64(&t, "evident_preallocation_active",
-              "1 while zeros are kept written ahead of the records (storage.preallocate under "
-              "log.sync: always, and the file system allows it).",
+              "1 while the writer keeps zeros written ahead of its records (storage.preallocate "
+              "under log.sync: always, and the file system allows it); a failed fill stops it for "
+              "the rest of its segment only (evident_preallocation_failures_total).",
               g->io.preallocating ? 1 : 0);
-    counter(&t, "evident_preallocated_bytes_total",
-            "Bytes of zeros written ahead of the records since the log was opened.",
+    counter(&t, "evident_preallocated_bytes_total", "Bytes of zeros written ahead of the records.",
             g->io.preallocated_bytes);
     counter(&t, "evident_preallocation_failures_total",
-            "Fills of zeros that failed since the log was opened; each ends preallocation for its "
-            "segment, and the daemon's log says why.",
+            "Fills of zeros that failed; each ends preallocation for its segment, and the "
+            "daemon's log says why.",
             g->io.preallocation_failures);
     gauge_u64(&t, "evident_disk_state",
               "Free space level: 0 ok, 1 under disk.space_left, 2 under disk.admin_space_left, "

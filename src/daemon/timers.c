@@ -220,27 +220,30 @@ void evd_check_disk(struct evd *d)
     evd_disk_check(d);
 }
 
-/* An error of a seal or checkpoint worth a line: not one of a failed or full log's. */
 /*
- * Says why each failed fill of preallocated zeros failed (ev_log_io_stats()):
- * it ends preallocation for that segment, so acknowledgements under sync:
- * always cost a metadata write again until the next one. Also a metric.
+ * Says when fills of preallocated zeros have failed, and the latest error
+ * (evd_disk_io_stats()): a failed fill ends preallocation for its segment, so
+ * acknowledgements under sync: always cost a metadata write again until the
+ * next one. Looked at once a second; also a metric.
  */
 static void note_fills(struct evd *d, uint64_t *said)
 {
     struct ev_log_io_stats io;
-    if (d->log == NULL || ev_log_io_stats(d->log, &io) < 0) {
-        return;
-    }
+
+    pthread_rwlock_rdlock(&d->log_lock); /* disk.c may close and reopen the handle */
+    evd_disk_io_stats(d, &io);
+    pthread_rwlock_unlock(&d->log_lock);
     if (io.preallocation_failures > *said) {
         fprintf(stderr,
-                "evidentd: preallocation failed (%s): the last segment grows with its records "
-                "until the next one\n",
+                "evidentd: preallocation: %llu fill(s) failed (latest: %s); a segment whose fill "
+                "failed grows with its records until the next one\n",
+                (unsigned long long)(io.preallocation_failures - *said),
                 strerror(-io.preallocation_error));
+        *said = io.preallocation_failures;
     }
-    *said = io.preallocation_failures; /* a log opened again counts from 0 */
 }
 
+/* An error of a seal or checkpoint worth a line: not one of a failed or full log's. */
 static bool worth_saying(struct evd *d)
 {
     return evd_commit_error(d->commit) == 0 && evd_disk_level(d->disk) != EVD_DISK_FULL;

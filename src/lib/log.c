@@ -2524,7 +2524,9 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     if (!(log->options.flags & EV_OPEN_READONLY)) {
         log->io.direct_io =
             !log->direct.unusable && log->options.compression == EV_COMPRESSION_NONE;
-        log->io.preallocating = log->options.preallocate > 0 && !log->prealloc.unusable;
+        /* The flusher writes the zeros: there is none under sync always. */
+        log->io.preallocating = log->options.preallocate > 0 && !log->prealloc.unusable &&
+                                log->options.sync != EV_SYNC_ALWAYS;
     }
     if ((log->options.compression != EV_COMPRESSION_NONE &&
          log->options.compression != EV_COMPRESSION_ZSTD) ||
