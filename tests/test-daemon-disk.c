@@ -17,12 +17,16 @@
  *     by itself afterwards;
  *   - the reserve: under disk.reserve producers' events wait (block) while
  *     the daemon's own events (alerts) still go in; they go in once the
- *     reserve is met.
+ *     reserve is met;
+ *   - failed fills of preallocated zeros: said once each, with the latest
+ *     error.
  */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include <evident/config.h>
 #include <evident/event.h>
@@ -414,6 +418,59 @@ static void test_reject(void **state)
     answer_release(&later);
 }
 
+/* What evd_disk_note_fills() writes to stderr, captured in a file under dir. */
+static void note_fills_said(struct evd *d, uint64_t *said, const char *dir, char *out, size_t cap)
+{
+    char path[PATH_MAX];
+    (void)snprintf(path, sizeof(path), "%s/stderr", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), saved = dup(STDERR_FILENO);
+    assert_true(fd >= 0 && saved >= 0);
+    (void)fflush(stderr);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    evd_disk_note_fills(d, said);
+    (void)fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    (void)close(saved);
+    ssize_t n = pread(fd, out, cap - 1, 0);
+    assert_true(n >= 0);
+    out[n] = '\0';
+    (void)close(fd);
+}
+
+/* The failed fills are said once each, with the latest error; nothing when there is none new. */
+static void test_note_fills(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    uint64_t said = 0;
+    char out[512];
+
+    tu_create(f->dir, 0, f->v);
+    rig_start(&g, f->dir, EV_DISK_FULL_REJECT, 0);
+    note_fills_said(&g.d, &said, f->root, out, sizeof(out));
+    assert_string_equal(out, "");
+    pthread_mutex_lock(&g.d.log->mu);
+    g.d.log->io.preallocation_failures = 2;
+    g.d.log->io.preallocation_error = -EIO;
+    pthread_mutex_unlock(&g.d.log->mu);
+    note_fills_said(&g.d, &said, f->root, out, sizeof(out));
+    assert_string_equal(out, "evidentd: preallocation: 2 fill(s) failed (latest: Input/output "
+                             "error); a segment whose fill failed grows with its records until "
+                             "the next one\n");
+    assert_int_equal(said, 2);
+    note_fills_said(&g.d, &said, f->root, out, sizeof(out));
+    assert_string_equal(out, "");
+    pthread_mutex_lock(&g.d.log->mu);
+    g.d.log->io.preallocation_failures = 3;
+    g.d.log->io.preallocation_error = -ENOSPC;
+    pthread_mutex_unlock(&g.d.log->mu);
+    note_fills_said(&g.d, &said, f->root, out, sizeof(out));
+    assert_string_equal(out, "evidentd: preallocation: 1 fill(s) failed (latest: No space left on "
+                             "device); a segment whose fill failed grows with its records until "
+                             "the next one\n");
+    rig_stop(&g);
+}
+
 static void test_reserve_holds_producers_not_alerts(void **state)
 {
     struct tu_fixture *f = *state;
@@ -455,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_block_sweep, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_batches_sweep, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_fills, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_holds_producers_not_alerts, tu_setup,
                                         teardown),
     };

@@ -284,6 +284,23 @@ void evd_disk_io_stats(struct evd *d, struct ev_log_io_stats *ret_stats)
     *ret_stats = now;
 }
 
+void evd_disk_note_fills(struct evd *d, uint64_t *said)
+{
+    struct ev_log_io_stats io;
+
+    pthread_rwlock_rdlock(&d->log_lock); /* reopen() may close the handle */
+    evd_disk_io_stats(d, &io);
+    pthread_rwlock_unlock(&d->log_lock);
+    if (io.preallocation_failures > *said) {
+        fprintf(stderr,
+                "evidentd: preallocation: %llu fill(s) failed (latest: %s); a segment whose fill "
+                "failed grows with its records until the next one\n",
+                (unsigned long long)(io.preallocation_failures - *said),
+                strerror(-io.preallocation_error));
+        *said = io.preallocation_failures;
+    }
+}
+
 static int reopen(struct evd_disk *k, struct ev_log **log)
 {
     struct evd *d = k->d;

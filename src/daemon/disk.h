@@ -133,6 +133,15 @@ int evd_disk_level(struct evd_disk *disk); /* EVD_DISK_OK if disk is NULL */
  * d->log_lock held for reading.
  */
 void evd_disk_io_stats(struct evd *d, struct ev_log_io_stats *ret_stats);
+
+/*
+ * Says on stderr when fills of preallocated zeros have failed since *said
+ * (which it updates), with the latest error: a failed fill ends
+ * preallocation for its segment, so acknowledgements under sync: always cost
+ * a metadata write again until the next one. The timers call it once a
+ * second; also a metric. Takes d->log_lock for reading.
+ */
+void evd_disk_note_fills(struct evd *d, uint64_t *said);
 const char *evd_disk_level_name(int level);
 void evd_disk_stats(struct evd_disk *disk, struct evd_disk_stats *ret_stats);
 

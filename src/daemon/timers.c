@@ -33,7 +33,7 @@ struct evd_timers {
     int64_t start_ns;          /* the log's epoch 0 */
     uint64_t seal_interval_ns; /* the log's epoch length */
     uint64_t epoch;            /* the epoch the clock was in at the last look */
-    uint64_t fills_failed;     /* preallocation failures already said (note_fills()) */
+    uint64_t fills_failed;     /* failed fills already said (evd_disk_note_fills()) */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -220,29 +220,6 @@ void evd_check_disk(struct evd *d)
     evd_disk_check(d);
 }
 
-/*
- * Says when fills of preallocated zeros have failed, and the latest error
- * (evd_disk_io_stats()): a failed fill ends preallocation for its segment, so
- * acknowledgements under sync: always cost a metadata write again until the
- * next one. Looked at once a second; also a metric.
- */
-static void note_fills(struct evd *d, uint64_t *said)
-{
-    struct ev_log_io_stats io;
-
-    pthread_rwlock_rdlock(&d->log_lock); /* disk.c may close and reopen the handle */
-    evd_disk_io_stats(d, &io);
-    pthread_rwlock_unlock(&d->log_lock);
-    if (io.preallocation_failures > *said) {
-        fprintf(stderr,
-                "evidentd: preallocation: %llu fill(s) failed (latest: %s); a segment whose fill "
-                "failed grows with its records until the next one\n",
-                (unsigned long long)(io.preallocation_failures - *said),
-                strerror(-io.preallocation_error));
-        *said = io.preallocation_failures;
-    }
-}
-
 /* An error of a seal or checkpoint worth a line: not one of a failed or full log's. */
 static bool worth_saying(struct evd *d)
 {
@@ -314,7 +291,7 @@ static void *run(void *arg)
                 atomic_store(&d->log_bytes, dir_bytes(d->log_dir, 2));
             }
             evd_disk_check(d);
-            note_fills(d, &t->fills_failed);
+            evd_disk_note_fills(d, &t->fills_failed);
             next_disk = now + DISK_CHECK_NS;
         }
         if (now >= next_retention) {
