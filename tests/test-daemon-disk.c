@@ -379,6 +379,7 @@ static void test_reject(void **state)
     g.d.log->io.preallocation_failures = 1;
     g.d.log->io.preallocation_error = -EIO;
     pthread_mutex_unlock(&g.d.log->mu);
+    g.d.log->inplace.syncs = 5; /* the committer's (idle): ev_log_io_stats() copies it */
     answer_init(&bad, 2, 7, EVD_SRC_HTTP);
     evi_io_fail_after(1, ENOSPC);
     tu_ok(evd_commit_submit(g.commit, &bad.s));
@@ -411,6 +412,7 @@ static void test_reject(void **state)
     assert_int_equal(io.preallocated_bytes, 3u << 20);
     assert_int_equal(io.preallocation_failures, 1);
     assert_int_equal(io.preallocation_error, -EIO);
+    assert_true(io.inplace_syncs >= 5);
     rig_stop(&g);
     struct answer *one[1] = {&later};
     check_log(f->dir, one, 1, 0, f->v);

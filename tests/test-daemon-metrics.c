@@ -385,6 +385,8 @@ static void test_fresh(void **state)
         "evident_preallocation_active",
         "evident_preallocated_bytes_total",
         "evident_preallocation_failures_total",
+        "evident_inplace_sync",
+        "evident_inplace_syncs_total",
         "evident_disk_state",
         "evident_disk_needed_bytes",
         "evident_disk_held_events",
@@ -485,7 +487,9 @@ static void test_counters_and_gauges(void **state)
                .preallocating = false,
                .preallocated_bytes = 3u << 20,
                .preallocation_failures = 2,
-               .preallocation_error = -EIO},
+               .preallocation_error = -EIO,
+               .inplace_sync = true,
+               .inplace_syncs = 77},
         .healthy = true,
         .uptime_seconds = 61.25,
         .stream_loops = 2,
@@ -529,6 +533,9 @@ static void test_counters_and_gauges(void **state)
     assert_value(e, "3145728", "evident_preallocated_bytes_total", 0);
     assert_value(e, "2", "evident_preallocation_failures_total", 0);
     assert_string_equal(find_family(e, "evident_preallocation_failures_total")->type, "counter");
+    assert_value(e, "1", "evident_inplace_sync", 0);
+    assert_value(e, "77", "evident_inplace_syncs_total", 0);
+    assert_string_equal(find_family(e, "evident_inplace_syncs_total")->type, "counter");
     assert_value(e, "1", "evident_healthy", 0);
     assert_value(e, "61.250", "evident_uptime_seconds", 0);
     assert_value(e, "1", "evident_build_info", 1, "version=" EVIDENT_VERSION);

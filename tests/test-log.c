@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <linux/magic.h>
 #include <time.h>
@@ -2491,7 +2492,13 @@ static void test_preallocate_failure_counted(void **state)
     assert_int_equal(io.preallocation_error, -EIO);
     assert_true(io.preallocating); /* only this segment's fills end */
     assert_int_equal(io.preallocated_bytes, 0);
-    tu_append_n(log, 50, "after");
+    for (int round = 0; round < 5; round++) {
+        tu_append_n(log, 10, "after");
+        sync_settled(log);
+    }
+    /* Past the zeros (there are none) a sync writes the inode too: never in place (inplace.h). */
+    tu_ok(ev_log_io_stats(log, &io));
+    assert_int_equal(io.inplace_syncs, 0);
     tu_ok(ev_log_close(log));
     assert_int_equal(tu_verify(f->dir, f->v).entries, 100);
 }
@@ -2799,6 +2806,149 @@ static void test_no_direct_io(void **state)
     struct ev_verify_report rep = tu_verify(f->dir, f->v);
     assert_int_equal(rep.entries, 2 * n);
     assert_int_equal(rep.torn_bytes, 0);
+}
+
+/* ---- syncs in place (inplace.h) --------------------------------------------- */
+
+/* Whether dir is on ext4 without a journal, where records over zeros are synced in place. */
+static bool inplace_expected(const char *dir)
+{
+    struct statfs fs;
+    struct stat st;
+    return statfs(dir, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC && stat(dir, &st) == 0 &&
+           evi_inplace_no_journal("/sys", major(st.st_dev), minor(st.st_dev));
+}
+
+/*
+ * Records over preallocated zeros are synced in place where the file system
+ * is ext4 without a journal: their pages, then the fdatasync of a quiet
+ * ancestor directory. Every such sync goes that way, a failure of the
+ * flush fails the sync as an fdatasync's would, and the log verifies.
+ */
+static void test_inplace_sync(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_log_io_stats io;
+    if (!preallocation_works_in(f->root)) {
+        skip(); /* no zeros: never in place */
+    }
+    bool expected = inplace_expected(f->root);
+    struct ev_log *log = open_preallocated(f, 0);
+    wait_zeros_ahead(log, 1u << 20, EV_DEFAULT_SEGMENT_BYTES);
+    tu_append_n(log, 1, "first"); /* the segment's first sync: all of it, inode and all */
+    sync_settled(log);
+    tu_ok(ev_log_io_stats(log, &io));
+    assert_int_equal(io.inplace_sync, expected);
+    uint64_t before = io.inplace_syncs;
+    for (int round = 0; round < 10; round++) {
+        tu_append_n(log, 20, "in place");
+        sync_settled(log);
+    }
+    tu_ok(ev_log_io_stats(log, &io));
+    assert_int_equal(io.inplace_syncs - before, expected ? 10 : 0);
+    if (expected) {
+        /* An ancestor, far from the log's own inodes. */
+        struct stat quiet, dir, root;
+        assert_int_equal(fstat(log->inplace.flush_fd, &quiet), 0);
+        assert_int_equal(stat(f->dir, &dir), 0);
+        assert_int_equal(stat(f->root, &root), 0);
+        assert_true(S_ISDIR(quiet.st_mode) && quiet.st_dev == dir.st_dev);
+        assert_true(quiet.st_ino != dir.st_ino);
+        uint64_t d = quiet.st_ino > dir.st_ino ? quiet.st_ino - dir.st_ino
+                                               : dir.st_ino - quiet.st_ino;
+        assert_true(d >= log->inplace.spread);
+
+        tu_append_n(log, 1, "not durable");
+        evi_io_fail_once(2, EIO); /* the records' write, then the quiet directory's fdatasync */
+        int r = ev_log_sync(log);
+        evi_io_fail_after(0, 0);
+        assert_int_equal(r, -EIO);
+        tu_ok(ev_log_io_stats(log, &io));
+        assert_int_equal(io.inplace_syncs - before, 10);
+        assert_int_equal(ev_log_close(log), -EIO);
+    } else {
+        tu_ok(ev_log_close(log));
+    }
+    struct ev_verify_report rep = tu_verify(f->dir, f->v);
+    assert_true(rep.entries >= 201);
+    assert_int_equal(rep.torn_bytes, 0);
+}
+
+/* Without preallocation (storage.direct_io: false) every sync is the segment's fdatasync. */
+static void test_inplace_needs_zeros(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_open_options o = {.sync = EV_SYNC_NEVER, .preallocate = 2u << 20, .no_direct_io = true};
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, &o);
+    tu_append_n(log, 20, "cached");
+    sync_settled(log);
+    struct ev_log_io_stats io;
+    tu_ok(ev_log_io_stats(log, &io));
+    assert_false(io.inplace_sync);
+    assert_int_equal(io.inplace_syncs, 0);
+    assert_int_equal(log->inplace.flush_fd, -1);
+    tu_ok(ev_log_close(log));
+}
+
+/* sysfs says whether an ext4 file system has a journal: "<none>" in journal_task if not. */
+static void test_inplace_no_journal(void **state)
+{
+    struct tu_fixture *f = *state;
+    char path[PATH_MAX], sys[PATH_MAX];
+    tu_path(sys, f->root, "sys");
+    const char *dirs[] = {"", "dev", "dev/block", "devices", "devices/virtio1",
+                          "devices/virtio1/vdb1", "fs", "fs/ext4", "fs/ext4/vdb1"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        assert_int_equal(mkdir(tu_path(path, sys, dirs[i]), 0700), 0);
+    }
+    assert_int_equal(symlink("../../devices/virtio1/vdb1", tu_path(path, sys, "dev/block/254:17")),
+                     0);
+    assert_false(evi_inplace_no_journal(sys, 254, 17)); /* no journal_task: cannot tell */
+    tu_path(path, sys, "fs/ext4/vdb1/journal_task");
+    tu_write(path, "<none>\n", 7);
+    assert_true(evi_inplace_no_journal(sys, 254, 17));
+    assert_false(evi_inplace_no_journal(sys, 254, 18)); /* another device */
+    tu_write(path, "812\n", 4);
+    assert_false(evi_inplace_no_journal(sys, 254, 17)); /* its journal thread */
+    tu_write(path, "<none>", 6);
+    assert_false(evi_inplace_no_journal(sys, 254, 17)); /* not the kernel's words */
+}
+
+/*
+ * In place only while everything not yet durable lies in synced zeros, of a
+ * segment whose inode is far from the quiet directory's.
+ */
+static void test_inplace_covers(void **state)
+{
+    struct tu_fixture *f = *state;
+    char path[PATH_MAX];
+    struct stat st;
+    tu_path(path, f->root, "segment");
+    tu_write(path, "x", 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0 && fstat(fd, &st) == 0);
+    struct evi_inplace p;
+    evi_inplace_init(&p);
+    evi_inplace_synced(&p, 0, 0);
+    assert_false(evi_inplace_covers(&p, 0, fd, 10, 0, 100)); /* no quiet directory */
+    p.flush_fd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(p.flush_fd >= 0);
+    p.spread = 32;
+    p.flush_ino = (uint64_t)st.st_ino + 31;
+    assert_false(evi_inplace_covers(&p, 0, fd, 10, 0, 100)); /* the inodes may share a block */
+    p.flush_ino = (uint64_t)st.st_ino + 32;
+    assert_false(evi_inplace_covers(&p, 0, fd, 10, 0, 100)); /* decided once a segment */
+    assert_false(evi_inplace_covers(&p, 1, fd, 100, 0, 100)); /* segment 1 never synced */
+    evi_inplace_synced(&p, 1, 50);
+    assert_true(evi_inplace_covers(&p, 1, fd, 100, 0, 100));
+    assert_true(evi_inplace_covers(&p, 1, fd, 100, 50, 100));
+    assert_false(evi_inplace_covers(&p, 1, fd, 101, 0, 100));  /* past the synced zeros */
+    assert_false(evi_inplace_covers(&p, 1, fd, 100, 51, 100)); /* [50, 51) is no zeros */
+    assert_false(evi_inplace_covers(&p, 2, fd, 100, 0, 100));  /* another segment */
+    evi_inplace_close(&p);
+    assert_int_equal(p.flush_fd, -1);
+    (void)close(fd);
 }
 
 /* ---- the writer's records, byte for byte ------------------------------------- */
@@ -3341,6 +3491,10 @@ int main(void)
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_no_direct_io, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_preallocate_failure_counted, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_inplace_sync, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_inplace_needs_zeros, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_inplace_no_journal, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_inplace_covers, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_commits_go_direct_in_place, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_sync_leaves_derived_to_flusher, tu_setup,

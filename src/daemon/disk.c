@@ -278,6 +278,7 @@ void evd_disk_io_stats(struct evd *d, struct ev_log_io_stats *ret_stats)
     now.direct_bytes += d->io_closed.direct_bytes;
     now.preallocated_bytes += d->io_closed.preallocated_bytes;
     now.preallocation_failures += d->io_closed.preallocation_failures;
+    now.inplace_syncs += d->io_closed.inplace_syncs;
     if (now.preallocation_error == 0) {
         now.preallocation_error = d->io_closed.preallocation_error;
     }

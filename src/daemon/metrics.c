@@ -506,6 +506,13 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
             "Fills of zeros that failed; each ends preallocation for its segment, and the "
             "daemon's log says why.",
             g->io.preallocation_failures);
+    gauge_u64(&t, "evident_inplace_sync",
+              "1 while records written over preallocated zeros are made durable without "
+              "writing the segment's inode (ext4 without a journal: the records' pages, "
+              "then a flush of the disk's cache).",
+              g->io.inplace_sync ? 1 : 0);
+    counter(&t, "evident_inplace_syncs_total", "Syncs of records done that way.",
+            g->io.inplace_syncs);
     gauge_u64(&t, "evident_disk_state",
               "Free space level: 0 ok, 1 under disk.space_left, 2 under disk.admin_space_left, "
               "3 full (under disk.reserve or ENOSPC: writers held or refused).",

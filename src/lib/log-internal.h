@@ -11,6 +11,7 @@
 #include <evident/note.h>
 
 #include "direct.h"
+#include "inplace.h"
 #include "prealloc.h"
 #include "fskey.h"
 #include "leafhash.h"
@@ -93,6 +94,7 @@ struct ev_log {
     int dropped_fd;             /* the commit's thread only: the segment whose durable records */
     uint64_t dropped_to;        /* left the page cache up to this offset (drop_durable) */
     struct evi_direct direct;   /* committer only: records around the page cache (direct.h) */
+    struct evi_inplace inplace; /* committer only: syncs without the inode (inplace.h) */
     struct evi_run run;         /* the sequencer's: a run of a batch (log.c) */
     struct evi_leaf_hasher *leaf_hasher; /* started at the first long run (leafhash.h) */
     bool leaf_hasher_off;                /* one CPU, or it could not start: hash inline */
@@ -122,9 +124,12 @@ struct ev_log {
      * prealloc.h): the flusher wrote segment prealloc_first's bytes up to
      * prealloc_end (zeros beyond the records, or a gap a fill skipped). While it
      * writes them (filling), a commit of records that reach fill_from waits.
+     * Of them, [zeros_from, zeros_durable) is one run that fills wrote and
+     * synced: allocated, within the durable size (inplace.h).
      */
     struct evi_prealloc prealloc; /* the flusher's */
     uint64_t prealloc_first, prealloc_end, fill_from;
+    uint64_t zeros_from, zeros_durable;
     bool filling;
     /*
      * ev_log_io_stats(), under the mutex: copied from direct and prealloc

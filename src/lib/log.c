@@ -411,6 +411,8 @@ static void io_direct_locked(struct ev_log *log)
 {
     log->io.direct_io = !log->direct.unusable && log->options.compression == EV_COMPRESSION_NONE;
     log->io.direct_bytes = log->direct.written;
+    log->io.inplace_sync = log->inplace.flush_fd >= 0;
+    log->io.inplace_syncs = log->inplace.syncs;
 }
 
 /*
@@ -427,9 +429,15 @@ static void io_direct_locked(struct ev_log *log)
  */
 #define EVI_PAGE 4096u
 
+struct zeros {
+    uint64_t to;            /* zeros (or a gap a fill skipped) up to here, 0 if none */
+    uint64_t from, durable; /* of them, the run fills wrote and synced */
+};
+
 static int write_records(struct ev_log *log, int fd, uint64_t first, struct evi_buf *records,
-                         uint64_t off, uint64_t zeros_to, bool sync, int64_t *ret_sync_ns)
+                         uint64_t off, const struct zeros *zeros, bool sync, int64_t *ret_sync_ns)
 {
+    uint64_t zeros_to = zeros->to;
     int64_t sync_start = sync ? evi_now_ns() : 0;
     size_t len = records->len;
     uint64_t end = off + len, page_end = (end + EVI_PAGE - 1) / EVI_PAGE * EVI_PAGE;
@@ -444,7 +452,14 @@ static int write_records(struct ev_log *log, int fd, uint64_t first, struct evi_
         r = evi_write_all(fd, records->data, len, (off_t)off);
     }
     if (r == 0 && sync) {
-        r = evi_io_fdatasync(fd);
+        /* Over zeros preallocated and synced, the inode need not be written (inplace.h). */
+        uint64_t written = off + len;
+        r = evi_inplace_covers(&log->inplace, first, fd, written, zeros->from, zeros->durable)
+                ? evi_inplace_sync(&log->inplace, fd)
+                : evi_io_fdatasync(fd);
+        if (r == 0) {
+            evi_inplace_synced(&log->inplace, first, written);
+        }
     }
     *ret_sync_ns = sync ? evi_now_ns() - sync_start : 0;
     return r;
@@ -477,7 +492,8 @@ static int write_out(struct ev_log *log, int fd, uint64_t first, struct evi_buf 
                      const uint64_t off[3], const struct evi_fskey *key)
 {
     int64_t sync_ns;
-    int r = write_records(log, fd, first, &taken[0], off[0], 0, key != NULL, &sync_ns);
+    const struct zeros none = {0};
+    int r = write_records(log, fd, first, &taken[0], off[0], &none, key != NULL, &sync_ns);
     return r == 0 ? write_derived(log, fd, taken, off, key) : r;
 }
 
@@ -627,7 +643,10 @@ static int commit_locked(struct ev_log *log, bool sync, bool hand_off)
     }
     key = log->key;
     evi_frontier_root(&log->frontier, key.root);
-    uint64_t zeros_to = log->prealloc_first == first ? log->prealloc_end : 0;
+    struct zeros zeros = {0};
+    if (log->prealloc_first == first) {
+        zeros = (struct zeros){log->prealloc_end, log->zeros_from, log->zeros_durable};
+    }
     log->committing = true;
     pending_reset(log, taken);
     uint64_t calls = log->calls_pending;
@@ -635,7 +654,7 @@ static int commit_locked(struct ev_log *log, bool sync, bool hand_off)
     pthread_mutex_unlock(&log->mu);
 
     int64_t sync_cost;
-    r = write_records(log, fd, first, &taken[0], off[0], zeros_to, sync, &sync_cost);
+    r = write_records(log, fd, first, &taken[0], off[0], &zeros, sync, &sync_cost);
     if (r == 0 && sync && hand_off) {
         pthread_mutex_lock(&log->mu);
         log->records_durable = target;
@@ -1531,9 +1550,11 @@ static void fill_locked(struct ev_log *log, uint64_t from, uint64_t to)
 
     log->filling = true;
     log->fill_from = from;
+    uint64_t written_before = log->prealloc.written;
     pthread_mutex_unlock(&log->mu);
     int r = evi_prealloc_fill(&log->prealloc, log->dirfd, first, fd, from, to, &end);
     pthread_mutex_lock(&log->mu);
+    uint64_t wrote = log->prealloc.written - written_before;
     log->filling = false;
     log->io.preallocating = !log->prealloc.unusable;
     log->io.preallocated_bytes = log->prealloc.written;
@@ -1543,7 +1564,14 @@ static void fill_locked(struct ev_log *log, uint64_t from, uint64_t to)
     }
     if (log->prealloc_first != first) {
         log->prealloc_first = first;
-        log->prealloc_end = 0;
+        log->prealloc_end = log->zeros_from = log->zeros_durable = 0;
+    }
+    if (r == 0 && wrote > 0) {
+        /* [end - wrote, end) written and synced: it extends the run, or starts one. */
+        if (log->zeros_durable == 0 || log->zeros_durable != end - wrote) {
+            log->zeros_from = end - wrote;
+        }
+        log->zeros_durable = end;
     }
     if (r == 0) {
         log->prealloc_end = to; /* past a short step a gap stays: records there cost as before */
@@ -1853,6 +1881,7 @@ static void log_free(struct ev_log *log)
         (void)close(log->dirfd);
     }
     evi_direct_close(&log->direct);
+    evi_inplace_close(&log->inplace);
     evi_prealloc_close(&log->prealloc);
     ev_signer_free(log->signer);
     evi_fskey_wipe(&log->key);
@@ -2378,6 +2407,35 @@ static int prepare_last_segment(struct ev_log *log)
     return r;
 }
 
+/*
+ * In-place syncs (inplace.h) where records go over preallocated zeros: the
+ * quiet directory is chosen away from the inodes of the files the writer
+ * writes, and of the directories it creates files in.
+ */
+static void inplace_open(struct ev_log *log)
+{
+    const int fds[] = {log->dirfd,       log->hashes_fd, log->index_fd,
+                       log->keystate_fd, log->lock_fd,   log->pending.segment_fd};
+    uint64_t hot[sizeof(fds) / sizeof(fds[0]) + 1];
+    size_t n = 0;
+    struct stat st;
+
+    if (log->options.preallocate == 0 || log->prealloc.unusable ||
+        log->options.sync == EV_SYNC_ALWAYS) {
+        return; /* no zeros: every sync is the segment's fdatasync */
+    }
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (fds[i] >= 0 && fstat(fds[i], &st) == 0) {
+            hot[n++] = (uint64_t)st.st_ino;
+        }
+    }
+    if (fstatat(log->dirfd, EVI_SEGMENTS_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        hot[n++] = (uint64_t)st.st_ino;
+    }
+    evi_inplace_open(&log->inplace, log->dirfd, hot, n);
+    log->io.inplace_sync = log->inplace.flush_fd >= 0;
+}
+
 static int open_writer(struct ev_log *log, const char *dir)
 {
     char path[4096];
@@ -2442,6 +2500,7 @@ static int open_writer(struct ev_log *log, const char *dir)
     if (r < 0) {
         return r;
     }
+    inplace_open(log);
     log->sync_ns = log->checkpoint_ns = evi_now_ns();
     pthread_mutex_lock(&log->mu);
     if (!log->have_checkpoint) {
@@ -2476,6 +2535,7 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
     log->dirfd = log->hashes_fd = log->index_fd = log->lock_fd = log->keystate_fd = -1;
     log->dropped_fd = -1;
     evi_direct_init(&log->direct);
+    evi_inplace_init(&log->inplace);
     evi_prealloc_init(&log->prealloc);
     if (options != NULL && options->no_direct_io) {
         log->direct.unusable = true; /* as after a refusal: the page cache for good */

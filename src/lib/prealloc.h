@@ -6,7 +6,9 @@
  * An fdatasync after records that grow a file also commits the file system's
  * journal (the new size, the blocks allocated): on ext4 that is a second
  * write and a wait for the journal thread. Over bytes that the file already
- * holds, allocated and written, it writes the data only. Measured on the
+ * holds, allocated and written, it writes the data only (on ext4 without a
+ * journal also the inode's block, for the new times, which inplace.h then
+ * spares the records' syncs). Measured on the
  * benchmark machine (append + fdatasync of 32 KiB, 2,000 times): 164 / 207 us
  * at the median / p99 growing the file, 101 / 149 us overwriting zeros
  * written before (docs/PERFORMANCE.md, session 14). So the flusher keeps the

@@ -89,6 +89,13 @@ int evi_io_fdatasync(int fd)
     return fdatasync(fd) < 0 ? -errno : 0;
 }
 
+int evi_io_sync_range(int fd)
+{
+    unsigned flags =
+        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+    return sync_file_range(fd, 0, 0, flags) < 0 ? -errno : 0;
+}
+
 int evi_io_fsync(int fd)
 {
     int r = injected_failure();

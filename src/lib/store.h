@@ -124,6 +124,12 @@ ssize_t evi_io_pwrite(int fd, const void *buf, size_t len, off_t off);
 int evi_io_fdatasync(int fd);
 int evi_io_fsync(int fd);
 /*
+ * Writes fd's dirty pages and waits for them (sync_file_range() over the
+ * whole file): no inode, no flush of the disk's cache (inplace.h). Not a
+ * step of the fault injection: the fdatasync that follows it is.
+ */
+int evi_io_sync_range(int fd);
+/*
  * Test hook: the countdown-th following call of evi_io_pwrite/fdatasync/fsync
  * (1 = the next one) and every call after it fail with -err until reset by
  * evi_io_fail_after(0, 0). With err EVI_IO_CRASH the process instead ends at

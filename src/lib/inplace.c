@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Syncing records written in place without the segment's inode (see inplace.h). */
+#include "inplace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "store.h"
+
+/* The smallest inode ext4 has: a block of the inode table holds at most block size / this. */
+#define EXT4_INODE_MIN_BYTES 128u
+
+void evi_inplace_init(struct evi_inplace *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->flush_fd = -1;
+}
+
+void evi_inplace_close(struct evi_inplace *p)
+{
+    if (p->flush_fd >= 0) {
+        (void)close(p->flush_fd);
+    }
+    uint64_t syncs = p->syncs;
+    evi_inplace_init(p);
+    p->syncs = syncs;
+}
+
+bool evi_inplace_no_journal(const char *sysfs, unsigned major, unsigned minor)
+{
+    char path[PATH_MAX], target[PATH_MAX], text[32];
+
+    /* /sys/dev/block/M:m links to the device's directory, named as in /sys/fs/ext4/. */
+    if (snprintf(path, sizeof(path), "%s/dev/block/%u:%u", sysfs, major, minor) >=
+        (int)sizeof(path)) {
+        return false;
+    }
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    if (n <= 0) {
+        return false;
+    }
+    target[n] = '\0';
+    const char *name = strrchr(target, '/');
+    name = name != NULL ? name + 1 : target;
+    if (*name == '\0' || strcmp(name, "..") == 0 || strcmp(name, ".") == 0 ||
+        snprintf(path, sizeof(path), "%s/fs/ext4/%s/journal_task", sysfs, name) >=
+            (int)sizeof(path)) {
+        return false;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    n = read(fd, text, sizeof(text) - 1);
+    (void)close(fd);
+    if (n <= 0) {
+        return false;
+    }
+    text[n] = '\0';
+    /* The journal thread's pid, or this when there is no journal (fs/ext4/sysfs.c). */
+    return strcmp(text, "<none>\n") == 0;
+}
+
+static bool near_any(uint64_t ino, const uint64_t *hot, size_t n, uint64_t spread)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t d = ino > hot[i] ? ino - hot[i] : hot[i] - ino;
+        if (d < spread) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, size_t n)
+{
+    struct statfs fs;
+    struct stat log_st;
+
+    evi_inplace_close(p);
+    if (fstatfs(dirfd, &fs) < 0 || fs.f_type != EXT4_SUPER_MAGIC || fs.f_bsize <= 0 ||
+        fstat(dirfd, &log_st) < 0 ||
+        !evi_inplace_no_journal("/sys", major(log_st.st_dev), minor(log_st.st_dev))) {
+        return;
+    }
+    p->spread = (uint64_t)fs.f_bsize / EXT4_INODE_MIN_BYTES;
+
+    int fd = openat(dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint64_t below = (uint64_t)log_st.st_ino;
+    for (int depth = 0; fd >= 0 && depth < EVI_INPLACE_MAX_DEPTH; depth++) {
+        struct stat st;
+        /* Another file system (the log at the root of its own), or the root itself. */
+        if (fstat(fd, &st) < 0 || st.st_dev != log_st.st_dev || (uint64_t)st.st_ino == below) {
+            break;
+        }
+        if (!near_any((uint64_t)st.st_ino, hot, n, p->spread)) {
+            p->flush_fd = fd;
+            p->flush_ino = (uint64_t)st.st_ino;
+            return;
+        }
+        int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        (void)close(fd);
+        fd = up;
+        below = (uint64_t)st.st_ino;
+    }
+    if (fd >= 0) {
+        (void)close(fd);
+    }
+}
+
+static bool segment_far(struct evi_inplace *p, uint64_t first, int fd)
+{
+    if (p->checked != first + 1) {
+        struct stat st;
+        p->checked = first + 1;
+        p->checked_ok = fstat(fd, &st) == 0 &&
+                        !near_any((uint64_t)st.st_ino, &p->flush_ino, 1, p->spread);
+    }
+    return p->checked_ok;
+}
+
+bool evi_inplace_covers(struct evi_inplace *p, uint64_t first, int fd, uint64_t end,
+                        uint64_t zeros_from, uint64_t zeros_to)
+{
+    return p->flush_fd >= 0 && p->synced == first + 1 && zeros_from <= p->synced_end &&
+           end <= zeros_to && segment_far(p, first, fd);
+}
+
+void evi_inplace_synced(struct evi_inplace *p, uint64_t first, uint64_t end)
+{
+    p->synced = first + 1;
+    p->synced_end = end;
+}
+
+int evi_inplace_sync(struct evi_inplace *p, int fd)
+{
+    int r = evi_io_sync_range(fd);
+    if (r == 0) {
+        r = evi_io_fdatasync(p->flush_fd);
+    }
+    if (r == 0) {
+        p->syncs++;
+    }
+    return r;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Syncing records written in place, over zeros that preallocation wrote and
+ * synced (prealloc.h), without the segment's inode (DESIGN.md, "Writing an
+ * entry", step 5; measured: docs/PERFORMANCE.md, session 17).
+ *
+ * On ext4 without a journal, fdatasync() of a file writes the block of the
+ * inode table that holds its inode whenever that block is dirty, and every
+ * write makes it dirty: it changes the file's modification time. So nearly
+ * every acknowledgement's fdatasync wrote a 4 KiB block of inodes and waited
+ * for it, between the records and the disk's cache flush: three requests to
+ * the disk, one after the other, where durability needs two.
+ *
+ * Records that overwrite zeros within the file need nothing of the inode to
+ * be read back: their blocks are allocated and the file's size is durable
+ * (the fill's own fdatasync saw to that); only the times would be lost in a
+ * crash. For them the committer writes the dirty pages and waits for them
+ * (sync_file_range(): the records are in the disk's cache), then calls
+ * fdatasync() on a quiet directory of the same file system, which on ext4
+ * ends with a flush of the disk's cache: the records are durable, as after
+ * an fdatasync of the segment, one request sooner.
+ *
+ * The quiet directory is the nearest ancestor of the log directory whose
+ * inode cannot share a block of the inode table with the writer's files
+ * (inode numbers at least a block's worth of inodes apart): its own
+ * fdatasync then has no inode block to write. Everything else keeps the
+ * segment's fdatasync: other file systems (on ext4 with a journal, and on
+ * XFS, an fdatasync after a change of the times only already skips the
+ * inode), records past the zeros, a segment whose inode is near the quiet
+ * directory's, and no such directory (the log at the root of its file
+ * system). Committer only, like direct.h: used without the log's mutex by
+ * whoever runs the commit.
+ */
+#ifndef EVI_INPLACE_H
+#define EVI_INPLACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* How many ancestors of the log directory are looked at, at most. */
+#define EVI_INPLACE_MAX_DEPTH 32
+
+struct evi_inplace {
+    int flush_fd;         /* the quiet directory (O_RDONLY), or -1: never in place */
+    uint64_t flush_ino;   /* its inode number */
+    uint64_t spread;      /* inode numbers this far apart never share a block */
+    uint64_t checked;     /* first index + 1 of the segment last checked, 0: none */
+    bool checked_ok;      /* whether that segment's inode is far enough */
+    uint64_t synced;      /* first index + 1 of the segment last synced, 0: none */
+    uint64_t synced_end;  /* its bytes before this were durable after that sync */
+    uint64_t syncs;       /* syncs done in place */
+};
+
+void evi_inplace_init(struct evi_inplace *p);
+
+/*
+ * Writer open: whether the log in dirfd (ext4 without a journal) syncs in
+ * place, and its quiet directory, far from the inodes in hot[0..n) (the
+ * files the writer writes). Off (flush_fd -1) whenever anything is unclear.
+ */
+void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, size_t n);
+
+void evi_inplace_close(struct evi_inplace *p);
+
+/*
+ * Whether the ext4 file system on device major:minor has no journal, as
+ * sysfs (mounted at sysfs: "/sys") tells: false when it cannot tell.
+ */
+bool evi_inplace_no_journal(const char *sysfs, unsigned major, unsigned minor);
+
+/*
+ * Whether the bytes of segment first (descriptor fd) written up to end may
+ * be synced in place: all that the last sync of it left (from synced_end
+ * on) lies within [zeros_from, zeros_to), zeros that a fill wrote and
+ * synced, so that nothing of them needs the inode; and the segment's inode
+ * is far from the quiet directory's.
+ */
+bool evi_inplace_covers(struct evi_inplace *p, uint64_t first, int fd, uint64_t end,
+                        uint64_t zeros_from, uint64_t zeros_to);
+
+/* After any sync of segment first (in place or not): its bytes up to end are durable. */
+void evi_inplace_synced(struct evi_inplace *p, uint64_t first, uint64_t end);
+
+/*
+ * Makes what was written to fd durable: its dirty pages written and waited
+ * for, then the quiet directory's fdatasync. 0 or -errno.
+ */
+int evi_inplace_sync(struct evi_inplace *p, int fd);
+
+#endif
