@@ -2480,6 +2480,7 @@ static void test_preallocate_failure_counted(void **state)
     }
     __atomic_store_n(&fill_fault_armed, true, __ATOMIC_SEQ_CST);
     evi_io_set_write_hook(fill_fault_hook);
+    evi_inplace_force_for_tests(true); /* where it could be, it is not */
     struct ev_log *log = open_preallocated(f, 0);
     tu_append_n(log, 50, "before");
     tu_ok(ev_log_sync(log));
@@ -2498,6 +2499,8 @@ static void test_preallocate_failure_counted(void **state)
     }
     /* Past the zeros (there are none) a sync writes the inode too: never in place (inplace.h). */
     tu_ok(ev_log_io_stats(log, &io));
+    evi_inplace_force_for_tests(false);
+    assert_true(io.inplace_sync);
     assert_int_equal(io.inplace_syncs, 0);
     tu_ok(ev_log_close(log));
     assert_int_equal(tu_verify(f->dir, f->v).entries, 100);
@@ -2821,9 +2824,10 @@ static bool inplace_expected(const char *dir)
 
 /*
  * Records over preallocated zeros are synced in place where the file system
- * is ext4 without a journal: their pages, then the fdatasync of a quiet
- * ancestor directory. Every such sync goes that way, a failure of the
- * flush fails the sync as an fdatasync's would, and the log verifies.
+ * is ext4 without a journal (elsewhere the test forces it: the calls work on
+ * any file system): their pages, then the fdatasync of a quiet ancestor
+ * directory. Every such sync goes that way, a failure of either step fails
+ * the sync as an fdatasync's would, and the log verifies.
  */
 static void test_inplace_sync(void **state)
 {
@@ -2832,45 +2836,46 @@ static void test_inplace_sync(void **state)
     if (!preallocation_works_in(f->root)) {
         skip(); /* no zeros: never in place */
     }
-    bool expected = inplace_expected(f->root);
-    struct ev_log *log = open_preallocated(f, 0);
-    wait_zeros_ahead(log, 1u << 20, EV_DEFAULT_SEGMENT_BYTES);
-    tu_append_n(log, 1, "first"); /* the segment's first sync: all of it, inode and all */
-    sync_settled(log);
-    tu_ok(ev_log_io_stats(log, &io));
-    assert_int_equal(io.inplace_sync, expected);
-    uint64_t before = io.inplace_syncs;
-    for (int round = 0; round < 10; round++) {
-        tu_append_n(log, 20, "in place");
+    evi_inplace_force_for_tests(!inplace_expected(f->root));
+    uint64_t entries = 0;
+    for (long step = 2; step <= 3; step++) { /* sync_file_range, then the directory's fdatasync */
+        const struct ev_open_options o = {.sync = EV_SYNC_NEVER, .preallocate = 2u << 20};
+        struct ev_log *log = step == 2 ? open_preallocated(f, 0) : tu_open(f->dir, &o);
+        wait_zeros_ahead(log, 1u << 20, EV_DEFAULT_SEGMENT_BYTES);
+        tu_append_n(log, 1, "first"); /* the segment's first sync: all of it, inode and all */
         sync_settled(log);
-    }
-    tu_ok(ev_log_io_stats(log, &io));
-    assert_int_equal(io.inplace_syncs - before, expected ? 10 : 0);
-    if (expected) {
+        tu_ok(ev_log_io_stats(log, &io));
+        assert_true(io.inplace_sync);
+        uint64_t before = io.inplace_syncs;
+        for (int round = 0; round < 10; round++) {
+            tu_append_n(log, 20, "in place");
+            sync_settled(log);
+        }
+        entries += 201;
+        tu_ok(ev_log_io_stats(log, &io));
+        assert_int_equal(io.inplace_syncs - before, 10);
+
         /* An ancestor, far from the log's own inodes. */
-        struct stat quiet, dir, root;
+        struct stat quiet, dir;
         assert_int_equal(fstat(log->inplace.flush_fd, &quiet), 0);
         assert_int_equal(stat(f->dir, &dir), 0);
-        assert_int_equal(stat(f->root, &root), 0);
         assert_true(S_ISDIR(quiet.st_mode) && quiet.st_dev == dir.st_dev);
-        assert_true(quiet.st_ino != dir.st_ino);
         uint64_t d = quiet.st_ino > dir.st_ino ? quiet.st_ino - dir.st_ino
                                                : dir.st_ino - quiet.st_ino;
         assert_true(d >= log->inplace.spread);
 
         tu_append_n(log, 1, "not durable");
-        evi_io_fail_once(2, EIO); /* the records' write, then the quiet directory's fdatasync */
+        evi_io_fail_once(step, EIO); /* after the records' write */
         int r = ev_log_sync(log);
         evi_io_fail_after(0, 0);
         assert_int_equal(r, -EIO);
         tu_ok(ev_log_io_stats(log, &io));
         assert_int_equal(io.inplace_syncs - before, 10);
         assert_int_equal(ev_log_close(log), -EIO);
-    } else {
-        tu_ok(ev_log_close(log));
     }
+    evi_inplace_force_for_tests(false);
     struct ev_verify_report rep = tu_verify(f->dir, f->v);
-    assert_true(rep.entries >= 201);
+    assert_true(rep.entries >= entries);
     assert_int_equal(rep.torn_bytes, 0);
 }
 
@@ -2916,8 +2921,9 @@ static void test_inplace_no_journal(void **state)
 }
 
 /*
- * In place only while everything not yet durable lies in synced zeros, of a
- * segment whose inode is far from the quiet directory's.
+ * In place only while everything written since the segment's last sync lies
+ * in synced zeros, of a regular file on the quiet directory's file system
+ * whose inode is far from the directory's.
  */
 static void test_inplace_covers(void **state)
 {
@@ -2930,25 +2936,75 @@ static void test_inplace_covers(void **state)
     assert_true(fd >= 0 && fstat(fd, &st) == 0);
     struct evi_inplace p;
     evi_inplace_init(&p);
-    evi_inplace_synced(&p, 0, 0);
-    assert_false(evi_inplace_covers(&p, 0, fd, 10, 0, 100)); /* no quiet directory */
+    evi_inplace_wrote(&p, 0, 10);
+    evi_inplace_synced(&p, 0);
+    assert_false(evi_inplace_covers(&p, 0, fd, 0, 100)); /* no quiet directory */
     p.flush_fd = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     assert_true(p.flush_fd >= 0);
+    p.flush_dev = st.st_dev;
     p.spread = 32;
     p.flush_ino = (uint64_t)st.st_ino + 31;
-    assert_false(evi_inplace_covers(&p, 0, fd, 10, 0, 100)); /* the inodes may share a block */
+    assert_false(evi_inplace_covers(&p, 0, fd, 0, 100)); /* the inodes may share a block */
     p.flush_ino = (uint64_t)st.st_ino + 32;
-    assert_false(evi_inplace_covers(&p, 0, fd, 10, 0, 100)); /* decided once a segment */
-    assert_false(evi_inplace_covers(&p, 1, fd, 100, 0, 100)); /* segment 1 never synced */
-    evi_inplace_synced(&p, 1, 50);
-    assert_true(evi_inplace_covers(&p, 1, fd, 100, 0, 100));
-    assert_true(evi_inplace_covers(&p, 1, fd, 100, 50, 100));
-    assert_false(evi_inplace_covers(&p, 1, fd, 101, 0, 100));  /* past the synced zeros */
-    assert_false(evi_inplace_covers(&p, 1, fd, 100, 51, 100)); /* [50, 51) is no zeros */
-    assert_false(evi_inplace_covers(&p, 2, fd, 100, 0, 100));  /* another segment */
+    assert_false(evi_inplace_covers(&p, 0, fd, 0, 100)); /* decided once a segment */
+    evi_inplace_wrote(&p, 1, 50);
+    assert_false(evi_inplace_covers(&p, 1, fd, 0, 100)); /* segment 1 never synced */
+    evi_inplace_synced(&p, 1);
+    assert_true(evi_inplace_covers(&p, 1, fd, 0, 100)); /* nothing new */
+    evi_inplace_wrote(&p, 1, 100);
+    assert_true(evi_inplace_covers(&p, 1, fd, 50, 100));
+    assert_false(evi_inplace_covers(&p, 1, fd, 51, 100)); /* [50, 51) is no zeros */
+    evi_inplace_wrote(&p, 1, 90); /* a shorter write does not hide the longer one before */
+    assert_false(evi_inplace_covers(&p, 1, fd, 0, 99));
+    evi_inplace_synced(&p, 1);
+    evi_inplace_wrote(&p, 1, 101);
+    assert_true(evi_inplace_covers(&p, 1, fd, 100, 101));
+    assert_false(evi_inplace_covers(&p, 1, fd, 0, 100)); /* past the synced zeros */
+    evi_inplace_wrote(&p, 2, 10);
+    evi_inplace_synced(&p, 1);
+    assert_false(evi_inplace_covers(&p, 2, fd, 0, 100)); /* another segment, never synced */
+    /* Another file system (segments/ a mount point), or not a regular file. */
+    evi_inplace_synced(&p, 2);
+    p.flush_dev = st.st_dev + 1;
+    assert_false(evi_inplace_covers(&p, 2, fd, 0, 100));
+    p.flush_dev = st.st_dev;
+    evi_inplace_wrote(&p, 3, 10);
+    evi_inplace_synced(&p, 3);
+    assert_true(evi_inplace_covers(&p, 3, fd, 0, 100));
+    evi_inplace_wrote(&p, 4, 10);
+    evi_inplace_synced(&p, 4);
+    assert_false(evi_inplace_covers(&p, 4, p.flush_fd, 0, 100));
     evi_inplace_close(&p);
     assert_int_equal(p.flush_fd, -1);
     (void)close(fd);
+}
+
+/* The run of synced zeros grows with fills that follow it, and starts again after a gap. */
+static void test_inplace_zeros_run(void **state)
+{
+    (void)state;
+    uint64_t from = 0, to = 0;
+    evi_inplace_zeros_add(&from, &to, 4096, 4096); /* nothing written */
+    assert_true(from == 0 && to == 0);
+    evi_inplace_zeros_add(&from, &to, 4096, 1052672);
+    assert_true(from == 4096 && to == 1052672);
+    evi_inplace_zeros_add(&from, &to, 1052672, 2101248);
+    assert_true(from == 4096 && to == 2101248);
+    evi_inplace_zeros_add(&from, &to, 2105344, 3153920); /* a gap of a page */
+    assert_true(from == 2105344 && to == 3153920);
+}
+
+/* sync_file_range() writes every dirty page with all three flags from Linux 5.2 on. */
+static void test_inplace_kernel(void **state)
+{
+    (void)state;
+    assert_true(evi_inplace_kernel_ok("6.18.0-1-cloud-amd64"));
+    assert_true(evi_inplace_kernel_ok("5.2.0"));
+    assert_true(evi_inplace_kernel_ok("5.10"));
+    assert_false(evi_inplace_kernel_ok("5.1.21"));
+    assert_false(evi_inplace_kernel_ok("4.19.0"));
+    assert_false(evi_inplace_kernel_ok("six"));
+    assert_false(evi_inplace_kernel_ok(""));
 }
 
 /* ---- the writer's records, byte for byte ------------------------------------- */
@@ -3495,6 +3551,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inplace_needs_zeros, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_inplace_no_journal, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_inplace_covers, tu_setup, tu_teardown),
+        cmocka_unit_test(test_inplace_zeros_run),
+        cmocka_unit_test(test_inplace_kernel),
         cmocka_unit_test_setup_teardown(test_commits_go_direct_in_place, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_sync_leaves_derived_to_flusher, tu_setup,

@@ -291,7 +291,7 @@ struct ev_log_io_stats {
     uint64_t preallocated_bytes;     /* zeros written ahead of the records */
     uint64_t preallocation_failures; /* fills that failed */
     int preallocation_error;         /* the last one's code (-errno: -ENOSPC, -EIO), 0 if none */
-    bool inplace_sync;               /* records over those zeros are synced without the
+    bool inplace_sync;               /* records over those zeros can be synced without the
                                         segment's inode (ext4 without a journal) */
     uint64_t inplace_syncs;          /* syncs done that way */
 };

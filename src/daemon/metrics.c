@@ -507,9 +507,10 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
             "daemon's log says why.",
             g->io.preallocation_failures);
     gauge_u64(&t, "evident_inplace_sync",
-              "1 while records written over preallocated zeros are made durable without "
+              "1 when records written over preallocated zeros can be made durable without "
               "writing the segment's inode (ext4 without a journal: the records' pages, "
-              "then a flush of the disk's cache).",
+              "then a flush of the disk's cache); evident_inplace_syncs_total counts those "
+              "that were.",
               g->io.inplace_sync ? 1 : 0);
     counter(&t, "evident_inplace_syncs_total", "Syncs of records done that way.",
             g->io.inplace_syncs);

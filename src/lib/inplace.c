@@ -11,12 +11,20 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "store.h"
 
 /* The smallest inode ext4 has: a block of the inode table holds at most block size / this. */
 #define EXT4_INODE_MIN_BYTES 128u
+
+static bool forced; /* evi_inplace_force_for_tests() */
+
+void evi_inplace_force_for_tests(bool force)
+{
+    __atomic_store_n(&forced, force, __ATOMIC_SEQ_CST);
+}
 
 void evi_inplace_init(struct evi_inplace *p)
 {
@@ -80,15 +88,28 @@ static bool near_any(uint64_t ino, const uint64_t *hot, size_t n, uint64_t sprea
     return false;
 }
 
+bool evi_inplace_kernel_ok(const char *release)
+{
+    unsigned major = 0, minor = 0;
+    if (sscanf(release, "%u.%u", &major, &minor) != 2) {
+        return false;
+    }
+    return major > 5 || (major == 5 && minor >= 2);
+}
+
 void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, size_t n)
 {
     struct statfs fs;
     struct stat log_st;
+    struct utsname uts;
 
     evi_inplace_close(p);
-    if (fstatfs(dirfd, &fs) < 0 || fs.f_type != EXT4_SUPER_MAGIC || fs.f_bsize <= 0 ||
-        fstat(dirfd, &log_st) < 0 ||
-        !evi_inplace_no_journal("/sys", major(log_st.st_dev), minor(log_st.st_dev))) {
+    if (fstatfs(dirfd, &fs) < 0 || fs.f_bsize <= 0 || fstat(dirfd, &log_st) < 0) {
+        return;
+    }
+    if (!__atomic_load_n(&forced, __ATOMIC_SEQ_CST) &&
+        (fs.f_type != EXT4_SUPER_MAGIC || uname(&uts) < 0 || !evi_inplace_kernel_ok(uts.release) ||
+         !evi_inplace_no_journal("/sys", major(log_st.st_dev), minor(log_st.st_dev)))) {
         return;
     }
     p->spread = (uint64_t)fs.f_bsize / EXT4_INODE_MIN_BYTES;
@@ -103,6 +124,7 @@ void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, siz
         }
         if (!near_any((uint64_t)st.st_ino, hot, n, p->spread)) {
             p->flush_fd = fd;
+            p->flush_dev = st.st_dev;
             p->flush_ino = (uint64_t)st.st_ino;
             return;
         }
@@ -116,28 +138,51 @@ void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, siz
     }
 }
 
-static bool segment_far(struct evi_inplace *p, uint64_t first, int fd)
+/* A regular file on the quiet directory's file system, its inode far from the directory's. */
+static bool segment_ok(struct evi_inplace *p, uint64_t first, int fd)
 {
     if (p->checked != first + 1) {
         struct stat st;
         p->checked = first + 1;
-        p->checked_ok = fstat(fd, &st) == 0 &&
+        p->checked_ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == p->flush_dev &&
                         !near_any((uint64_t)st.st_ino, &p->flush_ino, 1, p->spread);
     }
     return p->checked_ok;
 }
 
-bool evi_inplace_covers(struct evi_inplace *p, uint64_t first, int fd, uint64_t end,
-                        uint64_t zeros_from, uint64_t zeros_to)
+void evi_inplace_zeros_add(uint64_t *from, uint64_t *to, uint64_t start, uint64_t end)
 {
-    return p->flush_fd >= 0 && p->synced == first + 1 && zeros_from <= p->synced_end &&
-           end <= zeros_to && segment_far(p, first, fd);
+    if (end <= start) {
+        return;
+    }
+    if (*to == 0 || *to != start) {
+        *from = start;
+    }
+    *to = end;
 }
 
-void evi_inplace_synced(struct evi_inplace *p, uint64_t first, uint64_t end)
+void evi_inplace_wrote(struct evi_inplace *p, uint64_t first, uint64_t end)
+{
+    if (p->written != first + 1) {
+        p->written = first + 1;
+        p->written_end = 0;
+    }
+    if (end > p->written_end) {
+        p->written_end = end;
+    }
+}
+
+bool evi_inplace_covers(struct evi_inplace *p, uint64_t first, int fd, uint64_t zeros_from,
+                        uint64_t zeros_to)
+{
+    return p->flush_fd >= 0 && p->synced == first + 1 && p->written == first + 1 &&
+           zeros_from <= p->synced_end && p->written_end <= zeros_to && segment_ok(p, first, fd);
+}
+
+void evi_inplace_synced(struct evi_inplace *p, uint64_t first)
 {
     p->synced = first + 1;
-    p->synced_end = end;
+    p->synced_end = p->written == first + 1 ? p->written_end : 0;
 }
 
 int evi_inplace_sync(struct evi_inplace *p, int fd)

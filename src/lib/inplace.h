@@ -26,8 +26,9 @@
  * fdatasync then has no inode block to write. Everything else keeps the
  * segment's fdatasync: other file systems (on ext4 with a journal, and on
  * XFS, an fdatasync after a change of the times only already skips the
- * inode), records past the zeros, a segment whose inode is near the quiet
- * directory's, and no such directory (the log at the root of its file
+ * inode), kernels before 5.2, records past the zeros, a segment on another
+ * file system than the quiet directory (segments/ a mount point) or near
+ * its inode, and no such directory (the log at the root of its file
  * system). Committer only, like direct.h: used without the log's mutex by
  * whoever runs the commit.
  */
@@ -37,16 +38,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* How many ancestors of the log directory are looked at, at most. */
 #define EVI_INPLACE_MAX_DEPTH 32
 
 struct evi_inplace {
     int flush_fd;         /* the quiet directory (O_RDONLY), or -1: never in place */
+    dev_t flush_dev;      /* its file system */
     uint64_t flush_ino;   /* its inode number */
     uint64_t spread;      /* inode numbers this far apart never share a block */
     uint64_t checked;     /* first index + 1 of the segment last checked, 0: none */
-    bool checked_ok;      /* whether that segment's inode is far enough */
+    bool checked_ok;      /* whether that segment may be synced in place at all */
+    uint64_t written;     /* first index + 1 of the segment last written, 0: none */
+    uint64_t written_end; /* the end of all that was written to it */
     uint64_t synced;      /* first index + 1 of the segment last synced, 0: none */
     uint64_t synced_end;  /* its bytes before this were durable after that sync */
     uint64_t syncs;       /* syncs done in place */
@@ -69,23 +74,38 @@ void evi_inplace_close(struct evi_inplace *p);
  */
 bool evi_inplace_no_journal(const char *sysfs, unsigned major, unsigned minor);
 
-/*
- * Whether the bytes of segment first (descriptor fd) written up to end may
- * be synced in place: all that the last sync of it left (from synced_end
- * on) lies within [zeros_from, zeros_to), zeros that a fill wrote and
- * synced, so that nothing of them needs the inode; and the segment's inode
- * is far from the quiet directory's.
- */
-bool evi_inplace_covers(struct evi_inplace *p, uint64_t first, int fd, uint64_t end,
-                        uint64_t zeros_from, uint64_t zeros_to);
+/* Whether the running kernel's sync_file_range() writes every dirty page (Linux 5.2 on). */
+bool evi_inplace_kernel_ok(const char *release);
 
-/* After any sync of segment first (in place or not): its bytes up to end are durable. */
-void evi_inplace_synced(struct evi_inplace *p, uint64_t first, uint64_t end);
+/*
+ * A fill wrote and synced zeros over [start, end): the run [*from, *to) of
+ * such zeros grows when they follow it, or starts again with them.
+ */
+void evi_inplace_zeros_add(uint64_t *from, uint64_t *to, uint64_t start, uint64_t end);
+
+/* After any write to segment first: its bytes up to end are written (not yet durable). */
+void evi_inplace_wrote(struct evi_inplace *p, uint64_t first, uint64_t end);
+
+/*
+ * Whether segment first (descriptor fd) may be synced in place now: all
+ * that was written to it since its last sync (from synced_end on) lies
+ * within [zeros_from, zeros_to), zeros that a fill wrote and synced, so
+ * that nothing of it needs the inode; and the segment is a regular file on
+ * the quiet directory's file system, its inode far from the directory's.
+ */
+bool evi_inplace_covers(struct evi_inplace *p, uint64_t first, int fd, uint64_t zeros_from,
+                        uint64_t zeros_to);
+
+/* After any sync of segment first (in place or not): all written to it is durable. */
+void evi_inplace_synced(struct evi_inplace *p, uint64_t first);
 
 /*
  * Makes what was written to fd durable: its dirty pages written and waited
  * for, then the quiet directory's fdatasync. 0 or -errno.
  */
 int evi_inplace_sync(struct evi_inplace *p, int fd);
+
+/* Tests: true takes every file system for ext4 without a journal (evi_inplace_open). */
+void evi_inplace_force_for_tests(bool force);
 
 #endif

@@ -451,14 +451,16 @@ static int write_records(struct ev_log *log, int fd, uint64_t first, struct evi_
     } else {
         r = evi_write_all(fd, records->data, len, (off_t)off);
     }
+    if (r == 0) {
+        evi_inplace_wrote(&log->inplace, first, off + len);
+    }
     if (r == 0 && sync) {
         /* Over zeros preallocated and synced, the inode need not be written (inplace.h). */
-        uint64_t written = off + len;
-        r = evi_inplace_covers(&log->inplace, first, fd, written, zeros->from, zeros->durable)
+        r = evi_inplace_covers(&log->inplace, first, fd, zeros->from, zeros->durable)
                 ? evi_inplace_sync(&log->inplace, fd)
                 : evi_io_fdatasync(fd);
         if (r == 0) {
-            evi_inplace_synced(&log->inplace, first, written);
+            evi_inplace_synced(&log->inplace, first);
         }
     }
     *ret_sync_ns = sync ? evi_now_ns() - sync_start : 0;
@@ -1566,12 +1568,9 @@ static void fill_locked(struct ev_log *log, uint64_t from, uint64_t to)
         log->prealloc_first = first;
         log->prealloc_end = log->zeros_from = log->zeros_durable = 0;
     }
-    if (r == 0 && wrote > 0) {
-        /* [end - wrote, end) written and synced: it extends the run, or starts one. */
-        if (log->zeros_durable == 0 || log->zeros_durable != end - wrote) {
-            log->zeros_from = end - wrote;
-        }
-        log->zeros_durable = end;
+    if (r == 0) {
+        /* [end - wrote, end) written and synced. */
+        evi_inplace_zeros_add(&log->zeros_from, &log->zeros_durable, end - wrote, end);
     }
     if (r == 0) {
         log->prealloc_end = to; /* past a short step a gap stays: records there cost as before */

@@ -124,7 +124,13 @@ int evi_prealloc_fill(struct evi_prealloc *z, int dirfd, uint64_t first, int fd,
         return r;
     }
     z->written += (uint64_t)w;
-    r = evi_io_fdatasync(fd);
+    /*
+     * Synced through the fill's own descriptor: an fdatasync of the log's
+     * would take for itself a writeback error of the records' pages (the
+     * error is reported once per open file), which the committer's next
+     * sync must see instead.
+     */
+    r = evi_io_fdatasync(z->fd);
     if (r < 0) {
         return r;
     }

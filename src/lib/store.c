@@ -91,6 +91,10 @@ int evi_io_fdatasync(int fd)
 
 int evi_io_sync_range(int fd)
 {
+    int r = injected_failure();
+    if (r < 0) {
+        return r;
+    }
     unsigned flags =
         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
     return sync_file_range(fd, 0, 0, flags) < 0 ? -errno : 0;

@@ -125,12 +125,11 @@ int evi_io_fdatasync(int fd);
 int evi_io_fsync(int fd);
 /*
  * Writes fd's dirty pages and waits for them (sync_file_range() over the
- * whole file): no inode, no flush of the disk's cache (inplace.h). Not a
- * step of the fault injection: the fdatasync that follows it is.
+ * whole file): no inode, no flush of the disk's cache (inplace.h).
  */
 int evi_io_sync_range(int fd);
 /*
- * Test hook: the countdown-th following call of evi_io_pwrite/fdatasync/fsync
+ * Test hook: the countdown-th following call of evi_io_pwrite/fdatasync/fsync/sync_range
  * (1 = the next one) and every call after it fail with -err until reset by
  * evi_io_fail_after(0, 0). With err EVI_IO_CRASH the process instead ends at
  * once with _exit(EVI_IO_CRASH_STATUS) before that call: a crash at that step.
