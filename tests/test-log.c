@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/magic.h>
 #include <time.h>
@@ -2259,6 +2260,14 @@ static bool preallocation_works_in(const char *dir)
     bool known = fstatfs(fd, &fs) == 0;
     (void)close(fd);
     (void)unlink(path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool gap = dfd >= 0 && evi_fsync_gap(dfd); /* the writer turns both off there */
+    if (dfd >= 0) {
+        (void)close(dfd);
+    }
+    if (gap) {
+        return false;
+    }
     bool memory = known && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
     /* Fills leave EVI_PREALLOC_MIN_FREE free: on a fuller disk there are none. */
     return known && !memory &&
@@ -2818,8 +2827,37 @@ static bool inplace_expected(const char *dir)
 {
     struct statfs fs;
     struct stat st;
+    struct utsname uts;
     return statfs(dir, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC && stat(dir, &st) == 0 &&
+           uname(&uts) == 0 && evi_inplace_kernel_ok(uts.release) &&
            evi_inplace_no_journal("/sys", major(st.st_dev), minor(st.st_dev));
+}
+
+/* Waits (5 s at most) until no fill runs and none is due: only the caller does I/O then. */
+static void wait_no_fill(struct ev_log *log)
+{
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&log->mu);
+        uint64_t zeros = log->prealloc_first == log->pending.segment_first ? log->prealloc_end : 0;
+        /* log.c's fill_range_locked(): due once a whole step of the zeros ahead is missing */
+        bool quiet = !log->filling &&
+                     zeros + EVI_PREALLOC_STEP > log->segment_end + log->options.preallocate;
+        pthread_mutex_unlock(&log->mu);
+        if (quiet) {
+            return;
+        }
+        usleep(1000);
+    }
+    fail_msg("the flusher is still filling");
+}
+
+/* Teardown that also disarms what a failed assertion may have left armed. */
+static int teardown_inplace(void **state)
+{
+    evi_inplace_force_for_tests(false);
+    evi_io_fail_after(0, 0);
+    evi_io_set_write_hook(NULL);
+    return tu_teardown(state);
 }
 
 /*
@@ -2865,6 +2903,7 @@ static void test_inplace_sync(void **state)
         assert_true(d >= log->inplace.spread);
 
         tu_append_n(log, 1, "not durable");
+        wait_no_fill(log); /* the flusher's I/O would take the fault instead */
         evi_io_fail_once(step, EIO); /* after the records' write */
         int r = ev_log_sync(log);
         evi_io_fail_after(0, 0);
@@ -2994,15 +3033,51 @@ static void test_inplace_zeros_run(void **state)
     assert_true(from == 2105344 && to == 3153920);
 }
 
-/* sync_file_range() writes every dirty page with all three flags from Linux 5.2 on. */
+/* ext4 without a journal on other kernels: no preallocation, no direct writes at all. */
+static void test_fsync_gap(void **state)
+{
+    (void)state;
+    assert_true(evi_fsync_gap_in(true, true, "6.1.0-28-amd64"));
+    assert_true(evi_fsync_gap_in(true, true, "6.12.60"));
+    assert_false(evi_fsync_gap_in(true, true, "6.18.44"));
+    assert_false(evi_fsync_gap_in(true, false, "6.1.0")); /* a journal */
+    assert_false(evi_fsync_gap_in(false, true, "6.1.0")); /* not ext4 */
+}
+
+/* The writer takes the gap into account at open, and says so in its I/O stats. */
+static void test_fsync_gap_at_open(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct ev_open_options o = {.sync = EV_SYNC_NEVER, .preallocate = 2u << 20};
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, &o);
+    int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    bool gap = evi_fsync_gap(dfd);
+    (void)close(dfd);
+    struct ev_log_io_stats io;
+    tu_ok(ev_log_io_stats(log, &io));
+    assert_int_equal(io.fsync_gap, gap);
+    if (gap) {
+        assert_true(log->direct.unusable && log->prealloc.unusable);
+        assert_false(io.direct_io || io.preallocating || io.inplace_sync);
+    }
+    tu_ok(ev_log_close(log));
+}
+
+/* In place only on kernels where each step was checked: Linux 7.0 on, 6.18.30 on. */
 static void test_inplace_kernel(void **state)
 {
     (void)state;
-    assert_true(evi_inplace_kernel_ok("6.18.0-1-cloud-amd64"));
-    assert_true(evi_inplace_kernel_ok("5.2.0"));
-    assert_true(evi_inplace_kernel_ok("5.10"));
-    assert_false(evi_inplace_kernel_ok("5.1.21"));
-    assert_false(evi_inplace_kernel_ok("4.19.0"));
+    assert_true(evi_inplace_kernel_ok("6.18.44-fc-v669"));
+    assert_true(evi_inplace_kernel_ok("6.18.30"));
+    assert_true(evi_inplace_kernel_ok("7.0.0"));
+    assert_true(evi_inplace_kernel_ok("7.1-rc2"));
+    assert_false(evi_inplace_kernel_ok("6.18.29"));
+    assert_false(evi_inplace_kernel_ok("6.18"));
+    assert_false(evi_inplace_kernel_ok("6.12.60"));
+    assert_false(evi_inplace_kernel_ok("6.1.0-28-amd64")); /* no flush for a clean inode */
+    assert_false(evi_inplace_kernel_ok("5.10.0"));
     assert_false(evi_inplace_kernel_ok("six"));
     assert_false(evi_inplace_kernel_ok(""));
 }
@@ -3546,13 +3621,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotation_after_carried_lead, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_no_direct_io, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_preallocate_failure_counted, tu_setup, tu_teardown),
-        cmocka_unit_test_setup_teardown(test_inplace_sync, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_preallocate_failure_counted, tu_setup, teardown_inplace),
+        cmocka_unit_test_setup_teardown(test_inplace_sync, tu_setup, teardown_inplace),
         cmocka_unit_test_setup_teardown(test_inplace_needs_zeros, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_inplace_no_journal, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_inplace_covers, tu_setup, tu_teardown),
         cmocka_unit_test(test_inplace_zeros_run),
         cmocka_unit_test(test_inplace_kernel),
+        cmocka_unit_test(test_fsync_gap),
+        cmocka_unit_test_setup_teardown(test_fsync_gap_at_open, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_commits_go_direct_in_place, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_sync_leaves_derived_to_flusher, tu_setup,

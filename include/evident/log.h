@@ -294,6 +294,9 @@ struct ev_log_io_stats {
     bool inplace_sync;               /* records over those zeros can be synced without the
                                         segment's inode (ext4 without a journal) */
     uint64_t inplace_syncs;          /* syncs done that way */
+    bool fsync_gap;                  /* ext4 without a journal on a kernel whose fdatasync
+                                        would not cover preallocated overwrites and direct
+                                        writes: both are off (DESIGN.md "Writing an entry") */
 };
 
 /* Fills *ret_stats; a reader's are all zero. 0, or -EINVAL for NULL arguments. */

@@ -265,6 +265,14 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
     if (ev_log_info(d->log, &info) == 0) {
         (void)snprintf(d->origin, sizeof(d->origin), "%s", info.origin);
     }
+    struct ev_log_io_stats io;
+    if (ev_log_io_stats(d->log, &io) == 0 && io.fsync_gap) {
+        fprintf(stderr,
+                "evidentd: %s: ext4 without a journal, on a kernel whose fdatasync does not "
+                "cover overwrites of preallocated zeros and direct writes (fixed in Linux 7.0): "
+                "storage.preallocate and direct writes are off; a journal lifts this\n",
+                cfg->log.dir);
+    }
 
     if ((r = evd_metrics_new(&d->metrics)) < 0) {
         return fail(err, err_size, r, "metrics", strerror(-r));

@@ -90,11 +90,31 @@ static bool near_any(uint64_t ino, const uint64_t *hot, size_t n, uint64_t sprea
 
 bool evi_inplace_kernel_ok(const char *release)
 {
-    unsigned major = 0, minor = 0;
-    if (sscanf(release, "%u.%u", &major, &minor) != 2) {
+    unsigned major = 0, minor = 0, patch = 0;
+    int n = sscanf(release, "%u.%u.%u", &major, &minor, &patch);
+    if (n < 2) {
         return false;
     }
-    return major > 5 || (major == 5 && minor >= 2);
+    /* Linux 7.0, and 6.18.y from well after the fix's backport (March 2026, 6.18.2x). */
+    return major >= 7 || (major == 6 && minor == 18 && n == 3 && patch >= 30);
+}
+
+bool evi_fsync_gap_in(bool ext4, bool no_journal, const char *release)
+{
+    return ext4 && no_journal && !evi_inplace_kernel_ok(release);
+}
+
+bool evi_fsync_gap(int dirfd)
+{
+    struct statfs fs;
+    struct stat st;
+    struct utsname uts;
+
+    if (fstatfs(dirfd, &fs) < 0 || fs.f_type != EXT4_SUPER_MAGIC || fstat(dirfd, &st) < 0) {
+        return false;
+    }
+    bool no_journal = evi_inplace_no_journal("/sys", major(st.st_dev), minor(st.st_dev));
+    return evi_fsync_gap_in(true, no_journal, uname(&uts) == 0 ? uts.release : "");
 }
 
 void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, size_t n)
@@ -118,7 +138,7 @@ void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, siz
     uint64_t below = (uint64_t)log_st.st_ino;
     for (int depth = 0; fd >= 0 && depth < EVI_INPLACE_MAX_DEPTH; depth++) {
         struct stat st;
-        /* Another file system (the log at the root of its own), or the root itself. */
+        /* On another file system: the log at the root of its own, or at the root. */
         if (fstat(fd, &st) < 0 || st.st_dev != log_st.st_dev || (uint64_t)st.st_ino == below) {
             break;
         }

@@ -15,10 +15,13 @@
  * be read back: their blocks are allocated and the file's size is durable
  * (the fill's own fdatasync saw to that); only the times would be lost in a
  * crash. For them the committer writes the dirty pages and waits for them
- * (sync_file_range(): the records are in the disk's cache), then calls
- * fdatasync() on a quiet directory of the same file system, which on ext4
- * ends with a flush of the disk's cache: the records are durable, as after
- * an fdatasync of the segment, one request sooner.
+ * (sync_file_range() with all three flags: the records are in the disk's
+ * cache), then calls fdatasync() on a quiet directory of the same file
+ * system, which on ext4 ends with a flush of the disk's cache whenever the
+ * segment's own fdatasync would (the mount's barrier option, on by
+ * default): the records are durable, as after an fdatasync of the segment,
+ * one request sooner. Only on kernels where each step was checked
+ * (evi_inplace_kernel_ok()).
  *
  * The quiet directory is the nearest ancestor of the log directory whose
  * inode cannot share a block of the inode table with the writer's files
@@ -26,7 +29,7 @@
  * fdatasync then has no inode block to write. Everything else keeps the
  * segment's fdatasync: other file systems (on ext4 with a journal, and on
  * XFS, an fdatasync after a change of the times only already skips the
- * inode), kernels before 5.2, records past the zeros, a segment on another
+ * inode), other kernels, records past the zeros, a segment on another
  * file system than the quiet directory (segments/ a mount point) or near
  * its inode, and no such directory (the log at the root of its file
  * system). Committer only, like direct.h: used without the log's mutex by
@@ -74,8 +77,29 @@ void evi_inplace_close(struct evi_inplace *p);
  */
 bool evi_inplace_no_journal(const char *sysfs, unsigned major, unsigned minor);
 
-/* Whether the running kernel's sync_file_range() writes every dirty page (Linux 5.2 on). */
+/*
+ * Whether the running kernel (uname's release) is one where every step was
+ * checked: its ext4 fdatasync without a journal flushes the disk's cache
+ * even for a clean inode (Linux 6.5 on; before, a clean quiet directory got
+ * no flush), and writes the inode metadata that O_DIRECT writes change,
+ * such as a fill's new size (Jan Kara's "ext4: fix fsync(2) for nojournal
+ * mode": Linux 7.0, and 6.18.y since March 2026). So: Linux 7.0 on, and
+ * 6.18.30 on; other kernels keep the segment's fdatasync.
+ */
 bool evi_inplace_kernel_ok(const char *release);
+
+/*
+ * Whether the file system of dirfd leaves a gap in fdatasync that
+ * preallocation and direct writes of records would fall into: ext4 without
+ * a journal on a kernel that evi_inplace_kernel_ok() does not know (before
+ * Linux 6.5 no flush after an overwrite that changed only the times; before
+ * the nojournal fsync fix, no write of the size an O_DIRECT write gave the
+ * file). The writer then keeps the page cache and growing appends, whose
+ * fdatasync writes the size and flushes as for any file that grows.
+ * evi_fsync_gap_in() decides from the facts, for tests.
+ */
+bool evi_fsync_gap(int dirfd);
+bool evi_fsync_gap_in(bool ext4, bool no_journal, const char *release);
 
 /*
  * A fill wrote and synced zeros over [start, end): the run [*from, *to) of

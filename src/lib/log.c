@@ -2445,6 +2445,12 @@ static int open_writer(struct ev_log *log, const char *dir)
     if (r < 0) {
         return r;
     }
+    if (evi_fsync_gap(log->dirfd)) {
+        /* inplace.h: the page cache and growing appends, whose fdatasync is complete here. */
+        log->direct.unusable = log->prealloc.unusable = true;
+        log->io.direct_io = log->io.preallocating = false;
+        log->io.fsync_gap = true;
+    }
     (void)snprintf(path, sizeof(path), "%s/%s", dir, EVI_SIGNING_KEY_FILE);
     r = ev_signer_load(path, &log->signer);
     if (r < 0) {
