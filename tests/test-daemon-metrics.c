@@ -387,6 +387,7 @@ static void test_fresh(void **state)
         "evident_preallocation_failures_total",
         "evident_inplace_sync",
         "evident_inplace_syncs_total",
+        "evident_fsync_gap",
         "evident_disk_state",
         "evident_disk_needed_bytes",
         "evident_disk_held_events",
@@ -489,7 +490,8 @@ static void test_counters_and_gauges(void **state)
                .preallocation_failures = 2,
                .preallocation_error = -EIO,
                .inplace_sync = true,
-               .inplace_syncs = 77},
+               .inplace_syncs = 77,
+               .fsync_gap = true},
         .healthy = true,
         .uptime_seconds = 61.25,
         .stream_loops = 2,
@@ -535,6 +537,7 @@ static void test_counters_and_gauges(void **state)
     assert_string_equal(find_family(e, "evident_preallocation_failures_total")->type, "counter");
     assert_value(e, "1", "evident_inplace_sync", 0);
     assert_value(e, "77", "evident_inplace_syncs_total", 0);
+    assert_value(e, "1", "evident_fsync_gap", 0);
     assert_string_equal(find_family(e, "evident_inplace_syncs_total")->type, "counter");
     assert_value(e, "1", "evident_healthy", 0);
     assert_value(e, "61.250", "evident_uptime_seconds", 0);

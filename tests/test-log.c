@@ -2047,7 +2047,7 @@ static void test_durable_records_leave_the_cache(void **state)
             assert_in_range(before, 0, 2); /* the tail of the last direct write, at most */
             assert_in_range(after, 0, 1);
         } else {
-            assert_true(log->direct.unusable); /* a file system without O_DIRECT */
+            assert_true(log->direct.unusable); /* no O_DIRECT here, or the fsync gap (inplace.h) */
             assert_true(total > 3 * 256);
             assert_true(before > 1); /* written, not all durable yet: some cached */
             assert_in_range(after, 0, 1); /* the last page, partly written */
@@ -2830,7 +2830,7 @@ static bool inplace_expected(const char *dir)
     struct utsname uts;
     return statfs(dir, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC && stat(dir, &st) == 0 &&
            uname(&uts) == 0 && evi_inplace_kernel_ok(uts.release) &&
-           evi_inplace_no_journal("/sys", major(st.st_dev), minor(st.st_dev));
+           evi_ext4_journal("/sys", major(st.st_dev), minor(st.st_dev)) == 0;
 }
 
 /* Waits (5 s at most) until no fill runs and none is due: only the caller does I/O then. */
@@ -2855,6 +2855,7 @@ static void wait_no_fill(struct ev_log *log)
 static int teardown_inplace(void **state)
 {
     evi_inplace_force_for_tests(false);
+    evi_fsync_gap_force_for_tests(false);
     evi_io_fail_after(0, 0);
     evi_io_set_write_hook(NULL);
     return tu_teardown(state);
@@ -2935,7 +2936,7 @@ static void test_inplace_needs_zeros(void **state)
     tu_ok(ev_log_close(log));
 }
 
-/* sysfs says whether an ext4 file system has a journal: "<none>" in journal_task if not. */
+/* sysfs says whether ext4 has a journal: its thread's pid in journal_task, or "<none>". */
 static void test_inplace_no_journal(void **state)
 {
     struct tu_fixture *f = *state;
@@ -2948,15 +2949,17 @@ static void test_inplace_no_journal(void **state)
     }
     assert_int_equal(symlink("../../devices/virtio1/vdb1", tu_path(path, sys, "dev/block/254:17")),
                      0);
-    assert_false(evi_inplace_no_journal(sys, 254, 17)); /* no journal_task: cannot tell */
+    assert_int_equal(evi_ext4_journal(sys, 254, 17), -1); /* no journal_task: cannot tell */
     tu_path(path, sys, "fs/ext4/vdb1/journal_task");
     tu_write(path, "<none>\n", 7);
-    assert_true(evi_inplace_no_journal(sys, 254, 17));
-    assert_false(evi_inplace_no_journal(sys, 254, 18)); /* another device */
+    assert_int_equal(evi_ext4_journal(sys, 254, 17), 0);
+    assert_int_equal(evi_ext4_journal(sys, 254, 18), -1); /* another device */
     tu_write(path, "812\n", 4);
-    assert_false(evi_inplace_no_journal(sys, 254, 17)); /* its journal thread */
+    assert_int_equal(evi_ext4_journal(sys, 254, 17), 1); /* its journal thread */
     tu_write(path, "<none>", 6);
-    assert_false(evi_inplace_no_journal(sys, 254, 17)); /* not the kernel's words */
+    assert_int_equal(evi_ext4_journal(sys, 254, 17), -1); /* not the kernel's words */
+    tu_write(path, "81x\n", 4);
+    assert_int_equal(evi_ext4_journal(sys, 254, 17), -1);
 }
 
 /*
@@ -3033,35 +3036,52 @@ static void test_inplace_zeros_run(void **state)
     assert_true(from == 2105344 && to == 3153920);
 }
 
-/* ext4 without a journal on other kernels: no preallocation, no direct writes at all. */
+/* ext4 without a journal (or one sysfs does not show) on other kernels: a gap. */
 static void test_fsync_gap(void **state)
 {
     (void)state;
-    assert_true(evi_fsync_gap_in(true, true, "6.1.0-28-amd64"));
-    assert_true(evi_fsync_gap_in(true, true, "6.12.60"));
-    assert_false(evi_fsync_gap_in(true, true, "6.18.44"));
-    assert_false(evi_fsync_gap_in(true, false, "6.1.0")); /* a journal */
-    assert_false(evi_fsync_gap_in(false, true, "6.1.0")); /* not ext4 */
+    assert_true(evi_fsync_gap_in(true, 0, "6.1.0-28-amd64"));
+    assert_true(evi_fsync_gap_in(true, -1, "6.12.60")); /* cannot tell: assume none */
+    assert_false(evi_fsync_gap_in(true, 0, "6.18.44"));
+    assert_false(evi_fsync_gap_in(true, 1, "6.1.0"));  /* a journal */
+    assert_false(evi_fsync_gap_in(false, 0, "6.1.0")); /* not ext4 */
 }
 
-/* The writer takes the gap into account at open, and says so in its I/O stats. */
+/*
+ * Where the gap is, the writer neither preallocates nor writes directly
+ * (forced here, so that every machine runs it): the records go through the
+ * page cache, the file grows with them, and the log verifies.
+ */
 static void test_fsync_gap_at_open(void **state)
 {
     struct tu_fixture *f = *state;
-    struct ev_open_options o = {.sync = EV_SYNC_NEVER, .preallocate = 2u << 20};
+    struct ev_open_options o = {.sync = EV_SYNC_INTERVAL,
+                                .sync_interval_ns = 3600 * UINT64_C(1000000000),
+                                .preallocate = 2u << 20};
     tu_create(f->dir, 0, f->v);
+    evi_fsync_gap_force_for_tests(true);
     struct ev_log *log = tu_open(f->dir, &o);
+    evi_fsync_gap_force_for_tests(false);
+    tu_append_n(log, 8000, "through the page cache"); /* 2 MB: direct, but for the gap */
+    sync_settled(log);
+    struct ev_log_io_stats io;
+    tu_ok(ev_log_io_stats(log, &io));
+    assert_true(io.fsync_gap);
+    assert_false(io.direct_io || io.preallocating || io.inplace_sync);
+    assert_int_equal(io.direct_bytes, 0);
+    assert_int_equal(io.preallocated_bytes, 0);
+    assert_int_equal(io.inplace_syncs, 0);
+    assert_true(log->direct.unusable && log->prealloc.unusable);
+    tu_ok(ev_log_close(log));
+    assert_int_equal(tu_verify(f->dir, f->v).entries, 8000);
+
+    log = tu_open(f->dir, &o); /* not forced: as the machine is */
     int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     assert_true(dfd >= 0);
     bool gap = evi_fsync_gap(dfd);
     (void)close(dfd);
-    struct ev_log_io_stats io;
     tu_ok(ev_log_io_stats(log, &io));
     assert_int_equal(io.fsync_gap, gap);
-    if (gap) {
-        assert_true(log->direct.unusable && log->prealloc.unusable);
-        assert_false(io.direct_io || io.preallocating || io.inplace_sync);
-    }
     tu_ok(ev_log_close(log));
 }
 
@@ -3073,6 +3093,10 @@ static void test_inplace_kernel(void **state)
     assert_true(evi_inplace_kernel_ok("6.18.30"));
     assert_true(evi_inplace_kernel_ok("7.0.0"));
     assert_true(evi_inplace_kernel_ok("7.1-rc2"));
+    assert_true(evi_inplace_kernel_ok("10.1"));
+    assert_false(evi_inplace_kernel_ok("7.0.0-rc1"));
+    assert_false(evi_inplace_kernel_ok("-1.5"));
+    assert_false(evi_inplace_kernel_ok("6.99999999999999999999"));
     assert_false(evi_inplace_kernel_ok("6.18.29"));
     assert_false(evi_inplace_kernel_ok("6.18"));
     assert_false(evi_inplace_kernel_ok("6.12.60"));
@@ -3629,7 +3653,7 @@ int main(void)
         cmocka_unit_test(test_inplace_zeros_run),
         cmocka_unit_test(test_inplace_kernel),
         cmocka_unit_test(test_fsync_gap),
-        cmocka_unit_test_setup_teardown(test_fsync_gap_at_open, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_fsync_gap_at_open, tu_setup, teardown_inplace),
         cmocka_unit_test_setup_teardown(test_commits_go_direct_in_place, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_sync_leaves_derived_to_flusher, tu_setup,

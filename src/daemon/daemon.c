@@ -266,11 +266,14 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         (void)snprintf(d->origin, sizeof(d->origin), "%s", info.origin);
     }
     struct ev_log_io_stats io;
-    if (ev_log_io_stats(d->log, &io) == 0 && io.fsync_gap) {
+    bool wanted = open_options.preallocate > 0 ||
+                  (!open_options.no_direct_io && open_options.compression == EV_COMPRESSION_NONE);
+    if (ev_log_io_stats(d->log, &io) == 0 && io.fsync_gap && wanted) {
         fprintf(stderr,
-                "evidentd: %s: ext4 without a journal, on a kernel whose fdatasync does not "
-                "cover overwrites of preallocated zeros and direct writes (fixed in Linux 7.0): "
-                "storage.preallocate and direct writes are off; a journal lifts this\n",
+                "evidentd: %s: ext4 without a journal (or one the kernel does not show), on a "
+                "kernel not known to make overwrites of preallocated zeros and direct writes "
+                "durable with fdatasync (Linux 7.0 and 6.18.30 on are): preallocation and "
+                "direct writes are off; a journal lifts this\n",
                 cfg->log.dir);
     }
 

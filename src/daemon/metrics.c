@@ -514,6 +514,11 @@ int evd_metrics_render(struct evd_metrics *m, const struct evd_gauges *g, char *
               g->io.inplace_sync ? 1 : 0);
     counter(&t, "evident_inplace_syncs_total", "Syncs of records done that way.",
             g->io.inplace_syncs);
+    gauge_u64(&t, "evident_fsync_gap",
+              "1 when the log is on ext4 without a journal and a kernel not known to make "
+              "overwrites of preallocated zeros and direct writes durable with fdatasync: both "
+              "are off (docs/DESIGN.md, \"Writing an entry\").",
+              g->io.fsync_gap ? 1 : 0);
     gauge_u64(&t, "evident_disk_state",
               "Free space level: 0 ok, 1 under disk.space_left, 2 under disk.admin_space_left, "
               "3 full (under disk.reserve or ENOSPC: writers held or refused).",

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -42,18 +43,18 @@ void evi_inplace_close(struct evi_inplace *p)
     p->syncs = syncs;
 }
 
-bool evi_inplace_no_journal(const char *sysfs, unsigned major, unsigned minor)
+int evi_ext4_journal(const char *sysfs, unsigned major, unsigned minor)
 {
     char path[PATH_MAX], target[PATH_MAX], text[32];
 
     /* /sys/dev/block/M:m links to the device's directory, named as in /sys/fs/ext4/. */
     if (snprintf(path, sizeof(path), "%s/dev/block/%u:%u", sysfs, major, minor) >=
         (int)sizeof(path)) {
-        return false;
+        return -1;
     }
     ssize_t n = readlink(path, target, sizeof(target) - 1);
     if (n <= 0) {
-        return false;
+        return -1;
     }
     target[n] = '\0';
     const char *name = strrchr(target, '/');
@@ -61,20 +62,26 @@ bool evi_inplace_no_journal(const char *sysfs, unsigned major, unsigned minor)
     if (*name == '\0' || strcmp(name, "..") == 0 || strcmp(name, ".") == 0 ||
         snprintf(path, sizeof(path), "%s/fs/ext4/%s/journal_task", sysfs, name) >=
             (int)sizeof(path)) {
-        return false;
+        return -1;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return false;
+        return -1;
     }
     n = read(fd, text, sizeof(text) - 1);
     (void)close(fd);
     if (n <= 0) {
-        return false;
+        return -1;
     }
     text[n] = '\0';
     /* The journal thread's pid, or this when there is no journal (fs/ext4/sysfs.c). */
-    return strcmp(text, "<none>\n") == 0;
+    if (strcmp(text, "<none>\n") == 0) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long pid = strtoul(text, &end, 10);
+    return end != text && *end == '\n' && end[1] == '\0' && errno == 0 && pid > 0 ? 1 : -1;
 }
 
 static bool near_any(uint64_t ino, const uint64_t *hot, size_t n, uint64_t spread)
@@ -88,33 +95,76 @@ static bool near_any(uint64_t ino, const uint64_t *hot, size_t n, uint64_t sprea
     return false;
 }
 
-bool evi_inplace_kernel_ok(const char *release)
+/* The next number of a release string, or false. */
+static bool release_number(const char **p, unsigned long *ret)
 {
-    unsigned major = 0, minor = 0, patch = 0;
-    int n = sscanf(release, "%u.%u.%u", &major, &minor, &patch);
-    if (n < 2) {
+    char *end;
+    if (**p < '0' || **p > '9') {
         return false;
     }
-    /* Linux 7.0, and 6.18.y from well after the fix's backport (March 2026, 6.18.2x). */
-    return major >= 7 || (major == 6 && minor == 18 && n == 3 && patch >= 30);
+    errno = 0;
+    *ret = strtoul(*p, &end, 10);
+    if (errno != 0 || *ret > 100000) {
+        return false;
+    }
+    *p = end;
+    return true;
 }
 
-bool evi_fsync_gap_in(bool ext4, bool no_journal, const char *release)
+bool evi_inplace_kernel_ok(const char *release)
 {
-    return ext4 && no_journal && !evi_inplace_kernel_ok(release);
+    const char *p = release;
+    unsigned long major, minor, patch = 0;
+    if (!release_number(&p, &major) || *p++ != '.' || !release_number(&p, &minor)) {
+        return false;
+    }
+    bool have_patch = *p == '.' && (p++, release_number(&p, &patch));
+    if (major == 7 && minor == 0 && strncmp(p, "-rc", 3) == 0) {
+        return false; /* which release candidate took the fix is not known here */
+    }
+    /* Linux 7.0, and 6.18.y from well after the fix's backport (March 2026). */
+    return major >= 7 || (major == 6 && minor == 18 && have_patch && patch >= 30);
 }
 
-bool evi_fsync_gap(int dirfd)
+static bool gap_forced; /* evi_fsync_gap_force_for_tests() */
+
+void evi_fsync_gap_force_for_tests(bool force)
+{
+    __atomic_store_n(&gap_forced, force, __ATOMIC_SEQ_CST);
+}
+
+bool evi_fsync_gap_in(bool ext4, int journal, const char *release)
+{
+    return ext4 && journal != 1 && !evi_inplace_kernel_ok(release);
+}
+
+/* The gap for the file system of fd (a directory). */
+static bool gap_at(int fd)
 {
     struct statfs fs;
     struct stat st;
     struct utsname uts;
 
-    if (fstatfs(dirfd, &fs) < 0 || fs.f_type != EXT4_SUPER_MAGIC || fstat(dirfd, &st) < 0) {
+    if (fstatfs(fd, &fs) < 0 || fs.f_type != EXT4_SUPER_MAGIC || fstat(fd, &st) < 0) {
         return false;
     }
-    bool no_journal = evi_inplace_no_journal("/sys", major(st.st_dev), minor(st.st_dev));
-    return evi_fsync_gap_in(true, no_journal, uname(&uts) == 0 ? uts.release : "");
+    int journal = evi_ext4_journal("/sys", major(st.st_dev), minor(st.st_dev));
+    return evi_fsync_gap_in(true, journal, uname(&uts) == 0 ? uts.release : "");
+}
+
+bool evi_fsync_gap(int dirfd)
+{
+    if (__atomic_load_n(&gap_forced, __ATOMIC_SEQ_CST)) {
+        return true;
+    }
+    bool gap = gap_at(dirfd);
+    /* The records' own directory may be on another file system: a mount point. */
+    int sfd = openat(dirfd, EVI_SEGMENTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sfd >= 0) {
+        gap = gap || gap_at(sfd);
+        (void)close(sfd);
+    }
+    return gap;
 }
 
 void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, size_t n)
@@ -129,7 +179,7 @@ void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, siz
     }
     if (!__atomic_load_n(&forced, __ATOMIC_SEQ_CST) &&
         (fs.f_type != EXT4_SUPER_MAGIC || uname(&uts) < 0 || !evi_inplace_kernel_ok(uts.release) ||
-         !evi_inplace_no_journal("/sys", major(log_st.st_dev), minor(log_st.st_dev)))) {
+         evi_ext4_journal("/sys", major(log_st.st_dev), minor(log_st.st_dev)) != 0)) {
         return;
     }
     p->spread = (uint64_t)fs.f_bsize / EXT4_INODE_MIN_BYTES;

@@ -72,10 +72,10 @@ void evi_inplace_open(struct evi_inplace *p, int dirfd, const uint64_t *hot, siz
 void evi_inplace_close(struct evi_inplace *p);
 
 /*
- * Whether the ext4 file system on device major:minor has no journal, as
- * sysfs (mounted at sysfs: "/sys") tells: false when it cannot tell.
+ * Whether the ext4 file system on device major:minor has a journal, as sysfs
+ * (mounted at sysfs: "/sys") tells: 1 yes, 0 no, -1 cannot tell.
  */
-bool evi_inplace_no_journal(const char *sysfs, unsigned major, unsigned minor);
+int evi_ext4_journal(const char *sysfs, unsigned major, unsigned minor);
 
 /*
  * Whether the running kernel (uname's release) is one where every step was
@@ -89,17 +89,22 @@ bool evi_inplace_no_journal(const char *sysfs, unsigned major, unsigned minor);
 bool evi_inplace_kernel_ok(const char *release);
 
 /*
- * Whether the file system of dirfd leaves a gap in fdatasync that
- * preallocation and direct writes of records would fall into: ext4 without
- * a journal on a kernel that evi_inplace_kernel_ok() does not know (before
- * Linux 6.5 no flush after an overwrite that changed only the times; before
- * the nojournal fsync fix, no write of the size an O_DIRECT write gave the
+ * Whether the file system of dirfd, or of its segments/ directory, leaves a
+ * gap in fdatasync that preallocation and direct writes of records would
+ * fall into: ext4 without a journal (or whose journal sysfs does not show)
+ * on a kernel that evi_inplace_kernel_ok() does not know (on 5.5-6.4 no
+ * flush after an overwrite that changed only the times; before the
+ * nojournal fsync fix, no write of the size an O_DIRECT write gave the
  * file). The writer then keeps the page cache and growing appends, whose
- * fdatasync writes the size and flushes as for any file that grows.
- * evi_fsync_gap_in() decides from the facts, for tests.
+ * fdatasync writes the size and flushes as for any file that grows (the gap
+ * narrows: background writeback that cleans the inode first still defeats
+ * it on those kernels; a journal closes it). evi_fsync_gap_in() decides
+ * from the facts, for tests.
  */
 bool evi_fsync_gap(int dirfd);
-bool evi_fsync_gap_in(bool ext4, bool no_journal, const char *release);
+bool evi_fsync_gap_in(bool ext4, int journal, const char *release);
+/* Tests: true makes evi_fsync_gap() say yes everywhere. */
+void evi_fsync_gap_force_for_tests(bool force);
 
 /*
  * A fill wrote and synced zeros over [start, end): the run [*from, *to) of

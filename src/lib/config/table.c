@@ -335,9 +335,10 @@ const struct evi_config_option evi_config_options[] = {
      .doc = "Under `log.sync: always`, the zeros the daemon keeps written ahead of the records in "
             "the last segment, so that each batch's fdatasync writes no file system metadata "
             "(docs/FORMAT.md §3); cut when a segment closes. On ext4 without a journal the "
-            "batches over them are also synced without the segment's inode (docs/DESIGN.md, "
-            "\"Writing an entry\"). Not written with less than 256 MiB free, nor on tmpfs; "
-            "0: off."},
+            "batches over them are also synced without the segment's inode, from Linux 7.0 "
+            "and 6.18.30; on older kernels there it is off, with direct writes (their "
+            "fdatasync would not cover them; docs/DESIGN.md, \"Writing an entry\"). Not "
+            "written with less than 256 MiB free, nor on tmpfs; 0: off."},
     {.path = "storage.direct_io",
      .kind = EVI_CFG_BOOL,
      .offset = AT(storage.direct_io),
