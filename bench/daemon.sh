@@ -266,11 +266,15 @@ lat_measure() {
     say "  latency at $lat_rate events/s, $lat_clients clients, batches of $lat_batch ($1)"
     f0=$(buckets evident_fdatasync_seconds)
     a0=$(buckets evident_ack_seconds)
+    s0=$(metric evident_fdatasync_seconds_sum) c0=$(metric evident_fdatasync_seconds_count)
+    i0=$(metric evident_inplace_syncs_total)
     out=$("$loadgen" http --addr "127.0.0.1:$d_http" --token "$token" \
         --clients "$lat_clients" --batch "$lat_batch" --seconds "$http_seconds" --warmup 1 \
         --rate "$lat_rate")
     f1=$(buckets evident_fdatasync_seconds)
     a1=$(buckets evident_ack_seconds)
+    s1=$(metric evident_fdatasync_seconds_sum) c1=$(metric evident_fdatasync_seconds_count)
+    i1=$(metric evident_inplace_syncs_total)
     say "  $out"
     say "  daemon during it: fdatasync p99 <= $(hist_p99 "$f0" "$f1") µs," \
         "ack (queue to answer) p99 <= $(hist_p99 "$a0" "$a1") µs"
@@ -279,6 +283,18 @@ lat_measure() {
     rec "$1_service_p99" "$(field "$out" service_p99_us)"
     rec "$1_wake_p99" "$(field "$out" wake_p99_us)"
     rec "$1_daemon_fsync_p99" "$(hist_p99 "$f0" "$f1")"
+    # The daemon's own mean fdatasync, and the share of its syncs done in place (a build
+    # without evident_inplace_syncs_total records none).
+    local v
+    v=$(awk -v s="$s1" -v t="$s0" -v c="$c1" -v d="$c0" \
+        'BEGIN { if (c > d) printf "%.1f", (s - t) / (c - d) * 1e6 }')
+    if [[ -n $v ]]; then rec "$1_daemon_fsync_mean" "$v"; fi
+    v=""
+    if [[ -n $i0 && -n $i1 ]]; then
+        v=$(awk -v a="$i1" -v b="$i0" -v c="$c1" -v d="$c0" \
+            'BEGIN { if (c > d) printf "%.3f", (a - b) / (c - d) }')
+    fi
+    if [[ -n $v ]]; then rec "$1_inplace_share" "$v"; fi
     rec "$1_rate" "$(field "$out" rate)"
 }
 # lat_run NAME EVIDENTD KEY: a fresh log and daemon (that binary), the latency load, stop.
@@ -417,6 +433,8 @@ row "  ack latency p99 (client)" lat_p99 µs "< 3 x fdatasync p99" "fdatasync p9
 row "  ack latency p99 from the actual send" lat_service_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
 row "  load generator's late wake-ups, p99" lat_wake_p99 µs "" "" ""
 row "  the daemon's own fdatasync p99 (bucket bound)" lat_daemon_fsync_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
+row "  the daemon's own fdatasync, mean" lat_daemon_fsync_mean µs "" "fdatasync p50 $fp50 µs" "$fp50"
+row "  its syncs done in place (without the inode)" lat_inplace_share "" "" "" ""
 rp50=$(med ref_p50)
 rp99=$(med ref_p99)
 row "reference durable-ack server, same load: achieved" ref_rate events/s "" "" ""
@@ -435,6 +453,8 @@ if [[ -n $evidentd_b ]]; then
     row "  EVIDENTD_B ack p99 from the actual send" latb_service_p99 µs "" "" ""
     row "  EVIDENTD_B: load generator's late wake-ups, p99" latb_wake_p99 µs "" "" ""
     row "  EVIDENTD_B: the daemon's own fdatasync p99 (bucket bound)" latb_daemon_fsync_p99 µs "" "" ""
+    row "  EVIDENTD_B: the daemon's own fdatasync, mean" latb_daemon_fsync_mean µs "" "this build's $(med lat_daemon_fsync_mean) µs" "$(med lat_daemon_fsync_mean)"
+    row "  EVIDENTD_B: its syncs done in place" latb_inplace_share "" "" "" ""
 fi
 row "evidentd VmRSS, idle (before producers)" mem_idle KiB "" "" ""
 row "evidentd VmRSS, $producers Unix producers (max sampled)" mem_rss KiB "< 65536" "" "65536"
