@@ -6,7 +6,9 @@
  * O_DIRECT; a refusal turns the handle back to the page cache with the same
  * bytes, and a disk error is the write's error. Zeros preallocated ahead of
  * records (src/lib/prealloc.h) land where asked, around the cache too, and a
- * fill that runs out of space gives its space back.
+ * fill that runs out of space gives its space back. A commit over zeros
+ * that preallocation wrote goes whole around the cache, its first block's
+ * earlier bytes from memory.
  */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -89,8 +91,15 @@ static void fill(uint8_t *p, size_t n, uint64_t off)
     }
 }
 
-/* Pages of the file in the page cache, from off on. */
+/* Pages of the file in the page cache, from off to the end, or to `to`. */
+static long cached_range(int fd, uint64_t off, uint64_t to);
+
 static long cached_pages(int fd, uint64_t off)
+{
+    return cached_range(fd, off, UINT64_MAX);
+}
+
+static long cached_range(int fd, uint64_t off, uint64_t to)
 {
     struct stat st;
     long page = sysconf(_SC_PAGESIZE);
@@ -103,6 +112,9 @@ static long cached_pages(int fd, uint64_t off)
     assert_non_null(vec);
     assert_int_equal(mincore(map, len, vec), 0);
     long n = 0;
+    if (to / (uint64_t)page < pages) {
+        pages = (size_t)((to + (uint64_t)page - 1) / (uint64_t)page);
+    }
     for (size_t i = (size_t)(off / (uint64_t)page); i < pages; i++) {
         n += vec[i] & 1;
     }
@@ -285,6 +297,151 @@ static void test_disk_error(void **state)
     }
 }
 
+/* ---- over zeros (evi_direct_write_zeros) ---------------------------------- */
+
+#define ZEROS_TO (4u << 20)
+
+/* Zeros through the page cache from the records' end to ZEROS_TO, synced: a fill's. */
+static void zeros_ahead(struct fx *f)
+{
+    uint8_t *zero = calloc(1, ZEROS_TO);
+    assert_non_null(zero);
+    tu_ok(evi_write_all(f->seg.fd, zero, ZEROS_TO - f->want_len, (off_t)f->want_len));
+    assert_int_equal(fdatasync(f->seg.fd), 0);
+    (void)posix_fadvise(f->seg.fd, 0, 0, POSIX_FADV_DONTNEED); /* a fill's are not cached */
+    memset(f->want + f->want_len, 0, ZEROS_TO - f->want_len);
+    free(zero);
+}
+
+/* The whole file: the records, then zeros to ZEROS_TO, and not a byte more. */
+static void check_file(struct fx *f)
+{
+    struct stat st;
+    assert_int_equal(fstat(f->seg.fd, &st), 0);
+    assert_int_equal(st.st_size, ZEROS_TO);
+    uint8_t *got = malloc(ZEROS_TO);
+    assert_non_null(got);
+    assert_int_equal(evi_read_exact(f->seg.fd, got, ZEROS_TO, 0), 0);
+    assert_memory_equal(got, f->want, ZEROS_TO);
+    free(got);
+}
+
+/* n bytes at the records' end over the zeros: evi_direct_write_zeros's return. */
+static int zeros_append(struct fx *f, size_t n, uint64_t *ret_end)
+{
+    uint64_t off = f->want_len;
+    uint8_t *data = malloc(n + 1);
+    assert_non_null(data);
+    fill(data + 1, n, off);
+    int r = evi_direct_write_zeros(&f->d, f->dirfd, f->seg.first_index, f->seg.fd, data + 1, n,
+                                   off, ZEROS_TO, ret_end);
+    if (r == 1) {
+        tu_ok(evi_write_all(f->seg.fd, data + 1, n, (off_t)off)); /* as the caller would */
+    }
+    if (r >= 0) {
+        memcpy(f->want + off, data + 1, n);
+        f->want_len += n;
+    }
+    free(data);
+    return r;
+}
+
+/*
+ * Odd sizes at odd offsets: every block written whole and directly, the
+ * records then the zeros the file held; the size stays; nothing is cached.
+ */
+static void test_zeros_exact(void **state)
+{
+    struct fx *f = *state;
+    zeros_ahead(f);
+    const size_t sizes[] = {1, 777, 4095, 1, 4096, 5000, 100000, 3, EVI_DIRECT_CHUNK - 8192};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        uint64_t written = f->d.written, end = 0, off = f->want_len;
+        int r = zeros_append(f, sizes[i], &end);
+        if (r == 1 && f->d.unusable) {
+            assert_false(must_go_direct(f->seg.fd));
+            skip();
+        }
+        assert_int_equal(r, 0);
+        uint64_t block = off - off % f->d.align;
+        uint64_t block_end = (f->want_len + f->d.align - 1) / f->d.align * f->d.align;
+        assert_int_equal(end, block_end);
+        assert_int_equal(f->d.written - written, block_end - block);
+        if (!on_tmpfs(f->seg.fd)) {
+            assert_int_equal(cached_range(f->seg.fd, block, block_end), 0);
+        }
+        check_file(f);
+    }
+}
+
+/*
+ * The bytes of the first block before the write come from memory (the last
+ * write's tail), not read back: what the file holds there meanwhile does not
+ * matter. After a write the tail does not cover, they are read back.
+ */
+static void test_zeros_tail(void **state)
+{
+    struct fx *f = *state;
+    uint64_t end;
+    zeros_ahead(f);
+    if (zeros_append(f, 1000, &end) != 0) {
+        skip(); /* no direct I/O here */
+    }
+    check_file(f);
+    /* Spoil the records' bytes in the tail's block: the next write restores them. */
+    const uint8_t junk[16] = {0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA};
+    tu_ok(evi_write_all(f->seg.fd, junk, sizeof(junk), (off_t)(f->want_len - sizeof(junk))));
+    assert_int_equal(zeros_append(f, 300, &end), 0);
+    check_file(f);
+
+    /* Records through the page cache, not this way: the tail is stale, read back. */
+    uint8_t cached[500];
+    fill(cached, sizeof(cached), f->want_len);
+    tu_ok(evi_write_all(f->seg.fd, cached, sizeof(cached), (off_t)f->want_len));
+    memcpy(f->want + f->want_len, cached, sizeof(cached));
+    f->want_len += sizeof(cached);
+    assert_int_equal(zeros_append(f, 200, &end), 0);
+    check_file(f);
+}
+
+/* Not here: past the zeros, or more than the staging buffer; a refusal; a disk error. */
+static void test_zeros_not_here(void **state)
+{
+    struct fx *f = *state;
+    uint64_t end = 0;
+    zeros_ahead(f);
+    if (zeros_append(f, 10, &end) != 0) {
+        skip();
+    }
+    uint64_t written = f->d.written;
+    uint8_t *data = calloc(1, EVI_DIRECT_CHUNK + 1);
+    assert_non_null(data);
+    /* The last block would reach past the zeros. */
+    uint64_t off = f->want_len;
+    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data,
+                                            (size_t)(ZEROS_TO - off - 1), off, ZEROS_TO - 1, &end),
+                     1);
+    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data,
+                                            EVI_DIRECT_CHUNK + 1, off, ZEROS_TO, &end),
+                     1);
+    assert_int_equal(f->d.written, written);
+    check_file(f); /* nothing written */
+
+    evi_io_fail_once(1, EIO);
+    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data, 100, off,
+                                            ZEROS_TO, &end),
+                     -EIO);
+    assert_false(f->d.unusable);
+    evi_io_fail_once(1, EINVAL);
+    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data, 100, off,
+                                            ZEROS_TO, &end),
+                     1); /* refused: the caller writes them through the page cache */
+    assert_true(f->d.unusable);
+    assert_int_equal(zeros_append(f, 100, &end), 1); /* and so from then on */
+    check_file(f);
+    free(data);
+}
+
 /* ---- preallocation ------------------------------------------------------- */
 
 /* Fills leave EVI_PREALLOC_MIN_FREE free: on a fuller disk they are refused, so skip. */
@@ -408,6 +565,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_next_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zeros_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zeros_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zeros_not_here, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prealloc_fill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prealloc_out_of_space, setup, teardown),
         cmocka_unit_test(test_prealloc_off_in_memory),

@@ -2885,7 +2885,7 @@ static void test_inplace_sync(void **state)
         sync_settled(log);
         tu_ok(ev_log_io_stats(log, &io));
         assert_true(io.inplace_sync);
-        uint64_t before = io.inplace_syncs;
+        uint64_t before = io.inplace_syncs, direct_before = io.direct_bytes;
         for (int round = 0; round < 10; round++) {
             tu_append_n(log, 20, "in place");
             sync_settled(log);
@@ -2893,6 +2893,11 @@ static void test_inplace_sync(void **state)
         entries += 201;
         tu_ok(ev_log_io_stats(log, &io));
         assert_int_equal(io.inplace_syncs - before, 10);
+        if (io.direct_io) {
+            /* Written around the page cache, every block whole (direct.h). */
+            assert_true(io.direct_bytes - direct_before >= 10 * 4096);
+            assert_int_equal((io.direct_bytes - direct_before) % 4096, 0);
+        }
 
         /* An ancestor, far from the log's own inodes. */
         struct stat quiet, dir;

@@ -98,7 +98,8 @@ static bool attach(struct evi_direct *d, int dirfd, uint64_t first, int fd)
         free(d->stage);
         d->stage = NULL;
         void *p;
-        if (posix_memalign(&p, align, EVI_DIRECT_CHUNK) != 0) {
+        d->tail_segment = 0; /* the tail lives in the staging buffer */
+        if (posix_memalign(&p, align, EVI_DIRECT_CHUNK + align) != 0) {
             (void)close(dfd);
             return false;
         }
@@ -169,4 +170,52 @@ int evi_direct_write(struct evi_direct *d, int dirfd, uint64_t first, int fd, co
     /* The last, partial block (or nothing) through the page cache. */
     uint64_t from = block > off ? block : off;
     return evi_write_all(fd, bytes + (from - off), (size_t)(end - from), (off_t)from);
+}
+
+int evi_direct_write_zeros(struct evi_direct *d, int dirfd, uint64_t first, int fd,
+                           const void *data, size_t len, uint64_t off, uint64_t zeros_to,
+                           uint64_t *ret_end)
+{
+    if (d->unusable || len == 0 || !attach(d, dirfd, first, fd)) {
+        return 1;
+    }
+    const uint64_t end = off + len, block = off - off % d->align;
+    const uint64_t block_end = (end + d->align - 1) / d->align * d->align;
+    const size_t lead = (size_t)(off - block), n = (size_t)(block_end - block);
+    uint8_t *tail = d->stage + EVI_DIRECT_CHUNK;
+    if (block_end > zeros_to || n > EVI_DIRECT_CHUNK) {
+        return 1;
+    }
+    if (lead > 0) {
+        if (d->tail_segment == first + 1 && d->tail_end == off) {
+            memcpy(d->stage, tail, lead);
+        } else {
+            int r = evi_read_exact(fd, d->stage, lead, (off_t)block); /* once after open */
+            if (r < 0) {
+                return r;
+            }
+        }
+    }
+    d->tail_segment = 0; /* until the write is done */
+    memcpy(d->stage + lead, data, len);
+    memset(d->stage + lead + len, 0, n - lead - len);
+    ssize_t w = put_direct(d, d->stage, n, block);
+    if (w != (ssize_t)n) {
+        if (w < 0 && w != -EINVAL && w != -EOPNOTSUPP) {
+            return (int)w; /* the disk's error: the log fails as it would have */
+        }
+        if (w < 0) {
+            d->unusable = true;
+            evi_direct_close(d);
+        }
+        return 1; /* refused or short: the same bytes through the page cache */
+    }
+    d->written += n;
+    d->staged += n;
+    size_t keep = (size_t)(end % d->align);
+    memcpy(tail, d->stage + (n - (block_end > end ? d->align : 0)), keep);
+    d->tail_segment = first + 1;
+    d->tail_end = end;
+    *ret_end = block_end;
+    return 0;
 }

@@ -242,11 +242,21 @@ void evi_inplace_wrote(struct evi_inplace *p, uint64_t first, uint64_t end)
     }
 }
 
+bool evi_inplace_covers_write(struct evi_inplace *p, uint64_t first, int fd, uint64_t zeros_from,
+                              uint64_t zeros_to, uint64_t end)
+{
+    if (p->written == first + 1 && p->written_end > end) {
+        end = p->written_end;
+    }
+    return p->flush_fd >= 0 && p->synced == first + 1 && zeros_from <= p->synced_end &&
+           end <= zeros_to && segment_ok(p, first, fd);
+}
+
 bool evi_inplace_covers(struct evi_inplace *p, uint64_t first, int fd, uint64_t zeros_from,
                         uint64_t zeros_to)
 {
-    return p->flush_fd >= 0 && p->synced == first + 1 && p->written == first + 1 &&
-           zeros_from <= p->synced_end && p->written_end <= zeros_to && segment_ok(p, first, fd);
+    return p->written == first + 1 &&
+           evi_inplace_covers_write(p, first, fd, zeros_from, zeros_to, p->written_end);
 }
 
 void evi_inplace_synced(struct evi_inplace *p, uint64_t first)

@@ -14,7 +14,8 @@
  * Records that overwrite zeros within the file need nothing of the inode to
  * be read back: their blocks are allocated and the file's size is durable
  * (the fill's own fdatasync saw to that); only the times would be lost in a
- * crash. For them the committer writes the dirty pages and waits for them
+ * crash. For them the committer writes the records around the page cache
+ * and waits for them (direct.h), and for anything still dirty in it
  * (sync_file_range() with all three flags: the records are in the disk's
  * cache), then calls fdatasync() on a quiet directory of the same file
  * system, which on ext4 ends with a flush of the disk's cache whenever the
@@ -124,6 +125,9 @@ void evi_inplace_wrote(struct evi_inplace *p, uint64_t first, uint64_t end);
  */
 bool evi_inplace_covers(struct evi_inplace *p, uint64_t first, int fd, uint64_t zeros_from,
                         uint64_t zeros_to);
+/* Whether it would, once bytes up to end are written too. */
+bool evi_inplace_covers_write(struct evi_inplace *p, uint64_t first, int fd, uint64_t zeros_from,
+                              uint64_t zeros_to, uint64_t end);
 
 /* After any sync of segment first (in place or not): all written to it is durable. */
 void evi_inplace_synced(struct evi_inplace *p, uint64_t first);

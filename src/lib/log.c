@@ -418,8 +418,9 @@ static void io_direct_locked(struct ev_log *log)
 /*
  * The I/O of a commit, without the mutex, in two halves. First the records
  * at off of the segment fd (first index first; around the page cache when
- * they are many and nothing reads them back soon: direct.h), then (sync)
- * their fdatasync; *ret_sync_ns gets what that took. 0 or -errno.
+ * they are many and nothing reads them back soon, or when they are to be
+ * synced in place: direct.h), then (sync) their fdatasync; *ret_sync_ns
+ * gets what that took. 0 or -errno.
  *
  * zeros_to: where the zeros preallocated past the records end (prealloc.h),
  * 0 if none. Within them the write goes on with zeros to the end of its
@@ -441,18 +442,28 @@ static int write_records(struct ev_log *log, int fd, uint64_t first, struct evi_
     int64_t sync_start = sync ? evi_now_ns() : 0;
     size_t len = records->len;
     uint64_t end = off + len, page_end = (end + EVI_PAGE - 1) / EVI_PAGE * EVI_PAGE;
-    int r;
-    if (page_end > end && page_end <= zeros_to && records->cap - len >= page_end - end) {
-        memset(records->data + len, 0, (size_t)(page_end - end));
-        len += (size_t)(page_end - end);
+    uint64_t wrote_to = 0;
+    int r = 1;
+    if (sync && log->options.compression == EV_COMPRESSION_NONE &&
+        evi_inplace_covers_write(&log->inplace, first, fd, zeros->from, zeros->durable, end)) {
+        /* To be synced in place: around the page cache, whatever its size (direct.h). */
+        r = evi_direct_write_zeros(&log->direct, log->dirfd, first, fd, records->data, len, off,
+                                   zeros->durable, &wrote_to);
     }
-    if (log->options.compression == EV_COMPRESSION_NONE) {
-        r = evi_direct_write(&log->direct, log->dirfd, first, fd, records->data, len, off);
-    } else {
-        r = evi_write_all(fd, records->data, len, (off_t)off);
+    if (r == 1) {
+        if (page_end > end && page_end <= zeros_to && records->cap - len >= page_end - end) {
+            memset(records->data + len, 0, (size_t)(page_end - end));
+            len += (size_t)(page_end - end);
+        }
+        if (log->options.compression == EV_COMPRESSION_NONE) {
+            r = evi_direct_write(&log->direct, log->dirfd, first, fd, records->data, len, off);
+        } else {
+            r = evi_write_all(fd, records->data, len, (off_t)off);
+        }
+        wrote_to = off + len;
     }
     if (r == 0) {
-        evi_inplace_wrote(&log->inplace, first, off + len);
+        evi_inplace_wrote(&log->inplace, first, wrote_to);
     }
     if (r == 0 && sync) {
         /* Over zeros preallocated and synced, the inode need not be written (inplace.h). */
