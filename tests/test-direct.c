@@ -7,8 +7,8 @@
  * bytes, and a disk error is the write's error. Zeros preallocated ahead of
  * records (src/lib/prealloc.h) land where asked, around the cache too, and a
  * fill that runs out of space gives its space back. A commit over zeros
- * that preallocation wrote goes whole around the cache, its first block's
- * earlier bytes from memory.
+ * that preallocation wrote goes whole around the cache, its last block
+ * ending in zeros, from its own buffer when that starts on a block.
  */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -326,47 +326,83 @@ static void check_file(struct fx *f)
     free(got);
 }
 
-/* n bytes at the records' end over the zeros: evi_direct_write_zeros's return. */
-static int zeros_append(struct fx *f, size_t n, uint64_t *ret_end)
+/*
+ * n bytes at the records' end over the zeros: evi_direct_write_zeros's
+ * return. aligned: from a buffer that starts at off's block, with the
+ * block's earlier bytes in front (as log.c's carry_lead() leaves it) and room
+ * for the zeros; else from an unaligned buffer with no room to spare.
+ */
+static int zeros_write(struct fx *f, size_t n, bool aligned, uint64_t *ret_end)
 {
     uint64_t off = f->want_len;
-    uint8_t *data = malloc(n + 1);
-    assert_non_null(data);
-    fill(data + 1, n, off);
-    int r = evi_direct_write_zeros(&f->d, f->dirfd, f->seg.first_index, f->seg.fd, data + 1, n,
-                                   off, ZEROS_TO, ret_end);
+    size_t align = EVI_DIRECT_MAX_ALIGN, lead = aligned ? (size_t)(off % align) : 0;
+    size_t cap = aligned ? (lead + n + align - 1) / align * align : n;
+    uint8_t *mem = NULL;
+    if (aligned) {
+        assert_int_equal(posix_memalign((void **)&mem, align, cap), 0);
+        memcpy(mem, f->want + off - lead, lead); /* the block's earlier bytes */
+        memset(mem + lead, 0x55, cap - lead);    /* not zeros: what is written must be */
+    } else {
+        mem = malloc(n + 1);
+        assert_non_null(mem);
+    }
+    uint8_t *data = mem + (aligned ? lead : 1);
+    uint8_t *copy = malloc(n);
+    assert_non_null(copy);
+    fill(data, n, off);
+    memcpy(copy, data, n);
+    int r = evi_direct_write_zeros(&f->d, f->dirfd, f->seg.first_index, f->seg.fd,
+                                   aligned ? mem : data, aligned ? lead + n : n, cap,
+                                   aligned ? off - lead : off, ZEROS_TO, ret_end);
     if (r == 1) {
-        tu_ok(evi_write_all(f->seg.fd, data + 1, n, (off_t)off)); /* as the caller would */
+        tu_ok(evi_write_all(f->seg.fd, copy, n, (off_t)off)); /* as the caller would */
     }
     if (r >= 0) {
-        memcpy(f->want + off, data + 1, n);
+        memcpy(f->want + off, copy, n);
         f->want_len += n;
     }
-    free(data);
+    free(copy);
+    free(mem);
     return r;
 }
 
+static int zeros_append(struct fx *f, size_t n, uint64_t *ret_end)
+{
+    return zeros_write(f, n, false, ret_end);
+}
+
+/* No direct I/O here: fine on file systems that lack it, not on those that have it. */
+static void skip_unless_direct(struct fx *f)
+{
+    assert_true(f->d.unusable);
+    assert_false(must_go_direct(f->seg.fd));
+    skip();
+}
+
 /*
- * Odd sizes at odd offsets: every block written whole and directly, the
- * records then the zeros the file held; the size stays; nothing is cached.
+ * Odd sizes at odd offsets, from unaligned buffers: every block written
+ * whole and directly (the first block's earlier bytes read back, staged),
+ * the records then the zeros the file held; the size stays; nothing is
+ * cached.
  */
 static void test_zeros_exact(void **state)
 {
     struct fx *f = *state;
     zeros_ahead(f);
-    const size_t sizes[] = {1, 777, 4095, 1, 4096, 5000, 100000, 3, EVI_DIRECT_CHUNK - 8192};
+    const size_t sizes[] = {1,    777,   4095, 1, 4096, 5000, 100000, 3,
+                            EVI_DIRECT_CHUNK - 2 * EVI_DIRECT_MAX_ALIGN};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        uint64_t written = f->d.written, end = 0, off = f->want_len;
+        uint64_t written = f->d.written, staged = f->d.staged, end = 0, off = f->want_len;
         int r = zeros_append(f, sizes[i], &end);
         if (r == 1 && f->d.unusable) {
-            assert_false(must_go_direct(f->seg.fd));
-            skip();
+            skip_unless_direct(f);
         }
         assert_int_equal(r, 0);
         uint64_t block = off - off % f->d.align;
         uint64_t block_end = (f->want_len + f->d.align - 1) / f->d.align * f->d.align;
         assert_int_equal(end, block_end);
         assert_int_equal(f->d.written - written, block_end - block);
+        assert_int_equal(f->d.staged - staged, block_end - block);
         if (!on_tmpfs(f->seg.fd)) {
             assert_int_equal(cached_range(f->seg.fd, block, block_end), 0);
         }
@@ -375,65 +411,62 @@ static void test_zeros_exact(void **state)
 }
 
 /*
- * The bytes of the first block before the write come from memory (the last
- * write's tail), not read back: what the file holds there meanwhile does not
- * matter. After a write the tail does not cover, they are read back.
+ * From a buffer that starts on a block boundary with room for the zeros (a
+ * commit under the flusher): nothing staged, the zeros written into the
+ * buffer, the file exact. Larger than the staging buffer too.
  */
-static void test_zeros_tail(void **state)
+static void test_zeros_from_buffer(void **state)
 {
     struct fx *f = *state;
     uint64_t end;
     zeros_ahead(f);
-    if (zeros_append(f, 1000, &end) != 0) {
-        skip(); /* no direct I/O here */
+    const size_t sizes[] = {100, 5000, 1, EVI_DIRECT_CHUNK + 12345, 4096};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        uint64_t written = f->d.written, staged = f->d.staged, off = f->want_len;
+        int r = zeros_write(f, sizes[i], true, &end);
+        if (r == 1 && f->d.unusable) {
+            skip_unless_direct(f);
+        }
+        assert_int_equal(r, 0);
+        uint64_t start = off - off % EVI_DIRECT_MAX_ALIGN; /* where zeros_write's buffer starts */
+        assert_int_equal(end % f->d.align, 0);
+        assert_int_equal(f->d.written - written, end - start);
+        assert_int_equal(f->d.staged, staged);
+        check_file(f);
     }
-    check_file(f);
-    /* Spoil the records' bytes in the tail's block: the next write restores them. */
-    const uint8_t junk[16] = {0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA};
-    tu_ok(evi_write_all(f->seg.fd, junk, sizeof(junk), (off_t)(f->want_len - sizeof(junk))));
-    assert_int_equal(zeros_append(f, 300, &end), 0);
-    check_file(f);
-
-    /* Records through the page cache, not this way: the tail is stale, read back. */
-    uint8_t cached[500];
-    fill(cached, sizeof(cached), f->want_len);
-    tu_ok(evi_write_all(f->seg.fd, cached, sizeof(cached), (off_t)f->want_len));
-    memcpy(f->want + f->want_len, cached, sizeof(cached));
-    f->want_len += sizeof(cached);
-    assert_int_equal(zeros_append(f, 200, &end), 0);
-    check_file(f);
 }
 
-/* Not here: past the zeros, or more than the staging buffer; a refusal; a disk error. */
+/* Not here: past the zeros, or staged and larger than the staging buffer; a refusal; an error. */
 static void test_zeros_not_here(void **state)
 {
     struct fx *f = *state;
     uint64_t end = 0;
     zeros_ahead(f);
     if (zeros_append(f, 10, &end) != 0) {
-        skip();
+        skip_unless_direct(f);
     }
     uint64_t written = f->d.written;
     uint8_t *data = calloc(1, EVI_DIRECT_CHUNK + 1);
     assert_non_null(data);
-    /* The last block would reach past the zeros. */
+    /* The last block would reach past the zeros, which end within it. */
     uint64_t off = f->want_len;
-    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data,
-                                            (size_t)(ZEROS_TO - off - 1), off, ZEROS_TO - 1, &end),
+    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data + 1, 100, 100, off,
+                                            off + 100, &end),
                      1);
-    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data,
-                                            EVI_DIRECT_CHUNK + 1, off, ZEROS_TO, &end),
+    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data + 1,
+                                            EVI_DIRECT_CHUNK, EVI_DIRECT_CHUNK, off, ZEROS_TO,
+                                            &end),
                      1);
     assert_int_equal(f->d.written, written);
     check_file(f); /* nothing written */
 
     evi_io_fail_once(1, EIO);
-    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data, 100, off,
+    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data, 100, 100, off,
                                             ZEROS_TO, &end),
                      -EIO);
     assert_false(f->d.unusable);
     evi_io_fail_once(1, EINVAL);
-    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data, 100, off,
+    assert_int_equal(evi_direct_write_zeros(&f->d, f->dirfd, 0, f->seg.fd, data, 100, 100, off,
                                             ZEROS_TO, &end),
                      1); /* refused: the caller writes them through the page cache */
     assert_true(f->d.unusable);
@@ -566,7 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zeros_exact, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_zeros_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zeros_from_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zeros_not_here, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prealloc_fill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prealloc_out_of_space, setup, teardown),

@@ -2464,7 +2464,11 @@ static void direct_gate_hook(int fd)
     }
 }
 
-/* Fails the next write around the page cache (a fill: small commits go through the cache). */
+/*
+ * Fails the next write around the page cache: a fill's (a commit's goes
+ * through the cache until the segment's first sync, and only in-place
+ * commits go around it).
+ */
 static bool fill_fault_armed;
 
 static void fill_fault_hook(int fd)
@@ -2886,9 +2890,11 @@ static void test_inplace_sync(void **state)
         tu_ok(ev_log_io_stats(log, &io));
         assert_true(io.inplace_sync);
         uint64_t before = io.inplace_syncs, direct_before = io.direct_bytes;
+        uint64_t staged_before = 0;
         for (int round = 0; round < 10; round++) {
             tu_append_n(log, 20, "in place");
             sync_settled(log);
+            staged_before = round == 0 ? log->direct.staged : staged_before;
         }
         entries += 201;
         tu_ok(ev_log_io_stats(log, &io));
@@ -2897,6 +2903,11 @@ static void test_inplace_sync(void **state)
             /* Written around the page cache, every block whole (direct.h). */
             assert_true(io.direct_bytes - direct_before >= 10 * 4096);
             assert_int_equal((io.direct_bytes - direct_before) % 4096, 0);
+            /*
+             * From the commits' own buffers, which start on a block (carry_lead()),
+             * once the first commit's block was read back and staged.
+             */
+            assert_int_equal(log->direct.staged, staged_before);
         }
 
         /* An ancestor, far from the log's own inodes. */

@@ -98,8 +98,7 @@ static bool attach(struct evi_direct *d, int dirfd, uint64_t first, int fd)
         free(d->stage);
         d->stage = NULL;
         void *p;
-        d->tail_segment = 0; /* the tail lives in the staging buffer */
-        if (posix_memalign(&p, align, EVI_DIRECT_CHUNK + align) != 0) {
+        if (posix_memalign(&p, align, EVI_DIRECT_CHUNK) != 0) {
             (void)close(dfd);
             return false;
         }
@@ -172,8 +171,8 @@ int evi_direct_write(struct evi_direct *d, int dirfd, uint64_t first, int fd, co
     return evi_write_all(fd, bytes + (from - off), (size_t)(end - from), (off_t)from);
 }
 
-int evi_direct_write_zeros(struct evi_direct *d, int dirfd, uint64_t first, int fd,
-                           const void *data, size_t len, uint64_t off, uint64_t zeros_to,
+int evi_direct_write_zeros(struct evi_direct *d, int dirfd, uint64_t first, int fd, void *data,
+                           size_t len, size_t cap, uint64_t off, uint64_t zeros_to,
                            uint64_t *ret_end)
 {
     if (d->unusable || len == 0 || !attach(d, dirfd, first, fd)) {
@@ -182,24 +181,26 @@ int evi_direct_write_zeros(struct evi_direct *d, int dirfd, uint64_t first, int 
     const uint64_t end = off + len, block = off - off % d->align;
     const uint64_t block_end = (end + d->align - 1) / d->align * d->align;
     const size_t lead = (size_t)(off - block), n = (size_t)(block_end - block);
-    uint8_t *tail = d->stage + EVI_DIRECT_CHUNK;
-    if (block_end > zeros_to || n > EVI_DIRECT_CHUNK) {
+    if (block_end > zeros_to) {
         return 1;
     }
-    if (lead > 0) {
-        if (d->tail_segment == first + 1 && d->tail_end == off) {
-            memcpy(d->stage, tail, lead);
-        } else {
-            int r = evi_read_exact(fd, d->stage, lead, (off_t)block); /* once after open */
-            if (r < 0) {
-                return r;
-            }
+    uint8_t *src = data;
+    if (lead == 0 && (uintptr_t)data % d->align == 0 && cap >= n) {
+        memset(src + len, 0, n - len); /* straight from the caller's buffer */
+    } else if (n <= EVI_DIRECT_CHUNK) {
+        /* The block's bytes before off are records already written: read back (not cached). */
+        int r = lead > 0 ? evi_read_exact(fd, d->stage, lead, (off_t)block) : 0;
+        if (r < 0) {
+            return r;
         }
+        memcpy(d->stage + lead, data, len);
+        memset(d->stage + lead + len, 0, n - lead - len);
+        d->staged += n;
+        src = d->stage;
+    } else {
+        return 1;
     }
-    d->tail_segment = 0; /* until the write is done */
-    memcpy(d->stage + lead, data, len);
-    memset(d->stage + lead + len, 0, n - lead - len);
-    ssize_t w = put_direct(d, d->stage, n, block);
+    ssize_t w = put_direct(d, src, n, block);
     if (w != (ssize_t)n) {
         if (w < 0 && w != -EINVAL && w != -EOPNOTSUPP) {
             return (int)w; /* the disk's error: the log fails as it would have */
@@ -211,11 +212,6 @@ int evi_direct_write_zeros(struct evi_direct *d, int dirfd, uint64_t first, int 
         return 1; /* refused or short: the same bytes through the page cache */
     }
     d->written += n;
-    d->staged += n;
-    size_t keep = (size_t)(end % d->align);
-    memcpy(tail, d->stage + (n - (block_end > end ? d->align : 0)), keep);
-    d->tail_segment = first + 1;
-    d->tail_end = end;
     *ret_end = block_end;
     return 0;
 }

@@ -15,15 +15,16 @@
  * and every offset means what FORMAT.md says. Durability is unchanged: the
  * fdatasync that follows covers the direct writes and the cached tail alike.
  *
- * A commit that writes over zeros that preallocation wrote and synced (in
- * place: inplace.h) goes around the page cache whatever its size
- * (evi_direct_write_zeros): its last block is written whole, the records
- * then zeros up to the block's end, as the file holds them already. The
- * bytes of the records before it in its first block come from memory, kept
- * from the write before (the tail), so nothing is read back. Fewer steps
- * for the kernel than a write into the page cache and its writeback (the
- * acknowledgement's path under sync: always; measured: docs/PERFORMANCE.md,
- * session 18).
+ * A commit that writes over zeros that preallocation wrote and synced, to
+ * be synced in place (inplace.h), goes around the page cache at any size up
+ * to EVI_DIRECT_CHUNK (evi_direct_write_zeros): its last block is written
+ * whole, the records then zeros up to the block's end, as the file holds
+ * them already. Under the flusher (evidentd's log, which it syncs itself
+ * under sync: always) the commit's buffer starts on a block boundary
+ * (carry_lead() in log.c), so the blocks go straight from it; otherwise the
+ * block it starts in is read back and staged as above. Fewer steps for the
+ * kernel than a write into the page cache and its writeback, on the
+ * acknowledgement's path (measured: docs/PERFORMANCE.md, session 18).
  *
  * A file system that refuses O_DIRECT, or a write it refuses as misaligned,
  * turns the handle back to the page cache for good, with the same bytes
@@ -58,12 +59,6 @@ struct evi_direct {
     bool unusable;    /* refused once: the page cache for the rest of the handle */
     uint64_t written; /* bytes written directly, the re-written blocks included */
     uint64_t staged;  /* of those, bytes copied into the staging buffer first */
-    /*
-     * The last block an evi_direct_write_zeros() wrote, in stage + CHUNK:
-     * the file's bytes [tail_end - tail_end % align, tail_end) of segment
-     * tail_segment - 1 (0: none known), the records that end there.
-     */
-    uint64_t tail_segment, tail_end;
 };
 
 void evi_direct_init(struct evi_direct *d);
@@ -99,13 +94,16 @@ int evi_direct_write(struct evi_direct *d, int dirfd, uint64_t first, int fd, co
  * Writes len bytes of data at off of fd like evi_direct_write(), when every
  * block from off's to the one that holds the last byte lies below zeros_to
  * (zeros that a fill wrote and synced, past the records): all of it
- * directly, the last block ending in zeros. *ret_end: where the bytes
- * written end (that block's end). 0; 1 when not done here (the file system
- * refuses direct I/O, the write is larger than EVI_DIRECT_CHUNK, or its last
- * block is not all zeros yet): the caller writes it through fd; or -errno.
+ * directly, the last block ending in zeros. cap: the bytes data has room
+ * for; with off and data aligned and room for the zeros, they are written
+ * into it and the blocks go from it. *ret_end: where the bytes written end
+ * (that block's end). 0; 1 when not done here (the file system refuses
+ * direct I/O, the last block is not all zeros yet, or the write would need
+ * staging and is larger than EVI_DIRECT_CHUNK): the caller writes it through
+ * fd; or -errno.
  */
-int evi_direct_write_zeros(struct evi_direct *d, int dirfd, uint64_t first, int fd,
-                           const void *data, size_t len, uint64_t off, uint64_t zeros_to,
+int evi_direct_write_zeros(struct evi_direct *d, int dirfd, uint64_t first, int fd, void *data,
+                           size_t len, size_t cap, uint64_t off, uint64_t zeros_to,
                            uint64_t *ret_end);
 
 #endif

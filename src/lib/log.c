@@ -447,8 +447,8 @@ static int write_records(struct ev_log *log, int fd, uint64_t first, struct evi_
     if (sync && log->options.compression == EV_COMPRESSION_NONE &&
         evi_inplace_covers_write(&log->inplace, first, fd, zeros->from, zeros->durable, end)) {
         /* To be synced in place: around the page cache, whatever its size (direct.h). */
-        r = evi_direct_write_zeros(&log->direct, log->dirfd, first, fd, records->data, len, off,
-                                   zeros->durable, &wrote_to);
+        r = evi_direct_write_zeros(&log->direct, log->dirfd, first, fd, records->data, len,
+                                   records->cap, off, zeros->durable, &wrote_to);
     }
     if (r == 1) {
         if (page_end > end && page_end <= zeros_to && records->cap - len >= page_end - end) {
