@@ -13,6 +13,8 @@
  *   - block, several batches: the same for five submissions in four
  *     batches queued at once: answered in order, each once, each event in
  *     the log exactly once at its answer's index;
+ *   - block, the daemon's log (EV_SYNC_NEVER, the committer syncs): the same
+ *     with batches gathered behind a held write, with and without a seal due;
  *   - reject: the batch is refused with -ENOSPC and the daemon appends again
  *     by itself afterwards;
  *   - the reserve: under disk.reserve producers' events wait (block) while
@@ -107,11 +109,12 @@ struct rig {
     struct evd_commit *commit;
 };
 
-static void rig_start_batch(struct rig *g, const char *dir, int action, uint64_t reserve,
-                            size_t batch_max)
+/* log_sync: the log's own mode (evidentd opens it with EV_SYNC_NEVER and syncs itself). */
+static void rig_start_with(struct rig *g, const char *dir, int action, uint64_t reserve,
+                           size_t batch_max, enum ev_sync log_sync)
 {
     struct ev_config *cfg = NULL;
-    struct ev_open_options o = {.segment_bytes = SEGMENT};
+    struct ev_open_options o = {.segment_bytes = SEGMENT, .sync = log_sync};
 
     memset(g, 0, sizeof(*g));
     tu_ok(ev_config_defaults(&cfg));
@@ -135,6 +138,12 @@ static void rig_start_batch(struct rig *g, const char *dir, int action, uint64_t
                                     .disk = g->d.disk};
     tu_ok(evd_commit_start(g->d.log, &co, &g->commit));
     g->d.commit = g->commit;
+}
+
+static void rig_start_batch(struct rig *g, const char *dir, int action, uint64_t reserve,
+                            size_t batch_max)
+{
+    rig_start_with(g, dir, action, reserve, batch_max, EV_SYNC_ALWAYS);
 }
 
 static void rig_start(struct rig *g, const char *dir, int action, uint64_t reserve)
@@ -365,6 +374,141 @@ static void test_block_batches_sweep(void **state)
     assert_true(held >= 12);
 }
 
+/* The write hook: the first write after `armed` waits until `released`. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool armed, waiting, released;
+} held_write = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, false};
+
+static void hold_write(int fd)
+{
+    (void)fd;
+    pthread_mutex_lock(&held_write.lock);
+    if (held_write.armed) {
+        held_write.armed = false;
+        held_write.waiting = true;
+        pthread_cond_broadcast(&held_write.cond);
+        while (!held_write.released) {
+            pthread_cond_wait(&held_write.cond, &held_write.lock);
+        }
+        held_write.waiting = false;
+    }
+    pthread_mutex_unlock(&held_write.lock);
+}
+
+/*
+ * The log opened as evidentd opens it (EV_SYNC_NEVER: the committer syncs,
+ * and the stored hashes, index and key state follow the answers on the log's
+ * flusher), the first batch's write held up while four more submissions
+ * arrive and gather (batches of three events at most, across rotations);
+ * then ENOSPC from I/O call k on. Every submission is answered once, in
+ * order, rc 0 once the disk is back, each event in the log once at its index.
+ * sealed: epochs of one second, and one ends while the write is held, so
+ * that the next append begins with a seal. Returns whether it happened.
+ */
+static bool block_daemon_once(struct tu_fixture *f, long k, bool sealed)
+{
+    static const size_t sizes[5] = {1, 3, 2, 1, 2};
+    struct rig g;
+    static struct answer a[5];
+
+    tu_rm_rf(f->dir);
+    tu_create(f->dir, sealed ? 1000000000 : 0, f->v);
+    rig_start_with(&g, f->dir, EV_DISK_FULL_BLOCK, 0, 3, EV_SYNC_NEVER);
+    pthread_mutex_lock(&held_write.lock);
+    held_write.armed = true;
+    held_write.released = false;
+    pthread_mutex_unlock(&held_write.lock);
+    evi_io_set_write_hook(hold_write);
+    for (int i = 0; i < 5; i++) {
+        answer_init(&a[i], sizes[i], i + 1, i % 2 ? EVD_SRC_HTTP : EVD_SRC_UNIX);
+        tu_ok(evd_commit_submit(g.commit, &a[i].s));
+        if (i == 0) {
+            pthread_mutex_lock(&held_write.lock);
+            while (!held_write.waiting) {
+                pthread_cond_wait(&held_write.cond, &held_write.lock);
+            }
+            pthread_mutex_unlock(&held_write.lock);
+            if (sealed) {
+                usleep(1100000); /* an epoch ends: the next append begins with a seal */
+            }
+        }
+    }
+    usleep(20000); /* the others queue behind the held write */
+    evi_io_fail_after(k, ENOSPC);
+    pthread_mutex_lock(&held_write.lock);
+    held_write.released = true;
+    pthread_cond_broadcast(&held_write.cond);
+    pthread_mutex_unlock(&held_write.lock);
+
+    for (int i = 0; i < 2000 && enospc_count(g.d.disk) == 0 && !answered(&a[4], 1); i++) {
+    }
+    bool failed = enospc_count(g.d.disk) > 0;
+    evi_io_fail_after(0, 0);
+    for (int i = 0; i < 5; i++) {
+        if (!answered(&a[i], 10000)) {
+            fail_msg("k=%ld: submission %d never answered", k, i);
+        }
+        if (a[i].rc != 0) {
+            fail_msg("k=%ld: submission %d: %d (%s), expected it held and written", k, i, a[i].rc,
+                     ev_strerror(a[i].rc));
+        }
+        assert_int_equal(atomic_load(&a[i].calls), 1);
+        if (i > 0 && a[i].order <= a[i - 1].order) {
+            fail_msg("k=%ld: submission %d answered before %d", k, i, i - 1);
+        }
+    }
+    evi_io_set_write_hook(NULL);
+    rig_stop(&g);
+    /*
+     * The stored hashes and index follow the answers here (a hand-off to the
+     * log's flusher): a failure among them fails the handle after the last
+     * answer, and the next writer rebuilds them from the records.
+     */
+    tu_ok(ev_log_close(tu_open(f->dir, NULL)));
+    struct answer *all[5] = {&a[0], &a[1], &a[2], &a[3], &a[4]};
+    check_log(f->dir, all, 5, k, f->v);
+    for (int i = 0; i < 5; i++) {
+        answer_release(&a[i]);
+    }
+    return failed;
+}
+
+static void test_block_daemon_sweep(void **state)
+{
+    struct tu_fixture *f = *state;
+    long k, held = 0;
+
+    for (k = 1; k < 300; k++) {
+        if (!block_daemon_once(f, k, false)) {
+            break; /* past the last write or sync */
+        }
+        held++;
+    }
+    print_message("ENOSPC held and recovered at each of %ld I/O calls (the daemon's log)\n", held);
+    assert_true(k < 300);
+    assert_true(held >= 12);
+}
+
+/* The same with a seal due while the first batch's write is held up. */
+static void test_block_daemon_sealed_sweep(void **state)
+{
+    struct tu_fixture *f = *state;
+    long k, held = 0;
+
+    for (k = 1; k < 300; k++) {
+        if (!block_daemon_once(f, k, true)) {
+            break;
+        }
+        held++;
+    }
+    print_message("ENOSPC held and recovered at each of %ld I/O calls (the daemon's log, sealed)\n",
+                  held);
+    assert_true(k < 300);
+    assert_true(held >= 12);
+}
+
 static void test_reject(void **state)
 {
     struct tu_fixture *f = *state;
@@ -513,6 +657,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_block_sweep, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_batches_sweep, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_daemon_sweep, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_daemon_sealed_sweep, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_fills, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_holds_producers_not_alerts, tu_setup,
