@@ -235,6 +235,24 @@ static void check_log(const char *dir, struct answer **a, size_t n, long k, cons
     (void)tu_verify(dir, v);
 }
 
+/* Every one of a[0..n) answered once, rc 0 (held, then written), in order. */
+static void all_written_in_order(struct answer *a, int n, long k)
+{
+    for (int i = 0; i < n; i++) {
+        if (!answered(&a[i], 10000)) {
+            fail_msg("k=%ld: submission %d never answered", k, i);
+        }
+        if (a[i].rc != 0) {
+            fail_msg("k=%ld: submission %d: %d (%s), expected it held and written", k, i, a[i].rc,
+                     ev_strerror(a[i].rc));
+        }
+        assert_int_equal(atomic_load(&a[i].calls), 1);
+        if (i > 0 && a[i].order <= a[i - 1].order) {
+            fail_msg("k=%ld: submission %d answered before %d", k, i, i - 1);
+        }
+    }
+}
+
 /* Three submissions, one batch of 7 events crossing two rotations, ENOSPC at call k. */
 static bool block_once(struct tu_fixture *f, long k)
 {
@@ -267,16 +285,7 @@ static bool block_once(struct tu_fixture *f, long k)
     }
     bool failed = enospc_count(g.d.disk) > 0;
     evi_io_fail_after(0, 0);
-    for (int i = 0; i < 3; i++) {
-        if (!answered(&a[i], 10000)) {
-            fail_msg("k=%ld: submission %d never answered", k, i);
-        }
-        if (a[i].rc != 0) {
-            fail_msg("k=%ld: submission %d: %d (%s), expected it held and written", k, i, a[i].rc,
-                     ev_strerror(a[i].rc));
-        }
-        assert_int_equal(atomic_load(&a[i].calls), 1);
-    }
+    all_written_in_order(a, 3, k);
     rig_stop(&g);
     struct answer *all[3] = {&a[0], &a[1], &a[2]};
     check_log(f->dir, all, 3, k, f->v);
@@ -286,20 +295,29 @@ static bool block_once(struct tu_fixture *f, long k)
     return failed;
 }
 
-static void test_block_sweep(void **state)
+/*
+ * Runs once(f, k) for k = 1, 2, ... until ENOSPC no longer happens (past the
+ * last write or sync): returns at how many I/O calls it was held and recovered.
+ */
+static long sweep(struct tu_fixture *f, bool (*once)(struct tu_fixture *f, long k), long max,
+                  const char *what)
 {
-    struct tu_fixture *f = *state;
     long k, held = 0;
-
-    for (k = 1; k < 200; k++) {
-        if (!block_once(f, k)) {
-            break; /* past the batch's last write or sync */
+    for (k = 1; k < max; k++) {
+        if (!once(f, k)) {
+            break;
         }
         held++;
     }
-    print_message("ENOSPC held and recovered at each of %ld I/O calls\n", held);
-    assert_true(k < 200);
-    assert_true(held >= 8); /* records, syncs, two segment creations, derived files */
+    print_message("ENOSPC held and recovered at each of %ld I/O calls%s\n", held, what);
+    assert_true(k < max);
+    return held;
+}
+
+static void test_block_sweep(void **state)
+{
+    /* Records, syncs, two segment creations, derived files. */
+    assert_true(sweep(*state, block_once, 200, "") >= 8);
 }
 
 /*
@@ -336,19 +354,7 @@ static bool block_batches_once(struct tu_fixture *f, long k)
     }
     bool failed = enospc_count(g.d.disk) > 0;
     evi_io_fail_after(0, 0);
-    for (int i = 0; i < 5; i++) {
-        if (!answered(&a[i], 10000)) {
-            fail_msg("k=%ld: submission %d never answered", k, i);
-        }
-        if (a[i].rc != 0) {
-            fail_msg("k=%ld: submission %d: %d (%s), expected it held and written", k, i, a[i].rc,
-                     ev_strerror(a[i].rc));
-        }
-        assert_int_equal(atomic_load(&a[i].calls), 1);
-        if (i > 0 && a[i].order <= a[i - 1].order) {
-            fail_msg("k=%ld: submission %d answered before %d", k, i, i - 1);
-        }
-    }
+    all_written_in_order(a, 5, k);
     rig_stop(&g);
     struct answer *all[5] = {&a[0], &a[1], &a[2], &a[3], &a[4]};
     check_log(f->dir, all, 5, k, f->v);
@@ -360,18 +366,7 @@ static bool block_batches_once(struct tu_fixture *f, long k)
 
 static void test_block_batches_sweep(void **state)
 {
-    struct tu_fixture *f = *state;
-    long k, held = 0;
-
-    for (k = 1; k < 300; k++) {
-        if (!block_batches_once(f, k)) {
-            break; /* past the last write or sync */
-        }
-        held++;
-    }
-    print_message("ENOSPC held and recovered at each of %ld I/O calls (4 batches)\n", held);
-    assert_true(k < 300);
-    assert_true(held >= 12);
+    assert_true(sweep(*state, block_batches_once, 300, " (4 batches)") >= 12);
 }
 
 /* The write hook: the first write after `armed` waits until `released`. */
@@ -446,19 +441,7 @@ static bool block_daemon_once(struct tu_fixture *f, long k, bool sealed)
     }
     bool failed = enospc_count(g.d.disk) > 0;
     evi_io_fail_after(0, 0);
-    for (int i = 0; i < 5; i++) {
-        if (!answered(&a[i], 10000)) {
-            fail_msg("k=%ld: submission %d never answered", k, i);
-        }
-        if (a[i].rc != 0) {
-            fail_msg("k=%ld: submission %d: %d (%s), expected it held and written", k, i, a[i].rc,
-                     ev_strerror(a[i].rc));
-        }
-        assert_int_equal(atomic_load(&a[i].calls), 1);
-        if (i > 0 && a[i].order <= a[i - 1].order) {
-            fail_msg("k=%ld: submission %d answered before %d", k, i, i - 1);
-        }
-    }
+    all_written_in_order(a, 5, k);
     evi_io_set_write_hook(NULL);
     rig_stop(&g);
     /*
@@ -475,38 +458,25 @@ static bool block_daemon_once(struct tu_fixture *f, long k, bool sealed)
     return failed;
 }
 
+static bool block_daemon_plain(struct tu_fixture *f, long k)
+{
+    return block_daemon_once(f, k, false);
+}
+
+static bool block_daemon_sealed(struct tu_fixture *f, long k)
+{
+    return block_daemon_once(f, k, true);
+}
+
 static void test_block_daemon_sweep(void **state)
 {
-    struct tu_fixture *f = *state;
-    long k, held = 0;
-
-    for (k = 1; k < 300; k++) {
-        if (!block_daemon_once(f, k, false)) {
-            break; /* past the last write or sync */
-        }
-        held++;
-    }
-    print_message("ENOSPC held and recovered at each of %ld I/O calls (the daemon's log)\n", held);
-    assert_true(k < 300);
-    assert_true(held >= 12);
+    assert_true(sweep(*state, block_daemon_plain, 300, " (the daemon's log)") >= 12);
 }
 
 /* The same with a seal due while the first batch's write is held up. */
 static void test_block_daemon_sealed_sweep(void **state)
 {
-    struct tu_fixture *f = *state;
-    long k, held = 0;
-
-    for (k = 1; k < 300; k++) {
-        if (!block_daemon_once(f, k, true)) {
-            break;
-        }
-        held++;
-    }
-    print_message("ENOSPC held and recovered at each of %ld I/O calls (the daemon's log, sealed)\n",
-                  held);
-    assert_true(k < 300);
-    assert_true(held >= 12);
+    assert_true(sweep(*state, block_daemon_sealed, 300, " (the daemon's log, sealed)") >= 12);
 }
 
 static void test_reject(void **state)

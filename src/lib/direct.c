@@ -111,6 +111,23 @@ static bool attach(struct evi_direct *d, int dirfd, uint64_t first, int fd)
     return true;
 }
 
+/*
+ * After a direct write that put w of n bytes: the disk's error (the log fails
+ * as it would have), or 0 when it was refused as misaligned (the page cache
+ * for good) or short; either way the caller writes the rest through the cache.
+ */
+static int not_written(struct evi_direct *d, ssize_t w)
+{
+    if (w < 0 && w != -EINVAL && w != -EOPNOTSUPP) {
+        return (int)w;
+    }
+    if (w < 0) {
+        d->unusable = true;
+        evi_direct_close(d);
+    }
+    return 0;
+}
+
 /* One direct write of n bytes of src at off: n, or fewer, or -errno. */
 static ssize_t put_direct(struct evi_direct *d, const uint8_t *src, size_t n, uint64_t off)
 {
@@ -148,18 +165,12 @@ int evi_direct_write(struct evi_direct *d, int dirfd, uint64_t first, int fd, co
         }
         ssize_t w = put_direct(d, src, n, block);
         if (w != (ssize_t)n) {
-            if (w < 0 && w != -EINVAL && w != -EOPNOTSUPP) {
-                return (int)w; /* the disk's error: the log fails as it would have */
+            int r = not_written(d, w);
+            if (r < 0) {
+                return r;
             }
-            /*
-             * Refused as misaligned, or short: the page cache from here on,
-             * from the first byte not written (the same bytes either way).
-             */
-            if (w < 0) {
-                d->unusable = true;
-                evi_direct_close(d);
-                w = 0;
-            }
+            /* From the first byte not written (the same bytes either way). */
+            w = w < 0 ? 0 : w;
             uint64_t from = block + (uint64_t)w > off ? block + (uint64_t)w : off;
             return evi_write_all(fd, bytes + (from - off), (size_t)(end - from), (off_t)from);
         }
@@ -202,14 +213,8 @@ int evi_direct_write_zeros(struct evi_direct *d, int dirfd, uint64_t first, int 
     }
     ssize_t w = put_direct(d, src, n, block);
     if (w != (ssize_t)n) {
-        if (w < 0 && w != -EINVAL && w != -EOPNOTSUPP) {
-            return (int)w; /* the disk's error: the log fails as it would have */
-        }
-        if (w < 0) {
-            d->unusable = true;
-            evi_direct_close(d);
-        }
-        return 1; /* refused or short: the same bytes through the page cache */
+        int r = not_written(d, w);
+        return r < 0 ? r : 1; /* refused or short: the same bytes through the page cache */
     }
     d->written += n;
     *ret_end = block_end;
