@@ -16,13 +16,13 @@
  * fdatasync that follows covers the direct writes and the cached tail alike.
  *
  * A commit that writes over zeros that preallocation wrote and synced, to
- * be synced in place (inplace.h), goes around the page cache at any size up
- * to EVI_DIRECT_CHUNK (evi_direct_write_zeros): its last block is written
- * whole, the records then zeros up to the block's end, as the file holds
- * them already. Under the flusher (evidentd's log, which it syncs itself
- * under sync: always) the commit's buffer starts on a block boundary
- * (carry_lead() in log.c), so the blocks go straight from it; otherwise the
- * block it starts in is read back and staged as above. Fewer steps for the
+ * be synced in place (inplace.h), goes around the page cache whatever its
+ * size (evi_direct_write_zeros): its last block is written whole, the
+ * records then zeros up to the block's end, as the file holds them already.
+ * Under the flusher (evidentd's log, which it syncs itself under sync:
+ * always) the commit's buffer starts on a block boundary (carry_lead() in
+ * log.c), so the blocks go straight from it; otherwise the block it starts
+ * in is read back and staged as above, up to EVI_DIRECT_CHUNK. Fewer steps for the
  * kernel than a write into the page cache and its writeback, on the
  * acknowledgement's path (measured: docs/PERFORMANCE.md, session 18).
  *
