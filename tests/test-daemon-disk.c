@@ -10,6 +10,10 @@
  *     the index its answer gives (events that recovery kept, made durable at
  *     the rotation before the failure, are not appended again: a submission
  *     they cover in part is split), and the log verifies;
+ *   - block, with another entry appended as soon as the writer opens again
+ *     (the timer's retention pass may): the same; what recovery kept is
+ *     counted up to the size the writer had when it opened, and the log's
+ *     own entries (seals, a retention entry) are never taken for events;
  *   - block, several batches: the same for five submissions in four
  *     batches queued at once: answered in order, each once, each event in
  *     the log exactly once at its answer's index;
@@ -253,6 +257,23 @@ static void all_written_in_order(struct answer *a, int n, long k)
     }
 }
 
+/*
+ * Another thread's entry in the log as soon as a writer handle opens again
+ * after the failure: the timer's retention pass appends its `retention`
+ * entry to d->log, and a full disk is when it runs early (disk.c).
+ */
+static bool another_appender;
+
+static void append_other(struct evd *d, void *arg)
+{
+    struct ev_event ev = {.type = "custom.other", .severity = EV_SEV_NOTICE, .data_json = "{}"};
+    uint64_t index;
+    (void)arg;
+    if (ev_log_append(d->log, &ev, &index) == 0) {
+        (void)ev_log_sync(d->log);
+    }
+}
+
 /* Three submissions, one batch of 7 events crossing two rotations, ENOSPC at call k. */
 static bool block_once(struct tu_fixture *f, long k)
 {
@@ -264,6 +285,9 @@ static bool block_once(struct tu_fixture *f, long k)
     tu_rm_rf(f->dir);
     tu_create(f->dir, 0, f->v);
     rig_start(&g, f->dir, EV_DISK_FULL_BLOCK, 0);
+    if (another_appender) {
+        evd_disk_set_reopen_hook(g.d.disk, append_other, NULL);
+    }
     struct call_arg ca = {g.commit, &gate};
     assert_int_equal(pthread_create(&caller, NULL, call_thread, &ca), 0);
     usleep(20000); /* the committer is in wait_gate (or soon): the three form one batch */
@@ -318,6 +342,20 @@ static void test_block_sweep(void **state)
 {
     /* Records, syncs, two segment creations, derived files. */
     assert_true(sweep(*state, block_once, 200, "") >= 8);
+}
+
+/*
+ * The same with another entry appended as soon as the writer opens again:
+ * what recovery kept of the batch is what the writer held when it opened,
+ * not what the log holds when the committer looks (that entry is no event of
+ * the batch, and counting it acknowledged an event never written).
+ */
+static void test_block_sweep_another_appender(void **state)
+{
+    another_appender = true;
+    long held = sweep(*state, block_once, 200, " (another entry after each reopen)");
+    another_appender = false;
+    assert_true(held >= 8);
 }
 
 /*
@@ -479,6 +517,42 @@ static void test_block_daemon_sealed_sweep(void **state)
     assert_true(sweep(*state, block_daemon_sealed, 300, " (the daemon's log, sealed)") >= 12);
 }
 
+/*
+ * What recovery kept, counted between from and to: the log's own entries
+ * (a retention entry another thread appended before the batch, a seal after
+ * it) are no events of the batch, nor is anything past to.
+ */
+static void test_survivors_skip_own_entries(void **state)
+{
+    struct tu_fixture *f = *state;
+    uint64_t from, to, index, first_event = 0, first = 0;
+    size_t count = 0;
+
+    tu_rm_rf(f->dir);
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.segment_bytes = SEGMENT});
+    from = ev_log_size(log);
+    tu_ok(evi_log_append_own(log, "retention", EV_SEV_NOTICE, "{\"segments\":0}", &index));
+    for (int i = 0; i < 3; i++) {
+        struct ev_event ev = {.type = "custom.disk", .severity = EV_SEV_INFO, .data_json = "{}"};
+        tu_ok(ev_log_append(log, &ev, &index));
+        first_event = i == 0 ? index : first_event;
+    }
+    tu_ok(ev_log_seal(log));
+    to = ev_log_size(log);
+    struct ev_event other = {.type = "custom.other", .severity = EV_SEV_INFO, .data_json = "{}"};
+    tu_ok(ev_log_append(log, &other, &index));
+
+    tu_ok(evd_disk_survivors(log, from, to, &first, &count));
+    assert_true(first_event > from); /* after the retention entry (and any seal the open owed) */
+    assert_int_equal(first, first_event);
+    assert_int_equal(count, 3);
+    /* Nothing kept: to at from, or before it. */
+    tu_ok(evd_disk_survivors(log, from, from, &first, &count));
+    assert_int_equal(count, 0);
+    tu_ok(ev_log_close(log));
+}
+
 static void test_reject(void **state)
 {
     struct tu_fixture *f = *state;
@@ -626,9 +700,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_block_sweep, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_sweep_another_appender, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_batches_sweep, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_daemon_sweep, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_daemon_sealed_sweep, tu_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_survivors_skip_own_entries, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_fills, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_holds_producers_not_alerts, tu_setup,

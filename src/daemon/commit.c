@@ -299,7 +299,8 @@ static void apply_survivors(struct evd_commit *c, struct evd_submission **list,
 {
     uint64_t first = 0;
     size_t kept = 0;
-    int r = evd_disk_survivors(c->log, size_before, &first, &kept);
+    int r = evd_disk_survivors(c->log, size_before, evd_disk_reopened_size(c->options.disk), &first,
+                               &kept);
 
     if (r < 0) {
         fprintf(stderr, "evidentd: disk: cannot tell what recovery kept: %s\n", ev_strerror(r));

@@ -40,11 +40,20 @@ struct evd_disk {
     int64_t enospc_ns;    /* when it did (evd_now_ns) */
     int64_t retry_ns;     /* ENOSPC_RETRY_NS, or less in tests */
     bool no_writer;       /* the handle is read-only: the writer could not open again yet */
-    int action;           /* enum ev_disk_full_action, at the last look */
+    /*
+     * The writer's size when it last opened again, before any other thread
+     * could append (the retention pass): what recovery kept, and the seals
+     * of the open, end there. Committer only.
+     */
+    uint64_t reopened_size;
+    int action; /* enum ev_disk_full_action, at the last look */
     uint64_t free_bytes, need_bytes;
 
     uint64_t full_total, enospc_total, space_left_total, admin_left_total, reopen_total;
     uint64_t held_events;
+
+    void (*reopen_hook)(struct evd *d, void *arg); /* tests */
+    void *reopen_hook_arg;
 };
 
 struct thresholds {
@@ -81,6 +90,13 @@ int evd_disk_new(struct evd *d, const struct ev_open_options *reopen, struct evd
     pthread_mutex_init(&k->lock, NULL);
     *ret_disk = k;
     return 0;
+}
+
+void evd_disk_set_reopen_hook(struct evd_disk *disk, void (*fn)(struct evd *d, void *arg),
+                              void *arg)
+{
+    disk->reopen_hook = fn; /* set before the committer meets a full disk */
+    disk->reopen_hook_arg = arg;
 }
 
 void evd_disk_set_retry(struct evd_disk *disk, int64_t ns)
@@ -334,8 +350,14 @@ static int reopen(struct evd_disk *k, struct ev_log **log)
     }
     *log = fresh;
     d->log = fresh;
+    if (ret == 0) {
+        k->reopened_size = ev_log_size(fresh);
+    }
     pthread_rwlock_unlock(&d->log_lock);
     evd_summary_forget(d); /* recovery may have cut entries it counted */
+    if (ret == 0 && k->reopen_hook != NULL) {
+        k->reopen_hook(d, k->reopen_hook_arg);
+    }
     if (ret == 0) {
         k->reopen_total++;
         if (rec.torn_bytes > 0) {
@@ -430,41 +452,60 @@ unsigned evd_disk_failed(struct evd_disk *k, struct ev_log **log, int rc)
     return bits;
 }
 
-struct seal_count {
+/* Which entries of [from, from + n) are the log's own (types reserved for it). */
+struct own_entries {
     uint64_t from;
-    uint64_t leading; /* seals right at from, before the batch's first event */
-    uint64_t seals;
+    bool *own;
 };
 
-static int count_seal(void *ctx, const struct ev_entry *entry)
+static int mark_own(void *ctx, const struct ev_entry *entry)
 {
-    struct seal_count *s = ctx;
-    if (entry->index == s->from + s->leading) {
-        s->leading++;
-    }
-    s->seals++;
+    struct own_entries *o = ctx;
+    o->own[entry->index - o->from] = true;
     return 0;
 }
 
-int evd_disk_survivors(struct ev_log *log, uint64_t size_before, uint64_t *ret_first,
+uint64_t evd_disk_reopened_size(const struct evd_disk *k)
+{
+    return k->reopened_size;
+}
+
+int evd_disk_survivors(struct ev_log *log, uint64_t from, uint64_t to, uint64_t *ret_first,
                        size_t *ret_count)
 {
-    struct ev_filter seals = {.type = "seal", .max_severity = -1};
-    struct seal_count s = {.from = size_before};
+    /* The entry types that only the log itself writes (entry.c: reserved). */
+    static const char *const own_types[] = {"seal", "retention"};
     uint64_t size = ev_log_size(log);
+    size_t n, leading = 0, own = 0;
+    int r = 0;
 
-    if (size <= size_before) {
-        *ret_first = size;
+    to = to < size ? to : size;
+    if (to <= from) {
+        *ret_first = to;
         *ret_count = 0;
         return 0;
     }
-    int r = ev_log_scan(log, size_before, size, &seals, count_seal, &s);
-    if (r < 0) {
-        return r;
+    n = (size_t)(to - from);
+    struct own_entries o = {.from = from, .own = calloc(n, sizeof(bool))};
+    if (o.own == NULL) {
+        return -ENOMEM;
     }
-    *ret_first = size_before + s.leading;
-    *ret_count = (size_t)(size - size_before - s.seals);
-    return 0;
+    for (size_t i = 0; i < sizeof(own_types) / sizeof(own_types[0]) && r == 0; i++) {
+        struct ev_filter f = {.type = own_types[i], .max_severity = -1};
+        r = ev_log_scan(log, from, to, &f, mark_own, &o);
+    }
+    if (r == 0) {
+        while (leading < n && o.own[leading]) {
+            leading++;
+        }
+        for (size_t i = 0; i < n; i++) {
+            own += o.own[i];
+        }
+        *ret_first = from + leading;
+        *ret_count = n - own;
+    }
+    free(o.own);
+    return r;
 }
 
 /*

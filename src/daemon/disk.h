@@ -81,6 +81,14 @@ void evd_disk_free(struct evd_disk *disk);
 /* Tests: after an ENOSPC, try again after ns even if free space did not grow (default 5 s). */
 void evd_disk_set_retry(struct evd_disk *disk, int64_t ns);
 
+/*
+ * Tests: fn(d, arg) runs on the committer each time a writer handle has
+ * opened again, right after the daemon's other threads may use it (the
+ * retention pass of the timer thread appends to it). NULL: none.
+ */
+void evd_disk_set_reopen_hook(struct evd_disk *disk, void (*fn)(struct evd *d, void *arg),
+                              void *arg);
+
 /* The timer's look (every second): levels, alerts, stderr lines, relief. */
 void evd_disk_check(struct evd *d);
 
@@ -110,13 +118,19 @@ unsigned evd_disk_failed(struct evd_disk *disk, struct ev_log **log, int rc);
 
 /*
  * After a writer handle was opened again: how many of the events appended
- * from size_before on survived recovery (records made durable before the
- * failure), as *ret_count events from index *ret_first. Seals around them
- * are skipped; the events of one batch are contiguous (log.c sequences a
- * batch under one lock). 0 or a negative error.
+ * from index from on survived recovery (records made durable before the
+ * failure), as *ret_count events from index *ret_first, counting the
+ * entries before to (evd_disk_reopened_size(): the daemon's other threads
+ * may append to the new handle at once, as the retention pass does). The
+ * log's own entries around them (seals, a retention entry) are skipped; the
+ * events of one batch are contiguous (log.c sequences a batch under one
+ * lock). 0 or a negative error.
  */
-int evd_disk_survivors(struct ev_log *log, uint64_t size_before, uint64_t *ret_first,
+int evd_disk_survivors(struct ev_log *log, uint64_t from, uint64_t to, uint64_t *ret_first,
                        size_t *ret_count);
+
+/* The writer's size when it last opened again, before any other thread could append. */
+uint64_t evd_disk_reopened_size(const struct evd_disk *disk);
 
 /* How many producers' events wait for space now (block), for the metrics. */
 void evd_disk_held(struct evd_disk *disk, uint64_t events);
