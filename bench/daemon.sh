@@ -209,6 +209,9 @@ write_probe() {
 if [[ $only == *syslog* ]]; then
     for r in $(seq "$reps"); do
         say "syslog rep $r/$reps: evidentd (sync: interval)"
+        # Each run starts with no dirty page of another's: rsyslogd never syncs its
+        # file, and its write-back would run during the next program's run.
+        sync
         start_evidentd "syslog-$r" interval
         c0=$(cpu_s "$d_pid")
         out=$("$loadgen" syslog-tcp --addr "127.0.0.1:$d_syslog" --messages "$syslog_messages" \
@@ -221,6 +224,7 @@ if [[ $only == *syslog* ]]; then
         stop_evidentd
 
         say "syslog rep $r/$reps: rsyslogd"
+        sync
         start_rsyslogd "rsyslog-$r"
         c0=$(cpu_s "$r_pid")
         out=$("$loadgen" syslog-tcp --addr "127.0.0.1:$r_port" --messages "$syslog_messages" \
