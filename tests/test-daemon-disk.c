@@ -549,7 +549,12 @@ static void test_survivors_skip_own_entries(void **state)
     assert_int_equal(count, 3);
     /* Nothing kept: to at from, or before it. */
     tu_ok(evd_disk_survivors(log, from, from, &first, &count));
+    assert_int_equal(first, from);
     assert_int_equal(count, 0);
+    /* to past the log's end: it stops there (the entry past the old to is an event). */
+    tu_ok(evd_disk_survivors(log, from, UINT64_MAX, &first, &count));
+    assert_int_equal(first, first_event);
+    assert_int_equal(count, 4);
     tu_ok(ev_log_close(log));
 }
 

@@ -10,6 +10,8 @@
 
 #include <evident/error.h>
 
+#include "entry.h" /* src/lib: evi_entry_view() */
+
 #include "alert.h"
 #include "disk.h"
 #include "retention.h"
@@ -452,16 +454,26 @@ unsigned evd_disk_failed(struct evd_disk *k, struct ev_log **log, int rc)
     return bits;
 }
 
-/* Which entries of [from, from + n) are the log's own (types reserved for it). */
-struct own_entries {
+/*
+ * The log's own entries from `from` on (types no producer may use, entry.c):
+ * those before the first event, and all of them. In index order.
+ */
+struct own_count {
     uint64_t from;
-    bool *own;
+    uint64_t leading;
+    uint64_t own;
 };
 
-static int mark_own(void *ctx, const struct ev_entry *entry)
+static int count_own(void *ctx, const struct ev_entry *entry)
 {
-    struct own_entries *o = ctx;
-    o->own[entry->index - o->from] = true;
+    struct own_count *c = ctx;
+    struct evi_entry_view v;
+    bool own = evi_entry_view((const uint8_t *)entry->bytes, entry->len, &v) == 0 &&
+               (evi_entry_is_type(&v, "seal") || evi_entry_is_type(&v, "retention"));
+    if (own && entry->index == c->from + c->leading) {
+        c->leading++;
+    }
+    c->own += own;
     return 0;
 }
 
@@ -473,11 +485,8 @@ uint64_t evd_disk_reopened_size(const struct evd_disk *k)
 int evd_disk_survivors(struct ev_log *log, uint64_t from, uint64_t to, uint64_t *ret_first,
                        size_t *ret_count)
 {
-    /* The entry types that only the log itself writes (entry.c: reserved). */
-    static const char *const own_types[] = {"seal", "retention"};
+    struct own_count c = {.from = from};
     uint64_t size = ev_log_size(log);
-    size_t n, leading = 0, own = 0;
-    int r = 0;
 
     to = to < size ? to : size;
     if (to <= from) {
@@ -485,27 +494,13 @@ int evd_disk_survivors(struct ev_log *log, uint64_t from, uint64_t to, uint64_t 
         *ret_count = 0;
         return 0;
     }
-    n = (size_t)(to - from);
-    struct own_entries o = {.from = from, .own = calloc(n, sizeof(bool))};
-    if (o.own == NULL) {
-        return -ENOMEM;
+    int r = ev_log_scan(log, from, to, NULL, count_own, &c);
+    if (r < 0) {
+        return r;
     }
-    for (size_t i = 0; i < sizeof(own_types) / sizeof(own_types[0]) && r == 0; i++) {
-        struct ev_filter f = {.type = own_types[i], .max_severity = -1};
-        r = ev_log_scan(log, from, to, &f, mark_own, &o);
-    }
-    if (r == 0) {
-        while (leading < n && o.own[leading]) {
-            leading++;
-        }
-        for (size_t i = 0; i < n; i++) {
-            own += o.own[i];
-        }
-        *ret_first = from + leading;
-        *ret_count = n - own;
-    }
-    free(o.own);
-    return r;
+    *ret_first = from + c.leading;
+    *ret_count = (size_t)(to - from - c.own);
+    return 0;
 }
 
 /*

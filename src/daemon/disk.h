@@ -29,7 +29,9 @@
  *
  * Threads: evd_disk_check() on the timer thread; evd_disk_gate() and
  * evd_disk_failed() on the committer thread (they may replace d->log, under
- * d->log_lock held for writing); the rest from any thread.
+ * d->log_lock held for writing), as are evd_disk_survivors() and
+ * evd_disk_reopened_size(); evd_disk_set_reopen_hook() before a disk fills
+ * (tests); the rest from any thread.
  */
 #ifndef EVD_DISK_H
 #define EVD_DISK_H
@@ -102,7 +104,8 @@ int evd_disk_relieve(struct evd *d, int level);
  * Before a batch (committer): looks at free space (one statvfs) and returns
  * EVD_GATE_* bits. May replace *log (and d->log) with a writer handle once
  * space is back after a failure: EVD_GATE_REOPENED then says to call
- * evd_disk_survivors() before anything else is appended.
+ * evd_disk_survivors() before the committer appends anything (the retention
+ * pass may append first: the count stops at evd_disk_reopened_size()).
  */
 unsigned evd_disk_gate(struct evd_disk *disk, struct ev_log **log);
 
@@ -122,9 +125,11 @@ unsigned evd_disk_failed(struct evd_disk *disk, struct ev_log **log, int rc);
  * failure), as *ret_count events from index *ret_first, counting the
  * entries before to (evd_disk_reopened_size(): the daemon's other threads
  * may append to the new handle at once, as the retention pass does). The
- * log's own entries around them (seals, a retention entry) are skipped; the
- * events of one batch are contiguous (log.c sequences a batch under one
- * lock). 0 or a negative error.
+ * log's own entries around them are skipped, by the type in each entry's
+ * fixed prefix: seals (before a batch when an epoch ended, after it from the
+ * open) and a retention entry with its seal, before the batch or after it.
+ * The events of one batch are contiguous (log.c sequences a batch as one run,
+ * under its `sequencing` flag). 0 or a negative error (nothing allocated).
  */
 int evd_disk_survivors(struct ev_log *log, uint64_t from, uint64_t to, uint64_t *ret_first,
                        size_t *ret_count);
