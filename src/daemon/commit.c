@@ -589,9 +589,17 @@ int evd_commit_submit(struct evd_commit *c, struct evd_submission *s)
             c->head = s;
         }
         c->tail = s;
-        pthread_cond_signal(&c->wake);
     }
     pthread_mutex_unlock(&c->lock);
+    if (r == 0) {
+        /*
+         * Signalled after the unlock: a committer woken under the lock could
+         * run first on this CPU, find the lock held and sleep again (two more
+         * context switches on every lone request). c outlives this call:
+         * evd_commit_stop() comes after every submitter has stopped.
+         */
+        pthread_cond_signal(&c->wake);
+    }
     return r;
 }
 
