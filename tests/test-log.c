@@ -1788,16 +1788,18 @@ static void test_segment_rotation(void **state)
 /*
  * A batch long enough for the leaf hasher (log.c, sequence_run_locked): 2,500
  * events in one call, in runs of at most 1,024, with rotations inside it
- * that end runs early (64 KiB segments, records of 300 B to 1.3 KiB). Every
- * entry has its index, its own data and its leaf hash in the tree (check_tree
- * hashes each entry again); the helper thread was started (this needs two
- * CPUs); the log verifies, tags and chain included.
+ * that end runs early (512 KiB segments, records of 300 B to 1.3 KiB: runs of
+ * a few hundred). A run one short of EVI_LEAF_HASHER_MIN_RUN before it is
+ * hashed inline: the helper is not started for it. Every entry has its
+ * index, its own data and its leaf hash in the tree (check_tree hashes each
+ * entry again); the helper thread was started (this needs two CPUs); the log
+ * verifies, tags and chain included.
  */
 static void test_batch_runs_with_leaf_hasher(void **state)
 {
     struct tu_fixture *f = *state;
-    enum { N = 2500 };
-    const uint64_t segment_bytes = 64 * 1024;
+    enum { N = 2500, SHORT = EVI_LEAF_HASHER_MIN_RUN - 1 };
+    const uint64_t segment_bytes = 512 * 1024;
     const uint64_t limit = segment_bytes > EVI_SEGMENT_HEADER + EVI_RECORD_MAX
                                ? segment_bytes
                                : EVI_SEGMENT_HEADER + EVI_RECORD_MAX;
@@ -1815,22 +1817,22 @@ static void test_batch_runs_with_leaf_hasher(void **state)
                        (int)(250 + (i * 131) % 1050), 0);
         batch[i] = (struct ev_event){.type = "run", .severity = EV_SEV_INFO, .data_json = data[i]};
     }
-    tu_ok(ev_log_append_batch(log, batch, 3, &first, NULL)); /* short: hashed inline */
+    tu_ok(ev_log_append_batch(log, batch, SHORT, &first, NULL)); /* short: hashed inline */
     assert_int_equal(first, 0);
     assert_null(log->leaf_hasher);
     tu_ok(ev_log_append_batch(log, batch, N, &first, NULL));
-    assert_int_equal(first, 3);
+    assert_int_equal(first, SHORT);
     if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
         assert_non_null(log->leaf_hasher);
     }
     uint64_t n = ev_log_size(log);
-    assert_int_equal(n, N + 3);
+    assert_int_equal(n, N + SHORT);
     assert_true(check_segments(log, f->dir, limit, NULL) >= (int)(N * 700 / segment_bytes));
-    for (uint64_t i = 3; i < n; i += 97) {
+    for (uint64_t i = SHORT; i < n; i += 97) {
         struct ev_entry *e = NULL;
         char want[32];
         tu_ok(ev_log_entry(log, i, &e));
-        (void)snprintf(want, sizeof(want), "\"i\":%u,", (unsigned)(i - 3));
+        (void)snprintf(want, sizeof(want), "\"i\":%u,", (unsigned)(i - SHORT));
         assert_non_null(strstr(e->bytes, want));
         ev_entry_free(e);
     }

@@ -29,6 +29,17 @@
 #define EVI_LEAF_HASHER_CHUNK 8u
 
 /*
+ * The shortest run whose leaves the helper hashes as well; shorter ones the
+ * sequencer hashes alone. Waking the helper costs the sequencer about 13 µs
+ * (futex wake-up, and the helper preempting it on a CPU it shares), which is
+ * the hashing of some 50 entries, and the helper starts late. Measured at
+ * 64: runs of 100 entries (evidentd's HTTP requests under `sync: always`)
+ * took 10 µs longer to append with the helper than without it
+ * (docs/PERFORMANCE.md, session 20).
+ */
+#define EVI_LEAF_HASHER_MIN_RUN 256u
+
+/*
  * One entry of a run: at base + offset, len bytes, after the leaf prefix put
  * there by the caller (evi_leaf_prefix_put, tree.h). The hasher only reads.
  */

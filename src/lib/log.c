@@ -62,12 +62,11 @@
 
 /*
  * A batch is sequenced in runs of at most RUN_MAX entries (the run arrays
- * stay small: 56 bytes an entry); runs of LEAF_HASHER_MIN_RUN or more have
- * their leaves hashed by the leaf hasher's thread as well (leafhash.h): below
- * that, waking it costs about what it would save.
+ * stay small: 56 bytes an entry); runs of EVI_LEAF_HASHER_MIN_RUN or more
+ * have their leaves hashed by the leaf hasher's thread as well (leafhash.h):
+ * below that, waking it costs more than it saves.
  */
 #define RUN_MAX 1024
-#define LEAF_HASHER_MIN_RUN 64
 
 int ev_sync_parse(const char *name, enum ev_sync *ret_sync)
 {
@@ -1063,7 +1062,7 @@ static int run_reserve(struct ev_log *log, size_t count)
  */
 static struct evi_leaf_hasher *run_hasher(struct ev_log *log, size_t count)
 {
-    if (count < LEAF_HASHER_MIN_RUN || log->leaf_hasher_off) {
+    if (count < EVI_LEAF_HASHER_MIN_RUN || log->leaf_hasher_off) {
         return NULL;
     }
     if (log->leaf_hasher == NULL) {
