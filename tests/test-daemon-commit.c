@@ -694,9 +694,10 @@ static uint64_t events_total(struct evd_metrics *m, const char *source, const ch
 }
 
 /*
- * answer() counts events per run of one type pointer; one submission is
- * appended from its own array, several from the gathered batch. Mixed types
- * in and across submissions are each counted once, in their column.
+ * answer() counts events per run of one type (told by content: a custom
+ * type points into its own event's buffer); one submission is appended from
+ * its own array, several from the gathered batch. Mixed types in and across
+ * submissions are each counted once, in their column.
  */
 static void test_metrics_by_type(void **state)
 {

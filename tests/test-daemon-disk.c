@@ -23,7 +23,8 @@
  *     by itself afterwards;
  *   - the reserve: under disk.reserve producers' events wait (block) while
  *     the daemon's own events (alerts) still go in; they go in once the
- *     reserve is met;
+ *     reserve is met; an own event submitted between two rounds of the disk
+ *     gate goes in at the next one, not after the committer's wait;
  *   - failed fills of preallocated zeros: said once each, with the latest
  *     error.
  */
@@ -695,6 +696,67 @@ static void test_reserve_holds_producers_not_alerts(void **state)
     answer_release(&own);
 }
 
+/*
+ * A daemon's own event submitted while the committer is between two rounds of
+ * the disk gate (the disk full, a producer held, nothing else to do) goes in
+ * at the next round. Its submitter's signal found no one waiting; the
+ * committer used to sleep until the disk's next look, a second later.
+ */
+struct gap {
+    struct evd_commit *c;
+    struct answer *own;
+    atomic_int fired;
+    uint64_t waits_at_submit, waits_at_answer;
+};
+static struct gap gap;
+
+static void submit_own_in_gap(void *arg)
+{
+    struct gap *h = arg;
+    if (atomic_fetch_add(&h->fired, 1) != 0) {
+        return;
+    }
+    h->waits_at_submit = evd_commit_gate_waits(h->c);
+    tu_ok(evd_commit_submit(h->c, &h->own->s));
+}
+
+static void on_own_done(struct evd_submission *s, int rc, uint64_t first)
+{
+    gap.waits_at_answer = evd_commit_gate_waits(gap.c); /* the committer's thread */
+    on_done(s, rc, first);
+}
+
+static void test_own_event_between_gate_rounds(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    static struct answer producer, own;
+
+    tu_create(f->dir, 0, f->v);
+    rig_start(&g, f->dir, EV_DISK_FULL_BLOCK, 1024ull << 40); /* 1 PiB: always full */
+    answer_init(&producer, 1, 11, EVD_SRC_UNIX);
+    answer_init(&own, 1, 12, EVD_SRC_DAEMON);
+    own.s.done = on_own_done;
+    gap = (struct gap){.c = g.commit, .own = &own};
+    evd_commit_set_gate_hook(g.commit, submit_own_in_gap, &gap);
+    tu_ok(evd_commit_submit(g.commit, &producer.s)); /* held: the gate finds nothing to do */
+    assert_true(answered(&own, 10000));
+    assert_int_equal(atomic_load(&gap.fired) >= 1, 1);
+    assert_int_equal(own.rc, 0);
+    assert_int_equal(gap.waits_at_answer, gap.waits_at_submit); /* not slept on */
+    assert_false(answered(&producer, 0));
+    pthread_rwlock_wrlock(&g.d.config_lock);
+    g.d.config->disk.reserve = (struct ev_space){0}; /* space is back */
+    pthread_rwlock_unlock(&g.d.config_lock);
+    assert_true(answered(&producer, 10000));
+    assert_int_equal(producer.rc, 0);
+    rig_stop(&g);
+    struct answer *both[2] = {&own, &producer};
+    check_log(f->dir, both, 2, 0, f->v);
+    answer_release(&producer);
+    answer_release(&own);
+}
+
 static int teardown(void **state)
 {
     evi_io_fail_after(0, 0);
@@ -714,6 +776,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_note_fills, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_holds_producers_not_alerts, tu_setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_own_event_between_gate_rounds, tu_setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,11 @@ struct evd_commit {
     struct evd_submission *held;
     bool reconcile_pending;
     uint64_t reconcile_from;
+
+    uint64_t submitted;           /* submissions taken in all (under lock) */
+    uint64_t gate_waits;          /* waits for the disk between gate rounds (under lock; tests) */
+    void (*gate_hook)(void *arg); /* tests: evd_commit_set_gate_hook() */
+    void *gate_hook_arg;
 };
 
 /* Events of s not yet in the log. */
@@ -397,6 +402,9 @@ static void disk_full_call(struct evd_commit *c, int rc)
  */
 static bool disk_gate_locked(struct evd_commit *c)
 {
+    uint64_t seen = c->submitted;
+    void (*hook)(void *arg) = c->gate_hook;
+    void *hook_arg = c->gate_hook_arg;
     pthread_mutex_unlock(&c->lock);
     unsigned bits = evd_disk_gate(c->options.disk, &c->log);
     if ((bits & EVD_GATE_REOPENED) && c->reconcile_pending) {
@@ -451,9 +459,18 @@ static bool disk_gate_locked(struct evd_commit *c)
     if (own != NULL) {
         commit_list(c, own, events_of(own));
     }
+    if (!worked && hook != NULL) {
+        hook(hook_arg);
+    }
     pthread_mutex_lock(&c->lock);
-    if (!worked && !c->stopping && c->call_fn == NULL) {
+    /*
+     * A submission that came while the lock was free signalled no one: the
+     * committer was not waiting. Counted, it is not slept on (the daemon's
+     * own events go in while the disk is full).
+     */
+    if (!worked && !c->stopping && c->call_fn == NULL && c->submitted == seen) {
         /* Look at the disk again in a second, or sooner for a call, a submission or a stop. */
+        c->gate_waits++;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += 1;
@@ -597,6 +614,7 @@ int evd_commit_submit(struct evd_commit *c, struct evd_submission *s)
             c->head = s;
         }
         c->tail = s;
+        c->submitted++;
     }
     pthread_mutex_unlock(&c->lock);
     if (r == 0) {
@@ -704,6 +722,22 @@ int evd_commit_call(struct evd_commit *c, int (*fn)(struct ev_log *log, void *ar
     pthread_cond_broadcast(&c->call_done);
     pthread_mutex_unlock(&c->lock);
     return r;
+}
+
+void evd_commit_set_gate_hook(struct evd_commit *c, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&c->lock);
+    c->gate_hook = fn;
+    c->gate_hook_arg = arg;
+    pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t evd_commit_gate_waits(struct evd_commit *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t waits = c->gate_waits;
+    pthread_mutex_unlock(&c->lock);
+    return waits;
 }
 
 void evd_commit_stop(struct evd_commit *c)

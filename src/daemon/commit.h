@@ -101,7 +101,19 @@ int evd_commit_error(struct evd_commit *c);
 /* Runs fn(log, arg) on the committer thread between batches (seal, checkpoint). */
 int evd_commit_call(struct evd_commit *c, int (*fn)(struct ev_log *log, void *arg), void *arg);
 
-/* Stops taking submissions, commits everything queued, joins the thread, frees. */
+/*
+ * Tests: fn(arg) runs on the committer after a round of the disk gate that
+ * found nothing to do, before it decides whether to wait for the disk (with
+ * its lock free, as a submitter finds it); and how many times it waited.
+ */
+void evd_commit_set_gate_hook(struct evd_commit *c, void (*fn)(void *arg), void *arg);
+uint64_t evd_commit_gate_waits(struct evd_commit *c);
+
+/*
+ * Stops taking submissions, commits everything queued, joins the thread, frees.
+ * Every submitter has returned from evd_commit_submit() (and evd_commit_wait())
+ * before this is called, and none calls it again.
+ */
 void evd_commit_stop(struct evd_commit *c);
 
 #endif
