@@ -327,7 +327,11 @@ static void test_builtin_negatives(void **state)
     evi_sanitizer_free(s);
 }
 
-/* Markers already in the text are never matched into, but what follows them is. */
+/*
+ * Markers already in the text are never matched into, but what follows them
+ * is; a match that begins or ends inside a marker (it found its place in the
+ * marker's own bytes) is no match.
+ */
 static void test_markers_in_input(void **state)
 {
     struct evi_sanitizer *s = builtin_sanitizer();
@@ -337,6 +341,16 @@ static void test_markers_in_input(void **state)
          "[REDACTED:credential][REDACTED:aws_access_key]", 1},
         /* an unknown name is not a marker */
         {"password=[REDACTED:nope]", "password=[REDACTED:credential]", 1},
+        /* the marker's ':' is no URL's user information */
+        {"https://[REDACTED:credential]@db", NULL, 0},
+        {"https://bob[REDACTED:credential]x@db", NULL, 0},
+        /*
+         * Found by fuzz-sanitize: credential and url_password took turns on
+         * the marker's ':', two bytes a pass, and the output after the last
+         * pass was no fixed point.
+         */
+        {"://pwd=t&@&@&@&@&@&@&@&@&@&@", "://pwd=[REDACTED:credential]&@&@&@&@&@&@&@&@&@&@", 1},
+        {"://pwd=t&@", "://pwd=[REDACTED:credential]&@", 1},
     };
     (void)state;
     check_samples(s, samples, ARRAY_SIZE(samples));

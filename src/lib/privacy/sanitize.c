@@ -1351,6 +1351,25 @@ static bool covered(const struct span_list *markers, size_t first, size_t a, siz
     return false;
 }
 
+/*
+ * Whether [a, b) begins or ends strictly inside one of the markers (the first
+ * that could hold a is markers->v[first]). Such a match took its place from
+ * the marker's own bytes, not from the text: "[REDACTED:name]" holds the ':'
+ * that a URL's user information needs, so url_password would otherwise find
+ * "name]&" in "://pwd=[REDACTED:credential]&@", and each pass would find
+ * another such match (the output was no fixed point after MAX_PASSES).
+ */
+static bool cuts_marker(const struct span_list *markers, size_t first, size_t a, size_t b)
+{
+    for (size_t i = first; i < markers->n && markers->v[i].start < b; i++) {
+        const struct span *m = &markers->v[i];
+        if ((m->start < a && a < m->end) || (m->start < b && b < m->end)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int span_cmp(const void *x, const void *y)
 {
     const struct span *a = x, *b = y;
@@ -1410,7 +1429,7 @@ static int write_redacted(const struct evi_sanitizer *s, const char *text, size_
 /*
  * Replaces the spans found in text (consumes the list's contents). Returns
  * the number of markers written and the new text, or 0 when every span lay
- * inside markers already there.
+ * inside markers already there or began or ended inside one.
  */
 static int redact(const struct evi_sanitizer *s, const char *text, size_t len,
                   struct span_list *spans, char **ret_text, size_t *ret_len)
@@ -1431,7 +1450,8 @@ static int redact(const struct evi_sanitizer *s, const char *text, size_t len,
         while (m < markers.n && markers.v[m].end <= spans->v[i].start) {
             m++;
         }
-        if (!covered(&markers, m, spans->v[i].start, spans->v[i].end)) {
+        if (!covered(&markers, m, spans->v[i].start, spans->v[i].end) &&
+            !cuts_marker(&markers, m, spans->v[i].start, spans->v[i].end)) {
             spans->v[kept++] = spans->v[i];
         }
     }
