@@ -14,7 +14,10 @@
 #   3. evidentd's VmRSS/VmHWM with 1,000 producers connected to the Unix socket
 #
 # and the machine's limits in the same run: 4 KiB append + fdatasync latency
-# (evident-loadgen fsync-probe), and the kernel's CPU per byte of a log's
+# (evident-loadgen fsync-probe) back to back, the target's reference, and at the
+# latency run's pace of one sync every LAT_BATCH / LAT_RATE seconds, with
+# evidentd's in-place commit at that pace too (O_DIRECT, then fdatasync), for
+# context; and the kernel's CPU per byte of a log's
 # buffered writes with its pages kept in the page cache or dropped after each
 # sync, or written with O_DIRECT (write-probe, after the syslog runs).
 #
@@ -191,6 +194,26 @@ fsync_probe() {
     say "  fsync-probe: $out"
 }
 
+# The same disk at the latency run's pace: one sync every batch / rate seconds (2 ms at
+# 50,000 events/s in batches of 100), an idle disk between them, as the daemon's syncs
+# meet it; and evidentd's own pattern at that pace, an in-place commit of one request's
+# records (O_DIRECT over preallocated bytes, 36 KiB, then fdatasync), the write and the
+# sync apart. Context for the target, which is judged against the back-to-back probe.
+spaced_probe() {
+    local out gap=$((1000000 * lat_batch / lat_rate))
+    out=$("$loadgen" fsync-probe --dir "$tmp" --count 1000 --gap-us "$gap")
+    rec spaced_p50 "$(field "$out" p50_us)"
+    rec spaced_p99 "$(field "$out" p99_us)"
+    say "  fsync-probe, ${gap} µs apart: $out"
+    out=$("$loadgen" fsync-probe --dir "$tmp" --count 1000 --gap-us "$gap" --mode direct \
+        --size 36864) || return 0
+    rec direct_p50 "$(field "$out" p50_us)"
+    rec direct_p99 "$(field "$out" p99_us)"
+    rec direct_write_p50 "$(field "$out" write_p50_us)"
+    rec direct_sync_p50 "$(field "$out" sync_p50_us)"
+    say "  fsync-probe, in place, ${gap} µs apart: $out"
+}
+
 # The kernel's cost of writing a log: 1 GiB of 1 MiB writes with an fdatasync every
 # 64 MiB, CPU per byte, the pages kept in the page cache (as rsyslogd's omfile) and
 # dropped after each sync (as evident's writer: docs/DESIGN.md, "Writing an entry", 5).
@@ -315,6 +338,7 @@ if [[ $only == *http* ]]; then
     for r in $(seq "$reps"); do
         say "http rep $r/$reps: machine fdatasync"
         fsync_probe 2000
+        spaced_probe
         start_evidentd "http-$r" always
         say "http rep $r/$reps: throughput, $http_clients clients x $http_batch events"
         c0=$(cpu_s "$d_pid")
@@ -420,6 +444,12 @@ fp50=$(med fsync_p50)
 fp99=$(med fsync_p99)
 row "4 KiB append + fdatasync, latency p50" fsync_p50 µs "" "" ""
 row "4 KiB append + fdatasync, latency p99" fsync_p99 µs "" "" ""
+row "  the same at the latency run's pace, p50" spaced_p50 µs "" "" "$fp50"
+row "  the same at the latency run's pace, p99" spaced_p99 µs "" "" "$fp99"
+row "36 KiB O_DIRECT in place + fdatasync at that pace, p50" direct_p50 µs "" "" ""
+row "  its write, p50" direct_write_p50 µs "" "" ""
+row "  its fdatasync, p50" direct_sync_p50 µs "" "" ""
+row "36 KiB O_DIRECT in place + fdatasync at that pace, p99" direct_p99 µs "" "" ""
 row "1 MiB writes, fdatasync per 64 MiB, pages kept: CPU per byte" write_kept_ns ns "" "" ""
 row "  the same, pages dropped after each sync" write_dropped_ns ns "" "" "$(med write_kept_ns)"
 row "  the same with O_DIRECT (evident's writer, writes of 256 KiB or more)" write_direct_ns ns "" "" "$(med write_kept_ns)"
@@ -435,6 +465,8 @@ row "HTTP at $lat_rate events/s ($lat_clients clients, batches of $lat_batch): a
 row "  ack latency p50 (client)" lat_p50 µs "" "fdatasync p50 $fp50 µs" "$fp50"
 row "  ack latency p99 (client)" lat_p99 µs "< 3 x fdatasync p99" "fdatasync p99 $fp99 µs" "$fp99"
 row "  ack latency p99 from the actual send" lat_service_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
+sp99=$(med spaced_p99)
+row "  ack latency p99 against the probe at the run's pace" lat_p99 µs "" "spaced fdatasync p99 $sp99 µs" "$sp99"
 row "  load generator's late wake-ups, p99" lat_wake_p99 µs "" "" ""
 row "  the daemon's own fdatasync p99 (bucket bound)" lat_daemon_fsync_p99 µs "" "fdatasync p99 $fp99 µs" "$fp99"
 row "  the daemon's own fdatasync, mean" lat_daemon_fsync_mean µs "" "fdatasync p50 $fp50 µs" "$fp50"

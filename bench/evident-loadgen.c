@@ -16,7 +16,10 @@
  *   unix-producers  P connections to the Unix socket, each sending one event
  *                   every interval; reads the daemon's VmRSS/VmHWM meanwhile
  *   fsync-probe     the machine's limit: 4 KiB append + fdatasync on a fresh
- *                   file, latency distribution
+ *                   file, latency distribution; or (--mode direct) evidentd's
+ *                   own pattern under sync: always, an O_DIRECT overwrite of a
+ *                   preallocated file then fdatasync, the write and the sync
+ *                   timed apart
  *   write-probe     the machine's cost of writing a log: 1 MiB writes to a
  *                   fresh file with an fdatasync every 64 MiB, CPU per byte,
  *                   with the written pages kept in the page cache, dropped
@@ -1039,10 +1042,97 @@ static int cmd_unix_producers(int argc, char **argv)
 
 /* ---- fsync-probe ---------------------------------------------------------------- */
 
+/*
+ * --mode direct: size bytes (a multiple of 4 KiB) written with O_DIRECT over a
+ * file of DIRECT_AREA bytes written and synced first, round and round, each
+ * write followed by fdatasync: the two requests to the disk of an
+ * acknowledgement that evidentd syncs in place (its records over preallocated
+ * zeros, then the cache flush). Prints the write's and the sync's
+ * percentiles besides the pair's. On a file system without O_DIRECT: exit 1.
+ */
+#define DIRECT_AREA (64u << 20)
+
+static void print_latency(const char *prefix, int64_t *lat, uint64_t count)
+{
+    qsort(lat, count, sizeof(*lat), cmp_i64);
+    (void)printf(" %sp50_us=%.0f %sp90_us=%.0f %sp99_us=%.0f %smax_us=%.0f", prefix,
+                 (double)percentile(lat, count, 0.5) / 1e3, prefix,
+                 (double)percentile(lat, count, 0.9) / 1e3, prefix,
+                 (double)percentile(lat, count, 0.99) / 1e3, prefix,
+                 (double)percentile(lat, count, 1.0) / 1e3);
+}
+
+/* Between two probes: the daemon's requests come a few milliseconds apart, not back to back. */
+static void probe_pause(uint64_t gap_us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(gap_us / 1000000u),
+                          .tv_nsec = (long)(gap_us % 1000000u) * 1000};
+    while (gap_us > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static int fsync_probe_direct(const char *path, uint64_t count, uint64_t size, uint64_t gap_us)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
+    if (fd < 0) {
+        (void)fprintf(stderr, "fsync-probe: cannot open '%s' with O_DIRECT: %s\n", path,
+                      strerror(errno));
+        return 1;
+    }
+    void *block = NULL;
+    int64_t *lat = calloc(3 * count, sizeof(*lat));
+    if (posix_memalign(&block, 1u << 16, 1u << 20) != 0 || lat == NULL) {
+        die("out of memory");
+    }
+    memset(block, 'x', 1u << 20);
+    for (uint64_t at = 0; at < DIRECT_AREA; at += 1u << 20) {
+        if (pwrite(fd, block, 1u << 20, (off_t)at) != (ssize_t)(1u << 20)) {
+            die("preallocating '%s': %s", path, strerror(errno));
+        }
+    }
+    if (fsync(fd) < 0) {
+        die("fsync of '%s': %s", path, strerror(errno));
+    }
+    int64_t *write_lat = lat, *sync_lat = lat + count, *both = lat + 2 * count;
+    uint64_t at = 0;
+    int64_t t0 = now_ns();
+    for (uint64_t i = 0; i < count; i++) {
+        if (at + size > DIRECT_AREA) {
+            at = 0;
+        }
+        int64_t a = now_ns();
+        if (pwrite(fd, block, size, (off_t)at) != (ssize_t)size) {
+            die("O_DIRECT write of '%s': %s", path, strerror(errno));
+        }
+        int64_t b = now_ns();
+        if (fdatasync(fd) < 0) {
+            die("fdatasync of '%s': %s", path, strerror(errno));
+        }
+        int64_t c = now_ns();
+        write_lat[i] = b - a;
+        sync_lat[i] = c - b;
+        both[i] = c - a;
+        at += size;
+        probe_pause(gap_us);
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    (void)close(fd);
+    (void)unlink(path);
+    (void)printf("mode=direct size=%" PRIu64 " count=%" PRIu64, size, count);
+    print_latency("", both, count);
+    print_latency("write_", write_lat, count);
+    print_latency("sync_", sync_lat, count);
+    (void)printf(" rate=%.0f\n", (double)count / secs);
+    free(block);
+    free(lat);
+    return 0;
+}
+
 static int cmd_fsync_probe(int argc, char **argv)
 {
     const char *dir = NULL;
-    uint64_t count = 2000, size = 4096;
+    uint64_t count = 2000, size = 4096, gap_us = 0;
+    bool direct = false;
 
     for (int i = 0; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1055,6 +1145,13 @@ static int cmd_fsync_probe(int argc, char **argv)
             count = parse_u64(a, v, 10, 10000000);
         } else if (strcmp(a, "--size") == 0) {
             size = parse_u64(a, v, 1, 1u << 24);
+        } else if (strcmp(a, "--gap-us") == 0) {
+            gap_us = parse_u64(a, v, 0, 10000000);
+        } else if (strcmp(a, "--mode") == 0) {
+            if (strcmp(v, "direct") != 0 && strcmp(v, "append") != 0) {
+                usage_error("fsync-probe: --mode is append or direct, not '%s'", v);
+            }
+            direct = strcmp(v, "direct") == 0;
         } else {
             usage_error("fsync-probe: unknown option '%s'", a);
         }
@@ -1062,8 +1159,15 @@ static int cmd_fsync_probe(int argc, char **argv)
     if (dir == NULL) {
         usage_error("fsync-probe needs --dir");
     }
+    if (direct && (size % 4096 != 0 || size > (1u << 20))) {
+        usage_error("fsync-probe: --mode direct needs a --size that is a multiple of 4096, "
+                    "at most 1 MiB");
+    }
     char path[PATH_MAX];
     (void)snprintf(path, sizeof(path), "%s/fsync-probe.%ld", dir, (long)getpid());
+    if (direct) {
+        return fsync_probe_direct(path, count, size, gap_us);
+    }
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         die("cannot create '%s': %s", path, strerror(errno));
@@ -1081,6 +1185,7 @@ static int cmd_fsync_probe(int argc, char **argv)
             die("write/fdatasync of '%s': %s", path, strerror(errno));
         }
         lat[i] = now_ns() - a;
+        probe_pause(gap_us);
     }
     double secs = (double)(now_ns() - t0) / 1e9;
     (void)close(fd);
@@ -1327,8 +1432,11 @@ static void help(void)
         "  unix-producers --socket PATH --pid DAEMON_PID [--producers P] [--interval S]\n"
         "                 [--seconds S]\n"
         "      P Unix-socket producers, one event each per interval; daemon VmRSS/VmHWM\n"
-        "  fsync-probe --dir D [--count N] [--size BYTES]\n"
-        "      BYTES append + fdatasync on a fresh file in D, N times: latency\n"
+        "  fsync-probe --dir D [--count N] [--size BYTES] [--mode append|direct]\n"
+        "              [--gap-us US]\n"
+        "      BYTES append + fdatasync on a fresh file in D, N times, US apart: latency;\n"
+        "      direct: an O_DIRECT overwrite of a preallocated file, then fdatasync, timed\n"
+        "      apart\n"
         "  write-probe --dir D [--mib N]\n"
         "      N MiB (1024) of 1 MiB writes to a fresh file in D, fdatasync every 64 MiB,\n"
         "      the pages kept, then dropped after each sync, then O_DIRECT: CPU per byte\n"
