@@ -329,8 +329,7 @@ static void test_builtin_negatives(void **state)
 
 /*
  * Markers already in the text are never matched into, but what follows them
- * is; a match that begins or ends inside a marker (it found its place in the
- * marker's own bytes) is no match.
+ * is; no pattern takes its place from a marker's own bytes (its ':').
  */
 static void test_markers_in_input(void **state)
 {
@@ -344,6 +343,9 @@ static void test_markers_in_input(void **state)
         /* the marker's ':' is no URL's user information */
         {"https://[REDACTED:credential]@db", NULL, 0},
         {"https://bob[REDACTED:credential]x@db", NULL, 0},
+        /* nor does it hide a real one */
+        {"://user[REDACTED:credential]:realpass@host",
+         "://user[REDACTED:credential]:[REDACTED:url_password]@host", 1},
         /*
          * Found by fuzz-sanitize: credential and url_password took turns on
          * the marker's ':', two bytes a pass, and the output after the last

@@ -1332,6 +1332,41 @@ static int find_markers(const struct evi_sanitizer *s, const char *text, size_t 
 }
 
 /*
+ * The text as the patterns see it when it holds markers: each marker's ':'
+ * made '_', the same length, so that spans index both (*ret_view NULL: no
+ * marker, match the text itself). No pattern takes its place from a marker's
+ * own bytes: "[REDACTED:name]" holds the ':' that a URL's user information
+ * needs, so url_password found "name]&" in "://pwd=[REDACTED:credential]&@",
+ * credential then took the marker and the '@', the two took turns, and after
+ * MAX_PASSES the output was no fixed point (fuzz-sanitize); and in
+ * "://u[REDACTED:x]:pass@h" the marker's ':' hid the real one.
+ */
+static int match_view(const struct evi_sanitizer *s, const char *text, size_t len, char **ret_view)
+{
+    struct span_list markers;
+    int r;
+
+    *ret_view = NULL;
+    spans_init(&markers);
+    r = find_markers(s, text, len, &markers);
+    if (r == 0 && markers.n > 0) {
+        char *view = malloc(len + 1);
+        if (view == NULL) {
+            r = -ENOMEM;
+        } else {
+            memcpy(view, text, len);
+            view[len] = '\0';
+            for (size_t i = 0; i < markers.n; i++) {
+                view[markers.v[i].start + MARKER_PREFIX_LEN - 1] = '_';
+            }
+            *ret_view = view;
+        }
+    }
+    spans_free(&markers);
+    return r;
+}
+
+/*
  * Whether [a, b) lies inside the (sorted, disjoint) markers, the first of
  * which that could hold a is markers->v[first].
  */
@@ -1345,25 +1380,6 @@ static bool covered(const struct span_list *markers, size_t first, size_t a, siz
         /* m holds a; following markers must continue without a gap. */
         a = m->end;
         if (a >= b) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * Whether [a, b) begins or ends strictly inside one of the markers (the first
- * that could hold a is markers->v[first]). Such a match took its place from
- * the marker's own bytes, not from the text: "[REDACTED:name]" holds the ':'
- * that a URL's user information needs, so url_password would otherwise find
- * "name]&" in "://pwd=[REDACTED:credential]&@", and each pass would find
- * another such match (the output was no fixed point after MAX_PASSES).
- */
-static bool cuts_marker(const struct span_list *markers, size_t first, size_t a, size_t b)
-{
-    for (size_t i = first; i < markers->n && markers->v[i].start < b; i++) {
-        const struct span *m = &markers->v[i];
-        if ((m->start < a && a < m->end) || (m->start < b && b < m->end)) {
             return true;
         }
     }
@@ -1429,7 +1445,7 @@ static int write_redacted(const struct evi_sanitizer *s, const char *text, size_
 /*
  * Replaces the spans found in text (consumes the list's contents). Returns
  * the number of markers written and the new text, or 0 when every span lay
- * inside markers already there or began or ended inside one.
+ * inside markers already there.
  */
 static int redact(const struct evi_sanitizer *s, const char *text, size_t len,
                   struct span_list *spans, char **ret_text, size_t *ret_len)
@@ -1450,8 +1466,7 @@ static int redact(const struct evi_sanitizer *s, const char *text, size_t len,
         while (m < markers.n && markers.v[m].end <= spans->v[i].start) {
             m++;
         }
-        if (!covered(&markers, m, spans->v[i].start, spans->v[i].end) &&
-            !cuts_marker(&markers, m, spans->v[i].start, spans->v[i].end)) {
+        if (!covered(&markers, m, spans->v[i].start, spans->v[i].end)) {
             spans->v[kept++] = spans->v[i];
         }
     }
@@ -1507,7 +1522,12 @@ static int sanitize_valid(const struct evi_sanitizer *s, const char *text, size_
             if (st == NULL) {
                 st = state_get();
             }
-            r = st != NULL ? collect(s, st, mask, cur, cur_len, &spans) : -ENOMEM;
+            char *view = NULL;
+            r = st != NULL ? match_view(s, cur, cur_len, &view) : -ENOMEM;
+            if (r == 0) {
+                r = collect(s, st, mask, view != NULL ? view : cur, cur_len, &spans);
+            }
+            free(view);
         }
         if (r == 0 && spans.n > 0) {
             r = redact(s, cur, cur_len, &spans, &out, &out_len);
