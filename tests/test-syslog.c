@@ -271,6 +271,25 @@ static void test_rfc3164_examples(void **state)
     parses_as("<13>Nov 31 25:00:00 vm x: y",
               (struct want){EV_SYSLOG_RFC3164, 1, 5, NULL, NULL, "Nov", NULL, NULL, NULL,
                             "31 25:00:00 vm x: y"});
+    /* a day the month does not have, at a valid hour; the last days that exist are dates */
+    parses_as("<13>Nov 31 23:00:00 vm x: y",
+              (struct want){EV_SYSLOG_RFC3164, 1, 5, NULL, NULL, "Nov", NULL, NULL, NULL,
+                            "31 23:00:00 vm x: y"});
+    parses_as("<13>Apr 31 23:00:00 vm x: y",
+              (struct want){EV_SYSLOG_RFC3164, 1, 5, NULL, NULL, "Apr", NULL, NULL, NULL,
+                            "31 23:00:00 vm x: y"});
+    parses_as("<13>Feb 30 23:00:00 vm x: y",
+              (struct want){EV_SYSLOG_RFC3164, 1, 5, NULL, NULL, "Feb", NULL, NULL, NULL,
+                            "30 23:00:00 vm x: y"});
+    parses_as("<13>Feb 29 23:00:00 vm x: y", /* no year: February may have 29 */
+              (struct want){EV_SYSLOG_RFC3164, 1, 5, "Feb 29 23:00:00", "vm", "x", NULL, NULL,
+                            NULL, "y"});
+    parses_as("<13>Nov 30 23:00:00 vm x: y",
+              (struct want){EV_SYSLOG_RFC3164, 1, 5, "Nov 30 23:00:00", "vm", "x", NULL, NULL,
+                            NULL, "y"});
+    parses_as("<13>Dec 31 23:00:00 vm x: y",
+              (struct want){EV_SYSLOG_RFC3164, 1, 5, "Dec 31 23:00:00", "vm", "x", NULL, NULL,
+                            NULL, "y"});
     /* a PRI and nothing else; a TAG over 48 characters is message */
     parses_as("<13>",
               (struct want){EV_SYSLOG_RFC3164, 1, 5, NULL, NULL, NULL, NULL, NULL, NULL, NULL});
@@ -705,8 +724,11 @@ static void test_frame_octet_counting(void **state)
     assert_int_equal(frame("3 abc", 3, &msg, &len, &used), 1);
     assert_int_equal(frame("4 abcd", 3, &msg, &len, &used), EV_ETOOBIG);
     assert_string_equal(ev_last_error(), "octet count 4 over the limit of 3");
-    assert_int_equal(used, 0);
+    assert_int_equal(used, 6); /* the whole frame, to be skipped */
+    assert_int_equal(frame("4 ab", 3, &msg, &len, &used), EV_ETOOBIG);
+    assert_int_equal(used, 6); /* more than was there: the rest is skipped as it arrives */
     assert_int_equal(frame("999999999 ", 65536, &msg, &len, &used), EV_ETOOBIG);
+    assert_int_equal(used, 1000000009);
     assert_int_equal(frame("1000000000 x", 65536, &msg, &len, &used), EV_EFORMAT);
     assert_string_equal(ev_last_error(), "octet count of more than 9 digits");
     assert_int_equal(frame("1000000000", 65536, &msg, &len, &used), EV_EFORMAT);

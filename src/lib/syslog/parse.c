@@ -398,21 +398,27 @@ static int parse_5424(const char *text, size_t len, size_t pos, struct ev_syslog
     return 0;
 }
 
-static bool is_month(const char *p)
+/*
+ * The days of the month named at p ("Jan" .. "Dec"), 0 if it names none.
+ * RFC 3164 has no year, so February has 29.
+ */
+static int month_days(const char *p)
 {
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    for (size_t i = 0; i < 36; i += 3) {
-        if (memcmp(p, months + i, 3) == 0) {
-            return true;
+    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    for (size_t i = 0; i < 12; i++) {
+        if (memcmp(p, months + 3 * i, 3) == 0) {
+            return days[i];
         }
     }
-    return false;
+    return 0;
 }
 
-/* "Mmm dd hh:mm:ss" (day space-padded), valid, at pos: its end, or 0. */
+/* "Mmm dd hh:mm:ss" (day space-padded), a date that exists, at pos: its end, or 0. */
 static size_t bsd_time(const char *text, size_t len, size_t pos)
 {
-    if (len - pos < 15 || !is_month(text + pos) || text[pos + 3] != ' ') {
+    int days;
+    if (len - pos < 15 || (days = month_days(text + pos)) == 0 || text[pos + 3] != ' ') {
         return 0;
     }
     const char *t = text + pos;
@@ -424,7 +430,7 @@ static size_t bsd_time(const char *text, size_t len, size_t pos)
     } else {
         return 0;
     }
-    if (match(text, len, pos + 6, " DD:DD:DD") != SIZE_MAX || day < 1 || day > 31 ||
+    if (match(text, len, pos + 6, " DD:DD:DD") != SIZE_MAX || day < 1 || day > days ||
         two(t + 7) > 23 || two(t + 10) > 59 || two(t + 13) > 60) {
         return 0;
     }
