@@ -102,10 +102,11 @@ const char *ev_syslog_facility_name(int facility);
  *   1  a message: *ret_msg and *ret_len point at it, *ret_consumed bytes are used
  *   0  more bytes are needed (nothing consumed)
  *   EV_ETOOBIG  the frame is longer than max_bytes (octet count says so, or no
- *               LF within max_bytes): the stream cannot be resynchronized for
- *               octet counting (*ret_consumed 0: close the connection); for
- *               newline framing *ret_consumed says how much to skip (up to and
- *               including the next LF, or all of len).
+ *               LF within max_bytes); *ret_consumed says how much to skip. For
+ *               octet counting it is the whole frame, count and SP included,
+ *               and may be more than len: skip the rest as it arrives, and the
+ *               next frame starts after it. For newline framing it is up to and
+ *               including the next LF, or all of len (skip up to the next LF).
  *   EV_EFORMAT  a malformed octet count ("0", leading zero, > 9 digits, no SP);
  *               *ret_consumed 0: close the connection.
  * Empty lines ("\n" or "\r\n") are skipped: consumed with *ret_len 0, and 1 returned.

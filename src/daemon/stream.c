@@ -105,6 +105,7 @@ struct conn {
     char *in;
     size_t in_len, in_cap;
     bool discarding; /* skipping the rest of an oversized line */
+    uint64_t skip;   /* bytes of an oversized octet-counted frame still to skip */
     char *out;
     size_t out_len, out_cap;
     struct chunk *chunks, *chunks_tail; /* submitted or waiting, in order */
@@ -112,6 +113,7 @@ struct conn {
     struct chunk *waiting;              /* refused by a full queue: retried */
     uint64_t lines;                     /* lines read so far */
     bool eof, dead, reading;
+    bool hung_up;    /* epoll said EPOLLHUP or EPOLLERR: not watched while held */
     bool registered; /* in the epoll set */
     bool closed;     /* freed at the end of the loop's round: events may still name it */
     int64_t last_active_ns;
@@ -167,6 +169,7 @@ struct stream_loop {
     size_t waiting;           /* chunks refused by a full queue */
     size_t inflight;          /* chunks submitted and not answered */
     struct listener event_listener;
+    atomic_uint_least64_t held_wakeups; /* tests: a held connection's hang-up reported */
 };
 
 struct evd_stream {
@@ -308,8 +311,12 @@ static int watch(struct stream_loop *lp, struct conn *c)
     /* EPOLLRDHUP only while reading: a peer's hang-up would wake a held connection forever. */
     ev.events = (want_in ? EPOLLIN | EPOLLRDHUP : 0) | (c->out_len > 0 ? EPOLLOUT : 0);
     c->reading = want_in;
-    if ((c->eof || c->dead) && c->out_len == 0) {
-        /* Nothing to read or send: out of epoll, or a hung-up peer would wake it forever. */
+    /*
+     * Nothing to read or send: out of epoll, or a hung-up peer would wake it
+     * forever (EPOLLHUP and EPOLLERR are reported whatever the mask). A held
+     * connection whose peer hung up is watched again when it may be read.
+     */
+    if (((c->eof || c->dead) || (c->hung_up && !want_in)) && c->out_len == 0) {
         if (c->registered) {
             c->registered = false;
             return epoll_ctl(lp->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -534,6 +541,9 @@ static void retry_waiting(struct stream_loop *lp)
         if (r < 0) {
             c->waiting->rc = r;
             c->waiting->done = true;
+            evd_metrics_reject(lp->d->metrics, c->source_kind,
+                               r == -ESHUTDOWN ? EVD_REJ_OVERLOAD : EVD_REJ_STORAGE,
+                               c->waiting->event_count);
         } else {
             lp->inflight++;
         }
@@ -604,6 +614,16 @@ static void line_error(struct stream_loop *lp, struct conn *c, struct chunk *ch,
 }
 
 /*
+ * The longest syslog frame a TCP connection buffers: the parser refuses any
+ * message over EV_SYSLOG_MAX_BYTES, so a longer one is skipped as it arrives
+ * instead of held whole (max_request_bytes is for JSON lines).
+ */
+static size_t syslog_frame_max(const struct stream_loop *lp)
+{
+    return lp->max_line < EV_SYSLOG_MAX_BYTES ? lp->max_line : EV_SYSLOG_MAX_BYTES;
+}
+
+/*
  * Cuts what was read into items and queues them as one chunk. Returns true
  * when the chunk filled up before the complete items did (call again); a
  * stream that cannot go on (a bad octet count) marks c dead.
@@ -631,6 +651,12 @@ static bool consume(struct stream_loop *lp, struct conn *c)
             break;
         }
 
+        if (c->skip > 0) {
+            size_t n = c->skip < avail ? (size_t)c->skip : avail;
+            used += n;
+            c->skip -= n;
+            continue;
+        }
         if (c->discarding) {
             const char *nl = memchr(buf, '\n', avail);
             used += nl != NULL ? (size_t)(nl - buf) + 1 : avail;
@@ -666,11 +692,19 @@ static bool consume(struct stream_loop *lp, struct conn *c)
         } else {
             const char *msg;
             size_t len, consumed = 0;
-            int r = ev_syslog_frame(buf, avail, lp->max_line, &msg, &len, &consumed);
+            int r = ev_syslog_frame(buf, avail, syslog_frame_max(lp), &msg, &len, &consumed);
             if (r == 0) {
                 break;
             }
-            if (r == EV_ETOOBIG && consumed > 0) {
+            if (r == EV_ETOOBIG && buf[0] >= '1' && buf[0] <= '9') {
+                /* Octet counting: the count says where the next frame starts. */
+                line_error(lp, c, ch, "syslog message too long");
+                size_t n = consumed < avail ? consumed : avail;
+                c->skip = consumed - n;
+                used += n;
+                continue;
+            }
+            if (r == EV_ETOOBIG) {
                 /* Newline framing: skip the oversized message, keep the stream. */
                 line_error(lp, c, ch, "syslog message too long");
                 c->discarding = consumed == avail && buf[avail - 1] != '\n';
@@ -678,9 +712,8 @@ static bool consume(struct stream_loop *lp, struct conn *c)
                 continue;
             }
             if (r < 0) {
-                /* Octet counting out of step: the stream cannot be trusted further. */
-                evd_metrics_reject(lp->d->metrics, c->source_kind,
-                                   r == EV_ETOOBIG ? EVD_REJ_TOO_BIG : EVD_REJ_MALFORMED, 1);
+                /* A bad octet count: the stream cannot be trusted further. */
+                evd_metrics_reject(lp->d->metrics, c->source_kind, EVD_REJ_MALFORMED, 1);
                 c->dead = true;
                 used = c->in_len;
                 break;
@@ -723,6 +756,16 @@ static void progress(struct stream_loop *lp, struct conn *c)
     for (;;) {
         size_t before = c->in_len;
         consume_all(lp, c);
+        if (c->eof && c->in_len > 0 && c->kind == CONN_SYSLOG_TCP && c->in[0] >= '0' &&
+            c->in[0] <= '9' && c->skip == 0 && !c->discarding && may_consume(lp, c)) {
+            /*
+             * An octet-counted frame cut short by the end of the stream: its
+             * sender did not send it whole, so it is no message (an LF added
+             * as for a last line could even complete its count). Counted.
+             */
+            evd_metrics_reject(lp->d->metrics, c->source_kind, EVD_REJ_MALFORMED, 1);
+            c->in_len = 0;
+        }
         if (c->eof && c->in_len > 0 && c->in[c->in_len - 1] != '\n' && may_consume(lp, c)) {
             /* A last line without its newline still counts. */
             if (c->in_len == c->in_cap) {
@@ -1020,6 +1063,11 @@ static void on_datagrams(struct stream_loop *lp, struct listener *l)
                 evd_metrics_reject(lp->d->metrics, kind, EVD_REJ_OVERLOAD, (uint64_t)(n - i));
                 break;
             }
+            if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                /* Over EV_SYSLOG_MAX_BYTES (a Unix datagram may be): refused, not cut. */
+                evd_metrics_reject(lp->d->metrics, kind, EVD_REJ_TOO_BIG, 1);
+                continue;
+            }
             datagram_source(lp, is_unix, &msgs[i].msg_hdr, source, sizeof(source));
             size_t e = ch->event_count;
             /* Each datagram has its own peer: its source is owned by the chunk. */
@@ -1147,6 +1195,12 @@ static void *loop(void *arg)
                 struct conn *c = ptr;
                 if (c->closed) {
                     continue;
+                }
+                if (events[i].events & (EPOLLHUP | EPOLLERR)) {
+                    c->hung_up = true;
+                    if (!c->reading) {
+                        lp->held_wakeups++;
+                    }
                 }
                 if (events[i].events & EPOLLOUT) {
                     flush(lp, c);
@@ -1409,6 +1463,15 @@ size_t evd_stream_connections(struct evd_stream *s)
 
     for (size_t i = 0; s != NULL && i < s->loop_count; i++) {
         n += atomic_load(&s->loops[i].conn_count);
+    }
+    return n;
+}
+
+uint64_t evd_stream_held_wakeups(struct evd_stream *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; s != NULL && i < s->loop_count; i++) {
+        n += atomic_load(&s->loops[i].held_wakeups);
     }
     return n;
 }

@@ -34,6 +34,13 @@ size_t evd_stream_connections(struct evd_stream *s);
 size_t evd_stream_loop_connections(struct evd_stream *s, uint64_t *ret_counts, size_t max);
 
 /*
+ * Tests: how many times epoll reported a hang-up (EPOLLHUP, EPOLLERR) of a
+ * connection that was held (not being read), over all loops. A held
+ * connection is reported once, then not watched until it may be read again.
+ */
+uint64_t evd_stream_held_wakeups(struct evd_stream *s);
+
+/*
  * Stops accepting and reading, waits for the answers of everything already
  * submitted and sends them, closes every connection, joins the thread, frees.
  * The Unix socket file is removed.

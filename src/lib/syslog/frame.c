@@ -41,7 +41,8 @@ static int octet_counted(const char *buf, size_t len, size_t max_bytes, const ch
                          (unsigned char)buf[i]);
     }
     if (count > max_bytes) {
-        *ret_consumed = 0;
+        /* The count says where the next frame starts: the caller skips this one whole. */
+        *ret_consumed = i + 1 + count;
         return evi_error(EV_ETOOBIG, "octet count %zu over the limit of %zu", count, max_bytes);
     }
     if (len - i - 1 < count) {
