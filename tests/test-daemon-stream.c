@@ -68,7 +68,8 @@ static uint16_t free_port(void)
     return ntohs(a.sin_port);
 }
 
-static void fx_start(struct fx *f, size_t stream_queue_max)
+/* tcp_host: syslog_tcp's host ("" for every address), on a free port. */
+static void fx_start_on(struct fx *f, size_t stream_queue_max, const char *tcp_host)
 {
     struct ev_create_options create = {.origin = TU_ORIGIN};
     struct ev_open_options open_options = {.sync = EV_SYNC_NEVER};
@@ -90,7 +91,7 @@ static void fx_start(struct fx *f, size_t stream_queue_max)
     c->log.dir = xstrdup(f->dir);
     c->server.unix_socket = xstrdup(f->sock);
     c->server.syslog_unix = xstrdup(f->dgram);
-    (void)snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)f->tcp_port);
+    (void)snprintf(addr, sizeof(addr), "%s:%u", tcp_host, (unsigned)f->tcp_port);
     c->server.syslog_tcp = xstrdup(addr);
     c->performance.stream_threads = 1;
     f->d.config = c;
@@ -110,6 +111,11 @@ static void fx_start(struct fx *f, size_t stream_queue_max)
     tu_ok(evd_commit_start(f->d.log, &co, &f->d.commit));
     assert_int_equal(evd_stream_bind(&f->d, &f->d.stream, err, sizeof(err)), 0);
     tu_ok(evd_stream_run(f->d.stream));
+}
+
+static void fx_start(struct fx *f, size_t stream_queue_max)
+{
+    fx_start_on(f, stream_queue_max, "127.0.0.1");
 }
 
 static void fx_stop(struct fx *f)
@@ -238,6 +244,39 @@ static int connect_tcp(uint16_t port)
     assert_true(fd >= 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     return fd;
+}
+
+/* A connection to [::1]:port, or -1 (errno set) when it fails. */
+static int connect_tcp6(uint16_t port)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    a.sin6_addr = in6addr_loopback;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* Whether this host can bind and reach [::1] at all (IPv6 may be disabled). */
+static bool ipv6_loopback_usable(void)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    bool ok;
+    if (fd < 0) {
+        return false;
+    }
+    a.sin6_addr = in6addr_loopback;
+    ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
 }
 
 static void send_all(int fd, const char *data, size_t len)
@@ -379,6 +418,34 @@ static void test_syslog_unix_datagram_too_big(void **state)
     fx_stop(&f);
 }
 
+/*
+ * A host that resolves to several addresses is bound on each: the empty
+ * host is 0.0.0.0 and ::, and only the first was bound, so senders to
+ * [::1] were refused (and with "localhost" listed as ::1 first, senders to
+ * 127.0.0.1).
+ */
+static void test_syslog_every_address(void **state)
+{
+    struct fx f;
+    (void)state;
+
+    fx_start_on(&f, 0, "");
+    int fd = connect_tcp(f.tcp_port);
+    send_str(fd, "<13>1 2026-11-29T10:00:00Z h app - - - over IPv4\n");
+    close(fd);
+    assert_int_equal(wait_log_size(&f, 1), 1);
+    if (ipv6_loopback_usable()) {
+        fd = connect_tcp6(f.tcp_port);
+        assert_true(fd >= 0);
+        send_str(fd, "<13>1 2026-11-29T10:00:00Z h app - - - over IPv6\n");
+        close(fd);
+        assert_int_equal(wait_log_size(&f, 2), 2);
+    } else {
+        print_message("IPv6 loopback not usable here: only IPv4 checked\n");
+    }
+    fx_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_syslog_oversized_octet_frame_skipped),
         cmocka_unit_test(test_syslog_truncated_frame_at_eof),
         cmocka_unit_test(test_syslog_unix_datagram_too_big),
+        cmocka_unit_test(test_syslog_every_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,14 +19,44 @@ static int fail(char *err, size_t err_size, const char *what, int e)
     return -e;
 }
 
-int evd_net_listen(const char *hostport, int socktype, char *err, size_t err_size)
+/* One bound socket for ai: the fd, or -errno. */
+static int bind_address(const struct addrinfo *ai, int socktype)
+{
+    int fd, one = 1, r;
+
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6) {
+        /* [::]:514 and 0.0.0.0:514 are both bound. */
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+        (socktype == SOCK_STREAM && listen(fd, 4096) < 0)) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* An address of a family this host cannot use: skipped while another is bound. */
+static bool unusable_family(int r)
+{
+    return r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL;
+}
+
+int evd_net_listen(const char *hostport, int socktype, int *ret_fds, size_t max, char *err,
+                   size_t err_size)
 {
     char host[256];
     const char *colon = strrchr(hostport, ':'), *h = hostport;
-    size_t hlen;
+    size_t hlen, count = 0;
     struct addrinfo hints = {.ai_socktype = socktype, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    int fd = -1, one = 1, r;
+    int r, skipped = 0;
 
     if (colon == NULL) {
         return fail(err, err_size, hostport, EINVAL);
@@ -45,25 +76,43 @@ int evd_net_listen(const char *hostport, int socktype, char *err, size_t err_siz
         (void)snprintf(err, err_size, "%s: %s", hostport, gai_strerror(r));
         return -EADDRNOTAVAIL;
     }
-    fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        r = fail(err, err_size, hostport, errno);
-        freeaddrinfo(res);
-        return r;
-    }
-    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (res->ai_family == AF_INET6) {
-        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    }
-    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-        (socktype == SOCK_STREAM && listen(fd, 4096) < 0)) {
-        r = fail(err, err_size, hostport, errno);
-        freeaddrinfo(res);
-        close(fd);
-        return r;
+    r = 0;
+    for (const struct addrinfo *ai = res; ai != NULL && r == 0; ai = ai->ai_next) {
+        bool seen = false;
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) {
+            continue;
+        }
+        for (const struct addrinfo *p = res; p != ai && !seen; p = p->ai_next) {
+            seen = p->ai_addrlen == ai->ai_addrlen &&
+                   memcmp(p->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0;
+        }
+        if (seen) {
+            continue; /* listed twice (/etc/hosts): bound once */
+        }
+        if (count == max) {
+            r = fail(err, err_size, hostport, E2BIG);
+            break;
+        }
+        int fd = bind_address(ai, socktype);
+        if (fd >= 0) {
+            ret_fds[count++] = fd;
+        } else if (unusable_family(fd)) {
+            skipped = fd;
+        } else {
+            r = fail(err, err_size, hostport, -fd);
+        }
     }
     freeaddrinfo(res);
-    return fd;
+    if (r == 0 && count == 0) {
+        r = fail(err, err_size, hostport, skipped != 0 ? -skipped : EADDRNOTAVAIL);
+    }
+    if (r < 0) {
+        while (count > 0) {
+            close(ret_fds[--count]);
+        }
+        return r;
+    }
+    return (int)count;
 }
 
 int evd_net_listen_unix(const char *path, unsigned mode, int socktype, char *err, size_t err_size)

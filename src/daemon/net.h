@@ -7,12 +7,20 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/* The most sockets one address gives (a name may resolve to several addresses). */
+#define EVD_NET_MAX_FDS 8
+
 /*
- * A bound, non-blocking, close-on-exec socket for hostport (SOCK_STREAM:
- * listening, backlog 4096, SO_REUSEADDR). Returns the fd, or -errno with err
- * saying what ("127.0.0.1:8425: Address already in use").
+ * Bound, non-blocking, close-on-exec sockets for hostport (SOCK_STREAM:
+ * listening, backlog 4096, SO_REUSEADDR), one for each address it resolves
+ * to ("localhost" may be 127.0.0.1 and ::1; an empty host is 0.0.0.0 and ::,
+ * the IPv6 one IPV6_V6ONLY), into ret_fds[0 .. max - 1]. An address of a
+ * family the host cannot use (IPv6 disabled) is left out while another is
+ * bound. Returns how many, or -errno with err saying what ("127.0.0.1:8425:
+ * Address already in use") and none left open.
  */
-int evd_net_listen(const char *hostport, int socktype, char *err, size_t err_size);
+int evd_net_listen(const char *hostport, int socktype, int *ret_fds, size_t max, char *err,
+                   size_t err_size);
 
 /*
  * A Unix socket at path with mode (a stale socket file is replaced):

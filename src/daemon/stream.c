@@ -174,7 +174,7 @@ struct stream_loop {
 
 struct evd_stream {
     struct evd *d;
-    struct listener listeners[5];
+    struct listener listeners[2 + 2 * EVD_NET_MAX_FDS]; /* two Unix, each address of TCP, UDP */
     size_t listener_count;
     char *unix_path, *syslog_unix_path;
     size_t max_line;
@@ -1353,6 +1353,29 @@ static int add_listener(struct evd_stream *s, enum listener_kind kind, int fd)
     return epoll_ctl(s->loops[0].epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* Every address of hostport (net.h), each a listener of kind. 0 or -errno with err set. */
+static int add_listeners(struct evd_stream *s, enum listener_kind kind, const char *hostport,
+                         char *err, size_t err_size)
+{
+    int fds[EVD_NET_MAX_FDS];
+    int n = evd_net_listen(hostport, kind == L_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM, fds,
+                           EVD_NET_MAX_FDS, err, err_size);
+    int r = n < 0 ? n : 0;
+
+    for (int i = 0; i < n; i++) {
+        if (kind == L_SYSLOG_UDP) {
+            int size = 8 << 20;
+            (void)setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        }
+        if (r == 0) {
+            r = add_listener(s, kind, fds[i]); /* closed with the stream, even on failure */
+        } else {
+            close(fds[i]);
+        }
+    }
+    return r;
+}
+
 static void stream_free(struct evd_stream *s, int64_t flush_deadline_ns)
 {
     for (size_t i = 0; i < s->listener_count; i++) {
@@ -1406,21 +1429,13 @@ int evd_stream_bind(struct evd *d, struct evd_stream **ret_stream, char *err, si
         }
         s->unix_path = strdup(cfg->server.unix_socket);
     }
-    if (cfg->server.syslog_tcp != NULL) {
-        fd = evd_net_listen(cfg->server.syslog_tcp, SOCK_STREAM, err, err_size);
-        if (fd < 0 || (r = add_listener(s, L_SYSLOG_TCP, fd)) < 0) {
-            r = fd < 0 ? fd : r;
-            goto fail;
-        }
+    if (cfg->server.syslog_tcp != NULL &&
+        (r = add_listeners(s, L_SYSLOG_TCP, cfg->server.syslog_tcp, err, err_size)) < 0) {
+        goto fail;
     }
-    if (cfg->server.syslog_udp != NULL) {
-        fd = evd_net_listen(cfg->server.syslog_udp, SOCK_DGRAM, err, err_size);
-        if (fd < 0 || (r = add_listener(s, L_SYSLOG_UDP, fd)) < 0) {
-            r = fd < 0 ? fd : r;
-            goto fail;
-        }
-        int size = 8 << 20;
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    if (cfg->server.syslog_udp != NULL &&
+        (r = add_listeners(s, L_SYSLOG_UDP, cfg->server.syslog_udp, err, err_size)) < 0) {
+        goto fail;
     }
     if (cfg->server.syslog_unix != NULL) {
         fd = evd_net_listen_unix(cfg->server.syslog_unix, cfg->server.unix_socket_mode, SOCK_DGRAM,

@@ -658,7 +658,8 @@ const struct evi_config_option evi_config_options[] = {
      .default_text = "null",
      .nullable = true,
      .used_by = DAEMON,
-     .doc = "The same over TCP; null: off."},
+     .doc = "The same over TCP; null: off. Both are bound on every address the host resolves "
+            "to (an empty host: all of them)."},
     {.path = "server.syslog_unix",
      .kind = EVI_CFG_STRING,
      .offset = AT(server.syslog_unix),
