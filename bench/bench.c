@@ -53,6 +53,7 @@
 #include <openssl/hmac.h>
 #include <openssl/opensslv.h>
 
+#include <evident/bundle.h>
 #include <evident/config.h>
 #include <evident/datakey.h>
 #include <evident/error.h>
@@ -62,11 +63,13 @@
 #include <evident/retention.h>
 #include <evident/policy.h>
 #include <evident/merkle.h>
+#include <evident/note.h>
 #include <evident/verify.h>
 
 #include "crypto.h"
 #include "entry.h"
 #include "log-internal.h"
+#include "store.h"
 #include "tree.h"
 
 #define MAX_REPS 15
@@ -134,7 +137,7 @@ static void usage(FILE *f)
                "                     two other forms on one line first)\n"
                "  --cli-lines N      JSON lines piped into the CLI (default 500000, quick 5000)\n"
                "  --only SECTIONS    comma-separated: limits,append,typed,verify,compress,\n"
-               "                     retention,encrypt,group,proofs,cli\n"
+               "                     retention,encrypt,group,proofs,history,cli\n"
                "                     (without 'limits' no ratios are computed: for profiling)\n");
 }
 
@@ -2475,6 +2478,118 @@ static void bench_large_log(void)
     remove_tree(dir);
 }
 
+/* ---- the checkpoint history --------------------------------------------------------- */
+
+/* Lookups of random sizes timed on one handle, after its first. */
+#define HISTORY_LOOKUPS 200
+
+struct history_scan {
+    const struct ev_verifier *verifier;
+    uint64_t notes;
+};
+
+/* What ev_log_checkpoint_at() did for every call before the index: each note's signature. */
+static int history_scan_visit(void *ctx, const char *note, size_t len)
+{
+    struct history_scan *h = ctx;
+    struct ev_checkpoint cp;
+    if (ev_checkpoint_open(note, len, h->verifier, &cp) == 0) {
+        h->notes++;
+    }
+    return 0;
+}
+
+/*
+ * The checkpoint of one tree size from a history of many (GET /v1/proof/N?size=,
+ * `evident prove --size`): the first call on a handle (it indexes the history),
+ * later calls (they read what is new and the one note), against the cost of one
+ * signature check (the floor of any lookup) and of the whole-history scan every
+ * call made before the index.
+ */
+static void bench_history(void)
+{
+    uint64_t n = opt.quick ? 500 : 5000;
+    uint8_t v[EV_VERIFICATION_KEY_BYTES];
+    char dir[PATH_MAX], name[160];
+    struct stats first = {0}, later = {0}, scan = {0}, one = {0};
+    struct ev_verifier *verifier = NULL;
+    struct ev_log_info info;
+    struct row *r;
+
+    sub_path(dir, sizeof(dir), "history-log");
+    create_log(dir, v);
+    struct ev_log *log = open_log(dir, EV_SYNC_NEVER);
+    progress("a history of %" PRIu64 " checkpoints", n + 1);
+    for (uint64_t i = 0; i < n; i++) {
+        struct ev_event ev = {.type = "bench.history", .severity = EV_SEV_INFO, .data_json = "{}"};
+        uint64_t index;
+        check(ev_log_append(log, &ev, &index), "ev_log_append");
+        check(ev_log_checkpoint(log), "ev_log_checkpoint");
+    }
+    check(ev_log_info(log, &info), "ev_log_info");
+    check(ev_verifier_parse(info.vkey, &verifier), "ev_verifier_parse");
+    (void)ev_log_close(log);
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        die("cannot open '%s': %s", dir, strerror(errno));
+    }
+
+    uint64_t seed = 0x5eed;
+    for (int rep = 0; rep < opt.reps; rep++) {
+        struct ev_open_options oo = {.flags = EV_OPEN_READONLY};
+        char *note = NULL;
+        size_t len = 0;
+        check(ev_log_open(dir, &oo, &log), "ev_log_open (read-only)");
+        uint64_t t0 = now_ns();
+        check(ev_log_checkpoint_at(log, n / 2, &note, &len), "ev_log_checkpoint_at");
+        stats_add(&first, (double)(now_ns() - t0) / 1e6);
+
+        struct ev_checkpoint cp;
+        t0 = now_ns();
+        for (int k = 0; k < HISTORY_LOOKUPS; k++) {
+            check(ev_checkpoint_open(note, len, verifier, &cp), "ev_checkpoint_open");
+        }
+        stats_add(&one, (double)(now_ns() - t0) / 1e3 / HISTORY_LOOKUPS);
+        free(note);
+
+        struct stats calls = {0};
+        for (int k = 0; k < HISTORY_LOOKUPS; k++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            t0 = now_ns();
+            check(ev_log_checkpoint_at(log, (seed >> 33) % (n + 1), &note, &len),
+                  "ev_log_checkpoint_at");
+            stats_add(&calls, (double)(now_ns() - t0) / 1e3);
+            free(note);
+        }
+        stats_add(&later, stats_median(&calls));
+        (void)ev_log_close(log);
+
+        struct history_scan h = {.verifier = verifier};
+        t0 = now_ns();
+        check(evi_checkpoint_history_read(dirfd, history_scan_visit, &h), "history read");
+        stats_add(&scan, (double)(now_ns() - t0) / 1e6);
+        if (h.notes != n + 1) {
+            die("the history holds %" PRIu64 " valid notes, not %" PRIu64, h.notes, n + 1);
+        }
+    }
+    (void)close(dirfd);
+    ev_verifier_free(verifier);
+
+    (void)snprintf(name, sizeof(name),
+                   "ev_log_checkpoint_at, later calls, median, history of %" PRIu64, n + 1);
+    r = add_row("checkpoint history", name, "µs", &later, 1);
+    set_limit(r, stats_median(&one), "one note's signature checked");
+    (void)snprintf(name, sizeof(name), "  first call on a handle (indexes the history)");
+    r = add_row("checkpoint history", name, "ms", &first, 2);
+    (void)snprintf(name, sizeof(name),
+                   "  the whole history read and every signature checked (each call, before)");
+    add_row("checkpoint history", name, "ms", &scan, 2);
+    add_note("checkpoint history: %d lookups of random sizes per repetition on one read-only "
+             "handle after its first call; the history file in the page cache.",
+             HISTORY_LOOKUPS);
+    remove_tree(dir);
+}
+
 /* ---- the CLI ----------------------------------------------------------------------- */
 
 /* The documented form first (src/cli/cmd-append.c), then older spellings. */
@@ -2885,6 +3000,10 @@ int main(int argc, char **argv)
     if (want("proofs")) {
         fprintf(stderr, "large log\n");
         bench_large_log();
+    }
+    if (want("history")) {
+        fprintf(stderr, "checkpoint history\n");
+        bench_history();
     }
     if (want("cli")) {
         fprintf(stderr, "CLI\n");

@@ -47,8 +47,10 @@ extern "C" {
  * The signed checkpoint of exactly tree_size entries from the log's
  * checkpoint history (DIR/checkpoints, docs/FORMAT.md §8), NUL-terminated;
  * caller frees *ret_note. Only notes validly signed by the log's key are
- * considered; of several with that size the latest is returned.
- * Returns -ENOENT (with ev_last_error() saying so) if there is none,
+ * considered; of several with that size the latest is returned. The handle
+ * keeps an index of the history (16 bytes a note, src/lib/cpindex.h): a call
+ * reads only the notes appended since the last one and the one it returns.
+ * Thread-safe. Returns -ENOENT (with ev_last_error() saying so) if there is none,
  * EV_ECORRUPT if the history file is damaged before one is found, -errno on
  * I/O failure.
  */

@@ -32,37 +32,8 @@
 
 /* ---- checkpoint history --------------------------------------------------- */
 
-struct history_ctx {
-    const struct ev_verifier *verifier;
-    uint64_t tree_size;
-    char *found;
-    size_t found_len;
-};
-
-static int history_visit(void *ctx, const char *note, size_t len)
-{
-    struct history_ctx *h = ctx;
-    struct ev_checkpoint cp;
-
-    /* A note that is not validly signed by the log key is not one of its checkpoints. */
-    if (ev_checkpoint_open(note, len, h->verifier, &cp) < 0 || cp.tree_size != h->tree_size) {
-        return 0;
-    }
-    char *copy = malloc(len + 1);
-    if (copy == NULL) {
-        return -ENOMEM;
-    }
-    memcpy(copy, note, len);
-    copy[len] = '\0';
-    free(h->found);
-    h->found = copy;
-    h->found_len = len;
-    return 0;
-}
-
 int ev_log_checkpoint_at(struct ev_log *log, uint64_t tree_size, char **ret_note, size_t *ret_len)
 {
-    struct history_ctx h = {.tree_size = tree_size};
     struct ev_verifier *verifier = NULL;
     int r;
 
@@ -72,26 +43,13 @@ int ev_log_checkpoint_at(struct ev_log *log, uint64_t tree_size, char **ret_note
         r = evi_error(EV_EBADKEY, "evident.meta: verifier key malformed");
         goto out;
     }
-    h.verifier = verifier;
-    r = evi_checkpoint_history_read(log->dirfd, history_visit, &h);
-    if (r == EV_ECORRUPT && h.found != NULL) {
-        /* Damage after the note we want does not make that note less valid. */
-        r = 0;
+    /* A note that is not validly signed by the log key is not one of its checkpoints. */
+    r = evi_cpindex_find(&log->checkpoints_index, log->dirfd, verifier, tree_size, ret_note,
+                         ret_len);
+    if (r == 0) {
+        evi_error_clear();
     }
-    if (r < 0) {
-        goto out;
-    }
-    if (h.found == NULL) {
-        r = evi_error(-ENOENT, "no checkpoint of size %" PRIu64 " in the checkpoint history",
-                      tree_size);
-        goto out;
-    }
-    evi_error_clear();
-    *ret_note = h.found;
-    *ret_len = h.found_len;
-    h.found = NULL;
 out:
-    free(h.found);
     ev_verifier_free(verifier);
     return r;
 }

@@ -10,6 +10,7 @@
 #include <evident/log.h>
 #include <evident/note.h>
 
+#include "cpindex.h"
 #include "direct.h"
 #include "inplace.h"
 #include "prealloc.h"
@@ -53,6 +54,9 @@ struct ev_log {
     struct evi_segment *segments;
     size_t segment_count;
     int hashes_fd, index_fd;
+
+    /* Where the history's notes of each tree size are (cpindex.h: its own lock). */
+    struct evi_cpindex checkpoints_index;
 
     pthread_mutex_t mu; /* guards all that follows, and segments */
     pthread_cond_t cv;

@@ -1907,6 +1907,7 @@ static void log_free(struct ev_log *log)
         }
     }
     free(log->dir);
+    evi_cpindex_free(&log->checkpoints_index);
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->cv);
     pthread_cond_destroy(&log->compress_cv);
@@ -2557,6 +2558,7 @@ int ev_log_open(const char *dir, const struct ev_open_options *options, struct e
         log->prealloc.unusable = true;
     }
     pthread_mutex_init(&log->mu, NULL);
+    evi_cpindex_init(&log->checkpoints_index);
     /* Timed waits must not stretch when the wall clock is stepped back. */
     pthread_condattr_t cv_attr;
     (void)pthread_condattr_init(&cv_attr);
