@@ -570,8 +570,8 @@ const struct evi_config_option evi_config_options[] = {
      .min = 0,
      .max = 100,
      .used_by = DAEMON,
-     .doc = "Attempts after a failed delivery, with exponential backoff from 1s (capped at "
-            "5m)."},
+     .doc = "Attempts after a failed delivery, with exponential backoff from 1s (each wait at "
+            "most 60s, jittered down to half)."},
 
     /* performance */
     {.path = "performance.batch_max",
