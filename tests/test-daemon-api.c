@@ -1260,6 +1260,146 @@ static void test_http_stalled_client(void **state)
     fx_stop(&f);
 }
 
+/*
+ * Sends text on a new connection and reads the answer until the server closes the
+ * connection or sends nothing for 10 s. Returns the answer's length (out NUL-terminated);
+ * *ret_closed says whether the server closed the connection.
+ */
+static size_t raw_exchange(uint16_t port, const char *text, char *out, size_t size,
+                           bool *ret_closed)
+{
+    struct pollfd pfd;
+    size_t len = 0;
+    ssize_t n = 1;
+    int fd = connect_local(port);
+
+    assert_int_equal(send(fd, text, strlen(text), MSG_NOSIGNAL), (ssize_t)strlen(text));
+    while (len < size - 1) {
+        pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 10000) != 1) {
+            break;
+        }
+        n = recv(fd, out + len, size - 1 - len, 0);
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    *ret_closed = n <= 0;
+    (void)close(fd);
+    return len;
+}
+
+/* Asserts that a raw answer has this status line, header and body, and nothing before. */
+static void expect_raw(const char *answer, const char *status_line, const char *header,
+                       const char *body)
+{
+    size_t n = strlen(answer), body_len = strlen(body);
+
+    if (strncmp(answer, status_line, strlen(status_line)) != 0 ||
+        (header != NULL && strstr(answer, header) == NULL) || n < body_len ||
+        strcmp(answer + n - body_len, body) != 0) {
+        fail_msg("expected %s ... %s ... %s, got:\n%s", status_line, header != NULL ? header : "",
+                 body, answer);
+    }
+}
+
+/*
+ * Route, method and token are checked from the headers alone: a request the API refuses
+ * is answered before any of its body is read (no 100 Continue), so nobody can make the
+ * server hold a body it would refuse.
+ */
+static void test_http_refuses_before_body(void **state)
+{
+    struct fx f;
+    struct fx_options o = {.listen = "127.0.0.1:0"};
+    static const char tail[] = "Host: x\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 1048575\r\nExpect: 100-continue\r\n\r\n";
+    char text[512], answer[4096], *metrics = NULL;
+    size_t metrics_len;
+    uint16_t port;
+    bool closed;
+
+    (void)state;
+    fx_start(&f, &o);
+    port = evd_http_port(f.d.http, 0);
+
+    (void)snprintf(text, sizeof(text), "POST /v1/events HTTP/1.1\r\n%s", tail);
+    (void)raw_exchange(port, text, answer, sizeof(answer), &closed);
+    expect_raw(answer, "HTTP/1.1 401 ", "WWW-Authenticate: Bearer realm=\"evidentd\"\r\n",
+               "{\"error\":\"authorization required\",\"status\":401}");
+    assert_true(closed);
+
+    (void)snprintf(text, sizeof(text),
+                   "POST /v1/events/custom.a HTTP/1.1\r\nAuthorization: %s\r\n%s", READER, tail);
+    (void)raw_exchange(port, text, answer, sizeof(answer), &closed);
+    expect_raw(answer, "HTTP/1.1 403 ", NULL,
+               "{\"error\":\"this token may not write\",\"status\":403}");
+    assert_true(closed);
+
+    (void)snprintf(text, sizeof(text),
+                   "POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                   "Expect: 100-continue\r\n\r\n");
+    (void)raw_exchange(port, text, answer, sizeof(answer), &closed);
+    expect_raw(answer, "HTTP/1.1 401 ", NULL,
+               "{\"error\":\"authorization required\",\"status\":401}");
+    assert_true(closed);
+
+    (void)snprintf(text, sizeof(text), "POST /v1/nope HTTP/1.1\r\n%s", tail);
+    (void)raw_exchange(port, text, answer, sizeof(answer), &closed);
+    expect_raw(answer, "HTTP/1.1 404 ", NULL, "{\"error\":\"no such resource\",\"status\":404}");
+    assert_true(closed);
+
+    (void)snprintf(text, sizeof(text), "POST /healthz HTTP/1.1\r\n%s", tail);
+    (void)raw_exchange(port, text, answer, sizeof(answer), &closed);
+    expect_raw(answer, "HTTP/1.1 405 ", "Allow: GET, HEAD\r\n",
+               "{\"error\":\"method not allowed: use GET\",\"status\":405}");
+    assert_true(closed);
+
+    /* Counted once each, as when the API refuses them. */
+    tu_ok(evd_metrics_render(f.d.metrics, NULL, &metrics, &metrics_len));
+    assert_non_null(
+        strstr(metrics, "evident_rejected_total{source=\"http\",reason=\"unauthorized\"} 2\n"));
+    assert_non_null(
+        strstr(metrics, "evident_rejected_total{source=\"http\",reason=\"forbidden\"} 1\n"));
+    free(metrics);
+
+    /* A refused request without a body is answered as before, on a connection kept open. */
+    CURL *curl = curl_easy_init();
+    struct http_result res;
+    assert_non_null(curl);
+    url(text, sizeof(text), "http", port, "/v1/entries");
+    assert_int_equal(http(curl, "GET", text, NULL, NULL, &res), 401);
+    assert_int_equal(http(curl, "GET", text, NULL, NULL, &res), 401);
+    assert_int_equal(res.connects, 0);
+    curl_easy_cleanup(curl);
+
+    /* A writer is told to go on, and its body is taken. */
+    static const char event[] = "{\"type\":\"custom.a\",\"severity\":\"error\"}";
+    int fd = connect_local(port);
+    ssize_t n;
+    (void)snprintf(text, sizeof(text),
+                   "POST /v1/events HTTP/1.1\r\nAuthorization: %s\r\nHost: x\r\n"
+                   "Connection: close\r\nContent-Length: %zu\r\nExpect: 100-continue\r\n\r\n",
+                   WRITER, sizeof(event) - 1);
+    assert_int_equal(send(fd, text, strlen(text), MSG_NOSIGNAL), (ssize_t)strlen(text));
+    n = recv(fd, answer, sizeof(answer) - 1, 0);
+    assert_true(n > 0);
+    answer[n] = '\0';
+    assert_string_equal(answer, "HTTP/1.1 100 Continue\r\n\r\n");
+    assert_int_equal(send(fd, event, sizeof(event) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(event) - 1);
+    size_t len = 0;
+    while (len < sizeof(answer) - 1 &&
+           (n = recv(fd, answer + len, sizeof(answer) - 1 - len, 0)) > 0) {
+        len += (size_t)n;
+    }
+    answer[len] = '\0';
+    (void)close(fd);
+    expect_raw(answer, "HTTP/1.1 200 ", NULL, "{\"index\":0}");
+    fx_stop(&f);
+}
+
 /* Runs the openssl command line tool; 0 if it succeeded. */
 static int run(char *const argv[])
 {
@@ -1398,6 +1538,7 @@ int main(void)
         cmocka_unit_test(test_health_and_metrics),
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_http_stalled_client),
+        cmocka_unit_test(test_http_refuses_before_body),
         cmocka_unit_test(test_http_stop_answers_writes),
         cmocka_unit_test(test_http_tls),
         cmocka_unit_test(test_http_config_errors),

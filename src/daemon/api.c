@@ -984,19 +984,20 @@ static bool route_enabled(const struct route *rt, const struct evd_request *q,
     return true;
 }
 
-int evd_api_handle(struct evd *d, const struct evd_request *request, evd_api_done_fn done,
-                   void *ctx, struct evd_response *ret_response)
+/*
+ * The checks that need no body: route (404), method (405), role (401, 403). Returns 1 with
+ * the refusal in *r, or 0 with the route and its tail.
+ */
+static int check_access(struct evd *d, const struct evd_request *request, const struct snapshot *s,
+                        const struct route **ret_route, const char **ret_arg,
+                        struct evd_response *r)
 {
-    struct evd_response *r = ret_response;
     const struct route *rt;
     const char *arg = NULL;
-    struct snapshot s = {0};
     bool get;
 
-    *r = (struct evd_response){0};
     rt = request->path != NULL ? find_route(request->path, &arg) : NULL;
-    take_snapshot(d, request, &s);
-    if (rt == NULL || !route_enabled(rt, request, &s)) {
+    if (rt == NULL || !route_enabled(rt, request, s)) {
         evd_api_error(r, 404, "no such resource");
         return 1;
     }
@@ -1007,7 +1008,7 @@ int evd_api_handle(struct evd *d, const struct evd_request *request, evd_api_don
         evd_api_error(r, 405, "method not allowed: use %s", rt->post ? "POST" : "GET");
         return 1;
     }
-    if (rt->access != ACCESS_PUBLIC && s.role == EVD_ROLE_NONE) {
+    if (rt->access != ACCESS_PUBLIC && s->role == EVD_ROLE_NONE) {
         count_reject(d, EVD_REJ_UNAUTHORIZED, 1);
         r->authenticate = request->authorization == NULL
                               ? "Bearer realm=\"evidentd\""
@@ -1016,9 +1017,40 @@ int evd_api_handle(struct evd *d, const struct evd_request *request, evd_api_don
                       request->authorization == NULL ? "authorization required" : "invalid token");
         return 1;
     }
-    if (rt->access == ACCESS_WRITER && s.role != EVD_ROLE_WRITER) {
+    if (rt->access == ACCESS_WRITER && s->role != EVD_ROLE_WRITER) {
         count_reject(d, EVD_REJ_FORBIDDEN, 1);
         evd_api_error(r, 403, "this token may not write");
+        return 1;
+    }
+    *ret_route = rt;
+    *ret_arg = arg;
+    return 0;
+}
+
+int evd_api_admit(struct evd *d, const struct evd_request *request,
+                  struct evd_response *ret_response)
+{
+    const struct route *rt;
+    const char *arg;
+    struct snapshot s = {0};
+
+    *ret_response = (struct evd_response){0};
+    take_snapshot(d, request, &s);
+    return check_access(d, request, &s, &rt, &arg, ret_response);
+}
+
+int evd_api_handle(struct evd *d, const struct evd_request *request, evd_api_done_fn done,
+                   void *ctx, struct evd_response *ret_response)
+{
+    struct evd_response *r = ret_response;
+    const struct route *rt = NULL;
+    const char *arg = NULL;
+    struct snapshot s = {0};
+
+    *r = (struct evd_response){0};
+    take_snapshot(d, request, &s);
+    /* Again, after evd_api_admit: a reload may have changed the tokens since the headers. */
+    if (check_access(d, request, &s, &rt, &arg, r) == 1) {
         return 1;
     }
     if (rt->post) {

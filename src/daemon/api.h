@@ -69,6 +69,17 @@ typedef void (*evd_api_done_fn)(void *ctx, struct evd_response *response);
 int evd_api_handle(struct evd *d, const struct evd_request *request, evd_api_done_fn done,
                    void *ctx, struct evd_response *ret_response);
 
+/*
+ * What the request line and headers alone decide, before any body is read (http.c
+ * calls it on a request's first callback, before 100 Continue): the route (404), the
+ * method (405) and the token's role (401, 403), with the answers and reject counts of
+ * evd_api_handle, which makes the same checks again. request->body and peer are not
+ * looked at. Returns 1 with *ret_response filled when the request is refused, else 0
+ * (*ret_response then holds no body).
+ */
+int evd_api_admit(struct evd *d, const struct evd_request *request,
+                  struct evd_response *ret_response);
+
 /* Frees the body of a response. */
 void evd_response_clear(struct evd_response *response);
 

@@ -291,6 +291,21 @@ static struct request *request_new(struct listener *l, struct MHD_Connection *c)
     return q;
 }
 
+/* The request as api.h sees it, without its body and peer. */
+static void describe(struct listener *l, struct MHD_Connection *c, const char *url,
+                     const char *method, struct evd_request *request)
+{
+    request->method = method;
+    request->path = url;
+    request->query = query_value;
+    request->query_ctx = c;
+    request->authorization =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    request->content_type =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    request->monitoring = l->monitoring;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls)
@@ -308,11 +323,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return MHD_NO;
         }
         *con_cls = q;
-        /* Refuse a declared oversize body before reading it (and before 100 Continue). */
-        if (parse_length(
-                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
-                &length) &&
-            length > q->max_bytes) {
+        /*
+         * A request with a body that the API refuses from its headers alone (route,
+         * method, token), or whose declared body is over the limit, is answered before
+         * any of the body is read, and before 100 Continue: only a request the API would
+         * take has its body held. MHD closes the connection after such an early answer,
+         * so a request without a body is left to the usual path, which keeps it open.
+         */
+        bool has_length = parse_length(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
+            &length);
+        if ((has_length && length > 0) ||
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+                NULL) {
+            describe(l, c, url, method, &request);
+            if (evd_api_admit(h->d, &request, &response) == 1) {
+                return queue(c, &response, true);
+            }
+        }
+        if (has_length && length > q->max_bytes) {
             return queue_too_big(l, c, q->max_bytes);
         }
         return MHD_YES;
@@ -337,17 +366,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return queue_too_big(l, c, q->max_bytes);
     }
 
-    request.method = method;
-    request.path = url;
-    request.query = query_value;
-    request.query_ctx = c;
-    request.authorization =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    request.content_type =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    describe(l, c, url, method, &request);
     request.body = q->body;
     request.body_len = q->len;
-    request.monitoring = l->monitoring;
     peer_address(c, request.peer, sizeof(request.peer));
 
     atomic_fetch_add(&q->refs, 1); /* the answer's */

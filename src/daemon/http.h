@@ -9,6 +9,11 @@
  * never TLS. With server.tls_cert_file and tls_key_file set, the API
  * listeners speak only HTTPS; the key file must be mode 0600 or stricter.
  *
+ * A request with a body that the API refuses from its headers alone (route,
+ * method, token: evd_api_admit) is answered before any of its body is read,
+ * and its connection closed: only requests the API would take have a body
+ * held.
+ *
  * Bounds: bodies over server.max_request_bytes are answered 413 as soon as
  * Content-Length or the bytes received pass it; connections idle or stalled
  * for server.request_timeout_ns are closed; at most server.max_connections
