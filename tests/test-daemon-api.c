@@ -1261,6 +1261,48 @@ static void test_http_stalled_client(void **state)
 }
 
 /*
+ * server.request_timeout bounds the whole request, not each pause: a body trickled in a
+ * byte every 300 ms (never idle for the 1 s timeout) is dropped once the request is older
+ * than the timeout, without an answer and without being written.
+ */
+static void test_http_request_deadline(void **state)
+{
+    struct fx f;
+    struct fx_options o = {.listen = "127.0.0.1:0", .request_timeout_ns = 1000000000ull};
+    static const char headers[] = "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                                  "secret\r\nContent-Type: application/json\r\n"
+                                  "Content-Length: 100\r\n\r\n";
+    struct pollfd pfd;
+    char buf[256];
+    size_t sent;
+    bool closed = false;
+    int fd;
+
+    (void)state;
+    fx_start(&f, &o);
+    fd = connect_local(evd_http_port(f.d.http, 0));
+    assert_int_equal(send(fd, headers, sizeof(headers) - 1, MSG_NOSIGNAL),
+                     (ssize_t)(sizeof(headers) - 1));
+    /* 40 bytes take at least 12 s, far past the timeout; the body (100 bytes) never ends. */
+    for (sent = 0; sent < 40 && !closed; sent++) {
+        pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 300) == 1) {
+            /* Closed without an answer: not a byte to read. */
+            assert_true(recv(fd, buf, sizeof(buf), 0) <= 0);
+            closed = true;
+        } else if (send(fd, " ", 1, MSG_NOSIGNAL) != 1) {
+            closed = true;
+        }
+    }
+    if (!closed) {
+        fail_msg("a body trickled for %zu bytes (every 300 ms) was not dropped", sent);
+    }
+    (void)close(fd);
+    assert_int_equal(ev_log_size(f.d.log), 0);
+    fx_stop(&f);
+}
+
+/*
  * Sends text on a new connection and reads the answer until the server closes the
  * connection or sends nothing for 10 s. Returns the answer's length (out NUL-terminated);
  * *ret_closed says whether the server closed the connection.
@@ -1538,6 +1580,7 @@ int main(void)
         cmocka_unit_test(test_health_and_metrics),
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_http_stalled_client),
+        cmocka_unit_test(test_http_request_deadline),
         cmocka_unit_test(test_http_refuses_before_body),
         cmocka_unit_test(test_http_stop_answers_writes),
         cmocka_unit_test(test_http_tls),

@@ -56,6 +56,7 @@ struct evd_http {
     struct listener listeners[MAX_SOCKETS];
     size_t count;
     uint64_t max_connections;
+    uint64_t request_timeout_ns; /* as at start, like MHD's idle timeout; 0: none */
     atomic_uint_least64_t connections;
     char *tls_cert, *tls_key; /* PEM texts, NUL-terminated; the key is wiped at stop */
     size_t tls_key_len;
@@ -78,6 +79,7 @@ struct request {
     size_t len, cap;
     uint64_t received; /* bytes of body seen, stored or not */
     bool too_big;
+    int64_t deadline_ns; /* evd_now_ns() by which the body must be whole; 0: none */
 
     /* Under h->lock. */
     bool waiting, suspended, answered, abandoned, flushing;
@@ -288,6 +290,9 @@ static struct request *request_new(struct listener *l, struct MHD_Connection *c)
     (void)pthread_rwlock_rdlock(&d->config_lock);
     q->max_bytes = d->config->server.max_request_bytes;
     (void)pthread_rwlock_unlock(&d->config_lock);
+    if (l->h->request_timeout_ns > 0) { /* at most a day (the configuration's bound) */
+        q->deadline_ns = evd_now_ns() + (int64_t)l->h->request_timeout_ns;
+    }
     return q;
 }
 
@@ -347,6 +352,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        /*
+         * MHD's timeout is for idleness only: a body trickled in just faster than that
+         * would hold its connection and buffer for ever. The request as a whole has
+         * request_timeout from its headers; past it, the connection is closed (MHD cannot
+         * answer in the middle of an upload).
+         */
+        if (q->deadline_ns != 0 && evd_now_ns() > q->deadline_ns) {
+            return MHD_NO;
+        }
         take_body(q, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return q->received > q->max_bytes + DISCARD_MAX_BYTES ? MHD_NO : MHD_YES;
@@ -686,6 +700,7 @@ int evd_http_start(struct evd *d, struct evd_http **ret_http)
     limit = h->max_connections > UINT32_MAX ? UINT32_MAX : (unsigned)h->max_connections;
     /* MHD counts whole seconds: round up, at least one. */
     uint64_t timeout_ns = config->server.request_timeout_ns;
+    h->request_timeout_ns = timeout_ns;
     timeout_s = timeout_ns == 0 ? 0
                                 : (unsigned)((timeout_ns + 999999999u) / 1000000000u > UINT32_MAX
                                                  ? UINT32_MAX

@@ -16,9 +16,12 @@
  *
  * Bounds: bodies over server.max_request_bytes are answered 413 as soon as
  * Content-Length or the bytes received pass it; connections idle or stalled
- * for server.request_timeout_ns are closed; at most server.max_connections
- * are open across all listeners (more are refused at accept). Headers are
- * bounded by libmicrohttpd's connection memory (32 KiB).
+ * for server.request_timeout_ns are closed, and so is a connection whose
+ * request body is not whole that long after its headers, however steadily
+ * it trickles (no answer: MHD cannot answer mid-upload); at most
+ * server.max_connections are open across all listeners (more are refused
+ * at accept). Headers are bounded by libmicrohttpd's connection memory
+ * (32 KiB) and the idle timeout only.
  *
  * A write waits for its commit without holding a thread: the connection is
  * suspended until the committer answers (api.h). Listeners are bound at

@@ -752,8 +752,8 @@ const struct evi_config_option evi_config_options[] = {
      .min = SEC,
      .max = DAY,
      .used_by = DAEMON,
-     .doc = "An HTTP request not received whole within this is dropped, as is a connection "
-            "idle this long (stream connections: 10 times this)."},
+     .doc = "An HTTP request whose body is not received whole within this of its headers is "
+            "dropped, as is a connection idle this long (stream connections: 10 times this)."},
 
     /* monitoring */
     {.path = "monitoring.metrics",
