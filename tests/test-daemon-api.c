@@ -1207,6 +1207,36 @@ static void test_http_stop_answers_writes(void **state)
     fx_stop(&f);
 }
 
+/*
+ * A write the committer does not answer within the stop's wait (10 s) gets 503, and its
+ * late answer is discarded.
+ */
+static void test_http_stop_abandons_write(void **state)
+{
+    struct fx f;
+    struct fx_options o = {.listen = "127.0.0.1:0", .batch_max = 1, .queue_max = 1};
+    struct client client = {0};
+    struct blocker b;
+
+    (void)state;
+    fx_start(&f, &o);
+    blocker_start(&b, f.d.commit);
+    url(client.url, sizeof(client.url), "http", evd_http_port(f.d.http, 0), "/v1/events");
+    assert_int_equal(pthread_create(&client.thread, NULL, client_post, &client), 0);
+    while (evd_commit_depth(f.d.commit) == 0) {
+        usleep(1000);
+    }
+    evd_http_stop(f.d.http); /* the committer stays held: the write is abandoned */
+    f.d.http = NULL;
+    assert_int_equal(pthread_join(client.thread, NULL), 0);
+    assert_int_equal(client.rc, CURLE_OK);
+    assert_int_equal(client.res.status, 503);
+    assert_string_equal(client.res.body, "{\"error\":\"stopping: the write may or may not be "
+                                         "committed\",\"status\":503}");
+    blocker_release(&b);
+    fx_stop(&f);
+}
+
 static int connect_local(uint16_t port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -1583,6 +1613,7 @@ int main(void)
         cmocka_unit_test(test_http_request_deadline),
         cmocka_unit_test(test_http_refuses_before_body),
         cmocka_unit_test(test_http_stop_answers_writes),
+        cmocka_unit_test(test_http_stop_abandons_write),
         cmocka_unit_test(test_http_tls),
         cmocka_unit_test(test_http_config_errors),
     };

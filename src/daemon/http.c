@@ -37,6 +37,8 @@
 #define MAX_SOCKETS (EV_CONFIG_MAX_LISTENERS * 4 + 1)
 #define TLS_FILE_MAX_BYTES (1u << 20)
 #define STOP_WAIT_NS (10ll * 1000000000ll)
+/* Then, for the 503s of the writes still waiting to be sent. */
+#define FLUSH_WAIT_NS (1ll * 1000000000ll)
 /*
  * A chunked body cannot be answered in the middle (MHD queues responses only
  * between uploads): past the limit it is read and dropped, up to this much
@@ -755,7 +757,11 @@ void evd_http_stop(struct evd_http *h)
             break;
         }
     }
-    /* MHD may not stop with suspended connections: answer what is left ourselves. */
+    /*
+     * MHD may not stop with suspended connections: answer what is left ourselves, and let
+     * those answers be sent (completed() counts them off) before MHD closes every
+     * connection, which would drop them unsent.
+     */
     for (struct request *q = h->waiting; q != NULL; q = q->next) {
         q->abandoned = true;
         q->waiting = false;
@@ -763,6 +769,10 @@ void evd_http_stop(struct evd_http *h)
         q->response = (struct evd_response){0};
         evd_api_error(&q->response, 503, "stopping: the write may or may not be committed");
         q->answered = true;
+        if (!q->flushing) {
+            q->flushing = true;
+            h->flushing++;
+        }
         if (q->suspended) {
             q->suspended = false;
             MHD_resume_connection(q->connection);
@@ -770,6 +780,14 @@ void evd_http_stop(struct evd_http *h)
         h->abandoned_any = true;
     }
     h->waiting = NULL;
+    h->pending = 0;
+    (void)clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += FLUSH_WAIT_NS / 1000000000ll;
+    while (h->flushing > 0) {
+        if (pthread_cond_timedwait(&h->idle, &h->lock, &deadline) == ETIMEDOUT) {
+            break;
+        }
+    }
     (void)pthread_mutex_unlock(&h->lock);
 
     for (size_t i = 0; i < h->count; i++) {

@@ -58,7 +58,8 @@ uint16_t evd_http_port(const struct evd_http *h, size_t i);
  * Stops accepting, waits (up to 10 s) for the writes in flight to be
  * answered, closes every connection and frees. Call it before
  * evd_commit_stop(): the committer answers the waiting writes. A write still
- * unanswered after the wait gets 503 and its late answer is discarded.
+ * unanswered after the wait gets 503 (sent before the connections are closed,
+ * for up to 1 s more) and its late answer is discarded.
  * Accepts NULL.
  */
 void evd_http_stop(struct evd_http *h);
