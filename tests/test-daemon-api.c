@@ -437,9 +437,21 @@ static void test_write_errors(void **state)
 
     /* Stopping: nothing is taken. */
     atomic_store(&f.d.stopping, true);
-    expect(&f, "POST", "/v1/events", WRITER, "{\"type\":\"custom.a\"}", 503,
-           "{\"error\":\"stopping: not accepting events\",\"status\":503}");
+    assert_int_equal(request(&f, "POST", "/v1/events", WRITER, "{\"type\":\"custom.a\"}", &r), 503);
+    assert_string_equal(r.body, "{\"error\":\"stopping: not accepting events\",\"status\":503}");
+    assert_int_equal(r.retry_after, 1);
+    evd_response_clear(&r);
     atomic_store(&f.d.stopping, false);
+    /* Every 503 has Retry-After, also those no test provokes (a committer stopping under a
+     * write): 1 s unless its builder chose another. */
+    r = (struct evd_response){0};
+    evd_api_error(&r, 503, "stopping: not accepting events");
+    assert_int_equal(r.retry_after, 1);
+    evd_response_clear(&r);
+    r = (struct evd_response){.retry_after = 7};
+    evd_api_error(&r, 503, "later");
+    assert_int_equal(r.retry_after, 7);
+    evd_response_clear(&r);
     assert_int_equal(ev_log_size(f.d.log), 0);
     fx_stop(&f);
 }
@@ -889,10 +901,16 @@ static void test_health_and_metrics(void **state)
     expect(&f, "GET", "/healthz", NULL, NULL, 200,
            "{\"disk\":\"ok\",\"status\":\"ok\",\"tree_size\":2}");
     atomic_store(&f.d.ready, false);
-    expect(&f, "GET", "/healthz", NULL, NULL, 503,
-           "{\"disk\":\"ok\",\"reason\":\"starting\",\"status\":\"unavailable\"}");
-    expect(&f, "POST", "/v1/events", WRITER, "{\"type\":\"custom.a\"}", 503,
-           "{\"error\":\"starting: not accepting events yet\",\"status\":503}");
+    assert_int_equal(request(&f, "GET", "/healthz", NULL, NULL, &r), 503);
+    assert_string_equal(r.body,
+                        "{\"disk\":\"ok\",\"reason\":\"starting\",\"status\":\"unavailable\"}");
+    assert_int_equal(r.retry_after, 1);
+    evd_response_clear(&r);
+    assert_int_equal(request(&f, "POST", "/v1/events", WRITER, "{\"type\":\"custom.a\"}", &r), 503);
+    assert_string_equal(r.body,
+                        "{\"error\":\"starting: not accepting events yet\",\"status\":503}");
+    assert_int_equal(r.retry_after, 1);
+    evd_response_clear(&r);
     atomic_store(&f.d.ready, true);
 
     /* With monitoring.metrics_listen, /metrics is served there only. */
@@ -1208,8 +1226,8 @@ static void test_http_stop_answers_writes(void **state)
 }
 
 /*
- * A write the committer does not answer within the stop's wait (10 s) gets 503, and its
- * late answer is discarded.
+ * A write the committer does not answer within the stop's wait (10 s) gets 503, with
+ * Retry-After like every 503, and its late answer is discarded.
  */
 static void test_http_stop_abandons_write(void **state)
 {
@@ -1233,6 +1251,7 @@ static void test_http_stop_abandons_write(void **state)
     assert_int_equal(client.res.status, 503);
     assert_string_equal(client.res.body, "{\"error\":\"stopping: the write may or may not be "
                                          "committed\",\"status\":503}");
+    assert_non_null(strstr(client.res.headers, "Retry-After: 1\r\n"));
     blocker_release(&b);
     fx_stop(&f);
 }

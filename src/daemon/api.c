@@ -155,9 +155,16 @@ void evd_response_clear(struct evd_response *response)
     response->body_len = 0;
 }
 
+/*
+ * Every response's body is set here, so this is where a 503 gets its Retry-After: none can
+ * be built without one (RFC 9110 §15.6.4). A builder may choose the delay before.
+ */
 static void reply_raw(struct evd_response *r, int status, const char *content_type, char *body,
                       size_t len)
 {
+    if (status == 503 && r->retry_after == 0) {
+        r->retry_after = EVD_API_RETRY_AFTER_S;
+    }
     free(r->body);
     r->status = status;
     r->content_type = content_type;
@@ -764,7 +771,6 @@ static int handle_write(struct evd *d, const struct evd_request *q, const char *
         return 1;
     }
     if (d->commit == NULL || !atomic_load(&d->ready)) {
-        r->retry_after = 1;
         evd_api_error(r, 503, "starting: not accepting events yet");
         return 1;
     }
@@ -878,7 +884,6 @@ static int handle_write(struct evd *d, const struct evd_request *q, const char *
     }
     if (rc == -EAGAIN) {
         count_reject(d, EVD_REJ_OVERLOAD, c->submission.count);
-        r->retry_after = 1;
         evd_api_error(r, 503, "queue full: try again later");
     } else if (rc == -ESHUTDOWN) {
         evd_api_error(r, 503, "stopping: not accepting events");
@@ -1064,7 +1069,6 @@ int evd_api_handle(struct evd *d, const struct evd_request *request, evd_api_don
     /* disk.c may reopen the log after a full disk: reads hold it meanwhile. */
     (void)pthread_rwlock_rdlock(&d->log_lock);
     if (d->log == NULL && rt->read != evd_api_healthz && rt->read != evd_api_metrics) {
-        r->retry_after = 1;
         evd_api_error(r, 503, "the log is being reopened after a full disk");
     } else {
         rt->read(d, request, arg, r);

@@ -17,8 +17,8 @@
  *   GET  /healthz                   anyone: 200 ready, 503 not
  *   GET  /metrics                   anyone (bind it to loopback or a separate listener)
  * Errors are JSON: {"error":"what is wrong","status":N} (400 bad input, 401 no
- * or unknown token, 403 wrong role, 404, 405, 413 too large, 503 overloaded
- * with Retry-After, 500 storage failure).
+ * or unknown token, 403 wrong role, 404, 405, 413 too large, 503 overloaded,
+ * starting or stopping, 500 storage failure). Every 503 has Retry-After.
  */
 #ifndef EVD_API_H
 #define EVD_API_H
@@ -48,7 +48,7 @@ struct evd_response {
     const char *content_type; /* static text */
     char *body;               /* owned (malloc), may be NULL */
     size_t body_len;
-    unsigned retry_after;     /* seconds, 0: no Retry-After header */
+    unsigned retry_after;     /* seconds, 0: no Retry-After header (a 503 always has one) */
     const char *allow;        /* 405: the Allow header (static text), else NULL */
     const char *authenticate; /* 401: the WWW-Authenticate header (static text), else NULL */
 };
@@ -120,10 +120,14 @@ void evd_buf_u64(struct evd_buf *b, uint64_t v);
 /* text as a JSON string, quoted; control characters escaped. */
 void evd_buf_json_string(struct evd_buf *b, const char *text, size_t len);
 
-/* {"error":MESSAGE,"status":STATUS} */
+/* The Retry-After of a 503 whose builder set none before its body. */
+#define EVD_API_RETRY_AFTER_S 1u
+
+/* {"error":MESSAGE,"status":STATUS}; a 503 gets Retry-After (EVD_API_RETRY_AFTER_S unless
+ * r->retry_after was set before). */
 void evd_api_error(struct evd_response *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Moves b into the response (500 if b failed). */
+/* Moves b into the response (500 if b failed); a 503 gets Retry-After as above. */
 void evd_api_reply(struct evd_response *r, int status, const char *content_type, struct evd_buf *b);
 /* 500 "storage: ..." for a failed library call: the code's name and ev_last_error(). */
 void evd_api_storage_error(struct evd_response *r, int code);
