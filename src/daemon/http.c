@@ -60,7 +60,8 @@ struct evd_http {
     uint64_t max_connections;
     uint64_t request_timeout_ns; /* as at start, like MHD's idle timeout; 0: none */
     atomic_uint_least64_t connections;
-    char *tls_cert, *tls_key; /* PEM texts, NUL-terminated; the key is wiped at stop */
+    atomic_uint_least64_t body_bytes; /* request bodies held now (tests) */
+    char *tls_cert, *tls_key;         /* PEM texts, NUL-terminated; the key is wiped at stop */
     size_t tls_key_len;
 
     /* Writes waiting for the committer. */
@@ -81,6 +82,7 @@ struct request {
     size_t len, cap;
     uint64_t received; /* bytes of body seen, stored or not */
     bool too_big;
+    bool discard_body;   /* not a POST: no route reads its body, so none is kept */
     int64_t deadline_ns; /* evd_now_ns() by which the body must be whole; 0: none */
 
     /* Under h->lock. */
@@ -95,6 +97,9 @@ static void request_unref(struct request *q)
         return;
     }
     evd_response_clear(&q->response);
+    if (q->len > 0) {
+        atomic_fetch_sub(&q->listener->h->body_bytes, q->len);
+    }
     free(q->body);
     free(q);
 }
@@ -257,6 +262,9 @@ static void take_body(struct request *q, const char *data, size_t len)
         q->too_big = true;
         return;
     }
+    if (q->discard_body) {
+        return; /* read and counted against the limit, never held */
+    }
     if (q->len + len + 1 > q->cap) {
         size_t cap = q->cap < 4096 ? 4096 : q->cap;
         while (cap < q->len + len + 1) {
@@ -275,6 +283,7 @@ static void take_body(struct request *q, const char *data, size_t len)
     }
     memcpy(q->body + q->len, data, len);
     q->len += len;
+    atomic_fetch_add(&q->listener->h->body_bytes, len);
     q->body[q->len] = '\0';
 }
 
@@ -330,6 +339,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return MHD_NO;
         }
         *con_cls = q;
+        /* Only the write routes read a body: a GET or HEAD with one is not made to hold it. */
+        q->discard_body = strcmp(method, MHD_HTTP_METHOD_POST) != 0;
         /*
          * A request with a body that the API refuses from its headers alone (route,
          * method, token), or whose declared body is over the limit, is answered before
@@ -661,6 +672,11 @@ static int listen_on(struct evd_http *h, const char *key, const char *address, b
     return r;
 }
 
+uint64_t evd_http_body_bytes(struct evd_http *h)
+{
+    return h != NULL ? atomic_load(&h->body_bytes) : 0;
+}
+
 uint16_t evd_http_port(const struct evd_http *h, size_t i)
 {
     struct sockaddr_storage ss;
@@ -693,6 +709,7 @@ int evd_http_start(struct evd *d, struct evd_http **ret_http)
     }
     h->d = d;
     atomic_init(&h->connections, 0);
+    atomic_init(&h->body_bytes, 0);
     (void)pthread_mutex_init(&h->lock, NULL);
     (void)pthread_cond_init(&h->idle, NULL);
 

@@ -54,6 +54,9 @@ int evd_http_start(struct evd *d, struct evd_http **ret_http);
  */
 uint16_t evd_http_port(const struct evd_http *h, size_t i);
 
+/* Tests: bytes of request bodies held now, over all connections. */
+uint64_t evd_http_body_bytes(struct evd_http *h);
+
 /*
  * Stops accepting, waits (up to 10 s) for the writes in flight to be
  * answered, closes every connection and frees. Call it before
