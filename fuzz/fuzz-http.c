@@ -18,8 +18,11 @@
  *    405, 413, 415, 500 or 503 and a body whose length is body_len;
  *  - a JSON answer is one object: it starts with '{' and ends with '}'; an error is
  *    {"error":...,"status":N} with N the status;
- *  - 401 comes with WWW-Authenticate, 405 with Allow, and a 200 to a write never comes
- *    for a request without the writer's token;
+ *  - 401 comes with WWW-Authenticate, 405 with Allow, 503 with Retry-After, and a 200
+ *    to a write never comes for a request without the writer's token;
+ *  - evd_api_admit() (the headers-only check http.c makes before a body) refuses exactly
+ *    what evd_api_handle() refuses for route, method and token, with the same status,
+ *    and leaves the response empty when it admits;
  *  - the tokens' text never appears in an error unless the input has it (errors may
  *    quote the input; entries hold what earlier inputs wrote).
  *
@@ -245,6 +248,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q.monitoring = (data[3] & 1) != 0;
     (void)snprintf(q.peer, sizeof(q.peer), "203.0.113.9");
 
+    struct evd_response admitted = {0};
+    int refused = evd_api_admit(&daemon_state, &q, &admitted);
+    check(refused == 1 ? admitted.body != NULL : admitted.status == 0 && admitted.body == NULL);
+
     if (evd_api_handle(&daemon_state, &q, on_done, &a, &r) == 0) {
         pthread_mutex_lock(&a.lock);
         while (a.calls == 0) {
@@ -258,6 +265,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(r.body != NULL && strlen(r.body) == r.body_len);
     check(r.status != 401 || r.authenticate != NULL);
     check(r.status != 405 || r.allow != NULL);
+    check(r.status != 503 || r.retry_after > 0);
+    check(refused == 0 || r.status == admitted.status);
+    check(refused == 1 || (r.status != 401 && r.status != 405)); /* only route and token */
+    evd_response_clear(&admitted);
     if (r.status == 200 && strcmp(q.method, "POST") == 0) {
         check(q.authorization != NULL && strstr(q.authorization, WRITER_TOKEN) != NULL);
     }
