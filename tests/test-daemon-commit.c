@@ -11,6 +11,8 @@
  *     everything queued is appended once the disk is back;
  *   - streams (submissions that can wait) are refused past their own share
  *     of the queue while other producers still get in;
+ *   - the daemon's own events go in when producers have filled the queue
+ *     (producers are still refused);
  *   - a failing disk fails the submissions in flight (nothing acknowledged),
  *     every later one with the same error, and what was acknowledged before
  *     is intact after a reopen;
@@ -352,6 +354,93 @@ static void test_streams_have_their_share(void **state)
     }
     for (int k = 0; k < 14; k++) {
         answer_release(&others[k]);
+    }
+    answer_release(&late);
+    tu_ok(ev_log_close(log));
+}
+
+/*
+ * The daemon's own events (evd_commit_wait: alerts, startup, reload,
+ * shutdown) are not refused when producers have filled the queue: overload,
+ * or a full disk holding the producers, is when alerts fire. One recorded
+ * then goes in beyond queue_max and is committed once the committer is free;
+ * producers are still refused meanwhile.
+ */
+struct own_record {
+    struct evd_commit *c;
+    atomic_bool finished;
+    int rc;
+    uint64_t first;
+};
+
+static void *record_own_thread(void *arg)
+{
+    struct own_record *o = arg;
+    struct ev_prepared p;
+    prepare(&p, "custom.commit", "{\"tag\":300,\"i\":0}");
+    o->rc = evd_commit_wait(o->c, &p, 1, true, &o->first);
+    ev_prepared_release(&p);
+    atomic_store(&o->finished, true);
+    return NULL;
+}
+
+static void test_own_events_pass_a_full_queue(void **state)
+{
+    struct tu_fixture *f = *state;
+    tu_create(f->dir, 0, NULL);
+    struct ev_log *log = tu_open(f->dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    struct evd_commit *c = start(log, 64); /* queue_max 64 = batch_max */
+    struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    void *args[2] = {c, &g};
+    pthread_t t, own_thread;
+    struct own_record own = {.c = c};
+    static struct answer producers[16], late;
+
+    assert_int_equal(pthread_create(&t, NULL, hold_thread, args), 0);
+    pthread_mutex_lock(&g.lock);
+    while (!g.entered) {
+        pthread_cond_wait(&g.cond, &g.lock);
+    }
+    pthread_mutex_unlock(&g.lock);
+
+    /* 16 producers' submissions of 4 events fill the queue of 64. */
+    for (int k = 0; k < 16; k++) {
+        answer_init(&producers[k], 4, k);
+        tu_ok(evd_commit_submit(c, &producers[k].s));
+    }
+    assert_int_equal(evd_commit_depth(c), 64);
+
+    /* An own event goes in all the same: its thread waits for the commit. */
+    assert_int_equal(pthread_create(&own_thread, NULL, record_own_thread, &own), 0);
+    for (int i = 0; i < 10000 && evd_commit_depth(c) == 64 && !atomic_load(&own.finished); i++) {
+        usleep(1000);
+    }
+    assert_false(atomic_load(&own.finished)); /* refused, it would be back with -EAGAIN */
+    assert_int_equal(evd_commit_depth(c), 65);
+
+    /* A producer is still refused. */
+    answer_init(&late, 1, 200);
+    assert_int_equal(evd_commit_submit(c, &late.s), -EAGAIN);
+
+    pthread_mutex_lock(&g.lock);
+    g.open = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    pthread_join(t, NULL);
+    pthread_join(own_thread, NULL);
+    assert_int_equal(own.rc, 0);
+    assert_int_equal(own.first, 64); /* after the producers queued before it */
+    assert_entry(log, own.first, 300, 0);
+    for (int k = 0; k < 16; k++) {
+        wait_calls(&producers[k]);
+        assert_int_equal(producers[k].rc, 0);
+        assert_entry(log, producers[k].first + 3, k, 3);
+    }
+    assert_int_equal(atomic_load(&late.calls), 0); /* refused: never answered */
+    evd_commit_stop(c);
+    assert_int_equal(ev_log_size(log), 64 + 1);
+    for (int k = 0; k < 16; k++) {
+        answer_release(&producers[k]);
     }
     answer_release(&late);
     tu_ok(ev_log_close(log));
@@ -768,6 +857,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_slow_disk_pushes_back, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_streams_have_their_share, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_own_events_pass_a_full_queue, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_failing_disk, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_everything, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_burst_in_order, tu_setup, tu_teardown),

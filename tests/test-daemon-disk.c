@@ -25,6 +25,8 @@
  *     the daemon's own events (alerts) still go in; they go in once the
  *     reserve is met; an own event submitted between two rounds of the disk
  *     gate goes in at the next one, not after the committer's wait;
+ *   - the reserve with the queue full of held producers' events: an own
+ *     event is not refused for it (a producer is) and goes in;
  *   - failed fills of preallocated zeros: said once each, with the latest
  *     error.
  */
@@ -116,7 +118,7 @@ struct rig {
 
 /* log_sync: the log's own mode (evidentd opens it with EV_SYNC_NEVER and syncs itself). */
 static void rig_start_with(struct rig *g, const char *dir, int action, uint64_t reserve,
-                           size_t batch_max, enum ev_sync log_sync)
+                           size_t batch_max, enum ev_sync log_sync, size_t queue_max)
 {
     struct ev_config *cfg = NULL;
     struct ev_open_options o = {.segment_bytes = SEGMENT, .sync = log_sync};
@@ -138,7 +140,7 @@ static void rig_start_with(struct rig *g, const char *dir, int action, uint64_t 
     evd_disk_set_retry(g->d.disk, 20000000); /* 20 ms: the sweep retries at once */
     struct evd_commit_options co = {.sync = EV_SYNC_ALWAYS,
                                     .batch_max = batch_max,
-                                    .queue_max = 1024,
+                                    .queue_max = queue_max,
                                     .metrics = g->d.metrics,
                                     .disk = g->d.disk};
     tu_ok(evd_commit_start(g->d.log, &co, &g->commit));
@@ -148,7 +150,7 @@ static void rig_start_with(struct rig *g, const char *dir, int action, uint64_t 
 static void rig_start_batch(struct rig *g, const char *dir, int action, uint64_t reserve,
                             size_t batch_max)
 {
-    rig_start_with(g, dir, action, reserve, batch_max, EV_SYNC_ALWAYS);
+    rig_start_with(g, dir, action, reserve, batch_max, EV_SYNC_ALWAYS, 1024);
 }
 
 static void rig_start(struct rig *g, const char *dir, int action, uint64_t reserve)
@@ -449,7 +451,7 @@ static bool block_daemon_once(struct tu_fixture *f, long k, bool sealed)
 
     tu_rm_rf(f->dir);
     tu_create(f->dir, sealed ? 1000000000 : 0, f->v);
-    rig_start_with(&g, f->dir, EV_DISK_FULL_BLOCK, 0, 3, EV_SYNC_NEVER);
+    rig_start_with(&g, f->dir, EV_DISK_FULL_BLOCK, 0, 3, EV_SYNC_NEVER, 1024);
     pthread_mutex_lock(&held_write.lock);
     held_write.armed = true;
     held_write.released = false;
@@ -697,6 +699,45 @@ static void test_reserve_holds_producers_not_alerts(void **state)
 }
 
 /*
+ * Producers held by the full disk (block) fill the queue to queue_max: that
+ * is when alerts fire. The daemon's own event is not refused for the full
+ * queue (a producer's is), goes in within the reserve, and the producers'
+ * once space returns.
+ */
+static void test_reserve_with_the_queue_full(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    static struct answer held, late, own;
+
+    tu_create(f->dir, 0, f->v);
+    /* 1 PiB: always full; queue_max 4 = batch_max. */
+    rig_start_with(&g, f->dir, EV_DISK_FULL_BLOCK, 1024ull << 40, 4, EV_SYNC_ALWAYS, 4);
+    answer_init(&held, 4, 13, EVD_SRC_HTTP);
+    answer_init(&late, 1, 14, EVD_SRC_HTTP);
+    answer_init(&own, 1, 15, EVD_SRC_DAEMON);
+    tu_ok(evd_commit_submit(g.commit, &held.s));
+    assert_int_equal(evd_commit_submit(g.commit, &late.s), -EAGAIN); /* the queue is full */
+    tu_ok(evd_commit_submit(g.commit, &own.s));
+    assert_true(answered(&own, 10000));
+    assert_int_equal(own.rc, 0);
+    assert_false(answered(&held, 0));
+    assert_int_equal(evd_disk_level(g.d.disk), EVD_DISK_FULL);
+    pthread_rwlock_wrlock(&g.d.config_lock);
+    g.d.config->disk.reserve = (struct ev_space){0}; /* space is back */
+    pthread_rwlock_unlock(&g.d.config_lock);
+    assert_true(answered(&held, 10000));
+    assert_int_equal(held.rc, 0);
+    assert_int_equal(atomic_load(&late.calls), 0); /* refused: never answered */
+    rig_stop(&g);
+    struct answer *both[2] = {&own, &held};
+    check_log(f->dir, both, 2, 0, f->v);
+    answer_release(&held);
+    answer_release(&late);
+    answer_release(&own);
+}
+
+/*
  * A daemon's own event submitted while the committer is between two rounds of
  * the disk gate (the disk full, a producer held, nothing else to do) goes in
  * at the next round. Its submitter's signal found no one waiting; the
@@ -776,6 +817,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_note_fills, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_holds_producers_not_alerts, tu_setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_with_the_queue_full, tu_setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_event_between_gate_rounds, tu_setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

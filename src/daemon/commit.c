@@ -599,8 +599,14 @@ int evd_commit_submit(struct evd_commit *c, struct evd_submission *s)
         r = -ESHUTDOWN;
     } else if (c->error != 0) {
         r = c->error;
-    } else if (c->depth + s->count > c->options.queue_max && c->depth > 0) {
-        /* A submission larger than the whole queue still goes in alone. */
+    } else if (s->source != EVD_SRC_DAEMON && c->depth + s->count > c->options.queue_max &&
+               c->depth > 0) {
+        /*
+         * A submission larger than the whole queue still goes in alone. The
+         * daemon's own events are never refused here (commit.h): an alert is
+         * raised when producers have filled the queue, by overload or by a
+         * full disk holding them (disk.reserve keeps room for the alert).
+         */
         r = -EAGAIN;
     } else if (s->can_wait && c->stream_depth + s->count > c->options.stream_queue_max &&
                c->stream_depth > 0) {

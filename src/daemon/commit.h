@@ -13,6 +13,20 @@
  * a stream keeps the committer busy with a batch or two queued, whose events
  * are still in the CPU's cache when appended, and leaves the rest of the
  * queue to producers that cannot wait.
+ *
+ * The daemon's own events (source EVD_SRC_DAEMON: alerts, startup, shutdown,
+ * configuration changes) are not bounded by queue_max: they are what reports
+ * an overload or a full disk, when producers have filled the queue, and
+ * disk.reserve keeps room on disk for them (the disk gate lets them, and only
+ * them, in while the disk is full). They count in the depth like any event,
+ * and a producer is refused while the depth is at queue_max, whoever filled
+ * it. Exempting them cannot grow memory without bound:
+ * each is submitted through evd_commit_wait(), whose thread waits for its
+ * commit before it records another, and only two threads record them (the
+ * alert thread, one alert at a time, and the main thread: startup, reload,
+ * shutdown). So at most two of them are queued beyond queue_max; alerts
+ * waiting their turn stay in the alert queue, bounded and rate-limited by
+ * their rules' windows (alert.h).
  */
 #ifndef EVD_COMMIT_H
 #define EVD_COMMIT_H
@@ -83,12 +97,16 @@ int evd_commit_start(struct ev_log *log, const struct evd_commit_options *option
 
 /*
  * Queues s. Returns 0 (done will be called exactly once), -EAGAIN when the
- * queue is full, -ESHUTDOWN once stopping, or the log's sticky I/O error
- * (nothing will be acknowledged until the daemon reopens the log).
+ * queue is full (never for the daemon's own events: see the top), -ESHUTDOWN
+ * once stopping, or the log's sticky I/O error (nothing will be acknowledged
+ * until the daemon reopens the log).
  */
 int evd_commit_submit(struct evd_commit *c, struct evd_submission *s);
 
-/* Blocking helper for threads that may wait: submit and wait for done. */
+/*
+ * Blocking helper for the daemon's own events: submits them with source
+ * EVD_SRC_DAEMON (not refused when the queue is full) and waits for done.
+ */
 int evd_commit_wait(struct evd_commit *c, struct ev_prepared *events, size_t count, bool no_alerts,
                     uint64_t *ret_first);
 
