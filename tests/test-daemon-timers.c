@@ -6,6 +6,9 @@
  *   - self-verification passes on an intact log, and on a damaged one fails,
  *     counts the failure and raises the verification_failure alert, which is
  *     recorded with the failure's kind;
+ *   - a self-verification under way when the daemon stops (directly, or on
+ *     the timer thread that evd_stop joins) stops at its next look, counts
+ *     nothing and raises no alert;
  *   - free space under disk.space_left raises the disk_low alert, once per crossing;
  *   - a checkpoint requested through the committer covers every entry.
  */
@@ -202,6 +205,158 @@ static void test_self_verify(void **state)
     rig_stop(&g);
 }
 
+/* A log of n entries and a checkpoint over them, written before the rig opens it. */
+static uint64_t make_long_log(const char *dir, unsigned n)
+{
+    tu_create(dir, 0, NULL);
+    struct ev_log *log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    tu_append_n(log, n, "long");
+    tu_ok(ev_log_checkpoint(log));
+    uint64_t size = ev_log_size(log);
+    tu_ok(ev_log_close(log));
+    return size;
+}
+
+/*
+ * Holds a self-verification once it has checked its first batch of records
+ * (evd_self_verify_set_hook), until the daemon is stopping: a stop that comes
+ * from another thread while a whole-log verification is under way.
+ */
+struct held_verify {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct evd *d;
+    int calls;
+    bool reached;
+    uint64_t entries; /* checked when it was held */
+};
+
+static void hold_verification(void *arg, uint64_t entries)
+{
+    struct held_verify *h = arg;
+    pthread_mutex_lock(&h->lock);
+    h->calls++;
+    if (entries > 0 && !h->reached) {
+        h->reached = true;
+        h->entries = entries;
+        pthread_cond_broadcast(&h->cond);
+        while (!atomic_load(&h->d->stopping)) {
+            pthread_cond_wait(&h->cond, &h->lock);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Waits (10 s at most) for the verification to be held; then stops the daemon as evd_stop does. */
+static void stop_when_held(struct held_verify *h)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&h->lock);
+    while (!h->reached && pthread_cond_timedwait(&h->cond, &h->lock, &until) == 0) {
+    }
+    bool reached = h->reached;
+    atomic_store(&h->d->stopping, true); /* evd_stop's first step */
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+    assert_true(reached);
+}
+
+/* Neither a pass nor a failure: no run, no failure, no alert. */
+static void assert_nothing_counted(struct rig *g)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct evd_alert_stats st;
+    tu_ok(evd_metrics_render(g->d.metrics, NULL, &text, &len));
+    assert_non_null(strstr(text, "\nevident_verification_runs_total 0\n"));
+    assert_non_null(strstr(text, "\nevident_verification_failures_total 0\n"));
+    assert_non_null(strstr(text, "\nevident_alerts_raised_total 0\n"));
+    free(text);
+    assert_int_equal(atomic_load(&g->d.verification_failures), 0);
+    evd_alerts_stats(g->d.alerts, &st);
+    assert_int_equal(st.raised, 0);
+    pthread_mutex_lock(&g->rec.lock);
+    assert_int_equal(g->rec.count, 0);
+    pthread_mutex_unlock(&g->rec.lock);
+}
+
+struct verify_run {
+    struct evd *d;
+    int rc;
+    struct ev_verify_report rep;
+};
+
+static void *verify_thread(void *arg)
+{
+    struct verify_run *v = arg;
+    v->rc = evd_self_verify(v->d, &v->rep);
+    return NULL;
+}
+
+/*
+ * A self-verification under way when the daemon starts stopping (SIGTERM)
+ * stops at its next look, with -ECANCELED: it checked only what it had
+ * checked when the stop came, counts neither a run nor a failure and raises
+ * no alert.
+ */
+static void test_self_verify_stops_when_stopping(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    struct held_verify h = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t t;
+
+    uint64_t total = make_long_log(f->dir, 10000);
+    rig_start(&g, f->dir);
+    h.d = &g.d; /* the rig clears g */
+    struct verify_run v = {.d = &g.d};
+    evd_self_verify_set_hook(hold_verification, &h);
+    assert_int_equal(pthread_create(&t, NULL, verify_thread, &v), 0);
+    stop_when_held(&h);
+    pthread_join(t, NULL);
+    evd_self_verify_set_hook(NULL, NULL);
+
+    assert_int_equal(v.rc, -ECANCELED);
+    assert_int_equal(v.rep.failure, EV_FAIL_NONE);
+    assert_true(h.entries < total);
+    assert_int_equal(v.rep.entries, h.entries); /* not a record more */
+    assert_int_equal(h.calls, 2);               /* 0 entries: go on; then held, and stopped */
+    assert_nothing_counted(&g);
+    rig_stop(&g);
+}
+
+/*
+ * The same on the timer thread, stopped as evd_stop() stops it: the
+ * periodic verification is held, the daemon starts stopping, and
+ * evd_timers_stop() joins a thread that stopped verifying at its next look.
+ */
+static void test_timers_stop_during_self_verify(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    struct held_verify h = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct evd_timers *timers = NULL;
+
+    (void)make_long_log(f->dir, 10000);
+    rig_start(&g, f->dir);
+    h.d = &g.d; /* the rig clears g */
+    pthread_rwlock_wrlock(&g.d.config_lock);
+    g.d.config->integrity.self_verify_interval_ns = 1000000000; /* the first tick verifies */
+    g.d.config->disk.space_left = (struct ev_space){0};         /* no disk_low alert */
+    pthread_rwlock_unlock(&g.d.config_lock);
+    evd_self_verify_set_hook(hold_verification, &h);
+    tu_ok(evd_timers_start(&g.d, &timers));
+    stop_when_held(&h);
+    evd_timers_stop(timers);
+    evd_self_verify_set_hook(NULL, NULL);
+
+    assert_int_equal(h.calls, 2); /* 0 entries: go on; then held, and stopped */
+    assert_nothing_counted(&g);
+    rig_stop(&g);
+}
+
 static void test_disk_low(void **state)
 {
     struct tu_fixture *f = *state;
@@ -244,6 +399,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_self_verify, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_self_verify_stops_when_stopping, tu_setup,
+                                        tu_teardown),
+        cmocka_unit_test_setup_teardown(test_timers_stop_during_self_verify, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_disk_low, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_now, tu_setup, tu_teardown),
     };

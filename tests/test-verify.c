@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ev_verify_dir on intact logs: what the report says (include/evident/verify.h)
- * at each depth, the names of the failure kinds, and the return codes for a
- * log that cannot be checked. The damage cases are in test-tamper.c.
+ * at each depth, the names of the failure kinds, the return codes for a
+ * log that cannot be checked, and a verification its caller stops (-ECANCELED,
+ * nothing judged). The damage cases are in test-tamper.c.
  */
 #include "tamperutil.h"
 
@@ -299,6 +300,81 @@ static void test_failure_names(void **state)
     assert_non_null(ev_failure_name((enum ev_failure)-1));
 }
 
+/* ev_verify_options.stop: what it was asked, and when to answer "stop". */
+struct stops {
+    uint64_t stop_at; /* stop at the first call with at least this many entries checked */
+    int calls;
+    uint64_t seen[64];
+};
+
+static int stop_at(void *arg, uint64_t entries)
+{
+    struct stops *s = arg;
+    if (s->calls < 64) {
+        s->seen[s->calls] = entries;
+    }
+    s->calls++;
+    return entries >= s->stop_at;
+}
+
+/*
+ * The stop callback is asked before each batch of records, first with 0,
+ * with the entries checked so far. Never stopping, the log verifies. Stopped
+ * after the first batch, ev_verify_dir returns -ECANCELED having judged
+ * nothing: no failure kind, even when damage lies further on, and the report
+ * counts the entries checked before the stop.
+ */
+static void test_stop(void **state)
+{
+    char dir[PATH_MAX], seg[PATH_MAX];
+    uint8_t v[EV_HASH_BYTES];
+    struct ev_verify_report rep;
+    (void)state;
+    tl_path(dir, F->base, "long");
+    tl_create(dir, 0, v);
+    struct ev_log *log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
+    tu_append_n(log, 10000, "long"); /* more than one batch of records */
+    tl_ok(ev_log_checkpoint(log));
+    uint64_t total = ev_log_size(log);
+    tl_ok(ev_log_close(log));
+
+    struct stops never = {.stop_at = UINT64_MAX};
+    struct ev_verify_options o = {.stop = stop_at, .stop_arg = &never};
+    rep = verify_ok(dir, &o);
+    assert_int_equal(rep.entries, total);
+    assert_true(never.calls >= 2 && never.calls <= 64);
+    assert_int_equal(never.seen[0], 0);
+    for (int k = 1; k < never.calls; k++) {
+        assert_true(never.seen[k] > never.seen[k - 1]);
+    }
+    assert_true(never.seen[never.calls - 1] < total);
+
+    for (int damaged = 0; damaged < 2; damaged++) {
+        if (damaged) {
+            /* An entry near the end no longer matches its record's checksum. */
+            size_t len = 0;
+            uint8_t *data = tu_read(tu_last_segment(dir, seg), &len);
+            uint8_t *at = memmem(data, len, "\"n\":9990,", 9);
+            assert_non_null(at);
+            tu_flip(seg, (uint64_t)(at - data) + 4, 0x01);
+            free(data);
+            assert_int_equal(ev_verify_dir(dir, NULL, &rep), EV_EVERIFY);
+            assert_int_equal(rep.failure, EV_FAIL_RECORD);
+        }
+        struct stops early = {.stop_at = 1};
+        o.stop_arg = &early;
+        memset(&rep, 0xa5, sizeof(rep));
+        assert_int_equal(ev_verify_dir(dir, &o, &rep), -ECANCELED);
+        assert_int_equal(early.calls, 2); /* 0 entries: go on; the first batch's: stop */
+        assert_int_equal(early.seen[0], 0);
+        assert_true(early.seen[1] > 0 && early.seen[1] < total);
+        assert_int_equal(rep.entries, early.seen[1]);
+        assert_int_equal(rep.failure, EV_FAIL_NONE);
+        assert_false(rep.has_entry);
+    }
+    tl_rm_rf(dir);
+}
+
 /* Nothing to check: a negative code that is not EV_EVERIFY, and no failure kind. */
 static void test_cannot_check(void **state)
 {
@@ -337,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_report_on_failure),
         cmocka_unit_test(test_failure_names),
         cmocka_unit_test(test_cannot_check),
+        cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

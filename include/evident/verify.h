@@ -14,7 +14,8 @@
  * opens every file read-only, takes no lock and never modifies the log.
  * It returns 0 only after full success. On failure it returns EV_EVERIFY and
  * the report names the first bad entry and the kind of failure; any other
- * negative code means the log could not be checked (I/O, bad arguments).
+ * negative code means the log could not be checked (I/O, bad arguments), or
+ * -ECANCELED: the caller stopped it (ev_verify_options.stop).
  */
 #ifndef EVIDENT_VERIFY_H
 #define EVIDENT_VERIFY_H
@@ -64,6 +65,17 @@ struct ev_verify_options {
     size_t checkpoint_count;
     int threads;    /* tag checking threads; 0 = online CPUs */
     int64_t now_ns; /* clock for the open epoch's age; 0 = now */
+    /*
+     * Stops a verification early (a daemon that is stopping), or NULL to run
+     * to the end. Called on the calling thread with stop_arg and the entries
+     * checked so far, before each batch of records is checked (the first
+     * call with 0; batches are a few thousand records or a few MiB). When it
+     * returns non-zero, ev_verify_dir() returns -ECANCELED without reading
+     * further: nothing is judged (report failure EV_FAIL_NONE, entries = those
+     * checked), neither a pass nor a failure. It must not call ev_verify_dir().
+     */
+    int (*stop)(void *stop_arg, uint64_t entries);
+    void *stop_arg;
 };
 
 struct ev_verify_report {
@@ -99,7 +111,11 @@ struct ev_verify_report {
     uint64_t retention_entries; /* retention entries read */
 };
 
-/* Verifies the log in dir. See the top of this header for the return codes. */
+/*
+ * Verifies the log in dir. See the top of this header for the return codes
+ * (0, EV_EVERIFY, -ECANCELED when options->stop stopped it, other negative
+ * codes: could not check).
+ */
 int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
                   struct ev_verify_report *ret_report);
 

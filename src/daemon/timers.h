@@ -23,8 +23,20 @@ int evd_checkpoint_now(struct evd *d);
  * Verifies the log directory with the public key (no tags: the daemon does
  * not hold the verification key), counts the run in the metrics and raises
  * the verification_failure alert on failure. 0 when it verifies.
+ *
+ * It stops early once the daemon is stopping (d->stopping, which evd_stop()
+ * sets first; on the timer thread also evd_timers_stop()), so that SIGTERM
+ * does not wait for a whole-log verification: it then returns -ECANCELED,
+ * counts nothing and raises nothing (neither a pass nor a failure).
  */
 int evd_self_verify(struct evd *d, struct ev_verify_report *ret_report);
+
+/*
+ * Tests: fn(arg, entries) runs on the verifying thread each time a
+ * self-verification looks whether to stop (before each batch of records),
+ * before it looks. Set it while no verification runs; NULL removes it.
+ */
+void evd_self_verify_set_hook(void (*fn)(void *arg, uint64_t entries), void *arg);
 
 /* Measures the log directory and looks at free space now (disk.h: levels and their alerts). */
 void evd_check_disk(struct evd *d);

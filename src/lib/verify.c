@@ -762,7 +762,8 @@ static int process_batch(struct verifier_state *st, const struct batch *b,
     return 0;
 }
 
-static int scan_records(struct verifier_state *st, int dirfd, bool threaded)
+static int scan_records(struct verifier_state *st, int dirfd, bool threaded,
+                        const struct ev_verify_options *o)
 {
     struct evi_segment *segs = NULL;
     size_t count = 0;
@@ -805,6 +806,13 @@ static int scan_records(struct verifier_state *st, int dirfd, bool threaded)
         hashing = true;
     }
     for (;;) {
+        /* Before each batch is checked, the caller may stop a long verification (verify.h). */
+        if (o->stop != NULL && o->stop(o->stop_arg, st->report->entries) != 0) {
+            r = evi_error(-ECANCELED,
+                          "verification stopped by the caller after %" PRIu64 " entries",
+                          st->report->entries);
+            break;
+        }
         /* a is being hashed; read the next batch meanwhile. */
         bool more = a->end == BATCH_FULL && a->error == 0;
         if (more) {
@@ -894,7 +902,7 @@ int ev_verify_dir(const char *dir, const struct ev_verify_options *options,
         goto out;
     }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    r = scan_records(&st, dirfd, o->threads > 1 || (o->threads == 0 && cpus > 1));
+    r = scan_records(&st, dirfd, o->threads > 1 || (o->threads == 0 && cpus > 1), o);
     if (st.tags != NULL) {
         /*
          * The tag checker may run behind the main pass: a bad tag it found comes
