@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include "record.h"
+#include "store.h"
 #include "tree.h"
 
 #define HASH EV_HASH_BYTES
@@ -522,6 +523,90 @@ static void test_stale_keystate(void **state)
     image_free(&im);
 }
 
+/* The I/O of one open, in order: a sync or a write, and the inode it went to. */
+struct io_event {
+    bool sync;
+    ino_t ino;
+};
+static struct io_event io_events[4096];
+static size_t io_event_count;
+
+static void io_record(int fd, bool sync)
+{
+    struct stat st;
+    if (io_event_count < sizeof(io_events) / sizeof(io_events[0]) && fstat(fd, &st) == 0) {
+        io_events[io_event_count++] = (struct io_event){sync, st.st_ino};
+    }
+}
+
+static void on_sync(int fd)
+{
+    io_record(fd, true);
+}
+
+static void on_write(int fd)
+{
+    io_record(fd, false);
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+/*
+ * Records past the key state (their writer died before its sync, or the sync
+ * failed on a full disk and the daemon reopened) may be in the page cache
+ * only: recovery makes their segment durable before the key state it writes
+ * vouches for them. It used to write the key state alone, so a power loss
+ * could leave a key state claiming records the disk never got (EV_ESTATE at
+ * the next open: "acknowledged entries are missing"), and the daemon
+ * answered such records as written.
+ */
+static void test_adopted_records_synced_before_keystate(void **state)
+{
+    struct tu_fixture *f = *state;
+    char ks[PATH_MAX], seg[PATH_MAX];
+    size_t old_len;
+
+    tu_create(f->dir, 0, f->v);
+    struct ev_log *log = tu_open(f->dir, NULL);
+    tu_append_n(log, 10, "a");
+    tu_ok(ev_log_close(log));
+    uint8_t *old = tu_read(tu_path(ks, f->dir, "keystate"), &old_len);
+    log = tu_open(f->dir, NULL);
+    tu_append_n(log, 6, "b");
+    tu_ok(ev_log_close(log));
+    tu_write(ks, old, old_len); /* the key state as before the 6 records */
+    free(old);
+
+    ino_t ks_ino = inode_of(ks), seg_ino = inode_of(tu_last_segment(f->dir, seg));
+    io_event_count = 0;
+    evi_io_set_sync_hook(on_sync);
+    evi_io_set_write_hook(on_write);
+    struct ev_recovery rec;
+    log = open_recover(f->dir, &rec);
+    evi_io_set_sync_hook(NULL);
+    evi_io_set_write_hook(NULL);
+    assert_int_equal(rec.records_scanned, 6);
+    assert_int_equal(tu_keystate_next(f->dir), 16);
+
+    size_t seg_synced = SIZE_MAX, ks_written = SIZE_MAX;
+    for (size_t i = 0; i < io_event_count; i++) {
+        if (io_events[i].sync && io_events[i].ino == seg_ino && seg_synced == SIZE_MAX) {
+            seg_synced = i;
+        }
+        if (!io_events[i].sync && io_events[i].ino == ks_ino && ks_written == SIZE_MAX) {
+            ks_written = i;
+        }
+    }
+    assert_true(ks_written != SIZE_MAX);
+    assert_true(seg_synced < ks_written);
+    tu_ok(ev_log_close(log));
+}
+
 static void test_keystate_ahead_of_records(void **state)
 {
     struct tu_fixture *f = *state;
@@ -785,6 +870,8 @@ int main(void)
         DERIVED(flip_hashes_frontier),
         cmocka_unit_test_setup_teardown(test_derived_damage_never_signed, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_stale_keystate, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_adopted_records_synced_before_keystate, tu_setup,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_keystate_ahead_of_records, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_durable_record, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_last_durable_record, tu_setup, tu_teardown),

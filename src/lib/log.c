@@ -2131,6 +2131,7 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
     const uint64_t durable = log->key.next; /* records the key state vouches for */
     uint8_t durable_root[EV_HASH_BYTES];
     uint64_t index;
+    size_t adopted_seg = SIZE_MAX; /* the segment of the first record past the key state */
     int r;
 
     *ret_rebuild = false;
@@ -2227,6 +2228,9 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
         }
         if (index >= durable) {
             /* Durable but after the key state: derive the key state forward over it. */
+            if (adopted_seg == SIZE_MAX) {
+                adopted_seg = sc.seg;
+            }
             uint8_t chain[EV_HASH_BYTES], tag[EV_HASH_BYTES];
             evi_sha256_parts(log->key.chain, EV_HASH_BYTES, leaf, EV_HASH_BYTES, NULL, 0, chain);
             evi_fskey_tag(&log->key, index, chain, tag);
@@ -2306,6 +2310,20 @@ static int recover(struct ev_log *log, struct ev_recovery *rec, bool full, bool 
     log->pending.segment_first = log->segments[log->segment_count - 1].first_index;
     log->pending.records_off = log->segment_end;
     evi_frontier_root(&log->frontier, log->key.root);
+    /*
+     * Records past the key state may be in the page cache only: their writer
+     * died before its sync, or its sync failed (a full disk: disk.c reopens,
+     * and the daemon answers what recovery kept as written). They are made
+     * durable before the key state vouches for them, or the open fails.
+     */
+    for (size_t k = adopted_seg; k < log->segment_count; k++) {
+        r = evi_io_fdatasync(log->segments[k].fd);
+        if (r < 0) {
+            r = evi_error(r, "cannot make the records after the key state durable: %s",
+                          strerror(-r));
+            goto out;
+        }
+    }
     r = keystate_write(log->keystate_fd, &log->key, true);
 out:
     evi_scanner_free(&sc);

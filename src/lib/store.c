@@ -41,6 +41,21 @@ void evi_io_fail_once(long countdown, int err)
 
 static void (*write_hook)(int fd);
 
+static void (*sync_hook)(int fd);
+
+void evi_io_set_sync_hook(void (*hook)(int fd))
+{
+    __atomic_store_n(&sync_hook, hook, __ATOMIC_SEQ_CST);
+}
+
+static void run_sync_hook(int fd)
+{
+    void (*hook)(int fd) = __atomic_load_n(&sync_hook, __ATOMIC_SEQ_CST);
+    if (hook != NULL) {
+        hook(fd);
+    }
+}
+
 void evi_io_set_write_hook(void (*hook)(int fd))
 {
     __atomic_store_n(&write_hook, hook, __ATOMIC_SEQ_CST);
@@ -86,6 +101,7 @@ int evi_io_fdatasync(int fd)
     if (r < 0) {
         return r;
     }
+    run_sync_hook(fd);
     return fdatasync(fd) < 0 ? -errno : 0;
 }
 
@@ -106,6 +122,7 @@ int evi_io_fsync(int fd)
     if (r < 0) {
         return r;
     }
+    run_sync_hook(fd);
     return fsync(fd) < 0 ? -errno : 0;
 }
 

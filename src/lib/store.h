@@ -139,6 +139,8 @@ void evi_io_fail_after(long countdown, int err);
 void evi_io_fail_once(long countdown, int err);
 /* Test hook: hook(fd) runs before every evi_io_pwrite (it may block: a slow disk); NULL: none. */
 void evi_io_set_write_hook(void (*hook)(int fd));
+/* Test hook: hook(fd) runs before every evi_io_fdatasync and evi_io_fsync; NULL: none. */
+void evi_io_set_sync_hook(void (*hook)(int fd));
 #define EVI_IO_CRASH (-1)
 #define EVI_IO_CRASH_STATUS 86
 
