@@ -247,6 +247,25 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         open_options.flags |= cfg->privacy.encrypt ? 0 : EV_OPEN_DECRYPT_ONLY;
         d->encrypt = cfg->privacy.encrypt;
     }
+    /*
+     * Listeners are bound, and the TLS files read, as the user that started the
+     * daemon (root may bind a port below 1024); everything after runs as
+     * server.user. So every file the log creates (a segment at a seal or
+     * rotation, a replaced checkpoint) is that user's: one made by root would
+     * refuse a later reopen for writing (after a full disk) until a restart.
+     */
+    if ((r = evd_stream_bind(d, &d->stream, err, err_size)) < 0) {
+        return r;
+    }
+    if (cfg->server.http_listen_count > 0 || cfg->monitoring.metrics_listen != NULL) {
+        if ((r = evd_http_bind(d, &d->http)) < 0) {
+            return fail(err, err_size, r, "http", ev_last_error());
+        }
+    }
+    if ((r = drop_privileges(cfg->server.user, err, err_size)) < 0) {
+        return r;
+    }
+
     r = ev_log_open(cfg->log.dir, &open_options, &d->log);
     if (r == -ENOENT) {
         char why[600];
@@ -319,16 +338,8 @@ int evd_start(struct evd *d, const char *config_path, char *err, size_t err_size
         return fail(err, err_size, -EBADMSG, cfg->log.dir, why);
     }
 
-    if ((r = evd_stream_bind(d, &d->stream, err, err_size)) < 0) {
-        return r;
-    }
-    if (cfg->server.http_listen_count > 0 || cfg->monitoring.metrics_listen != NULL) {
-        if ((r = evd_http_start(d, &d->http)) < 0) {
-            return fail(err, err_size, r, "http", ev_last_error());
-        }
-    }
-    if ((r = drop_privileges(cfg->server.user, err, err_size)) < 0) {
-        return r;
+    if (d->http != NULL && (r = evd_http_run(d->http)) < 0) {
+        return fail(err, err_size, r, "http", ev_last_error());
     }
     if ((r = evd_stream_run(d->stream)) < 0) {
         return fail(err, err_size, r, "stream", strerror(-r));

@@ -48,9 +48,11 @@
 
 struct listener {
     struct evd_http *h;
-    struct MHD_Daemon *mhd;
+    struct MHD_Daemon *mhd; /* NULL: bound, not served yet (evd_http_run) */
     int fd;
     bool monitoring;
+    const char *key; /* the configuration key it comes from (static text) */
+    char *address;   /* as configured, for messages */
 };
 
 struct evd_http {
@@ -59,6 +61,7 @@ struct evd_http {
     size_t count;
     uint64_t max_connections;
     uint64_t request_timeout_ns; /* as at start, like MHD's idle timeout; 0: none */
+    unsigned timeout_s, limit;   /* MHD's idle timeout and connection limit */
     atomic_uint_least64_t connections;
     atomic_uint_least64_t body_bytes; /* request bodies held now (tests) */
     char *tls_cert, *tls_key;         /* PEM texts, NUL-terminated; the key is wiped at stop */
@@ -601,10 +604,9 @@ static int bind_one(const char *key, const char *address, const struct addrinfo 
     return 0;
 }
 
-static int start_listener(struct evd_http *h, const char *key, const char *address, int fd,
-                          bool monitoring, unsigned timeout_s, unsigned limit)
+/* Serves l (bound by listen_on). 0, or an error with the message set. */
+static int run_listener(struct evd_http *h, struct listener *l)
 {
-    struct listener *l = &h->listeners[h->count];
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     struct MHD_OptionItem tls[] = {
@@ -612,30 +614,27 @@ static int start_listener(struct evd_http *h, const char *key, const char *addre
         {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
         {MHD_OPTION_END, 0, NULL},
     };
-    bool use_tls = !monitoring && h->tls_cert != NULL;
+    bool use_tls = !l->monitoring && h->tls_cert != NULL;
 
     if (use_tls) {
         flags |= MHD_USE_TLS;
     }
-    *l = (struct listener){.h = h, .fd = fd, .monitoring = monitoring};
-    l->mhd = MHD_start_daemon(flags, 0, accept_policy, h, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
-                              MHD_OPTION_THREAD_POOL_SIZE, THREADS_PER_LISTENER,
-                              MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-                              limit, MHD_OPTION_NOTIFY_COMPLETED, completed, l,
-                              MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l, MHD_OPTION_ARRAY,
-                              use_tls ? tls : &tls[2], MHD_OPTION_END);
+    l->mhd = MHD_start_daemon(flags, 0, accept_policy, h, handle, l, MHD_OPTION_LISTEN_SOCKET,
+                              l->fd, MHD_OPTION_THREAD_POOL_SIZE, THREADS_PER_LISTENER,
+                              MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
+                              MHD_OPTION_CONNECTION_LIMIT, h->limit, MHD_OPTION_NOTIFY_COMPLETED,
+                              completed, l, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, l,
+                              MHD_OPTION_ARRAY, use_tls ? tls : &tls[2], MHD_OPTION_END);
     if (l->mhd == NULL) {
-        return evi_error(use_tls ? EV_EFORMAT : -EIO, "%s: cannot serve HTTP%s on '%s'%s", key,
-                         use_tls ? "S" : "", address,
+        return evi_error(use_tls ? EV_EFORMAT : -EIO, "%s: cannot serve HTTP%s on '%s'%s", l->key,
+                         use_tls ? "S" : "", l->address != NULL ? l->address : "?",
                          use_tls ? " (is the certificate or key malformed?)" : "");
     }
-    h->count++;
     return 0;
 }
 
-/* Binds and starts every address address resolves to. */
-static int listen_on(struct evd_http *h, const char *key, const char *address, bool monitoring,
-                     unsigned timeout_s, unsigned limit)
+/* Binds every address address resolves to (served by evd_http_run). */
+static int listen_on(struct evd_http *h, const char *key, const char *address, bool monitoring)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_ADDRCONFIG},
@@ -662,10 +661,9 @@ static int listen_on(struct evd_http *h, const char *key, const char *address, b
         }
         r = bind_one(key, address, ai, &fd);
         if (r == 0) {
-            r = start_listener(h, key, address, fd, monitoring, timeout_s, limit);
-            if (r < 0) {
-                (void)close(fd);
-            }
+            /* Closed by evd_http_stop() from here on. */
+            h->listeners[h->count++] = (struct listener){
+                .h = h, .fd = fd, .monitoring = monitoring, .key = key, .address = strdup(address)};
         }
     }
     freeaddrinfo(list);
@@ -695,12 +693,11 @@ uint16_t evd_http_port(const struct evd_http *h, size_t i)
     return 0;
 }
 
-int evd_http_start(struct evd *d, struct evd_http **ret_http)
+int evd_http_bind(struct evd *d, struct evd_http **ret_http)
 {
     const struct ev_config *config;
     struct evd_http *h;
     size_t cert_len = 0;
-    unsigned timeout_s, limit;
     int r = 0;
 
     h = calloc(1, sizeof(*h));
@@ -716,14 +713,14 @@ int evd_http_start(struct evd *d, struct evd_http **ret_http)
     (void)pthread_rwlock_rdlock(&d->config_lock);
     config = d->config;
     h->max_connections = config->server.max_connections > 0 ? config->server.max_connections : 1;
-    limit = h->max_connections > UINT32_MAX ? UINT32_MAX : (unsigned)h->max_connections;
+    h->limit = h->max_connections > UINT32_MAX ? UINT32_MAX : (unsigned)h->max_connections;
     /* MHD counts whole seconds: round up, at least one. */
     uint64_t timeout_ns = config->server.request_timeout_ns;
     h->request_timeout_ns = timeout_ns;
-    timeout_s = timeout_ns == 0 ? 0
-                                : (unsigned)((timeout_ns + 999999999u) / 1000000000u > UINT32_MAX
-                                                 ? UINT32_MAX
-                                                 : (timeout_ns + 999999999u) / 1000000000u);
+    h->timeout_s = timeout_ns == 0 ? 0
+                                   : (unsigned)((timeout_ns + 999999999u) / 1000000000u > UINT32_MAX
+                                                    ? UINT32_MAX
+                                                    : (timeout_ns + 999999999u) / 1000000000u);
     if ((config->server.tls_cert_file == NULL) != (config->server.tls_key_file == NULL)) {
         r = evi_error(EV_EFORMAT, "server.tls_cert_file and server.tls_key_file go together");
     }
@@ -736,13 +733,11 @@ int evd_http_start(struct evd *d, struct evd_http **ret_http)
         }
     }
     for (size_t i = 0; r == 0 && i < config->server.http_listen_count; i++) {
-        r = listen_on(h, "server.http_listen", config->server.http_listen[i], false, timeout_s,
-                      limit);
+        r = listen_on(h, "server.http_listen", config->server.http_listen[i], false);
     }
     if (r == 0 && config->monitoring.metrics_listen != NULL &&
         (config->monitoring.metrics || config->monitoring.health)) {
-        r = listen_on(h, "monitoring.metrics_listen", config->monitoring.metrics_listen, true,
-                      timeout_s, limit);
+        r = listen_on(h, "monitoring.metrics_listen", config->monitoring.metrics_listen, true);
     }
     (void)pthread_rwlock_unlock(&d->config_lock);
     if (r < 0) {
@@ -751,6 +746,28 @@ int evd_http_start(struct evd *d, struct evd_http **ret_http)
     }
     *ret_http = h;
     return 0;
+}
+
+int evd_http_run(struct evd_http *h)
+{
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < h->count; i++) {
+        r = run_listener(h, &h->listeners[i]);
+    }
+    return r;
+}
+
+int evd_http_start(struct evd *d, struct evd_http **ret_http)
+{
+    struct evd_http *h = NULL;
+    int r = evd_http_bind(d, &h);
+    if (r == 0 && (r = evd_http_run(h)) < 0) {
+        evd_http_stop(h);
+    }
+    if (r == 0) {
+        *ret_http = h;
+    }
+    return r;
 }
 
 void evd_http_stop(struct evd_http *h)
@@ -762,7 +779,8 @@ void evd_http_stop(struct evd_http *h)
         return;
     }
     for (size_t i = 0; i < h->count; i++) {
-        fds[i] = MHD_quiesce_daemon(h->listeners[i].mhd);
+        struct listener *l = &h->listeners[i];
+        fds[i] = l->mhd != NULL ? MHD_quiesce_daemon(l->mhd) : l->fd; /* not served: ours */
     }
 
     /* Writes in flight get their answer from the committer, and sent, for a while. */
@@ -808,10 +826,14 @@ void evd_http_stop(struct evd_http *h)
     (void)pthread_mutex_unlock(&h->lock);
 
     for (size_t i = 0; i < h->count; i++) {
-        MHD_stop_daemon(h->listeners[i].mhd);
+        if (h->listeners[i].mhd != NULL) {
+            MHD_stop_daemon(h->listeners[i].mhd);
+        }
         if (fds[i] != MHD_INVALID_SOCKET) {
             (void)close(fds[i]);
         }
+        free(h->listeners[i].address);
+        h->listeners[i].address = NULL;
     }
     if (h->tls_key != NULL) {
         OPENSSL_cleanse(h->tls_key, h->tls_key_len);

@@ -48,6 +48,15 @@ struct evd_http;
 int evd_http_start(struct evd *d, struct evd_http **ret_http);
 
 /*
+ * evd_http_start() in two steps, for a daemon started as root: bind the
+ * listeners and read the TLS files (before privileges are dropped), then
+ * serve them (once the log is open and verified). After a failure of either,
+ * evd_http_stop() closes what there is.
+ */
+int evd_http_bind(struct evd *d, struct evd_http **ret_http);
+int evd_http_run(struct evd_http *h);
+
+/*
  * The port of the i-th bound socket (in the order of server.http_listen, a
  * name's addresses in resolver order, the monitoring listener last), for
  * listeners configured with port 0; 0 when there is no such socket.
