@@ -885,6 +885,26 @@ static void test_summary(void **state)
            NULL, 400, "{\"error\":\"until: must be later than since\",\"status\":400}");
     expect(&f, "GET", "/v1/summary?until=1", READER, NULL, 400,
            "{\"error\":\"until: expected a time such as 2026-11-27T09:00:00Z\",\"status\":400}");
+
+    /* A window is scanned for each request, so it is bounded; the whole log's is kept. */
+    f.d.summary_window_max = 4;
+    expect(&f, "GET", "/v1/summary?since=2000-01-01T00:00:00Z", READER, NULL, 413,
+           "{\"error\":\"the window holds more than 4 entries: narrow it, or ask without since "
+           "and until for the whole log\",\"status\":413}");
+    assert_int_equal(request(&f, "GET", "/v1/summary?until=2000-01-01T00:00:00Z", READER, NULL, &r),
+                     200);
+    evd_response_clear(&r);
+    assert_int_equal(request(&f, "GET", "/v1/summary", READER, NULL, &r), 200);
+    evd_response_clear(&r);
+
+    /* While the whole log's summary is built, others are answered 503, not parked. */
+    pthread_mutex_lock(&f.d.summary_lock);
+    assert_int_equal(request(&f, "GET", "/v1/summary", READER, NULL, &r), 503);
+    assert_string_equal(
+        r.body, "{\"error\":\"the summary is being built: try again shortly\",\"status\":503}");
+    assert_int_equal(r.retry_after, 1);
+    evd_response_clear(&r);
+    pthread_mutex_unlock(&f.d.summary_lock);
     fx_stop(&f);
 }
 

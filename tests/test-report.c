@@ -382,6 +382,18 @@ static void test_summary_errors(void **state)
     struct ev_summary_options rows = {.notable_rows = EV_REPORT_MAX_ROWS + 1};
     assert_int_equal(ev_summary_build(log, &rows, &s), EV_ERANGE);
     assert_null(s);
+    /* A bound on the entries one build may read: one short of the log is too many. */
+    struct ev_summary_options capped = {.since_ns = 1, .max_entries = f->size - 1};
+    assert_int_equal(ev_summary_build(log, &capped, &s), EV_ETOOBIG);
+    char want[96];
+    (void)snprintf(want, sizeof(want), "the window holds more than %llu entries",
+                   (unsigned long long)(f->size - 1));
+    assert_string_equal(ev_last_error(), want);
+    assert_null(s);
+    capped.max_entries = f->size;
+    tu_ok(ev_summary_build(log, &capped, &s));
+    ev_summary_free(s);
+    s = NULL;
     /* The text: headline numbers, aligned. */
     char *text = NULL;
     size_t len;

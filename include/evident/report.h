@@ -63,11 +63,13 @@ extern "C" {
 struct ev_summary;
 
 struct ev_summary_options {
-    int64_t since_ns;    /* only entries with ts >= since_ns (0 = no bound) */
-    int64_t until_ns;    /* only entries with ts < until_ns (0 = no bound) */
-    bool bounded;        /* scan entries [0, to) instead of all the handle sees */
-    uint64_t to;         /* with bounded: must be <= ev_log_size() (else EV_ERANGE) */
-    size_t notable_rows; /* notable events to keep (0 = none; at most EV_REPORT_MAX_ROWS) */
+    int64_t since_ns;     /* only entries with ts >= since_ns (0 = no bound) */
+    int64_t until_ns;     /* only entries with ts < until_ns (0 = no bound) */
+    bool bounded;         /* scan entries [0, to) instead of all the handle sees */
+    uint64_t to;          /* with bounded: must be <= ev_log_size() (else EV_ERANGE) */
+    size_t notable_rows;  /* notable events to keep (0 = none; at most EV_REPORT_MAX_ROWS) */
+    uint64_t max_entries; /* 0 = no bound; else EV_ETOOBIG once the window holds more: a
+                             service bounds the work one request may ask for */
 };
 
 /*
@@ -75,8 +77,9 @@ struct ev_summary_options {
  * builds their summary into *ret_summary (caller frees with ev_summary_free()).
  * Entries whose data is not a JSON object still count by type and severity.
  * Returns 0; EV_ERANGE (bounded and to past the log's size, or since >= until
- * when both are set); EV_ECORRUPT if a record cannot be read (run the
- * verifier); -ENOMEM; -errno on I/O failure.
+ * when both are set); EV_ETOOBIG (more than max_entries entries in the
+ * window: it stops there, having read max_entries + 1); EV_ECORRUPT if a record cannot be read (run
+ * the verifier); -ENOMEM; -errno on I/O failure.
  */
 int ev_summary_build(struct ev_log *log, const struct ev_summary_options *options,
                      struct ev_summary **ret_summary);

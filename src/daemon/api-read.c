@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/statvfs.h>
 
 #include <evident/datakey.h>
@@ -503,8 +504,20 @@ void evd_api_summary(struct evd *d, const struct evd_request *q, const char *arg
     /* A fixed end: entries appended while the summary is built are left for the next one. */
     options.bounded = true;
     if (options.since_ns == 0 && options.until_ns == 0) {
-        /* The whole log: the kept summary, extended by what is new (an O(new) request). */
-        pthread_mutex_lock(&d->summary_lock);
+        /*
+         * The whole log: the kept summary, extended by what is new (an O(new) request).
+         * Building it from the start (after a start, a pruning or a reopen) takes long:
+         * requests meanwhile are not parked on the lock, holding the listener's threads.
+         */
+        struct timespec until;
+        (void)clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += EVD_API_SUMMARY_WAIT_NS;
+        until.tv_sec += until.tv_nsec / 1000000000;
+        until.tv_nsec %= 1000000000;
+        if (pthread_mutex_timedlock(&d->summary_lock, &until) != 0) {
+            evd_api_error(r, 503, "the summary is being built: try again shortly");
+            return;
+        }
         /* Read first: a forget during the build below makes the next request build again. */
         uint64_t generation = atomic_load(&d->summary_generation);
         options.to = ev_log_size(d->log);
@@ -520,8 +533,18 @@ void evd_api_summary(struct evd *d, const struct evd_request *q, const char *arg
         }
         pthread_mutex_unlock(&d->summary_lock);
     } else {
+        /* A window is scanned for each request: it is bounded. */
         options.to = ev_log_size(d->log);
+        options.max_entries =
+            d->summary_window_max != 0 ? d->summary_window_max : EVD_API_SUMMARY_WINDOW_MAX;
         rc = ev_summary_build(d->log, &options, &summary);
+        if (rc == EV_ETOOBIG) {
+            evd_api_error(r, 413,
+                          "the window holds more than %llu entries: narrow it, or ask without "
+                          "since and until for the whole log",
+                          (unsigned long long)options.max_entries);
+            return;
+        }
         if (rc == 0) {
             rc = ev_summary_json(summary, &text, &len);
         }

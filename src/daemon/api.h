@@ -105,6 +105,14 @@ void evd_query_free(struct evd_query *query);
 #define EVD_API_PAGE_MAX_BYTES (8u << 20)
 /* Entries one /v1/entries request looks at before it answers with what it has. */
 #define EVD_API_SCAN_MAX 100000u
+/*
+ * GET /v1/summary with since or until: the most entries its window may hold
+ * (each is parsed: about 16 us apiece, so some 4 s); more is 413. The whole
+ * log's summary is kept and extended instead (api-read.c).
+ */
+#define EVD_API_SUMMARY_WINDOW_MAX 250000u
+/* How long a /v1/summary request waits for the whole log's summary while another builds it. */
+#define EVD_API_SUMMARY_WAIT_NS 200000000ll
 
 /* A growing text; a failed allocation makes it failed, and the response a 500. */
 struct evd_buf {

@@ -91,6 +91,7 @@ struct evd {
     struct ev_summary *summary; /* under summary_lock, with the generation it was built at */
     uint64_t summary_built;
     atomic_uint_least64_t summary_generation; /* evd_summary_forget() adds one */
+    uint64_t summary_window_max;              /* 0: EVD_API_SUMMARY_WINDOW_MAX (tests set less) */
 };
 
 /* Keeps replaced configurations alive until the daemon stops (threads may still read them). */

@@ -485,14 +485,22 @@ struct build {
     struct ev_summary *s;
     struct ev_log *log;
     int error;
+    uint64_t max_entries, seen; /* ev_summary_options.max_entries (0: no bound) */
 };
 
 static int visit(void *ctx, const struct ev_entry *entry)
 {
-    struct ev_summary *s = ((struct build *)ctx)->s;
+    struct build *b = ctx;
+    struct ev_summary *s = b->s;
     json_error_t jerr;
     char *text = NULL;
     size_t len = 0;
+
+    if (b->max_entries != 0 && ++b->seen > b->max_entries) {
+        b->error = evi_error(EV_ETOOBIG, "the window holds more than %llu entries",
+                             (unsigned long long)b->max_entries);
+        return b->error;
+    }
     /*
      * An encrypted entry is read through its data key (FORMAT.md §5.1); without
      * it, stop. One that does not decrypt is damage: counted as malformed, as a
@@ -634,7 +642,7 @@ int ev_summary_build(struct ev_log *log, const struct ev_summary_options *option
     }
     filter.since_ns = o.since_ns;
     filter.until_ns = o.until_ns;
-    struct build b = {.s = s, .log = log};
+    struct build b = {.s = s, .log = log, .max_entries = o.max_entries};
     r = ev_log_scan(log, 0, s->to, &filter, visit, &b);
     if (b.error < 0) {
         r = b.error;
