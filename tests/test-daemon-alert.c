@@ -38,7 +38,7 @@
 #include "webhook.h"
 
 #define SEC 1000000000ll
-#define MAX_SEEN 64
+#define MAX_SEEN 128
 
 /* ---- a webhook receiver -------------------------------------------------------------- */
 
@@ -328,6 +328,13 @@ static bool recorded_count(struct evd_alerts *a, void *arg)
     bool done = seen.count >= *(size_t *)arg;
     (void)pthread_mutex_unlock(&seen.lock);
     return done;
+}
+
+static bool attempts_made(struct evd_alerts *a, void *arg)
+{
+    struct evd_alert_stats s;
+    evd_alerts_stats(a, &s);
+    return s.attempts >= *(uint64_t *)arg;
 }
 
 static void wait_recorded(struct evd_alerts *a, size_t n)
@@ -746,6 +753,279 @@ static void test_dead_webhook(void **state)
     free(hook);
 }
 
+static bool receiver_has(struct evd_alerts *a, void *arg)
+{
+    (void)a;
+    return receiver_count(arg) >= 1;
+}
+
+/*
+ * One dead webhook must not delay another: the alert to a receiver that
+ * accepts the connection and never answers goes first, the alert to a healthy
+ * receiver second, and the healthy one gets its alert while the dead one is
+ * still being held (with one delivery queue for every webhook it waited
+ * behind the dead one for the whole webhook_timeout, a minute here). Then the
+ * dead one is released (its listener closed: the connection is reset, the
+ * retry refused) and counted failed.
+ */
+static void test_dead_webhook_isolated(void **state)
+{
+    unsigned dead_port;
+    int dead_fd = hanging_listener(&dead_port);
+    struct receiver *r = receiver_start(0);
+    struct ev_config *c = config_new();
+    char *dead_hook = url(dead_port, "/dead/s3cr3t");
+    char *hook = url(r->port, "/alive");
+    struct evd_alert_stats s;
+    uint64_t one = 1;
+    (void)state;
+
+    c->alerting.webhook_timeout_ns = 60 * SEC; /* only the release ends the dead request */
+    c->alerting.webhook_retries = 1;
+    add_rule(c, "dead", EV_ALERT_EVENTS, "custom.dead", EV_SEV_DEBUG, 1, 60 * SEC, dead_hook);
+    add_rule(c, "alive", EV_ALERT_EVENTS, "custom.alive", EV_SEV_DEBUG, 1, 60 * SEC, hook);
+    struct evd_alerts *a = start(c, NULL, false);
+    evd_alerts_observe(a, "custom.dead", EV_SEV_INFO, 1, SEC);
+    wait_for(attempts_made, a, &one); /* the dead request is in flight */
+    evd_alerts_observe(a, "custom.alive", EV_SEV_INFO, 2, SEC);
+
+    /* 10 s: ample for a local POST, far less than the dead request's 60 s timeout */
+    bool alive_first = false;
+    for (int i = 0; i < 10000 && !alive_first; i++) {
+        alive_first = receiver_has(a, r);
+        struct timespec ts = {.tv_nsec = 1000000};
+        (void)nanosleep(&ts, NULL);
+    }
+    if (!alive_first) {
+        (void)close(dead_fd); /* lets the old code's stop return */
+        fail_msg("the healthy webhook waited behind the dead one");
+    }
+    wait_webhooks(a, 1);
+    evd_alerts_stats(a, &s);
+    assert_int_equal(s.delivered, 1);
+    assert_int_equal(s.failed, 0); /* the dead one is still held */
+    assert_int_equal(s.attempts, 2);
+
+    (void)close(dead_fd); /* release: reset, then the retry is refused */
+    wait_webhooks(a, 2);
+    evd_alerts_stats(a, &s);
+    evd_alerts_stop(a);
+    assert_int_equal(s.raised, 2);
+    assert_int_equal(s.delivered, 1);
+    assert_int_equal(s.failed, 1);
+    assert_int_equal(s.dropped, 0);
+    assert_int_equal(s.attempts, 3);
+    assert_int_equal(receiver_count(r), 1);
+    assert_string_equal(r->seen[0].path, "/alive");
+    assert_non_null(strstr(r->seen[0].body, "\"rule\":\"alive\""));
+    assert_int_equal(seen.warning_count, 1);
+    assert_non_null(strstr(seen.warnings[0], "webhook http://127.0.0.1: alert not delivered after "
+                                             "2 attempts"));
+    assert_null(strstr(seen.warnings[0], "s3cr3t"));
+    receiver_stop(r);
+    ev_config_free(c);
+    free(dead_hook);
+    free(hook);
+}
+
+/* ---- lanes, through webhook.h directly ---------------------------------------------------- */
+
+static struct evd_webhook *webhook_start(size_t lanes_max, struct evd_metrics *m)
+{
+    struct evd_webhook_options o = {
+        .lanes_max = lanes_max,
+        .metrics = m,
+        .backoff_base_ns = 1000000, /* 1 ms */
+        .warn = warned,
+        .warn_ctx = &seen,
+    };
+    struct evd_webhook *w = NULL;
+
+    seen_reset();
+    assert_int_equal(evd_webhook_start(&o, &w), 0);
+    return w;
+}
+
+static void post_to(struct evd_webhook *w, unsigned port, const char *path, const char *body,
+                    uint64_t timeout_ns)
+{
+    char *u = url(port, path);
+    char *b = strdup(body);
+
+    assert_non_null(b);
+    assert_int_equal(evd_webhook_post(w, u, b, strlen(b), timeout_ns, 0), 0);
+    free(u);
+}
+
+/* Polls until attempts requests were made and done posts are delivered or failed. */
+static void wait_posts(struct evd_webhook *w, uint64_t attempts, uint64_t done)
+{
+    struct evd_webhook_stats s;
+
+    for (int i = 0; i < 60000; i++) {
+        evd_webhook_stats(w, &s);
+        if (s.attempts >= attempts && s.delivered + s.failed >= done) {
+            return;
+        }
+        struct timespec ts = {.tv_nsec = 1000000};
+        (void)nanosleep(&ts, NULL);
+    }
+    fail_msg("the lanes never got there");
+}
+
+/*
+ * Two lanes (lanes_max 2) and the overflow lane: two held webhooks keep both
+ * lanes busy, so three more URLs share the overflow lane, and are delivered
+ * there while the two are still held. Once released, the idle lanes are
+ * taken over by new URLs, least recently used first. Never more than three
+ * threads; posts to one URL arrive in the order posted.
+ */
+static void test_lanes_bounded(void **state)
+{
+    unsigned port_a, port_b;
+    int fd_a = hanging_listener(&port_a), fd_b = hanging_listener(&port_b);
+    struct receiver *r = receiver_start(0);
+    struct evd_webhook_stats s;
+    char path[64], body[64];
+    (void)state;
+
+    struct evd_webhook *w = webhook_start(2, NULL);
+    evd_webhook_stats(w, &s);
+    assert_int_equal(s.lanes, 1); /* the overflow lane */
+    post_to(w, port_a, "/a", "{\"to\":\"a\"}", 60 * SEC);
+    post_to(w, port_b, "/b", "{\"to\":\"b\"}", 60 * SEC);
+    wait_posts(w, 2, 0); /* both in flight, both lanes busy */
+    for (int i = 0; i < 3; i++) {
+        (void)snprintf(path, sizeof(path), "/overflow/%d", i);
+        post_to(w, r->port, path, "{}", 10 * SEC);
+    }
+    wait_posts(w, 5, 3);
+    evd_webhook_stats(w, &s);
+    assert_int_equal(s.delivered, 3);
+    assert_int_equal(s.failed, 0); /* a and b are still held */
+    assert_int_equal(s.lanes, 3);
+    assert_int_equal(receiver_count(r), 3);
+    for (int i = 0; i < 3; i++) {
+        (void)snprintf(path, sizeof(path), "/overflow/%d", i);
+        assert_string_equal(r->seen[i].path, path);
+    }
+
+    (void)close(fd_a); /* release both: reset, counted failed (no retries) */
+    (void)close(fd_b);
+    wait_posts(w, 5, 5);
+
+    /* idle lanes are keyed anew; six URLs, three posts each, in order per URL */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 6; i++) {
+            (void)snprintf(path, sizeof(path), "/new/%d", i);
+            (void)snprintf(body, sizeof(body), "{\"round\":%d}", round);
+            post_to(w, r->port, path, body, 10 * SEC);
+        }
+    }
+    wait_posts(w, 23, 23);
+    evd_webhook_stats(w, &s);
+    evd_webhook_stop(w, evd_webhook_now_ns() + 10 * SEC);
+    assert_int_equal(s.delivered, 21);
+    assert_int_equal(s.failed, 2);
+    assert_int_equal(s.dropped, 0);
+    assert_int_equal(s.attempts, 23);
+    assert_int_equal(s.lanes, 3); /* lanes only grow: there never were more */
+    assert_int_equal(receiver_count(r), 21);
+    for (int i = 0; i < 6; i++) {
+        int next_round = 0;
+        (void)snprintf(path, sizeof(path), "/new/%d", i);
+        for (size_t k = 3; k < receiver_count(r); k++) {
+            if (strcmp(r->seen[k].path, path) == 0) {
+                (void)snprintf(body, sizeof(body), "{\"round\":%d}", next_round++);
+                assert_string_equal(r->seen[k].body, body);
+            }
+        }
+        assert_int_equal(next_round, 3);
+    }
+    assert_int_equal(seen.warning_count, 2); /* a and b, by host only */
+    for (size_t i = 0; i < seen.warning_count; i++) {
+        assert_non_null(strstr(seen.warnings[i], "webhook http://127.0.0.1: alert not delivered "
+                                                 "after 1 attempt: "));
+    }
+    receiver_stop(r);
+}
+
+/* More distinct URLs than the default bound: every alert delivered, lanes capped at 64 + 1. */
+static void test_lanes_default_cap(void **state)
+{
+    struct receiver *r = receiver_start(0);
+    struct evd_webhook_stats s;
+    char path[64];
+    const int n = 100;
+    (void)state;
+
+    struct evd_webhook *w = webhook_start(0, NULL);
+    for (int i = 0; i < n; i++) {
+        (void)snprintf(path, sizeof(path), "/hook/%d", i);
+        post_to(w, r->port, path, "{}", 10 * SEC);
+    }
+    wait_posts(w, (uint64_t)n, (uint64_t)n);
+    evd_webhook_stats(w, &s);
+    evd_webhook_stop(w, evd_webhook_now_ns() + 10 * SEC);
+    assert_int_equal(s.delivered, n);
+    assert_int_equal(s.failed + s.dropped, 0);
+    assert_int_equal(s.attempts, n);
+    assert_int_equal(s.lanes, EVD_WEBHOOK_LANES_MAX + 1);
+    assert_int_equal(receiver_count(r), n);
+    assert_int_equal(seen.warning_count, 0);
+    receiver_stop(r);
+}
+
+/*
+ * Stop's deadline holds for every lane at once: two held webhooks, each with
+ * a request in flight and one more queued, are aborted at the deadline and
+ * all four are counted failed; the one healthy post is delivered.
+ */
+static void test_lanes_stop(void **state)
+{
+    unsigned port_a, port_b;
+    int fd_a = hanging_listener(&port_a), fd_b = hanging_listener(&port_b);
+    struct receiver *r = receiver_start(0);
+    struct evd_webhook_stats s;
+    struct evd_metrics *m;
+    char *text;
+    (void)state;
+
+    assert_int_equal(evd_metrics_new(&m), 0);
+    struct evd_webhook *w = webhook_start(0, m);
+    for (int i = 0; i < 2; i++) {
+        post_to(w, port_a, "/a", "{}", 60 * SEC);
+        post_to(w, port_b, "/b", "{}", 60 * SEC);
+    }
+    post_to(w, r->port, "/ok", "{}", 10 * SEC);
+    wait_posts(w, 3, 1);
+    evd_webhook_stats(w, &s);
+    assert_int_equal(s.delivered, 1);
+    evd_webhook_stop(w, evd_webhook_now_ns() + SEC / 5); /* a and b are still held */
+    assert_int_equal(receiver_count(r), 1);
+    (void)close(fd_a);
+    (void)close(fd_b);
+    /* two aborted in flight, two never tried */
+    bool said_abandoned = false;
+    size_t said_stopped = 0;
+    for (size_t i = 0; i < seen.warning_count; i++) {
+        said_stopped += strstr(seen.warnings[i], "after 1 attempt: stopped at shutdown") != NULL;
+        said_abandoned = said_abandoned ||
+                         strcmp(seen.warnings[i], "2 alerts not sent to webhooks: the shutdown "
+                                                  "deadline passed") == 0;
+    }
+    assert_int_equal(said_stopped, 2);
+    assert_true(said_abandoned);
+    assert_int_equal(seen.warning_count, 3);
+    assert_int_equal(evd_metrics_render(m, NULL, &text, NULL), 0);
+    assert_non_null(strstr(text, "\nevident_alerts_delivered_total 1\n"));
+    assert_non_null(strstr(text, "\nevident_alerts_failed_total 4\n"));
+    assert_non_null(strstr(text, "\nevident_alerts_dropped_total 0\n"));
+    free(text);
+    evd_metrics_free(m);
+    receiver_stop(r);
+}
+
 /* Reloading keeps the counted events and the quiet period of rules kept by name. */
 static void test_reload(void **state)
 {
@@ -883,6 +1163,10 @@ int main(void)
         cmocka_unit_test_teardown(test_retries, teardown),
         cmocka_unit_test_teardown(test_refused, teardown),
         cmocka_unit_test_teardown(test_dead_webhook, teardown),
+        cmocka_unit_test_teardown(test_dead_webhook_isolated, teardown),
+        cmocka_unit_test_teardown(test_lanes_bounded, teardown),
+        cmocka_unit_test_teardown(test_lanes_default_cap, teardown),
+        cmocka_unit_test_teardown(test_lanes_stop, teardown),
         cmocka_unit_test_teardown(test_reload, teardown),
         cmocka_unit_test_teardown(test_close_record, teardown),
         cmocka_unit_test_teardown(test_redact, teardown),

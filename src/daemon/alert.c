@@ -8,10 +8,11 @@
  *   the alert thread   turns a fired alert into JSON, records it through
  *                      options.record (which may wait for a commit), and
  *                      hands the webhook body to webhook.c.
- *   webhook.c          the delivery thread: HTTP, retries, backoff.
+ *   webhook.c          a delivery lane (queue and thread) per webhook URL:
+ *                      HTTP, retries, backoff.
  *
  * Recording and delivery are separate threads so that a dead webhook, which
- * fills the delivery queue, never keeps alerts out of the log.
+ * fills its lane's queue, never keeps alerts out of the log.
  */
 #include <errno.h>
 #include <inttypes.h>

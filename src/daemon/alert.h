@@ -27,8 +27,9 @@
  * Threads: evd_alerts_observe() and evd_alerts_condition() may be called from
  * any thread and never wait for I/O (they hold a mutex for a few comparisons
  * and queue what fired). An "alert thread" writes each alert through
- * options.record and hands it to the webhook delivery thread (webhook.h).
- * Both queues are bounded (options.queue_max, default 1024); an alert a full
+ * options.record and hands it to the delivery lane of its webhook URL
+ * (webhook.h: one webhook cannot delay another). The alert queue and each
+ * lane's queue are bounded (options.queue_max, default 1024); an alert a full
  * queue refuses is counted dropped (metrics: alerts_dropped_total).
  */
 #ifndef EVD_ALERT_H
@@ -87,14 +88,15 @@ struct evd_alert_stats {
 };
 
 /*
- * Starts the alert and delivery threads. 0, -EINVAL (a rule with threshold
+ * Starts the alert thread and webhook delivery (webhook.h; a lane's thread
+ * starts with its first alert). 0, -EINVAL (a rule with threshold
  * or window 0, or no name), -ENOMEM or -errno.
  */
 int evd_alerts_start(const struct evd_alert_options *options, struct evd_alerts **ret_alerts);
 
 /*
  * One committed event (called on the committer thread: cheap, never blocks;
- * when the delivery queue is full the alert is counted and dropped). now_ns
+ * when the alert queue is full the alert is counted and dropped). now_ns
  * is any clock in ns that the caller uses for every call; evd_now_ns()
  * (monotonic) is best: with a wall clock, a step back delays the expiry of
  * counted events and the end of a quiet period by the size of the step.

@@ -1,12 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Webhook delivery (webhook.h): one thread, one reused curl handle (so a
- * webhook's connection is kept alive between alerts), a bounded FIFO.
+ * Webhook delivery (webhook.h): a lane per webhook URL, each with its own
+ * FIFO, thread and reused curl handle (so a webhook's connection is kept
+ * alive between alerts), and one overflow lane.
+ *
+ * Lanes, because with one FIFO and one thread for every webhook a dead one
+ * (each alert tried retries + 1 times, each attempt up to the timeout, with
+ * backoff between) held every other webhook's alerts behind it: a minute or
+ * more per alert with the defaults, until the full queue dropped them.
+ *
+ * A post finds its lane under the lock, without I/O:
+ *
+ *   1. the lane keyed by its URL;
+ *   2. else the overflow lane, if that still holds a post to the URL (queued
+ *      or in flight): a URL is in one lane at a time, so its order is kept;
+ *   3. else a new lane, while there are fewer than lanes_max;
+ *   4. else the least recently used idle lane (nothing queued or in flight),
+ *      keyed anew: a reload that changed URLs leaves lanes nobody posts to;
+ *   5. else (every lane busy, or a lane could not start) the overflow lane,
+ *      which every URL sent there shares: the one place where a webhook can
+ *      still delay another, and only past lanes_max busy lanes.
+ *
+ * Lanes live until stop: at most lanes_max + 1 threads, queue_max posts each.
  *
  * Stopping sets a deadline that every wait checks: the condition variable
  * wait of a backoff, and curl's progress callback, which aborts a transfer in
  * flight. So evd_webhook_stop() returns soon after the deadline however the
- * webhook behaves (a refused connection, a server that never answers).
+ * webhooks behave (a refused connection, a server that never answers), and
+ * as all lanes deliver at once, one slow webhook does not use up the others'
+ * grace period either.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,19 +60,30 @@ struct post {
     unsigned retries;
 };
 
+struct lane {
+    struct evd_webhook *w;
+    char *url;                  /* the key, under lock; NULL: the overflow lane */
+    struct post *head, *tail;   /* under lock */
+    size_t queued;              /* under lock */
+    const struct post *current; /* being delivered, under lock */
+    uint64_t last_used;         /* w->uses when last posted to, under lock */
+    pthread_cond_t wake;        /* a post queued, or stopping (CLOCK_MONOTONIC) */
+    pthread_t thread;
+    CURL *curl;   /* the lane's thread only */
+    uint64_t rng; /* jitter, the lane's thread only */
+};
+
 struct evd_webhook {
     struct evd_webhook_options options;
-    pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* a post queued, or stopping (CLOCK_MONOTONIC) */
-    struct post *head, *tail;
-    size_t queued;
+    struct lane **lanes; /* options.lanes_max slots, lane_count used; under lock */
+    size_t lane_count;
+    struct lane *overflow;
+    uint64_t uses;                 /* posts so far: the lanes' clock for least recently used */
     bool stopping;                 /* under lock */
+    struct curl_slist *headers;    /* read only once started */
     atomic_int_least64_t deadline; /* 0: none; else the stop deadline */
-    atomic_uint_least64_t delivered, failed, dropped, attempts;
-    uint64_t rng;     /* jitter, delivery thread only */
-    CURL *curl;       /* delivery thread only */
-    bool curl_global; /* curl_global_init succeeded */
+    atomic_uint_least64_t delivered, failed, dropped, attempts, abandoned, running;
 };
 
 int64_t evd_webhook_now_ns(void)
@@ -107,72 +140,16 @@ static void post_free(struct post *p)
     }
 }
 
-/* Counts, and warns when the count reaches a power of two: a flood says so a few times only. */
-static void count_dropped(struct evd_webhook *w)
-{
-    uint64_t n = atomic_fetch_add_explicit(&w->dropped, 1, memory_order_relaxed) + 1;
-
-    evd_metrics_alert_dropped(w->options.metrics);
-    if ((n & (n - 1)) == 0) {
-        warn(w, "webhook queue full (%zu alerts waiting): %" PRIu64 " alerts not sent so far",
-             w->options.queue_max, n);
-    }
-}
-
-int evd_webhook_post(struct evd_webhook *w, const char *url, char *body, size_t len,
-                     uint64_t timeout_ns, unsigned retries)
-{
-    struct post *p = NULL;
-    int ret = 0;
-
-    if (w == NULL || url == NULL || body == NULL) {
-        free(body);
-        return -EINVAL;
-    }
-    p = calloc(1, sizeof(*p));
-    if (p == NULL || (p->url = strdup(url)) == NULL) {
-        free(body);
-        post_free(p);
-        count_dropped(w);
-        return -ENOMEM;
-    }
-    p->body = body;
-    p->len = len;
-    p->timeout_ns = timeout_ns;
-    p->retries = retries;
-
-    (void)pthread_mutex_lock(&w->lock);
-    if (w->stopping) {
-        ret = -ESHUTDOWN;
-    } else if (w->queued >= w->options.queue_max) {
-        ret = -EAGAIN;
-    } else {
-        if (w->tail != NULL) {
-            w->tail->next = p;
-        } else {
-            w->head = p;
-        }
-        w->tail = p;
-        w->queued++;
-        (void)pthread_cond_signal(&w->wake);
-    }
-    (void)pthread_mutex_unlock(&w->lock);
-    if (ret < 0) {
-        post_free(p);
-        count_dropped(w);
-    }
-    return ret;
-}
-
 void evd_webhook_stats(struct evd_webhook *w, struct evd_webhook_stats *ret_stats)
 {
     ret_stats->delivered = atomic_load(&w->delivered);
     ret_stats->failed = atomic_load(&w->failed);
     ret_stats->dropped = atomic_load(&w->dropped);
     ret_stats->attempts = atomic_load(&w->attempts);
+    ret_stats->lanes = atomic_load(&w->running);
 }
 
-/* ---- the delivery thread ------------------------------------------------------ */
+/* ---- a lane's thread ------------------------------------------------------------ */
 
 static bool past_deadline(struct evd_webhook *w, int64_t now)
 {
@@ -194,21 +171,22 @@ static size_t discard(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-static uint64_t next_random(struct evd_webhook *w)
+static uint64_t next_random(struct lane *l)
 {
     /* xorshift64*: jitter only spreads retries apart, it needs no cryptographic quality */
-    w->rng ^= w->rng >> 12;
-    w->rng ^= w->rng << 25;
-    w->rng ^= w->rng >> 27;
-    return w->rng * 0x2545F4914F6CDD1Dull;
+    l->rng ^= l->rng >> 12;
+    l->rng ^= l->rng << 25;
+    l->rng ^= l->rng >> 27;
+    return l->rng * 0x2545F4914F6CDD1Dull;
 }
 
 /*
  * Waits ns, or less if stop's deadline comes first. Returns false when the
  * deadline has passed (give up).
  */
-static bool backoff(struct evd_webhook *w, uint64_t ns)
+static bool backoff(struct lane *l, uint64_t ns)
 {
+    struct evd_webhook *w = l->w;
     int64_t until = evd_webhook_now_ns() + (int64_t)ns;
     bool ok = true;
 
@@ -224,17 +202,17 @@ static bool backoff(struct evd_webhook *w, uint64_t ns)
         }
         int64_t wake_at = deadline != 0 && deadline < until ? deadline : until;
         struct timespec ts = {.tv_sec = wake_at / 1000000000, .tv_nsec = wake_at % 1000000000};
-        (void)pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+        (void)pthread_cond_timedwait(&l->wake, &w->lock, &ts);
     }
     (void)pthread_mutex_unlock(&w->lock);
     return ok;
 }
 
 /* One request. Returns 0 on a 2xx, else a negative value with why in reason. */
-static int attempt(struct evd_webhook *w, const struct post *p, struct curl_slist *headers,
-                   char *reason, size_t cap)
+static int attempt(struct lane *l, const struct post *p, char *reason, size_t cap)
 {
-    CURL *c = w->curl;
+    struct evd_webhook *w = l->w;
+    CURL *c = l->curl;
     uint64_t timeout_ms = p->timeout_ns / 1000000;
     int64_t deadline = atomic_load(&w->deadline), now = evd_webhook_now_ns();
     CURLcode code;
@@ -259,7 +237,7 @@ static int attempt(struct evd_webhook *w, const struct post *p, struct curl_slis
     (void)curl_easy_setopt(c, CURLOPT_POST, 1L);
     (void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->body);
     (void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->len);
-    (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, w->headers);
     (void)curl_easy_setopt(c, CURLOPT_USERAGENT, "evidentd/" EVIDENT_VERSION);
     (void)curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     (void)curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
@@ -284,8 +262,9 @@ static int attempt(struct evd_webhook *w, const struct post *p, struct curl_slis
 }
 
 /* Returns false if p was not even tried: stop's deadline had passed. */
-static bool deliver(struct evd_webhook *w, struct post *p, struct curl_slist *headers)
+static bool deliver(struct lane *l, const struct post *p)
 {
+    struct evd_webhook *w = l->w;
     char reason[256] = "stopped at shutdown", where[256];
     unsigned tries = 0;
 
@@ -298,15 +277,15 @@ static bool deliver(struct evd_webhook *w, struct post *p, struct curl_slist *he
             if (delay > EVD_WEBHOOK_BACKOFF_MAX_NS) {
                 delay = EVD_WEBHOOK_BACKOFF_MAX_NS;
             }
-            delay = delay / 2 + next_random(w) % (delay / 2 + 1);
-            if (!backoff(w, delay)) {
+            delay = delay / 2 + next_random(l) % (delay / 2 + 1);
+            if (!backoff(l, delay)) {
                 break;
             }
         } else if (past_deadline(w, evd_webhook_now_ns())) {
             break;
         }
         tries++;
-        if (attempt(w, p, headers, reason, sizeof(reason)) == 0) {
+        if (attempt(l, p, reason, sizeof(reason)) == 0) {
             atomic_fetch_add(&w->delivered, 1);
             evd_metrics_alert(w->options.metrics, true);
             return true;
@@ -315,7 +294,7 @@ static bool deliver(struct evd_webhook *w, struct post *p, struct curl_slist *he
     atomic_fetch_add(&w->failed, 1);
     evd_metrics_alert(w->options.metrics, false);
     if (tries == 0) {
-        return false; /* the thread says it once for all of them */
+        return false; /* evd_webhook_stop() says it once for all of them */
     }
     evd_webhook_redact(p->url, where, sizeof(where));
     warn(w, "webhook %s: alert not delivered after %u attempt%s: %s", where, tries,
@@ -323,58 +302,226 @@ static bool deliver(struct evd_webhook *w, struct post *p, struct curl_slist *he
     return true;
 }
 
-static void *delivery_thread(void *arg)
+static void *lane_thread(void *arg)
 {
-    struct evd_webhook *w = arg;
-    struct curl_slist *headers = NULL, *h;
+    struct lane *l = arg;
+    struct evd_webhook *w = l->w;
     uint64_t abandoned = 0;
-
-    h = curl_slist_append(NULL, "Content-Type: application/json");
-    /* no "Expect: 100-continue" round trip before bodies over 1 KiB */
-    headers = h != NULL ? curl_slist_append(h, "Expect:") : NULL;
-    if (headers == NULL) {
-        curl_slist_free_all(h);
-    }
 
     (void)pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (w->head == NULL && !w->stopping) {
-            (void)pthread_cond_wait(&w->wake, &w->lock);
+        while (l->head == NULL && !w->stopping) {
+            (void)pthread_cond_wait(&l->wake, &w->lock);
         }
-        struct post *p = w->head;
+        struct post *p = l->head;
         if (p == NULL) {
             break; /* stopping, and nothing left */
         }
-        w->head = p->next;
-        if (w->head == NULL) {
-            w->tail = NULL;
+        l->head = p->next;
+        if (l->head == NULL) {
+            l->tail = NULL;
         }
-        w->queued--;
+        l->queued--;
+        l->current = p;
         (void)pthread_mutex_unlock(&w->lock);
 
-        if (headers == NULL) {
-            atomic_fetch_add(&w->failed, 1);
-            evd_metrics_alert(w->options.metrics, false);
-            warn(w, "webhook: alert not delivered: out of memory");
-        } else if (!deliver(w, p, headers)) {
+        if (!deliver(l, p)) {
             abandoned++;
         }
-        post_free(p);
         (void)pthread_mutex_lock(&w->lock);
+        l->current = NULL;
+        post_free(p);
     }
     (void)pthread_mutex_unlock(&w->lock);
-    curl_slist_free_all(headers);
-    if (abandoned > 0) {
-        warn(w, "%" PRIu64 " alert%s not sent to webhooks: the shutdown deadline passed", abandoned,
-             abandoned == 1 ? "" : "s");
-    }
+    atomic_fetch_add(&w->abandoned, abandoned);
     return NULL;
 }
+
+/* Starts a lane for url (NULL: the overflow lane). 0, -ENOMEM or -errno. */
+static int lane_start(struct evd_webhook *w, const char *url, struct lane **ret_lane)
+{
+    struct lane *l = calloc(1, sizeof(*l));
+    pthread_condattr_t attr;
+    int ret;
+
+    if (l == NULL) {
+        return -ENOMEM;
+    }
+    l->w = w;
+    if (url != NULL && (l->url = strdup(url)) == NULL) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    l->curl = curl_easy_init();
+    if (l->curl == NULL) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+    if (getrandom(&l->rng, sizeof(l->rng), GRND_NONBLOCK) != (ssize_t)sizeof(l->rng)) {
+        l->rng = (uint64_t)evd_webhook_now_ns() ^ (uint64_t)(uintptr_t)l;
+    }
+    l->rng |= 1; /* xorshift never leaves 0 */
+    ret = -pthread_condattr_init(&attr);
+    if (ret < 0) {
+        goto fail;
+    }
+    ret = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (ret == 0) {
+        ret = -pthread_cond_init(&l->wake, &attr);
+    }
+    (void)pthread_condattr_destroy(&attr);
+    if (ret < 0) {
+        goto fail;
+    }
+    ret = -pthread_create(&l->thread, NULL, lane_thread, l);
+    if (ret < 0) {
+        (void)pthread_cond_destroy(&l->wake);
+        goto fail;
+    }
+    atomic_fetch_add(&w->running, 1);
+    *ret_lane = l;
+    return 0;
+
+fail:
+    if (l->curl != NULL) {
+        curl_easy_cleanup(l->curl);
+    }
+    free(l->url);
+    free(l);
+    return ret;
+}
+
+/* After its thread was joined. */
+static void lane_free(struct lane *l)
+{
+    (void)pthread_cond_destroy(&l->wake);
+    curl_easy_cleanup(l->curl);
+    free(l->url);
+    free(l);
+}
+
+/* ---- posting --------------------------------------------------------------------- */
+
+/* Counts, and warns when the count reaches a power of two: a flood says so a few times only. */
+static void count_dropped(struct evd_webhook *w, const char *url, int why)
+{
+    uint64_t n = atomic_fetch_add_explicit(&w->dropped, 1, memory_order_relaxed) + 1;
+    char where[256];
+
+    evd_metrics_alert_dropped(w->options.metrics);
+    if ((n & (n - 1)) != 0) {
+        return;
+    }
+    evd_webhook_redact(url, where, sizeof(where));
+    if (why == -EAGAIN) {
+        warn(w, "webhook %s: queue full (%zu alerts waiting): %" PRIu64 " alerts not sent so far",
+             where, w->options.queue_max, n);
+    } else {
+        warn(w, "webhook %s: alert not queued (%s): %" PRIu64 " alerts not sent so far", where,
+             why == -ESHUTDOWN ? "stopping" : "out of memory", n);
+    }
+}
+
+/* Whether l has a post to url queued or in flight. Under lock. */
+static bool lane_holds(const struct lane *l, const char *url)
+{
+    if (l->current != NULL && strcmp(l->current->url, url) == 0) {
+        return true;
+    }
+    for (const struct post *p = l->head; p != NULL; p = p->next) {
+        if (strcmp(p->url, url) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The lane for url, in the order of the file's top comment. Under lock. */
+static struct lane *route(struct evd_webhook *w, const char *url)
+{
+    struct lane *idle = NULL, *l = NULL;
+    char *key;
+
+    for (size_t i = 0; i < w->lane_count; i++) {
+        l = w->lanes[i];
+        if (strcmp(l->url, url) == 0) {
+            return l;
+        }
+        if (l->head == NULL && l->current == NULL &&
+            (idle == NULL || l->last_used < idle->last_used)) {
+            idle = l;
+        }
+    }
+    if (lane_holds(w->overflow, url)) {
+        return w->overflow;
+    }
+    if (w->lane_count < w->options.lanes_max && lane_start(w, url, &l) == 0) {
+        w->lanes[w->lane_count++] = l;
+        return l;
+    }
+    if (idle != NULL && (key = strdup(url)) != NULL) {
+        free(idle->url);
+        idle->url = key;
+        return idle;
+    }
+    return w->overflow;
+}
+
+int evd_webhook_post(struct evd_webhook *w, const char *url, char *body, size_t len,
+                     uint64_t timeout_ns, unsigned retries)
+{
+    struct post *p = NULL;
+    int ret = 0;
+
+    if (w == NULL || url == NULL || body == NULL) {
+        free(body);
+        return -EINVAL;
+    }
+    p = calloc(1, sizeof(*p));
+    if (p == NULL || (p->url = strdup(url)) == NULL) {
+        free(body);
+        post_free(p);
+        count_dropped(w, url, -ENOMEM);
+        return -ENOMEM;
+    }
+    p->body = body;
+    p->len = len;
+    p->timeout_ns = timeout_ns;
+    p->retries = retries;
+
+    (void)pthread_mutex_lock(&w->lock);
+    if (w->stopping) {
+        ret = -ESHUTDOWN;
+    } else {
+        struct lane *l = route(w, p->url);
+        if (l->queued >= w->options.queue_max) {
+            ret = -EAGAIN;
+        } else {
+            if (l->tail != NULL) {
+                l->tail->next = p;
+            } else {
+                l->head = p;
+            }
+            l->tail = p;
+            l->queued++;
+            l->last_used = ++w->uses;
+            (void)pthread_cond_signal(&l->wake);
+        }
+    }
+    (void)pthread_mutex_unlock(&w->lock);
+    if (ret < 0) {
+        post_free(p);
+        count_dropped(w, url, ret);
+    }
+    return ret;
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
 
 int evd_webhook_start(const struct evd_webhook_options *options, struct evd_webhook **ret_webhook)
 {
     struct evd_webhook *w = calloc(1, sizeof(*w));
-    pthread_condattr_t attr;
+    struct curl_slist *h;
     int ret;
 
     if (w == NULL) {
@@ -384,6 +531,9 @@ int evd_webhook_start(const struct evd_webhook_options *options, struct evd_webh
     if (w->options.queue_max == 0) {
         w->options.queue_max = EVD_WEBHOOK_QUEUE_MAX;
     }
+    if (w->options.lanes_max == 0) {
+        w->options.lanes_max = EVD_WEBHOOK_LANES_MAX;
+    }
     if (w->options.backoff_base_ns == 0) {
         w->options.backoff_base_ns = EVD_WEBHOOK_BACKOFF_NS;
     }
@@ -392,18 +542,21 @@ int evd_webhook_start(const struct evd_webhook_options *options, struct evd_webh
     atomic_init(&w->failed, 0);
     atomic_init(&w->dropped, 0);
     atomic_init(&w->attempts, 0);
-    if (getrandom(&w->rng, sizeof(w->rng), GRND_NONBLOCK) != (ssize_t)sizeof(w->rng)) {
-        w->rng = (uint64_t)evd_webhook_now_ns();
-    }
-    w->rng |= 1; /* xorshift never leaves 0 */
+    atomic_init(&w->abandoned, 0);
+    atomic_init(&w->running, 0);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         free(w);
         return -EIO;
     }
-    w->curl_global = true;
-    w->curl = curl_easy_init();
-    if (w->curl == NULL) {
+    w->lanes = calloc(w->options.lanes_max, sizeof(*w->lanes));
+    h = curl_slist_append(NULL, "Content-Type: application/json");
+    /* no "Expect: 100-continue" round trip before bodies over 1 KiB */
+    w->headers = h != NULL ? curl_slist_append(h, "Expect:") : NULL;
+    if (w->headers == NULL) {
+        curl_slist_free_all(h);
+    }
+    if (w->lanes == NULL || w->headers == NULL) {
         ret = -ENOMEM;
         goto fail_curl;
     }
@@ -411,31 +564,18 @@ int evd_webhook_start(const struct evd_webhook_options *options, struct evd_webh
     if (ret < 0) {
         goto fail_curl;
     }
-    ret = -pthread_condattr_init(&attr);
+    ret = lane_start(w, NULL, &w->overflow);
     if (ret < 0) {
         goto fail_mutex;
-    }
-    ret = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (ret == 0) {
-        ret = -pthread_cond_init(&w->wake, &attr);
-    }
-    (void)pthread_condattr_destroy(&attr);
-    if (ret < 0) {
-        goto fail_mutex;
-    }
-    ret = -pthread_create(&w->thread, NULL, delivery_thread, w);
-    if (ret < 0) {
-        goto fail_cond;
     }
     *ret_webhook = w;
     return 0;
 
-fail_cond:
-    (void)pthread_cond_destroy(&w->wake);
 fail_mutex:
     (void)pthread_mutex_destroy(&w->lock);
 fail_curl:
-    curl_easy_cleanup(w->curl);
+    curl_slist_free_all(w->headers);
+    free(w->lanes);
     curl_global_cleanup();
     free(w);
     return ret;
@@ -443,22 +583,38 @@ fail_curl:
 
 void evd_webhook_stop(struct evd_webhook *w, int64_t deadline_ns)
 {
+    uint64_t abandoned;
+
     if (w == NULL) {
         return;
     }
     (void)pthread_mutex_lock(&w->lock);
-    w->stopping = true;
+    w->stopping = true; /* refuses posts: no lane is added from here on */
     atomic_store(&w->deadline, deadline_ns != 0 ? deadline_ns : 1);
-    (void)pthread_cond_broadcast(&w->wake);
-    (void)pthread_mutex_unlock(&w->lock);
-    (void)pthread_join(w->thread, NULL);
-
-    /* the thread returns only once the queue is empty, and stopping refuses new posts */
-    (void)pthread_cond_destroy(&w->wake);
-    (void)pthread_mutex_destroy(&w->lock);
-    curl_easy_cleanup(w->curl);
-    if (w->curl_global) {
-        curl_global_cleanup();
+    (void)pthread_cond_broadcast(&w->overflow->wake);
+    for (size_t i = 0; i < w->lane_count; i++) {
+        (void)pthread_cond_broadcast(&w->lanes[i]->wake);
     }
+    (void)pthread_mutex_unlock(&w->lock);
+
+    /* a thread returns only once its queue is empty */
+    (void)pthread_join(w->overflow->thread, NULL);
+    for (size_t i = 0; i < w->lane_count; i++) {
+        (void)pthread_join(w->lanes[i]->thread, NULL);
+    }
+    abandoned = atomic_load(&w->abandoned);
+    if (abandoned > 0) {
+        warn(w, "%" PRIu64 " alert%s not sent to webhooks: the shutdown deadline passed", abandoned,
+             abandoned == 1 ? "" : "s");
+    }
+
+    lane_free(w->overflow);
+    for (size_t i = 0; i < w->lane_count; i++) {
+        lane_free(w->lanes[i]);
+    }
+    free(w->lanes);
+    curl_slist_free_all(w->headers);
+    (void)pthread_mutex_destroy(&w->lock);
+    curl_global_cleanup();
     free(w);
 }
