@@ -7,8 +7,12 @@
  *     counts the failure and raises the verification_failure alert, which is
  *     recorded with the failure's kind;
  *   - a self-verification under way when the daemon stops (directly, or on
- *     the timer thread that evd_stop joins) stops at its next look, counts
- *     nothing and raises no alert;
+ *     the timers' verifier thread that evd_stop joins) stops at its next
+ *     look, counts nothing and raises no alert;
+ *   - the periodic self-verification runs off the timer thread: while one is
+ *     held, the timer thread still checks the disk, seals an ended epoch and
+ *     signs checkpoints; one is never begun while another runs, and each
+ *     pass is counted once;
  *   - free space under disk.space_left raises the disk_low alert, once per crossing;
  *   - a checkpoint requested through the committer covers every entry.
  */
@@ -205,10 +209,13 @@ static void test_self_verify(void **state)
     rig_stop(&g);
 }
 
-/* A log of n entries and a checkpoint over them, written before the rig opens it. */
-static uint64_t make_long_log(const char *dir, unsigned n)
+/*
+ * A log of n entries and a checkpoint over them, written before the rig opens
+ * it; seal_interval_ns 0: the default epoch length.
+ */
+static uint64_t make_long_log(const char *dir, unsigned n, uint64_t seal_interval_ns)
 {
-    tu_create(dir, 0, NULL);
+    tu_create(dir, seal_interval_ns, NULL);
     struct ev_log *log = tu_open(dir, &(struct ev_open_options){.sync = EV_SYNC_NEVER});
     tu_append_n(log, n, "long");
     tu_ok(ev_log_checkpoint(log));
@@ -308,7 +315,7 @@ static void test_self_verify_stops_when_stopping(void **state)
     struct held_verify h = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     pthread_t t;
 
-    uint64_t total = make_long_log(f->dir, 10000);
+    uint64_t total = make_long_log(f->dir, 10000, 0);
     rig_start(&g, f->dir);
     h.d = &g.d; /* the rig clears g */
     struct verify_run v = {.d = &g.d};
@@ -328,8 +335,8 @@ static void test_self_verify_stops_when_stopping(void **state)
 }
 
 /*
- * The same on the timer thread, stopped as evd_stop() stops it: the
- * periodic verification is held, the daemon starts stopping, and
+ * The same on the timers' verifier thread, stopped as evd_stop() stops it:
+ * the periodic verification is held, the daemon starts stopping, and
  * evd_timers_stop() joins a thread that stopped verifying at its next look.
  */
 static void test_timers_stop_during_self_verify(void **state)
@@ -339,7 +346,7 @@ static void test_timers_stop_during_self_verify(void **state)
     struct held_verify h = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     struct evd_timers *timers = NULL;
 
-    (void)make_long_log(f->dir, 10000);
+    (void)make_long_log(f->dir, 10000, 0);
     rig_start(&g, f->dir);
     h.d = &g.d; /* the rig clears g */
     pthread_rwlock_wrlock(&g.d.config_lock);
@@ -354,6 +361,183 @@ static void test_timers_stop_during_self_verify(void **state)
 
     assert_int_equal(h.calls, 2); /* 0 entries: go on; then held, and stopped */
     assert_nothing_counted(&g);
+    rig_stop(&g);
+}
+
+/*
+ * Holds periodic self-verifications (evd_self_verify_set_hook): the first
+ * once it has checked its first batch, until the test releases it; every
+ * later one likewise, until the daemon is stopping. Counts the runs begun
+ * (a run's first look comes with 0 entries checked) and whether one began
+ * while another was held.
+ */
+struct verify_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct evd *d;
+    int begun;    /* runs that made their first look */
+    int held;     /* runs that reached their first batch (and were held there) */
+    bool holding; /* a run is held now */
+    bool overlap; /* a run began while another was held */
+    bool release_first;
+};
+
+static void gate_verification(void *arg, uint64_t entries)
+{
+    struct verify_gate *g = arg;
+    pthread_mutex_lock(&g->lock);
+    if (entries == 0) {
+        g->begun++;
+        g->overlap = g->overlap || g->holding;
+    } else if (g->held < g->begun) { /* this run's first batch */
+        int run = ++g->held;
+        g->holding = true;
+        pthread_cond_broadcast(&g->cond);
+        while (!atomic_load(&g->d->stopping) && !(run == 1 && g->release_first)) {
+            pthread_cond_wait(&g->cond, &g->lock);
+        }
+        g->holding = false;
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Waits (10 s at most) until n runs were held. */
+static bool gate_wait_held(struct verify_gate *g, int n)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&g->lock);
+    while (g->held < n && pthread_cond_timedwait(&g->cond, &g->lock, &until) == 0) {
+    }
+    bool reached = g->held >= n;
+    pthread_mutex_unlock(&g->lock);
+    return reached;
+}
+
+static uint64_t space_left_crossings(struct rig *g)
+{
+    struct evd_disk_stats st;
+    evd_disk_stats(g->d.disk, &st);
+    return st.space_left_total;
+}
+
+static bool verification_runs_are(struct rig *g, const char *runs, const char *failures)
+{
+    char *text = NULL;
+    size_t len = 0;
+    char want_runs[64], want_failures[64];
+    (void)snprintf(want_runs, sizeof(want_runs), "\nevident_verification_runs_total %s\n", runs);
+    (void)snprintf(want_failures, sizeof(want_failures),
+                   "\nevident_verification_failures_total %s\n", failures);
+    tu_ok(evd_metrics_render(g->d.metrics, NULL, &text, &len));
+    bool found = strstr(text, want_runs) != NULL && strstr(text, want_failures) != NULL;
+    free(text);
+    return found;
+}
+
+/* Polls what(g) for 10 s at most. */
+static bool eventually(struct rig *g, bool (*what)(struct rig *g, void *arg), void *arg)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (what(g, arg)) {
+            return true;
+        }
+        usleep(1000);
+    }
+    return false;
+}
+
+static bool disk_checked(struct rig *g, void *arg)
+{
+    (void)arg;
+    return space_left_crossings(g) > 0;
+}
+
+static bool sealed_after(struct rig *g, void *arg)
+{
+    return atomic_load(&g->d.last_seal_ns) > *(int64_t *)arg;
+}
+
+static bool checkpoint_grew(struct rig *g, void *arg)
+{
+    return atomic_load(&g->d.checkpoint_size) > *(uint64_t *)arg;
+}
+
+static bool one_run_passed(struct rig *g, void *arg)
+{
+    (void)arg;
+    return verification_runs_are(g, "1", "0");
+}
+
+/*
+ * A periodic self-verification runs off the timer thread: while one is held
+ * in its first batch, the timer thread still checks the disk (a crossing
+ * under disk.space_left is counted), seals the epoch that ended (1 s epochs)
+ * and signs a checkpoint over an entry appended meanwhile. The verifications
+ * due meanwhile (every second) are skipped, not run beside it. Released, it
+ * is counted once, as a pass; the next one begins only then, and stopping the
+ * timers while that one is held counts nothing more.
+ */
+static void test_timers_go_on_during_self_verify(void **state)
+{
+    struct tu_fixture *f = *state;
+    struct rig g;
+    struct verify_gate gate = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct evd_timers *timers = NULL;
+    bool disk = false, sealed = false, checkpointed = false, passed = false, second = false;
+    int begun_while_held = 0;
+
+    (void)make_long_log(f->dir, 10000, 1000000000);
+    rig_start(&g, f->dir); /* disk.space_left 1 PiB: every disk check counts a crossing */
+    gate.d = &g.d;         /* the rig clears g */
+    pthread_rwlock_wrlock(&g.d.config_lock);
+    g.d.config->integrity.self_verify_interval_ns = 1000000000; /* the first tick verifies */
+    g.d.config->integrity.checkpoint_interval_ns = 1000000000;
+    pthread_rwlock_unlock(&g.d.config_lock);
+    evd_self_verify_set_hook(gate_verification, &gate);
+    tu_ok(evd_timers_start(&g.d, &timers));
+
+    bool held = gate_wait_held(&gate, 1);
+    if (held) {
+        int64_t seal_before = atomic_load(&g.d.last_seal_ns);
+        disk = eventually(&g, disk_checked, NULL);
+        sealed = disk && eventually(&g, sealed_after, &seal_before);
+        if (sealed) {
+            uint64_t checkpoint_before = atomic_load(&g.d.checkpoint_size);
+            append_some(&g, 1); /* through the committer, which seals on its own */
+            checkpointed = eventually(&g, checkpoint_grew, &checkpoint_before);
+        }
+        pthread_mutex_lock(&gate.lock);
+        begun_while_held = gate.begun;
+        gate.release_first = true;
+        pthread_cond_broadcast(&gate.cond);
+        pthread_mutex_unlock(&gate.lock);
+        passed = eventually(&g, one_run_passed, NULL);
+        second = passed && gate_wait_held(&gate, 2);
+    }
+    pthread_mutex_lock(&gate.lock);
+    atomic_store(&g.d.stopping, true); /* evd_stop's first step */
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
+    evd_timers_stop(timers);
+    evd_self_verify_set_hook(NULL, NULL);
+
+    assert_true(held);
+    assert_true(disk);         /* checked while the verification was held */
+    assert_true(sealed);       /* the same */
+    assert_true(checkpointed); /* the same */
+    assert_int_equal(begun_while_held, 1);
+    assert_false(gate.overlap);
+    assert_true(passed);
+    assert_true(second);
+    assert_int_equal(gate.begun, 2); /* the held second run was stopped, not restarted */
+    assert_true(verification_runs_are(&g, "1", "0"));
+    assert_int_equal(atomic_load(&g.d.verification_failures), 0);
+    assert_int_equal(space_left_crossings(&g), 1);
+    pthread_mutex_lock(&g.rec.lock);
+    assert_null(strstr(g.rec.text, "verification_failure"));
+    pthread_mutex_unlock(&g.rec.lock);
     rig_stop(&g);
 }
 
@@ -402,6 +586,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_self_verify_stops_when_stopping, tu_setup,
                                         tu_teardown),
         cmocka_unit_test_setup_teardown(test_timers_stop_during_self_verify, tu_setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_timers_go_on_during_self_verify, tu_setup,
+                                        tu_teardown),
         cmocka_unit_test_setup_teardown(test_disk_low, tu_setup, tu_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_now, tu_setup, tu_teardown),
     };

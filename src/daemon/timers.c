@@ -35,6 +35,17 @@ struct evd_timers {
     uint64_t epoch;            /* the epoch the clock was in at the last look */
     uint64_t fills_failed;     /* failed fills already said (evd_disk_note_fills()) */
     pthread_t thread;
+    /*
+     * The periodic self-verification: its own thread, so that a whole-log
+     * verification (minutes) never holds up a seal, a checkpoint or a disk
+     * check. The timer thread asks for one (verify_due) when one is due and
+     * none is asked for or under way (verifying); otherwise that one is skipped.
+     */
+    pthread_t verifier;
+    bool verifier_running;
+    pthread_cond_t verify_wake; /* verify_due set, or stop */
+    bool verify_due;            /* under lock */
+    bool verifying;             /* under lock */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stop;
@@ -189,12 +200,12 @@ void evd_self_verify_set_hook(void (*fn)(void *arg, uint64_t entries), void *arg
 
 struct verify_stop {
     struct evd *d;
-    struct evd_timers *t; /* NULL: not on the timer thread */
+    struct evd_timers *t; /* NULL: not on the verifier thread */
 };
 
 /*
  * The verification's stop callback (ev_verify_options.stop): a whole-log
- * verification can take minutes, and evd_stop() joins the timer thread, so
+ * verification can take minutes, and evd_stop() joins the verifier thread, so
  * SIGTERM would wait for it past the service manager's stop timeout.
  */
 static int verify_should_stop(void *arg, uint64_t entries)
@@ -270,6 +281,50 @@ void evd_check_disk(struct evd *d)
     evd_disk_check(d);
 }
 
+/*
+ * The verifier thread: one periodic self-verification at a time, when the
+ * timer thread asks. It touches only what self_verify() does: the log
+ * directory by path (a reader of its own, never d->log), the metrics and
+ * d->verification_failures (atomics) and the alerts (any thread).
+ */
+static void *verifier(void *arg)
+{
+    struct evd_timers *t = arg;
+
+    pthread_mutex_lock(&t->lock);
+    for (;;) {
+        while (!t->verify_due && !t->stop) {
+            pthread_cond_wait(&t->verify_wake, &t->lock);
+        }
+        if (t->stop) {
+            break;
+        }
+        t->verify_due = false;
+        t->verifying = true;
+        pthread_mutex_unlock(&t->lock);
+        (void)self_verify(t->d, t, NULL);
+        pthread_mutex_lock(&t->lock);
+        t->verifying = false;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+/* Asks the verifier for a verification; false when one is asked for or under way already. */
+static bool verify_later(struct evd_timers *t)
+{
+    bool asked = false;
+
+    pthread_mutex_lock(&t->lock);
+    if (!t->verify_due && !t->verifying) {
+        t->verify_due = true;
+        pthread_cond_signal(&t->verify_wake);
+        asked = true;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return asked;
+}
+
 /* An error of a seal or checkpoint worth a line: not one of a failed or full log's. */
 static bool worth_saying(struct evd *d)
 {
@@ -331,8 +386,10 @@ static void *run(void *arg)
             next_checkpoint = now + (int64_t)checkpoint_interval;
         }
         if (verify_interval > 0 && now >= next_verify) {
-            if (now > start) {
-                (void)self_verify(d, t, NULL);
+            /* Not at start: evd_start() verified the log. One at a time: a late one is skipped. */
+            if (now > start && !verify_later(t)) {
+                fprintf(stderr, "evidentd: self-verification still running: skipping the one "
+                                "due now (integrity.self_verify_interval)\n");
             }
             next_verify = now + (int64_t)verify_interval;
         }
@@ -352,6 +409,35 @@ static void *run(void *arg)
     }
     pthread_mutex_unlock(&t->lock);
     return NULL;
+}
+
+/*
+ * Stops the threads that run and frees t. A verification under way stops at
+ * its next look (verify_should_stop() sees t->stop): neither a pass nor a
+ * failure.
+ */
+static void stop_and_free(struct evd_timers *t, bool timer_running)
+{
+    pthread_mutex_lock(&t->lock);
+    t->stop = true;
+    pthread_cond_broadcast(&t->cond);
+    pthread_cond_broadcast(&t->verify_wake);
+    pthread_mutex_unlock(&t->lock);
+    if (timer_running) {
+        pthread_join(t->thread, NULL);
+    }
+    if (t->verifier_running) {
+        pthread_join(t->verifier, NULL);
+    }
+    if (t->publisher_running) {
+        pthread_join(t->publisher, NULL); /* publishes what was handed over first */
+    }
+    the_timers = NULL;
+    free(t->to_publish);
+    pthread_cond_destroy(&t->verify_wake);
+    pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
 }
 
 int evd_timers_start(struct evd *d, struct evd_timers **ret_timers)
@@ -382,6 +468,7 @@ int evd_timers_start(struct evd *d, struct evd_timers **ret_timers)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&t->cond, &attr);
     pthread_condattr_destroy(&attr);
+    pthread_cond_init(&t->verify_wake, NULL);
     the_timers = t;
     pthread_rwlock_rdlock(&d->config_lock);
     bool publish = d->config->integrity.publish_count > 0;
@@ -389,11 +476,13 @@ int evd_timers_start(struct evd *d, struct evd_timers **ret_timers)
     if (publish && pthread_create(&t->publisher, NULL, publisher, t) == 0) {
         t->publisher_running = true;
     }
-    r = pthread_create(&t->thread, NULL, run, t);
+    r = pthread_create(&t->verifier, NULL, verifier, t);
+    if (r == 0) {
+        t->verifier_running = true;
+        r = pthread_create(&t->thread, NULL, run, t);
+    }
     if (r != 0) {
-        pthread_cond_destroy(&t->cond);
-        pthread_mutex_destroy(&t->lock);
-        free(t);
+        stop_and_free(t, false);
         return -r;
     }
     *ret_timers = t;
@@ -402,20 +491,7 @@ int evd_timers_start(struct evd *d, struct evd_timers **ret_timers)
 
 void evd_timers_stop(struct evd_timers *t)
 {
-    if (t == NULL) {
-        return;
+    if (t != NULL) {
+        stop_and_free(t, true);
     }
-    pthread_mutex_lock(&t->lock);
-    t->stop = true;
-    pthread_cond_broadcast(&t->cond);
-    pthread_mutex_unlock(&t->lock);
-    pthread_join(t->thread, NULL);
-    if (t->publisher_running) {
-        pthread_join(t->publisher, NULL); /* publishes what was handed over first */
-    }
-    the_timers = NULL;
-    free(t->to_publish);
-    pthread_cond_destroy(&t->cond);
-    pthread_mutex_destroy(&t->lock);
-    free(t);
 }

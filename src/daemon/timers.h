@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The daemon's clock work, on one thread: seals epochs whose time has passed
- * and signs checkpoints (through the committer, between batches), verifies
- * the log every integrity.self_verify_interval, and watches free disk space.
+ * The daemon's clock work. The timer thread seals epochs whose time has
+ * passed and signs checkpoints (through the committer, between batches),
+ * watches free disk space (and so relieves a filling disk early) and runs
+ * retention. Every integrity.self_verify_interval it asks a thread of its own
+ * to verify the log, so that a whole-log verification (minutes) delays none of
+ * that. One verification at a time: one that is due while the last still
+ * runs is skipped (a line on stderr), the next is due an interval later.
+ * evd_timers_stop() stops and joins them all; a verification under way stops
+ * at its next look and counts nothing.
  */
 #ifndef EVD_TIMERS_H
 #define EVD_TIMERS_H
@@ -25,7 +31,7 @@ int evd_checkpoint_now(struct evd *d);
  * the verification_failure alert on failure. 0 when it verifies.
  *
  * It stops early once the daemon is stopping (d->stopping, which evd_stop()
- * sets first; on the timer thread also evd_timers_stop()), so that SIGTERM
+ * sets first; on the verifier thread also evd_timers_stop()), so that SIGTERM
  * does not wait for a whole-log verification: it then returns -ECANCELED,
  * counts nothing and raises nothing (neither a pass nor a failure).
  */
