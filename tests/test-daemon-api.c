@@ -39,6 +39,7 @@
 #include "commit.h"
 #include "http.h"
 #include "metrics.h"
+#include "daemontest.h"
 #include "testutil.h"
 
 /* Tokens "secret" (writer) and "reader" (reader), as the configuration holds them. */
@@ -456,56 +457,6 @@ static void test_write_errors(void **state)
     fx_stop(&f);
 }
 
-/* Holds the committer inside evd_commit_call until released. */
-struct blocker {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool entered, release;
-    struct evd_commit *commit;
-    pthread_t thread;
-};
-
-static int block_committer(struct ev_log *log, void *arg)
-{
-    struct blocker *b = arg;
-    (void)log;
-    pthread_mutex_lock(&b->lock);
-    b->entered = true;
-    pthread_cond_broadcast(&b->cond);
-    while (!b->release) {
-        pthread_cond_wait(&b->cond, &b->lock);
-    }
-    pthread_mutex_unlock(&b->lock);
-    return 0;
-}
-
-static void *blocker_thread(void *arg)
-{
-    struct blocker *b = arg;
-    (void)evd_commit_call(b->commit, block_committer, b);
-    return NULL;
-}
-
-static void blocker_start(struct blocker *b, struct evd_commit *commit)
-{
-    *b = (struct blocker){
-        .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .commit = commit};
-    assert_int_equal(pthread_create(&b->thread, NULL, blocker_thread, b), 0);
-    pthread_mutex_lock(&b->lock);
-    while (!b->entered) {
-        pthread_cond_wait(&b->cond, &b->lock);
-    }
-    pthread_mutex_unlock(&b->lock);
-}
-
-static void blocker_release(struct blocker *b)
-{
-    pthread_mutex_lock(&b->lock);
-    b->release = true;
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->lock);
-    assert_int_equal(pthread_join(b->thread, NULL), 0);
-}
 
 /*
  * The body scans skip 8 bytes at a time (api.c): a bad byte, a multi-byte

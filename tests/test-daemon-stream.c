@@ -32,21 +32,13 @@
 #include "commit.h"
 #include "metrics.h"
 #include "stream.h"
+#include "daemontest.h"
 #include "testutil.h"
 
 struct fx {
     char root[PATH_MAX], dir[PATH_MAX], sock[PATH_MAX], dgram[PATH_MAX];
     uint16_t tcp_port;
     struct evd d;
-};
-
-/* The committer held inside evd_commit_call() until released: the queue fills. */
-struct blocker {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool entered, release;
-    struct evd_commit *commit;
-    pthread_t thread;
 };
 
 static char *xstrdup(const char *s)
@@ -130,48 +122,6 @@ static void fx_stop(struct fx *f)
     ev_config_free(f->d.config);
     (void)pthread_rwlock_destroy(&f->d.config_lock);
     tu_rm_rf(f->root);
-}
-
-static int block_committer(struct ev_log *log, void *arg)
-{
-    struct blocker *b = arg;
-    (void)log;
-    pthread_mutex_lock(&b->lock);
-    b->entered = true;
-    pthread_cond_broadcast(&b->cond);
-    while (!b->release) {
-        pthread_cond_wait(&b->cond, &b->lock);
-    }
-    pthread_mutex_unlock(&b->lock);
-    return 0;
-}
-
-static void *blocker_thread(void *arg)
-{
-    struct blocker *b = arg;
-    (void)evd_commit_call(b->commit, block_committer, b);
-    return NULL;
-}
-
-static void blocker_start(struct blocker *b, struct evd_commit *commit)
-{
-    *b = (struct blocker){
-        .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .commit = commit};
-    assert_int_equal(pthread_create(&b->thread, NULL, blocker_thread, b), 0);
-    pthread_mutex_lock(&b->lock);
-    while (!b->entered) {
-        pthread_cond_wait(&b->cond, &b->lock);
-    }
-    pthread_mutex_unlock(&b->lock);
-}
-
-static void blocker_release(struct blocker *b)
-{
-    pthread_mutex_lock(&b->lock);
-    b->release = true;
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->lock);
-    assert_int_equal(pthread_join(b->thread, NULL), 0);
 }
 
 static void sleep_ms(long ms)
