@@ -81,6 +81,7 @@ static void fx_start_on(struct fx *f, size_t stream_queue_max, const char *tcp_h
     tu_ok(ev_config_defaults(&c));
     free(c->log.dir);
     c->log.dir = xstrdup(f->dir);
+    free(c->server.unix_socket); /* the default's */
     c->server.unix_socket = xstrdup(f->sock);
     c->server.syslog_unix = xstrdup(f->dgram);
     (void)snprintf(addr, sizeof(addr), "%s:%u", tcp_host, (unsigned)f->tcp_port);
@@ -139,8 +140,8 @@ static uint64_t rejected(struct fx *f, const char *source, const char *reason)
     uint64_t n = 0;
 
     tu_ok(evd_metrics_render(f->d.metrics, NULL, &text, &len));
-    (void)snprintf(key, sizeof(key), "evident_rejected_total{source=\"%s\",reason=\"%s\"} ",
-                   source, reason);
+    (void)snprintf(key, sizeof(key), "evident_rejected_total{source=\"%s\",reason=\"%s\"} ", source,
+                   reason);
     const char *p = strstr(text, key);
     if (p != NULL) {
         n = strtoull(p + strlen(key), NULL, 10);
@@ -187,9 +188,8 @@ static int connect_unix(const char *path, int type)
 
 static int connect_tcp(uint16_t port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);

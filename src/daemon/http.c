@@ -73,7 +73,8 @@ struct evd_http {
     size_t pending;
     size_t flushing;         /* answered late, their response not yet sent */
     struct request *waiting; /* a list through request.next */
-    bool abandoned_any;      /* some answer will come after stop: h cannot be freed */
+    size_t abandoned_left;   /* abandoned writes whose late answer has not come yet */
+    bool stopped;            /* evd_http_stop() is done: the last late answer frees h */
 };
 
 struct request {
@@ -183,14 +184,23 @@ static void unwait_locked(struct evd_http *h, struct request *q)
     }
 }
 
+static void http_free(struct evd_http *h)
+{
+    (void)pthread_cond_destroy(&h->idle);
+    (void)pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
 /* On the committer thread: store the answer and wake the connection. */
 static void answered(void *ctx, struct evd_response *response)
 {
     struct request *q = ctx;
     struct evd_http *h = q->listener->h;
+    bool abandoned, last = false;
 
     (void)pthread_mutex_lock(&h->lock);
-    if (q->abandoned) {
+    abandoned = q->abandoned;
+    if (abandoned) {
         /* evd_http_stop gave up waiting and answered 503 already. */
         evd_response_clear(response);
     } else {
@@ -207,7 +217,15 @@ static void answered(void *ctx, struct evd_response *response)
         }
     }
     (void)pthread_mutex_unlock(&h->lock);
-    request_unref(q);
+    request_unref(q); /* uses h, which a late answer keeps until it is counted off below */
+    if (abandoned) {
+        (void)pthread_mutex_lock(&h->lock);
+        last = --h->abandoned_left == 0 && h->stopped;
+        (void)pthread_mutex_unlock(&h->lock);
+        if (last) {
+            http_free(h); /* stopped, and this was the last answer it waited for */
+        }
+    }
 }
 
 /* ---- the access handler -------------------------------------------------- */
@@ -812,7 +830,7 @@ void evd_http_stop(struct evd_http *h)
             q->suspended = false;
             MHD_resume_connection(q->connection);
         }
-        h->abandoned_any = true;
+        h->abandoned_left++;
     }
     h->waiting = NULL;
     h->pending = 0;
@@ -841,11 +859,12 @@ void evd_http_stop(struct evd_http *h)
     free(h->tls_key);
     free(h->tls_cert);
     h->tls_key = h->tls_cert = NULL;
-    if (h->abandoned_any) {
-        /* A late answer still takes h->lock: leave it (the process is ending anyway). */
-        return;
+    (void)pthread_mutex_lock(&h->lock);
+    bool wait_for_answers = h->abandoned_left > 0;
+    h->stopped = true;
+    (void)pthread_mutex_unlock(&h->lock);
+    if (wait_for_answers) {
+        return; /* a late answer still takes h->lock: the last one frees h (answered()) */
     }
-    (void)pthread_cond_destroy(&h->idle);
-    (void)pthread_mutex_destroy(&h->lock);
-    free(h);
+    http_free(h);
 }
